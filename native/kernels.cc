@@ -1,0 +1,872 @@
+// Pathwise compute kernels. See kernels.h; the contract is src/engine/kernels.ts.
+//
+// Design: GEMMs go to OpenBLAS (its thread pool is the only one in the process). Everything
+// else runs single-threaded on the calling thread, vectorised through simd.h (AVX2+FMA when
+// compiled with -march=native on such a machine). Row reductions accumulate in double. No
+// -ffast-math: -Infinity masks and NaN propagation are part of the contract.
+
+#include "kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "simd.h"
+
+namespace pw {
+using namespace simd;
+
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// ------------------------------------------------------------------------------ loop helpers
+// Each helper walks n elements W at a time and finishes a tail with masked loads/stores, so the
+// lane functions see full vectors everywhere. Loads happen before stores at the same index, so
+// out may alias any input.
+template <class Fn>
+inline void map1(float* out, const float* a, size_t n, Fn f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, f(load(a + i)));
+  if (i < n) storen(out + i, f(loadn(a + i, n - i)), n - i);
+}
+template <class Fn>
+inline void map2(float* out, const float* a, const float* b, size_t n, Fn f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, f(load(a + i), load(b + i)));
+  if (i < n) storen(out + i, f(loadn(a + i, n - i), loadn(b + i, n - i)), n - i);
+}
+template <class Fn>
+inline void map3(float* out, const float* a, const float* b, const float* c, size_t n, Fn f) {
+  size_t i = 0;
+  for (; i + W <= n; i += W) store(out + i, f(load(a + i), load(b + i), load(c + i)));
+  if (i < n) {
+    size_t r = n - i;
+    storen(out + i, f(loadn(a + i, r), loadn(b + i, r), loadn(c + i, r)), r);
+  }
+}
+inline void fill(float* out, size_t n, float v) { std::fill(out, out + n, v); }
+
+/** v with lanes >= n replaced by fillv (n < W). */
+inline F filltail(F v, size_t n, float fillv) {
+#if PW_AVX2
+  return _mm256_blendv_ps(set1(fillv), v, _mm256_castsi256_ps(tailmask(n)));
+#else
+  return n ? v : fillv;
+#endif
+}
+
+/** NaN lanes present? (accumulated as an OR of unordered compares) */
+#if PW_AVX2
+inline F isnan_(F v) { return _mm256_cmp_ps(v, v, _CMP_UNORD_Q); }
+inline F or_(F a, F b) { return _mm256_or_ps(a, b); }
+inline bool any(F m) { return _mm256_movemask_ps(m) != 0; }
+#else
+inline F isnan_(F v) { return u2f(v != v ? 0xFFFFFFFFu : 0u); }
+inline F or_(F a, F b) { return u2f(f2u(a) | f2u(b)); }
+inline bool any(F m) { return f2u(m) != 0; }
+#endif
+
+/**
+ * Max of a row of n values produced by `at(j)` / `atn(j, t)` (full vector / masked tail), ignoring
+ * NaN, and whether a NaN was seen. With SUM, also the row sum in double (*sum).
+ */
+template <bool SUM, class At, class AtN>
+inline float rowmaxOf(size_t n, At at, AtN atn, bool* hasNaN, double* sum) {
+  F mx = set1(-kInf), nan = zero();
+  DAcc s;
+  size_t j = 0;
+  for (; j + W <= n; j += W) {
+    F v = at(j);
+    mx = vmax(v, mx);  // returns mx when v is NaN: mx never holds a NaN
+    nan = or_(nan, isnan_(v));
+    if constexpr (SUM) s.add(v);
+  }
+  if (j < n) {
+    F v = atn(j, n - j);  // masked lanes read 0
+    if constexpr (SUM) s.add(v);
+    v = filltail(v, n - j, -kInf);
+    mx = vmax(v, mx);
+    nan = or_(nan, isnan_(v));
+  }
+  *hasNaN = any(nan);
+  if constexpr (SUM) *sum = s.sum();
+  return hmax(mx);
+}
+
+inline float rowmax(const float* x, size_t n, bool* hasNaN) {
+  return rowmaxOf<false>(
+      n, [x](size_t j) { return load(x + j); }, [x](size_t j, size_t t) { return loadn(x + j, t); }, hasNaN,
+      nullptr);
+}
+
+/** Sum of a row in double. */
+inline double rowsum(const float* x, size_t n) {
+  DAcc s0, s1;
+  size_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    s0.add(load(x + j));
+    s1.add(load(x + j + W));
+  }
+  for (; j + W <= n; j += W) s0.add(load(x + j));
+  if (j < n) s1.add(loadn(x + j, n - j));
+  s0.merge(s1);
+  return s0.sum();
+}
+
+template <class T>
+T* scratch(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+thread_local std::vector<double> tlsD;
+thread_local std::vector<int32_t> tlsI;
+
+// ----------------------------------------------------------------------- element functions
+constexpr float kSqrtHalf = 0.70710678118654752440f;
+constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+constexpr float kGeluK0 = 0.79788456080286535588f;  // sqrt(2/pi)
+constexpr float kGeluK1 = 0.044715f;
+
+inline F geluF(F x) {
+  F e = simd::erf(mul(x, set1(kSqrtHalf)));
+  return mul(mul(set1(0.5f), x), add(set1(1.0f), e));
+}
+inline F geluB(F x, F dy) {
+  F cdf = mul(set1(0.5f), add(set1(1.0f), simd::erf(mul(x, set1(kSqrtHalf)))));
+  F pdf = mul(simd::exp(mul(mul(x, x), set1(-0.5f))), set1(kInvSqrt2Pi));
+  return mul(dy, fma(x, pdf, cdf));
+}
+// GELU-tanh as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): the same function as
+// 0.5 x (1 + tanh u), one exp and one division, and no cancellation for negative x.
+inline F geluTanhF(F x) {
+  F u2 = mul(mul(set1(2.0f * kGeluK0), x), fma(set1(kGeluK1), mul(x, x), set1(1.0f)));
+  return div(x, add(set1(1.0f), simd::exp(simd::sub(zero(), u2))));
+}
+inline F geluTanhB(F x, F dy) {
+  // y = x s(2u):  dy/dx = s + 2 x s (1 - s) u',  u' = sqrt(2/pi) (1 + 3*0.044715 x^2)
+  F x2 = mul(x, x);
+  F u2 = mul(mul(set1(2.0f * kGeluK0), x), fma(set1(kGeluK1), x2, set1(1.0f)));
+  F e = simd::exp(simd::sub(zero(), u2));
+  F s = div(set1(1.0f), add(set1(1.0f), e));
+  F oms = select(gt(e, set1(1.0f)), simd::sub(set1(1.0f), s), mul(e, s));  // 1 - s, accurately
+  F du2 = mul(set1(2.0f * kGeluK0), fma(set1(3.0f * kGeluK1), x2, set1(1.0f)));
+  return mul(dy, fma(mul(mul(x, s), oms), du2, s));
+}
+
+template <int OP>
+inline F bop(F a, F b) {
+  if constexpr (OP == 0) return add(a, b);
+  if constexpr (OP == 1) return sub(a, b);
+  if constexpr (OP == 2) return mul(a, b);
+  return div(a, b);
+}
+
+template <int OP>
+void binaryT(float* out, const float* a, const float* b, size_t n, size_t bn) {
+  if (bn == n) {
+    map2(out, a, b, n, bop<OP>);
+  } else if (bn == 1) {
+    F s = set1(b[0]);
+    map1(out, a, n, [s](F x) { return bop<OP>(x, s); });
+  } else {
+    for (size_t base = 0; base < n; base += bn) map2(out + base, a + base, b, bn, bop<OP>);
+  }
+}
+
+template <int OP>
+void binaryColT(float* out, const float* a, const float* b, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) {
+    F s = set1(b[r]);
+    map1(out + r * cols, a + r * cols, cols, [s](F x) { return bop<OP>(x, s); });
+  }
+}
+
+// ---------------------------------------------------------------------------- transpose
+#if PW_AVX2
+inline void tr8x8(const float* src, size_t ls, float* dst, size_t ld) {
+  __m256 r0 = _mm256_loadu_ps(src + 0 * ls), r1 = _mm256_loadu_ps(src + 1 * ls);
+  __m256 r2 = _mm256_loadu_ps(src + 2 * ls), r3 = _mm256_loadu_ps(src + 3 * ls);
+  __m256 r4 = _mm256_loadu_ps(src + 4 * ls), r5 = _mm256_loadu_ps(src + 5 * ls);
+  __m256 r6 = _mm256_loadu_ps(src + 6 * ls), r7 = _mm256_loadu_ps(src + 7 * ls);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(dst + 0 * ld, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(dst + 1 * ld, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ld, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ld, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ld, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ld, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ld, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ld, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#endif
+
+/**
+ * out (Y x X) = a (X x Y)^T, cache-blocked: a band of BY output rows is written sequentially
+ * while BX source rows are read. When output rows are a multiple of 2 KiB apart, 16 of them
+ * collide in the same L1 sets, so the band is 8 rows there and 16 (a full cache line of each
+ * source row) otherwise (measured: 2048x256 0.09 ms, 1024x1024 0.27 ms, 256x2048 0.08 ms).
+ */
+void transpose2d(float* out, const float* a, size_t X, size_t Y) {
+  const bool pow2ish = X % 512 == 0;
+  const size_t BX = pow2ish ? 512 : 256;
+  const size_t BY = pow2ish ? 8 : 16;
+  for (size_t x0 = 0; x0 < X; x0 += BX) {
+    size_t x1 = std::min(X, x0 + BX);
+    for (size_t y0 = 0; y0 < Y; y0 += BY) {
+      size_t y1 = std::min(Y, y0 + BY);
+      size_t x = x0;
+#if PW_AVX2
+      for (; x + 8 <= x1; x += 8) {
+        size_t y = y0;
+        for (; y + 8 <= y1; y += 8) tr8x8(a + x * Y + y, Y, out + y * X + x, X);
+        for (; y < y1; y++)
+          for (size_t xx = x; xx < x + 8; xx++) out[y * X + xx] = a[xx * Y + y];
+      }
+#endif
+      for (; x < x1; x++)
+        for (size_t y = y0; y < y1; y++) out[y * X + x] = a[x * Y + y];
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------- dropout
+inline uint32_t hashScalar(uint32_t seed, uint32_t i) {
+  uint32_t h = i * 0x9E3779B1u + seed;
+  h ^= h >> 16;
+  h *= 0x7FEB352Du;
+  h ^= h >> 15;
+  h *= 0x846CA68Bu;
+  h ^= h >> 16;
+  return h >> 8;
+}
+
+/** 8 mask bits -> 8 bytes of 0/1 (little endian). */
+struct ByteTable {
+  uint64_t t[256];
+  constexpr ByteTable() : t() {
+    for (int m = 0; m < 256; m++) {
+      uint64_t v = 0;
+      for (int b = 0; b < 8; b++)
+        if (m & (1 << b)) v |= uint64_t(1) << (8 * b);
+      t[m] = v;
+    }
+  }
+};
+constexpr ByteTable kBytes{};
+
+}  // namespace
+
+const char* simdPath() { return PW_AVX2 ? "avx2+fma" : "scalar"; }
+
+// ------------------------------------------------------------------------------------ GEMM
+void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+          const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    // C = beta * C, and beta = 0 must not read C.
+    for (int i = 0; i < M; i++) {
+      float* c = C + static_cast<size_t>(i) * ldc;
+      if (beta == 0.0f) {
+        fill(c, N, 0.0f);
+      } else if (beta != 1.0f) {
+        F b = set1(beta);
+        map1(c, c, N, [b](F v) { return mul(v, b); });
+      }
+    }
+    return;
+  }
+  // BLAS requires ld >= max(1, cols) even where a single row makes ld irrelevant.
+  const int aCols = transA ? M : K, bCols = transB ? K : N;
+  lda = std::max(lda, std::max(aCols, 1));
+  ldb = std::max(ldb, std::max(bCols, 1));
+  ldc = std::max(ldc, std::max(N, 1));
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// ----------------------------------------------------------------------------- elementwise
+void binary(int op, float* out, const float* a, const float* b, size_t n, size_t bn) {
+  if (n == 0) return;
+  switch (op) {
+    case 0: binaryT<0>(out, a, b, n, bn); break;
+    case 1: binaryT<1>(out, a, b, n, bn); break;
+    case 2: binaryT<2>(out, a, b, n, bn); break;
+    default: binaryT<3>(out, a, b, n, bn); break;
+  }
+}
+
+void binaryCol(int op, float* out, const float* a, const float* b, size_t rows, size_t cols) {
+  switch (op) {
+    case 0: binaryColT<0>(out, a, b, rows, cols); break;
+    case 1: binaryColT<1>(out, a, b, rows, cols); break;
+    case 2: binaryColT<2>(out, a, b, rows, cols); break;
+    default: binaryColT<3>(out, a, b, rows, cols); break;
+  }
+}
+
+void axpby(float* out, double alpha, const float* a, double beta, size_t n) {
+  F al = set1(static_cast<float>(alpha));
+  if (beta == 0.0) {
+    map1(out, a, n, [al](F x) { return mul(al, x); });
+  } else {
+    F be = set1(static_cast<float>(beta));
+    map2(out, a, out, n, [al, be](F x, F o) { return fma(al, x, mul(be, o)); });
+  }
+}
+
+void unary(int op, float* out, const float* x, size_t n) {
+  switch (op) {
+    case 0: map1(out, x, n, geluF); break;
+    case 1: map1(out, x, n, [](F v) { return vmax(zero(), v); }); break;  // NaN stays NaN
+    case 2: map1(out, x, n, [](F v) { return simd::tanh(v); }); break;
+    default: map1(out, x, n, geluTanhF); break;
+  }
+}
+
+void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n) {
+  switch (op) {
+    case 0: map2(dx, saved, dy, n, geluB); break;
+    case 1: map2(dx, saved, dy, n, [](F x, F g) { return andm(gt(x, zero()), g); }); break;
+    case 2: map2(dx, saved, dy, n, [](F y, F g) { return mul(g, fnma(y, y, set1(1.0f))); }); break;
+    default: map2(dx, saved, dy, n, geluTanhB); break;
+  }
+}
+
+// ------------------------------------------------------------------------ layout & reduce
+void sumAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
+  if (inner == 1) {
+    for (size_t o = 0; o < outer; o++) out[o] = static_cast<float>(rowsum(a + o * n, n));
+    return;
+  }
+  double* acc = scratch(tlsD, inner + W);
+  for (size_t o = 0; o < outer; o++) {
+    std::fill(acc, acc + inner + W, 0.0);
+    const float* base = a + o * n * inner;
+    for (size_t k = 0; k < n; k++) {
+      const float* row = base + k * inner;
+      size_t j = 0;
+      for (; j + W <= inner; j += W) dcol_add(acc + j, load(row + j));
+      if (j < inner) dcol_add(acc + j, loadn(row + j, inner - j));  // masked lanes add 0
+    }
+    float* dst = out + o * inner;
+    size_t j = 0;
+    for (; j + W <= inner; j += W) store(dst + j, dcol_load(acc + j));
+    if (j < inner) storen(dst + j, dcol_load(acc + j), inner - j);
+  }
+}
+
+void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
+  for (size_t o = 0; o < outer; o++) {
+    if (inner == 1) {
+      fill(out + o * n, n, a[o]);
+    } else {
+      for (size_t k = 0; k < n; k++)
+        std::memcpy(out + (o * n + k) * inner, a + o * inner, inner * sizeof(float));
+    }
+  }
+}
+
+void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, size_t inner) {
+  const size_t plane = X * Y * inner;
+  for (size_t o = 0; o < outer; o++) {
+    const float* src = a + o * plane;
+    float* dst = out + o * plane;
+    if (inner == 1) {
+      transpose2d(dst, src, X, Y);
+    } else if (inner >= 8) {
+      for (size_t y = 0; y < Y; y++)
+        for (size_t x = 0; x < X; x++)
+          std::memcpy(dst + (y * X + x) * inner, src + (x * Y + y) * inner, inner * sizeof(float));
+    } else {
+      for (size_t y = 0; y < Y; y++)
+        for (size_t x = 0; x < X; x++) {
+          const float* s = src + (x * Y + y) * inner;
+          float* d = dst + (y * X + x) * inner;
+          for (size_t i = 0; i < inner; i++) d[i] = s[i];
+        }
+    }
+  }
+}
+
+double sumSquares(const float* a, size_t n) {
+  DAcc s0, s1;
+  size_t j = 0;
+  for (; j + 2 * W <= n; j += 2 * W) {
+    F v0 = load(a + j), v1 = load(a + j + W);
+    s0.addmul(v0, v0);
+    s1.addmul(v1, v1);
+  }
+  for (; j + W <= n; j += W) {
+    F v = load(a + j);
+    s0.addmul(v, v);
+  }
+  if (j < n) {
+    F v = loadn(a + j, n - j);
+    s1.addmul(v, v);
+  }
+  s0.merge(s1);
+  return s0.sum();
+}
+
+// ------------------------------------------------------------------------------ layer norm
+void layerNorm(float* y, float* mean, float* rstd, const float* x, const float* gamma,
+               const float* beta, size_t rows, size_t cols, double eps) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    double mu = 0.0, var = 0.0;
+    if (cols > 0) {
+      mu = rowsum(xr, cols) / static_cast<double>(cols);
+      DAcc v0, v1;
+      size_t j = 0;
+      for (; j + 2 * W <= cols; j += 2 * W) {
+        v0.addsqdiff(load(xr + j), mu);
+        v1.addsqdiff(load(xr + j + W), mu);
+      }
+      for (; j + W <= cols; j += W) v0.addsqdiff(load(xr + j), mu);
+      v0.merge(v1);
+      double s = v0.sum();
+      for (; j < cols; j++) {
+        double d = xr[j] - mu;
+        s += d * d;
+      }
+      var = s / static_cast<double>(cols);
+    }
+    const float mf = static_cast<float>(mu);
+    const float rf = static_cast<float>(1.0 / std::sqrt(var + eps));
+    mean[r] = mf;
+    rstd[r] = rf;
+    F m = set1(mf), rs = set1(rf);
+    map3(yr, xr, gamma, beta, cols, [m, rs](F xv, F g, F b) { return fma(mul(sub(xv, m), rs), g, b); });
+  }
+}
+
+void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                       const float* mean, const float* rstd, const float* gamma, size_t rows,
+                       size_t cols) {
+  const size_t padded = cols + W;
+  double* dg = scratch(tlsD, 2 * padded);
+  double* db = dg + padded;
+  std::fill(dg, dg + 2 * padded, 0.0);
+  const double invC = cols ? 1.0 / static_cast<double>(cols) : 0.0;
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    F m = set1(mean[r]), rs = set1(rstd[r]);
+    DAcc sa, sb;
+    size_t j = 0;
+    for (; j + W <= cols; j += W) {
+      F d = load(dyr + j);
+      F xh = mul(sub(load(xr + j), m), rs);
+      F g = mul(d, load(gamma + j));
+      sa.add(g);
+      sb.addmul(g, xh);
+      dcol_add(dg + j, mul(d, xh));
+      dcol_add(db + j, d);
+    }
+    if (j < cols) {
+      // masked lanes have dy = 0, hence g = 0 and dy*xhat = 0: they add nothing
+      size_t t = cols - j;
+      F d = loadn(dyr + j, t);
+      F xh = mul(sub(loadn(xr + j, t), m), rs);
+      F g = mul(d, loadn(gamma + j, t));
+      sa.add(g);
+      sb.addmul(g, xh);
+      dcol_add(dg + j, mul(d, xh));
+      dcol_add(db + j, d);
+    }
+    F a = set1(static_cast<float>(sa.sum() * invC));
+    F b = set1(static_cast<float>(sb.sum() * invC));
+    j = 0;
+    for (; j + W <= cols; j += W) {
+      F xh = mul(sub(load(xr + j), m), rs);
+      F g = mul(load(dyr + j), load(gamma + j));
+      store(dxr + j, mul(rs, sub(fnma(xh, b, g), a)));
+    }
+    if (j < cols) {
+      size_t t = cols - j;
+      F xh = mul(sub(loadn(xr + j, t), m), rs);
+      F g = mul(loadn(dyr + j, t), loadn(gamma + j, t));
+      storen(dxr + j, mul(rs, sub(fnma(xh, b, g), a)), t);
+    }
+  }
+  for (size_t j = 0; j < cols; j++) {
+    dgamma[j] = static_cast<float>(static_cast<double>(dgamma[j]) + dg[j]);
+    dbeta[j] = static_cast<float>(static_cast<double>(dbeta[j]) + db[j]);
+  }
+}
+
+// -------------------------------------------------------------------------------- softmax
+namespace {
+/** One softmax row; z = x (+ mask row) is recomputed on the fly rather than stored. */
+template <bool MASK, bool LOG>
+void softmaxRow(float* yr, const float* xr, const float* mr, size_t cols) {
+  auto at = [xr, mr](size_t j) {
+    if constexpr (MASK) return add(load(xr + j), load(mr + j));
+    else return load(xr + j);
+  };
+  auto atn = [xr, mr](size_t j, size_t t) {
+    if constexpr (MASK) return add(loadn(xr + j, t), loadn(mr + j, t));
+    else return loadn(xr + j, t);
+  };
+  bool hasNaN;
+  float mx = rowmaxOf<false>(cols, at, atn, &hasNaN, nullptr);
+  if (hasNaN) {
+    mx = kNaN;  // the whole row becomes NaN, as in the TS twin
+  } else if (mx == -kInf) {
+    fill(yr, cols, LOG ? -kInf : 0.0f);  // a fully masked row: zeros (log-softmax: log 0 = -inf)
+    return;
+  }
+  const F M = set1(mx);
+  DAcc s0, s1;
+  size_t j = 0;
+  for (; j + 2 * W <= cols; j += 2 * W) {
+    F e0 = simd::exp(sub(at(j), M));
+    F e1 = simd::exp(sub(at(j + W), M));
+    if constexpr (!LOG) {
+      store(yr + j, e0);
+      store(yr + j + W, e1);
+    }
+    s0.add(e0);
+    s1.add(e1);
+  }
+  for (; j + W <= cols; j += W) {
+    F e = simd::exp(sub(at(j), M));
+    if constexpr (!LOG) store(yr + j, e);
+    s0.add(e);
+  }
+  if (j < cols) {
+    F e = zerotail(simd::exp(sub(atn(j, cols - j), M)), cols - j);
+    if constexpr (!LOG) storen(yr + j, e, cols - j);
+    s1.add(e);
+  }
+  s0.merge(s1);
+  if constexpr (!LOG) {
+    const F inv = set1(static_cast<float>(1.0 / s0.sum()));
+    map1(yr, yr, cols, [inv](F v) { return mul(v, inv); });
+  } else {
+    const F ls = set1(static_cast<float>(std::log(s0.sum())));
+    j = 0;
+    for (; j + W <= cols; j += W) store(yr + j, sub(sub(at(j), M), ls));
+    if (j < cols) storen(yr + j, sub(sub(atn(j, cols - j), M), ls), cols - j);
+  }
+}
+}  // namespace
+
+void softmax(float* y, const float* x, size_t rows, size_t cols, const float* mask,
+             const int32_t* maskRow, bool log) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    if (mask) {
+      const float* mr = mask + static_cast<size_t>(maskRow[r]) * cols;
+      if (log) softmaxRow<true, true>(yr, xr, mr, cols);
+      else softmaxRow<true, false>(yr, xr, mr, cols);
+    } else {
+      if (log) softmaxRow<false, true>(yr, xr, nullptr, cols);
+      else softmaxRow<false, false>(yr, xr, nullptr, cols);
+    }
+  }
+}
+
+void softmaxBackward(float* dx, const float* y, const float* dy, size_t rows, size_t cols, bool log) {
+  for (size_t r = 0; r < rows; r++) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    DAcc s0, s1;
+    size_t j = 0;
+    if (!log) {
+      for (; j + 2 * W <= cols; j += 2 * W) {
+        s0.addmul(load(dyr + j), load(yr + j));
+        s1.addmul(load(dyr + j + W), load(yr + j + W));
+      }
+      for (; j + W <= cols; j += W) s0.addmul(load(dyr + j), load(yr + j));
+      if (j < cols) s1.addmul(loadn(dyr + j, cols - j), loadn(yr + j, cols - j));
+      s0.merge(s1);
+      F S = set1(static_cast<float>(s0.sum()));
+      map2(dxr, yr, dyr, cols, [S](F yv, F g) { return mul(yv, sub(g, S)); });
+    } else {
+      double s = rowsum(dyr, cols);
+      F S = set1(static_cast<float>(s));
+      map2(dxr, yr, dyr, cols, [S](F yv, F g) { return fnma(simd::exp(yv), S, g); });
+    }
+  }
+}
+
+// -------------------------------------------------------------------------- cross-entropy
+namespace {
+/**
+ * log-sum-exp of a row in double (max + log sum exp(x - max)); with SUM also the row sum of x
+ * (taken in the max pass).
+ */
+template <bool SUM>
+inline double rowLse(const float* xr, size_t cols, double* rowSum) {
+  bool hasNaN;
+  float mx = rowmaxOf<SUM>(
+      cols, [xr](size_t j) { return load(xr + j); }, [xr](size_t j, size_t t) { return loadn(xr + j, t); },
+      &hasNaN, rowSum);
+  if (hasNaN) return std::numeric_limits<double>::quiet_NaN();
+  if (mx == -kInf) return -std::numeric_limits<double>::infinity();
+  F M = set1(mx);
+  DAcc s0, s1;
+  size_t j = 0;
+  for (; j + 2 * W <= cols; j += 2 * W) {
+    s0.add(simd::exp(sub(load(xr + j), M)));
+    s1.add(simd::exp(sub(load(xr + j + W), M)));
+  }
+  for (; j + W <= cols; j += W) s0.add(simd::exp(sub(load(xr + j), M)));
+  if (j < cols) s1.add(zerotail(simd::exp(sub(loadn(xr + j, cols - j), M)), cols - j));
+  s0.merge(s1);
+  return static_cast<double>(mx) + std::log(s0.sum());
+}
+}  // namespace
+
+double crossEntropy(float* lse, const float* logits, const int32_t* targets, size_t rows,
+                    size_t cols, double ignoreIndex, double smoothing) {
+  double total = 0.0;
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = logits + r * cols;
+    const int32_t t = targets[r];
+    const bool ignored = static_cast<double>(t) == ignoreIndex;
+    double sx = 0.0;
+    const double l = smoothing != 0.0 && !ignored ? rowLse<true>(xr, cols, &sx) : rowLse<false>(xr, cols, nullptr);
+    lse[r] = static_cast<float>(l);
+    if (ignored) continue;
+    double loss = (1.0 - smoothing) * (l - static_cast<double>(xr[t]));
+    if (smoothing != 0.0) loss += smoothing * (l - sx / static_cast<double>(cols));
+    total += loss;
+  }
+  return total;
+}
+
+void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
+                          const int32_t* targets, size_t rows, size_t cols, double ignoreIndex,
+                          double smoothing, double scale) {
+  const double off = cols ? smoothing / static_cast<double>(cols) : 0.0;
+  const F sc = set1(static_cast<float>(scale));
+  const F so = set1(static_cast<float>(scale * off));
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = logits + r * cols;
+    float* dr = dlogits + r * cols;
+    const int32_t t = targets[r];
+    if (static_cast<double>(t) == ignoreIndex) {
+      fill(dr, cols, 0.0f);
+      continue;
+    }
+    F L = set1(lse[r]);
+    // dl = scale * p - scale * eps / cols
+    map1(dr, xr, cols, [L, sc, so](F v) { return fms(simd::exp(sub(v, L)), sc, so); });
+    const double pt = std::exp(static_cast<double>(xr[t]) - static_cast<double>(lse[r]));
+    dr[t] = static_cast<float>(scale * (pt - (1.0 - smoothing) - off));
+  }
+}
+
+// ---------------------------------------------------------------------- gather / scatter
+void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
+  for (size_t i = 0; i < nidx; i++)
+    std::memcpy(out + i * cols, src + static_cast<size_t>(idx[i]) * cols, cols * sizeof(float));
+}
+
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
+  for (size_t i = 0; i < nidx; i++) {
+    float* o = out + static_cast<size_t>(idx[i]) * cols;
+    map2(o, o, src + i * cols, cols, [](F a, F b) { return add(a, b); });
+  }
+}
+
+// -------------------------------------------------------------------------------- dropout
+void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed) {
+  // keep iff u >= p with u = k * 2^-24 (k a 24-bit integer)  <=>  k >= ceil(p * 2^24)
+  int64_t thr;
+  if (!(p == p)) thr = int64_t(1) << 24;  // NaN: u >= NaN is false, nothing kept
+  else if (p <= 0.0) thr = 0;
+  else if (p >= 1.0) thr = int64_t(1) << 24;
+  else thr = static_cast<int64_t>(std::ceil(p * 16777216.0));
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  size_t i = 0;
+#if PW_AVX2
+  const __m256i vthr = _mm256_set1_epi32(static_cast<int32_t>(thr - 1));  // k > thr-1
+  const __m256i vseed = _mm256_set1_epi32(static_cast<int32_t>(seed));
+  const __m256i c0 = _mm256_set1_epi32(static_cast<int32_t>(0x9E3779B1u));
+  const __m256i c1 = _mm256_set1_epi32(static_cast<int32_t>(0x7FEB352Du));
+  const __m256i c2 = _mm256_set1_epi32(static_cast<int32_t>(0x846CA68Bu));
+  const __m256 vs = set1(scale);
+  __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i step = _mm256_set1_epi32(8);
+  for (; i + 8 <= n; i += 8) {
+    __m256i h = _mm256_add_epi32(_mm256_mullo_epi32(idx, c0), vseed);
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    h = _mm256_mullo_epi32(h, c1);
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 15));
+    h = _mm256_mullo_epi32(h, c2);
+    h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+    __m256i k = _mm256_srli_epi32(h, 8);
+    __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(k, vthr));
+    _mm256_storeu_ps(y + i, _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs)));
+    uint64_t bytes = kBytes.t[_mm256_movemask_ps(keep)];
+    std::memcpy(mask + i, &bytes, 8);
+    idx = _mm256_add_epi32(idx, step);
+  }
+#endif
+  for (; i < n; i++) {
+    const bool keep = static_cast<int64_t>(hashScalar(seed, static_cast<uint32_t>(i))) >= thr;
+    y[i] = keep ? x[i] * scale : 0.0f;
+    mask[i] = keep ? 1 : 0;
+  }
+}
+
+void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p) {
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  size_t i = 0;
+#if PW_AVX2
+  const __m256 vs = set1(scale);
+  for (; i + 8 <= n; i += 8) {
+    __m256i mb = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mask + i)));
+    __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(mb, _mm256_setzero_si256()));
+    _mm256_storeu_ps(dx + i, _mm256_and_ps(keep, _mm256_mul_ps(_mm256_loadu_ps(dy + i), vs)));
+  }
+#endif
+  for (; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+}
+
+// ------------------------------------------------------------------------------ optimizer
+void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1,
+           double beta2, double eps, double weightDecay, double bc1, double bc2) {
+  const F decay = set1(static_cast<float>(1.0 - lr * weightDecay));
+  const F step = set1(static_cast<float>(lr / bc1));
+  const F ib2 = set1(static_cast<float>(1.0 / std::sqrt(bc2)));
+  const F b1 = set1(static_cast<float>(beta1)), ob1 = set1(static_cast<float>(1.0 - beta1));
+  const F b2 = set1(static_cast<float>(beta2)), ob2 = set1(static_cast<float>(1.0 - beta2));
+  const F ep = set1(static_cast<float>(eps));
+  auto body = [&](F pv, F gv, F mv, F vv, F* po, F* mo, F* vo) {
+    mv = fma(b1, mv, mul(ob1, gv));
+    vv = fma(b2, vv, mul(mul(ob2, gv), gv));
+    F den = fma(simd::sqrt(vv), ib2, ep);
+    *po = fnma(step, div(mv, den), mul(pv, decay));
+    *mo = mv;
+    *vo = vv;
+  };
+  size_t i = 0;
+  for (; i + W <= n; i += W) {
+    F po, mo, vo;
+    body(load(p + i), load(g + i), load(m + i), load(v + i), &po, &mo, &vo);
+    store(p + i, po);
+    store(m + i, mo);
+    store(v + i, vo);
+  }
+  if (i < n) {
+    size_t t = n - i;
+    F po, mo, vo;
+    body(loadn(p + i, t), loadn(g + i, t), loadn(m + i, t), loadn(v + i, t), &po, &mo, &vo);
+    storen(p + i, po, t);
+    storen(m + i, mo, t);
+    storen(v + i, vo, t);
+  }
+}
+
+// ------------------------------------------------------------------------ no-grad helpers
+namespace {
+/** Ranking used by argmax and topk: NaN above everything, then larger value, then lower index. */
+inline bool ranksBefore(const float* row, int32_t a, int32_t b) {
+  const float va = row[a], vb = row[b];
+  const bool na = va != va, nb = vb != vb;
+  if (na != nb) return na;
+  if (!na && va != vb) return va > vb;
+  return a < b;
+}
+}  // namespace
+
+namespace {
+/** Index of the first NaN of a row if any, else of the first maximum (the argmax ranking). */
+inline size_t argmaxRow(const float* xr, size_t cols) {
+  bool hasNaN;
+  const float m = rowmax(xr, cols, &hasNaN);
+  size_t j = 0;
+  if (hasNaN) {
+    while (xr[j] == xr[j]) j++;
+    return j;
+  }
+#if PW_AVX2
+  const F M = set1(m);
+  for (; j + W <= cols; j += W) {
+    const int bits = _mm256_movemask_ps(_mm256_cmp_ps(load(xr + j), M, _CMP_EQ_OQ));
+    if (bits) return j + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(bits)));
+  }
+#endif
+  while (j < cols && !(xr[j] == m)) j++;
+  return j < cols ? j : 0;  // j < cols always holds for a NaN-free row
+}
+}  // namespace
+
+void argmax(int32_t* out, const float* x, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; r++) out[r] = static_cast<int32_t>(argmaxRow(x + r * cols, cols));
+}
+
+void topk(float* values, int32_t* indices, const float* x, size_t rows, size_t cols, size_t k) {
+  if (k == 0) return;
+  int32_t* buf = scratch(tlsI, std::max(cols, k));
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    if (k == 1) {
+      buf[0] = static_cast<int32_t>(argmaxRow(xr, cols));
+    } else if (k <= 16) {
+      // Bounded insertion: buf[0..c) holds the best so far, in rank order. Scanning in index
+      // order, an element can only enter if it ranks above the current k-th, i.e. is larger
+      // (a tie loses on index) or NaN.
+      size_t c = 0;
+      auto consider = [&](size_t j) {
+        const int32_t jj = static_cast<int32_t>(j);
+        if (c == k && !ranksBefore(xr, jj, buf[k - 1])) return;
+        size_t pos = c < k ? c++ : k - 1;
+        while (pos > 0 && ranksBefore(xr, jj, buf[pos - 1])) {
+          buf[pos] = buf[pos - 1];
+          pos--;
+        }
+        buf[pos] = jj;
+      };
+      size_t j = 0;
+      for (; j < cols && c < k; j++) consider(j);
+#if PW_AVX2
+      F thr = set1(c == k ? xr[buf[k - 1]] : 0.0f);
+      for (; j + W <= cols; j += W) {
+        const F v = load(xr + j);
+        unsigned bits = static_cast<unsigned>(_mm256_movemask_ps(or_(gt(v, thr), isnan_(v))));
+        if (!bits) continue;
+        // the k-th only rises, so lanes not above the old one stay out
+        for (; bits; bits &= bits - 1) consider(j + static_cast<size_t>(__builtin_ctz(bits)));
+        thr = set1(xr[buf[k - 1]]);
+      }
+#endif
+      for (; j < cols; j++) consider(j);
+    } else {
+      for (size_t j = 0; j < cols; j++) buf[j] = static_cast<int32_t>(j);
+      std::partial_sort(buf, buf + k, buf + cols,
+                        [xr](int32_t a, int32_t b) { return ranksBefore(xr, a, b); });
+    }
+    for (size_t i = 0; i < k; i++) {
+      values[r * k + i] = xr[buf[i]];
+      indices[r * k + i] = buf[i];
+    }
+  }
+}
+
+}  // namespace pw

@@ -1,0 +1,56 @@
+// Pathwise compute kernels (no N-API here: pointers and sizes only; validation lives in the
+// binding, pathwise.cc). Semantics are those documented in src/engine/kernels.ts.
+// Every non-GEMM kernel runs single-threaded on the calling thread; GEMMs go to OpenBLAS.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pw {
+
+void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+          const float* B, int ldb, float beta, float* C, int ldc);
+
+void binary(int op, float* out, const float* a, const float* b, size_t n, size_t bn);
+void binaryCol(int op, float* out, const float* a, const float* b, size_t rows, size_t cols);
+void axpby(float* out, double alpha, const float* a, double beta, size_t n);
+void unary(int op, float* out, const float* x, size_t n);
+void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n);
+
+void sumAxis(float* out, const float* a, size_t outer, size_t n, size_t inner);
+void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner);
+void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, size_t inner);
+double sumSquares(const float* a, size_t n);
+
+void layerNorm(float* y, float* mean, float* rstd, const float* x, const float* gamma,
+               const float* beta, size_t rows, size_t cols, double eps);
+void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                       const float* mean, const float* rstd, const float* gamma, size_t rows,
+                       size_t cols);
+
+void softmax(float* y, const float* x, size_t rows, size_t cols, const float* mask,
+             const int32_t* maskRow, bool log);
+void softmaxBackward(float* dx, const float* y, const float* dy, size_t rows, size_t cols, bool log);
+
+double crossEntropy(float* lse, const float* logits, const int32_t* targets, size_t rows,
+                    size_t cols, double ignoreIndex, double smoothing);
+void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
+                          const int32_t* targets, size_t rows, size_t cols, double ignoreIndex,
+                          double smoothing, double scale);
+
+void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
+
+void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed);
+void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p);
+
+void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1,
+           double beta2, double eps, double weightDecay, double bc1, double bc2);
+
+void argmax(int32_t* out, const float* x, size_t rows, size_t cols);
+void topk(float* values, int32_t* indices, const float* x, size_t rows, size_t cols, size_t k);
+
+/** Which SIMD path was compiled ("avx2+fma" or "scalar"). */
+const char* simdPath();
+
+}  // namespace pw

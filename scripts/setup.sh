@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything Pathwise needs on Debian, then the npm packages (which build the native
+# addon offline against the local Node headers). Safe to re-run: it installs only what is missing.
+#   PATHWISE_BENCH=1  also installs the PyTorch reference used by the benchmarks (python3-torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ "${PATHWISE_BENCH:-0}" = 1 ]; then
+  dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} with apt-get"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -1,0 +1,139 @@
+// Reverse-mode automatic differentiation.
+//
+// Ops record a Node on their output when gradients are enabled and an input requires one.
+// `backward` sorts the graph topologically, walks it in reverse, and accumulates gradients:
+// leaves keep theirs in `.grad` (summed across backward calls, as in PyTorch, until the optimizer
+// clears them); intermediate gradients live only during the walk. The graph is freed as it is
+// walked (PyTorch's retain_graph=False), releasing saved activations early.
+//
+// Gradient buffers may be shared: an op's backward can return the same array for two inputs
+// (add returns `grad` twice). So a buffer is only ever modified in place once we know it is ours
+// (`owned`), otherwise accumulation allocates.
+
+import type { Node, Tensor } from './tensor.js';
+import { K } from './backend.js';
+import { emptyF32 } from './storage.js';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with gradient recording off (inference); restores the previous mode. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** True when an op with these inputs must record a node. */
+export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t && t.requiresGrad) return true;
+  return false;
+}
+
+/** Attaches a node to an op's output (call only when needsGrad(...inputs)). */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: Node['backward']): Tensor {
+  out.requiresGrad = true;
+  out.node = { op, inputs, backward };
+  return out;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative post-order DFS (deep graphs must not overflow the JS stack).
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node ? t.node.inputs : [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const c = inputs[i];
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+export function backward(root: Tensor, grad?: Float32Array): void {
+  if (!root.requiresGrad) throw new Error('backward: tensor does not require grad (no trainable input, or made under noGrad)');
+  let rootOwned = false;
+  if (grad === undefined) {
+    if (root.size !== 1) throw new Error(`backward: a gradient is needed for a non-scalar output of shape [${root.shape.join(', ')}]`);
+    grad = new Float32Array(1).fill(1);
+    rootOwned = true;
+  } else if (grad.length !== root.size) {
+    throw new RangeError(`backward: gradient has ${grad.length} elements, output has ${root.size}`);
+  }
+  const order = topoOrder(root);
+  const grads = new Map<Tensor, Float32Array>();
+  const owned = new Set<Float32Array>();
+  grads.set(root, grad);
+  if (rootOwned) owned.add(grad);
+
+  const accumulate = (t: Tensor, g: Float32Array): void => {
+    const prev = grads.get(t);
+    if (prev === undefined) {
+      grads.set(t, g);
+    } else if (owned.has(prev)) {
+      K.axpby(prev, 1, g, 1);
+    } else {
+      const sum = emptyF32(g.length);
+      sum.set(prev);
+      K.axpby(sum, 1, g, 1);
+      owned.add(sum);
+      grads.set(t, sum);
+    }
+  };
+
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i];
+    const g = grads.get(t);
+    if (g === undefined) continue;
+    const node = t.node;
+    if (node === null) {
+      // A leaf: fold into .grad. A previous .grad belongs to the leaf (its graph is gone).
+      if (t.grad === null) t.grad = owned.has(g) ? g : Float32Array.from(g);
+      else K.axpby(t.grad, 1, g, 1);
+      owned.delete(g);
+      continue;
+    }
+    grads.delete(t);
+    t.node = null; // free the graph as we go
+    const inGrads = node.backward(g);
+    // Contract for backward functions: each returned buffer is either `g` itself (passed
+    // through) or freshly allocated. A fresh buffer handed to one input is ours; `g` stays ours
+    // only if it was ours; any buffer handed to two inputs is shared and never written in place.
+    const shared = new Set<Float32Array>();
+    for (let j = 0; j < inGrads.length; j++) {
+      const gj = inGrads[j];
+      if (gj !== null && inGrads.indexOf(gj) !== j) shared.add(gj);
+    }
+    for (const gj of shared) owned.delete(gj);
+    for (let j = 0; j < node.inputs.length; j++) {
+      const gi = inGrads[j];
+      const x = node.inputs[j];
+      if (gi === null || !x.requiresGrad) continue;
+      if (gi !== g && !shared.has(gi)) owned.add(gi);
+      if (gi.length !== x.size) {
+        throw new Error(`autograd: ${node.op} returned a gradient of ${gi.length} elements for an input of ${x.size}`);
+      }
+      accumulate(x, gi);
+    }
+  }
+}

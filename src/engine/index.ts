@@ -1,0 +1,20 @@
+// The engine's public surface: tensors, autograd, ops, optimizers, RNG and backend control.
+
+export * from './tensor.js';
+export { backward, noGrad, isGradEnabled } from './autograd.js';
+export { availableBackends, backendName, setBackend, withBackend, blas, type BackendName } from './backend.js';
+export { Rng } from './rng.js';
+export * from './ops/matmul.js';
+export * from './ops/elementwise.js';
+export * from './ops/reduce.js';
+export * from './ops/shape.js';
+export * from './ops/activation.js';
+export * from './ops/norm.js';
+export * from './ops/softmax.js';
+export * from './ops/attention.js';
+export * from './ops/gather.js';
+export * from './ops/loss.js';
+export * from './ops/select.js';
+export * from './optim/adamw.js';
+export * from './optim/clip.js';
+export * from './optim/schedule.js';

@@ -1,0 +1,228 @@
+// The kernel interface: the only thing a backend implements.
+//
+// Every kernel works on flat, contiguous, row-major typed arrays and writes into an output array
+// that the caller allocated. Outputs are always fully overwritten (never read) unless the doc
+// says "accumulates"; callers may therefore hand in uninitialised memory. Shapes arrive as plain
+// integers: the kernels know nothing of Tensor, autograd or broadcasting rules, which live in
+// TypeScript above this line (tinygrad's split: few primitives, everything else composes them).
+//
+// Two implementations exist: the native addon (C++, OpenBLAS for every GEMM) and a pure
+// TypeScript twin (`kernels_ts.ts`) that is the fallback and the oracle in tests. A kernel added
+// here must be added to both, with a parity test.
+
+export type F32 = Float32Array;
+export type I32 = Int32Array;
+export type U8 = Uint8Array;
+
+/** Element-wise binary ops. The second operand may repeat (see `binary`). */
+export const enum BinaryOp {
+  Add = 0,
+  Sub = 1,
+  Mul = 2,
+  Div = 3,
+}
+
+/** Element-wise unary ops with a backward. */
+export const enum UnaryOp {
+  /** exact GELU, x * Phi(x) with the error function (PyTorch's default). */
+  Gelu = 0,
+  Relu = 1,
+  Tanh = 2,
+  /** GELU with the tanh approximation (GPT-2's). */
+  GeluTanh = 3,
+}
+
+export interface Kernels {
+  readonly name: 'native' | 'ts';
+
+  // ---------------------------------------------------------------------------------- GEMM
+  /**
+   * C = alpha * op(A) * op(B) + beta * C   (row-major; op(A) is M x K, op(B) is K x N).
+   * lda/ldb/ldc are row strides in elements of the matrices as stored (A is M x K when not
+   * transposed, K x M when transposed). With beta = 0, C is not read (may hold garbage/NaN).
+   * K = 0 is legal and gives C = beta * C.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number,
+  ): void;
+
+  /**
+   * `batch` independent GEMMs as in `gemm`; matrix i starts at element i*strideA of A (and
+   * likewise for B and C). A stride of 0 reuses one matrix for every batch (e.g. a shared
+   * weight).
+   */
+  gemmBatched(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: F32, lda: number, strideA: number, B: F32, ldb: number, strideB: number,
+    beta: number, C: F32, ldc: number, strideC: number, batch: number,
+  ): void;
+
+  /**
+   * Grouped GEMM: G products with different shapes and operands in one call (mixture-of-experts
+   * dispatch, where expert g multiplies its own row range by its own weight).
+   * `groups` holds 6 int32 per group: [M, N, K, offA, offB, offC] (element offsets into A, B, C);
+   * trans flags, alpha, beta and leading dimensions are shared. A group with M = 0 or N = 0 is
+   * skipped; one with K = 0 gives C = beta * C.
+   */
+  gemmGrouped(
+    transA: boolean, transB: boolean, groups: I32, alpha: number,
+    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number,
+  ): void;
+
+  // ---------------------------------------------------------------------------- elementwise
+  /**
+   * out[i] = a[i] op b[i % bn]   for i < n.   bn must divide n: bn = n is the same-shape case,
+   * bn = last-dim length broadcasts a row/bias, bn = 1 a scalar. `out` may alias `a`.
+   */
+  binary(op: BinaryOp, out: F32, a: F32, b: F32, n: number, bn: number): void;
+
+  /**
+   * Like `binary` but b is a column: out[r*cols + c] = a[r*cols + c] op b[r], r < rows.
+   * (Per-row scaling, e.g. dividing by a row sum.) `out` may alias `a`.
+   */
+  binaryCol(op: BinaryOp, out: F32, a: F32, b: F32, rows: number, cols: number): void;
+
+  /** out[i] = alpha * a[i] + beta * out[i] (beta = 0 does not read out). n = a.length. */
+  axpby(out: F32, alpha: number, a: F32, beta: number): void;
+
+  /** out[i] = f(x[i]). `out` may alias `x`. */
+  unary(op: UnaryOp, out: F32, x: F32): void;
+
+  /**
+   * dx[i] = dy[i] * f'(.) where the saved value is x (the input) for Gelu, GeluTanh and Relu,
+   * and y (the output) for Tanh. `dx` may alias `dy`.
+   */
+  unaryBackward(op: UnaryOp, dx: F32, saved: F32, dy: F32): void;
+
+  // ----------------------------------------------------------------------- layout & reduce
+  /**
+   * Views a as (outer, n, inner) and writes out (outer, inner) = sum over the middle axis.
+   * (Bias gradients: outer = 1, n = rows, inner = cols. Row sums: inner = 1.)
+   */
+  sumAxis(out: F32, a: F32, outer: number, n: number, inner: number): void;
+
+  /** Inverse of sumAxis: out (outer, n, inner) = a (outer, inner) repeated along the middle. */
+  expandAxis(out: F32, a: F32, outer: number, n: number, inner: number): void;
+
+  /**
+   * Swaps the two middle axes: a viewed as (outer, X, Y, inner) -> out (outer, Y, X, inner).
+   * The head transpose (B,T,H,D) <-> (B,H,T,D) is outer=B, X=T, Y=H, inner=D; a 2-D matrix
+   * transpose is outer=1, inner=1.
+   */
+  transpose(out: F32, a: F32, outer: number, X: number, Y: number, inner: number): void;
+
+  /** Sum of squares of all elements (for the global gradient norm), accumulated in double. */
+  sumSquares(a: F32): number;
+
+  // ---------------------------------------------------------------------------- layer norm
+  /**
+   * y = (x - mean) * rstd * gamma + beta per row of length cols. Writes mean and rstd
+   * (length rows) for the backward. rstd = 1/sqrt(var + eps), biased variance (as PyTorch).
+   */
+  layerNorm(
+    y: F32, mean: F32, rstd: F32, x: F32, gamma: F32, beta: F32,
+    rows: number, cols: number, eps: number,
+  ): void;
+
+  /** Writes dx; *accumulates* into dgamma and dbeta (length cols). */
+  layerNormBackward(
+    dx: F32, dgamma: F32, dbeta: F32, dy: F32, x: F32, mean: F32, rstd: F32, gamma: F32,
+    rows: number, cols: number,
+  ): void;
+
+  // ------------------------------------------------------------------------------- softmax
+  /**
+   * Row-wise softmax (or log-softmax when `log`) of x (rows x cols) into y, after adding an
+   * optional additive mask: row r uses mask[maskRow[r]*cols .. +cols]. mask and maskRow are
+   * both null or both given. A row whose every entry is -Infinity gives zeros (softmax) rather
+   * than NaN, so that fully padded query rows are harmless.
+   */
+  softmax(
+    y: F32, x: F32, rows: number, cols: number, mask: F32 | null, maskRow: I32 | null,
+    log: boolean,
+  ): void;
+
+  /**
+   * From the saved output y: softmax   dx = y * (dy - sum(dy * y)),
+   *                           log-softmax dx = dy - exp(y) * sum(dy).  `dx` may alias `dy`.
+   */
+  softmaxBackward(dx: F32, y: F32, dy: F32, rows: number, cols: number, log: boolean): void;
+
+  // ------------------------------------------------------------------------- cross-entropy
+  /**
+   * Per-row cross-entropy of logits (rows x cols) against integer targets, with PyTorch's
+   * semantics: rows whose target equals ignoreIndex contribute nothing; with label smoothing
+   * eps, loss_r = (1-eps) * (lse - x[t]) + eps * (lse - mean_c x[c]).
+   * Writes lse (log-sum-exp per row, for the backward) and returns the SUM of row losses over
+   * non-ignored rows; the caller divides by the count.
+   */
+  crossEntropy(
+    lse: F32, logits: F32, targets: I32, rows: number, cols: number,
+    ignoreIndex: number, smoothing: number,
+  ): number;
+
+  /**
+   * dlogits = scale * (softmax(logits) - q) where q = (1-eps) * onehot(t) + eps / cols,
+   * and zero rows for ignored targets. `scale` is upstream grad / count.
+   */
+  crossEntropyBackward(
+    dlogits: F32, logits: F32, lse: F32, targets: I32, rows: number, cols: number,
+    ignoreIndex: number, smoothing: number, scale: number,
+  ): void;
+
+  // ---------------------------------------------------------------------- gather / scatter
+  /** out[i, :] = src[idx[i], :] for i < idx.length (rows of length cols). */
+  gatherRows(out: F32, src: F32, idx: I32, cols: number): void;
+
+  /** out[idx[i], :] += src[i, :]  (*accumulates*; repeated indices add up). */
+  scatterAddRows(out: F32, src: F32, idx: I32, cols: number): void;
+
+  // ------------------------------------------------------------------------------ dropout
+  /**
+   * Inverted dropout with a counter-based RNG, so both backends draw identical masks:
+   * keep element i iff hashUniform(seed, i) >= p, where hashUniform is defined in
+   * `dropoutHash` below. y = keep ? x / (1 - p) : 0; mask[i] = keep ? 1 : 0.
+   */
+  dropout(y: F32, mask: U8, x: F32, p: number, seed: number): void;
+
+  /** dx = dy * mask / (1 - p). `dx` may alias `dy`. */
+  dropoutBackward(dx: F32, dy: F32, mask: U8, p: number): void;
+
+  // ---------------------------------------------------------------------------- optimizer
+  /**
+   * One AdamW step over a flat parameter (PyTorch's torch.optim.AdamW semantics):
+   *   p -= lr * weightDecay * p
+   *   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
+   *   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+   * where bc1 = 1 - beta1^t and bc2 = 1 - beta2^t are passed in.
+   */
+  adamw(
+    p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, bc1: number, bc2: number,
+  ): void;
+
+  // ----------------------------------------------------------------------- no-grad helpers
+  /** Index of the max of each row (first one on ties). */
+  argmax(out: I32, x: F32, rows: number, cols: number): void;
+
+  /** The k largest of each row, in descending order (ties: lower index first). */
+  topk(values: F32, indices: I32, x: F32, rows: number, cols: number, k: number): void;
+}
+
+/**
+ * The counter-based uniform used by dropout: a 32-bit integer hash of (seed, index) mapped to
+ * [0, 1). Defined once here so that the native and TypeScript kernels agree bit for bit:
+ *   h = (index * 0x9E3779B1 + seed) mod 2^32
+ *   h ^= h >>> 16;  h = h * 0x7FEB352D mod 2^32;  h ^= h >>> 15;  h = h * 0x846CA68B mod 2^32;
+ *   h ^= h >>> 16;  u = (h >>> 8) * 2^-24
+ */
+export function dropoutHash(seed: number, index: number): number {
+  let h = (Math.imul(index, 0x9e3779b1) + seed) | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return (h >>> 8) * 5.9604644775390625e-8;
+}

@@ -1,0 +1,141 @@
+// Fused multi-head self-attention from a packed QKV projection.
+//
+// qkv is [B, T, 3D] as a fused projection produces it: row (b, t) holds q, k, v side by side,
+// each D = H * Dh wide. Head h of Q for sequence b is then a T x Dh matrix at offset
+// b*T*3D + h*Dh with leading dimension 3D, so one grouped GEMM over all (b, h) reads Q, K and V
+// in place, and the context is written straight into [B, T, D] (leading dimension D). No head
+// transposes, no split, no concat: the only memory traffic besides the GEMMs is the T x T
+// attention matrix (this is also why it is one op: split would cost a copy per piece).
+
+import { K } from '../backend.js';
+import { needsGrad, record } from '../autograd.js';
+import { emptyF32, emptyU8 } from '../storage.js';
+import { Tensor, shapeStr } from '../tensor.js';
+import type { Rng } from '../rng.js';
+import { maskRowMap } from './softmax.js';
+import { add } from './elementwise.js';
+
+export interface AttentionOptions {
+  heads: number;
+  /** Additive mask broadcastable to [B, H, T, T] (0 keeps, -Infinity removes), e.g. from paddingMask. */
+  mask?: Tensor | null;
+  /** Each query sees only keys at or before it. */
+  causal?: boolean;
+  /** Dropout on the attention probabilities (needs rng; only when training). */
+  dropout?: number;
+  rng?: Rng;
+  training?: boolean;
+}
+
+/** [B, T] of 1 (real token) / 0 (padding) -> additive key mask [B, 1, 1, T]. */
+export function paddingMask(keep: Tensor): Tensor {
+  if (keep.ndim !== 2) throw new RangeError(`paddingMask: expected [B, T], got ${shapeStr(keep.shape)}`);
+  const m = new Float32Array(keep.size);
+  for (let i = 0; i < m.length; i++) m[i] = keep.data[i] ? 0 : -Infinity;
+  return new Tensor(m, [keep.shape[0], 1, 1, keep.shape[1]]);
+}
+
+const causalCache = new Map<number, Tensor>();
+/** [T, T] additive causal mask. */
+export function causalMask(T: number): Tensor {
+  let m = causalCache.get(T);
+  if (!m) {
+    const d = new Float32Array(T * T);
+    for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) d[q * T + k] = -Infinity;
+    m = new Tensor(d, [T, T]);
+    causalCache.set(T, m);
+  }
+  return m;
+}
+
+interface Plan {
+  scores: Int32Array; // S = Q Kᵀ
+  ctx: Int32Array; // ctx = P V
+  dP: Int32Array; // dP = dctx Vᵀ
+  dV: Int32Array; // dV = Pᵀ dctx
+  dQ: Int32Array; // dQ = dS K
+  dK: Int32Array; // dK = dSᵀ Q
+}
+
+const planCache = new Map<string, Plan>();
+
+/** Group tables [M, N, K, offA, offB, offC] for every (b, h); cached per shape. */
+function plan(B: number, T: number, H: number, Dh: number): Plan {
+  const key = `${B},${T},${H},${Dh}`;
+  const hit = planCache.get(key);
+  if (hit) return hit;
+  const D = H * Dh;
+  const n = B * H;
+  const mk = () => new Int32Array(6 * n);
+  const p: Plan = { scores: mk(), ctx: mk(), dP: mk(), dV: mk(), dQ: mk(), dK: mk() };
+  const set = (a: Int32Array, i: number, ...v: number[]) => a.set(v, 6 * i);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const i = b * H + h;
+      const q = b * T * 3 * D + h * Dh;
+      const k = q + D;
+      const v = q + 2 * D;
+      const s = i * T * T;
+      const c = b * T * D + h * Dh;
+      set(p.scores, i, T, T, Dh, q, k, s);
+      set(p.ctx, i, T, Dh, T, s, v, c);
+      set(p.dP, i, T, T, Dh, c, v, s);
+      set(p.dV, i, T, Dh, T, s, c, v);
+      set(p.dQ, i, T, Dh, T, s, k, q);
+      set(p.dK, i, T, Dh, T, s, q, k);
+    }
+  }
+  if (planCache.size > 64) planCache.clear();
+  planCache.set(key, p);
+  return p;
+}
+
+/** softmax(Q Kᵀ / sqrt(Dh) + mask) V for every head; qkv [B, T, 3D] -> [B, T, D]. */
+export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
+  const H = opts.heads;
+  if (qkv.ndim !== 3 || qkv.shape[2] % (3 * H) !== 0) {
+    throw new RangeError(`selfAttention: qkv must be [B, T, 3*D] with D divisible by ${H} heads, got ${shapeStr(qkv.shape)}`);
+  }
+  const [B, T, D3] = qkv.shape;
+  const D = D3 / 3;
+  const Dh = D / H;
+  const scale = 1 / Math.sqrt(Dh);
+  const p = opts.dropout ?? 0;
+  const training = opts.training ?? true;
+  const useDropout = training && p > 0;
+  if (useDropout && !opts.rng) throw new Error('selfAttention: dropout needs an rng');
+
+  let mask = opts.mask ?? null;
+  if (opts.causal) mask = mask ? add(mask, causalMask(T)) : causalMask(T);
+  const rows = B * H * T;
+  const rowMap = mask ? maskRowMap([B, H, T, T], mask.shape) : null;
+
+  const pl = plan(B, T, H, Dh);
+  const X = qkv.f32;
+  const S = emptyF32(rows * T);
+  K.gemmGrouped(false, true, pl.scores, scale, X, D3, X, D3, 0, S, T);
+  const P = emptyF32(rows * T);
+  K.softmax(P, S, rows, T, mask ? mask.f32 : null, rowMap, false);
+  let Pd = P;
+  let dmask: Uint8Array | null = null;
+  if (useDropout) {
+    Pd = emptyF32(P.length);
+    dmask = emptyU8(P.length);
+    K.dropout(Pd, dmask, P, p, opts.rng!.nextU32());
+  }
+  const ctx = emptyF32(B * T * D);
+  K.gemmGrouped(false, false, pl.ctx, 1, Pd, T, X, D3, 0, ctx, D);
+  const out = new Tensor(ctx, [B, T, D]);
+  if (!needsGrad(qkv)) return out;
+  return record(out, 'selfAttention', [qkv], (g) => {
+    const dqkv = emptyF32(X.length); // every element is written by exactly one of dQ, dK, dV
+    const dP = emptyF32(rows * T);
+    K.gemmGrouped(false, true, pl.dP, 1, g, D, X, D3, 0, dP, T);
+    K.gemmGrouped(true, false, pl.dV, 1, Pd, T, g, D, 0, dqkv, D3);
+    if (dmask) K.dropoutBackward(dP, dP, dmask, p);
+    K.softmaxBackward(dP, P, dP, rows, T, false);
+    K.gemmGrouped(false, false, pl.dQ, scale, dP, T, X, D3, 0, dqkv, D3);
+    K.gemmGrouped(true, false, pl.dK, scale, dP, T, X, D3, 0, dqkv, D3);
+    return [dqkv];
+  });
+}

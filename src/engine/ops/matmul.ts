@@ -1,0 +1,149 @@
+// Matrix products: matmul (2-D, or N-D rows times a 2-D matrix), bmm (batched), and linear
+// (x W^T + b, PyTorch's weight layout, so Hugging Face checkpoints load without transposes).
+//
+// Backward, for C = A' B' with A' = op(A), B' = op(B):  dA' = dC B'^T,  dB' = A'^T dC,
+// then transposed back when the operand was stored transposed. Every product is one GEMM call.
+
+import { K } from '../backend.js';
+import { needsGrad, record } from '../autograd.js';
+import { emptyF32 } from '../storage.js';
+import { Tensor, shapeStr } from '../tensor.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/** Writes dA for C = op(A) op(B) (one matrix). */
+function gradA(
+  transA: boolean, transB: boolean, M: number, N: number, Kd: number,
+  dC: Float32Array, B: Float32Array, dA: Float32Array,
+  batch = 1, sB = 0, sC = 0, sA = 0,
+): void {
+  const ldb = transB ? Kd : N;
+  if (!transA) K.gemmBatched(false, !transB, M, Kd, N, 1, dC, N, sC, B, ldb, sB, 0, dA, Kd, sA, batch);
+  else K.gemmBatched(transB, true, Kd, M, N, 1, B, ldb, sB, dC, N, sC, 0, dA, M, sA, batch);
+}
+
+/** Writes dB for C = op(A) op(B). */
+function gradB(
+  transA: boolean, transB: boolean, M: number, N: number, Kd: number,
+  dC: Float32Array, A: Float32Array, dB: Float32Array,
+  batch = 1, sA = 0, sC = 0, sB = 0,
+): void {
+  const lda = transA ? M : Kd;
+  if (!transB) K.gemmBatched(!transA, false, Kd, N, M, 1, A, lda, sA, dC, N, sC, 0, dB, N, sB, batch);
+  else K.gemmBatched(true, transA, N, Kd, M, 1, dC, N, sC, A, lda, sA, 0, dB, Kd, sB, batch);
+}
+
+/**
+ * op(a) · op(b). b is 2-D. a is 2-D, or N-D with leading axes flattened into rows (then a may
+ * not be transposed).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
+  if (b.ndim !== 2) throw new RangeError(`matmul: b must be 2-D, got ${shapeStr(b.shape)}`);
+  if (a.ndim < 2 || (transA && a.ndim !== 2)) {
+    throw new RangeError(`matmul: a must be 2-D (or N-D untransposed), got ${shapeStr(a.shape)}`);
+  }
+  const Kd = transA ? a.shape[0] : a.cols;
+  const M = transA ? a.shape[1] : a.rows;
+  const [bk, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (bk !== Kd) {
+    throw new RangeError(`matmul: inner sizes differ: a ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} · b ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''}`);
+  }
+  const A = a.f32;
+  const B = b.f32;
+  const C = emptyF32(M * N);
+  K.gemm(transA, transB, M, N, Kd, 1, A, transA ? M : Kd, B, transB ? Kd : N, 0, C, N);
+  const outShape = transA ? [M, N] : [...a.shape.slice(0, -1), N];
+  const out = new Tensor(C, outShape);
+  if (!needsGrad(a, b)) return out;
+  return record(out, 'matmul', [a, b], (g) => {
+    let dA: Float32Array | null = null;
+    let dB: Float32Array | null = null;
+    if (a.requiresGrad) gradA(transA, transB, M, N, Kd, g, B, (dA = emptyF32(A.length)));
+    if (b.requiresGrad) gradB(transA, transB, M, N, Kd, g, A, (dB = emptyF32(B.length)));
+    return [dA, dB];
+  });
+}
+
+/**
+ * Batched op(a) · op(b) over all leading axes: a [..., M, K], b [..., K, N] (trans flags apply
+ * to the last two axes). The leading axes must match, or b may be 2-D (shared by every batch).
+ */
+export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
+  if (a.ndim < 3) throw new RangeError(`bmm: a must have a batch axis, got ${shapeStr(a.shape)}`);
+  const lead = a.shape.slice(0, -2);
+  const shared = b.ndim === 2;
+  if (!shared && (b.ndim !== a.ndim || b.shape.slice(0, -2).some((d, i) => d !== lead[i]))) {
+    throw new RangeError(`bmm: batch axes differ: a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)}`);
+  }
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [M, Kd] = transA ? [ac, ar] : [ar, ac];
+  const [bk, N] = transB ? [bc, br] : [br, bc];
+  if (bk !== Kd) throw new RangeError(`bmm: inner sizes differ: a ${shapeStr(a.shape)}, b ${shapeStr(b.shape)}`);
+  const batch = lead.reduce((x, y) => x * y, 1);
+  const sA = M * Kd;
+  const sB = shared ? 0 : Kd * N;
+  const sC = M * N;
+  const A = a.f32;
+  const B = b.f32;
+  const C = emptyF32(batch * sC);
+  K.gemmBatched(transA, transB, M, N, Kd, 1, A, transA ? M : Kd, sA, B, transB ? Kd : N, sB, 0, C, N, sC, batch);
+  const out = new Tensor(C, [...lead, M, N]);
+  if (!needsGrad(a, b)) return out;
+  return record(out, 'bmm', [a, b], (g) => {
+    let dA: Float32Array | null = null;
+    let dB: Float32Array | null = null;
+    if (a.requiresGrad) gradA(transA, transB, M, N, Kd, g, B, (dA = emptyF32(A.length)), batch, sB, sC, sA);
+    if (b.requiresGrad) {
+      if (shared) {
+        // A weight shared by every batch: its gradient is the sum over batches, which is one
+        // GEMM over the flattened batch when a is not transposed.
+        dB = emptyF32(B.length);
+        if (!transA) gradB(false, transB, batch * M, N, Kd, g, A, dB);
+        else {
+          dB.fill(0);
+          const tmp = emptyF32(B.length);
+          for (let i = 0; i < batch; i++) {
+            gradB(true, transB, M, N, Kd, g.subarray(i * sC), A.subarray(i * sA), tmp);
+            K.axpby(dB, 1, tmp, 1);
+          }
+        }
+      } else gradB(transA, transB, M, N, Kd, g, A, (dB = emptyF32(B.length)), batch, sA, sC, sB);
+    }
+    return [dA, dB];
+  });
+}
+
+/** y = x Wᵀ + b with W [out, in] and b [out] (optional); x is [..., in]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  if (w.ndim !== 2) throw new RangeError(`linear: weight must be 2-D [out, in], got ${shapeStr(w.shape)}`);
+  const [O, I] = w.shape;
+  if (x.cols !== I) throw new RangeError(`linear: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
+  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linear: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  const R = x.rows;
+  const X = x.f32;
+  const W = w.f32;
+  const Y = emptyF32(R * O);
+  // The bias is broadcast into Y first so that the GEMM adds onto it (beta = 1): no extra pass.
+  if (b) K.expandAxis(Y, b.f32, 1, R, O);
+  K.gemm(false, true, R, O, I, 1, X, I, W, I, b ? 1 : 0, Y, O);
+  const out = new Tensor(Y, [...x.shape.slice(0, -1), O]);
+  if (!needsGrad(x, w, b)) return out;
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(out, 'linear', inputs, (g) => {
+    let dX: Float32Array | null = null;
+    let dW: Float32Array | null = null;
+    let dB: Float32Array | null = null;
+    if (x.requiresGrad) K.gemm(false, false, R, I, O, 1, g, O, W, I, 0, (dX = emptyF32(X.length)), I);
+    if (w.requiresGrad) K.gemm(true, false, O, I, R, 1, g, O, X, I, 0, (dW = emptyF32(W.length)), I);
+    if (b && b.requiresGrad) K.sumAxis((dB = emptyF32(O)), g, 1, R, O);
+    return b ? [dX, dW, dB] : [dX, dW];
+  });
+}

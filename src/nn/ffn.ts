@@ -1,0 +1,34 @@
+import { Tensor, dropout, gelu, geluTanh, relu, type Rng } from '../engine/index.js';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+
+export type Activation = 'gelu' | 'gelu_tanh' | 'relu';
+
+export interface FfnConfig {
+  dModel: number;
+  ffn: number;
+  activation: Activation;
+  dropout: number;
+  initStd: number;
+}
+
+export function activate(x: Tensor, a: Activation): Tensor {
+  return a === 'gelu' ? gelu(x) : a === 'gelu_tanh' ? geluTanh(x) : relu(x);
+}
+
+/** The position-wise feed-forward network: fc2(dropout(act(fc1(x)))), then dropout. */
+export class FeedForward extends Module {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+
+  constructor(readonly cfg: FfnConfig, private readonly rng: Rng) {
+    super();
+    this.fc1 = this.child('fc1', new Linear(cfg.dModel, cfg.ffn, rng, { std: cfg.initStd }));
+    this.fc2 = this.child('fc2', new Linear(cfg.ffn, cfg.dModel, rng, { std: cfg.initStd }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = dropout(activate(this.fc1.forward(x), this.cfg.activation), this.cfg.dropout, this.rng, this.training);
+    return dropout(this.fc2.forward(h), this.cfg.dropout, this.rng, this.training);
+  }
+}

@@ -1,0 +1,578 @@
+#!/usr/bin/python3
+"""Generate PyTorch reference fixtures for the engine's correctness tests.
+
+Regenerate with (Debian's PyTorch lives in the system interpreter, not pyenv's python3):
+
+    /usr/bin/python3 tools/make_fixtures.py
+
+It writes, atomically (temp file + rename), and deterministically (fixed seeds):
+
+    test/fixtures/engine/ops.json            per-op forward outputs and gradients
+    test/fixtures/engine/optim.json          AdamW, clip_grad_norm_, LR schedules
+    test/fixtures/engine/encoder_block.json  one pre-LN Transformer encoder block
+
+Conventions
+-----------
+* A tensor is {"shape": [...], "dtype": "float32" | "int32", "data": [flat row-major]}.
+  A scalar has shape [] and one data value.
+* Non-finite numbers (only -inf in additive masks and log-softmax outputs) are written as the
+  JSON strings "-Infinity" / "Infinity" / "NaN", since JSON has no literal for them;
+  `Number(v)` in JavaScript maps them back. Everything else is a plain JSON number.
+* Inputs are drawn in float32 and written with their exact float32 values. References
+  (outputs and gradients) in ops.json and encoder_block.json are computed in float64 from those
+  float32 values, so they carry no float32 rounding noise; they are still tagged
+  dtype "float32" (the logical dtype) but their digits are float64.
+* Gradients are those of (out * upstream).sum() with respect to each float input
+  (i.e. a vector-Jacobian product with `upstream`). For ops with a list output, upstream is
+  a list aligned with outputs.out. For topk, upstream goes with outputs.values (indices are not
+  differentiable). For masked logSoftmax, upstream is zero where the mask is -inf, so the
+  reference does not depend on what an implementation does with gradient flowing into -inf
+  log-probabilities.
+* optim.json's AdamW and clipGradNorm references are float32, exactly as torch computes
+  them (that is what the engine's float32 optimiser is compared against).
+"""
+
+import json
+import math
+import os
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "engine")
+
+torch.set_num_threads(1)  # determinism of reductions is not needed (float64), but keep it simple
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+def _num(v):
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return v
+
+
+def T(t, dtype=None):
+    """Serialise a tensor. float tensors -> "float32" (values written at full double precision
+    of whatever the tensor holds: exact float32 values for float32 tensors, float64 values for
+    references); integer/bool tensors -> "int32"."""
+    t = t.detach().cpu()
+    if dtype is None:
+        dtype = "float32" if t.is_floating_point() else "int32"
+    if dtype == "int32":
+        data = [int(v) for v in t.reshape(-1).tolist()]
+    else:
+        data = [_num(v) for v in t.reshape(-1).tolist()]
+    return {"shape": list(t.shape), "dtype": dtype, "data": data}
+
+
+def TL(ts):
+    return [T(t) for t in ts]
+
+
+def ser(x):
+    if isinstance(x, (list, tuple)):
+        return TL(x)
+    return T(x)
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return len(text) + 1
+
+
+def assert_close(a, b, tol, what):
+    a = a.detach().double()
+    b = b.detach().double()
+    assert a.shape == b.shape, (what, a.shape, b.shape)
+    fin = torch.isfinite(b)
+    assert torch.equal(torch.isfinite(a), fin), what
+    assert torch.equal(a[~fin], b[~fin]), what
+    err = (a[fin] - b[fin]).abs().max().item() if fin.any() else 0.0
+    assert err <= tol, f"{what}: max abs err {err} > {tol}"
+
+
+# ---------------------------------------------------------------------------------- ops.json
+
+class OpCases:
+    def __init__(self, seed):
+        self.g = torch.Generator().manual_seed(seed)
+        self.cases = []
+        self.names = set()
+
+    def randn(self, *shape, scale=1.0):
+        return (torch.randn(tuple(shape), generator=self.g) * scale).float()
+
+    def randint(self, lo, hi, *shape):
+        return torch.randint(lo, hi, shape, generator=self.g).to(torch.int32)
+
+    def add(self, name, op, attrs, inputs, fn, grad_args=None, no_grad=False,
+            upstream_mask=None, outputs_fn=None):
+        """inputs: ordered dict argName -> float32 tensor | int32 tensor | list of tensors.
+        fn(**float64_inputs) -> output tensor | list of tensors | dict (outputs_fn handles).
+        grad_args: names of inputs to differentiate (default: all float inputs)."""
+        assert name not in self.names, name
+        self.names.add(name)
+        # float64 copies with requires_grad where needed
+        if grad_args is None:
+            grad_args = [k for k, v in inputs.items()
+                         if (isinstance(v, (list, tuple)) and v[0].is_floating_point())
+                         or (not isinstance(v, (list, tuple)) and v.is_floating_point())]
+        if no_grad:
+            grad_args = []
+        d64 = {}
+        leaves = []
+        for k, v in inputs.items():
+            if isinstance(v, (list, tuple)):
+                vs = [x.double().requires_grad_(k in grad_args) for x in v]
+                d64[k] = vs
+                if k in grad_args:
+                    leaves.extend(vs)
+            elif v.is_floating_point():
+                x = v.double().requires_grad_(k in grad_args)
+                d64[k] = x
+                if k in grad_args:
+                    leaves.append(x)
+            else:
+                d64[k] = v.long()
+        case = {"name": name, "op": op, "attrs": attrs,
+                "inputs": {k: ser(v) for k, v in inputs.items()}}
+        res = fn(**d64)
+        if outputs_fn is not None:
+            outputs, diff_out = outputs_fn(res)
+        else:
+            outputs, diff_out = {"out": res}, res
+        if not no_grad:
+            outs = list(diff_out) if isinstance(diff_out, (list, tuple)) else [diff_out]
+            ups = [self.randn(*o.shape) for o in outs]
+            if upstream_mask is not None:
+                ups = [torch.where(upstream_mask(o), torch.zeros_like(u), u) for o, u in zip(outs, ups)]
+            case["upstream"] = TL(ups) if isinstance(diff_out, (list, tuple)) else T(ups[0])
+            gs = torch.autograd.grad(outs, leaves, grad_outputs=[u.double() for u in ups])
+            grads = {}
+            i = 0
+            for k in inputs:
+                if k not in grad_args:
+                    continue
+                if isinstance(d64[k], list):
+                    n = len(d64[k])
+                    grads[k] = TL(gs[i:i + n])
+                    i += n
+                else:
+                    grads[k] = T(gs[i])
+                    i += 1
+            case["grads"] = grads
+        case["outputs"] = {}
+        for k, v in outputs.items():
+            if isinstance(v, (list, tuple)):
+                case["outputs"][k] = TL(v)
+            else:
+                case["outputs"][k] = T(v)
+        self.cases.append(case)
+
+
+def make_ops():
+    c = OpCases(20240501)
+    r = c.randn
+
+    # --- matmul: 2-D with all trans combos, plus 3-D a [B,T,K] x b [K,N]
+    M, K, N = 3, 4, 5
+    for ta in (False, True):
+        for tb in (False, True):
+            a = r(K, M) if ta else r(M, K)
+            b = r(N, K) if tb else r(K, N)
+            c.add(f"matmul_{'T' if ta else 'N'}{'T' if tb else 'N'}", "matmul",
+                  {"transA": ta, "transB": tb}, {"a": a, "b": b},
+                  lambda a, b, ta=ta, tb=tb: (a.t() if ta else a) @ (b.t() if tb else b))
+    c.add("matmul_3d_NN", "matmul", {"transA": False, "transB": False},
+          {"a": r(2, 3, 4), "b": r(4, 5)},
+          lambda a, b: (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1]))
+
+    # --- bmm: trans on the last two dims
+    B = 2
+    for ta, tb in ((False, False), (True, False), (False, True), (True, True)):
+        a = r(B, K, M) if ta else r(B, M, K)
+        b = r(B, N, K) if tb else r(B, K, N)
+        c.add(f"bmm_{'T' if ta else 'N'}{'T' if tb else 'N'}", "bmm",
+              {"transA": ta, "transB": tb}, {"a": a, "b": b},
+              lambda a, b, ta=ta, tb=tb: torch.matmul(a.transpose(-1, -2) if ta else a,
+                                                      b.transpose(-1, -2) if tb else b))
+    c.add("bmm_4d_NN", "bmm", {"transA": False, "transB": False},
+          {"a": r(2, 3, 3, 4), "b": r(2, 3, 4, 5)}, lambda a, b: torch.matmul(a, b))
+
+    # --- linear
+    c.add("linear_2d", "linear", {}, {"x": r(3, 4), "w": r(5, 4), "b": r(5)},
+          lambda x, w, b: F.linear(x, w, b))
+    c.add("linear_3d", "linear", {}, {"x": r(2, 3, 4), "w": r(6, 4), "b": r(6)},
+          lambda x, w, b: F.linear(x, w, b))
+
+    # --- elementwise binary with broadcasting
+    R, C = 3, 4
+    bshapes = [("same", (R, C), (R, C)), ("row", (R, C), (C,)), ("scalar1", (R, C), (1,)),
+               ("col", (R, C), (R, 1)), ("bcast", (2, 1, 3), (4, 1))]
+    binfns = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
+    for op, fn in binfns.items():
+        for tag, sa, sb in bshapes:
+            a = r(*sa)
+            b = r(*sb)
+            if op == "div":
+                sign = torch.where(r(*sb) >= 0, 1.0, -1.0).float()
+                b = (sign * (b.abs() + 0.5)).float()
+            c.add(f"{op}_{tag}", op, {}, {"a": a, "b": b}, lambda a, b, fn=fn: fn(a, b))
+
+    # --- scale
+    c.add("scale", "scale", {"s": -0.375}, {"a": r(3, 4)}, lambda a: a * -0.375)
+
+    # --- sum / mean
+    for op in ("sum", "mean"):
+        for axis, keep in ((0, False), (1, False), (-1, True), (-1, False), (None, False)):
+            x = r(2, 3, 4)
+            if axis is None:
+                f = (lambda a: a.sum()) if op == "sum" else (lambda a: a.mean())
+            else:
+                f = ((lambda a, axis=axis, keep=keep: a.sum(dim=axis, keepdim=keep)) if op == "sum"
+                     else (lambda a, axis=axis, keep=keep: a.mean(dim=axis, keepdim=keep)))
+            tag = "all" if axis is None else f"axis{axis}".replace("-", "m")
+            c.add(f"{op}_{tag}{'_keep' if keep else ''}", op, {"axis": axis, "keepdim": keep},
+                  {"a": x}, f)
+
+    # --- transposeHeads
+    c.add("transposeHeads", "transposeHeads", {}, {"a": r(2, 3, 4, 5)},
+          lambda a: a.transpose(1, 2).contiguous())
+
+    # --- concat
+    c.add("concat_axis0", "concat", {"axis": 0}, {"xs": [r(2, 3), r(1, 3), r(3, 3)]},
+          lambda xs: torch.cat(xs, 0))
+    c.add("concat_axism1", "concat", {"axis": -1}, {"xs": [r(2, 3, 2), r(2, 3, 1), r(2, 3, 4)]},
+          lambda xs: torch.cat(xs, -1))
+
+    # --- split
+    c.add("split_axism1", "split", {"axis": -1, "sizes": [1, 2, 3]}, {"a": r(4, 6)},
+          lambda a: list(torch.split(a, [1, 2, 3], dim=-1)))
+    c.add("split_axis0", "split", {"axis": 0, "sizes": [1, 3]}, {"a": r(4, 2, 3)},
+          lambda a: list(torch.split(a, [1, 3], dim=0)))
+
+    # --- activations: values around 0 and large |x|
+    special = torch.tensor([0.0, 1e-3, -1e-3, 0.25, -0.25, 3.0, -3.0, 6.0, -6.0, 12.0, -12.0, 40.0,
+                            -40.0, 1.5, -1.5, 0.0], dtype=torch.float32)
+    acts = {"gelu": lambda x: F.gelu(x), "geluTanh": lambda x: F.gelu(x, approximate="tanh"),
+            "relu": torch.relu, "tanh": torch.tanh}
+    for op, fn in acts.items():
+        x = torch.cat([special, r(16, scale=2.0)]).reshape(4, 8).float()
+        c.add(op, op, {}, {"x": x}, fn)
+
+    # --- layerNorm
+    eps = 1e-5
+    for tag, shape in (("2d", (4, 8)), ("3d", (2, 3, 8))):
+        D = shape[-1]
+        x = r(*shape, scale=1.5) + 0.7
+        c.add(f"layerNorm_{tag}", "layerNorm", {"eps": eps},
+              {"x": x.float(), "gamma": r(D) * 0.5 + 1.0, "beta": r(D) * 0.5},
+              lambda x, gamma, beta: F.layer_norm(x, (x.shape[-1],), gamma, beta, eps))
+
+    # --- softmax / logSoftmax with optional additive masks
+    Bm, H, Tm = 2, 2, 4
+    pad = torch.zeros(Bm, 1, 1, Tm)
+    pad[1, 0, 0, -2:] = float("-inf")   # batch 1: last 2 keys padded; batch 0: none
+    causal = torch.triu(torch.full((Tm, Tm), float("-inf")), diagonal=1)
+    for op, fn in (("softmax", lambda z: torch.softmax(z, -1)),
+                   ("logSoftmax", lambda z: torch.log_softmax(z, -1))):
+        c.add(f"{op}_nomask", op, {}, {"x": r(3, 5, scale=2.0)}, lambda x, fn=fn: fn(x))
+        for tag, mask in (("padmask", pad), ("causal", causal)):
+            um = (lambda o: torch.isinf(o)) if op == "logSoftmax" else None
+            c.add(f"{op}_{tag}", op, {}, {"x": r(Bm, H, Tm, Tm, scale=2.0), "mask": mask.float()},
+                  lambda x, mask, fn=fn: fn(x + mask), grad_args=["x"], upstream_mask=um)
+
+    # --- embedding
+    ids = torch.tensor([[1, 4, 4, 0, 6], [2, 1, 1, 5, 4]], dtype=torch.int32)
+    c.add("embedding", "embedding", {}, {"ids": ids, "table": r(7, 4)},
+          lambda ids, table: F.embedding(ids, table), grad_args=["table"])
+
+    # --- gatherRows
+    idx = torch.tensor([3, 0, 3, 5, 1, 1, 2, 3], dtype=torch.int32)
+    c.add("gatherRows", "gatherRows", {}, {"x": r(6, 4), "idx": idx},
+          lambda x, idx: x[idx], grad_args=["x"])
+
+    # --- scatterAddRows (rows 3 never written)
+    idx = torch.tensor([0, 2, 2, 4, 1, 0, 2], dtype=torch.int32)
+    c.add("scatterAddRows", "scatterAddRows", {"rows": 5}, {"src": r(7, 3), "idx": idx},
+          lambda src, idx: torch.zeros(5, src.shape[1], dtype=src.dtype).index_add(0, idx, src),
+          grad_args=["src"])
+
+    # --- crossEntropy
+    def ce(ls):
+        def f(logits, targets):
+            V = logits.shape[-1]
+            return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=-100,
+                                   label_smoothing=ls, reduction="mean")
+        return f
+    V = 5
+    c.add("crossEntropy_plain", "crossEntropy", {"ignoreIndex": -100, "labelSmoothing": 0.0},
+          {"logits": r(6, V, scale=2.0), "targets": c.randint(0, V, 6)}, ce(0.0), grad_args=["logits"])
+    tg = c.randint(0, V, 6)
+    tg[1] = -100
+    tg[4] = -100
+    c.add("crossEntropy_ignore", "crossEntropy", {"ignoreIndex": -100, "labelSmoothing": 0.0},
+          {"logits": r(6, V, scale=2.0), "targets": tg}, ce(0.0), grad_args=["logits"])
+    tg = c.randint(0, V, 6)
+    tg[0] = -100
+    tg[3] = -100
+    c.add("crossEntropy_smooth_ignore", "crossEntropy", {"ignoreIndex": -100, "labelSmoothing": 0.1},
+          {"logits": r(6, V, scale=2.0), "targets": tg}, ce(0.1), grad_args=["logits"])
+    tg = c.randint(0, V, 2, 3)
+    tg[1, 2] = -100
+    c.add("crossEntropy_3d", "crossEntropy", {"ignoreIndex": -100, "labelSmoothing": 0.0},
+          {"logits": r(2, 3, V, scale=2.0), "targets": tg}, ce(0.0), grad_args=["logits"])
+
+    # --- mse
+    c.add("mse", "mse", {}, {"a": r(3, 4), "b": r(3, 4)}, lambda a, b: F.mse_loss(a, b))
+
+    # --- argmax (no grads); randn values have no ties, asserted
+    x = r(4, 7)
+    assert all(len(set(row)) == len(row) for row in x.tolist())
+    c.add("argmax", "argmax", {}, {"x": x}, lambda x: x.argmax(-1).to(torch.int32), no_grad=True)
+
+    # --- topk (values carry a gradient; indices do not)
+    x = r(3, 8)
+    assert all(len(set(row)) == len(row) for row in x.tolist())
+
+    def topk_out(res):
+        vals, inds = res
+        return {"values": vals, "indices": inds.to(torch.int32)}, vals
+    c.add("topk_k3", "topk", {"k": 3}, {"x": x}, lambda x: torch.topk(x, 3, dim=-1, sorted=True),
+          outputs_fn=topk_out)
+
+    # sanity checks of a few hand-written definitions the engine follows
+    _check_cross_entropy_formula()
+    return {"cases": c.cases}
+
+
+def _check_cross_entropy_formula():
+    """label smoothing eps with ignore_index, mean reduction:
+    loss = sum_{r not ignored} [(1-eps)*(lse_r - x_r[t_r]) + eps*(lse_r - mean_c x_r[c])] / n_valid"""
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, -100, 3, 4, -100, 2])
+    ref = F.cross_entropy(x, t, ignore_index=-100, label_smoothing=0.1)
+    keep = t != -100
+    lse = torch.logsumexp(x[keep], -1)
+    own = ((0.9 * (lse - x[keep].gather(1, t[keep][:, None])[:, 0])
+            + 0.1 * (lse - x[keep].mean(-1))).sum() / keep.sum())
+    assert abs(ref.item() - own.item()) < 1e-12, (ref.item(), own.item())
+
+
+# -------------------------------------------------------------------------------- optim.json
+
+def make_optim():
+    g = torch.Generator().manual_seed(31337)
+    out = {}
+
+    # AdamW, float32, exactly torch's single-tensor implementation
+    cases = []
+    for name, lr, betas, eps, wd in (("adamw_wd", 1e-2, (0.9, 0.999), 1e-8, 0.01),
+                                     ("adamw_nowd", 3e-3, (0.8, 0.95), 1e-6, 0.0)):
+        steps = 5
+        p0 = torch.randn(3, 4, generator=g)
+        grads = [torch.randn(3, 4, generator=g) * (0.5 + s) for s in range(steps)]
+        p = torch.nn.Parameter(p0.clone())
+        opt = torch.optim.AdamW([p], lr=lr, betas=betas, eps=eps, weight_decay=wd,
+                                amsgrad=False, foreach=False, maximize=False)
+        params = []
+        for s in range(steps):
+            p.grad = grads[s].clone()
+            opt.step()
+            params.append(p.detach().clone())
+        st = opt.state[p]
+        cases.append({"name": name, "lr": lr, "betas": list(betas), "eps": eps, "weightDecay": wd,
+                      "steps": steps, "param0": T(p0), "grads": TL(grads), "params": TL(params),
+                      "exp_avg": T(st["exp_avg"]), "exp_avg_sq": T(st["exp_avg_sq"])})
+    out["adamw"] = cases
+
+    # clip_grad_norm_ (norm 2), float32
+    cases = []
+    for name, max_norm, scale in (("clips", 1.0, 1.0), ("noclip", 100.0, 1.0)):
+        shapes = [(3, 4), (5,), (2, 2, 3)]
+        gs = [torch.randn(*s, generator=g) * scale for s in shapes]
+        ps = [torch.nn.Parameter(torch.zeros(*s)) for s in shapes]
+        for p, gr in zip(ps, gs):
+            p.grad = gr.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm, norm_type=2.0)
+        clipped = [p.grad.detach().clone() for p in ps]
+        if name == "clips":
+            assert total.item() > max_norm
+        else:
+            assert total.item() < max_norm
+        cases.append({"name": name, "maxNorm": max_norm, "grads": TL(gs),
+                      "totalNorm": float(total.item()), "clipped": TL(clipped)})
+    out["clipGradNorm"] = cases
+
+    # HF-style schedules via LambdaLR
+    total, warmup = 100, 10
+
+    def linear(step):
+        if step < warmup:
+            return float(step) / float(max(1, warmup))
+        return max(0.0, float(total - step) / float(max(1, total - warmup)))
+
+    def cosine(step, num_cycles=0.5):
+        if step < warmup:
+            return float(step) / float(max(1, warmup))
+        progress = float(step - warmup) / float(max(1, total - warmup))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress)))
+
+    sched = {"total": total, "warmup": warmup, "peakLr": 1.0, "numCycles": 0.5}
+    for name, fn in (("linear", linear), ("cosine", cosine)):
+        w = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([w], lr=1.0)
+        s = torch.optim.lr_scheduler.LambdaLR(opt, fn)
+        lrs = [opt.param_groups[0]["lr"]]          # step 0
+        for _ in range(total):
+            opt.step()
+            s.step()
+            lrs.append(opt.param_groups[0]["lr"])  # steps 1..total
+        assert len(lrs) == total + 1
+        sched[name] = lrs
+    out["schedules"] = sched
+    return out
+
+
+# ------------------------------------------------------------------------ encoder_block.json
+
+PARAM_NAMES = ["ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.out.weight",
+               "attn.out.bias", "ln2.weight", "ln2.bias", "ffn.fc1.weight", "ffn.fc1.bias",
+               "ffn.fc2.weight", "ffn.fc2.bias"]
+
+
+def block_forward(x, P, add_mask, heads, eps):
+    """Pre-LN encoder block. x [B,T,D]; add_mask [B,1,1,T] additive (0 / -inf)."""
+    B, T_, D = x.shape
+    hd = D // heads
+    a = F.layer_norm(x, (D,), P["ln1.weight"], P["ln1.bias"], eps)
+    qkv = F.linear(a, P["attn.qkv.weight"], P["attn.qkv.bias"])
+    q, k, v = qkv.split(D, dim=-1)
+    q, k, v = [t.reshape(B, T_, heads, hd).transpose(1, 2) for t in (q, k, v)]
+    scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + add_mask
+    p = torch.softmax(scores, dim=-1)
+    ctx = (p @ v).transpose(1, 2).reshape(B, T_, D)
+    h = x + F.linear(ctx, P["attn.out.weight"], P["attn.out.bias"])
+    f = F.linear(F.gelu(F.linear(F.layer_norm(h, (D,), P["ln2.weight"], P["ln2.bias"], eps),
+                                 P["ffn.fc1.weight"], P["ffn.fc1.bias"])),
+                 P["ffn.fc2.weight"], P["ffn.fc2.bias"])
+    return h + f
+
+
+def make_encoder_block():
+    g = torch.Generator().manual_seed(4242)
+    B, T_, D, H, FF, eps = 2, 5, 16, 4, 32, 1e-5
+
+    def rn(*s, scale=1.0):
+        return (torch.randn(tuple(s), generator=g) * scale).float()
+
+    shapes = {"ln1.weight": (D,), "ln1.bias": (D,), "attn.qkv.weight": (3 * D, D),
+              "attn.qkv.bias": (3 * D,), "attn.out.weight": (D, D), "attn.out.bias": (D,),
+              "ln2.weight": (D,), "ln2.bias": (D,), "ffn.fc1.weight": (FF, D), "ffn.fc1.bias": (FF,),
+              "ffn.fc2.weight": (D, FF), "ffn.fc2.bias": (D,)}
+    P32 = {}
+    for n in PARAM_NAMES:
+        if n.endswith(".weight") and n.startswith(("attn", "ffn")):
+            P32[n] = rn(*shapes[n], scale=0.2)
+        elif n.startswith("ln") and n.endswith(".weight"):
+            P32[n] = rn(*shapes[n], scale=0.2) + 1.0
+        else:
+            P32[n] = rn(*shapes[n], scale=0.2)
+    x32 = rn(B, T_, D)
+    pad = torch.ones(B, T_, dtype=torch.int32)
+    pad[1, -2:] = 0
+    up32 = rn(B, T_, D)
+
+    add_mask = torch.zeros(B, 1, 1, T_, dtype=torch.float64)
+    add_mask[pad[:, None, None, :] == 0] = float("-inf")
+
+    x = x32.double().requires_grad_(True)
+    P = {n: t.double().requires_grad_(True) for n, t in P32.items()}
+    y = block_forward(x, P, add_mask, H, eps)
+    leaves = [x] + [P[n] for n in PARAM_NAMES]
+    gr = torch.autograd.grad(y, leaves, grad_outputs=up32.double())
+
+    # cross-check against torch.nn.TransformerEncoderLayer (float64, train mode => no fast path,
+    # dropout 0 => deterministic)
+    layer = torch.nn.TransformerEncoderLayer(D, H, dim_feedforward=FF, dropout=0.0, activation="gelu",
+                                             layer_norm_eps=eps, batch_first=True, norm_first=True,
+                                             dtype=torch.float64)
+    layer.train()
+    with torch.no_grad():
+        layer.norm1.weight.copy_(P32["ln1.weight"])
+        layer.norm1.bias.copy_(P32["ln1.bias"])
+        layer.self_attn.in_proj_weight.copy_(P32["attn.qkv.weight"])
+        layer.self_attn.in_proj_bias.copy_(P32["attn.qkv.bias"])
+        layer.self_attn.out_proj.weight.copy_(P32["attn.out.weight"])
+        layer.self_attn.out_proj.bias.copy_(P32["attn.out.bias"])
+        layer.norm2.weight.copy_(P32["ln2.weight"])
+        layer.norm2.bias.copy_(P32["ln2.bias"])
+        layer.linear1.weight.copy_(P32["ffn.fc1.weight"])
+        layer.linear1.bias.copy_(P32["ffn.fc1.bias"])
+        layer.linear2.weight.copy_(P32["ffn.fc2.weight"])
+        layer.linear2.bias.copy_(P32["ffn.fc2.bias"])
+    x2 = x32.double().requires_grad_(True)
+    y2 = layer(x2, src_key_padding_mask=(pad == 0))
+    assert_close(y2, y, 1e-12, "encoder block vs nn.TransformerEncoderLayer (forward)")
+    mod_params = [layer.norm1.weight, layer.norm1.bias, layer.self_attn.in_proj_weight,
+                  layer.self_attn.in_proj_bias, layer.self_attn.out_proj.weight,
+                  layer.self_attn.out_proj.bias, layer.norm2.weight, layer.norm2.bias,
+                  layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias]
+    gr2 = torch.autograd.grad(y2, [x2] + mod_params, grad_outputs=up32.double())
+    for n, a_, b_ in zip(["x"] + PARAM_NAMES, gr2, gr):
+        assert_close(a_, b_, 1e-10, f"encoder block grad {n} vs nn.TransformerEncoderLayer")
+
+    return {
+        "config": {"B": B, "T": T_, "dModel": D, "heads": H, "ffn": FF, "eps": eps,
+                   "activation": "gelu", "normFirst": True},
+        "inputs": {"x": T(x32), "padMask": T(pad)},
+        "params": {n: T(P32[n]) for n in PARAM_NAMES},
+        "upstream": T(up32),
+        "outputs": {"y": T(y)},
+        "grads": dict([("x", T(gr[0]))] + [(n, T(t)) for n, t in zip(PARAM_NAMES, gr[1:])]),
+    }
+
+
+# ---------------------------------------------------------------------------------------- main
+
+def main():
+    torch.manual_seed(0)
+    outputs = {
+        "ops.json": make_ops(),
+        "optim.json": make_optim(),
+        "encoder_block.json": make_encoder_block(),
+    }
+    for fname, obj in outputs.items():
+        path = os.path.normpath(os.path.join(OUT_DIR, fname))
+        n = write_json(path, obj)
+        assert n < 1_000_000, f"{fname} too large ({n} bytes)"
+        extra = f", {len(obj['cases'])} cases" if "cases" in obj else ""
+        print(f"wrote {path} ({n} bytes{extra})")
+
+
+if __name__ == "__main__":
+    main()
