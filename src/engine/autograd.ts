@@ -8,11 +8,16 @@
 //
 // Gradient buffers may be shared: an op's backward can return the same array for two inputs
 // (add returns `grad` twice). So a buffer is only ever modified in place once we know it is ours
-// (`owned`), otherwise accumulation allocates.
+// (`owned`), otherwise accumulation allocates. An owned gradient that has been consumed is dead,
+// and goes back to the buffer pool (storage.ts) for the next allocation of its size.
+//
+// The contract for a Node's backward(g): return, per input, null, g itself (passed through), or
+// a freshly allocated buffer that nothing else references. Never a view of g or of a saved
+// forward buffer.
 
 import type { Node, Tensor } from './tensor.js';
 import { K } from './backend.js';
-import { emptyF32 } from './storage.js';
+import { emptyF32, release } from './storage.js';
 
 let gradEnabled = true;
 
@@ -92,12 +97,14 @@ export function backward(root: Tensor, grad?: Float32Array): void {
       grads.set(t, g);
     } else if (owned.has(prev)) {
       K.axpby(prev, 1, g, 1);
+      if (owned.delete(g)) release(g);
     } else {
       const sum = emptyF32(g.length);
       sum.set(prev);
       K.axpby(sum, 1, g, 1);
       owned.add(sum);
       grads.set(t, sum);
+      if (owned.delete(g)) release(g);
     }
   };
 
@@ -125,6 +132,8 @@ export function backward(root: Tensor, grad?: Float32Array): void {
       if (gj !== null && inGrads.indexOf(gj) !== j) shared.add(gj);
     }
     for (const gj of shared) owned.delete(gj);
+    // g is dead once consumed, unless it was passed through to an input.
+    if (!inGrads.includes(g) && owned.delete(g)) release(g);
     for (let j = 0; j < node.inputs.length; j++) {
       const gi = inGrads[j];
       const x = node.inputs[j];

@@ -9,7 +9,7 @@
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
-import { emptyF32, emptyU8 } from '../storage.js';
+import { emptyF32, emptyU8, release } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { maskRowMap } from './softmax.js';
@@ -116,6 +116,7 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
   K.gemmGrouped(false, true, pl.scores, scale, X, D3, X, D3, 0, S, T);
   const P = emptyF32(rows * T);
   K.softmax(P, S, rows, T, mask ? mask.f32 : null, rowMap, false);
+  release(S);
   let Pd = P;
   let dmask: Uint8Array | null = null;
   if (useDropout) {
@@ -136,6 +137,7 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
     K.softmaxBackward(dP, P, dP, rows, T, false);
     K.gemmGrouped(false, false, pl.dQ, scale, dP, T, X, D3, 0, dqkv, D3);
     K.gemmGrouped(true, false, pl.dK, scale, dP, T, X, D3, 0, dqkv, D3);
+    release(dP);
     return [dqkv];
   });
 }
