@@ -19,7 +19,7 @@ class BagOfEmbeddings extends Module {
   readonly emb: Tensor;
   readonly hidden: Linear;
   readonly out: Linear;
-  constructor(vocab: number, dim: number, classes: number, rng: Rng) {
+  constructor(vocab: number, dim: number, classes: number, private readonly rng: Rng) {
     super();
     this.emb = this.param('emb', truncNormal([vocab, dim], rng, 0.1));
     this.hidden = this.child('hidden', new Linear(dim, dim, rng, { std: 0.1 }));
@@ -28,7 +28,7 @@ class BagOfEmbeddings extends Module {
   /** ids [B, L] padded with PAD; keep [B, L, 1] 1/0; lengths [B, 1]. */
   forward(ids: Tensor, keep: Tensor, lengths: Tensor): Tensor {
     const e = E.mul(E.embedding(ids, this.emb), keep); // padding rows contribute nothing
-    const pooled = E.div(E.sum(e, { axis: 1 }), lengths);
+    const pooled = E.dropout(E.div(E.sum(e, { axis: 1 }), lengths), 0.5, this.rng, this.training);
     return this.out.forward(E.gelu(this.hidden.forward(pooled)));
   }
 }
@@ -70,10 +70,14 @@ export function runDemo(log: (s: string) => void = console.log): { testAccuracy:
   const sched = lrSchedule({ kind: 'cosine', warmupSteps: stepsPerEpoch, totalSteps: epochs * stepsPerEpoch });
   const accuracy = (rows: LabelledText[]) =>
     noGrad(() => {
+      model.eval();
       const b = batchOf(rows, vocab);
       const pred = E.argmax(model.forward(b.ids, b.keep, b.lengths)).i32;
+      model.train();
       return pred.reduce((s, p, i) => s + (p === rows[i].label ? 1 : 0), 0) / rows.length;
     });
+  // Early stopping on dev accuracy: keep a copy of the best parameters.
+  let best = { acc: -1, epoch: 0, params: [] as Float32Array[] };
 
   const losses: number[] = [];
   let step = 0;
@@ -89,8 +93,12 @@ export function runDemo(log: (s: string) => void = console.log): { testAccuracy:
       total += loss.item();
     }
     losses.push(total / stepsPerEpoch);
-    log(`epoch ${String(epoch).padStart(2)}  train loss ${losses[losses.length - 1].toFixed(4)}  dev accuracy ${(100 * accuracy(split.dev)).toFixed(1)}%`);
+    const dev = accuracy(split.dev);
+    if (dev > best.acc) best = { acc: dev, epoch, params: model.parameters().map((p) => Float32Array.from(p.f32)) };
+    log(`epoch ${String(epoch).padStart(2)}  train loss ${losses[losses.length - 1].toFixed(4)}  dev accuracy ${(100 * dev).toFixed(1)}%`);
   }
+  model.parameters().forEach((p, i) => p.f32.set(best.params[i]));
+  log(`best dev accuracy ${(100 * best.acc).toFixed(1)}% at epoch ${best.epoch}`);
   const testAccuracy = accuracy(split.test);
   log(`test accuracy ${(100 * testAccuracy).toFixed(1)}% (Naive Bayes floor 81%) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return { testAccuracy, losses };
