@@ -6,32 +6,17 @@
 //
 //   npm run bench:engine [-- --rounds 5 --steps 20]
 
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import * as E from '../src/engine/index.js';
 import { AdamW, Rng, Tensor, backendName, blas, paddingMask } from '../src/engine/index.js';
 import { K } from '../src/engine/backend.js';
 import { EncoderBlock } from '../src/nn/index.js';
+import { flag, log, median, pickTorchThreads, runTorch, torchMissing } from './common.js';
 
-const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
 const ROUNDS = flag('rounds', 5);
 const STEPS = flag('steps', 20);
 const WARMUP = flag('warmup', 3);
 const CFG = { batch: 32, seq: 64, dModel: 256, heads: 4, ffn: 1024, dropout: 0.1 };
-const PY = process.env.PATHWISE_TORCH_PYTHON ?? '/usr/bin/python3';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
-};
 
 // --------------------------------------------------------------------------- Pathwise side
 function makeStep() {
@@ -81,35 +66,18 @@ function gemmGflops(M: number, K_: number, N: number): number {
   return flops / Math.min(...times) / 1e9;
 }
 
-// ---------------------------------------------------------------------------- PyTorch side
-function torchAvailable(): string | null {
-  if (!existsSync(PY)) return `${PY} not found`;
-  const r = spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? null : 'PyTorch is not installed (apt-get install python3-torch, or PATHWISE_BENCH=1 bash scripts/setup.sh)';
-}
-
-function runTorch(extra: string[]): Record<string, any> {
-  const cli = ['bench/torch_engine.py', '--batch', `${CFG.batch}`, '--seq', `${CFG.seq}`, '--d-model', `${CFG.dModel}`,
-    '--heads', `${CFG.heads}`, '--ffn', `${CFG.ffn}`, '--dropout', `${CFG.dropout}`, ...extra];
-  const r = spawnSync(PY, cli, { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`torch benchmark failed: ${r.stderr.slice(-2000)}`);
-  const lines = r.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]);
-}
+const TORCH_ARGS = ['--batch', `${CFG.batch}`, '--seq', `${CFG.seq}`, '--d-model', `${CFG.dModel}`, '--heads', `${CFG.heads}`, '--ffn', `${CFG.ffn}`, '--dropout', `${CFG.dropout}`];
 
 // ------------------------------------------------------------------------------------ main
-const log = (s: string) => process.stderr.write(s + '\n');
 log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
 log(`block: ${JSON.stringify(CFG)}; ${ROUNDS} alternating rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 
 const step = makeStep();
-const why = torchAvailable();
-let threads: { intra: number; blas: number } | null = null;
-if (why === null) {
-  const pick = runTorch(['--pick-threads', '--steps', '6', '--warmup', '2']);
-  threads = { intra: pick.intra_threads, blas: pick.blas_threads };
-  log(`PyTorch ${pick.torch}: best threads intra ${threads.intra} / OpenBLAS ${threads.blas} (impl ${pick.impl})`);
-} else log(`no PyTorch reference: ${why}`);
+const why = torchMissing();
+const picked = pickTorchThreads('torch_engine.py', TORCH_ARGS);
+const threads = picked && { intra: picked.intra, blas: picked.blas };
+if (picked) log(`PyTorch ${picked.info.torch}: best threads intra ${picked.intra} / OpenBLAS ${picked.blas} (impl ${picked.info.impl})`);
+else log(`no PyTorch reference: ${why}`);
 
 const ours: number[] = [];
 const theirs: number[] = [];
@@ -118,7 +86,7 @@ for (let r = 0; r < ROUNDS; r++) {
   ours.push(mine);
   let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s`;
   if (threads) {
-    const t = runTorch(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, '--intra-threads', `${threads.intra}`, '--blas-threads', `${threads.blas}`]);
+    const t = runTorch('torch_engine.py', [...TORCH_ARGS, '--steps', `${STEPS}`, '--warmup', `${WARMUP}`, '--intra-threads', `${threads.intra}`, '--blas-threads', `${threads.blas}`]);
     theirs.push(t.steps_per_s);
     line += `, torch ${t.steps_per_s.toFixed(2)} steps/s`;
   }

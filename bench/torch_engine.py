@@ -49,13 +49,15 @@ measurement with the fastest and prints its JSON (with the trials under "trials"
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_common  # noqa: E402  (thread handling shared with torch_pretrain.py)
+from torch_common import PICK_COMBOS, blas_threads_effective  # noqa: E402,F401
+
 # The faster implementation on the reference 2-core machine (custom vs torch), see module doc.
 DEFAULT_IMPL = "custom"
-PICK_COMBOS = [(1, 2), (2, 1), (2, 2), (1, 1)]
 
 
 def parse_args(argv=None):
@@ -68,11 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--intra-threads", type=int, default=None)
-    p.add_argument("--blas-threads", type=int, default=None)
-    p.add_argument("--pick-threads", action="store_true")
-    p.add_argument("--pick-steps", type=int, default=10, help="timed steps per --pick-threads trial")
-    p.add_argument("--pick-warmup", type=int, default=2, help="warmup steps per --pick-threads trial")
+    torch_common.add_thread_args(p)  # --intra-threads --blas-threads --pick-threads --pick-steps --pick-warmup
     p.add_argument("--impl", choices=["custom", "torch"], default=DEFAULT_IMPL)
     p.add_argument("--dropout-impl", choices=["rand", "native"], default="rand",
                    help="custom impl only: 'native' = F.dropout, 'rand' = mask from torch.rand")
@@ -81,82 +79,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _strip_flags(argv, flags_with_value, flags_bare):
-    out = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        name = a.split("=", 1)[0]
-        if name in flags_with_value:
-            i += 1 if "=" in a else 2
-            continue
-        if name in flags_bare:
-            i += 1
-            continue
-        out.append(a)
-        i += 1
-    return out
-
-
 def maybe_reexec_for_blas(args):
     """OPENBLAS_NUM_THREADS must be in the environment before torch (OpenBLAS) loads."""
-    if args.blas_threads is None:
-        return
-    want = str(args.blas_threads)
-    if os.environ.get("OPENBLAS_NUM_THREADS") == want:
-        return
-    if os.environ.get("_TORCH_ENGINE_REEXEC") == "1":
-        raise SystemExit("re-exec did not set OPENBLAS_NUM_THREADS")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=want, _TORCH_ENGINE_REEXEC="1")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
-
-
-def blas_threads_effective():
-    v = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-    if v:
-        return int(v)
-    return os.cpu_count()  # OpenBLAS default: all cores
+    torch_common.maybe_reexec_for_blas(args, __file__)
 
 
 def pick_threads(args):
-    base = _strip_flags(sys.argv[1:], {"--intra-threads", "--blas-threads", "--steps", "--warmup"},
-                        {"--pick-threads"})
-    trials = []
-    for intra, blas in PICK_COMBOS:
-        cmd = [sys.executable, os.path.abspath(__file__)] + base + [
-            "--intra-threads", str(intra), "--blas-threads", str(blas),
-            "--steps", str(args.pick_steps), "--warmup", str(args.pick_warmup)]
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas))
-        env.pop("_TORCH_ENGINE_REEXEC", None)
-        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if res.returncode != 0:
-            sys.stderr.write(res.stderr)
-            raise SystemExit(f"trial intra={intra} blas={blas} failed")
-        r = json.loads(res.stdout.strip().splitlines()[-1])
-        trials.append(r)
-        print(f"trial intra={intra} blas={blas}: {r['steps_per_s']:.3f} steps/s "
-              f"(median step {r['ms_per_step_median']:.1f} ms)", flush=True)
-    # pick on the median step time: the short trials are noisy on a shared VM
-    best = min(trials, key=lambda r: r["ms_per_step_median"])
-    print(f"fastest: intra={best['intra_threads']} blas={best['blas_threads']} "
-          f"({best['steps_per_s']:.3f} steps/s in the short trial)", flush=True)
-    cmd = [sys.executable, os.path.abspath(__file__)] + _strip_flags(
-        sys.argv[1:], {"--intra-threads", "--blas-threads"}, {"--pick-threads"}) + [
-        "--intra-threads", str(best["intra_threads"]), "--blas-threads", str(best["blas_threads"])]
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(best["blas_threads"]))
-    env.pop("_TORCH_ENGINE_REEXEC", None)
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr)
-        raise SystemExit("final run failed")
-    final = json.loads(res.stdout.strip().splitlines()[-1])
-    final["picked"] = True
-    final["trials"] = [{"intra_threads": t["intra_threads"], "blas_threads": t["blas_threads"],
-                        "steps_per_s": t["steps_per_s"],
-                        "ms_per_step_median": t["ms_per_step_median"]} for t in trials]
-    print(json.dumps(final), flush=True)
+    torch_common.pick_threads(args, __file__)
 
 
 def build(args, torch):
@@ -264,8 +193,7 @@ def run_train(args):
         per_step.append(time.perf_counter() - ts)
     dt = time.perf_counter() - t0
     per_step.sort()
-    median_s = per_step[len(per_step) // 2] if len(per_step) % 2 else 0.5 * (
-        per_step[len(per_step) // 2 - 1] + per_step[len(per_step) // 2])
+    median_s = torch_common.median(per_step)
     nparams = sum(p.numel() for p in model.parameters())
     print(json.dumps({
         "steps_per_s": args.steps / dt, "ms_per_step": 1000.0 * dt / args.steps,

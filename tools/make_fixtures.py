@@ -10,6 +10,9 @@ It writes, atomically (temp file + rename), and deterministically (fixed seeds):
     test/fixtures/engine/ops.json            per-op forward outputs and gradients
     test/fixtures/engine/optim.json          AdamW, clip_grad_norm_, LR schedules
     test/fixtures/engine/encoder_block.json  one pre-LN Transformer encoder block
+    test/fixtures/bert/                      a tiny random BERT (BertForMaskedLM) as HF saves it
+                                             (config.json, model.safetensors, model_f16.safetensors)
+                                             and its outputs (io.json); see the BERT section below
 
 Conventions
 -----------
@@ -557,6 +560,513 @@ def make_encoder_block():
     }
 
 
+# --------------------------------------------------------------------- test/fixtures/bert/
+#
+# A tiny BERT (BertForMaskedLM) with random weights, saved the way Hugging Face saves one
+# (parameter names and layouts of transformers' modeling_bert, safetensors + config.json), plus
+# its outputs: the fixture for checkpoint import. Written files (deterministic, seed 1234):
+#
+#   test/fixtures/bert/config.json            HF BertConfig keys
+#   test/fixtures/bert/model.safetensors      F32, HF names, __metadata__ {"format": "pt"}
+#   test/fixtures/bert/model_f16.safetensors  the same weights rounded to F16 (round to nearest even)
+#   test/fixtures/bert/io.json                inputs and eval-mode reference outputs
+#
+# io.json: {"config": <config.json>, "pathwiseConfig": {...}, "inputs": {input_ids,
+# token_type_ids, attention_mask} (int32 [2, 9]; row 1 is padded with pad id 0 in its last 3
+# positions), "outputs": {last_hidden_state [2,9,16], mlm_logits [2,9,120] (model.safetensors),
+# last_hidden_state_f16, mlm_logits_f16 (model_f16.safetensors, i.e. computed from the
+# f16-rounded weights widened to f32)}}. Outputs are eval mode (no dropout), computed in
+# float64 from the stored weights, for every position, padded positions included (a padded
+# query row still attends over the unpadded keys, as in HF). mlm_logits is the head applied to
+# every position (masked-LM training gathers the masked positions first; per-position ops, so
+# the same numbers).
+#
+# BERT details an importer has to match:
+#   * post-LN (norm after each residual add), LayerNorm on the embedding sum, no final norm;
+#     layer_norm_eps 1e-12 everywhere, including the LM head's transform LayerNorm;
+#   * hidden_act "gelu" = exact erf GELU (HF's "gelu_new" / "gelu_pytorch_tanh" would be tanh);
+#     the LM head's transform uses the same hidden_act;
+#   * attention scores q k^T / sqrt(head_dim), heads are contiguous head_dim slices of the
+#     hidden dim (HF's view(B, T, H, hd));
+#   * position ids 0..T-1 (absolute), token type ids default 0;
+#   * key padding mask: HF adds (1 - attention_mask) * torch.finfo(dtype).min (older versions:
+#     -10000.0) to the scores. The reference here uses -inf (0 for kept keys); the script asserts
+#     that finfo.min and -10000.0 give the same outputs (exp underflows to exactly 0 either
+#     way, as long as a row has at least one unpadded key);
+#   * decoder: logits = transform(h) @ word_embeddings^T + cls.predictions.bias (tied;
+#     cls.predictions.decoder.weight is a copy of the word embeddings, decoder.bias of the bias).
+#
+# Name mapping HF -> Pathwise (hd: hidden size; torch Linear layout [out, in] on both sides):
+#   bert.embeddings.word_embeddings.weight          -> embeddings.word.weight        [V, d]
+#   bert.embeddings.position_embeddings.weight      -> embeddings.position.weight    [P, d]
+#   bert.embeddings.token_type_embeddings.weight    -> embeddings.type.weight        [2, d]
+#   bert.embeddings.LayerNorm.{weight,bias}         -> embeddings.norm.{weight,bias}
+#   bert.encoder.layer.{i}.attention.self.{query,key,value}.weight [d, d] each
+#                                                   -> layers.{i}.attn.qkv.weight [3d, d]
+#                                                      = cat([query, key, value], dim 0)
+#   bert.encoder.layer.{i}.attention.self.{query,key,value}.bias [d] each
+#                                                   -> layers.{i}.attn.qkv.bias [3d] (same order)
+#   bert.encoder.layer.{i}.attention.output.dense.* -> layers.{i}.attn.out.*
+#   bert.encoder.layer.{i}.attention.output.LayerNorm.* -> layers.{i}.ln1.*
+#   bert.encoder.layer.{i}.intermediate.dense.*     -> layers.{i}.ffn.fc1.*          [F, d], [F]
+#   bert.encoder.layer.{i}.output.dense.*           -> layers.{i}.ffn.fc2.*          [d, F], [d]
+#   bert.encoder.layer.{i}.output.LayerNorm.*       -> layers.{i}.ln2.*
+#   cls.predictions.transform.dense.*               -> lm_head.dense.*
+#   cls.predictions.transform.LayerNorm.*           -> lm_head.norm.*
+#   cls.predictions.bias                            -> lm_head.bias                  [V]
+#   cls.predictions.decoder.weight                  -> (tied: embeddings.word.weight; dropped)
+#   cls.predictions.decoder.bias                    -> (tied: lm_head.bias; dropped)
+#   bert.pooler.dense.*                             -> (unused by masked LM; dropped)
+# HF config -> Pathwise: vocab_size -> vocabSize, max_position_embeddings -> maxPositions,
+# type_vocab_size -> typeVocabSize, hidden_size -> dModel, num_hidden_layers -> layers,
+# num_attention_heads -> heads, intermediate_size -> ffn, hidden_act "gelu" -> activation "gelu",
+# hidden_dropout_prob -> dropout, attention_probs_dropout_prob -> attentionDropout,
+# layer_norm_eps -> layerNormEps, initializer_range -> initStd, normPlacement "post".
+# (Real checkpoints may differ: save_pretrained usually leaves out the tied
+# cls.predictions.decoder.*; BertForMaskedLM has no pooler, Google's pretraining checkpoints
+# have it plus cls.seq_relationship.*; older files carry bert.embeddings.position_ids (I64) and
+# old TF conversions LayerNorm.gamma/beta instead of weight/bias.)
+
+BERT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "bert")
+
+BERT_CONFIG = {
+    "architectures": ["BertForMaskedLM"],
+    "model_type": "bert",
+    "vocab_size": 120,
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 32,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 24,
+    "type_vocab_size": 2,
+    "layer_norm_eps": 1e-12,
+    "pad_token_id": 0,
+    "initializer_range": 0.02,
+    "position_embedding_type": "absolute",
+}
+
+
+class _HFBertEmbeddings(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = torch.nn.Embedding(c["vocab_size"], c["hidden_size"],
+                                                  padding_idx=c["pad_token_id"])
+        self.position_embeddings = torch.nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
+        self.token_type_embeddings = torch.nn.Embedding(c["type_vocab_size"], c["hidden_size"])
+        self.LayerNorm = torch.nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.dropout = torch.nn.Dropout(c["hidden_dropout_prob"])
+        self.register_buffer("position_ids", torch.arange(c["max_position_embeddings"]).expand((1, -1)),
+                             persistent=False)
+
+    def forward(self, input_ids, token_type_ids):
+        T_ = input_ids.shape[1]
+        e = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        e = e + self.position_embeddings(self.position_ids[:, :T_])
+        return self.dropout(self.LayerNorm(e))
+
+
+class _HFBertSelfAttention(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d = c["hidden_size"]
+        self.h = c["num_attention_heads"]
+        self.hd = d // self.h
+        self.query = torch.nn.Linear(d, d)
+        self.key = torch.nn.Linear(d, d)
+        self.value = torch.nn.Linear(d, d)
+        self.dropout = torch.nn.Dropout(c["attention_probs_dropout_prob"])
+
+    def _heads(self, x):
+        B, T_, _ = x.shape
+        return x.view(B, T_, self.h, self.hd).permute(0, 2, 1, 3)
+
+    def forward(self, x, ext_mask):
+        q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.hd) + ext_mask
+        probs = self.dropout(torch.softmax(scores, dim=-1))
+        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
+        return ctx.view(x.shape)
+
+
+class _HFBertSelfOutput(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = torch.nn.Linear(c["hidden_size"], c["hidden_size"])
+        self.LayerNorm = torch.nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.dropout = torch.nn.Dropout(c["hidden_dropout_prob"])
+
+    def forward(self, h, inp):
+        return self.LayerNorm(self.dropout(self.dense(h)) + inp)
+
+
+class _HFBertAttention(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.self = _HFBertSelfAttention(c)
+        self.output = _HFBertSelfOutput(c)
+
+    def forward(self, x, ext_mask):
+        return self.output(self.self(x, ext_mask), x)
+
+
+class _HFBertIntermediate(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = torch.nn.Linear(c["hidden_size"], c["intermediate_size"])
+
+    def forward(self, x):
+        return F.gelu(self.dense(x))  # hidden_act "gelu": exact erf
+
+
+class _HFBertOutput(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = torch.nn.Linear(c["intermediate_size"], c["hidden_size"])
+        self.LayerNorm = torch.nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.dropout = torch.nn.Dropout(c["hidden_dropout_prob"])
+
+    def forward(self, h, inp):
+        return self.LayerNorm(self.dropout(self.dense(h)) + inp)
+
+
+class _HFBertLayer(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.attention = _HFBertAttention(c)
+        self.intermediate = _HFBertIntermediate(c)
+        self.output = _HFBertOutput(c)
+
+    def forward(self, x, ext_mask):
+        a = self.attention(x, ext_mask)
+        return self.output(self.intermediate(a), a)
+
+
+class _HFBertEncoder(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.layer = torch.nn.ModuleList([_HFBertLayer(c) for _ in range(c["num_hidden_layers"])])
+
+    def forward(self, x, ext_mask):
+        for layer in self.layer:
+            x = layer(x, ext_mask)
+        return x
+
+
+class _HFBertPooler(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = torch.nn.Linear(c["hidden_size"], c["hidden_size"])
+
+    def forward(self, h):
+        return torch.tanh(self.dense(h[:, 0]))
+
+
+class _HFBertModel(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.embeddings = _HFBertEmbeddings(c)
+        self.encoder = _HFBertEncoder(c)
+        self.pooler = _HFBertPooler(c)
+
+    def forward(self, input_ids, token_type_ids, attention_mask, mask_value):
+        # HF's get_extended_attention_mask: [B, 1, 1, T], (1 - mask) * finfo(dtype).min
+        m = attention_mask[:, None, None, :].to(self.embeddings.LayerNorm.weight.dtype)
+        if mask_value == float("-inf"):
+            ext = torch.zeros_like(m).masked_fill(m == 0, float("-inf"))
+        else:
+            ext = (1.0 - m) * mask_value
+        return self.encoder(self.embeddings(input_ids, token_type_ids), ext)
+
+
+class _HFBertPredictionHeadTransform(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.dense = torch.nn.Linear(c["hidden_size"], c["hidden_size"])
+        self.LayerNorm = torch.nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+
+    def forward(self, h):
+        return self.LayerNorm(F.gelu(self.dense(h)))
+
+
+class _HFBertLMPredictionHead(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.transform = _HFBertPredictionHeadTransform(c)
+        self.decoder = torch.nn.Linear(c["hidden_size"], c["vocab_size"], bias=False)
+        self.bias = torch.nn.Parameter(torch.zeros(c["vocab_size"]))
+        self.decoder.bias = self.bias  # tied, as in HF
+
+    def forward(self, h):
+        return self.decoder(self.transform(h))
+
+
+class _HFBertOnlyMLMHead(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.predictions = _HFBertLMPredictionHead(c)
+
+    def forward(self, h):
+        return self.predictions(h)
+
+
+class _HFBertForMaskedLM(torch.nn.Module):
+    """transformers' BertForMaskedLM, eval-mode forward, with its parameter names and layouts
+    (plus the pooler: Google's checkpoints carry it; it does not touch the MLM outputs)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.bert = _HFBertModel(c)
+        self.cls = _HFBertOnlyMLMHead(c)
+        self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight  # tied
+
+    def forward(self, input_ids, token_type_ids, attention_mask, mask_value=float("-inf")):
+        h = self.bert(input_ids, token_type_ids, attention_mask, mask_value)
+        return h, self.cls(h)
+
+
+def bert_to_pathwise(sd, layers):
+    """HF BertForMaskedLM state dict -> Pathwise encoder + lm_head parameters (see the table above)."""
+    P = {
+        "embeddings.word.weight": sd["bert.embeddings.word_embeddings.weight"],
+        "embeddings.position.weight": sd["bert.embeddings.position_embeddings.weight"],
+        "embeddings.type.weight": sd["bert.embeddings.token_type_embeddings.weight"],
+        "embeddings.norm.weight": sd["bert.embeddings.LayerNorm.weight"],
+        "embeddings.norm.bias": sd["bert.embeddings.LayerNorm.bias"],
+    }
+    for i in range(layers):
+        hf = f"bert.encoder.layer.{i}."
+        pw = f"layers.{i}."
+        for s in ("weight", "bias"):
+            P[pw + "attn.qkv." + s] = torch.cat([sd[hf + f"attention.self.{n}.{s}"]
+                                                 for n in ("query", "key", "value")], 0)
+            P[pw + "attn.out." + s] = sd[hf + "attention.output.dense." + s]
+            P[pw + "ln1." + s] = sd[hf + "attention.output.LayerNorm." + s]
+            P[pw + "ffn.fc1." + s] = sd[hf + "intermediate.dense." + s]
+            P[pw + "ffn.fc2." + s] = sd[hf + "output.dense." + s]
+            P[pw + "ln2." + s] = sd[hf + "output.LayerNorm." + s]
+    for s in ("weight", "bias"):
+        P["lm_head.dense." + s] = sd["cls.predictions.transform.dense." + s]
+        P["lm_head.norm." + s] = sd["cls.predictions.transform.LayerNorm." + s]
+    P["lm_head.bias"] = sd["cls.predictions.bias"]
+    return P
+
+
+def pathwise_encoder_mlm(P, cfg, ids, type_ids, add_mask):
+    """The Pathwise encoder as specified (eval mode): embeddings (+ norm if post), blocks with
+    packed qkv, final norm if pre; LM head on every position. add_mask: additive [B, 1, 1, T]."""
+    d, H, eps = cfg["dModel"], cfg["heads"], cfg["layerNormEps"]
+    hd = d // H
+    B, T_ = ids.shape
+
+    def ln(x, name):
+        return F.layer_norm(x, (d,), P[name + ".weight"], P[name + ".bias"], eps)
+
+    def lin(x, name):
+        return F.linear(x, P[name + ".weight"], P[name + ".bias"])
+
+    x = (P["embeddings.word.weight"][ids] + P["embeddings.position.weight"][torch.arange(T_)]
+         + P["embeddings.type.weight"][type_ids])
+    post = cfg["normPlacement"] == "post"
+    if post:
+        x = ln(x, "embeddings.norm")
+
+    def attn(a, pre):
+        q, k, v = lin(a, pre + "attn.qkv").split(d, dim=-1)
+        q, k, v = [t.reshape(B, T_, H, hd).transpose(1, 2) for t in (q, k, v)]
+        p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + add_mask, dim=-1)
+        return lin((p @ v).transpose(1, 2).reshape(B, T_, d), pre + "attn.out")
+
+    def ffn(a, pre):
+        return lin(F.gelu(lin(a, pre + "ffn.fc1")), pre + "ffn.fc2")
+
+    for i in range(cfg["layers"]):
+        pre = f"layers.{i}."
+        if post:
+            h = ln(x + attn(x, pre), pre + "ln1")
+            x = ln(h + ffn(h, pre), pre + "ln2")
+        else:
+            h = x + attn(ln(x, pre + "ln1"), pre)
+            x = h + ffn(ln(h, pre + "ln2"), pre)
+    if not post:
+        x = ln(x, "final_norm")
+    t = ln(F.gelu(lin(x, "lm_head.dense")), "lm_head.norm")
+    logits = F.linear(t, P["embeddings.word.weight"], P["lm_head.bias"])
+    return x, logits
+
+
+_ST_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
+              torch.int64: "I64", torch.int32: "I32"}
+
+
+def safetensors_bytes(tensors, metadata=None):
+    """Serialise {name: tensor} in the safetensors format (names sorted; little-endian data)."""
+    header = {}
+    chunks = []
+    off = 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype == torch.bfloat16:
+            raw = t.view(torch.int16).numpy().astype("<i2").tobytes()
+        else:
+            a = t.numpy()
+            raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": _ST_DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        chunks.append(raw)
+        off += len(raw)
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)  # data section starts 8-byte aligned
+    return len(h).to_bytes(8, "little") + h + b"".join(chunks)
+
+
+def safetensors_parse(buf):
+    """Read back safetensors bytes -> ({name: tensor}, metadata). Checks the layout is tight."""
+    import numpy as np
+    n = int.from_bytes(buf[:8], "little")
+    assert (8 + n) % 8 == 0
+    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    meta = header.pop("__metadata__", None)
+    data = buf[8 + n:]
+    np_dt = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4"}
+    out = {}
+    ends = []
+    for name, e in header.items():
+        b, t_end = e["data_offsets"]
+        arr = np.frombuffer(data[b:t_end], dtype=np_dt[e["dtype"]]).reshape(e["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+        ends.append((b, t_end))
+    ends.sort()
+    assert ends[0][0] == 0 and ends[-1][1] == len(data)
+    assert all(a[1] == b[0] for a, b in zip(ends, ends[1:]))
+    return out, meta
+
+
+def write_bytes(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return len(data)
+
+
+def make_bert():
+    """Returns {filename: bytes | JSON object} for test/fixtures/bert/."""
+    c = BERT_CONFIG
+    g = torch.Generator().manual_seed(1234)
+    model = _HFBertForMaskedLM(c).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():  # tied parameters are listed once
+            if "LayerNorm.weight" in name:
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+    sd32 = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    expected = {"bert.embeddings.word_embeddings.weight", "bert.embeddings.position_embeddings.weight",
+                "bert.embeddings.token_type_embeddings.weight", "bert.embeddings.LayerNorm.weight",
+                "bert.embeddings.LayerNorm.bias", "bert.pooler.dense.weight", "bert.pooler.dense.bias",
+                "cls.predictions.bias", "cls.predictions.transform.dense.weight",
+                "cls.predictions.transform.dense.bias", "cls.predictions.transform.LayerNorm.weight",
+                "cls.predictions.transform.LayerNorm.bias", "cls.predictions.decoder.weight",
+                "cls.predictions.decoder.bias"}
+    for i in range(c["num_hidden_layers"]):
+        for n in ("attention.self.query", "attention.self.key", "attention.self.value",
+                  "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense",
+                  "output.dense", "output.LayerNorm"):
+            expected |= {f"bert.encoder.layer.{i}.{n}.weight", f"bert.encoder.layer.{i}.{n}.bias"}
+    assert set(sd32) == expected, sorted(set(sd32) ^ expected)
+    assert torch.equal(sd32["cls.predictions.decoder.weight"], sd32["bert.embeddings.word_embeddings.weight"])
+    assert torch.equal(sd32["cls.predictions.decoder.bias"], sd32["cls.predictions.bias"])
+    sd16 = {k: v.half() for k, v in sd32.items()}
+
+    # inputs: [CLS]=101 a b c [SEP]=102 | d [MASK]=103 e [SEP]; row 1: one sentence + 3 pads
+    ids = torch.tensor([[101, 7, 55, 19, 102, 88, 103, 31, 102],
+                        [101, 64, 103, 12, 99, 102, 0, 0, 0]], dtype=torch.int32)
+    types = torch.tensor([[0, 0, 0, 0, 0, 1, 1, 1, 1],
+                          [0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=torch.int32)
+    attn_mask = torch.tensor([[1] * 9, [1] * 6 + [0] * 3], dtype=torch.int32)
+    ids_l, types_l = ids.long(), types.long()
+    add_mask = torch.zeros(2, 1, 1, 9, dtype=torch.float64).masked_fill(
+        attn_mask[:, None, None, :] == 0, float("-inf"))
+
+    pw_cfg = {"vocabSize": c["vocab_size"], "maxPositions": c["max_position_embeddings"],
+              "typeVocabSize": c["type_vocab_size"], "dModel": c["hidden_size"],
+              "layers": c["num_hidden_layers"], "heads": c["num_attention_heads"],
+              "ffn": c["intermediate_size"], "activation": "gelu", "dropout": c["hidden_dropout_prob"],
+              "attentionDropout": c["attention_probs_dropout_prob"], "layerNormEps": c["layer_norm_eps"],
+              "initStd": c["initializer_range"], "normPlacement": "post"}
+
+    m64 = _HFBertForMaskedLM(c).double().eval()
+    outs = {}
+    blobs = {}
+    for tag, sd in (("", sd32), ("_f16", sd16)):
+        blob = safetensors_bytes(sd, {"format": "pt"})
+        back, meta = safetensors_parse(blob)
+        assert meta == {"format": "pt"} and set(back) == set(sd)
+        assert all(torch.equal(back[k], sd[k]) for k in sd)
+        blobs[tag] = blob
+        sd64 = {k: v.double() for k, v in back.items()}   # f16 -> exact f32/f64 values
+        with torch.no_grad():
+            m64.load_state_dict(sd64)
+            # the tie survives load_state_dict (same Parameter); check it anyway
+            assert m64.cls.predictions.decoder.weight is m64.bert.embeddings.word_embeddings.weight
+            h, logits = m64(ids_l, types_l, attn_mask)
+            for mv in (torch.finfo(torch.float64).min, -10000.0):
+                h2, l2 = m64(ids_l, types_l, attn_mask, mask_value=mv)
+                assert_close(h2, h, 0.0, f"bert{tag} mask {mv} vs -inf (hidden)")
+                assert_close(l2, logits, 0.0, f"bert{tag} mask {mv} vs -inf (logits)")
+            # HF modules vs the Pathwise post-LN formulation with remapped weights
+            P = bert_to_pathwise(sd64, c["num_hidden_layers"])
+            h3, l3 = pathwise_encoder_mlm(P, pw_cfg, ids_l, types_l, add_mask)
+            assert_close(h3, h, 1e-10, f"bert{tag} HF vs Pathwise formulation (hidden)")
+            assert_close(l3, logits, 1e-10, f"bert{tag} HF vs Pathwise formulation (logits)")
+        outs["last_hidden_state" + tag] = h
+        outs["mlm_logits" + tag] = logits
+    # f16 rounding must actually change the outputs (else the f16 case tests nothing)
+    assert (outs["mlm_logits_f16"] - outs["mlm_logits"]).abs().max().item() > 1e-4
+    # the pre-LN branch of pathwise_encoder_mlm against the engine's block reference
+    # (block_forward, itself checked against nn.TransformerEncoderLayer) + a final norm
+    _check_pathwise_pre_ln(P, pw_cfg, ids_l, types_l, add_mask, g)
+    io = {
+        "config": c,
+        "pathwiseConfig": pw_cfg,
+        "maskValue": "-Infinity",
+        "inputs": {"input_ids": T(ids), "token_type_ids": T(types), "attention_mask": T(attn_mask)},
+        "outputs": {k: T(v) for k, v in outs.items()},
+    }
+    return {"config.json": c, "model.safetensors": blobs[""], "model_f16.safetensors": blobs["_f16"],
+            "io.json": io}
+
+
+def _check_pathwise_pre_ln(P, cfg, ids, type_ids, add_mask, g):
+    cfg = dict(cfg, normPlacement="pre")
+    d = cfg["dModel"]
+    P = {k: v for k, v in P.items() if not k.startswith("embeddings.norm.")}
+    P["final_norm.weight"] = 1.0 + 0.2 * torch.randn(d, generator=g, dtype=torch.float64)
+    P["final_norm.bias"] = 0.2 * torch.randn(d, generator=g, dtype=torch.float64)
+    h, _ = pathwise_encoder_mlm(P, cfg, ids, type_ids, add_mask)
+    x = (P["embeddings.word.weight"][ids] + P["embeddings.position.weight"][torch.arange(ids.shape[1])]
+         + P["embeddings.type.weight"][type_ids])
+    for i in range(cfg["layers"]):
+        x = block_forward(x, {n: P[f"layers.{i}.{n}"] for n in PARAM_NAMES}, add_mask, cfg["heads"],
+                          cfg["layerNormEps"])
+    x = F.layer_norm(x, (d,), P["final_norm.weight"], P["final_norm.bias"], cfg["layerNormEps"])
+    assert_close(h, x, 1e-12, "Pathwise pre-LN formulation vs block_forward")
+
+
 # ---------------------------------------------------------------------------------------- main
 
 def main():
@@ -572,6 +1082,17 @@ def main():
         assert n < 1_000_000, f"{fname} too large ({n} bytes)"
         extra = f", {len(obj['cases'])} cases" if "cases" in obj else ""
         print(f"wrote {path} ({n} bytes{extra})")
+
+    for fname, obj in make_bert().items():
+        path = os.path.normpath(os.path.join(BERT_DIR, fname))
+        if isinstance(obj, bytes):
+            n = write_bytes(path, obj)
+        elif fname == "config.json":   # as HF writes it: indent 2, sorted keys
+            n = write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        else:
+            n = write_json(path, obj)
+        assert n < 1_000_000, f"{fname} too large ({n} bytes)"
+        print(f"wrote {path} ({n} bytes)")
 
 
 if __name__ == "__main__":

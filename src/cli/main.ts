@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-// The `pathwise` command line.
+// The `pathwise` command line. Exit codes: 0 success, 1 internal failure, 2 bad input (usage,
+// config, corpus), with the message on stderr and nothing written.
 
 import { runDemo } from './demo.js';
+import { PRETRAIN_USAGE, UsageError, pretrainCommand } from './pretrain.js';
+import { ConfigError } from '../train/config.js';
+import { CorpusError } from '../data/corpus/index.js';
 
-const USAGE = `usage: pathwise <command>
+const USAGE = `usage: pathwise <command> [options]
 
 commands:
-  demo     train a small two-layer model on the real \`sent\` task (the quickstart job)
+  demo       train a small two-layer model on the real \`sent\` task
+  pretrain   pretrain the encoder (masked / causal LM); see pathwise pretrain --help
 `;
 
-function main(argv: string[]): number {
-  const [cmd] = argv;
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
   switch (cmd) {
     case 'demo':
       runDemo();
+      return 0;
+    case 'pretrain':
+      await pretrainCommand(args);
       return 0;
     case undefined:
     case '-h':
@@ -21,9 +29,20 @@ function main(argv: string[]): number {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;
     default:
-      process.stderr.write(`pathwise: unknown command "${cmd}"\n\n${USAGE}`);
-      return 2;
+      throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error;
+    const bad = err instanceof ConfigError || err instanceof CorpusError || err instanceof UsageError || err instanceof RangeError;
+    process.stderr.write(`pathwise: ${bad ? '' : 'internal error: '}${err.message}\n`);
+    if (!bad && process.env.PATHWISE_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = bad ? 2 : 1;
+  },
+);
+void PRETRAIN_USAGE;

@@ -3,7 +3,7 @@
 export * from './tensor.js';
 export { backward, noGrad, isGradEnabled } from './autograd.js';
 export { availableBackends, backendName, setBackend, withBackend, blas, type BackendName } from './backend.js';
-export { Rng } from './rng.js';
+export { Rng, type RngState } from './rng.js';
 export * from './ops/matmul.js';
 export * from './ops/elementwise.js';
 export * from './ops/reduce.js';
@@ -18,3 +18,4 @@ export * from './ops/select.js';
 export * from './optim/adamw.js';
 export * from './optim/clip.js';
 export * from './optim/schedule.js';
+export * from './safetensors.js';

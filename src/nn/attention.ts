@@ -5,7 +5,10 @@ import { Linear } from './linear.js';
 export interface AttentionConfig {
   dModel: number;
   heads: number;
+  /** Dropout after the output projection. */
   dropout: number;
+  /** Dropout on the attention probabilities (defaults to `dropout`). */
+  attentionDropout?: number;
   initStd: number;
 }
 
@@ -30,7 +33,7 @@ export class MultiHeadSelfAttention extends Module {
       heads: this.cfg.heads,
       mask,
       causal,
-      dropout: this.cfg.dropout,
+      dropout: this.cfg.attentionDropout ?? this.cfg.dropout,
       rng: this.rng,
       training: this.training,
     });

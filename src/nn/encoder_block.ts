@@ -4,17 +4,28 @@ import { LayerNorm } from './layer_norm.js';
 import { MultiHeadSelfAttention } from './attention.js';
 import { FeedForward, type Activation } from './ffn.js';
 
+export type NormPlacement = 'pre' | 'post';
+
 export interface BlockConfig {
   dModel: number;
   heads: number;
   ffn: number;
   activation: Activation;
+  /** Dropout on the residual branches (and inside the FFN). */
   dropout: number;
+  /** Dropout on the attention probabilities (defaults to `dropout`). */
+  attentionDropout?: number;
   layerNormEps: number;
   initStd: number;
+  /** 'pre' (default; GPT-2 style, stable to train) or 'post' (original Transformer / BERT). */
+  normPlacement?: NormPlacement;
 }
 
-/** Pre-LN Transformer block: h = x + attn(ln1(x)); y = h + ffn(ln2(h)). */
+/**
+ * A Transformer encoder block.
+ *   pre-LN:  h = x + attn(ln1(x));   y = h + ffn(ln2(h))
+ *   post-LN: h = ln1(x + attn(x));   y = ln2(h + ffn(h))      (BERT; needed to import its weights)
+ */
 export class EncoderBlock extends Module {
   readonly ln1: LayerNorm;
   readonly attn: MultiHeadSelfAttention;
@@ -30,6 +41,10 @@ export class EncoderBlock extends Module {
   }
 
   forward(x: Tensor, mask: Tensor | null = null, causal = false): Tensor {
+    if (this.cfg.normPlacement === 'post') {
+      const h = this.ln1.forward(add(x, this.attn.forward(x, mask, causal)));
+      return this.ln2.forward(add(h, this.ffn.forward(h)));
+    }
     const h = add(x, this.attn.forward(this.ln1.forward(x), mask, causal));
     return add(h, this.ffn.forward(this.ln2.forward(h)));
   }

@@ -5,3 +5,7 @@ export * from './layer_norm.js';
 export * from './attention.js';
 export * from './ffn.js';
 export * from './encoder_block.js';
+export * from './encoder.js';
+export * from './lm_head.js';
+export * from './language_model.js';
+export * from './bert_import.js';

@@ -18,7 +18,7 @@ export abstract class Module {
 
   /** Registers a sub-module under `name`. */
   protected child<M extends Module>(name: string, m: M): M {
-    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`duplicate member name "${name}"`);
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`duplicate member name "${name || '(flattened)'}"`);
     this.children.set(name, m);
     return m;
   }
@@ -27,7 +27,8 @@ export abstract class Module {
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
-    for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    // A child registered under "" is flattened into this module's namespace.
+    for (const [n, c] of this.children) out.push(...c.namedParameters(n ? `${prefix}${n}.` : prefix));
     return out;
   }
 

@@ -1,0 +1,233 @@
+// The user's own pretraining corpus: a .txt or .jsonl file, or a directory of them.
+//
+//  - txt: one document per block of non-blank lines (blocks are separated by blank or
+//    whitespace-only lines); a document keeps its line breaks, trailing spaces removed.
+//  - jsonl: one JSON object per non-blank line; the document is the string in `field`
+//    (default "text"). Blank lines are skipped, so is an object whose field is whitespace only.
+//  - auto (the default): .jsonl / .ndjson -> jsonl, .txt -> txt; any other extension is jsonl when
+//    its first non-blank line is a JSON object, else txt.
+//  - a directory: its .txt and .jsonl files (not sub-directories), in sorted name order, each read
+//    with `format` (auto: by its own extension).
+// Files may start with a UTF-8 byte order mark (dropped) and use CRLF or CR line ends.
+//
+// Validation is strict: a missing path, a corpus with no non-whitespace text, invalid UTF-8 and a
+// malformed JSONL line all throw CorpusError naming the file (and line, and byte offset for UTF-8),
+// which the CLI maps to exit code 2.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+
+export class CorpusError extends Error {
+  /** The file (or directory) at fault. */
+  readonly file: string;
+  /** 1-based line, when one line is at fault. */
+  readonly line?: number;
+
+  constructor(message: string, file: string, line?: number) {
+    super(message);
+    this.name = 'CorpusError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+export type CorpusFormat = 'txt' | 'jsonl' | 'auto';
+
+export interface ReadCorpusOptions {
+  format?: CorpusFormat;
+  /** JSONL field holding the text; default "text". */
+  field?: string;
+}
+
+export interface CorpusDocument {
+  /** The file it came from. */
+  source: string;
+  /** `${file name}:${line}`, unique within the corpus. */
+  id: string;
+  /** 1-based line where the document starts. */
+  line: number;
+  text: string;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates, code points above
+ * U+10FFFF, stray continuation bytes, truncated sequences), or -1 when `b` is valid.
+ */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    const c = b[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) need = 2;
+    else if (c >= 0xf0 && c <= 0xf4) need = 3;
+    else return i;
+    if (i + need >= n) return i;
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    if (b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k <= need; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** Decodes a file's bytes strictly; throws CorpusError naming the line and byte offset of bad UTF-8. */
+function decodeFile(bytes: Uint8Array, file: string): string {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes); // also drops a leading BOM
+  } catch {
+    const off = firstInvalidUtf8(bytes);
+    const at = off < 0 ? bytes.length : off; // the decoder and the scan agree; this is a safeguard
+    let line = 1;
+    let lineStart = 0;
+    for (let i = 0; i < at; i++) {
+      if (bytes[i] === 0x0a) {
+        line++;
+        lineStart = i + 1;
+      }
+    }
+    const shown = Array.from(bytes.subarray(at, Math.min(at + 4, bytes.length)), (x) => '0x' + x.toString(16).padStart(2, '0')).join(' ');
+    throw new CorpusError(
+      `${file} line ${line}: invalid UTF-8 at byte offset ${at} (byte ${at - lineStart + 1} of the line): ${shown}`,
+      file,
+      line,
+    );
+  }
+  return text.replace(/\r\n?/g, '\n');
+}
+
+function formatOf(file: string, text: string, format: CorpusFormat): 'txt' | 'jsonl' {
+  if (format !== 'auto') return format;
+  const ext = extname(file).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.txt') return 'txt';
+  const first = text.split('\n').find((l) => l.trim() !== '');
+  if (first === undefined) return 'txt';
+  try {
+    const v: unknown = JSON.parse(first);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? 'jsonl' : 'txt';
+  } catch {
+    return 'txt';
+  }
+}
+
+function parseTxt(text: string, file: string): CorpusDocument[] {
+  const out: CorpusDocument[] = [];
+  const name = basename(file);
+  const lines = text.split('\n');
+  let block: string[] = [];
+  let start = 0;
+  const flush = () => {
+    if (block.length > 0) out.push({ source: file, id: `${name}:${start}`, line: start, text: block.join('\n') });
+    block = [];
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i].trimEnd();
+    if (l.trim() === '') {
+      flush();
+      continue;
+    }
+    if (block.length === 0) start = i + 1;
+    block.push(l);
+  }
+  flush();
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function parseJsonl(text: string, file: string, field: string): CorpusDocument[] {
+  const out: CorpusDocument[] = [];
+  const name = basename(file);
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch (e) {
+      throw new CorpusError(`${file} line ${line}: not valid JSON (${(e as Error).message})`, file, line);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      throw new CorpusError(`${file} line ${line}: expected a JSON object with a "${field}" string, got ${describe(v)}`, file, line);
+    }
+    if (!Object.prototype.hasOwnProperty.call(v, field)) {
+      throw new CorpusError(`${file} line ${line}: the object has no "${field}" field`, file, line);
+    }
+    const t = (v as Record<string, unknown>)[field];
+    if (typeof t !== 'string') throw new CorpusError(`${file} line ${line}: field "${field}" is ${describe(t)}, not a string`, file, line);
+    if (t.trim() === '') continue;
+    out.push({ source: file, id: `${name}:${line}`, line, text: t });
+  }
+  return out;
+}
+
+/** The files a corpus path stands for: the file itself, or a directory's .txt/.jsonl files in sorted order. */
+export function corpusFiles(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new CorpusError(`corpus file not found: ${path}`, path);
+  }
+  if (st.isFile()) return [path];
+  if (!st.isDirectory()) throw new CorpusError(`corpus path is neither a file nor a directory: ${path}`, path);
+  const files = readdirSync(path)
+    .filter((f) => /\.(txt|jsonl)$/.test(f))
+    .sort()
+    .map((f) => join(path, f))
+    .filter((f) => statSync(f).isFile());
+  if (files.length === 0) throw new CorpusError(`corpus directory has no .txt or .jsonl files: ${path}`, path);
+  return files;
+}
+
+/** Reads one corpus file. */
+function readFile(file: string, format: CorpusFormat, field: string): CorpusDocument[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new CorpusError(`corpus file not found: ${file}`, file);
+    throw new CorpusError(`cannot read corpus file ${file}: ${(e as Error).message}`, file);
+  }
+  const text = decodeFile(bytes, file);
+  return formatOf(file, text, format) === 'jsonl' ? parseJsonl(text, file, field) : parseTxt(text, file);
+}
+
+/**
+ * Reads a user corpus (file or directory) into documents, in file then line order. Throws
+ * CorpusError for a missing path, invalid UTF-8, a malformed JSONL line, or a corpus without any
+ * non-whitespace text.
+ */
+export function readCorpus(path: string, opts: ReadCorpusOptions = {}): CorpusDocument[] {
+  const format = opts.format ?? 'auto';
+  const field = opts.field ?? 'text';
+  if (format !== 'auto' && format !== 'txt' && format !== 'jsonl') {
+    throw new CorpusError(`unknown corpus format "${String(format)}" (expected txt, jsonl or auto)`, path);
+  }
+  if (typeof field !== 'string' || field === '') throw new CorpusError('the JSONL field name must be a non-empty string', path);
+  const files = corpusFiles(path);
+  const docs: CorpusDocument[] = [];
+  for (const f of files) for (const d of readFile(f, format, field)) docs.push(d);
+  if (docs.length === 0) {
+    const what = files.length === 1 && files[0] === path ? `corpus file ${path} is empty` : `corpus ${path} is empty (${files.length} files)`;
+    throw new CorpusError(`${what}: no non-whitespace text`, path);
+  }
+  return docs;
+}

@@ -1,0 +1,504 @@
+// Pathwise tokenizer: Hugging Face tokenizer.json files, encoded by the official `tokenizers`
+// binding (Rust, multi-threaded batches), trained by our own byte-level BPE trainer (bpe_trainer.ts).
+//
+// Text policy, for every tokenizer loaded here:
+//  - Lone UTF-16 surrogates (possible in JS strings, impossible in UTF-8) are replaced by U+FFFD
+//    before encoding, as TextEncoder, Buffer.from(s, 'utf8') and the trainer do; everything else
+//    reaches the tokenizer unchanged. With our byte-level BPE (no normalizer, 256-byte alphabet)
+//    decode(encode(x)) === x for every well-formed string.
+//  - Special-token strings that occur in the text ("[MASK]", "<|endoftext|>") are encoded as plain
+//    text by default, so corpus text can never inject a special token and round trips stay exact.
+//    Pass {parseSpecialTokens: true} for the Hugging Face behaviour (e.g. fill-mask prompts).
+//  - The file's own truncation and padding sections are ignored; use `maxLength` per call.
+
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
+import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
+
+export interface SpecialIds {
+  pad: number | null;
+  unk: number | null;
+  cls: number | null;
+  sep: number | null;
+  mask: number | null;
+}
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens ([CLS] ... [SEP] for ours). Default true. */
+  addSpecialTokens?: boolean;
+  /** Truncate to at most this many ids, special tokens included (pairs: longest first). */
+  maxLength?: number;
+  /** Treat special-token strings inside the text as special tokens. Default false. */
+  parseSpecialTokens?: boolean;
+}
+
+export interface EncodedText {
+  ids: Int32Array;
+  /** Segment ids: 0 for the first text (and its specials), 1 for the pair. */
+  typeIds: Int32Array;
+}
+
+/** Tokens that fill each role, in order of preference, when the file registers them as special. */
+const ROLE_TOKENS: Record<keyof SpecialIds, string[]> = {
+  pad: ['[PAD]', '<pad>', '<|pad|>'],
+  unk: ['[UNK]', '<unk>', '<|unk|>'],
+  cls: ['[CLS]', '<s>'],
+  sep: ['[SEP]', '</s>'],
+  mask: ['[MASK]', '<mask>'],
+};
+
+const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+type WellFormedString = string & { isWellFormed?: () => boolean; toWellFormed?: () => string };
+/** Replaces lone surrogates with U+FFFD (what UTF-8 encoders do); other strings are returned as is. */
+export function toWellFormed(s: string): string {
+  const w = s as WellFormedString;
+  if (typeof w.isWellFormed === 'function') return w.isWellFormed() ? s : w.toWellFormed!();
+  return s.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/**
+ * Checks the parts of a tokenizer.json that matter most, with errors naming file and field.
+ * `deep` also checks that every merge's tokens are in the vocabulary (slower on 100k+ vocabularies;
+ * the loader runs it only to explain a file that the tokenizers library has rejected).
+ */
+export function validateTokenizerJson(json: unknown, source: string, deep = false): asserts json is TokenizerJson {
+  const fail = (field: string, msg: string): never => {
+    throw new Error(`${source}: field "${field}" ${msg}`);
+  };
+  if (!isObj(json)) throw new Error(`${source}: a tokenizer.json must hold a JSON object at the top level`);
+  if (!('model' in json)) fail('model', 'is missing');
+  const model = json.model;
+  if (!isObj(model)) return fail('model', 'must be an object');
+  let type = model.type;
+  if (type === undefined) {
+    // Older files may leave the model untagged; infer it as the Rust library does.
+    type = Array.isArray(model.vocab) ? 'Unigram' : 'merges' in model ? 'BPE' : undefined;
+    if (type === undefined) fail('model.type', 'is missing');
+  }
+  if (typeof type !== 'string' || !MODEL_TYPES.includes(type)) {
+    fail('model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+  }
+  const checkVocabMap = (): Record<string, number> => {
+    if (!isObj(model.vocab)) return fail('model.vocab', 'must be an object mapping tokens to ids');
+    const vocab = model.vocab;
+    for (const tok in vocab) {
+      const id = vocab[tok];
+      if (!isNonNegInt(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id, got ${JSON.stringify(id)}`);
+    }
+    return vocab as Record<string, number>;
+  };
+  const optString = (k: string) => {
+    if (model[k] !== undefined && model[k] !== null && typeof model[k] !== 'string') fail(`model.${k}`, 'must be a string or null');
+  };
+  if (type === 'BPE') {
+    const vocab = checkVocabMap();
+    for (const k of ['unk_token', 'continuing_subword_prefix', 'end_of_word_suffix']) optString(k);
+    if (model.dropout !== undefined && model.dropout !== null && !(typeof model.dropout === 'number' && model.dropout >= 0 && model.dropout <= 1)) {
+      fail('model.dropout', 'must be null or a number in [0, 1]');
+    }
+    if (!Array.isArray(model.merges)) fail('model.merges', 'must be an array of merges ("a b" strings or [a, b] pairs)');
+    const merges = model.merges as unknown[];
+    for (let i = 0; i < merges.length; i++) {
+      const m = merges[i];
+      if (typeof m === 'string') {
+        const sp = m.indexOf(' ');
+        if (sp <= 0 || sp === m.length - 1 || m.indexOf(' ', sp + 1) !== -1) {
+          fail(`model.merges[${i}]`, `must be two tokens separated by one space, got ${JSON.stringify(m)}`);
+        }
+      } else if (!(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string')) {
+        fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${JSON.stringify(m)}`);
+      }
+    }
+    if (deep) {
+      const prefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '';
+      for (let i = 0; i < merges.length; i++) {
+        const m = merges[i] as string | [string, string];
+        const [a, b] = typeof m === 'string' ? m.split(' ') : m;
+        const merged = a + (prefix && b.startsWith(prefix) ? b.slice(prefix.length) : b);
+        for (const t of [a, b, merged]) {
+          if (!Object.hasOwn(vocab, t)) fail(`model.merges[${i}]`, `uses token ${JSON.stringify(t)}, which is not in model.vocab`);
+        }
+      }
+    }
+  } else if (type === 'WordPiece' || type === 'WordLevel') {
+    checkVocabMap();
+    for (const k of ['unk_token', 'continuing_subword_prefix']) optString(k);
+  } else {
+    if (!Array.isArray(model.vocab)) fail('model.vocab', 'must be an array of [piece, score] pairs');
+    (model.vocab as unknown[]).forEach((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
+        fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${JSON.stringify(e)}`);
+      }
+    });
+    if (model.unk_id !== undefined && model.unk_id !== null && !isNonNegInt(model.unk_id)) fail('model.unk_id', 'must be a non-negative integer or null');
+  }
+  if (json.added_tokens !== undefined) {
+    if (!Array.isArray(json.added_tokens)) fail('added_tokens', 'must be an array');
+    (json.added_tokens as unknown[]).forEach((t, i) => {
+      if (!isObj(t)) return fail(`added_tokens[${i}]`, 'must be an object');
+      if (!isNonNegInt(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer, got ${JSON.stringify(t.id)}`);
+      if (typeof t.content !== 'string' || t.content.length === 0) fail(`added_tokens[${i}].content`, 'must be a non-empty string');
+      if (t.special !== undefined && typeof t.special !== 'boolean') fail(`added_tokens[${i}].special`, 'must be a boolean');
+    });
+  }
+  for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
+    const v = json[k];
+    if (v === undefined || v === null) continue;
+    if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${JSON.stringify(v).slice(0, 80)}`);
+  }
+}
+
+/** tokenizer.json text with the vocabulary listed in id order (as the Rust library writes it). */
+export function stringifyTokenizerJson(json: TokenizerJson): string {
+  const vocab = json.model.vocab;
+  const merges = json.model.merges;
+  const VOCAB = '\u0000vocab\u0000';
+  const MERGES = '\u0000merges\u0000';
+  const listVocab = isObj(vocab);
+  const copy = {
+    ...json,
+    model: { ...json.model, ...(listVocab ? { vocab: VOCAB } : {}), ...(Array.isArray(merges) ? { merges: MERGES } : {}) },
+  };
+  let s = JSON.stringify(copy, null, 2);
+  const ind = '      ';
+  if (listVocab) {
+    const entries = Object.entries(vocab as Record<string, number>).sort((x, y) => x[1] - y[1]);
+    const body = entries.map(([t, id]) => `${ind}${JSON.stringify(t)}: ${id}`).join(',\n');
+    s = s.replace(JSON.stringify(VOCAB), entries.length ? `{\n${body}\n    }` : '{}');
+  }
+  if (Array.isArray(merges)) {
+    const body = merges.map((m) => ind + JSON.stringify(m).replace(/^\["(.*)","(.*)"\]$/, '["$1", "$2"]')).join(',\n');
+    s = s.replace(JSON.stringify(MERGES), merges.length ? `[\n${body}\n    ]` : '[]');
+  }
+  return s + '\n';
+}
+
+/**
+ * A tokenizer.json for GPT-2 style files (encoder.json / vocab.json + vocab.bpe / merges.txt):
+ * byte-level BPE, no prefix space, no special tokens added around sequences.
+ */
+export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: string, source = '<gpt2>'): TokenizerJson {
+  if (!isObj(encoder)) throw new Error(`${source}: the encoder must be a JSON object mapping tokens to ids`);
+  const merges: [string, string][] = [];
+  mergesText.split(/\r?\n/).forEach((line, i) => {
+    if (line.length === 0 || (i === 0 && line.startsWith('#version'))) return;
+    const parts = line.split(' ');
+    if (parts.length !== 2) throw new Error(`${source}: line ${i + 1} must be two tokens separated by one space, got ${JSON.stringify(line)}`);
+    merges.push([parts[0], parts[1]]);
+  });
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  const added = Object.entries(encoder)
+    .filter(([t]) => t === '<|endoftext|>')
+    .map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }));
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: { ...byteLevel },
+    post_processor: { ...byteLevel, trim_offsets: false },
+    decoder: { ...byteLevel },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: encoder,
+      merges,
+    },
+  };
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read ${what}: ${(e as Error).message}`);
+  }
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${source}: not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function loadHf(text: string, source: string, json: unknown): HfTokenizer {
+  let tok: HfTokenizer;
+  try {
+    tok = HfTokenizer.fromString(text);
+  } catch (e) {
+    validateTokenizerJson(json, source, true); // a precise "file: field ..." error if we can find one
+    const field = rejectedField(json as TokenizerJson);
+    const where = field === null ? '' : ` (field "${field}")`;
+    throw new Error(`${source}: the tokenizers library cannot load it${where}: ${(e as Error).message}`);
+  }
+  tok.disableTruncation();
+  tok.disablePadding();
+  return tok;
+}
+
+/** Which top-level section the binding rejects, found by loading the model with one section at a time. */
+function rejectedField(json: TokenizerJson): string | null {
+  const base: Record<string, unknown> = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: null,
+    model: json.model,
+  };
+  const loads = (o: Record<string, unknown>) => {
+    try {
+      HfTokenizer.fromString(JSON.stringify(o));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!loads(base)) return 'model';
+  for (const k of ['added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder', 'truncation', 'padding', 'version']) {
+    if (k in json && !loads({ ...base, [k]: json[k] })) return k;
+  }
+  return null;
+}
+
+function toEncoded(e: HfEncoding): EncodedText {
+  return { ids: Int32Array.from(e.getIds()), typeIds: Int32Array.from(e.getTypeIds()) };
+}
+
+function checkTexts(texts: unknown, what: string): string[] {
+  if (!Array.isArray(texts)) throw new TypeError(`Tokenizer.encodeBatch: ${what} must be an array of strings`);
+  for (let i = 0; i < texts.length; i++) {
+    if (typeof texts[i] !== 'string') throw new TypeError(`Tokenizer.encodeBatch: ${what}[${i}] is ${typeof texts[i]}, not a string`);
+  }
+  return texts as string[];
+}
+
+export class Tokenizer {
+  /** Where the tokenizer came from (a file path, '<trained>', or the name given to fromJson). */
+  readonly source: string;
+  /** Number of ids, added tokens included; every id is in [0, vocabSize). */
+  readonly vocabSize: number;
+  readonly specialIds: Readonly<SpecialIds>;
+  /** Set when the tokenizer was made by Tokenizer.train. */
+  readonly trainReport: BpeTrainReport | null;
+
+  private readonly json: TokenizerJson;
+  private readonly full: HfTokenizer;
+  private plainTok: HfTokenizer | null = null;
+  private jsonText: string | null = null;
+  private added: [number, number] | null = null;
+
+  private constructor(json: TokenizerJson, text: string, source: string, report: BpeTrainReport | null) {
+    this.json = json;
+    this.source = source;
+    this.trainReport = report;
+    this.full = loadHf(text, source, json);
+    this.vocabSize = this.full.getVocabSize(true);
+    const specials = new Map<string, number>();
+    for (const t of json.added_tokens ?? []) if (t.special) specials.set(t.content, t.id);
+    const ids: SpecialIds = { pad: null, unk: null, cls: null, sep: null, mask: null };
+    for (const role of Object.keys(ROLE_TOKENS) as (keyof SpecialIds)[]) {
+      const tok = ROLE_TOKENS[role].find((t) => specials.has(t));
+      if (tok !== undefined) ids[role] = specials.get(tok)!;
+    }
+    const unkToken = json.model.unk_token;
+    if (ids.unk === null && typeof unkToken === 'string') ids.unk = this.full.tokenToId(unkToken) ?? null;
+    this.specialIds = Object.freeze(ids);
+  }
+
+  /** Loads a Hugging Face tokenizer.json file. Errors name the file and the faulty field. */
+  static fromFile(path: string): Tokenizer {
+    const text = readText(path, 'tokenizer file');
+    const json = parseJson(text, path);
+    validateTokenizerJson(json, path);
+    return new Tokenizer(json, text, path, null);
+  }
+
+  /** Loads a tokenizer.json given as an object or as JSON text; `source` names it in errors. */
+  static fromJson(json: object | string, source = '<tokenizer.json>'): Tokenizer {
+    if (typeof json === 'string') {
+      const parsed = parseJson(json, source);
+      validateTokenizerJson(parsed, source);
+      return new Tokenizer(parsed, json, source, null);
+    }
+    const copy = structuredClone(json) as unknown;
+    validateTokenizerJson(copy, source);
+    return new Tokenizer(copy, JSON.stringify(copy), source, null);
+  }
+
+  /** GPT-2 style files: encoder.json (or vocab.json) and vocab.bpe (or merges.txt). */
+  static fromGpt2Files(encoderJsonPath: string, vocabBpePath: string): Tokenizer {
+    const encoder = parseJson(readText(encoderJsonPath, 'GPT-2 encoder'), encoderJsonPath);
+    const json = gpt2TokenizerJson(encoder as Record<string, number>, readText(vocabBpePath, 'GPT-2 merges'), vocabBpePath);
+    validateTokenizerJson(json, `${encoderJsonPath} + ${vocabBpePath}`);
+    return new Tokenizer(json, JSON.stringify(json), encoderJsonPath, null);
+  }
+
+  /** Trains a byte-level BPE tokenizer on `texts` (see trainBpe); `trainReport` says how it went. */
+  static train(texts: Iterable<string>, opts: BpeTrainOptions): Tokenizer {
+    const { tokenizer, report } = trainBpeWithReport(texts, opts);
+    return new Tokenizer(tokenizer, JSON.stringify(tokenizer), '<trained>', report);
+  }
+
+  /** Writes tokenizer.json atomically (a temporary file in the same folder, then a rename). */
+  save(path: string): void {
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+    try {
+      writeFileSync(tmp, this.toJsonString());
+      renameSync(tmp, path);
+    } catch (e) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never written */
+      }
+      throw new Error(`${path}: cannot save tokenizer: ${(e as Error).message}`);
+    }
+  }
+
+  /** The tokenizer.json text, exactly as save() writes it (deterministic: usable as a cache key). */
+  toJsonString(): string {
+    this.jsonText ??= stringifyTokenizerJson(this.json);
+    return this.jsonText;
+  }
+
+  /** A copy of the tokenizer.json object. */
+  toJson(): TokenizerJson {
+    return structuredClone(this.json);
+  }
+
+  idToToken(id: number): string | null {
+    if (!isNonNegInt(id) || id >= this.vocabSize) return null;
+    return this.full.idToToken(id) ?? null;
+  }
+
+  tokenToId(token: string): number | null {
+    return this.full.tokenToId(token) ?? null;
+  }
+
+  /** The binding with special tokens demoted to text (built on first use). */
+  private plain(): HfTokenizer {
+    if (this.plainTok === null) {
+      const added = this.json.added_tokens ?? [];
+      if (!added.some((t) => t.special)) {
+        this.plainTok = this.full;
+      } else {
+        const json = { ...this.json, added_tokens: added.filter((t) => !t.special) };
+        this.plainTok = loadHf(JSON.stringify(json), this.source, json);
+      }
+    }
+    return this.plainTok;
+  }
+
+  /** How many ids the post-processor adds to a single text and to a pair. */
+  private async addedCounts(tok: HfTokenizer): Promise<[number, number]> {
+    if (this.added === null) {
+      const empty = await tok.encode('', null, { addSpecialTokens: false });
+      const empty2 = await tok.encode('', null, { addSpecialTokens: false });
+      this.added = [tok.postProcess(empty, null, true).getLength(), tok.postProcess(empty, empty2, true).getLength()];
+    }
+    return this.added;
+  }
+
+  /**
+   * Encodes texts (and, optionally, a second text per row: pairs[i] goes with texts[i]).
+   * Runs on the binding's thread pool.
+   */
+  async encodeBatch(texts: string[], pairs?: string[] | null, opts: EncodeOptions = {}): Promise<EncodedText[]> {
+    checkTexts(texts, 'texts');
+    if (pairs !== undefined && pairs !== null) {
+      checkTexts(pairs, 'pairs');
+      if (pairs.length !== texts.length) {
+        throw new RangeError(`Tokenizer.encodeBatch: pairs has ${pairs.length} texts, texts has ${texts.length}`);
+      }
+    } else {
+      pairs = null;
+    }
+    const add = opts.addSpecialTokens ?? true;
+    const maxLength = opts.maxLength;
+    if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 1)) {
+      throw new RangeError(`Tokenizer.encodeBatch: maxLength must be a positive integer, got ${String(maxLength)}`);
+    }
+    const tok = opts.parseSpecialTokens ? this.full : this.plain();
+    const a = texts.map(toWellFormed);
+    if (pairs === null && maxLength === undefined) {
+      return (await tok.encodeBatch(a, { addSpecialTokens: add })).map(toEncoded);
+    }
+    // The binding's batch call takes no pairs and its truncation is tokenizer-wide state, so encode
+    // each side bare, truncate (Hugging Face's longest-first rule), then post-process.
+    const ea = await tok.encodeBatch(a, { addSpecialTokens: false });
+    const eb = pairs === null ? null : await tok.encodeBatch(pairs.map(toWellFormed), { addSpecialTokens: false });
+    let budget = Infinity;
+    if (maxLength !== undefined) {
+      const nAdded = add ? (await this.addedCounts(tok))[pairs === null ? 0 : 1] : 0;
+      budget = maxLength - nAdded;
+      if (budget < 0) {
+        throw new RangeError(`Tokenizer.encodeBatch: maxLength ${maxLength} leaves no room for the ${nAdded} special tokens added`);
+      }
+    }
+    return ea.map((e, i) => {
+      const f = eb === null ? null : eb[i];
+      if (budget !== Infinity) truncatePair(e, f, budget);
+      return toEncoded(f === null && !add ? e : tok.postProcess(e, f, add));
+    });
+  }
+
+  async encode(text: string, pair?: string | null, opts: EncodeOptions = {}): Promise<EncodedText> {
+    if (typeof text !== 'string') throw new TypeError(`Tokenizer.encode: text is ${typeof text}, not a string`);
+    if (pair !== undefined && pair !== null && typeof pair !== 'string') throw new TypeError(`Tokenizer.encode: pair is ${typeof pair}, not a string`);
+    return (await this.encodeBatch([text], pair === undefined || pair === null ? null : [pair], opts))[0];
+  }
+
+  /** Ids back to text; special tokens are left out unless skipSpecial is false. */
+  async decode(ids: ArrayLike<number>, skipSpecial = true): Promise<string> {
+    const list = Array.from(ids);
+    for (let i = 0; i < list.length; i++) {
+      if (!isNonNegInt(list[i]) || list[i] >= this.vocabSize) {
+        throw new RangeError(`Tokenizer.decode: ids[${i}] = ${list[i]} is not an id in [0, ${this.vocabSize})`);
+      }
+    }
+    return this.full.decode(list, skipSpecial);
+  }
+}
+
+/**
+ * Hugging Face's longest-first truncation of one or two encodings to `budget` ids in total.
+ * The direction is spelled out: the binding's Encoding.truncate defaults to 'left' (drops the start).
+ */
+function truncatePair(a: HfEncoding, b: HfEncoding | null, budget: number): void {
+  const la = a.getLength();
+  if (b === null) {
+    if (la > budget) a.truncate(budget, 0, 'right');
+    return;
+  }
+  const lb = b.getLength();
+  if (la + lb <= budget) return;
+  let n1 = Math.min(la, lb);
+  let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = Math.floor(budget / 2);
+    n2 = n1 + (budget % 2);
+  }
+  const [na, nb] = la > lb ? [n2, n1] : [n1, n2];
+  if (la > na) a.truncate(na, 0, 'right');
+  if (lb > nb) b.truncate(nb, 0, 'right');
+}

@@ -1,0 +1,145 @@
+// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then raw
+// little-endian data. Reading accepts the float types checkpoints use (F32, F16, BF16, F64,
+// converted to float32) and integer types (converted to int32). Writing produces F32 / I32.
+
+import { readFileSync } from 'node:fs';
+import { Tensor, numel } from './tensor.js';
+
+export interface SafetensorsFile {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32Array | Int32Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32': {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
+      return out;
+    }
+    case 'F64': {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
+      return out;
+    }
+    case 'F16': {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(2 * i, true));
+      return out;
+    }
+    case 'BF16': {
+      const out = new Float32Array(n);
+      const u = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) u[i] = dv.getUint16(2 * i, true) << 16;
+      return out;
+    }
+    case 'I32': {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
+      return out;
+    }
+    case 'I64': {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = dv.getBigInt64(8 * i, true);
+        if (v > 2147483647n || v < -2147483648n) throw new RangeError(`${what}: int64 value ${v} at ${i} does not fit int32`);
+        out[i] = Number(v);
+      }
+      return out;
+    }
+    case 'I16':
+    case 'I8':
+    case 'U8':
+    case 'BOOL': {
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) out[i] = dtype === 'I16' ? dv.getInt16(2 * i, true) : dtype === 'I8' ? dv.getInt8(i) : dv.getUint8(i);
+      return out;
+    }
+    default:
+      throw new TypeError(`${what}: unsupported dtype ${dtype}`);
+  }
+}
+
+/** Parses a safetensors buffer; `source` names the file in errors. */
+export function parseSafetensors(buf: Buffer, source = 'safetensors'): SafetensorsFile {
+  if (buf.length < 8) throw new Error(`${source}: not a safetensors file (${buf.length} bytes)`);
+  const hlen = Number(buf.readBigUInt64LE(0));
+  if (hlen < 2 || 8 + hlen > buf.length) throw new Error(`${source}: header length ${hlen} does not fit in a file of ${buf.length} bytes`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+  } catch (e) {
+    throw new Error(`${source}: header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error(`${source}: header is not a JSON object`);
+  const data = buf.subarray(8 + hlen);
+  const tensors = new Map<string, Tensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = (v ?? {}) as Record<string, string>;
+      continue;
+    }
+    const what = `${source}: tensor "${name}"`;
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e?.dtype !== 'string' || !(e.dtype in BYTES)) throw new Error(`${what}: unsupported or missing dtype ${JSON.stringify(e?.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${what}: invalid shape ${JSON.stringify(e.shape)}`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d)) || off[0] < 0 || off[1] < off[0] || off[1] > data.length) {
+      throw new Error(`${what}: data_offsets ${JSON.stringify(off)} outside the ${data.length}-byte data section`);
+    }
+    const n = numel(e.shape as number[]);
+    if (off[1] - off[0] !== n * BYTES[e.dtype]) throw new Error(`${what}: ${off[1] - off[0]} bytes for shape [${e.shape}] of ${e.dtype}`);
+    tensors.set(name, new Tensor(decode(e.dtype, data.subarray(off[0], off[1]), n, what), e.shape as number[]));
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(path: string): SafetensorsFile {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseSafetensors(buf, path);
+}
+
+/** Serialises tensors (float32 -> F32, int32 -> I32) in the given order. */
+export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let off = 0;
+  for (const [name, t] of entries) {
+    const bytes = t.size * 4;
+    header[name] = { dtype: t.dtype === 'float32' ? 'F32' : 'I32', shape: [...t.shape], data_offsets: [off, off + bytes] };
+    off += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // data starts 8-byte aligned
+  const hbytes = Buffer.from(json, 'utf8');
+  const out = Buffer.allocUnsafe(8 + hbytes.length + off);
+  out.writeBigUInt64LE(BigInt(hbytes.length), 0);
+  hbytes.copy(out, 8);
+  let p = 8 + hbytes.length;
+  for (const [, t] of entries) {
+    const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.size * 4);
+    if (src.length) src.copy(out, p); // both dtypes are 4-byte little-endian on every platform Node runs
+    p += t.size * 4;
+  }
+  return out;
+}

@@ -1,0 +1,126 @@
+// The pretraining run's config: one typed object, JSON on disk, CLI flags on top.
+
+import { readFileSync } from 'node:fs';
+import { DEFAULT_ENCODER, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
+import { ConfigError, mergeConfig } from './config.js';
+
+export interface PretrainConfig {
+  /** The encoder; vocabSize comes from the tokenizer and maxPositions from data.seqLen. */
+  model: Omit<EncoderConfig, 'vocabSize' | 'maxPositions'>;
+  tokenizer: {
+    /** Size of the byte-level BPE vocabulary trained on the corpus (bytes + specials + merges). */
+    vocabSize: number;
+    /** An existing tokenizer.json to use instead of training one. */
+    path: string | null;
+  };
+  data: {
+    /** "builtin" (Brown, State of the Union, Moby-Dick, WordNet; downstream test splits excluded) or a .txt / .jsonl file or folder. */
+    corpus: string;
+    format: 'auto' | 'txt' | 'jsonl';
+    /** JSONL field holding the text. */
+    field: string;
+    seqLen: number;
+    /** For user corpora: share of documents held out for evaluation. */
+    heldOutFraction: number;
+  };
+  objective: {
+    kind: 'mlm' | 'clm';
+    maskProb: number;
+  };
+  train: {
+    steps: number;
+    batchSize: number;
+    lr: number;
+    warmupSteps: number;
+    schedule: 'constant' | 'linear' | 'cosine';
+    minLrRatio: number;
+    weightDecay: number;
+    clipNorm: number;
+    seed: number;
+    logEvery: number;
+    evalEvery: number;
+    evalBatches: number;
+    checkpointEvery: number;
+    keepCheckpoints: number;
+  };
+  /** Output folder: checkpoints/, model/, metrics.jsonl. */
+  out: string;
+}
+
+const { vocabSize: _v, maxPositions: _p, ...MODEL } = DEFAULT_ENCODER;
+
+export const DEFAULT_PRETRAIN: PretrainConfig = {
+  model: MODEL,
+  tokenizer: { vocabSize: DEFAULT_ENCODER.vocabSize, path: null },
+  data: { corpus: 'builtin', format: 'auto', field: 'text', seqLen: DEFAULT_ENCODER.maxPositions, heldOutFraction: 0.02 },
+  objective: { kind: 'mlm', maskProb: 0.15 },
+  train: {
+    steps: 3000, batchSize: 32, lr: 5e-4, warmupSteps: 300, schedule: 'cosine', minLrRatio: 0.1, weightDecay: 0.01,
+    clipNorm: 1.0, seed: 0, logEvery: 10, evalEvery: 250, evalBatches: 16, checkpointEvery: 250, keepCheckpoints: 2,
+  },
+  out: 'runs/pretrain',
+};
+
+/** Byte-level BPE needs the 256 byte symbols plus the five special tokens. */
+export const MIN_VOCAB = 256 + 5;
+export const MAX_VOCAB = 1 << 20;
+
+export function encoderConfigOf(c: PretrainConfig, vocabSize: number): EncoderConfig {
+  return { ...c.model, vocabSize, maxPositions: c.data.seqLen };
+}
+
+/** Semantic checks beyond types; messages name the field. */
+export function validatePretrainConfig(c: PretrainConfig, source: string): void {
+  const fail = (m: string): never => {
+    throw new ConfigError(`${source}: ${m}`);
+  };
+  const int = (v: number, key: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) fail(`${key} must be an integer in [${min}, ${max}], got ${v}`);
+  };
+  if (c.tokenizer.path === null) int(c.tokenizer.vocabSize, 'tokenizer.vocabSize', MIN_VOCAB, MAX_VOCAB);
+  int(c.data.seqLen, 'data.seqLen', 8, 8192);
+  if (!['auto', 'txt', 'jsonl'].includes(c.data.format)) fail(`data.format must be auto, txt or jsonl, got ${c.data.format}`);
+  if (!(c.data.heldOutFraction > 0 && c.data.heldOutFraction < 0.5)) fail(`data.heldOutFraction must be in (0, 0.5), got ${c.data.heldOutFraction}`);
+  if (c.objective.kind !== 'mlm' && c.objective.kind !== 'clm') fail(`objective.kind must be "mlm" or "clm", got ${c.objective.kind}`);
+  if (!(c.objective.maskProb > 0 && c.objective.maskProb < 1)) fail(`objective.maskProb must be in (0, 1), got ${c.objective.maskProb}`);
+  const t = c.train;
+  int(t.steps, 'train.steps', 1);
+  int(t.batchSize, 'train.batchSize', 1, 1 << 16);
+  int(t.warmupSteps, 'train.warmupSteps', 0, t.steps);
+  int(t.seed, 'train.seed', 0, 2 ** 32 - 1);
+  for (const k of ['logEvery', 'evalEvery', 'evalBatches', 'checkpointEvery', 'keepCheckpoints'] as const) int(t[k], `train.${k}`, 1);
+  if (!(t.lr > 0 && t.lr < 1)) fail(`train.lr must be in (0, 1), got ${t.lr}`);
+  if (!['constant', 'linear', 'cosine'].includes(t.schedule)) fail(`train.schedule must be constant, linear or cosine, got ${t.schedule}`);
+  if (!(t.minLrRatio >= 0 && t.minLrRatio <= 1)) fail(`train.minLrRatio must be in [0, 1], got ${t.minLrRatio}`);
+  if (!(t.weightDecay >= 0)) fail(`train.weightDecay must be >= 0, got ${t.weightDecay}`);
+  if (!(t.clipNorm > 0)) fail(`train.clipNorm must be > 0, got ${t.clipNorm}`);
+  if (!c.out) fail('out must name a folder');
+  try {
+    validateEncoderConfig(encoderConfigOf(c, c.tokenizer.path === null ? c.tokenizer.vocabSize : MIN_VOCAB));
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+
+/** Reads a config file (or none: the defaults), applies overrides, validates. */
+export function loadPretrainConfig(path: string | null, overrides: Record<string, unknown>): PretrainConfig {
+  let c = DEFAULT_PRETRAIN;
+  if (path !== null) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      throw new ConfigError(`config file not found: ${path}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
+    }
+    c = mergeConfig(c, json, path);
+  }
+  c = mergeConfig(c, overrides, 'command-line flags');
+  validatePretrainConfig(c, path ?? 'config');
+  return c;
+}

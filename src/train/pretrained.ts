@@ -1,0 +1,70 @@
+// fromPretrained: a model folder (config.json, model.safetensors, tokenizer.json) -> a model.
+// Reads Pathwise folders and Hugging Face BERT folders (model_type "bert").
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng, readSafetensors } from '../engine/index.js';
+import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
+import { Tokenizer } from '../data/tokenizer/index.js';
+
+export interface Pretrained {
+  model: LanguageModel;
+  config: EncoderConfig;
+  /** null when the folder has no tokenizer.json. */
+  tokenizer: Tokenizer | null;
+  /** Parameters the checkpoint did not provide (left at their initial values), e.g. lm_head.* of a BertModel. */
+  missing: string[];
+}
+
+const ENCODER_KEYS: (keyof EncoderConfig)[] = [
+  'vocabSize', 'maxPositions', 'typeVocabSize', 'dModel', 'layers', 'heads', 'ffn', 'activation', 'dropout',
+  'attentionDropout', 'layerNormEps', 'initStd', 'normPlacement',
+];
+
+export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretrained {
+  const cfgFile = join(dir, 'config.json');
+  if (!existsSync(cfgFile)) throw new Error(`${dir}: no config.json (is this a model folder?)`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message})`);
+  }
+  const weightsFile = join(dir, 'model.safetensors');
+  const { tensors } = readSafetensors(weightsFile);
+  let config: EncoderConfig;
+  let values: Map<string, Float32Array>;
+  if (raw.model_type === 'bert') {
+    config = encoderConfigFromBert(raw, cfgFile);
+    values = bertToPathwise(tensors, config.layers, weightsFile);
+  } else if (raw.model_type === 'pathwise') {
+    const missingKey = ENCODER_KEYS.find((k) => !(k in raw));
+    if (missingKey) throw new Error(`${cfgFile}: missing "${missingKey}"`);
+    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, raw[k]])) as unknown as EncoderConfig;
+    values = new Map([...tensors].map(([k, t]) => [k, t.f32]));
+  } else {
+    throw new Error(`${cfgFile}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`);
+  }
+  try {
+    validateEncoderConfig(config, cfgFile);
+  } catch (e) {
+    throw new Error((e as Error).message);
+  }
+  const model = new LanguageModel(config, new Rng(opts.seed ?? 0));
+  const missing: string[] = [];
+  for (const [name, p] of model.namedParameters()) {
+    const v = values.get(name);
+    if (!v) {
+      if (name.startsWith('lm_head.')) {
+        missing.push(name);
+        continue;
+      }
+      throw new Error(`${weightsFile}: missing parameter "${name}"`);
+    }
+    if (v.length !== p.size) throw new Error(`${weightsFile}: "${name}" has ${v.length} values, the config implies shape [${p.shape}]`);
+    p.f32.set(v);
+  }
+  const tokFile = join(dir, 'tokenizer.json');
+  const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
+  return { model: model.eval(), config, tokenizer, missing };
+}

@@ -1,0 +1,63 @@
+// safetensors: round trip, and clear errors for damaged files.
+
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../src/engine/index.js';
+
+it('round-trips float32 and int32 tensors with metadata, data 8-byte aligned', () => {
+  const a = tensor([1.5, -2, 3.25, Math.PI, -0, 1e-30], [2, 3]);
+  const b = intTensor([7, -8, 2147483647], [3]);
+  const e = new Tensor(new Float32Array(0), [0, 4]);
+  const buf = serializeSafetensors({ a, b, e }, { format: 'pt' });
+  const hlen = Number(buf.readBigUInt64LE(0));
+  assert.equal((8 + hlen) % 8, 0);
+  const back = parseSafetensors(buf, 'x.safetensors');
+  assert.deepEqual(back.metadata, { format: 'pt' });
+  assert.deepEqual([...back.tensors.keys()], ['a', 'b', 'e']);
+  assert.deepEqual([...back.tensors.get('a')!.shape], [2, 3]);
+  assert.deepEqual(Array.from(back.tensors.get('a')!.data), Array.from(a.data));
+  assert.equal(back.tensors.get('b')!.dtype, 'int32');
+  assert.deepEqual(Array.from(back.tensors.get('b')!.data), [7, -8, 2147483647]);
+  assert.equal(back.tensors.get('e')!.size, 0);
+});
+
+it('rejects damaged files with the file and tensor named', () => {
+  const good = serializeSafetensors({ w: tensor([1, 2, 3, 4], [2, 2]) });
+  assert.throws(() => parseSafetensors(good.subarray(0, 5), 'm.safetensors'), /m\.safetensors: not a safetensors file/);
+  assert.throws(() => parseSafetensors(good.subarray(0, good.length - 4), 'm.safetensors'), /m\.safetensors: tensor "w": data_offsets/);
+  const bad = Buffer.from(good);
+  bad.writeBigUInt64LE(10n ** 12n, 0);
+  assert.throws(() => parseSafetensors(bad, 'm.safetensors'), /header length/);
+  const hdr = (h: object) => {
+    const j = Buffer.from(JSON.stringify(h));
+    const out = Buffer.alloc(8 + j.length + 16);
+    out.writeBigUInt64LE(BigInt(j.length), 0);
+    j.copy(out, 8);
+    return out;
+  };
+  assert.throws(() => parseSafetensors(hdr({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }), 'f'), /tensor "w": unsupported or missing dtype/);
+  assert.throws(() => parseSafetensors(hdr({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), 'f'), /8 bytes for shape \[3\]/);
+});
+
+it('converts F16, BF16 and I64 on read', () => {
+  const j = Buffer.from(JSON.stringify({
+    h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+    bf: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+    i: { dtype: 'I64', shape: [2], data_offsets: [10, 26] },
+  }));
+  const buf = Buffer.alloc(8 + j.length + 26);
+  buf.writeBigUInt64LE(BigInt(j.length), 0);
+  j.copy(buf, 8);
+  const d = 8 + j.length;
+  buf.writeUInt16LE(0x3c00, d); // 1.0
+  buf.writeUInt16LE(0xc000, d + 2); // -2.0
+  buf.writeUInt16LE(0x0001, d + 4); // smallest subnormal 2^-24
+  buf.writeUInt16LE(0x3fc0, d + 6); // bf16 1.5
+  buf.writeUInt16LE(0xc040, d + 8); // bf16 -3
+  buf.writeBigInt64LE(-5n, d + 10);
+  buf.writeBigInt64LE(123456789n, d + 18);
+  const t = parseSafetensors(buf).tensors;
+  assert.deepEqual(Array.from(t.get('h')!.data), [1, -2, 2 ** -24]);
+  assert.deepEqual(Array.from(t.get('bf')!.data), [1.5, -3]);
+  assert.deepEqual(Array.from(t.get('i')!.data), [-5, 123456789]);
+});
