@@ -75,17 +75,15 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     torch_common.add_thread_args(p, pick_steps=4, pick_warmup=1)
-    p.add_argument("--dropout-impl", choices=["rand", "numpy", "native"], default="rand",
-                   help="'rand' = mask from torch.rand (default), 'native' = F.dropout")
-    p.add_argument("--no-foreach", action="store_true", help="AdamW's per-tensor loop instead of foreach")
-    p.add_argument("--bmm-threads", type=int, default=1,
-                   help="split attention bmm's batch over this many Python threads")
-    p.add_argument("--ffn-chain", action="store_true",
-                   help="onednn: keep fc1 -> gelu -> dropout -> fc2 in oneDNN tensors")
-    p.add_argument("--linear-impl", choices=["blas", "onednn"], default="blas",
-                   help="Linear layers through OpenBLAS (F.linear) or oneDNN (mkldnn_linear)")
+    p.add_argument("--linear-impl", choices=["onednn", "blas"], default="onednn",
+                   help="Linear layers through oneDNN (mkldnn_linear; default) or OpenBLAS (F.linear)")
+    p.add_argument("--dropout-impl", choices=["numpy", "rand", "native"], default="numpy",
+                   help="dropout masks from NumPy PCG64 uniforms (default), torch.rand, or F.dropout")
+    p.add_argument("--foreach", action="store_true", help="AdamW foreach=True (slower here)")
+    p.add_argument("--malloc", choices=["nommap", "tuned", "default"], default="nommap",
+                   help="glibc malloc settings applied before torch loads (see the module doc)")
     p.add_argument("--check", action="store_true",
-                   help="check the fast model against a plain float64 reference and exit")
+                   help="check the fast model against plain references and exit")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.attention_dropout is None:
@@ -93,92 +91,35 @@ def parse_args(argv=None):
     return args
 
 
-def make_dropout(torch, impl):
+def make_dropout(torch, impl, seed=0):
+    """Returns (drop, keep_mask): drop(t, p, training) is dropout; keep_mask(shape, p) is the
+    scaled keep mask (0 or 1/(1-p)) it multiplies by. 'numpy' and 'rand' have F.dropout's
+    distribution and scaling (keep with probability 1-p: a float32 uniform u with 24 random bits,
+    kept iff u >= p), with the uniforms from NumPy's PCG64 (filled by get_num_threads() threads)
+    or torch.rand, both far faster than F.dropout's bernoulli_ here (serial in this CPU build)."""
     import torch.nn.functional as F
     if impl == "native":
-        return F.dropout
+        return F.dropout, None
     if impl == "numpy":
-        fill = make_uniform_filler(torch, torch.initial_seed(), torch.get_num_threads())
+        import numpy as np
+        rng = np.random.Generator(np.random.PCG64(seed))
 
-        def drop_np(t, p, training):
-            # as 'rand', with the uniforms from NumPy (PCG64, float32 = 24 random bits like
-            # torch.rand), filled by get_num_threads() threads
-            if not training or p == 0.0:
-                return t
-            with torch.no_grad():
-                m = fill(torch.empty(t.shape)).ge_(p).mul_(1.0 / (1.0 - p))
-            return t * m
-        return drop_np
+        def uniform(shape):
+            t = torch.empty(shape)
+            rng.random(out=t.numpy().reshape(-1), dtype=np.float32)
+            return t
+    else:
+        def uniform(shape):
+            return torch.rand(shape)
+
+    def keep_mask(shape, p):
+        return uniform(shape).ge_(p).mul_(1.0 / (1.0 - p))
 
     def drop(t, p, training):
-        # F.dropout's distribution and scaling (keep with probability 1-p, scale by 1/(1-p)),
-        # with the mask from torch.rand instead of bernoulli_ (slow serial CPU path here).
         if not training or p == 0.0:
             return t
-        with torch.no_grad():
-            m = torch.rand_like(t).ge_(p).mul_(1.0 / (1.0 - p))
-        return t * m
-    return drop
-
-
-def make_uniform_filler(torch, seed, threads):
-    """fill(t): t (contiguous float32) <- U[0, 1) float32, from `threads` independent PCG64
-    streams over contiguous chunks, run in parallel (NumPy releases the GIL while filling)."""
-    import numpy as np
-    from concurrent.futures import ThreadPoolExecutor
-    gens = [np.random.Generator(np.random.PCG64(s)) for s in np.random.SeedSequence(seed).spawn(max(1, threads))]
-    pool = ThreadPoolExecutor(len(gens) - 1) if len(gens) > 1 else None
-
-    def fill(t):
-        a = t.numpy().reshape(-1)
-        n = a.shape[0]
-        k = len(gens) if n >= 1 << 16 else 1
-        bounds = [n * i // k for i in range(k + 1)]
-        futs = [pool.submit(gens[i].random, out=a[bounds[i]:bounds[i + 1]], dtype=np.float32)
-                for i in range(1, k)]
-        gens[0].random(out=a[bounds[0]:bounds[1]], dtype=np.float32)
-        for f in futs:
-            f.result()
-        return t
-    return fill
-
-
-def make_bmm(torch, threads):
-    """bmm whose batch is split over `threads` Python threads (forward and backward): torch.bmm
-    on CPU loops over the batch calling single-threaded BLAS, and ops release the GIL."""
-    if threads <= 1:
-        return torch.bmm
-    from concurrent.futures import ThreadPoolExecutor
-    pool = ThreadPoolExecutor(threads - 1)
-
-    def part(a, b, out):
-        with torch.no_grad():
-            torch.bmm(a, b, out=out)
-
-    def raw(a, b):
-        n = a.shape[0]
-        out = a.new_empty((n, a.shape[1], b.shape[2]))
-        bd = [n * i // threads for i in range(threads + 1)]
-        futs = [pool.submit(part, a[bd[i]:bd[i + 1]], b[bd[i]:bd[i + 1]], out[bd[i]:bd[i + 1]])
-                for i in range(1, threads)]
-        part(a[bd[0]:bd[1]], b[bd[0]:bd[1]], out[bd[0]:bd[1]])
-        for f in futs:
-            f.result()
-        return out
-
-    class ParallelBmm(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, a, b):
-            ctx.save_for_backward(a, b)
-            return raw(a, b)
-
-        @staticmethod
-        def backward(ctx, g):
-            a, b = ctx.saved_tensors
-            ga = raw(g, b.transpose(1, 2)) if ctx.needs_input_grad[0] else None
-            gb = raw(a.transpose(1, 2), g) if ctx.needs_input_grad[1] else None
-            return ga, gb
-    return ParallelBmm.apply
+        return t * keep_mask(t.shape, p)
+    return drop, keep_mask
 
 
 def build_model(args, torch, dtype=None):
@@ -190,17 +131,15 @@ def build_model(args, torch, dtype=None):
     assert D % H == 0
     hd = D // H
     scale = 1.0 / math.sqrt(hd)
-    drop = make_dropout(torch, args.dropout_impl)
+    drop, keep_mask = make_dropout(torch, args.dropout_impl, args.seed)
     eps = 1e-5
-    bmm = make_bmm(torch, args.bmm_threads)
-    ffn_chain = args.ffn_chain and args.linear_impl == "onednn"
+    onednn = args.linear_impl == "onednn"
+    if onednn:
+        mkldnn_linear = torch._C._nn.mkldnn_linear
 
-    def drop_mask(shape, p):
-        return drop(torch.ones(shape), p, True)
-    if args.linear_impl == "onednn":
         def lin(x, w, b):
             shp = x.shape
-            y = torch._C._nn.mkldnn_linear(x.reshape(-1, shp[-1]).to_mkldnn(), w, b).to_dense()
+            y = mkldnn_linear(x.reshape(-1, shp[-1]).to_mkldnn(), w, b).to_dense()
             return y.view(*shp[:-1], w.shape[0])
     else:
         lin = F.linear
@@ -253,20 +192,19 @@ def build_model(args, torch, dtype=None):
             qkv = lin(self.ln1(x), self.attn.qkv.weight, self.attn.qkv.bias)
             # [B, T, 3, H, hd] -> [3, B, H, T, hd] -> q, k, v as [B*H, T, hd]
             q, k, v = qkv.view(B, T, 3, H, hd).permute(2, 0, 3, 1, 4).reshape(3, B * H, T, hd).unbind(0)
-            if bmm is torch.bmm:
-                s = torch.baddbmm(q.new_empty(()).expand(B * H, T, T), q, k.transpose(1, 2),
-                                  beta=0.0, alpha=scale)
-            else:
-                s = bmm(q * scale, k.transpose(1, 2))
+            # scores = (q k^T) / sqrt(hd) in one baddbmm (beta 0: the input is ignored)
+            s = torch.baddbmm(q.new_empty(()).expand(B * H, T, T), q, k.transpose(1, 2),
+                              beta=0.0, alpha=scale)
             pr = drop(torch.softmax(s, dim=-1), pa, tr)
-            ctx = bmm(pr, v).view(B, H, T, hd).transpose(1, 2).reshape(B, T, D)
+            ctx = torch.bmm(pr, v).view(B, H, T, hd).transpose(1, 2).reshape(B, T, D)
             h = x + drop(lin(ctx, self.attn.out.weight, self.attn.out.bias), p, tr)
-            if ffn_chain:
-                u = F.gelu(torch._C._nn.mkldnn_linear(self.ln2(h).reshape(B * T, D).to_mkldnn(),
-                                                      self.ffn.fc1.weight, self.ffn.fc1.bias))
+            if onednn and keep_mask is not None:
+                # fc1 -> GELU -> dropout -> fc2 stays in oneDNN tensors (no dense round trips)
+                u = F.gelu(mkldnn_linear(self.ln2(h).reshape(B * T, D).to_mkldnn(),
+                                         self.ffn.fc1.weight, self.ffn.fc1.bias))
                 if tr and p > 0.0:
-                    u = u * drop_mask(u.shape, p).to_mkldnn()
-                f = torch._C._nn.mkldnn_linear(u, self.ffn.fc2.weight, self.ffn.fc2.bias).to_dense().view(B, T, D)
+                    u = u * keep_mask((B * T, FF), p).to_mkldnn()
+                f = mkldnn_linear(u, self.ffn.fc2.weight, self.ffn.fc2.bias).to_dense().view(B, T, D)
             else:
                 f = lin(drop(F.gelu(lin(self.ln2(h), self.ffn.fc1.weight, self.ffn.fc1.bias)), p, tr),
                         self.ffn.fc2.weight, self.ffn.fc2.bias)
@@ -342,7 +280,7 @@ def run_train(args):
     model.train()
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
-                            foreach=not args.no_foreach)
+                            foreach=args.foreach)
     g = torch.Generator().manual_seed(args.seed + 1)
     pool = [torch.randint(FIRST_REGULAR_ID, args.vocab, (args.batch, args.seq), generator=g)
             for _ in range(4)]
@@ -381,27 +319,34 @@ def run_train(args):
         "attention_dropout": args.attention_dropout, "norm": "pre",
         "masked_per_step": int(round(MASK_FRACTION * tokens)), "steps": args.steps,
         "warmup": args.warmup, "final_loss": float(loss.item()), "dropout_impl": args.dropout_impl,
-        "adamw_foreach": not args.no_foreach,
+        "adamw_foreach": args.foreach, "linear_impl": args.linear_impl,
+        "malloc": args.malloc,
+        "malloc_tuned": args.malloc_tuned,
     }), flush=True)
 
 
 def run_check(args):
-    """The fast model vs a plain reference (nn.TransformerEncoderLayer stack, full final_norm,
-    then gather), float64, dropout 0: loss and every gradient."""
+    """1. float64, dropout 0: the model (with F.linear) against a plain reference
+    (nn.TransformerEncoderLayer(norm_first=True) stack sharing its parameters, final_norm on all
+    positions, then gather, head, F.cross_entropy): loss and every gradient to 1e-10.
+    2. float32, dropout 0: the configured fast path (e.g. oneDNN) against that F.linear path.
+    3. the dropout mask: kept fraction and scale."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
-    small = argparse.Namespace(**dict(vars(args), batch=3, seq=16, vocab=97, d_model=32, layers=2,
-                                      heads=4, ffn=64, dropout=0.0, attention_dropout=0.0))
+    torch.set_num_threads(2)
+    small = dict(vars(args), batch=3, seq=16, vocab=97, d_model=32, layers=2, heads=4, ffn=64,
+                 dropout=0.0, attention_dropout=0.0)
+    ref_args = argparse.Namespace(**dict(small, linear_impl="blas"))
     torch.manual_seed(args.seed)
-    fast = build_model(small, torch, dtype=torch.float64).train()
+    fast = build_model(ref_args, torch, dtype=torch.float64).train()
     with torch.no_grad():  # random LN / bias values, so that every parameter matters
-        for n, q in fast.named_parameters():
+        for q in fast.parameters():
             q.add_(torch.randn_like(q) * 0.1)
-    D = small.d_model
+    D = ref_args.d_model
     ref_layers = []
     for blk in fast.layers:
-        lay = nn.TransformerEncoderLayer(D, small.heads, dim_feedforward=small.ffn, dropout=0.0,
+        lay = nn.TransformerEncoderLayer(D, ref_args.heads, dim_feedforward=ref_args.ffn, dropout=0.0,
                                          activation="gelu", layer_norm_eps=1e-5, batch_first=True,
                                          norm_first=True, dtype=torch.float64).train()
         # share the parameters, so gradients land on the same tensors
@@ -416,7 +361,7 @@ def run_check(args):
     def ref_loss(inputs, positions, targets):
         e = fast.embeddings
         B, T = inputs.shape
-        x = (e.word(inputs) + e.position(torch.arange(T))[None] + e.type_table(torch.zeros_like(inputs)))
+        x = e.word(inputs) + e.position(torch.arange(T))[None] + e.type_table(torch.zeros_like(inputs))
         for lay in ref_layers:
             x = lay(x)
         x = fast.final_norm(x).reshape(B * T, D)[positions]
@@ -425,21 +370,62 @@ def run_check(args):
         return F.cross_entropy(t @ e.word.weight.t() + hh.bias, targets)
 
     g = torch.Generator().manual_seed(5)
-    ids = torch.randint(FIRST_REGULAR_ID, small.vocab, (small.batch, small.seq), generator=g)
-    inputs, positions, targets = mask_batch(torch, ids, small.vocab, g)
+    ids = torch.randint(FIRST_REGULAR_ID, ref_args.vocab, (ref_args.batch, ref_args.seq), generator=g)
+    inputs, positions, targets = mask_batch(torch, ids, ref_args.vocab, g)
     assert positions.numel() == round(0.15 * ids.numel()) and positions.unique().numel() == positions.numel()
     params = list(fast.parameters())
     la = fast(inputs, positions, targets)
     ga = torch.autograd.grad(la, params)
     lb = ref_loss(inputs, positions, targets)
     gb = torch.autograd.grad(lb, params)
-    err = max([abs(la.item() - lb.item())] + [(a - b).abs().max().item() for a, b in zip(ga, gb)])
-    names = [n for n, _ in fast.named_parameters()]
     assert all(b.abs().max().item() > 0 for b in gb), "a parameter without gradient"
-    print(json.dumps({"check": "fast model vs nn.TransformerEncoderLayer reference (float64)",
-                      "loss": la.item(), "max_abs_err": err, "params": names}), flush=True)
-    if not err < 1e-10:
-        raise SystemExit(f"check failed: max abs err {err}")
+    err64 = max([abs(la.item() - lb.item())] + [(a - b).abs().max().item() for a, b in zip(ga, gb)])
+    if not err64 < 1e-10:
+        raise SystemExit(f"check failed: float64 max abs err {err64}")
+
+    m32 = build_model(argparse.Namespace(**small), torch).train()
+    r32 = build_model(argparse.Namespace(**dict(small, linear_impl="blas")), torch).train()
+    m32.load_state_dict({k: v.float() for k, v in fast.state_dict().items()})
+    r32.load_state_dict(m32.state_dict())
+    l1 = m32(inputs, positions, targets)
+    g1 = torch.autograd.grad(l1, list(m32.parameters()))
+    l2 = r32(inputs, positions, targets)
+    g2 = torch.autograd.grad(l2, list(r32.parameters()))
+    rel32 = max([abs(l1.item() - l2.item()) / abs(l2.item())]
+                + [((a - b).abs().max() / b.abs().max()).item() for a, b in zip(g1, g2)])
+    if not rel32 < 1e-4:
+        raise SystemExit(f"check failed: float32 {args.linear_impl} vs F.linear: max rel err {rel32}")
+
+    drop, keep_mask = make_dropout(torch, args.dropout_impl, args.seed)
+    x = torch.ones(1 << 22)
+    y = drop(x, 0.1, True)
+    kept = (y != 0).double().mean().item()
+    assert abs(kept - 0.9) < 2e-3, kept                          # 7 sigma
+    assert torch.allclose(y[y != 0], torch.tensor(1 / 0.9)), "dropout scale"
+    print(json.dumps({"check": "ok", "float64_vs_TransformerEncoderLayer_max_abs_err": err64,
+                      f"float32_{args.linear_impl}_vs_F.linear_max_rel_err": rel32,
+                      "dropout_kept_fraction": kept, "loss": la.item(),
+                      "params": [n for n, _ in fast.named_parameters()]}), flush=True)
+
+
+def tune_malloc(mode):
+    """mallopt before torch allocates anything. 'tuned': Pathwise's engine settings (mmap
+    threshold 32 MiB, trim threshold 1 GiB, top pad 64 MiB: freed heap is kept for reuse, not
+    returned to the OS and faulted back in); 'nommap': those plus M_MMAP_MAX = 0, so blocks over
+    32 MiB (the [masked, V] logits and their gradients) also come from the reused heap instead of
+    a fresh mmap (page faults on every touch) each step."""
+    if mode == "default":
+        return True
+    import ctypes
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        ok = (libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 1 << 30) == 1
+              and libc.mallopt(-2, 64 << 20) == 1)       # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD
+        if mode == "nommap":
+            ok = ok and libc.mallopt(-4, 0) == 1          # M_MMAP_MAX
+        return ok
+    except (OSError, AttributeError):
+        return False
 
 
 def main():
@@ -452,6 +438,7 @@ def main():
             trial_keys=("tokens_per_s", "steps_per_s", "ms_per_step_median"))
         return
     torch_common.maybe_reexec_for_blas(args, __file__)
+    args.malloc_tuned = tune_malloc(args.malloc)
     if args.check:
         run_check(args)
     else:
