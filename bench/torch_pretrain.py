@@ -6,7 +6,8 @@ Run with Debian's system interpreter (that is where PyTorch is installed):
     /usr/bin/python3 bench/torch_pretrain.py [--batch 32] [--seq 128] [--vocab 16384] \
         [--d-model 256] [--layers 4] [--heads 4] [--ffn 1024] [--dropout 0.1] \
         [--attention-dropout D] [--steps 10] [--warmup 2] [--intra-threads k] [--blas-threads k] \
-        [--pick-threads] [--check]
+        [--pick-threads] [--linear-impl onednn|blas] [--dropout-impl numpy|rand|native] \
+        [--malloc nommap|tuned|default] [--foreach] [--check]
 
 Masked-LM training throughput of the Pathwise default pretraining model, written as fast as
 PyTorch 1.13 allows on CPU, float32. The model (parameter names as Pathwise's):
@@ -34,16 +35,35 @@ JSON object:
 
 tokens_per_s counts every token of the batch (B * T per step), not just the masked ones.
 
-Speed choices (all keep the computation): one fused qkv Linear; attention as bmm / softmax /
-bmm on [B*H, T, hd] with the 1/sqrt(hd) scale applied by baddbmm's alpha (no mask, so no mask
-add); dropout masks from torch.rand (`x * (rand >= p) / (1 - p)`: F.dropout's distribution and
-scaling, several times faster than its bernoulli_ path on this CPU build, see torch_engine.py);
-only the masked positions go through final_norm / LM head; AdamW with foreach=True (the
-multi-tensor path; --no-foreach for the per-tensor loop). --check verifies the fast model
-against a plain float64 reference built from nn.TransformerEncoderLayer (dropout 0) and exits.
+Speed choices (each keeps the computation; medians of ms/step on the reference 2-core machine
+(AMD EPYC with AVX-512, torch 1.13 from Debian with OpenBLAS), intra 2 / BLAS 1, B 32 x T 128):
+  * Linear layers through oneDNN (torch._C._nn.mkldnn_linear, AVX-512, with autograd; weights
+    stay ordinary dense parameters) instead of OpenBLAS (F.linear): ~560 vs ~1180 ms. The FFN
+    (fc1 -> GELU -> dropout -> fc2) stays in oneDNN tensors, saving the dense round trips
+    (~10% of a layer). --linear-impl blas for F.linear everywhere.
+  * glibc malloc tuned before torch allocates (--malloc): PyTorch's CPU allocator is malloc,
+    and by default glibc hands big blocks back to the OS and faults them in again each step;
+    blocks over 32 MiB (the [614, 16384] logits, 40 MB) always come from a fresh mmap. 'nommap'
+    (default: Pathwise's engine settings M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 1 GiB,
+    M_TOP_PAD 64 MiB, plus M_MMAP_MAX 0) vs 'default': ~555 vs ~630 ms.
+  * Dropout masks `x * (u >= p) / (1 - p)` with u uniform float32: F.dropout's distribution and
+    scaling; u from NumPy's PCG64 (default) ~555 ms, torch.rand ~585 ms, F.dropout (bernoulli_,
+    serial here) ~690 ms.
+  * one fused qkv Linear; attention as baddbmm (scale in alpha) / softmax / bmm on [B*H, T, hd],
+    no mask at all (no padding); only the masked positions go through final_norm and the head
+    (final_norm is per token: the same numbers).
+  * AdamW's default per-tensor loop (--foreach: no measurable difference here).
+Tried and dropped: splitting the attention bmm over two Python threads (no gain), a fused
+one-exp cross-entropy (no gain once malloc is tuned), OMP_WAIT_POLICY=PASSIVE with intra 2 /
+BLAS 2 (slower than intra 2 / BLAS 1), Linear as a 1x1 oneDNN convolution (2-3x slower).
+--check verifies the model against plain references (see run_check) and exits.
 
-Threads: see torch_common.py. --pick-threads runs short trials of (intra, blas) in
-{(1,2), (2,1), (2,2), (1,1)} and then the full measurement with the fastest.
+Threads: see torch_common.py. oneDNN runs on the intra-op (OpenMP) threads, so with the
+default --linear-impl the BLAS threads only serve the attention bmm's. --pick-threads runs short
+trials of (intra, blas) in {(1,2), (2,1), (2,2), (1,1)} and then the full measurement with the
+fastest. On an idle 2-core machine intra 2 / BLAS 1 wins (~530-560 ms/step vs ~800-860 at
+intra 1); when another process keeps a core busy, intra 2 can collapse to seconds per step
+(libgomp's spinning workers), and the trials then pick intra 1.
 """
 
 import argparse
@@ -79,7 +99,7 @@ def parse_args(argv=None):
                    help="Linear layers through oneDNN (mkldnn_linear; default) or OpenBLAS (F.linear)")
     p.add_argument("--dropout-impl", choices=["numpy", "rand", "native"], default="numpy",
                    help="dropout masks from NumPy PCG64 uniforms (default), torch.rand, or F.dropout")
-    p.add_argument("--foreach", action="store_true", help="AdamW foreach=True (slower here)")
+    p.add_argument("--foreach", action="store_true", help="AdamW foreach=True (no measurable difference here)")
     p.add_argument("--malloc", choices=["nommap", "tuned", "default"], default="nommap",
                    help="glibc malloc settings applied before torch loads (see the module doc)")
     p.add_argument("--check", action="store_true",
@@ -95,8 +115,8 @@ def make_dropout(torch, impl, seed=0):
     """Returns (drop, keep_mask): drop(t, p, training) is dropout; keep_mask(shape, p) is the
     scaled keep mask (0 or 1/(1-p)) it multiplies by. 'numpy' and 'rand' have F.dropout's
     distribution and scaling (keep with probability 1-p: a float32 uniform u with 24 random bits,
-    kept iff u >= p), with the uniforms from NumPy's PCG64 (filled by get_num_threads() threads)
-    or torch.rand, both far faster than F.dropout's bernoulli_ here (serial in this CPU build)."""
+    kept iff u >= p), with the uniforms from NumPy's PCG64 or torch.rand, both faster than
+    F.dropout's bernoulli_ here (serial in this CPU build)."""
     import torch.nn.functional as F
     if impl == "native":
         return F.dropout, None

@@ -121,6 +121,11 @@ describeEachBackend('gradient checks', () => {
     gradcheck('attn causal', [R([2, 4, 12])], ([q]) => E.selfAttention(q, { heads: 2, causal: true }));
     gradcheck('attn dropout', [R([1, 3, 6])], ([q]) => E.selfAttention(q, { heads: 1, mask: null, dropout: 0.25, rng: new Rng(3) }));
   });
+  it('groupedLinear (experts with and without rows)', () => {
+    const offsets = Int32Array.from([0, 2, 2, 5]); // expert 1 gets no rows
+    gradcheck('groupedLinear', [R([5, 3]), R([3, 4, 3]), R([3, 4])], ([x, w, b]) => E.groupedLinear(x, w, b, offsets));
+    gradcheck('groupedLinear nobias', [R([5, 3]), R([3, 2, 3])], ([x, w]) => E.groupedLinear(x, w, null, offsets));
+  });
   it('embedding, gatherRows, scatterAddRows', () => {
     gradcheck('embedding', [R([5, 3])], ([t]) => E.embedding(int([0, 2, 2, 4], [2, 2]), t));
     gradcheck('gatherRows', [R([4, 3])], ([x]) => E.gatherRows(x, int([3, 0, 3])));

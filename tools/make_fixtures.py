@@ -13,6 +13,9 @@ It writes, atomically (temp file + rename), and deterministically (fixed seeds):
     test/fixtures/bert/                      a tiny random BERT (BertForMaskedLM) as HF saves it
                                              (config.json, model.safetensors, model_f16.safetensors)
                                              and its outputs (io.json); see the BERT section below
+    test/fixtures/sparse/moe.json            Switch mixture-of-experts layer (top-k routing, capacity,
+                                             load-balancing and z losses); see the sparse section
+    test/fixtures/sparse/skills.json         SkillNet skill layer (mean of the active skill FFNs)
 
 Conventions
 -----------
@@ -1067,6 +1070,316 @@ def _check_pathwise_pre_ln(P, cfg, ids, type_ids, add_mask, g):
     assert_close(h, x, 1e-12, "Pathwise pre-LN formulation vs block_forward")
 
 
+# ------------------------------------------------------------------- test/fixtures/sparse/
+#
+# References for the sparse layers (written by make_moe / make_skills, seeds fixed):
+#
+#   test/fixtures/sparse/moe.json     Switch mixture-of-experts FFN layer ({"cases": [...]})
+#   test/fixtures/sparse/skills.json  SkillNet skill layer ({"cases": [...]})
+#
+# Switch MoE layer, exactly (E experts, top-k routing, eval-style: no jitter, no dropout):
+#   inputs x [N, d] (tokens already flattened), router Wr [E, d] (no bias), experts W1 [E, F, d],
+#   b1 [E, F], W2 [E, d, F], b2 [E, d] (torch Linear layout [out, in] per expert);
+#   logits = x @ Wr^T [N, E]; probs = softmax(logits, -1);
+#   top-k: per token the k experts with the largest probs, in descending order (ties: lower
+#     expert index first; the fixtures keep every gap among each token's k+1 largest probs
+#     >= 1e-4, so float32 implementations make the same choices);
+#   gate of slot j: probs[n, e_j] if k == 1 or not normalizeTopK; if k > 1 and normalizeTopK:
+#     probs[n, e_j] / sum_i probs[n, e_i] over the k chosen experts (all k, dropped or not; the
+#     gradient flows through the division);
+#   capacity C = ceil(capacityFactor * N * k / E) (evaluated in that order in float64, as JS
+#     Math.ceil(cf * N * k / E) does), or unlimited (capacityFactor null) when dropless;
+#     assignments are considered slot-major then token order (all tokens' slot 0 for n = 0..N-1,
+#     then all slot 1, ...); one is kept iff its expert has fewer than C kept assignments so far,
+#     else dropped (contributes nothing; a token with every slot dropped has output row 0);
+#   out[n] = sum over kept slots j of gate_nj * (W2[e] @ gelu(W1[e] @ x_n + b1[e]) + b2[e]),
+#     gelu exact (erf);
+#   lb = E * sum_e f_e * P_e, f_e = #tokens whose top-1 (slot 0) expert is e, counted before
+#     capacity dropping, / N (a constant: no gradient), P_e = mean_n probs[n, e];
+#   z = mean_n logsumexp(logits[n, :])^2;
+#   grads are those of L = sum(out * upstream) + lbWeight * lb + zWeight * z.
+# Case fields: attrs {k, capacityFactor (null = dropless), normalizeTopK, lbWeight, zWeight, E, F},
+# inputs {x, Wr, W1, b1, W2, b2}, upstream [N, d], outputs {out [N, d], lb [], z [],
+# expertIndex int32 [N, k] (chosen experts, slot order), kept int32 [N, k] (1 kept / 0 dropped),
+# counts int32 [E] (kept assignments per expert), capacity (int, or null when dropless)},
+# grads {x, Wr, W1, b1, W2, b2} of L. Computed in float64 twice - an explicit per-token loop and
+# a vectorised one (one-hot masks, cumsum priority, per-expert boolean selection, as Hugging
+# Face's SwitchTransformersSparseMLP) - asserted to agree to 1e-10; the vectorised one run in
+# float32 is asserted to make the same routing decisions and to land within 1e-5. An expert
+# that receives no kept assignment has W1/b1/W2/b2 gradients exactly 0 (its router row still
+# gets gradient through the softmax, lb and z).
+# Cases: top1_cf1_drops (router biased to expert 0: 6 of 12 tokens dropped, zero rows),
+# top1_cf2_nodrops (lb/z weights 0.5/0.1), top2_norm_cf1 (slot-1 drops while later tokens'
+# slot-0 assignments to the same expert are kept), top2_nonorm_cf1.25, top1_dropless_unused_expert
+# (expert 2 never chosen), top1_cf1.25_N64_E8, top2_norm_aux_only (upstream 0, lb/z weights 1:
+# only the auxiliary losses' gradients).
+#
+# SkillNet skill layer: S skill FFNs (W1 [S, F, d], b1 [S, F], W2 [S, d, F], b2 [S, d], stacked
+# like the experts above), active skill indices A (attrs.active, sorted); for x [N, d]:
+#   out = (1 / |A|) * sum_{s in A} (W2[s] @ gelu(W1[s] @ x_n + b1[s]) + b2[s]);
+# grads of sum(out * upstream) w.r.t. x and all stacked params (inactive skills' slices are
+# exactly 0).
+
+SPARSE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "sparse")
+MOE_PARAMS = ["Wr", "W1", "b1", "W2", "b2"]
+TIE_GAP = 1e-4
+
+
+def _gelu_erf(t):
+    return 0.5 * t * (1.0 + torch.erf(t / math.sqrt(2.0)))
+
+
+def moe_capacity(cf, N, k, E):
+    return None if cf is None else int(math.ceil(cf * N * k / E))
+
+
+def moe_loop(x, Wr, W1, b1, W2, b2, k, cf, normalize, lbw, zw, upstream):
+    """The explicit reference: one token, one slot, one expert at a time."""
+    N, d = x.shape
+    E = Wr.shape[0]
+    C = moe_capacity(cf, N, k, E)
+    logits, probs, lse = [], [], []
+    for n in range(N):
+        l_n = torch.mv(Wr, x[n])                       # [E]
+        m = l_n.max().detach()
+        ex = torch.exp(l_n - m)
+        s = ex.sum()
+        logits.append(l_n)
+        probs.append(ex / s)
+        lse.append(m + torch.log(s))
+    # top-k by (descending prob, ascending index)
+    choice = []
+    for n in range(N):
+        pv = probs[n].detach().tolist()
+        order = sorted(range(E), key=lambda e: (-pv[e], e))
+        for j in range(min(k + 1, E) - 1):
+            assert pv[order[j]] - pv[order[j + 1]] >= TIE_GAP, ("near tie", n, j)
+        choice.append(order[:k])
+    gates = []
+    for n in range(N):
+        g = [probs[n][e] for e in choice[n]]
+        if k > 1 and normalize:
+            tot = g[0]
+            for gi in g[1:]:
+                tot = tot + gi
+            g = [gi / tot for gi in g]
+        gates.append(g)
+    # capacity: slot-major, then token order
+    counts = [0] * E
+    kept = [[0] * k for _ in range(N)]
+    for j in range(k):
+        for n in range(N):
+            e = choice[n][j]
+            if C is None or counts[e] < C:
+                counts[e] += 1
+                kept[n][j] = 1
+    rows = []
+    for n in range(N):
+        acc = torch.zeros(d, dtype=x.dtype)
+        for j in range(k):
+            if kept[n][j]:
+                e = choice[n][j]
+                h = _gelu_erf(torch.mv(W1[e], x[n]) + b1[e])
+                y = torch.mv(W2[e], h) + b2[e]
+                acc = acc + gates[n][j] * y
+        rows.append(acc)
+    out = torch.stack(rows)
+    # load balancing: f from top-1 choices before dropping (constant), P = mean probs
+    f = [0.0] * E
+    for n in range(N):
+        f[choice[n][0]] += 1.0 / N
+    P = [sum(probs[n][e] for n in range(N)) / N for e in range(E)]
+    lb = E * sum(f[e] * P[e] for e in range(E))
+    z = sum(lse[n] ** 2 for n in range(N)) / N
+    L = (out * upstream).sum() + lbw * lb + zw * z
+    return {"out": out, "lb": lb, "z": z, "L": L,
+            "expertIndex": torch.tensor(choice, dtype=torch.int32).reshape(N, k),
+            "kept": torch.tensor(kept, dtype=torch.int32).reshape(N, k),
+            "counts": torch.tensor(counts, dtype=torch.int32), "capacity": C}
+
+
+def moe_vectorised(x, Wr, W1, b1, W2, b2, k, cf, normalize, lbw, zw, upstream):
+    """The cross-check: masks as transformers' SwitchTransformersTop1Router/SparseMLP."""
+    N, d = x.shape
+    E = Wr.shape[0]
+    C = moe_capacity(cf, N, k, E)
+    logits = x @ Wr.t()
+    probs = torch.softmax(logits, dim=-1)
+    _, order = torch.sort(probs.detach(), dim=-1, descending=True, stable=True)
+    idx = order[:, :k]                                         # [N, k]
+    gates = probs.gather(1, idx)
+    if k > 1 and normalize:
+        gates = gates / gates.sum(dim=-1, keepdim=True)
+    onehot = F.one_hot(idx, E)                                 # [N, k, E]
+    slot_major = onehot.transpose(0, 1).reshape(k * N, E)
+    priority = torch.cumsum(slot_major, dim=0)                 # 1-based position in its expert
+    keep_sm = slot_major.bool() if C is None else slot_major.bool() & (priority <= C)
+    keep = keep_sm.reshape(k, N, E).transpose(0, 1)            # [N, k, E]
+    out = torch.zeros(N, d, dtype=x.dtype)
+    for e in range(E):
+        sel = keep[:, :, e]                                    # [N, k]
+        tok = sel.any(dim=1)
+        if not tok.any():
+            continue
+        g = (gates * sel).sum(dim=1)[tok]
+        y = F.linear(F.gelu(F.linear(x[tok], W1[e], b1[e])), W2[e], b2[e])
+        out = out.index_add(0, tok.nonzero().squeeze(1), g[:, None] * y)
+    f = F.one_hot(idx[:, 0], E).to(x.dtype).mean(dim=0)
+    lb = E * (f * probs.mean(dim=0)).sum()
+    z = torch.logsumexp(logits, dim=-1).pow(2).mean()
+    L = (out * upstream).sum() + lbw * lb + zw * z
+    return {"out": out, "lb": lb, "z": z, "L": L, "expertIndex": idx.to(torch.int32),
+            "kept": keep.any(dim=-1).to(torch.int32),
+            "counts": keep.sum(dim=(0, 1)).to(torch.int32), "capacity": C}
+
+
+def make_moe():
+    g = torch.Generator().manual_seed(777)
+    d, FF = 8, 16
+
+    def rn(*s, scale=1.0):
+        return (torch.randn(tuple(s), generator=g) * scale).float()
+
+    def inputs(N, E, bias):
+        """x's feature 0 is ~1 for every token and Wr[:, 0] = bias: a per-expert router bias."""
+        x = rn(N, d)
+        x[:, 0] = (x[:, 0] * 0.1 + 1.0).float()
+        Wr = rn(E, d, scale=0.5)
+        Wr[:, 0] = torch.tensor(bias, dtype=torch.float32)
+        return {"x": x, "Wr": Wr, "W1": rn(E, FF, d, scale=0.35), "b1": rn(E, FF, scale=0.2),
+                "W2": rn(E, d, FF, scale=0.25), "b2": rn(E, d, scale=0.2)}
+
+    specs = [
+        # name, N, E, k, cf, normalizeTopK, lbWeight, zWeight, router bias per expert
+        ("top1_cf1_drops", 12, 4, 1, 1.0, False, 0.01, 0.001, [1.5, 0.0, 0.0, -0.5]),
+        ("top1_cf2_nodrops", 12, 4, 1, 2.0, False, 0.5, 0.1, [0.0, 0.0, 0.0, 0.0]),
+        ("top2_norm_cf1", 16, 4, 2, 1.0, True, 0.01, 0.001, [1.2, 0.6, 0.0, -0.8]),
+        ("top2_nonorm_cf1.25", 14, 4, 2, 1.25, False, 0.1, 0.05, [0.6, 0.0, 0.0, -0.3]),
+        ("top1_dropless_unused_expert", 10, 4, 1, None, False, 0.01, 0.001, [0.0, 0.0, -6.0, 0.0]),
+        ("top1_cf1.25_N64_E8", 64, 8, 1, 1.25, False, 0.01, 0.001, [0.0] * 8),
+        ("top2_norm_aux_only", 12, 4, 2, 1.0, True, 1.0, 1.0, [0.8, 0.0, -0.4, 0.0]),
+    ]
+    cases = []
+    for name, N, E, k, cf, norm, lbw, zw, bias in specs:
+        inp = inputs(N, E, bias)
+        up = torch.zeros(N, d) if name.endswith("aux_only") else rn(N, d)
+        res, grads = [], []
+        for impl in (moe_loop, moe_vectorised):
+            leaves = {n: v.double().requires_grad_(True) for n, v in inp.items()}
+            r = impl(**leaves, k=k, cf=cf, normalize=norm, lbw=lbw, zw=zw, upstream=up.double())
+            gs = torch.autograd.grad(r["L"], list(leaves.values()), allow_unused=True)
+            res.append(r)
+            grads.append({n: (torch.zeros_like(leaves[n]) if gv is None else gv)
+                          for n, gv in zip(leaves, gs)})
+        a, b = res
+        for key in ("expertIndex", "kept", "counts"):
+            assert torch.equal(a[key], b[key]), (name, key)
+        assert a["capacity"] == b["capacity"], name
+        for key in ("out", "lb", "z", "L"):
+            assert_close(a[key], b[key], 1e-10, f"moe {name} {key}: loop vs vectorised")
+        for n in inp:
+            assert_close(grads[0][n], grads[1][n], 1e-10, f"moe {name} grad {n}: loop vs vectorised")
+        # a float32 implementation makes the same routing decisions and lands close
+        leaves32 = {n: v.clone().requires_grad_(True) for n, v in inp.items()}
+        r32 = moe_vectorised(**leaves32, k=k, cf=cf, normalize=norm, lbw=lbw, zw=zw, upstream=up)
+        g32 = torch.autograd.grad(r32["L"], list(leaves32.values()), allow_unused=True)
+        for key in ("expertIndex", "kept", "counts"):
+            assert torch.equal(a[key], r32[key]), (name, key, "float32")
+        assert_close(r32["out"], a["out"], 1e-5, f"moe {name} out: float32 vs float64")
+        for n, gv in zip(inp, g32):
+            if gv is not None:
+                assert_close(gv, grads[0][n], 1e-5, f"moe {name} grad {n}: float32 vs float64")
+        gr = grads[0]
+        kept, idx, counts, C = a["kept"], a["expertIndex"], a["counts"], a["capacity"]
+        # the properties each case is there for
+        if C is not None:
+            assert int(counts.max()) <= C, name
+        ndrop = int((kept == 0).sum())
+        if name == "top1_cf1_drops":
+            assert ndrop >= 2 and (kept.sum(1) == 0).any(), (name, ndrop)
+        if name in ("top1_cf2_nodrops", "top1_dropless_unused_expert"):
+            assert ndrop == 0, (name, ndrop)
+        if name == "top2_norm_cf1":
+            # a slot-1 assignment dropped while a later token's slot-0 assignment to the same
+            # expert is kept: slot-major priority, not token-major
+            assert any(kept[n, 1] == 0 and any(idx[m, 0] == idx[n, 1] and kept[m, 0] == 1
+                                               for m in range(n + 1, N)) for n in range(N)), name
+            assert int((kept[:, 1] == 1).sum()) > 0, name
+        if name == "top1_dropless_unused_expert":
+            assert int(counts[2]) == 0 and int((idx == 2).sum()) == 0, name
+            for pn in ("W1", "b1", "W2", "b2"):
+                assert bool((gr[pn][2] == 0).all()), (name, pn)
+            assert bool((gr["Wr"][2] != 0).any()), name
+        if name == "top1_cf1.25_N64_E8":
+            assert ndrop > 0, name
+        cases.append({
+            "name": name,
+            "attrs": {"k": k, "capacityFactor": cf, "normalizeTopK": norm, "lbWeight": lbw,
+                      "zWeight": zw, "E": E, "F": FF},
+            "inputs": {n: T(v) for n, v in inp.items()},
+            "upstream": T(up),
+            "outputs": {"out": T(a["out"]), "lb": T(a["lb"]), "z": T(a["z"]),
+                        "expertIndex": T(a["expertIndex"]), "kept": T(a["kept"]),
+                        "counts": T(a["counts"]), "capacity": C},
+            "grads": {n: T(gr[n]) for n in inp},
+        })
+    return {"cases": cases}
+
+
+def skills_loop(x, W1, b1, W2, b2, active):
+    N, d = x.shape
+    rows = []
+    for n in range(N):
+        acc = torch.zeros(d, dtype=x.dtype)
+        for s in active:
+            acc = acc + torch.mv(W2[s], _gelu_erf(torch.mv(W1[s], x[n]) + b1[s])) + b2[s]
+        rows.append(acc / len(active))
+    return torch.stack(rows)
+
+
+def skills_vectorised(x, W1, b1, W2, b2, active):
+    a = torch.tensor(active)
+    h = F.gelu(torch.einsum("nd,sfd->snf", x, W1[a]) + b1[a][:, None, :])
+    y = torch.einsum("snf,sdf->snd", h, W2[a]) + b2[a][:, None, :]
+    return y.mean(dim=0)
+
+
+def make_skills():
+    g = torch.Generator().manual_seed(31337)
+    N, d, FF, S = 6, 8, 16, 4
+
+    def rn(*s, scale=1.0):
+        return (torch.randn(tuple(s), generator=g) * scale).float()
+
+    cases = []
+    for active in ([2], [0, 3], [0, 1, 3]):
+        inp = {"x": rn(N, d), "W1": rn(S, FF, d, scale=0.35), "b1": rn(S, FF, scale=0.2),
+               "W2": rn(S, d, FF, scale=0.25), "b2": rn(S, d, scale=0.2)}
+        up = rn(N, d)
+        outs, grads = [], []
+        for impl in (skills_loop, skills_vectorised):
+            leaves = {n: v.double().requires_grad_(True) for n, v in inp.items()}
+            out = impl(**leaves, active=active)
+            grads.append(dict(zip(leaves, torch.autograd.grad(out, list(leaves.values()),
+                                                              grad_outputs=up.double()))))
+            outs.append(out)
+        assert_close(outs[0], outs[1], 1e-10, f"skills {active}: loop vs vectorised")
+        for n in inp:
+            assert_close(grads[0][n], grads[1][n], 1e-10, f"skills {active} grad {n}")
+        for s in range(S):
+            for n in ("W1", "b1", "W2", "b2"):
+                assert bool((grads[0][n][s] == 0).all()) == (s not in active), (active, s, n)
+        cases.append({
+            "name": "skills_" + "_".join(str(s) for s in active),
+            "attrs": {"S": S, "F": FF, "active": active},
+            "inputs": {n: T(v) for n, v in inp.items()},
+            "upstream": T(up),
+            "outputs": {"out": T(outs[0])},
+            "grads": {n: T(grads[0][n]) for n in inp},
+        })
+    return {"cases": cases}
+
+
 # ---------------------------------------------------------------------------------------- main
 
 def main():
@@ -1093,6 +1406,12 @@ def main():
             n = write_json(path, obj)
         assert n < 1_000_000, f"{fname} too large ({n} bytes)"
         print(f"wrote {path} ({n} bytes)")
+
+    for fname, obj in (("moe.json", make_moe()), ("skills.json", make_skills())):
+        path = os.path.normpath(os.path.join(SPARSE_DIR, fname))
+        n = write_json(path, obj)
+        assert n < 1_000_000, f"{fname} too large ({n} bytes)"
+        print(f"wrote {path} ({n} bytes, {len(obj['cases'])} cases)")
 
 
 if __name__ == "__main__":

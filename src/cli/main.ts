@@ -4,6 +4,7 @@
 
 import { runDemo } from './demo.js';
 import { PRETRAIN_USAGE, UsageError, pretrainCommand } from './pretrain.js';
+import { inspectCommand } from './inspect.js';
 import { ConfigError } from '../train/config.js';
 import { CorpusError } from '../data/corpus/index.js';
 
@@ -11,7 +12,8 @@ const USAGE = `usage: pathwise <command> [options]
 
 commands:
   demo       train a small two-layer model on the real \`sent\` task
-  pretrain   pretrain the encoder (masked / causal LM); see pathwise pretrain --help
+  pretrain   pretrain the encoder (masked / causal LM), dense or sparse; see pathwise pretrain --help
+  inspect    parameters, activated parameters and FLOPs per token of a model, per task and layer
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +24,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'pretrain':
       await pretrainCommand(args);
+      return 0;
+    case 'inspect':
+      inspectCommand(args);
       return 0;
     case undefined:
     case '-h':

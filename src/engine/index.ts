@@ -12,6 +12,7 @@ export * from './ops/activation.js';
 export * from './ops/norm.js';
 export * from './ops/softmax.js';
 export * from './ops/attention.js';
+export * from './ops/grouped.js';
 export * from './ops/gather.js';
 export * from './ops/loss.js';
 export * from './ops/select.js';

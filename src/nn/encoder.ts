@@ -7,7 +7,7 @@ import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
 import { EncoderBlock, type NormPlacement } from './encoder_block.js';
 import { truncNormal } from './init.js';
-import type { Activation } from './ffn.js';
+import type { Activation, FfnLike, RouteContext } from './ffn.js';
 
 export interface EncoderConfig {
   vocabSize: number;
@@ -122,21 +122,23 @@ export class TransformerEncoder extends Module {
   readonly layers: EncoderBlock[];
   readonly finalNorm: LayerNorm | null;
 
-  constructor(readonly cfg: EncoderConfig, rng: Rng) {
+  /** `ffnFor(i)` may supply layer i's FFN (a sparse layer); null keeps the dense FFN. */
+  constructor(readonly cfg: EncoderConfig, rng: Rng, ffnFor?: (layer: number) => FfnLike | null) {
     super();
     validateEncoderConfig(cfg);
     this.embeddings = this.child('embeddings', new Embeddings(cfg, rng));
-    this.layers = Array.from({ length: cfg.layers }, (_, i) => this.child(`layers.${i}`, new EncoderBlock(cfg, rng)));
+    this.layers = Array.from({ length: cfg.layers }, (_, i) => this.child(`layers.${i}`, new EncoderBlock(cfg, rng, ffnFor?.(i) ?? undefined)));
     this.finalNorm = cfg.normPlacement === 'pre' ? this.child('final_norm', new LayerNorm(cfg.dModel, cfg.layerNormEps)) : null;
   }
 
   /**
    * ids [B, T] int32; typeIds [B, T] or null (all segment 0); mask: an additive attention mask
-   * (from paddingMask) or null; causal for left-to-right language modelling.
+   * (from paddingMask) or null; causal for left-to-right language modelling; route: the active
+   * skills of sparse layers.
    */
-  forward(ids: Tensor, typeIds: Tensor | null = null, mask: Tensor | null = null, causal = false): Tensor {
+  forward(ids: Tensor, typeIds: Tensor | null = null, mask: Tensor | null = null, causal = false, route?: RouteContext): Tensor {
     let x = this.embeddings.forward(ids, typeIds);
-    for (const block of this.layers) x = block.forward(x, mask, causal);
+    for (const block of this.layers) x = block.forward(x, mask, causal, route);
     return this.finalNorm ? this.finalNorm.forward(x) : x;
   }
 }

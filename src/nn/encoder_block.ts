@@ -2,7 +2,7 @@ import { Tensor, add, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
 import { MultiHeadSelfAttention } from './attention.js';
-import { FeedForward, type Activation } from './ffn.js';
+import { FeedForward, type Activation, type FfnLike, type RouteContext } from './ffn.js';
 
 export type NormPlacement = 'pre' | 'post';
 
@@ -30,22 +30,23 @@ export class EncoderBlock extends Module {
   readonly ln1: LayerNorm;
   readonly attn: MultiHeadSelfAttention;
   readonly ln2: LayerNorm;
-  readonly ffn: FeedForward;
+  readonly ffn: FfnLike;
 
-  constructor(readonly cfg: BlockConfig, rng: Rng) {
+  /** `ffn` replaces the dense FFN (a Switch or skill layer built by src/sparse). */
+  constructor(readonly cfg: BlockConfig, rng: Rng, ffn?: FfnLike) {
     super();
     this.ln1 = this.child('ln1', new LayerNorm(cfg.dModel, cfg.layerNormEps));
     this.attn = this.child('attn', new MultiHeadSelfAttention(cfg, rng));
     this.ln2 = this.child('ln2', new LayerNorm(cfg.dModel, cfg.layerNormEps));
-    this.ffn = this.child('ffn', new FeedForward(cfg, rng));
+    this.ffn = this.child('ffn', ffn ?? new FeedForward(cfg, rng));
   }
 
-  forward(x: Tensor, mask: Tensor | null = null, causal = false): Tensor {
+  forward(x: Tensor, mask: Tensor | null = null, causal = false, route?: RouteContext): Tensor {
     if (this.cfg.normPlacement === 'post') {
       const h = this.ln1.forward(add(x, this.attn.forward(x, mask, causal)));
-      return this.ln2.forward(add(h, this.ffn.forward(h)));
+      return this.ln2.forward(add(h, this.ffn.forward(h, route)));
     }
     const h = add(x, this.attn.forward(this.ln1.forward(x), mask, causal));
-    return add(h, this.ffn.forward(this.ln2.forward(h)));
+    return add(h, this.ffn.forward(this.ln2.forward(h), route));
   }
 }

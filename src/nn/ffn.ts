@@ -12,6 +12,19 @@ export interface FfnConfig {
   initStd: number;
 }
 
+/**
+ * Which named parts of a sparse layer a forward pass may use: SkillNet's active skills for the
+ * current task or objective. Dense layers ignore it.
+ */
+export interface RouteContext {
+  skills?: readonly string[];
+}
+
+/** Anything that can stand in a block's FFN slot: dense FFN, Switch experts, skills. */
+export interface FfnLike extends Module {
+  forward(x: Tensor, route?: RouteContext): Tensor;
+}
+
 export function activate(x: Tensor, a: Activation): Tensor {
   return a === 'gelu' ? gelu(x) : a === 'gelu_tanh' ? geluTanh(x) : relu(x);
 }
@@ -27,7 +40,7 @@ export class FeedForward extends Module {
     this.fc2 = this.child('fc2', new Linear(cfg.ffn, cfg.dModel, rng, { std: cfg.initStd }));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, _route?: RouteContext): Tensor {
     const h = dropout(activate(this.fc1.forward(x), this.cfg.activation), this.cfg.dropout, this.rng, this.training);
     return dropout(this.fc2.forward(h), this.cfg.dropout, this.rng, this.training);
   }

@@ -32,6 +32,12 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant, depth first. */
+  *modules(): Generator<Module> {
+    yield this;
+    for (const c of this.children.values()) yield* c.modules();
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }

@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { AdamW, Rng, Tensor, clipGradNorm, lrSchedule, noGrad, type RngState } from '../engine/index.js';
-import { LanguageModel } from '../nn/index.js';
+import { LanguageModel, type RouteContext } from '../nn/index.js';
+import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadCorpusTexts, packedData, tokenizerFor, type PackedData } from '../data/pretrain_data.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -99,7 +100,11 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
 
   // 3. Model, optimizer, schedule.
   const rng = new Rng(cfg.train.seed);
-  const model = new LanguageModel(encCfg, rng);
+  const sparse = cfg.model.sparse;
+  const model = new LanguageModel(encCfg, rng, sparseFfnFactory(encCfg, sparse, rng));
+  // SkillNet: the pretraining objective activates its own row of the skill table.
+  const route: RouteContext | undefined = sparse.skills ? { skills: new SkillTable(sparse.skills).skillsFor(cfg.objective.kind) } : undefined;
+  const switches = [...model.modules()].filter((m): m is SwitchFFN => m instanceof SwitchFFN);
   const groups = decayGroups(model);
   const opt = new AdamW([{ params: groups.decay }, { params: groups.none, weightDecay: 0 }], { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
   const sched = lrSchedule({ kind: cfg.train.schedule, warmupSteps: cfg.train.warmupSteps, totalSteps: cfg.train.steps, minRatio: cfg.train.minLrRatio });
@@ -152,10 +157,10 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
 
   const lossOf = (ids: Int32Array, r: Rng): { loss: Tensor; count: number } => {
     if (cfg.objective.kind === 'clm') {
-      return { loss: model.clmLoss(new Tensor(ids, [ids.length / T, T]), null, -100, special.pad!), count: ids.length };
+      return { loss: model.clmLoss(new Tensor(ids, [ids.length / T, T]), null, -100, special.pad!, route), count: ids.length };
     }
     const m = maskTokens(ids, (id) => specialIds.has(id), firstRegular, tok.vocabSize, special.mask!, cfg.objective.maskProb, r);
-    const loss = model.mlmLoss(new Tensor(m.inputs, [ids.length / T, T]), new Tensor(m.positions, [m.positions.length]), new Tensor(m.targets, [m.targets.length]));
+    const loss = model.mlmLoss(new Tensor(m.inputs, [ids.length / T, T]), new Tensor(m.positions, [m.positions.length]), new Tensor(m.targets, [m.targets.length]), null, null, route);
     return { loss, count: m.positions.length };
   };
 
@@ -189,8 +194,10 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   while (state.step < cfg.train.steps) {
     const lr = cfg.train.lr * sched(state.step);
     const { loss } = lossOf(nextBatch(), rng);
+    // Switch layers add their load-balancing and z losses to the objective.
+    const aux = auxLoss(model);
     opt.zeroGrad();
-    loss.backward();
+    (aux ? E.add(loss, aux) : loss).backward();
     clipGradNorm(params, cfg.train.clipNorm);
     opt.step(lr);
     state.step++;
@@ -202,7 +209,17 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     state.lossCount++;
     const elapsed = (performance.now() - t0) / 1000;
     if (state.step % cfg.train.logEvery === 0 || state.step === cfg.train.steps) {
-      appendMetrics({ step: state.step, loss: state.lossSum / state.lossCount, lr, tokens: state.tokens, tokens_per_s: Math.round(tokensThisRun / elapsed) });
+      // Switch layers inside skills of other tasks do not run; report the ones that did.
+      const ran = switches.filter((w) => Number.isFinite(w.lastLb));
+      const routing = ran.length
+        ? {
+            lb: mean(ran.map((w) => w.lastLb)),
+            z: mean(ran.map((w) => w.lastZ)),
+            dropped: mean(ran.map((w) => w.stats.droppedFraction)),
+            tokens_per_expert: ran.map((w) => w.stats.tokensPerExpert),
+          }
+        : {};
+      appendMetrics({ step: state.step, loss: state.lossSum / state.lossCount, lr, tokens: state.tokens, tokens_per_s: Math.round(tokensThisRun / elapsed), ...routing });
       state.lossSum = 0;
       state.lossCount = 0;
     }
@@ -214,20 +231,22 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     }
     if (state.step % cfg.train.checkpointEvery === 0 || state.step === cfg.train.steps) {
       state.rng = rng.state();
-      ckpt.save(state.step, model, { config: modelConfigJson(encCfg), tokenizerJson: tok.toJsonString() }, opt, state, cfg.train.keepCheckpoints);
+      ckpt.save(state.step, model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() }, opt, state, cfg.train.keepCheckpoints);
     }
     progress.update(state.step, { loss: lastLoss.toFixed(3), lr: lr.toExponential(1) }, tokensThisRun);
   }
   progress.done();
 
   // 6. The exported model.
-  saveModelDir(join(cfg.out, 'model'), model, { config: modelConfigJson(encCfg), tokenizerJson: tok.toJsonString() });
+  saveModelDir(join(cfg.out, 'model'), model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() });
   const tps = tokensThisRun / Math.max(1e-9, (performance.now() - t0) / 1000);
   log(`saved ${join(cfg.out, 'model')} (${Math.round(tps)} tokens/s this run)`);
   return { out: cfg.out, steps: state.step, heldOut, tokensPerSecond: tps };
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
 /** config.json of a Pathwise model folder. */
-export function modelConfigJson(c: ReturnType<typeof encoderConfigOf>): Record<string, unknown> {
-  return { model_type: 'pathwise', architectures: ['LanguageModel'], ...c };
+export function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
+  return { model_type: 'pathwise', architectures: ['LanguageModel'], ...c, sparse };
 }

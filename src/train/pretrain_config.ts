@@ -2,11 +2,12 @@
 
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ENCODER, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
+import { DEFAULT_SPARSE_SWITCH, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { ConfigError, mergeConfig } from './config.js';
 
 export interface PretrainConfig {
   /** The encoder; vocabSize comes from the tokenizer and maxPositions from data.seqLen. */
-  model: Omit<EncoderConfig, 'vocabSize' | 'maxPositions'>;
+  model: Omit<EncoderConfig, 'vocabSize' | 'maxPositions'> & { sparse: SparseConfig };
   tokenizer: {
     /** Size of the byte-level BPE vocabulary trained on the corpus (bytes + specials + merges). */
     vocabSize: number;
@@ -50,7 +51,7 @@ export interface PretrainConfig {
 const { vocabSize: _v, maxPositions: _p, ...MODEL } = DEFAULT_ENCODER;
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {
-  model: MODEL,
+  model: { ...MODEL, sparse: { switch: null, skills: null } },
   tokenizer: { vocabSize: DEFAULT_ENCODER.vocabSize, path: null },
   data: { corpus: 'builtin', format: 'auto', field: 'text', seqLen: DEFAULT_ENCODER.maxPositions, heldOutFraction: 0.02 },
   objective: { kind: 'mlm', maskProb: 0.15 },
@@ -66,7 +67,31 @@ export const MIN_VOCAB = 256 + 5;
 export const MAX_VOCAB = 1 << 20;
 
 export function encoderConfigOf(c: PretrainConfig, vocabSize: number): EncoderConfig {
-  return { ...c.model, vocabSize, maxPositions: c.data.seqLen };
+  const { sparse: _s, ...model } = c.model;
+  return { ...model, vocabSize, maxPositions: c.data.seqLen };
+}
+
+/**
+ * model.sparse: "switch" is merged over the Switch defaults (so {"experts": 8} is enough);
+ * "skills" is free-form (skill and task names are the user's) and checked by validateSparseConfig.
+ */
+function mergeSparse(user: unknown, source: string): SparseConfig {
+  if (user === undefined) return { switch: null, skills: null };
+  if (typeof user !== 'object' || user === null || Array.isArray(user)) throw new ConfigError(`${source}: "model.sparse" must be an object`);
+  const u = user as Record<string, unknown>;
+  for (const k of Object.keys(u)) if (k !== 'switch' && k !== 'skills') throw new ConfigError(`${source}: unknown key "model.sparse.${k}" (expected "switch" or "skills")`);
+  const sw = u.switch === undefined || u.switch === null ? null : mergeConfig(DEFAULT_SPARSE_SWITCH, u.switch, source, 'model.sparse.switch');
+  let skills: SparseConfig['skills'] = null;
+  if (u.skills !== undefined && u.skills !== null) {
+    const k = u.skills as Record<string, unknown>;
+    for (const key of Object.keys(k)) {
+      if (!['skills', 'generic', 'table', 'layers'].includes(key)) throw new ConfigError(`${source}: unknown key "model.sparse.skills.${key}"`);
+    }
+    if (!Array.isArray(k.skills) || !k.skills.every((x) => typeof x === 'string')) throw new ConfigError(`${source}: "model.sparse.skills.skills" must be a list of names`);
+    if (typeof k.table !== 'object' || k.table === null) throw new ConfigError(`${source}: "model.sparse.skills.table" must map tasks to skill lists`);
+    skills = { skills: k.skills as string[], generic: (k.generic as string | null | undefined) ?? null, table: k.table as Record<string, string[]>, layers: (k.layers as 'all' | number[] | undefined) ?? 'all' };
+  }
+  return { switch: sw, skills };
 }
 
 /** Semantic checks beyond types; messages name the field. */
@@ -97,9 +122,29 @@ export function validatePretrainConfig(c: PretrainConfig, source: string): void 
   if (!c.out) fail('out must name a folder');
   try {
     validateEncoderConfig(encoderConfigOf(c, c.tokenizer.path === null ? c.tokenizer.vocabSize : MIN_VOCAB));
+    validateSparseConfig(c.model.sparse, c.model.layers);
+    if (c.model.sparse.skills) {
+      const t = c.model.sparse.skills.table;
+      if (!t[c.objective.kind]) fail(`model.sparse.skills.table needs a row for the pretraining objective "${c.objective.kind}"`);
+    }
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     fail((e as Error).message);
   }
+}
+
+/** mergeConfig, with model.sparse handled by mergeSparse. */
+function mergeWithSparse(base: PretrainConfig, user: unknown, source: string): PretrainConfig {
+  const u = (typeof user === 'object' && user !== null ? { ...(user as Record<string, unknown>) } : user) as Record<string, any>;
+  let sparse = base.model.sparse;
+  if (u && typeof u.model === 'object' && u.model !== null && 'sparse' in u.model) {
+    const { sparse: us, ...rest } = u.model;
+    const merged = mergeSparse(us, source);
+    sparse = { switch: merged.switch ?? (us && 'switch' in us ? null : sparse.switch), skills: merged.skills ?? (us && 'skills' in us ? null : sparse.skills) };
+    u.model = rest;
+  }
+  const c = mergeConfig({ ...base, model: { ...base.model, sparse: null as unknown as SparseConfig } }, u, source);
+  return { ...c, model: { ...c.model, sparse } };
 }
 
 /** Reads a config file (or none: the defaults), applies overrides, validates. */
@@ -118,9 +163,9 @@ export function loadPretrainConfig(path: string | null, overrides: Record<string
     } catch (e) {
       throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`);
     }
-    c = mergeConfig(c, json, path);
+    c = mergeWithSparse(c, json, path);
   }
-  c = mergeConfig(c, overrides, 'command-line flags');
+  c = mergeWithSparse(c, overrides, 'command-line flags');
   validatePretrainConfig(c, path ?? 'config');
   return c;
 }

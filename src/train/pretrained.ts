@@ -5,11 +5,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors } from '../engine/index.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
+import { sparseFfnFactory, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 
 export interface Pretrained {
   model: LanguageModel;
   config: EncoderConfig;
+  sparse: SparseConfig;
   /** null when the folder has no tokenizer.json. */
   tokenizer: Tokenizer | null;
   /** Parameters the checkpoint did not provide (left at their initial values), e.g. lm_head.* of a BertModel. */
@@ -34,6 +36,7 @@ export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   const { tensors } = readSafetensors(weightsFile);
   let config: EncoderConfig;
   let values: Map<string, Float32Array>;
+  const sparse: SparseConfig = (raw.sparse as SparseConfig | undefined) ?? { switch: null, skills: null };
   if (raw.model_type === 'bert') {
     config = encoderConfigFromBert(raw, cfgFile);
     values = bertToPathwise(tensors, config.layers, weightsFile);
@@ -45,12 +48,10 @@ export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   } else {
     throw new Error(`${cfgFile}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`);
   }
-  try {
-    validateEncoderConfig(config, cfgFile);
-  } catch (e) {
-    throw new Error((e as Error).message);
-  }
-  const model = new LanguageModel(config, new Rng(opts.seed ?? 0));
+  validateEncoderConfig(config, cfgFile);
+  validateSparseConfig(sparse, config.layers, `${cfgFile}: sparse`);
+  const rng = new Rng(opts.seed ?? 0);
+  const model = new LanguageModel(config, rng, sparseFfnFactory(config, sparse, rng));
   const missing: string[] = [];
   for (const [name, p] of model.namedParameters()) {
     const v = values.get(name);
@@ -66,5 +67,5 @@ export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   }
   const tokFile = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
-  return { model: model.eval(), config, tokenizer, missing };
+  return { model: model.eval(), config, sparse, tokenizer, missing };
 }

@@ -1,0 +1,27 @@
+// `pathwise inspect <model folder> [--task T] [--seq-len N] [--json]`: total parameters,
+// activated parameters and activated FLOPs per token, per layer and in all, for each task.
+
+import { fromPretrained } from '../train/pretrained.js';
+import { SkillTable, account, formatAccount } from '../sparse/index.js';
+import { parseOverrides } from '../train/config.js';
+import { UsageError } from './pretrain.js';
+
+export function inspectCommand(argv: string[]): void {
+  const { rest, flags } = parseOverrides(argv, ['task', 'seq-len', 'json']);
+  if (rest.length !== 1) throw new UsageError('usage: pathwise inspect <model folder> [--task T] [--seq-len N] [--json]');
+  const { model, config, sparse } = fromPretrained(rest[0]);
+  const seqLen = flags['seq-len'] ? Number(flags['seq-len']) : config.maxPositions;
+  const table = sparse.skills ? new SkillTable(sparse.skills) : null;
+  const tasks = flags.task ? [flags.task] : table ? Object.keys(sparse.skills!.table) : [null];
+  const accounts = tasks.map((task) =>
+    account(model, model.encoder, { task, skills: task && table ? table.skillsFor(task) : [], seqLen }),
+  );
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(accounts) + '\n');
+    return;
+  }
+  process.stdout.write(`${rest[0]}: ${config.layers} layers, d_model ${config.dModel}, vocab ${config.vocabSize}` +
+    `${sparse.switch ? `, Switch ${sparse.switch.experts} experts top-${sparse.switch.topK} every ${sparse.switch.every}` : ''}` +
+    `${sparse.skills ? `, skills ${sparse.skills.skills.join('/')}` : ''}\n\n`);
+  process.stdout.write(accounts.map(formatAccount).join('\n\n') + '\n');
+}
