@@ -279,7 +279,9 @@ const char* simdPath() { return PW_AVX2 ? "avx2+fma" : "scalar"; }
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
+  // K = 0 or alpha = 0: C = beta * C without touching A or B. OpenBLAS's AVX-512 small-matrix
+  // path multiplies anyway when alpha = 0, so NaNs in A or B would leak into C.
+  if (K <= 0 || alpha == 0.0f) {
     // C = beta * C, and beta = 0 must not read C.
     for (int i = 0; i < M; i++) {
       float* c = C + static_cast<size_t>(i) * ldc;
