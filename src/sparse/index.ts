@@ -6,3 +6,4 @@ export * from './skill_table.js';
 export * from './skill_ffn.js';
 export * from './config.js';
 export * from './accounting.js';
+export * from './upcycle.js';
