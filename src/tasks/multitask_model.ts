@@ -1,0 +1,106 @@
+// One encoder, many tasks: each task has a head, and in a skill model its own row of the skill
+// table, so a forward pass for a task runs only that task's path. Parameter names: the encoder's
+// as in pretraining ("embeddings.*", "layers.*"), heads under "heads.<task>.*".
+
+import * as E from '../engine/index.js';
+import { Tensor, noGrad, paddingMask, type Rng } from '../engine/index.js';
+import { Module, type RouteContext, type TransformerEncoder } from '../nn/index.js';
+import type { SkillTable } from '../sparse/index.js';
+import type { Tokenizer } from '../data/tokenizer/index.js';
+import { TaskHead } from './heads.js';
+import { encodeBatch, type Batch } from './encode.js';
+import type { Example, TaskData, TaskType } from './task.js';
+
+export interface TaskSpec {
+  name: string;
+  type: TaskType;
+  labels: string[];
+}
+
+class Heads extends Module {
+  readonly byTask = new Map<string, TaskHead>();
+  add(name: string, head: TaskHead): TaskHead {
+    this.byTask.set(name, this.child(name, head));
+    return head;
+  }
+}
+
+export class MultiTaskModel extends Module {
+  readonly encoder: TransformerEncoder;
+  readonly heads: Heads;
+  readonly tasks = new Map<string, TaskSpec>();
+
+  constructor(encoder: TransformerEncoder, readonly tokenizer: Tokenizer, readonly skills: SkillTable | null, private readonly rng: Rng, readonly maxLen = 128) {
+    super();
+    this.encoder = this.child('', encoder);
+    this.heads = this.child('heads', new Heads());
+  }
+
+  addTask(spec: TaskSpec, dropout = 0.1): TaskHead {
+    if (this.tasks.has(spec.name)) throw new Error(`task "${spec.name}" already exists`);
+    const c = this.encoder.cfg;
+    this.tasks.set(spec.name, spec);
+    return this.heads.add(spec.name, new TaskHead({ type: spec.type, dModel: c.dModel, classes: Math.max(1, spec.labels.length), dropout, initStd: c.initStd }, this.rng));
+  }
+
+  route(task: string): RouteContext | undefined {
+    return this.skills ? { skills: this.skills.skillsFor(task) } : undefined;
+  }
+
+  /** Logits for a task on an encoded batch. */
+  logits(task: string, batch: Batch): Tensor {
+    const head = this.heads.byTask.get(task);
+    if (!head) throw new Error(`unknown task "${task}" (this model has: ${[...this.tasks.keys()].join(', ')})`);
+    const hidden = this.encoder.forward(batch.ids, batch.typeIds, paddingMask(batch.keep), false, this.route(task));
+    return head.forward(hidden, batch.rows);
+  }
+
+  loss(task: string, batch: Batch): Tensor {
+    return this.heads.byTask.get(task)!.loss(this.logits(task, batch), batch.targets!);
+  }
+
+  encode(task: string, examples: readonly Example[], withTargets = true): Promise<Batch> {
+    const spec = this.tasks.get(task);
+    if (!spec) throw new Error(`unknown task "${task}"`);
+    return encodeBatch(this.tokenizer, spec, examples, this.maxLen, withTargets);
+  }
+
+  /**
+   * Predictions for raw inputs: a label per example (classification), a number (regression), or
+   * a tag per word (tagging).
+   */
+  async predict(task: string, inputs: readonly (string | Example)[], batchSize = 64): Promise<(string | number | string[])[]> {
+    const spec = this.tasks.get(task);
+    if (!spec) throw new Error(`unknown task "${task}" (this model has: ${[...this.tasks.keys()].join(', ')})`);
+    const examples = inputs.map((x) => (typeof x === 'string' ? { text: x } : x));
+    const out: (string | number | string[])[] = [];
+    const wasTraining = this.training;
+    this.eval();
+    try {
+      for (let i = 0; i < examples.length; i += batchSize) {
+        const chunk = examples.slice(i, i + batchSize);
+        const batch = await this.encode(task, chunk, false);
+        const logits = noGrad(() => this.logits(task, batch));
+        if (spec.type === 'regression') out.push(...Array.from(logits.data));
+        else if (spec.type === 'tagging') {
+          const pred = E.argmax(logits).i32;
+          let k = 0;
+          batch.wordsScored!.forEach((n, b) => {
+            const words = chunk[b].words ?? chunk[b].text.trim().split(/\s+/).filter(Boolean);
+            const tags = Array.from(pred.subarray(k, k + n), (p) => spec.labels[p]);
+            k += n;
+            while (tags.length < words.length) tags.push(spec.labels.includes('O') ? 'O' : spec.labels[0]);
+            out.push(tags);
+          });
+        } else out.push(...Array.from(E.argmax(logits).i32, (p) => spec.labels[p]));
+      }
+    } finally {
+      this.train(wasTraining);
+    }
+    return out;
+  }
+}
+
+export function specOf(t: TaskData): TaskSpec {
+  return { name: t.name, type: t.type, labels: t.labels };
+}

@@ -1,0 +1,160 @@
+// Multi-task training: every step takes one batch of one task, tasks sampled in proportion to
+// n^(1/T) (T = 1: proportional to size; T -> infinity: uniform; SkillNet uses this). Per-task
+// overrides scale the learning rate or cap a task's steps. Each evaluation scores every task on
+// its dev set; the parameters with the best average score are kept, and training stops early after
+// `patience` evaluations without improvement.
+
+import * as E from '../engine/index.js';
+import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
+import { auxLoss } from '../sparse/index.js';
+import { accuracy, macroF1, pearson, spanF1, tokenAccuracy } from '../tasks/metrics.js';
+import type { MultiTaskModel } from '../tasks/multitask_model.js';
+import type { Example, TaskData } from '../tasks/task.js';
+
+export interface MultiTaskOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  clipNorm: number;
+  /** Sampling temperature T in p_i ∝ n_i^(1/T). */
+  temperature: number;
+  seed: number;
+  evalEvery: number;
+  /** Evaluations without improvement before stopping (0 = never stop early). */
+  patience: number;
+  /** Cap on dev examples per task at each evaluation (speed). */
+  evalExamples: number;
+  perTask: Record<string, { lrScale?: number; steps?: number }>;
+  /** Transfer learning: freeze the embeddings, and the lowest k encoder layers. */
+  freezeEmbeddings: boolean;
+  freezeLayers: number;
+  log: (s: string) => void;
+}
+
+export const DEFAULT_MULTITASK: MultiTaskOptions = {
+  steps: 1000, batchSize: 32, lr: 1e-4, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1.0, temperature: 2, seed: 0,
+  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, freezeLayers: 0, log: () => {},
+};
+
+export interface TaskScore {
+  /** The task's main metric, used for model selection. */
+  score: number;
+  metric: string;
+  [k: string]: number | string;
+}
+
+/** Sampling probabilities ∝ n^(1/T) over the tasks' training sizes. */
+export function taskProbabilities(sizes: number[], temperature: number): number[] {
+  if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
+  const w = sizes.map((n) => n ** (1 / temperature));
+  const s = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / s);
+}
+
+/** Scores a task on examples with its natural metric. */
+export async function evaluateTask(model: MultiTaskModel, task: TaskData, examples: readonly Example[]): Promise<TaskScore> {
+  const pred = await model.predict(task.name, examples);
+  if (task.type === 'regression') {
+    const r = pearson(examples.map((e) => Number(e.label)), pred as number[]);
+    return { score: r, metric: 'pearson', pearson: r };
+  }
+  if (task.type === 'tagging') {
+    const gold = examples.map((e) => e.tags ?? []);
+    const p = pred as string[][];
+    const tok = tokenAccuracy(gold, p);
+    if (task.labels.some((l) => l.startsWith('B-'))) {
+      const f = spanF1(gold, p).f1;
+      return { score: f, metric: 'span_f1', span_f1: f, token_accuracy: tok };
+    }
+    return { score: tok, metric: 'token_accuracy', token_accuracy: tok };
+  }
+  const gold = examples.map((e) => String(e.label));
+  const acc = accuracy(gold, pred as string[]);
+  return { score: acc, metric: 'accuracy', accuracy: acc, macro_f1: macroF1(gold, pred as string[], task.labels) };
+}
+
+export interface MultiTaskResult {
+  bestStep: number;
+  dev: Record<string, TaskScore>;
+  history: { step: number; dev: Record<string, number>; average: number }[];
+  stepsPerTask: Record<string, number>;
+}
+
+export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
+  const opts: MultiTaskOptions = { ...DEFAULT_MULTITASK, ...o };
+  const rng = new Rng(opts.seed);
+  for (const t of tasks) if (!model.tasks.has(t.name)) throw new Error(`the model has no head for task "${t.name}"`);
+
+  // Transfer learning: frozen parameters are left out of the optimizer and get no gradient.
+  const frozen = new Set<Tensor>();
+  if (opts.freezeEmbeddings) for (const p of model.encoder.embeddings.parameters()) frozen.add(p);
+  for (let i = 0; i < Math.min(opts.freezeLayers, model.encoder.layers.length); i++) {
+    for (const p of model.encoder.layers[i].parameters()) frozen.add(p);
+  }
+  for (const p of frozen) p.requiresGrad = false;
+  const params = model.parameters().filter((p) => !frozen.has(p));
+  const opt = new AdamW(
+    [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }],
+    { lr: opts.lr, weightDecay: opts.weightDecay },
+  );
+  const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
+
+  const probs = taskProbabilities(tasks.map((t) => t.train.length), opts.temperature);
+  const order = tasks.map((t) => rng.shuffle(Array.from(t.train.keys())) as number[]);
+  const cursor = tasks.map(() => 0);
+  const stepsPerTask: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));
+  const history: MultiTaskResult['history'] = [];
+  let best = { average: -Infinity, step: 0, params: [] as Float32Array[], dev: {} as Record<string, TaskScore> };
+  let sinceBest = 0;
+
+  const evaluate = async (step: number) => {
+    const dev: Record<string, TaskScore> = {};
+    for (const t of tasks) dev[t.name] = await evaluateTask(model, t, t.dev.slice(0, opts.evalExamples));
+    const average = tasks.reduce((s, t) => s + dev[t.name].score, 0) / tasks.length;
+    history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
+    opts.log(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
+    if (average > best.average) {
+      best = { average, step, params: model.parameters().map((p) => Float32Array.from(p.f32)), dev };
+      sinceBest = 0;
+    } else sinceBest++;
+  };
+
+  for (let step = 1; step <= opts.steps; step++) {
+    // Tasks past their own step cap drop out of the sampling.
+    const live = probs.map((p, i) => (opts.perTask[tasks[i].name]?.steps !== undefined && stepsPerTask[tasks[i].name] >= opts.perTask[tasks[i].name].steps! ? 0 : p));
+    const total = live.reduce((a, b) => a + b, 0);
+    if (total === 0) break;
+    let u = rng.uniform() * total;
+    let ti = 0;
+    while (ti < tasks.length - 1 && (u -= live[ti]) > 0) ti++;
+    const task = tasks[ti];
+    const rows: Example[] = [];
+    for (let b = 0; b < opts.batchSize; b++) {
+      if (cursor[ti] >= order[ti].length) {
+        rng.shuffle(order[ti]);
+        cursor[ti] = 0;
+      }
+      rows.push(task.train[order[ti][cursor[ti]++]]);
+    }
+    const batch = await model.encode(task.name, rows);
+    const loss = model.loss(task.name, batch);
+    const aux = auxLoss(model);
+    opt.zeroGrad();
+    (aux ? E.add(loss, aux) : loss).backward();
+    clipGradNorm(params, opts.clipNorm);
+    opt.step(opts.lr * sched(step - 1) * (opts.perTask[task.name]?.lrScale ?? 1));
+    stepsPerTask[task.name]++;
+    if (step % opts.evalEvery === 0 || step === opts.steps) {
+      await evaluate(step);
+      if (opts.patience > 0 && sinceBest >= opts.patience) {
+        opts.log(`early stop at step ${step}: no dev improvement in ${opts.patience} evaluations`);
+        break;
+      }
+    }
+  }
+  if (best.params.length) model.parameters().forEach((p, i) => p.f32.set(best.params[i]));
+  for (const p of frozen) p.requiresGrad = true;
+  return { bestStep: best.step, dev: best.dev, history, stepsPerTask };
+}
