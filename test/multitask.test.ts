@@ -3,6 +3,11 @@
 
 import { it, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './helpers.js';
 import { Rng } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
 import { Tokenizer } from '../src/data/tokenizer/index.js';
@@ -68,5 +73,42 @@ describe('multi-task training', () => {
     assert.ok(enc.finalNorm!.bias.f32.some((v) => v !== 0), 'unfrozen parameters trained');
     assert.equal(res.stepsPerTask.sent, 5);
     assert.equal(res.stepsPerTask.slotsIntent, 25);
+  });
+
+  it('pathwise train / eval / predict round trip, with a user task from a JSONL file', () => {
+    const work = mkdtempSync(join(tmpdir(), 'pw-train-'));
+    try {
+      const sent = loadBuiltinTask('sent');
+      const toJsonl = (xs: typeof sent.train) => xs.map((e) => JSON.stringify({ text: e.text, label: e.label })).join('\n');
+      writeFileSync(join(work, 'train.jsonl'), toJsonl(sent.train.slice(0, 300)));
+      writeFileSync(join(work, 'test.jsonl'), toJsonl(sent.test.slice(0, 60)));
+      writeFileSync(join(work, 'cfg.json'), JSON.stringify({
+        tasks: ['slotsIntent', { name: 'mysent', type: 'classification', train: join(work, 'train.jsonl'), test: join(work, 'test.jsonl') }],
+        scratch: { dModel: 32, layers: 1, heads: 2, ffn: 64, vocabSize: 600 }, maxLen: 48,
+        train: { steps: 60, batchSize: 16, lr: 2e-3, warmupSteps: 5, evalEvery: 30, patience: 0 }, out: join(work, 'out'),
+      }));
+      const cli = (...a: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...a], { encoding: 'utf8' });
+      const t = cli('train', '--config', join(work, 'cfg.json'));
+      assert.equal(t.status, 0, t.stderr);
+      assert.match(t.stdout, /slotsIntent\s+score 0\.\d+/);
+      const e = cli('eval', join(work, 'out', 'model'), '--task', 'slotsIntent');
+      assert.equal(e.status, 0, e.stderr);
+      const slotsTest = /slotsIntent\s+score (\d\.\d+)/.exec(e.stdout)!;
+      assert.ok(Number(slotsTest[1]) > 0.7, `slotsIntent test accuracy ${slotsTest[1]} (two intents)`);
+      const p = cli('predict', join(work, 'out', 'model'), '--task', 'mysent', 'What a lovely film.', 'Awful.');
+      assert.equal(p.status, 0, p.stderr);
+      assert.equal(p.stdout.trim().split('\n').length, 2);
+      assert.ok(p.stdout.trim().split('\n').every((l) => ['negative', 'positive'].includes(l)));
+      const bad = cli('predict', join(work, 'out', 'model'), '--task', 'nope', 'x');
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /no task "nope".*it has: slotsIntent, mysent/);
+      writeFileSync(join(work, 'broken.jsonl'), '{"text": "ok", "label": "1"}\n{"text": 5}\n');
+      writeFileSync(join(work, 'cfg2.json'), JSON.stringify({ tasks: [{ name: 'b', type: 'classification', train: join(work, 'broken.jsonl') }], out: join(work, 'out2') }));
+      const br = cli('train', '--config', join(work, 'cfg2.json'));
+      assert.equal(br.status, 2);
+      assert.match(br.stderr, /broken\.jsonl.*line 2/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });

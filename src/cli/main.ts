@@ -5,6 +5,8 @@
 import { runDemo } from './demo.js';
 import { PRETRAIN_USAGE, UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
+import { evalCommand, predictCommand, trainCommand } from './train.js';
+import { TaskDataError } from '../tasks/from_files.js';
 import { ConfigError } from '../train/config.js';
 import { CorpusError } from '../data/corpus/index.js';
 
@@ -14,6 +16,9 @@ commands:
   demo       train a small two-layer model on the real \`sent\` task
   pretrain   pretrain the encoder (masked / causal LM), dense or sparse; see pathwise pretrain --help
   inspect    parameters, activated parameters and FLOPs per token of a model, per task and layer
+  train      train tasks jointly (built-in or from data files), from a pretrained base or scratch
+  eval       score a trained model on its tasks' test (or dev) sets
+  predict    predict with a trained model: pathwise predict <model> --task T "text"
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +32,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'inspect':
       inspectCommand(args);
+      return 0;
+    case 'train':
+      await trainCommand(args);
+      return 0;
+    case 'eval':
+      await evalCommand(args);
+      return 0;
+    case 'predict':
+      await predictCommand(args);
       return 0;
     case undefined:
     case '-h':
@@ -44,7 +58,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const err = e as Error;
-    const bad = err instanceof ConfigError || err instanceof CorpusError || err instanceof UsageError || err instanceof RangeError;
+    const bad = err instanceof ConfigError || err instanceof CorpusError || err instanceof TaskDataError || err instanceof UsageError || err instanceof RangeError;
     process.stderr.write(`pathwise: ${bad ? '' : 'internal error: '}${err.message}\n`);
     if (!bad && process.env.PATHWISE_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = bad ? 2 : 1;

@@ -7,6 +7,10 @@ import { Rng, readSafetensors } from '../engine/index.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
 import { sparseFfnFactory, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
+import { SkillTable } from '../sparse/index.js';
+import { MultiTaskModel, type TaskSpec } from '../tasks/multitask_model.js';
+import type { TaskFileConfig } from '../tasks/from_files.js';
+import { saveModelDir } from './checkpoint.js';
 
 export interface Pretrained {
   model: LanguageModel;
@@ -68,4 +72,37 @@ export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   const tokFile = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
   return { model: model.eval(), config, sparse, tokenizer, missing };
+}
+
+// ------------------------------------------------------------------------ multi-task models
+
+
+/** Where a task's data comes from: a built-in name, or data files. */
+export type TaskSource = { builtin: string } | { files: TaskFileConfig };
+
+export interface SavedTask extends TaskSpec {
+  source: TaskSource;
+}
+
+/** A multi-task model folder: config.json lists the tasks; heads are "heads.<task>.*". */
+export function loadMultiTask(dir: string): { model: MultiTaskModel; tasks: SavedTask[] } {
+  const pre = fromPretrained(dir);
+  if (!pre.tokenizer) throw new Error(`${dir}: no tokenizer.json`);
+  const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { tasks?: SavedTask[]; maxLen?: number };
+  const tasks = raw.tasks ?? [];
+  const model = new MultiTaskModel(pre.model.encoder, pre.tokenizer, pre.sparse.skills ? new SkillTable(pre.sparse.skills) : null, new Rng(0), raw.maxLen ?? pre.config.maxPositions);
+  for (const t of tasks) model.addTask(t);
+  const file = join(dir, 'model.safetensors');
+  const { tensors } = readSafetensors(file);
+  for (const [name, p] of model.heads.namedParameters('heads.')) {
+    const t = tensors.get(name);
+    if (!t || t.size !== p.size) throw new Error(`${file}: missing or mis-shaped head parameter "${name}"`);
+    p.f32.set(t.f32);
+  }
+  return { model: model.eval(), tasks };
+}
+
+export function saveMultiTask(dir: string, model: MultiTaskModel, tasks: SavedTask[], sparse: SparseConfig): void {
+  const config = { model_type: 'pathwise', architectures: ['MultiTaskModel'], ...model.encoder.cfg, sparse, maxLen: model.maxLen, tasks };
+  saveModelDir(dir, model, { config, tokenizerJson: model.tokenizer.toJsonString() });
 }

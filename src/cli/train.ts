@@ -1,0 +1,119 @@
+// `pathwise train --config FILE`, `pathwise eval <model> [--task T] [--split dev|test]`,
+// `pathwise predict <model> --task T "text" ...`
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../engine/index.js';
+import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
+import { SkillTable, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
+import { Tokenizer } from '../data/tokenizer/index.js';
+import { loadBuiltinTask } from '../tasks/builtin/index.js';
+import { loadTaskFromFiles } from '../tasks/from_files.js';
+import { MultiTaskModel, specOf } from '../tasks/multitask_model.js';
+import type { TaskData } from '../tasks/task.js';
+import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
+import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
+import { fromPretrained, loadMultiTask, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
+import { UsageError } from './pretrain.js';
+
+const DEFAULT_TRAIN = {
+  /** A pretrained model folder (transfer learning), or null to train from scratch. */
+  base: null as string | null,
+  /** From scratch only: the encoder, and the tokenizer trained on the tasks' texts. */
+  scratch: { dModel: 256, layers: 4, heads: 4, ffn: 1024, vocabSize: 8192 },
+  maxLen: 128,
+  train: {
+    steps: DEFAULT_MULTITASK.steps, batchSize: DEFAULT_MULTITASK.batchSize, lr: DEFAULT_MULTITASK.lr, warmupSteps: DEFAULT_MULTITASK.warmupSteps,
+    weightDecay: DEFAULT_MULTITASK.weightDecay, clipNorm: DEFAULT_MULTITASK.clipNorm, temperature: DEFAULT_MULTITASK.temperature, seed: 0,
+    evalEvery: DEFAULT_MULTITASK.evalEvery, patience: DEFAULT_MULTITASK.patience, evalExamples: DEFAULT_MULTITASK.evalExamples,
+    freezeEmbeddings: false, freezeLayers: 0,
+  },
+  out: 'runs/train',
+};
+
+interface TrainFile {
+  tasks: (string | Record<string, unknown>)[];
+  perTask?: Record<string, { lrScale?: number; steps?: number }>;
+  [k: string]: unknown;
+}
+
+function loadTask(src: TaskSource): TaskData {
+  return 'builtin' in src ? loadBuiltinTask(src.builtin) : loadTaskFromFiles(src.files);
+}
+
+function sourceOf(t: string | Record<string, unknown>): TaskSource {
+  return typeof t === 'string' ? { builtin: t } : { files: t as never };
+}
+
+function table(rows: [string, Record<string, number | string>][]): string {
+  return rows.map(([name, s]) => `${name.padEnd(14)}${Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ')}`).join('\n');
+}
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const { overrides, rest, flags } = parseOverrides(argv, ['config']);
+  if (rest.length || !flags.config) throw new UsageError('usage: pathwise train --config FILE [--KEY VALUE ...]');
+  let raw: TrainFile;
+  try {
+    raw = JSON.parse(readFileSync(flags.config, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${flags.config}: ${(e as Error).message}`);
+  }
+  const { tasks: taskList, perTask, sparse, ...restCfg } = raw;
+  if (!Array.isArray(taskList) || taskList.length === 0) throw new ConfigError(`${flags.config}: "tasks" must list at least one task`);
+  const cfg = mergeConfig(mergeConfig(DEFAULT_TRAIN, restCfg, flags.config), overrides, 'command-line flags');
+  const sources = taskList.map(sourceOf);
+  const tasks = sources.map(loadTask); // validates every task's data before anything is written
+  const log = (s: string) => process.stderr.write(s + '\n');
+
+  let encoder: TransformerEncoder;
+  let tokenizer: Tokenizer;
+  let sp: SparseConfig = (sparse as SparseConfig | undefined) ?? { switch: null, skills: null };
+  const rng = new Rng(cfg.train.seed);
+  if (cfg.base) {
+    const pre = fromPretrained(cfg.base);
+    if (!pre.tokenizer) throw new ConfigError(`${cfg.base}: no tokenizer.json`);
+    encoder = pre.model.encoder;
+    tokenizer = pre.tokenizer;
+    sp = pre.sparse;
+    log(`base: ${cfg.base} (${encoder.numParameters().toLocaleString('en-US')} encoder parameters)`);
+  } else {
+    tokenizer = Tokenizer.train(tasks.flatMap((t) => t.train.map((e) => e.text + (e.textPair ? `\n${e.textPair}` : ''))), { vocabSize: cfg.scratch.vocabSize });
+    const c = { ...DEFAULT_ENCODER, dModel: cfg.scratch.dModel, layers: cfg.scratch.layers, heads: cfg.scratch.heads, ffn: cfg.scratch.ffn, vocabSize: tokenizer.vocabSize, maxPositions: cfg.maxLen };
+    encoder = new TransformerEncoder(c, rng, sparseFfnFactory(c, sp, rng));
+    log(`from scratch: ${encoder.numParameters().toLocaleString('en-US')} encoder parameters`);
+  }
+  const model = new MultiTaskModel(encoder, tokenizer, sp.skills ? new SkillTable(sp.skills) : null, rng, Math.min(cfg.maxLen, encoder.cfg.maxPositions));
+  for (const t of tasks) model.addTask(specOf(t));
+  const t0 = performance.now();
+  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask: perTask ?? {}, log });
+  const saved: SavedTask[] = tasks.map((t, i) => ({ ...specOf(t), source: sources[i] }));
+  saveMultiTask(join(cfg.out, 'model'), model, saved, sp);
+  const test: [string, Record<string, number | string>][] = [];
+  for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
+  process.stdout.write(`best dev at step ${res.bestStep}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n\ntest scores:\n${table(test)}\n\nsaved ${join(cfg.out, 'model')}\n`);
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const { rest, flags } = parseOverrides(argv, ['task', 'split']);
+  if (rest.length !== 1) throw new UsageError('usage: pathwise eval <model folder> [--task T] [--split dev|test]');
+  const { model, tasks } = loadMultiTask(rest[0]);
+  const split = (flags.split ?? 'test') as 'dev' | 'test';
+  if (split !== 'dev' && split !== 'test') throw new UsageError('--split must be dev or test');
+  const chosen = flags.task ? tasks.filter((t) => t.name === flags.task) : tasks;
+  if (chosen.length === 0) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${tasks.map((t) => t.name).join(', ')})`);
+  const rows: [string, Record<string, number | string>][] = [];
+  for (const t of chosen) {
+    const data = loadTask(t.source);
+    rows.push([t.name, await evaluateTask(model, data, data[split])]);
+  }
+  process.stdout.write(`${split} scores:\n${table(rows)}\n`);
+}
+
+export async function predictCommand(argv: string[]): Promise<void> {
+  const { rest, flags } = parseOverrides(argv, ['task']);
+  if (rest.length < 2 || !flags.task) throw new UsageError('usage: pathwise predict <model folder> --task T "text" ["text" ...]');
+  const { model } = loadMultiTask(rest[0]);
+  if (!model.tasks.has(flags.task)) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${[...model.tasks.keys()].join(', ')})`);
+  const out = await model.predict(flags.task, rest.slice(1));
+  for (const p of out) process.stdout.write((typeof p === 'string' ? p : JSON.stringify(p)) + '\n');
+}
