@@ -79,9 +79,12 @@ if (!nodedir) {
   process.exit(0);
 }
 
-const gypJs = join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-if (!existsSync(gypJs)) {
-  warn('node-gyp is not installed (run npm install without --omit=dev)');
+// Our pinned node-gyp (a dev dependency), else the one npm bundles and names in
+// npm_config_node_gyp during install scripts (when Pathwise is installed as a dependency).
+const gypJs = [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), process.env.npm_config_node_gyp ?? '']
+  .find((p) => p && existsSync(p));
+if (!gypJs) {
+  warn('node-gyp is not available (run npm install without --omit=dev)');
   process.exit(0);
 }
 
