@@ -6,9 +6,7 @@ import { runDemo } from './demo.js';
 import { PRETRAIN_USAGE, UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
 import { evalCommand, predictCommand, trainCommand } from './train.js';
-import { TaskDataError } from '../tasks/from_files.js';
-import { ConfigError } from '../train/config.js';
-import { CorpusError } from '../data/corpus/index.js';
+import { InputError } from '../util/errors.js';
 
 const USAGE = `usage: pathwise <command> [options]
 
@@ -58,7 +56,8 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const err = e as Error;
-    const bad = err instanceof ConfigError || err instanceof CorpusError || err instanceof TaskDataError || err instanceof UsageError || err instanceof RangeError;
+    // Bad input (InputError, or a RangeError naming an impossible value): exit 2, nothing written.
+    const bad = err instanceof InputError || err instanceof RangeError;
     process.stderr.write(`pathwise: ${bad ? '' : 'internal error: '}${err.message}\n`);
     if (!bad && process.env.PATHWISE_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = bad ? 2 : 1;

@@ -3,6 +3,7 @@
 import { loadPretrainConfig } from '../train/pretrain_config.js';
 import { parseOverrides } from '../train/config.js';
 import { pretrain } from '../train/pretrain.js';
+import { InputError } from '../util/errors.js';
 
 export const PRETRAIN_USAGE = `usage: pathwise pretrain [--config FILE] [--KEY VALUE ...] [--overwrite]
 
@@ -26,6 +27,5 @@ export async function pretrainCommand(argv: string[]): Promise<void> {
   await pretrain(cfg, { overwrite: flags.overwrite === 'true' });
 }
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+/** Wrong command-line usage. */
+export class UsageError extends InputError {}

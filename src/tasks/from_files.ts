@@ -38,22 +38,12 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { firstInvalidUtf8 } from '../data/corpus/reader.js';
+import { InputError } from '../util/errors.js';
 import { SPLIT_SEED } from '../data/splits.js';
 import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
 
-export class TaskDataError extends Error {
-  /** The file at fault (or "<config>" for a bad task config). */
-  readonly file: string;
-  /** 1-based line, when one line is at fault. */
-  readonly line?: number;
-
-  constructor(message: string, file: string, line?: number) {
-    super(message);
-    this.name = 'TaskDataError';
-    this.file = file;
-    this.line = line;
-  }
-}
+/** A task data file (or task config, file "<config>") that cannot be used. */
+export class TaskDataError extends InputError {}
 
 export type TaskFileFormat = 'jsonl' | 'csv' | 'auto';
 

@@ -2,9 +2,10 @@
 // not in the defaults is an error naming its dotted path (a typo must not silently fall back to a
 // default), and values keep the type of their default. CLI flags `--a.b value` override keys.
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+import { InputError } from '../util/errors.js';
+
+/** An invalid config: unknown key, wrong type, impossible value. */
+export class ConfigError extends InputError {}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 

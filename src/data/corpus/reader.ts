@@ -16,20 +16,10 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
+import { InputError } from '../../util/errors.js';
 
-export class CorpusError extends Error {
-  /** The file (or directory) at fault. */
-  readonly file: string;
-  /** 1-based line, when one line is at fault. */
-  readonly line?: number;
-
-  constructor(message: string, file: string, line?: number) {
-    super(message);
-    this.name = 'CorpusError';
-    this.file = file;
-    this.line = line;
-  }
-}
+/** A corpus file (or directory) that cannot be used; names the file and line. */
+export class CorpusError extends InputError {}
 
 export type CorpusFormat = 'txt' | 'jsonl' | 'auto';
 
