@@ -3,7 +3,7 @@
 // config, corpus), with the message on stderr and nothing written.
 
 import { runDemo } from './demo.js';
-import { PRETRAIN_USAGE, UsageError, pretrainCommand } from './pretrain.js';
+import { UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
 import { evalCommand, predictCommand, trainCommand } from './train.js';
 import { InputError } from '../util/errors.js';
@@ -63,4 +63,3 @@ main(process.argv.slice(2)).then(
     process.exitCode = bad ? 2 : 1;
   },
 );
-void PRETRAIN_USAGE;
