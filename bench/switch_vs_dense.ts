@@ -110,12 +110,14 @@ visits one expert of the dense FFN's size, so FLOPs per token are equal (plus th
 | final held-out MLM loss | ${target.toFixed(4)} | ${sw.held[sw.held.length - 1].loss.toFixed(4)} |
 | steps to reach the dense model's final loss | ${Math.round(dSteps)} | ${sSteps === null ? 'not reached' : Math.round(sSteps)} |
 | speed-up in steps | 1.0× | ${speedup === null ? '-' : `${speedup.toFixed(2)}×`} |
-| training tokens/s (this machine) | ${Math.round(dense.tps)} | ${Math.round(sw.tps)} |
+| training tokens/s in the run (includes evaluations; not a speed benchmark, see `bench:moe`) | ${Math.round(dense.tps)} | ${Math.round(sw.tps)} |
 
 Held-out loss by step:
 
 | step | dense | Switch |
 |---|---|---|
 ${rows.join('\n')}
+
+Measured on the 2-core project machine; rerun with more steps for later stages of training.
 `);
 console.log(JSON.stringify({ dense_final: target, switch_final: sw.held[sw.held.length - 1].loss, dense_steps: dSteps, switch_steps: sSteps, speedup, dense_tokens_per_s: dense.tps, switch_tokens_per_s: sw.tps }));
