@@ -110,7 +110,7 @@ visits one expert of the dense FFN's size, so FLOPs per token are equal (plus th
 | final held-out MLM loss | ${target.toFixed(4)} | ${sw.held[sw.held.length - 1].loss.toFixed(4)} |
 | steps to reach the dense model's final loss | ${Math.round(dSteps)} | ${sSteps === null ? 'not reached' : Math.round(sSteps)} |
 | speed-up in steps | 1.0× | ${speedup === null ? '-' : `${speedup.toFixed(2)}×`} |
-| training tokens/s in the run (includes evaluations; not a speed benchmark, see `bench:moe`) | ${Math.round(dense.tps)} | ${Math.round(sw.tps)} |
+| training tokens/s in the run (includes evaluations; not a speed benchmark, see \`bench:moe\`) | ${Math.round(dense.tps)} | ${Math.round(sw.tps)} |
 
 Held-out loss by step:
 
