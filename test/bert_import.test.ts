@@ -3,7 +3,8 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, noGrad, paddingMask } from '../src/engine/index.js';
@@ -49,6 +50,21 @@ describeEachBackend('BERT checkpoint import', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+it('pathwise export --dtype f16 rounds exactly as PyTorch does: the exported folder reproduces the F16 reference', () => {
+  const root = mkdtempSync(join(tmpdir(), 'pw-export-'));
+  try {
+    const out = join(root, 'bert16');
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'export', BERT, '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(statSync(join(out, 'model.safetensors')).size < 0.6 * statSync(join(BERT, 'model.safetensors')).size);
+    const { hidden, logits } = run(out);
+    assertClose(hidden.data, io.outputs.last_hidden_state_f16.data, 'exported last_hidden_state', { rtol: 1e-4, atol: 2e-5 });
+    assertClose(logits.data, io.outputs.mlm_logits_f16.data, 'exported mlm_logits', { rtol: 1e-4, atol: 2e-5 });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 it('a folder without config.json, or with a broken checkpoint, gets an error naming the file', () => {

@@ -2,7 +2,7 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../src/engine/index.js';
+import { Rng, Tensor, floatToHalf, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../src/engine/index.js';
 
 it('round-trips float32 and int32 tensors with metadata, data 8-byte aligned', () => {
   const a = tensor([1.5, -2, 3.25, Math.PI, -0, 1e-30], [2, 3]);
@@ -60,4 +60,18 @@ it('converts F16, BF16 and I64 on read', () => {
   assert.deepEqual(Array.from(t.get('h')!.data), [1, -2, 2 ** -24]);
   assert.deepEqual(Array.from(t.get('bf')!.data), [1.5, -3]);
   assert.deepEqual(Array.from(t.get('i')!.data), [-5, 123456789]);
+});
+
+it('floatToHalf rounds to the nearest half (ties to even), with subnormals and overflow', () => {
+  const cases: [number, number][] = [
+    [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [2 ** -24, 0x0001], [2 ** -14, 0x0400],
+    [1 / 3, 0x3555], [0, 0], [-0, 0x8000], [Infinity, 0x7c00], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+  ];
+  for (const [v, h] of cases) assert.equal(floatToHalf(v), h, `floatToHalf(${v})`);
+  assert.equal(floatToHalf(NaN) & 0x7c00, 0x7c00);
+  // Round trip: relative error at most 2^-11 in the normal range.
+  const rng = new Rng(3);
+  const xs = Float32Array.from({ length: 1000 }, () => rng.normal() * 10);
+  const back = parseSafetensors(serializeSafetensors({ x: new Tensor(xs, [1000]) }, {}, { floatDtype: 'F16' })).tensors.get('x')!;
+  xs.forEach((v, i) => assert.ok(Math.abs(back.data[i] - v) <= Math.abs(v) * 2 ** -11 + 2 ** -24, `${v} -> ${back.data[i]}`));
 });

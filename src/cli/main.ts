@@ -5,6 +5,7 @@
 import { runDemo } from './demo.js';
 import { UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
+import { exportCommand } from './export.js';
 import { evalCommand, predictCommand, trainCommand } from './train.js';
 import { InputError } from '../util/errors.js';
 
@@ -17,6 +18,7 @@ commands:
   train      train tasks jointly (built-in or from data files), from a pretrained base or scratch
   eval       score a trained model on its tasks' test (or dev) sets
   predict    predict with a trained model: pathwise predict <model> --task T "text"
+  export     rewrite a model folder's weights, e.g. as F16: pathwise export <model> --out DIR
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'predict':
       await predictCommand(args);
+      return 0;
+    case 'export':
+      exportCommand(args);
       return 0;
     case undefined:
     case '-h':

@@ -118,15 +118,57 @@ export function readSafetensors(path: string): SafetensorsFile {
   return parseSafetensors(buf, path);
 }
 
-/** Serialises tensors (float32 -> F32, int32 -> I32) in the given order. */
-export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+/** float32 -> IEEE half, round to nearest even (overflow to infinity, subnormals kept). */
+export function floatToHalf(v: number): number {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  f[0] = v;
+  const x = u[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / NaN
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow
+  if (e <= 0) {
+    if (e < -10) return sign; // underflows to zero
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    let m = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    if (rest > half || (rest === half && (m & 1))) m++;
+    return sign | m;
+  }
+  let m = mant >>> 13;
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) {
+    m++;
+    if (m === 0x400) {
+      m = 0;
+      e++;
+      if (e >= 0x1f) return sign | 0x7c00;
+    }
+  }
+  return sign | (e << 10) | m;
+}
+
+export interface SerializeOptions {
+  /** Store float tensors as F16 (half the size; about 3 significant digits). Default F32. */
+  floatDtype?: 'F32' | 'F16';
+}
+
+/** Serialises tensors (float32 -> F32 or F16, int32 -> I32) in the given order. */
+export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SerializeOptions = {}): Buffer {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const half = opts.floatDtype === 'F16';
+  const width = (t: Tensor) => (t.dtype === 'float32' && half ? 2 : 4);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let off = 0;
   for (const [name, t] of entries) {
-    const bytes = t.size * 4;
-    header[name] = { dtype: t.dtype === 'float32' ? 'F32' : 'I32', shape: [...t.shape], data_offsets: [off, off + bytes] };
+    const bytes = t.size * width(t);
+    header[name] = { dtype: t.dtype === 'float32' ? (half ? 'F16' : 'F32') : 'I32', shape: [...t.shape], data_offsets: [off, off + bytes] };
     off += bytes;
   }
   let json = JSON.stringify(header);
@@ -137,9 +179,13 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
   hbytes.copy(out, 8);
   let p = 8 + hbytes.length;
   for (const [, t] of entries) {
-    const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.size * 4);
-    if (src.length) src.copy(out, p); // both dtypes are 4-byte little-endian on every platform Node runs
-    p += t.size * 4;
+    if (t.dtype === 'float32' && half) {
+      for (let i = 0; i < t.size; i++) out.writeUInt16LE(floatToHalf(t.data[i]), p + 2 * i);
+    } else {
+      const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.size * 4);
+      if (src.length) src.copy(out, p); // little-endian hosts (x86-64, arm64)
+    }
+    p += t.size * width(t);
   }
   return out;
 }

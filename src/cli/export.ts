@@ -1,0 +1,27 @@
+// `pathwise export <model folder> --out DIR [--dtype f16|f32]`: rewrites a model folder's weights,
+// e.g. as F16 (half the size; about 3 significant digits), with config.json and tokenizer.json
+// copied. Written atomically.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSafetensors, serializeSafetensors } from '../engine/index.js';
+import { writeDirAtomic } from '../util/atomic.js';
+import { parseOverrides } from '../train/config.js';
+import { UsageError } from './pretrain.js';
+
+export function exportCommand(argv: string[]): void {
+  const { rest, flags } = parseOverrides(argv, ['out', 'dtype']);
+  if (rest.length !== 1 || !flags.out) throw new UsageError('usage: pathwise export <model folder> --out DIR [--dtype f16|f32]');
+  const dtype = (flags.dtype ?? 'f16').toLowerCase();
+  if (dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got ${flags.dtype}`);
+  const src = rest[0];
+  const weights = join(src, 'model.safetensors');
+  if (!existsSync(weights)) throw new UsageError(`${src}: no model.safetensors`);
+  const { tensors, metadata } = readSafetensors(weights);
+  const files: Record<string, string | Uint8Array> = {
+    'model.safetensors': serializeSafetensors(tensors, metadata, { floatDtype: dtype === 'f16' ? 'F16' : 'F32' }),
+  };
+  for (const f of ['config.json', 'tokenizer.json']) if (existsSync(join(src, f))) files[f] = readFileSync(join(src, f));
+  writeDirAtomic(flags.out, files);
+  process.stdout.write(`wrote ${flags.out} (${dtype}, ${(files['model.safetensors'].length / 1e6).toFixed(1)} MB of weights)\n`);
+}
