@@ -39,6 +39,7 @@ import { extname } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { firstInvalidUtf8 } from '../data/corpus/reader.js';
 import { InputError } from '../util/errors.js';
+import { describeJson, parseJsonlObjects } from '../util/jsonl.js';
 import { SPLIT_SEED } from '../data/splits.js';
 import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
 
@@ -96,31 +97,8 @@ interface RawRecord {
   csv: boolean;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
 function readJsonl(text: string, file: string): RawRecord[] {
-  const out: RawRecord[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    let v: unknown;
-    try {
-      v = JSON.parse(raw);
-    } catch (e) {
-      throw new TaskDataError(`${file} line ${line}: not valid JSON (${(e as Error).message})`, file, line);
-    }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new TaskDataError(`${file} line ${line}: expected a JSON object, got ${describe(v)}`, file, line);
-    }
-    out.push({ line, fields: v as Record<string, unknown>, csv: false });
-  }
-  return out;
+  return parseJsonlObjects(text, file, TaskDataError).map(({ line, value }) => ({ line, fields: value, csv: false }));
 }
 
 /**
@@ -240,7 +218,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   const str = (k: string): string => {
     if (!has(k)) fail(`missing field "${k}"`);
     const v = f[k];
-    if (typeof v !== 'string') fail(`field "${k}" is ${describe(v)}, not a string`);
+    if (typeof v !== 'string') fail(`field "${k}" is ${describeJson(v)}, not a string`);
     return v as string;
   };
   const checkLabel = (label: string, what: string) => {
@@ -254,9 +232,9 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   let words: string[] | undefined;
   if (ck.type === 'tagging' && !rec.csv && has('words')) {
     const w = f.words;
-    if (!Array.isArray(w)) fail(`field "words" is ${describe(w)}, not an array of strings`);
+    if (!Array.isArray(w)) fail(`field "words" is ${describeJson(w)}, not an array of strings`);
     (w as unknown[]).forEach((x, k) => {
-      if (typeof x !== 'string') fail(`field "words": element ${k} is ${describe(x)}, not a string`);
+      if (typeof x !== 'string') fail(`field "words": element ${k} is ${describeJson(x)}, not a string`);
       if ((x as string).trim() === '' || /\s/.test(x as string)) fail(`field "words": element ${k} (${JSON.stringify(x)}) is empty or holds whitespace`);
     });
     words = w as string[];
@@ -277,7 +255,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     let label: string;
     if (typeof v === 'string') label = v;
     else if (typeof v === 'number' && Number.isFinite(v)) label = String(v);
-    else return fail(`field "label" is ${describe(v)}, not a string`);
+    else return fail(`field "label" is ${describeJson(v)}, not a string`);
     if (label === '') fail('field "label" is empty');
     checkLabel(label, 'label');
     ex.label = label;
@@ -287,7 +265,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     let x: number;
     if (typeof v === 'number') x = v;
     else if (rec.csv && typeof v === 'string' && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v)) x = Number(v);
-    else return fail(`field "label" is ${rec.csv ? JSON.stringify(v) : describe(v)}, not a number`);
+    else return fail(`field "label" is ${rec.csv ? JSON.stringify(v) : describeJson(v)}, not a number`);
     if (!Number.isFinite(x)) fail(`field "label" is not a finite number`);
     ex.label = x;
   } else {
@@ -299,9 +277,9 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
       const s = v as string;
       tags = s.trim() === '' ? [] : s.trim().split(/\s+/);
     } else {
-      if (!Array.isArray(v)) return fail(`field "tags" is ${describe(v)}, not an array of strings`);
+      if (!Array.isArray(v)) return fail(`field "tags" is ${describeJson(v)}, not an array of strings`);
       (v as unknown[]).forEach((x, k) => {
-        if (typeof x !== 'string' || x === '') fail(`field "tags": element ${k} is ${typeof x === 'string' ? 'empty' : describe(x)}, not a tag string`);
+        if (typeof x !== 'string' || x === '') fail(`field "tags": element ${k} is ${typeof x === 'string' ? 'empty' : describeJson(x)}, not a tag string`);
       });
       tags = v as string[];
     }

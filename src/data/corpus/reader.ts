@@ -17,6 +17,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../../util/errors.js';
+import { describeJson, parseJsonlObjects } from '../../util/jsonl.js';
 
 /** A corpus file (or directory) that cannot be used; names the file and line. */
 export class CorpusError extends InputError {}
@@ -133,34 +134,15 @@ function parseTxt(text: string, file: string): CorpusDocument[] {
   return out;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
 function parseJsonl(text: string, file: string, field: string): CorpusDocument[] {
   const out: CorpusDocument[] = [];
   const name = basename(file);
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    let v: unknown;
-    try {
-      v = JSON.parse(raw);
-    } catch (e) {
-      throw new CorpusError(`${file} line ${line}: not valid JSON (${(e as Error).message})`, file, line);
-    }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      throw new CorpusError(`${file} line ${line}: expected a JSON object with a "${field}" string, got ${describe(v)}`, file, line);
-    }
+  for (const { line, value: v } of parseJsonlObjects(text, file, CorpusError, `a JSON object with a "${field}" string`)) {
     if (!Object.prototype.hasOwnProperty.call(v, field)) {
       throw new CorpusError(`${file} line ${line}: the object has no "${field}" field`, file, line);
     }
-    const t = (v as Record<string, unknown>)[field];
-    if (typeof t !== 'string') throw new CorpusError(`${file} line ${line}: field "${field}" is ${describe(t)}, not a string`, file, line);
+    const t = v[field];
+    if (typeof t !== 'string') throw new CorpusError(`${file} line ${line}: field "${field}" is ${describeJson(t)}, not a string`, file, line);
     if (t.trim() === '') continue;
     out.push({ source: file, id: `${name}:${line}`, line, text: t });
   }
