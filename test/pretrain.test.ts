@@ -23,7 +23,7 @@ const TINY = {
   model: { dModel: 32, layers: 2, heads: 2, ffn: 64, dropout: 0.1, attentionDropout: 0.1 },
   tokenizer: { vocabSize: 400 },
   data: { seqLen: 32, heldOutFraction: 0.05 },
-  train: { steps: 60, batchSize: 8, lr: 2e-3, warmupSteps: 5, logEvery: 1, evalEvery: 20, evalBatches: 4, checkpointEvery: 10, keepCheckpoints: 2, seed: 7 },
+  train: { steps: 100, batchSize: 8, lr: 2e-3, warmupSteps: 5, logEvery: 1, evalEvery: 20, evalBatches: 4, checkpointEvery: 10, keepCheckpoints: 2, seed: 7 },
 };
 
 function cli(args: string[]) {
@@ -87,7 +87,7 @@ describe('pathwise pretrain', () => {
 
     const r2 = cli(['pretrain', '--config', config, '--out', b]);
     assert.equal(r2.status, 0, r2.stderr);
-    assert.match(r2.stderr, /resuming from .*step-000000[34]0/);
+    assert.match(r2.stderr, /resuming from .*step-000000[3-9]0/);
     const ma = metrics(a);
     const mb = metrics(b);
     assert.deepEqual(mb.map((m) => m.step), ma.map((m) => m.step), 'one metrics line per step, none duplicated');
@@ -100,8 +100,8 @@ describe('pathwise pretrain', () => {
 
     // Held-out MLM loss falls over the run.
     const held = ma.filter((m) => 'heldout_loss' in m).map((m) => m.heldout_loss);
-    assert.equal(held.length, 3);
-    assert.ok(held[2] < held[0] - 0.3, `held-out loss ${held.join(' -> ')}`);
+    assert.equal(held.length, 5);
+    assert.ok(held[4] < held[0] - 0.3, `held-out loss ${held.join(' -> ')}`);
 
     // The exported folder loads with fromPretrained and has its tokenizer.
     const loaded = fromPretrained(join(a, 'model'));
