@@ -37,9 +37,9 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Rng } from '../engine/index.js';
-import { firstInvalidUtf8 } from '../data/corpus/reader.js';
 import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../util/jsonl.js';
+import { decodeUtf8Strict } from '../util/utf8.js';
 import { SPLIT_SEED } from '../data/splits.js';
 import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
 
@@ -64,30 +64,6 @@ export interface TaskFileConfig {
 }
 
 export const DEFAULT_DEV_FRACTION = 0.1;
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-/** Decodes strictly (dropping a BOM) and normalises line ends to \n. */
-export function decodeUtf8File(bytes: Uint8Array, file: string): string {
-  let text: string;
-  try {
-    text = UTF8.decode(bytes);
-  } catch {
-    const off = firstInvalidUtf8(bytes);
-    const at = off < 0 ? bytes.length : off;
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < at; i++) {
-      if (bytes[i] === 0x0a) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    const shown = Array.from(bytes.subarray(at, Math.min(at + 4, bytes.length)), (x) => '0x' + x.toString(16).padStart(2, '0')).join(' ');
-    throw new TaskDataError(`${file} line ${line}: invalid UTF-8 at byte offset ${at} (byte ${at - lineStart + 1} of the line): ${shown}`, file, line);
-  }
-  return text.replace(/\r\n?/g, '\n');
-}
 
 /** One raw record: field name -> value, and the 1-based line it starts on. */
 interface RawRecord {
@@ -305,7 +281,7 @@ export function readTaskFile(file: string, type: TaskType, labels: readonly stri
     if (code === 'ENOENT') throw new TaskDataError(`task data file not found: ${file}`, file);
     throw new TaskDataError(`cannot read task data file ${file}: ${(e as Error).message}`, file);
   }
-  const text = decodeUtf8File(bytes, file);
+  const text = decodeUtf8Strict(bytes, file, TaskDataError);
   if (text.trim() === '') throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
   const records = formatOf(file, text, format) === 'jsonl' ? readJsonl(text, file) : readCsv(text, file);
   if (records.length === 0) throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
