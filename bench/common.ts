@@ -38,9 +38,30 @@ export function runTorch(script: string, args: string[]): Record<string, any> {
   return JSON.parse(lines[lines.length - 1]);
 }
 
-/** PyTorch's fastest (intra-op, OpenBLAS) thread setting for a script, or null without PyTorch. */
-export function pickTorchThreads(script: string, args: string[]): { intra: number; blas: number; info: Record<string, any> } | null {
-  if (torchMissing() !== null) return null;
-  const pick = runTorch(script, [...args, '--pick-threads', '--steps', '4', '--warmup', '2']);
-  return { intra: pick.intra_threads, blas: pick.blas_threads, info: pick };
+export interface TorchReference {
+  intra: number;
+  blas: number;
+  /** What --pick-threads printed. */
+  info: Record<string, any>;
+  /** Runs the script at the picked thread setting with extra flags; returns its JSON line. */
+  run(extra: string[]): Record<string, any>;
+}
+
+/**
+ * The PyTorch reference for a bench script: PyTorch's fastest (intra-op, OpenBLAS) thread
+ * setting, found with --pick-threads, and logged. `ref` is null (with `missing` saying why and
+ * logged) when PyTorch is not installed.
+ */
+export function torchReference(script: string, args: string[]): { ref: TorchReference | null; missing: string | null } {
+  const missing = torchMissing();
+  if (missing !== null) {
+    log(`no PyTorch reference: ${missing}`);
+    return { ref: null, missing };
+  }
+  const info = runTorch(script, [...args, '--pick-threads', '--steps', '4', '--warmup', '2']);
+  const intra: number = info.intra_threads;
+  const blas: number = info.blas_threads;
+  log(`PyTorch ${info.torch}: best threads intra ${intra} / OpenBLAS ${blas}${info.impl ? ` (impl ${info.impl})` : ''}`);
+  const run = (extra: string[]) => runTorch(script, [...args, ...extra, '--intra-threads', `${intra}`, '--blas-threads', `${blas}`]);
+  return { ref: { intra, blas, info, run }, missing: null };
 }

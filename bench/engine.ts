@@ -11,7 +11,7 @@ import * as E from '../src/engine/index.js';
 import { AdamW, Rng, Tensor, backendName, blas, paddingMask } from '../src/engine/index.js';
 import { K } from '../src/engine/backend.js';
 import { EncoderBlock } from '../src/nn/index.js';
-import { flag, log, median, pickTorchThreads, runTorch, torchMissing } from './common.js';
+import { flag, log, median, torchReference } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const STEPS = flag('steps', 20);
@@ -73,11 +73,8 @@ log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.thread
 log(`block: ${JSON.stringify(CFG)}; ${ROUNDS} alternating rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 
 const step = makeStep();
-const why = torchMissing();
-const picked = pickTorchThreads('torch_engine.py', TORCH_ARGS);
-const threads = picked && { intra: picked.intra, blas: picked.blas };
-if (picked) log(`PyTorch ${picked.info.torch}: best threads intra ${picked.intra} / OpenBLAS ${picked.blas} (impl ${picked.info.impl})`);
-else log(`no PyTorch reference: ${why}`);
+const { ref, missing: why } = torchReference('torch_engine.py', TORCH_ARGS);
+const threads = ref && { intra: ref.intra, blas: ref.blas };
 
 const ours: number[] = [];
 const theirs: number[] = [];
@@ -85,8 +82,8 @@ for (let r = 0; r < ROUNDS; r++) {
   const mine = timeOurs(step);
   ours.push(mine);
   let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s`;
-  if (threads) {
-    const t = runTorch('torch_engine.py', [...TORCH_ARGS, '--steps', `${STEPS}`, '--warmup', `${WARMUP}`, '--intra-threads', `${threads.intra}`, '--blas-threads', `${threads.blas}`]);
+  if (ref) {
+    const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`]);
     theirs.push(t.steps_per_s);
     line += `, torch ${t.steps_per_s.toFixed(2)} steps/s`;
   }

@@ -13,7 +13,7 @@ import * as E from '../src/engine/index.js';
 import { Rng, Tensor, backendName, blas } from '../src/engine/index.js';
 import { FeedForward } from '../src/nn/index.js';
 import { SwitchFFN, auxLoss } from '../src/sparse/index.js';
-import { flag, log, median, pickTorchThreads, runTorch, torchMissing } from './common.js';
+import { flag, log, median, torchReference } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const ITERS = flag('iters', 20);
@@ -48,10 +48,7 @@ function timeMs(f: () => void): number {
 
 log(`moe benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
 log(`Switch layer: ${EXPERTS} experts, top-1, capacity factor 1.25, d_model ${D}, FFN ${F}, ${N} tokens; forward + backward`);
-const why = torchMissing();
-const picked = pickTorchThreads('torch_moe.py', TORCH_ARGS);
-if (picked) log(`PyTorch ${picked.info.torch}: best threads intra ${picked.intra} / OpenBLAS ${picked.blas}`);
-else log(`no PyTorch reference: ${why}`);
+const { ref: picked, missing: why } = torchReference('torch_moe.py', TORCH_ARGS);
 
 const ours: number[] = [];
 const denseMs: number[] = [];
@@ -64,7 +61,7 @@ for (let r = 0; r < ROUNDS; r++) {
   denseMs.push(d);
   let line = `round ${r + 1}: pathwise switch ${s.toFixed(2)} ms, pathwise dense ${d.toFixed(2)} ms`;
   if (picked) {
-    const t = runTorch('torch_moe.py', [...TORCH_ARGS, '--steps', `${ITERS}`, '--intra-threads', `${picked.intra}`, '--blas-threads', `${picked.blas}`]);
+    const t = picked.run(['--steps', `${ITERS}`]);
     hf.push(t.hf_ms);
     torchDense.push(t.dense_ms);
     line += `, torch hf ${t.hf_ms.toFixed(2)} ms, torch dense ${t.dense_ms.toFixed(2)} ms`;

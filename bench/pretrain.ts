@@ -11,7 +11,7 @@
 import { cpus } from 'node:os';
 import { AdamW, Rng, Tensor, backendName, blas, clipGradNorm } from '../src/engine/index.js';
 import { DEFAULT_ENCODER, LanguageModel } from '../src/nn/index.js';
-import { flag, log, median, pickTorchThreads, runTorch, torchMissing } from './common.js';
+import { flag, log, median, torchReference } from './common.js';
 
 const ROUNDS = flag('rounds', 3);
 const STEPS = flag('steps', 8);
@@ -67,10 +67,7 @@ function timeOurs(step: ReturnType<typeof makeStep>): number {
 log(`pretrain benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
 log(`masked LM, vocab ${V}, batch ${B} x ${T}, d_model ${DEFAULT_ENCODER.dModel}, ${DEFAULT_ENCODER.layers} layers; ${ROUNDS} rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 const step = makeStep();
-const why = torchMissing();
-const picked = pickTorchThreads('torch_pretrain.py', TORCH_ARGS);
-if (picked) log(`PyTorch ${picked.info.torch}: best threads intra ${picked.intra} / OpenBLAS ${picked.blas}`);
-else log(`no PyTorch reference: ${why}`);
+const { ref: picked, missing: why } = torchReference('torch_pretrain.py', TORCH_ARGS);
 
 const ours: number[] = [];
 const theirs: number[] = [];
@@ -79,7 +76,7 @@ for (let r = 0; r < ROUNDS; r++) {
   ours.push(mine);
   let line = `round ${r + 1}: pathwise ${Math.round(mine)} tokens/s`;
   if (picked) {
-    const t = runTorch('torch_pretrain.py', [...TORCH_ARGS, '--steps', `${STEPS}`, '--warmup', `${WARMUP}`, '--intra-threads', `${picked.intra}`, '--blas-threads', `${picked.blas}`]);
+    const t = picked.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`]);
     theirs.push(t.tokens_per_s);
     line += `, torch ${Math.round(t.tokens_per_s)} tokens/s`;
   }
