@@ -6,7 +6,7 @@
 // parameters, AdamW moments and step, the data position, the RNG state and the loss accumulator,
 // so a killed and resumed run follows the uninterrupted run's loss curve.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { AdamW, Rng, Tensor, clipGradNorm, lrSchedule, noGrad, type RngState } from '../engine/index.js';
@@ -122,16 +122,20 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     rng.setState(state.rng);
     // Metrics logged after the checkpoint belong to the lost part of the run.
     if (existsSync(metricsFile)) {
-      metricsLines = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l && JSON.parse(l).step <= state.step);
+      metricsLines = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => {
+        try {
+          return JSON.parse(l).step <= state.step;
+        } catch {
+          return false; // blank, or a line cut short by the kill
+        }
+      });
     }
     log(`resuming from ${resumeFrom} (step ${state.step})`);
   }
   ckpt.cleanTemporary();
+  // Rewritten once (atomically) at start or resume; then one appended line per entry.
   writeFileAtomic(metricsFile, metricsLines.map((l) => l + '\n').join(''));
-  const appendMetrics = (m: Record<string, unknown>) => {
-    metricsLines.push(JSON.stringify(m));
-    writeFileAtomic(metricsFile, metricsLines.map((l) => l + '\n').join(''));
-  };
+  const appendMetrics = (m: Record<string, unknown>) => appendFileSync(metricsFile, JSON.stringify(m) + '\n');
 
   // 4. Batches: a seeded permutation per epoch, so the data order needs only (epoch, cursor).
   const nSeq = data.trainSequences;
