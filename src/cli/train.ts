@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
-import { SkillTable, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
+import { SkillTable, sparseFfnFactory, upcycle, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
+import { mergeSparse } from '../train/pretrain_config.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
+import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
 import { MultiTaskModel, specOf } from '../tasks/multitask_model.js';
 import type { TaskData } from '../tasks/task.js';
@@ -26,7 +28,7 @@ const DEFAULT_TRAIN = {
     steps: DEFAULT_MULTITASK.steps, batchSize: DEFAULT_MULTITASK.batchSize, lr: DEFAULT_MULTITASK.lr, warmupSteps: DEFAULT_MULTITASK.warmupSteps,
     weightDecay: DEFAULT_MULTITASK.weightDecay, clipNorm: DEFAULT_MULTITASK.clipNorm, temperature: DEFAULT_MULTITASK.temperature, seed: 0,
     evalEvery: DEFAULT_MULTITASK.evalEvery, patience: DEFAULT_MULTITASK.patience, evalExamples: DEFAULT_MULTITASK.evalExamples,
-    freezeEmbeddings: false, freezeLayers: 0,
+    freezeEmbeddings: false, freezeLayers: 0, logEvery: 50,
   },
   out: 'runs/train',
 };
@@ -45,8 +47,14 @@ function sourceOf(t: string | Record<string, unknown>): TaskSource {
   return typeof t === 'string' ? { builtin: t } : { files: t as never };
 }
 
+/** One line per task: its metrics, and for a built-in task the floor it must beat. */
 function table(rows: [string, Record<string, number | string>][]): string {
-  return rows.map(([name, s]) => `${name.padEnd(14)}${Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ')}`).join('\n');
+  return rows.map(([name, s]) => {
+    const metrics = Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ');
+    const floor = floorOf(name);
+    const vs = floor === null ? '' : `   floor ${floor.toFixed(3)} (${TASK_FLOORS[name].baseline}) ${(s.score as number) > floor ? 'beaten' : 'NOT beaten'}`;
+    return `${name.padEnd(14)}${metrics}${vs}`;
+  }).join('\n');
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -67,14 +75,29 @@ export async function trainCommand(argv: string[]): Promise<void> {
 
   let encoder: TransformerEncoder;
   let tokenizer: Tokenizer;
-  let sp: SparseConfig = (sparse as SparseConfig | undefined) ?? { switch: null, skills: null };
+  // "sparse": the Switch / skill layout (as in pretraining's model.sparse). From a dense base it is
+  // made by upcycling: each expert or skill starts as a copy of the base's FFN.
+  let sp: SparseConfig = mergeSparse(sparse, flags.config);
   const rng = new Rng(cfg.train.seed);
   if (cfg.base) {
     const pre = fromPretrained(cfg.base);
     if (!pre.tokenizer) throw new ConfigError(`${cfg.base}: no tokenizer.json`);
-    encoder = pre.model.encoder;
+    const baseDense = !pre.sparse.switch && !pre.sparse.skills;
+    let lm = pre.model;
+    if (sparse === undefined) sp = pre.sparse;
+    else if (baseDense && (sp.switch || sp.skills)) {
+      try {
+        validateSparseConfig(sp, pre.config.layers, `${flags.config}: sparse`);
+      } catch (e) {
+        throw new ConfigError((e as Error).message);
+      }
+      lm = upcycle(pre.model, sp, rng);
+      log(`upcycled the dense base: ${sp.switch ? `Switch (${sp.switch.experts} experts, top-${sp.switch.topK}, every ${sp.switch.every})` : ''}${sp.skills ? `skills (${sp.skills.skills.join(', ')})` : ''}`);
+    } else if (JSON.stringify(sp) !== JSON.stringify(pre.sparse)) {
+      throw new ConfigError(`${flags.config}: "sparse" differs from the base's (${cfg.base}/config.json); a sparse base keeps its own layout`);
+    }
+    encoder = lm.encoder;
     tokenizer = pre.tokenizer;
-    sp = pre.sparse;
     log(`base: ${cfg.base} (${encoder.numParameters().toLocaleString('en-US')} encoder parameters)`);
   } else {
     tokenizer = Tokenizer.train(tasks.flatMap((t) => t.train.map((e) => e.text + (e.textPair ? `\n${e.textPair}` : ''))), { vocabSize: cfg.scratch.vocabSize });
@@ -85,7 +108,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const model = new MultiTaskModel(encoder, tokenizer, sp.skills ? new SkillTable(sp.skills) : null, rng, Math.min(cfg.maxLen, encoder.cfg.maxPositions));
   for (const t of tasks) model.addTask(specOf(t));
   const t0 = performance.now();
-  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask: perTask ?? {}, log });
+  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask: perTask ?? {}, log, progress: process.stderr });
   const saved: SavedTask[] = tasks.map((t, i) => ({ ...specOf(t), source: sources[i] }));
   saveMultiTask(join(cfg.out, 'model'), model, saved, sp);
   const test: [string, Record<string, number | string>][] = [];

@@ -10,6 +10,7 @@ import { auxLoss } from '../sparse/index.js';
 import { accuracy, macroF1, pearson, spanF1, tokenAccuracy } from '../tasks/metrics.js';
 import type { MultiTaskModel } from '../tasks/multitask_model.js';
 import type { Example, TaskData } from '../tasks/task.js';
+import { Progress } from './progress.js';
 
 export interface MultiTaskOptions {
   steps: number;
@@ -31,11 +32,18 @@ export interface MultiTaskOptions {
   freezeEmbeddings: boolean;
   freezeLayers: number;
   log: (s: string) => void;
+  /**
+   * Where the progress display goes (a bar with each task's running loss and steps, redrawn on a
+   * terminal, a line every `logEvery` steps otherwise); null for none.
+   */
+  progress: NodeJS.WriteStream | null;
+  logEvery: number;
 }
 
 export const DEFAULT_MULTITASK: MultiTaskOptions = {
   steps: 1000, batchSize: 32, lr: 1e-4, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1.0, temperature: 2, seed: 0,
   evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, freezeLayers: 0, log: () => {},
+  progress: null, logEvery: 50,
 };
 
 export interface TaskScore {
@@ -108,13 +116,17 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   const history: MultiTaskResult['history'] = [];
   let best = { average: -Infinity, step: 0, params: [] as Float32Array[], dev: {} as Record<string, TaskScore> };
   let sinceBest = 0;
+  const bar = opts.progress ? new Progress(opts.steps, 0, opts.progress, opts.logEvery, 'ex') : null;
+  const say = bar ? (s: string) => bar.log(s) : opts.log;
+  const runLoss = tasks.map(() => NaN); // exponential moving average per task
+  let examples = 0;
 
   const evaluate = async (step: number) => {
     const dev: Record<string, TaskScore> = {};
     for (const t of tasks) dev[t.name] = await evaluateTask(model, t, t.dev.slice(0, opts.evalExamples));
     const average = tasks.reduce((s, t) => s + dev[t.name].score, 0) / tasks.length;
     history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
-    opts.log(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
+    say(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
     if (average > best.average) {
       best = { average, step, params: model.parameters().map((p) => Float32Array.from(p.f32)), dev };
       sinceBest = 0;
@@ -146,14 +158,19 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
     clipGradNorm(params, opts.clipNorm);
     opt.step(opts.lr * sched(step - 1) * (opts.perTask[task.name]?.lrScale ?? 1));
     stepsPerTask[task.name]++;
+    const l = loss.item();
+    runLoss[ti] = Number.isNaN(runLoss[ti]) ? l : 0.9 * runLoss[ti] + 0.1 * l;
+    examples += rows.length;
+    bar?.update(step, Object.fromEntries(tasks.map((t, i) => [t.name, `${Number.isNaN(runLoss[i]) ? '-' : runLoss[i].toFixed(3)} (${stepsPerTask[t.name]})`])), examples);
     if (step % opts.evalEvery === 0 || step === opts.steps) {
       await evaluate(step);
       if (opts.patience > 0 && sinceBest >= opts.patience) {
-        opts.log(`early stop at step ${step}: no dev improvement in ${opts.patience} evaluations`);
+        say(`early stop at step ${step}: no dev improvement in ${opts.patience} evaluations`);
         break;
       }
     }
   }
+  bar?.done();
   if (best.params.length) model.parameters().forEach((p, i) => p.f32.set(best.params[i]));
   for (const p of frozen) p.requiresGrad = true;
   return { bestStep: best.step, dev: best.dev, history, stepsPerTask };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { AdamW, Rng, Tensor, clipGradNorm, lrSchedule, noGrad, type RngState } from '../engine/index.js';
 import { LanguageModel, type RouteContext } from '../nn/index.js';
-import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory } from '../sparse/index.js';
+import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory, upcycle, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadCorpusTexts, packedData, tokenizerFor, type PackedData } from '../data/pretrain_data.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -20,6 +20,7 @@ import { ConfigError } from './config.js';
 import { encoderConfigOf, type PretrainConfig } from './pretrain_config.js';
 import { maskTokens } from './objectives.js';
 import { Progress } from './progress.js';
+import { fromPretrained } from './pretrained.js';
 
 interface State extends TrainerState {
   step: number;
@@ -84,7 +85,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     if (d) throw new ConfigError(`${cfg.out} holds a checkpoint of a different run (${d} differs); use --overwrite or another --out`);
   }
   const texts = loadCorpusTexts(cfg.data);
-  const given = cfg.tokenizer.path ? Tokenizer.fromFile(cfg.tokenizer.path) : null;
+  const init = cfg.init ? initFrom(cfg) : null;
+  const given = init ? init.tokenizer : cfg.tokenizer.path ? Tokenizer.fromFile(cfg.tokenizer.path) : null;
 
   // 2. Tokenizer and data (cached outside the output folder).
   const tok = given ?? tokenizerFor(texts, cfg.tokenizer.vocabSize, log);
@@ -95,15 +97,18 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const data: PackedData = await packedData(texts, tok, cfg.data.seqLen, log);
   const T = cfg.data.seqLen;
   const B = cfg.train.batchSize;
-  const encCfg = encoderConfigOf(cfg, tok.vocabSize);
+  const encCfg = init ? init.config : encoderConfigOf(cfg, tok.vocabSize);
   log(`data: ${data.trainSequences} training sequences of ${T} tokens (${data.trainTokens} tokens), ${data.heldOutSequences} held out`);
 
   // 3. Model, optimizer, schedule.
   const rng = new Rng(cfg.train.seed);
   const sparse = cfg.model.sparse;
-  const model = new LanguageModel(encCfg, rng, sparseFfnFactory(encCfg, sparse, rng));
-  // SkillNet: the pretraining objective activates its own row of the skill table.
-  const route: RouteContext | undefined = sparse.skills ? { skills: new SkillTable(sparse.skills).skillsFor(cfg.objective.kind) } : undefined;
+  const model = init ? init.model(sparse, rng).train() : new LanguageModel(encCfg, rng, sparseFfnFactory(encCfg, sparse, rng));
+  // SkillNet: the objective activates its own row of the skill table, or (skill-aware pretraining)
+  // a row drawn per step from objective.skillRows.
+  const table = sparse.skills ? new SkillTable(sparse.skills) : null;
+  const rows = cfg.objective.skillRows.length ? cfg.objective.skillRows : [cfg.objective.kind];
+  const routeOf = (k: number): RouteContext | undefined => (table ? { skills: table.skillsFor(rows[k % rows.length]) } : undefined);
   const switches = [...model.modules()].filter((m): m is SwitchFFN => m instanceof SwitchFFN);
   const groups = decayGroups(model);
   const opt = new AdamW([{ params: groups.decay }, { params: groups.none, weightDecay: 0 }], { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
@@ -159,7 +164,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     return ids;
   };
 
-  const lossOf = (ids: Int32Array, r: Rng): { loss: Tensor; count: number } => {
+  const lossOf = (ids: Int32Array, r: Rng, route: RouteContext | undefined): { loss: Tensor; count: number } => {
     if (cfg.objective.kind === 'clm') {
       return { loss: model.clmLoss(new Tensor(ids, [ids.length / T, T]), null, -100, special.pad!, route), count: ids.length };
     }
@@ -179,7 +184,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       for (let k = 0; k < cfg.train.evalBatches && k * B < nHeld; k++) {
         const rows = Math.min(B, nHeld - k * B);
         const ids = data.heldOut.slice(k * B * T, (k * B + rows) * T);
-        const { loss, count: c } = lossOf(ids, r);
+        const { loss, count: c } = lossOf(ids, r, routeOf(k)); // rows in turn
         sum += loss.item() * c;
         count += c;
       }
@@ -197,7 +202,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const params = model.parameters();
   while (state.step < cfg.train.steps) {
     const lr = cfg.train.lr * sched(state.step);
-    const { loss } = lossOf(nextBatch(), rng);
+    const { loss } = lossOf(nextBatch(), rng, routeOf(rows.length > 1 ? rng.int(rows.length) : 0));
     // Switch layers add their load-balancing and z losses to the objective.
     const aux = auxLoss(model);
     opt.zeroGrad();
@@ -246,6 +251,29 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const tps = tokensThisRun / Math.max(1e-9, (performance.now() - t0) / 1000);
   log(`saved ${join(cfg.out, 'model')} (${Math.round(tps)} tokens/s this run)`);
   return { out: cfg.out, steps: state.step, heldOut, tokensPerSecond: tps };
+}
+
+/** cfg.init: the folder's shape and tokenizer, and its weights (upcycled when it is dense). */
+function initFrom(cfg: PretrainConfig) {
+  const dir = cfg.init!;
+  let pre: ReturnType<typeof fromPretrained>;
+  try {
+    pre = fromPretrained(dir);
+  } catch (e) {
+    throw new ConfigError(`init: ${(e as Error).message}`);
+  }
+  if (!pre.tokenizer) throw new ConfigError(`init: ${dir} has no tokenizer.json`);
+  if (cfg.data.seqLen > pre.config.maxPositions) throw new ConfigError(`data.seqLen ${cfg.data.seqLen} exceeds the init model's maxPositions ${pre.config.maxPositions}`);
+  const dense = !pre.sparse.switch && !pre.sparse.skills;
+  return {
+    tokenizer: pre.tokenizer,
+    config: pre.config,
+    model(sparse: SparseConfig, rng: Rng): LanguageModel {
+      if (dense) return sparse.switch || sparse.skills ? upcycle(pre.model, sparse, rng) : pre.model;
+      if (JSON.stringify(pre.sparse) !== JSON.stringify(sparse)) throw new ConfigError(`init: ${dir} is a sparse model whose "sparse" config differs from model.sparse`);
+      return pre.model;
+    },
+  };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

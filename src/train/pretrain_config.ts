@@ -6,6 +6,12 @@ import { DEFAULT_SPARSE_SWITCH, validateSparseConfig, type SparseConfig } from '
 import { ConfigError, mergeConfig } from './config.js';
 
 export interface PretrainConfig {
+  /**
+   * Continue from a model folder instead of a random start: its encoder shape and tokenizer replace
+   * model.* and tokenizer.*; a dense folder is upcycled to model.sparse (continued pretraining,
+   * SkillNet's skill-aware pretraining of a dense base).
+   */
+  init: string | null;
   /** The encoder; vocabSize comes from the tokenizer and maxPositions from data.seqLen. */
   model: Omit<EncoderConfig, 'vocabSize' | 'maxPositions'> & { sparse: SparseConfig };
   tokenizer: {
@@ -27,6 +33,12 @@ export interface PretrainConfig {
   objective: {
     kind: 'mlm' | 'clm';
     maskProb: number;
+    /**
+     * Skill models: rows of the skill table the objective activates, one drawn at random per step
+     * (SkillNet's sparsely activated pretraining: every skill combination the tasks will use is
+     * pretrained). Empty: the objective's own row.
+     */
+    skillRows: string[];
   };
   train: {
     steps: number;
@@ -51,10 +63,11 @@ export interface PretrainConfig {
 const { vocabSize: _v, maxPositions: _p, ...MODEL } = DEFAULT_ENCODER;
 
 export const DEFAULT_PRETRAIN: PretrainConfig = {
+  init: null,
   model: { ...MODEL, sparse: { switch: null, skills: null } },
   tokenizer: { vocabSize: DEFAULT_ENCODER.vocabSize, path: null },
   data: { corpus: 'builtin', format: 'auto', field: 'text', seqLen: DEFAULT_ENCODER.maxPositions, heldOutFraction: 0.02 },
-  objective: { kind: 'mlm', maskProb: 0.15 },
+  objective: { kind: 'mlm', maskProb: 0.15, skillRows: [] },
   train: {
     steps: 3000, batchSize: 32, lr: 5e-4, warmupSteps: 300, schedule: 'cosine', minLrRatio: 0.1, weightDecay: 0.01,
     clipNorm: 1.0, seed: 0, logEvery: 10, evalEvery: 250, evalBatches: 16, checkpointEvery: 250, keepCheckpoints: 2,
@@ -75,7 +88,7 @@ export function encoderConfigOf(c: PretrainConfig, vocabSize: number): EncoderCo
  * model.sparse: "switch" is merged over the Switch defaults (so {"experts": 8} is enough);
  * "skills" is free-form (skill and task names are the user's) and checked by validateSparseConfig.
  */
-function mergeSparse(user: unknown, source: string): SparseConfig {
+export function mergeSparse(user: unknown, source: string): SparseConfig {
   if (user === undefined) return { switch: null, skills: null };
   if (typeof user !== 'object' || user === null || Array.isArray(user)) throw new ConfigError(`${source}: "model.sparse" must be an object`);
   const u = user as Record<string, unknown>;
@@ -123,10 +136,13 @@ export function validatePretrainConfig(c: PretrainConfig, source: string): void 
   try {
     validateEncoderConfig(encoderConfigOf(c, c.tokenizer.path === null ? c.tokenizer.vocabSize : MIN_VOCAB));
     validateSparseConfig(c.model.sparse, c.model.layers);
+    const rows = c.objective.skillRows;
+    if (!Array.isArray(rows) || !rows.every((r) => typeof r === 'string')) fail('objective.skillRows must be a list of skill-table rows');
     if (c.model.sparse.skills) {
       const t = c.model.sparse.skills.table;
-      if (!t[c.objective.kind]) fail(`model.sparse.skills.table needs a row for the pretraining objective "${c.objective.kind}"`);
-    }
+      for (const r of rows) if (!t[r]) fail(`objective.skillRows: "${r}" is not a row of model.sparse.skills.table (rows: ${Object.keys(t).join(', ')})`);
+      if (rows.length === 0 && !t[c.objective.kind]) fail(`model.sparse.skills.table needs a row for the pretraining objective "${c.objective.kind}" (or list rows in objective.skillRows)`);
+    } else if (rows.length) fail('objective.skillRows needs a skill model (model.sparse.skills)');
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     fail((e as Error).message);

@@ -11,10 +11,12 @@ export class Progress {
     private readonly start: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     private readonly every = 50,
+    private readonly unit = 'tok',
   ) {
     this.tty = !!stream.isTTY;
   }
 
+  /** `done`: units (tokens, examples) processed since start, for the rate. */
   update(step: number, fields: Record<string, string>, tokensDone: number): void {
     const elapsed = (performance.now() - this.t0) / 1000;
     const done = step - this.start;
@@ -24,7 +26,7 @@ export class Progress {
     const filled = Math.round((width * step) / this.total);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
     const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
-    const line = `${bar} ${step}/${this.total}  ${Math.round(rate)} tok/s  ${extra}  ETA ${fmt(eta)}`;
+    const line = `${bar} ${step}/${this.total}  ${Math.round(rate)} ${this.unit}/s  ${extra}  ETA ${fmt(eta)}`;
     if (this.tty) this.stream.write(`\r${line}\x1b[K`);
     else if (step - this.lastLine >= this.every || step === this.total) {
       this.stream.write(line + '\n');

@@ -1,0 +1,242 @@
+// SkillNet's comparison on our six built-in tasks: one pretrained base, six ways to use it.
+//   (1) task-specific fine-tuning, one model per task      (2) dense multi-task, one model
+//   (3) Switch multi-task (base upcycled to 8 experts)      (4) SkillNet multi-task (skill table below)
+//   (5) SkillNet after skill-aware pretraining              (6) task-specific training from scratch
+// Every configuration sees the same examples per task budget (--steps batches per task; the
+// multi-task models take steps × tasks batches, tasks drawn ∝ n^(1/2)), the same optimizer,
+// learning rate and schedule, model selection on dev, and is scored once on test. Results go to
+// runs/bench-multitask/c<N>.json (one per configuration, so configurations can run separately or
+// in parallel) and are assembled into docs/results/multitask.md.
+//
+//   npm run bench:multitask [-- --base models/base --steps 400 --configs 1,2,3,4,5,6 --skill-steps 600]
+//   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results)
+// Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../src/engine/index.js';
+import { TransformerEncoder } from '../src/nn/index.js';
+import { DEFAULT_SPARSE_SWITCH, SkillTable, account, upcycle, type SparseConfig } from '../src/sparse/index.js';
+import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
+import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
+import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
+import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
+import { subsample, type TaskData } from '../src/tasks/task.js';
+import { evaluateTask, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { fromPretrained } from '../src/train/pretrained.js';
+import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
+import { pretrain } from '../src/train/pretrain.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
+import { ROOT, log } from './common.js';
+
+const arg = (name: string, dflt: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+};
+
+const TASKS = ['sent', 'spam', 'sense', 'genre', 'pos', 'wic'];
+const BASE = arg('base', join(ROOT, 'models', 'base'));
+const STEPS = Number(arg('steps', '400'));
+const SKILL_STEPS = Number(arg('skill-steps', '600'));
+const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
+const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
+const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
+
+/** One set of training hyperparameters for every configuration (no per-configuration tuning). */
+const TRAIN: Partial<MultiTaskOptions> = {
+  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 1000,
+};
+
+const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
+
+const NAMES: Record<number, string> = {
+  1: 'task-specific fine-tuning (one model per task)',
+  2: 'dense multi-task',
+  3: 'Switch multi-task (8 experts, top-1, every other layer)',
+  4: 'SkillNet multi-task',
+  5: 'SkillNet multi-task, skill-aware pretraining',
+  6: 'task-specific training from scratch (one model per task)',
+};
+
+interface TaskResult { test: number; metric: string; dev: number; activated: number; steps: number }
+interface ConfigResult {
+  config: number;
+  name: string;
+  tasks: Record<string, TaskResult>;
+  totalParams: number;
+  trainSeconds: number;
+  extraPretrainSeconds: number;
+  setup: Record<string, unknown>;
+}
+
+const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
+
+/** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
+function activated(model: MultiTaskModel, task: string): number {
+  const a = account(model.encoder, model.encoder, { task, skills: model.skills ? model.skills.skillsFor(task) : [] });
+  return a.activeParams + count(model.heads.byTask.get(task)!.parameters());
+}
+
+function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
+  const pre = fromPretrained(dir);
+  if (!pre.tokenizer) throw new Error(`${dir}: no tokenizer.json`);
+  const lm = sparse ? upcycle(pre.model, sparse, rng) : pre.model;
+  return { encoder: lm.encoder, tokenizer: pre.tokenizer, config: pre.config };
+}
+
+async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
+  const t0 = performance.now();
+  const res = await trainMultiTask(model, tasks, {
+    ...TRAIN, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 6)), logEvery: 100,
+    progress: process.stderr, log,
+  });
+  return { res, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: {} };
+  const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
+    const s = await evaluateTask(model, t, t.test);
+    out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps };
+    log(`  ${NAMES[n]}: ${t.name} test ${s.metric} ${s.score.toFixed(4)}`);
+  };
+  if (n === 1 || n === 6) {
+    for (const t of data) {
+      const rng = new Rng(1);
+      const b = baseEncoder(null, rng);
+      // From scratch: the base's shape and tokenizer, fresh random weights.
+      const encoder = n === 1 ? b.encoder : new TransformerEncoder(b.config, rng);
+      const model = new MultiTaskModel(encoder, b.tokenizer, null, rng, 128);
+      model.addTask(specOf(t));
+      log(`config ${n}: ${t.name}`);
+      const { res, seconds } = await trainOne(model, [t], STEPS);
+      out.trainSeconds += seconds;
+      out.totalParams += model.numParameters();
+      await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
+    }
+    return out;
+  }
+  const rng = new Rng(1);
+  let dir = BASE;
+  if (n === 5) {
+    // Skill-aware pretraining: the dense base upcycled to the skill model, then masked LM where
+    // each step activates one task's row of the skill table (so each skill learns the language
+    // its tasks will see it with, before any task data).
+    const cfg: PretrainConfig = {
+      ...DEFAULT_PRETRAIN,
+      init: BASE,
+      model: { ...DEFAULT_PRETRAIN.model, sparse: { switch: null, skills: SKILLS } },
+      objective: { kind: 'mlm', maskProb: 0.15, skillRows: TASKS },
+      train: { ...DEFAULT_PRETRAIN.train, steps: SKILL_STEPS, lr: 3e-4, warmupSteps: Math.round(SKILL_STEPS / 10), evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)), checkpointEvery: 100 },
+      out: join(RESULTS, 'skill-pretrain'),
+    };
+    const t0 = performance.now();
+    const r = await pretrain(cfg, { log });
+    out.extraPretrainSeconds = (performance.now() - t0) / 1000;
+    out.setup.skillPretrain = { steps: SKILL_STEPS, heldOut: r.heldOut };
+    dir = join(cfg.out, 'model');
+  }
+  const sparse: SparseConfig | null = n === 3 ? SWITCH : n === 4 ? { switch: null, skills: SKILLS } : null;
+  const b = baseEncoder(sparse, rng, dir);
+  const skills = n === 4 || n === 5 ? new SkillTable(JSON.parse(JSON.stringify(SKILLS))) : null;
+  const model = new MultiTaskModel(b.encoder, b.tokenizer, skills, rng, 128);
+  for (const t of data) model.addTask(specOf(t));
+  log(`config ${n}: ${NAMES[n]}, ${model.numParameters().toLocaleString('en-US')} parameters`);
+  const { res, seconds } = await trainOne(model, data, STEPS * data.length);
+  out.trainSeconds = seconds;
+  out.totalParams = model.numParameters();
+  for (const t of data) await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ report
+
+const pct = (x: number) => (100 * x).toFixed(1);
+const mparams = (x: number) => `${(x / 1e6).toFixed(2)}M`;
+
+function report(results: ConfigResult[]): string {
+  const rows = results.sort((a, b) => a.config - b.config);
+  const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + r.tasks[t].test, 0) / TASKS.length;
+  const floorRow = TASKS.map((t) => pct(floorOf(t)!));
+  const lines = [
+    '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
+    '',
+    'Produced by `npm run bench:multitask` (`bench/multitask.ts`); every figure below is read from',
+    '`runs/bench-multitask/c<N>.json`. Test scores in %: accuracy, except pos (token accuracy).',
+    '',
+    `| configuration | ${TASKS.join(' | ')} | average | total params | activated params per task | training time |`,
+    `|---|${TASKS.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
+    ...rows.map((r) => {
+      const act = TASKS.map((t) => r.tasks[t].activated);
+      const lo = Math.min(...act);
+      const hi = Math.max(...act);
+      const time = r.extraPretrainSeconds ? `${(r.trainSeconds / 60).toFixed(1)} min (+${(r.extraPretrainSeconds / 60).toFixed(1)} min skill pretraining)` : `${(r.trainSeconds / 60).toFixed(1)} min`;
+      return `| (${r.config}) ${r.name} | ${TASKS.map((t) => pct(r.tasks[t].test)).join(' | ')} | **${pct(avg(r))}** | ${mparams(r.totalParams)} | ${lo === hi ? mparams(lo) : `${mparams(lo)}–${mparams(hi)}`} | ${time} |`;
+    }),
+    `| floor (data-sources.md; genre: our document split) | ${floorRow.join(' | ')} | | | | |`,
+    `| baseline measured on our test split | ${TASKS.map((t) => pct(TASK_FLOORS[t].measured)).join(' | ')} | | | | |`,
+    '',
+    '## Floors',
+    '',
+    ...rows.map((r) => {
+      const missed = TASKS.filter((t) => !(r.tasks[t].test > floorOf(t)!));
+      return `- (${r.config}): ${missed.length === 0 ? 'beats every floor' : `**below the floor on ${missed.join(', ')}**`}.`;
+    }),
+    '',
+    '## Activated parameters per task',
+    '',
+    `| configuration | ${TASKS.join(' | ')} |`,
+    `|---|${TASKS.map(() => '---:').join('|')}|`,
+    ...rows.map((r) => `| (${r.config}) | ${TASKS.map((t) => mparams(r.tasks[t].activated)).join(' | ')} |`),
+    '',
+    'Activated: the parameters one forward pass of that task reads (embedding rows excluded, as in',
+    '`pathwise inspect`): attention, norms, the dense FFNs, the router and one expert of a Switch',
+    'layer, the active skills of a skill layer, and the task\'s head.',
+    '',
+    '## Setup',
+    '',
+    `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see README: how it was pretrained).`,
+    `- Budget: ${STEPS} batches of 32 per task. Single-task models: ${STEPS} steps each. Multi-task models: ${STEPS * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${STEPS} batches and small ones fewer (steps per task are in the JSON).`,
+    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128; dev evaluated 6 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
+    '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
+    '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
+    '',
+    '  | task | skills |',
+    '  |---|---|',
+    ...TASKS.map((t) => `  | ${t} | ${['general', ...SKILLS.table[t]].join(', ')} |`),
+    '',
+    `- (5) adds skill-aware pretraining before (4)'s training: ${SKILL_STEPS} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
+    '- (6): the base\'s shape and tokenizer, random weights.',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+// ------------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  if (!process.argv.includes('--report')) {
+    if (!existsSync(join(BASE, 'config.json'))) throw new Error(`no base model at ${BASE} (--base DIR)`);
+    // --subsample N: at most N examples per split (a quick check of the harness, not a result).
+    const cap = Number(arg('subsample', '0'));
+    const data = TASKS.map(loadBuiltinTask).map((t) => (cap > 0 ? subsample(t, { train: cap, dev: cap, test: cap }) : t));
+    for (const n of CONFIGS) {
+      if (!NAMES[n]) throw new Error(`--configs: no configuration ${n} (1-6)`);
+      const r = await runConfig(n, data);
+      writeFileAtomic(join(RESULTS, `c${n}.json`), JSON.stringify(r, null, 1));
+    }
+  }
+  const results = [1, 2, 3, 4, 5, 6].filter((n) => existsSync(join(RESULTS, `c${n}.json`))).map((n) => JSON.parse(readFileSync(join(RESULTS, `c${n}.json`), 'utf8')) as ConfigResult);
+  if (results.length) {
+    mkdirSync(join(ROOT, 'docs', 'results'), { recursive: true });
+    writeFileAtomic(OUT_MD, report(results));
+    log(`wrote ${OUT_MD}`);
+  }
+  const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + (r.tasks[t]?.test ?? NaN), 0) / TASKS.length;
+  process.stdout.write(JSON.stringify(Object.fromEntries(results.map((r) => [`c${r.config}`, { average: +avg(r).toFixed(4), ...Object.fromEntries(TASKS.map((t) => [t, +r.tasks[t].test.toFixed(4)])), train_s: Math.round(r.trainSeconds) }]))) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exitCode = 1;
+});
