@@ -109,6 +109,38 @@ describe('pathwise pretrain', () => {
     assert.equal(loaded.tokenizer?.vocabSize, 400);
   });
 
+  it('init: a dense model is upcycled to skills and pretrained further, each step on one of objective.skillRows', () => {
+    const dense = join(work, 'init-dense');
+    let r = cli(['pretrain', '--config', config, '--train.steps', '10', '--out', dense]);
+    assert.equal(r.status, 0, r.stderr);
+    const skills = { skills: ['g', 'a', 'b', 'c'], generic: 'g', table: { ta: ['a'], tb: ['b'], tc: ['c'] }, layers: [1] };
+    const cfg2 = join(work, 'skill.json');
+    writeFileSync(cfg2, JSON.stringify({
+      ...TINY, data: { ...TINY.data, corpus }, init: join(dense, 'model'), model: { sparse: { skills } },
+      objective: { skillRows: ['ta', 'tb'] }, train: { ...TINY.train, steps: 12, checkpointEvery: 12, evalEvery: 12 },
+    }));
+    const out = join(work, 'init-skills');
+    r = cli(['pretrain', '--config', cfg2, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const before = fromPretrained(join(dense, 'model'));
+    const after = fromPretrained(join(out, 'model'));
+    assert.deepEqual(after.sparse.skills?.skills, ['g', 'a', 'b', 'c']);
+    const p = (m: typeof before, name: string) => Array.from(new Map(m.model.namedParameters()).get(name)!.f32);
+    // Skill c is in no drawn row: it is still the dense FFN it was copied from. g, a and b trained.
+    const ffn1 = p(before, 'layers.1.ffn.fc1.weight');
+    assert.deepEqual(p(after, 'layers.1.ffn.skills.c.fc1.weight'), ffn1);
+    for (const s of ['g', 'a', 'b']) assert.notDeepEqual(p(after, `layers.1.ffn.skills.${s}.fc1.weight`), ffn1, `skill ${s} trained`);
+    // The tokenizer is the init model's, not a new one.
+    assert.equal(readFileSync(join(out, 'model', 'tokenizer.json'), 'utf8'), readFileSync(join(dense, 'model', 'tokenizer.json'), 'utf8'));
+    // A row that is not in the table is named.
+    const cfg3 = join(work, 'skill-bad.json');
+    writeFileSync(cfg3, JSON.stringify({ ...JSON.parse(readFileSync(cfg2, 'utf8')), objective: { skillRows: ['ta', 'nope'] } }));
+    r = cli(['pretrain', '--config', cfg3, '--out', join(work, 'init-bad')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /objective\.skillRows: "nope" is not a row/);
+    assert.ok(!existsSync(join(work, 'init-bad')));
+  });
+
   const bad: [string, () => string[], RegExp][] = [
     ['a missing corpus', () => ['--data.corpus', join(work, 'nope.txt')], /corpus file not found: .*nope\.txt/],
     ['an empty corpus', () => (writeFileSync(join(work, 'empty.txt'), '\n  \n'), ['--data.corpus', join(work, 'empty.txt')]), /empty/],
@@ -117,6 +149,7 @@ describe('pathwise pretrain', () => {
     ['an impossible vocabulary size', () => ['--tokenizer.vocabSize', '100'], /tokenizer\.vocabSize must be an integer in \[261/],
     ['an impossible model shape', () => ['--model.dModel', '30', '--model.heads', '4'], /dModel \(30\) must be divisible by .*heads \(4\)/],
     ['a missing config file', () => ['--config', join(work, 'none.json')], /config file not found/],
+    ['an init folder that is not a model', () => ['--init', work], /init: .*no config\.json/],
   ];
   for (const [what, args, message] of bad) {
     it(`${what}: exit code 2, a clear message, nothing written`, () => {
