@@ -7,6 +7,8 @@ import { UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
 import { exportCommand } from './export.js';
 import { evalCommand, predictCommand, trainCommand } from './train.js';
+import { addTaskCommand } from './add_task.js';
+import { tasksCommand } from './tasks.js';
 import { InputError } from '../util/errors.js';
 
 const USAGE = `usage: pathwise <command> [options]
@@ -19,6 +21,9 @@ commands:
   eval       score a trained model on its tasks' test (or dev) sets
   predict    predict with a trained model: pathwise predict <model> --task T "text"
   export     rewrite a model folder's weights, e.g. as F16: pathwise export <model> --out DIR
+  add-task   add a task to a trained model in place by evolutionary path search (μ2Net):
+             pathwise add-task <model> --task <task config .json | built-in task>
+  tasks      list a model's tasks with their paths, activated and added parameters
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -44,6 +49,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'export':
       exportCommand(args);
+      return 0;
+    case 'add-task':
+      await addTaskCommand(args);
+      return 0;
+    case 'tasks':
+      tasksCommand(args);
       return 0;
     case undefined:
     case '-h':

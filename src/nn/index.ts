@@ -9,3 +9,4 @@ export * from './encoder.js';
 export * from './lm_head.js';
 export * from './language_model.js';
 export * from './bert_import.js';
+export * from './adapter.js';

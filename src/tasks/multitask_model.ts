@@ -81,24 +81,36 @@ export class MultiTaskModel extends Module {
         const chunk = examples.slice(i, i + batchSize);
         const batch = await this.encode(task, chunk, false);
         const logits = noGrad(() => this.logits(task, batch));
-        if (spec.type === 'regression') out.push(...Array.from(logits.data));
-        else if (spec.type === 'tagging') {
-          const pred = E.argmax(logits).i32;
-          let k = 0;
-          batch.wordsScored!.forEach((n, b) => {
-            const words = chunk[b].words ?? chunk[b].text.trim().split(/\s+/).filter(Boolean);
-            const tags = Array.from(pred.subarray(k, k + n), (p) => spec.labels[p]);
-            k += n;
-            while (tags.length < words.length) tags.push(spec.labels.includes('O') ? 'O' : spec.labels[0]);
-            out.push(tags);
-          });
-        } else out.push(...Array.from(E.argmax(logits).i32, (p) => spec.labels[p]));
+        out.push(...decodePredictions(spec, logits, batch, chunk));
       }
     } finally {
       this.train(wasTraining);
     }
     return out;
   }
+}
+
+/**
+ * One batch's logits -> predictions: a label per example (classification), a number
+ * (regression), or a tag per word (tagging; words cut off by maxLen get "O", or the first label).
+ * Shared with src/evolve's path models so that both decode alike.
+ */
+export function decodePredictions(spec: TaskSpec, logits: Tensor, batch: Batch, chunk: readonly Example[]): (string | number | string[])[] {
+  if (spec.type === 'regression') return Array.from(logits.data);
+  if (spec.type === 'tagging') {
+    const out: string[][] = [];
+    const pred = E.argmax(logits).i32;
+    let k = 0;
+    batch.wordsScored!.forEach((n, b) => {
+      const words = chunk[b].words ?? chunk[b].text.trim().split(/\s+/).filter(Boolean);
+      const tags = Array.from(pred.subarray(k, k + n), (p) => spec.labels[p]);
+      k += n;
+      while (tags.length < words.length) tags.push(spec.labels.includes('O') ? 'O' : spec.labels[0]);
+      out.push(tags);
+    });
+    return out;
+  }
+  return Array.from(E.argmax(logits).i32, (p) => spec.labels[p]);
 }
 
 export function specOf(t: TaskData): TaskSpec {

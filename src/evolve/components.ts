@@ -1,0 +1,169 @@
+// The component store of a path system: every module any task's path runs (embeddings, encoder
+// blocks, final norms, residual adapters, heads), by id. Paths refer to components by id, so a
+// component is shared by reference among all the paths that use it.
+//
+// Locking: a component that a finished task's path uses is locked for ever. A locked component is
+// never trained again and never removed; a child that wants to change one gets a trainable copy
+// (clone). The search trains only components it has just created (trainPath refuses a locked
+// one), which is what makes earlier tasks' predictions bit-for-bit stable.
+
+import { Rng } from '../engine/index.js';
+import { Embeddings, EncoderBlock, LayerNorm, Module, ResidualAdapter, type EncoderConfig } from '../nn/index.js';
+import { TaskHead, type HeadConfig } from '../tasks/heads.js';
+
+export type ComponentKind = 'embeddings' | 'block' | 'final_norm' | 'adapter' | 'head';
+
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'block', 'final_norm', 'adapter', 'head'];
+
+export interface NormConfig {
+  dModel: number;
+  layerNormEps: number;
+}
+
+export interface AdapterComponentConfig {
+  dModel: number;
+  size: number;
+  layerNormEps: number;
+  initStd: number;
+}
+
+/** What each kind is built from (its config, saved in config.json) and what it builds. */
+export interface KindMap {
+  /** The whole encoder config: Embeddings reads vocab, positions, segments, norm placement. */
+  embeddings: { config: EncoderConfig; module: Embeddings };
+  /** The whole encoder config (a superset of BlockConfig), so one validator checks both kinds. */
+  block: { config: EncoderConfig; module: EncoderBlock };
+  final_norm: { config: NormConfig; module: LayerNorm };
+  adapter: { config: AdapterComponentConfig; module: ResidualAdapter };
+  head: { config: HeadConfig; module: TaskHead };
+}
+
+export type Component<K extends ComponentKind = ComponentKind> = {
+  [P in K]: {
+    readonly id: string;
+    readonly kind: P;
+    readonly config: KindMap[P]['config'];
+    readonly module: KindMap[P]['module'];
+    locked: boolean;
+    /** The task the component was created for; null for the base the system was built from. */
+    readonly owner: string | null;
+  };
+}[K];
+
+const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
+
+/** Ids are safe in parameter names ("components.<id>.<param>"): no dots. */
+export const COMPONENT_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** A fresh module of a kind, randomly initialised from its config (adapters: the identity). */
+export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], rng: Rng): KindMap[K]['module'] {
+  switch (kind) {
+    case 'embeddings':
+      return new Embeddings(config as EncoderConfig, rng) as KindMap[K]['module'];
+    case 'block':
+      return new EncoderBlock(config as EncoderConfig, rng) as KindMap[K]['module'];
+    case 'final_norm': {
+      const c = config as NormConfig;
+      return new LayerNorm(c.dModel, c.layerNormEps) as KindMap[K]['module'];
+    }
+    case 'adapter': {
+      const c = config as AdapterComponentConfig;
+      return new ResidualAdapter(c.dModel, c.size, c.layerNormEps, rng, c.initStd) as KindMap[K]['module'];
+    }
+    case 'head':
+      return new TaskHead(config as HeadConfig, rng) as KindMap[K]['module'];
+    default:
+      throw new RangeError(`unknown component kind ${JSON.stringify(kind)}`);
+  }
+}
+
+export class ComponentStore {
+  private readonly byId = new Map<string, Component>();
+  private next = 0;
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Every component, in insertion order. */
+  all(): Component[] {
+    return [...this.byId.values()];
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** The component `id`, which must be of `kind` when one is given. */
+  get<K extends ComponentKind>(id: string, kind?: K): Component<K> {
+    const c = this.byId.get(id);
+    if (!c) throw new RangeError(`no component "${id}"`);
+    if (kind !== undefined && c.kind !== kind) throw new RangeError(`component "${id}" is a ${c.kind}, expected a ${kind}`);
+    return c as Component<K>;
+  }
+
+  /**
+   * Adds an existing module under `id` (or a new id). Used to load saved components and to
+   * adopt a trained dense model's modules.
+   */
+  add<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], module: KindMap[K]['module'], owner: string | null, locked: boolean, id?: string): Component<K> {
+    const cid = id ?? this.newId(kind);
+    if (!COMPONENT_ID.test(cid)) throw new RangeError(`component id ${JSON.stringify(cid)} must match ${COMPONENT_ID}`);
+    if (this.byId.has(cid)) throw new RangeError(`duplicate component id "${cid}"`);
+    const c = { id: cid, kind, config, module, owner, locked } as Component<K>;
+    this.byId.set(cid, c as Component);
+    const n = /(\d+)$/.exec(cid);
+    if (n) this.next = Math.max(this.next, Number(n[1]) + 1);
+    return c;
+  }
+
+  /** A new, randomly initialised, trainable component. */
+  create<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], owner: string | null, rng: Rng): Component<K> {
+    return this.add(kind, config, buildModule(kind, config, rng), owner, false);
+  }
+
+  /**
+   * A trainable deep copy of `id` under a new id: same kind and config, its own parameter tensors
+   * holding copies of the source's values. The source (locked or not) is only read.
+   */
+  clone(id: string, owner: string | null, rng: Rng): Component {
+    const src = this.get(id);
+    const module = buildModule(src.kind, src.config, rng);
+    const values: Record<string, Float32Array> = {};
+    for (const [name, p] of src.module.namedParameters()) values[name] = p.f32;
+    module.loadParameters(values); // copies (Float32Array.set), so no storage is shared
+    module.train(src.module.training);
+    return this.add(src.kind, src.config, module as never, owner, false);
+  }
+
+  /** Locks components for ever: they will never be trained or removed. */
+  lock(ids: Iterable<string>): void {
+    for (const id of ids) this.get(id).locked = true;
+  }
+
+  /** Removes an unlocked component (a discarded search candidate's). */
+  remove(id: string): void {
+    const c = this.get(id);
+    if (c.locked) throw new Error(`component "${id}" is locked and cannot be removed`);
+    this.byId.delete(id);
+  }
+
+  numParameters(ids?: Iterable<string>): number {
+    const set = ids ? new Set(ids) : new Set(this.byId.keys());
+    let n = 0;
+    for (const id of set) n += this.get(id).module.numParameters();
+    return n;
+  }
+
+  private newId(kind: ComponentKind): string {
+    return `${PREFIX[kind]}${this.next++}`;
+  }
+}
+
+/** The components' modules as one Module, parameters named "components.<id>.<param>" (saving). */
+export class ComponentsModule extends Module {
+  constructor(store: ComponentStore) {
+    super();
+    for (const c of store.all()) this.child(`components.${c.id}`, c.module);
+  }
+}

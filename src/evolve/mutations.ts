@@ -1,0 +1,124 @@
+// μ2Net's mutations: how a child path is made from a parent path.
+//
+//  1. Hyperparameters: each moves to an adjacent value in its list with probability μ
+//     (mutateHParams in hparams.ts).
+//  2. Depth: when `layers` moved, the child drops its parent's top blocks, or grows by the root
+//     stack's next blocks (the base model's block at that depth), reused frozen.
+//  3. Layer cloning: each component of the parent path except the head (embeddings, each block,
+//     each adapter, the final norm) becomes a trainable copy with probability μ; otherwise the
+//     child reuses it frozen, by reference. A component is only ever copied, never modified.
+//  4. Head: a parent of another task (or the root) gives the new task a new, randomly
+//     initialised head for its own labels; a parent of the same task gives a trainable copy of
+//     its head (a frozen head could not adapt to the child's other changes).
+//  5. Adapters: with adapterSize > 0, a new residual adapter (the identity at init) is inserted
+//     before every used block that has none; existing adapters are components like any other.
+//
+// The parent's μ drives all of its child's mutations (the child's own, possibly mutated, μ is the
+// one its children will use). Every random draw comes from the given Rng in a fixed order, so a
+// child is a deterministic function of (parent, store contents, Rng state).
+
+import type { Rng } from '../engine/index.js';
+import type { TaskSpec } from '../tasks/multitask_model.js';
+import type { ComponentStore } from './components.js';
+import { mutateHParams, type HParamName } from './hparams.js';
+import type { Path, Root } from './path.js';
+
+export interface Child {
+  path: Path;
+  /** Components created for this child (clones, the new or copied head, new adapters): the only ones it trains. */
+  created: string[];
+  /** What happened, for logs: "lr 1e-3 -> 2e-3", "clone blk1 -> blk9", "adapter ad10 before block 0". */
+  notes: string[];
+}
+
+export interface CloneResult {
+  /** The parent's slots with cloned ids substituted. */
+  embeddings: string;
+  blocks: string[];
+  adapters: (string | null)[];
+  finalNorm: string | null;
+  created: string[];
+  notes: string[];
+}
+
+/**
+ * Layer cloning: each non-head component of `parent` becomes a trainable copy (owned by `owner`)
+ * with probability `mu`, else is reused by reference. Visits embeddings, then for each block its
+ * adapter and the block, then the final norm. The head is left to the caller.
+ */
+export function cloneMutation(store: ComponentStore, parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'>, mu: number, owner: string, rng: Rng): CloneResult {
+  const created: string[] = [];
+  const notes: string[] = [];
+  const maybe = (id: string): string => {
+    if (rng.uniform() >= mu) return id;
+    const c = store.clone(id, owner, rng.fork());
+    created.push(c.id);
+    notes.push(`clone ${id} -> ${c.id}`);
+    return c.id;
+  };
+  const embeddings = maybe(parent.embeddings);
+  const adapters: (string | null)[] = [];
+  const blocks: string[] = [];
+  parent.blocks.forEach((b, i) => {
+    const a = parent.adapters[i] ?? null;
+    adapters.push(a === null ? null : maybe(a));
+    blocks.push(maybe(b));
+  });
+  const finalNorm = parent.finalNorm === null ? null : maybe(parent.finalNorm);
+  return { embeddings, blocks, adapters, finalNorm, created, notes };
+}
+
+export interface ParentRef {
+  path: Path;
+  /** True when the parent is a path of the task being searched (not another task's, not the root). */
+  sameTask: boolean;
+}
+
+/** Builds a child path for `task` from a parent (see the top of this file for the steps). */
+export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSpec, root: Root, rng: Rng, headDropout = 0.1): Child {
+  const mu = parent.path.hparams.mu;
+  const notes: string[] = [];
+  const { hparams, changed } = mutateHParams(parent.path.hparams, mu, root.blocks.length, rng);
+  for (const k of changed as HParamName[]) notes.push(`${k} ${parent.path.hparams[k]} -> ${hparams[k]}`);
+
+  // Depth first, so that cloning sees exactly the blocks the child runs.
+  const blocks = parent.path.blocks.slice(0, hparams.layers);
+  const adapters = parent.path.adapters.slice(0, hparams.layers);
+  for (let i = blocks.length; i < hparams.layers; i++) {
+    blocks.push(root.blocks[i]);
+    adapters.push(null);
+  }
+
+  const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
+  notes.push(...cl.notes);
+  const created = [...cl.created];
+
+  let head: string;
+  if (parent.sameTask) {
+    head = store.clone(parent.path.head, task.name, rng.fork()).id;
+    notes.push(`head: copy of ${parent.path.head} -> ${head}`);
+  } else {
+    const emb = store.get(cl.embeddings, 'embeddings').config;
+    const h = store.create('head', {
+      type: task.type, dModel: emb.dModel, classes: Math.max(1, task.labels.length), dropout: headDropout, initStd: emb.initStd,
+    }, task.name, rng.fork());
+    head = h.id;
+    notes.push(`head: new ${head}`);
+  }
+  created.push(head);
+
+  const adapterIds = cl.adapters.slice();
+  if (hparams.adapterSize > 0) {
+    const emb = store.get(cl.embeddings, 'embeddings').config;
+    for (let i = 0; i < adapterIds.length; i++) {
+      if (adapterIds[i] !== null) continue;
+      const a = store.create('adapter', { dModel: emb.dModel, size: hparams.adapterSize, layerNormEps: emb.layerNormEps, initStd: emb.initStd }, task.name, rng.fork());
+      adapterIds[i] = a.id;
+      created.push(a.id);
+      notes.push(`adapter ${a.id} (size ${hparams.adapterSize}) before block ${i}`);
+    }
+  }
+
+  const path: Path = { task: task.name, embeddings: cl.embeddings, blocks: cl.blocks, adapters: adapterIds, finalNorm: cl.finalNorm, head, hparams };
+  return { path, created, notes };
+}

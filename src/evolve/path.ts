@@ -1,0 +1,84 @@
+// A path: the ordered list of components one task runs, plus its hyperparameters.
+//   embeddings -> for each used block i: (adapter i, if any) -> block i -> final norm -> head
+// `blocks` holds exactly the blocks the path runs (hparams.layers of them); `adapters[i]` is the
+// residual adapter inserted before blocks[i], or null.
+
+import type { ComponentKind, ComponentStore } from './components.js';
+import type { HParams } from './hparams.js';
+
+export interface Path {
+  task: string;
+  embeddings: string;
+  blocks: string[];
+  adapters: (string | null)[];
+  /** Pre-LN stacks end in a LayerNorm; post-LN stacks (BERT) have none. */
+  finalNorm: string | null;
+  head: string;
+  hparams: HParams;
+}
+
+/** The encoder part every path is grown from: the base model's embeddings, blocks and norm. */
+export interface Root {
+  embeddings: string;
+  blocks: string[];
+  finalNorm: string | null;
+}
+
+/** The path's component ids in forward order (each once). */
+export function pathComponents(p: Path): string[] {
+  const ids = [p.embeddings];
+  p.blocks.forEach((b, i) => {
+    const a = p.adapters[i];
+    if (a) ids.push(a);
+    ids.push(b);
+  });
+  if (p.finalNorm) ids.push(p.finalNorm);
+  ids.push(p.head);
+  return [...new Set(ids)];
+}
+
+/** Parameters one forward pass of the task touches. */
+export function activatedParameters(store: ComponentStore, p: Path): number {
+  return store.numParameters(pathComponents(p));
+}
+
+/** Parameters the task added to the system: those of the path's components created for it. */
+export function addedParameters(store: ComponentStore, p: Path): number {
+  return store.numParameters(pathComponents(p).filter((id) => store.get(id).owner === p.task));
+}
+
+/** "emb0 > blk1 > +ad7 > blk2 > norm3 > head9" (adapters marked with +). */
+export function describePath(p: Path): string {
+  const parts = [p.embeddings];
+  p.blocks.forEach((b, i) => {
+    const a = p.adapters[i];
+    if (a) parts.push(`+${a}`);
+    parts.push(b);
+  });
+  if (p.finalNorm) parts.push(p.finalNorm);
+  parts.push(p.head);
+  return parts.join(' > ');
+}
+
+/** Checks that every id exists with the kind its slot needs and that the shapes fit together. */
+export function checkPath(store: ComponentStore, p: Path, where: string): void {
+  const need = (id: string | null, kind: ComponentKind, slot: string) => {
+    if (id === null) return;
+    if (!store.has(id)) throw new RangeError(`${where}.${slot}: no component "${id}"`);
+    const c = store.get(id);
+    if (c.kind !== kind) throw new RangeError(`${where}.${slot}: component "${id}" is a ${c.kind}, expected a ${kind}`);
+  };
+  need(p.embeddings, 'embeddings', 'embeddings');
+  if (p.blocks.length === 0) throw new RangeError(`${where}.blocks: a path needs at least one block`);
+  if (p.blocks.length !== p.hparams.layers) throw new RangeError(`${where}.blocks: ${p.blocks.length} blocks but hparams.layers is ${p.hparams.layers}`);
+  if (p.adapters.length !== p.blocks.length) throw new RangeError(`${where}.adapters: ${p.adapters.length} entries for ${p.blocks.length} blocks`);
+  p.blocks.forEach((b, i) => need(b, 'block', `blocks[${i}]`));
+  p.adapters.forEach((a, i) => need(a, 'adapter', `adapters[${i}]`));
+  need(p.finalNorm, 'final_norm', 'finalNorm');
+  need(p.head, 'head', 'head');
+  const d = store.get(p.embeddings, 'embeddings').config.dModel;
+  for (const id of pathComponents(p)) {
+    const c = store.get(id);
+    if (c.config.dModel !== d) throw new RangeError(`${where}: component "${id}" has dModel ${c.config.dModel}, the embeddings ${d}`);
+  }
+}

@@ -1,0 +1,184 @@
+// μ2Net's search for a new task's path, within a fixed budget of children:
+//
+//   repeat `children` times:
+//     parent <- this task's candidates in order of decreasing score, each accepted with
+//               probability 0.5^(children it already has); if none is accepted (always so for
+//               the first child): another task's path, drawn uniformly at random among the
+//               system's tasks (the root stack when the system has no task yet)
+//     child  <- makeChild(parent)                     (mutations.ts)
+//     train the child's new components briefly        (train_path.ts)
+//     score  <- dev quality × base^(added parameters / total parameters)
+//   keep the best-scoring child: its path becomes the task's, its components are locked for
+//   ever, and every component made for a discarded child is dropped.
+//
+// "added parameters" are those of the child's components created during this search (its own
+// and any it reuses from an ancestor candidate of the same task): what the system grows by if
+// the child is kept. "total parameters" is the system's size with them: before the search plus
+// added. base = 1 puts no price on size; base < 1 makes a child pay for what it adds.
+//
+// Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
+// order to follow; a uniform draw gives every finished task's representation an equal chance to
+// be the starting point, and the 0.5^children rule then keeps exploiting whatever this task's own
+// candidates have learned.
+//
+// Children are trained one after another. Training several children in parallel (each parent
+// choice only needs the scores of finished children) would need worker threads with their own
+// engine state and a copy of the frozen components; that is future work.
+
+import { Rng } from '../engine/index.js';
+import type { TaskData } from '../tasks/task.js';
+import type { TaskScore } from '../train/multitask.js';
+import type { TaskSource } from '../train/pretrained.js';
+import { evaluatePath } from './evaluate.js';
+import { makeChild, type ParentRef } from './mutations.js';
+import { addedParameters, describePath, pathComponents, type Path } from './path.js';
+import { PathModel } from './path_model.js';
+import type { PathSystem } from './system.js';
+import { trainPath } from './train_path.js';
+
+export interface SearchOptions {
+  /** The budget: how many children are built, trained and scored. */
+  children: number;
+  /** Training steps per child (the same for every child: equal cost). */
+  steps: number;
+  batchSize: number;
+  /** Size penalty base in quality × base^(added / total); 1: no penalty. In (0, 1]. */
+  base: number;
+  seed: number;
+  /** Cap on dev examples scored per child (speed). */
+  evalExamples: number;
+  weightDecay: number;
+  clipNorm: number;
+  /** Dropout of a new head. */
+  headDropout: number;
+  log: (s: string) => void;
+}
+
+/**
+ * Defaults for `pathwise add-task`: 8 children of 300 steps each (2400 training steps in all, a
+ * budget comparable to the quickstart's 1500 steps of joint training); base 0.95, a mild price
+ * on size: a child that adds 10% of the system's parameters keeps 0.95^(1/11) = 99.5% of its
+ * quality, one that doubles the system keeps 0.95^0.5 = 97.5%.
+ */
+export const DEFAULT_SEARCH: SearchOptions = {
+  children: 8, steps: 300, batchSize: 32, base: 0.95, seed: 0, evalExamples: 1000, weightDecay: 0.01, clipNorm: 1.0, headDropout: 0.1, log: () => {},
+};
+
+export interface Candidate {
+  index: number;
+  path: Path;
+  /** "task:<name>" for another task's path, "root", or "child <i>" for one of this search's. */
+  parent: string;
+  notes: string[];
+  dev: TaskScore;
+  added: number;
+  total: number;
+  score: number;
+  /** How many children this candidate has had (for the 0.5^children acceptance). */
+  children: number;
+  trainLoss: number;
+}
+
+export interface SearchResult {
+  best: Candidate;
+  candidates: Candidate[];
+  /** Components created during the search and dropped with the discarded candidates. */
+  dropped: string[];
+}
+
+/** quality × base^(added / total). A negative quality (Pearson < 0) is divided instead, so that size is never rewarded. */
+export function pathScore(quality: number, added: number, total: number, base: number): number {
+  if (!Number.isFinite(quality)) return -Infinity;
+  const penalty = base ** (total > 0 ? added / total : 0);
+  return quality >= 0 ? quality * penalty : quality / penalty;
+}
+
+/** Checks search options; the message names the option. */
+export function validateSearchOptions(o: SearchOptions): void {
+  const int = (k: 'children' | 'steps' | 'batchSize' | 'evalExamples' | 'seed', min: number) => {
+    if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`${k} must be an integer >= ${min}, got ${o[k]}`);
+  };
+  int('children', 1);
+  int('steps', 1);
+  int('batchSize', 1);
+  int('evalExamples', 1);
+  int('seed', 0);
+  if (!(o.base > 0 && o.base <= 1)) throw new RangeError(`base must be in (0, 1], got ${o.base}`);
+}
+
+/**
+ * Adds `task` to the system by search (see the top of this file). The system is changed in place:
+ * on return the task has its path and the path's components are locked. Nothing that an earlier
+ * task's path uses is ever trained or changed.
+ */
+export async function searchTask(system: PathSystem, task: TaskData, source: TaskSource, o: Partial<SearchOptions> = {}): Promise<SearchResult> {
+  const opts: SearchOptions = { ...DEFAULT_SEARCH, ...o };
+  validateSearchOptions(opts);
+  if (system.tasks.has(task.name)) throw new RangeError(`task "${task.name}" already exists (this model has: ${[...system.tasks.keys()].join(', ')})`);
+  if (task.train.length === 0) throw new RangeError(`task "${task.name}" has no training examples`);
+  if (task.dev.length === 0) throw new RangeError(`task "${task.name}" has no dev examples: the search scores children on dev (give "dev", or keep devFraction > 0)`);
+  const store = system.store;
+  // The task's name is mixed into the seed: with the default seed, successive add-task runs
+  // would otherwise draw the very same mutations for every task.
+  const rng = new Rng((opts.seed ^ nameHash(task.name)) >>> 0);
+  const spec = { name: task.name, type: task.type, labels: task.labels };
+  const others: Path[] = [...system.tasks.values()].map((t) => t.path);
+  const totalBefore = system.numParameters();
+  const existing = new Set(store.all().map((c) => c.id));
+  const dev = task.dev.slice(0, opts.evalExamples);
+  const candidates: Candidate[] = [];
+
+  for (let c = 0; c < opts.children; c++) {
+    let parent: ParentRef | null = null;
+    let parentCand: Candidate | null = null;
+    const ranked = [...candidates].sort((a, b) => b.score - a.score || a.index - b.index);
+    for (const cand of ranked) {
+      if (rng.uniform() < 0.5 ** cand.children) {
+        parent = { path: cand.path, sameTask: true };
+        parentCand = cand;
+        break;
+      }
+    }
+    let parentName: string;
+    if (parent) parentName = `child ${parentCand!.index}`;
+    else if (others.length > 0) {
+      const p = others[rng.int(others.length)];
+      parent = { path: p, sameTask: false };
+      parentName = `task:${p.task}`;
+    } else {
+      // A system with no task yet: the root stack with a placeholder head the child replaces.
+      parent = { path: { ...system.rootPath(task.name), head: '' }, sameTask: false };
+      parentName = 'root';
+    }
+    const child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+    const model = new PathModel(store, child.path, spec, system.tokenizer, system.maxLen);
+    const trained = await trainPath(model, child.created.map((id) => store.get(id)), task.train, {
+      steps: opts.steps, batchSize: opts.batchSize, lr: child.path.hparams.lr, warmupRatio: child.path.hparams.warmupRatio,
+      weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, seed: rng.nextU32(),
+    });
+    const score = await evaluatePath(model, task, dev);
+    const added = addedParameters(store, child.path);
+    const total = totalBefore + added;
+    const cand: Candidate = {
+      index: c, path: child.path, parent: parentName, notes: child.notes, dev: score, added, total,
+      score: pathScore(score.score, added, total, opts.base), children: 0, trainLoss: trained.finalLoss,
+    };
+    if (parentCand) parentCand.children++;
+    candidates.push(cand);
+    opts.log(`child ${c} (parent ${parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${child.notes.join('; ')}`);
+  }
+
+  const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
+  system.addTask(spec, source, best.path);
+  store.lock(pathComponents(best.path));
+  const dropped = system.collectGarbage().filter((id) => !existing.has(id));
+  opts.log(`best: child ${best.index}, ${describePath(best.path)}`);
+  return { best, candidates, dropped };
+}
+
+/** FNV-1a over the name's UTF-16 code units. */
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}

@@ -1,0 +1,75 @@
+// Brief training of one child path (μ2Net trains each child for a short, fixed budget). Only the
+// components created for the child are trained: their parameters are the only ones given to the
+// optimizer, and every other parameter of the path has requiresGrad turned off for the duration,
+// so it gets no gradient and no update of any kind (no weight decay either: it is not in the
+// optimizer at all). A locked component is refused outright.
+
+import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
+import type { Example } from '../tasks/task.js';
+import type { Component } from './components.js';
+import type { PathModel } from './path_model.js';
+
+export interface TrainPathOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  /** Fraction of `steps` of linear warm-up; then linear decay to 0 (trainMultiTask's schedule). */
+  warmupRatio: number;
+  weightDecay: number;
+  clipNorm: number;
+  seed: number;
+}
+
+export interface TrainPathResult {
+  /** Mean training loss over the last quarter of the steps. */
+  finalLoss: number;
+  trainableParameters: number;
+}
+
+export async function trainPath(model: PathModel, trainable: readonly Component[], train: readonly Example[], o: TrainPathOptions): Promise<TrainPathResult> {
+  if (train.length === 0) throw new RangeError('trainPath: no training examples');
+  for (const c of trainable) if (c.locked) throw new Error(`trainPath: component "${c.id}" is locked and must never be trained`);
+  const own = new Set<Tensor>(trainable.flatMap((c) => c.module.parameters()));
+  const pathParams = new Set(model.parameters());
+  for (const p of own) if (!pathParams.has(p)) throw new Error(`trainPath: parameter "${p.name}" is not on this path`);
+  const frozen = [...pathParams].filter((p) => !own.has(p));
+  const wasGrad = frozen.map((p) => p.requiresGrad);
+  for (const p of frozen) p.requiresGrad = false;
+  const params = [...own];
+  const rng = new Rng(o.seed);
+  const losses: number[] = [];
+  // Frozen components stay in inference mode (no dropout): they are fixed feature extractors,
+  // and the features the child learns on are then exactly those it will see at prediction.
+  model.eval();
+  for (const c of trainable) c.module.train();
+  try {
+    const opt = new AdamW(
+      [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }],
+      { lr: o.lr, weightDecay: o.weightDecay },
+    );
+    const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
+    const order = rng.shuffle(Array.from(train.keys())) as number[];
+    let cursor = 0;
+    for (let step = 1; step <= o.steps; step++) {
+      const rows: Example[] = [];
+      for (let b = 0; b < o.batchSize; b++) {
+        if (cursor >= order.length) {
+          rng.shuffle(order);
+          cursor = 0;
+        }
+        rows.push(train[order[cursor++]]);
+      }
+      const loss = model.loss(await model.encode(rows));
+      opt.zeroGrad();
+      loss.backward();
+      clipGradNorm(params, o.clipNorm);
+      opt.step(o.lr * sched(step - 1));
+      losses.push(loss.item());
+    }
+  } finally {
+    frozen.forEach((p, i) => (p.requiresGrad = wasGrad[i]));
+    for (const c of trainable) c.module.eval();
+  }
+  const tail = losses.slice(Math.floor(losses.length * 0.75));
+  return { finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length), trainableParameters: params.reduce((s, p) => s + p.size, 0) };
+}
