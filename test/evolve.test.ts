@@ -1,6 +1,7 @@
 // μ2Net-style evolutionary paths (issue 6): the residual adapter, cloning and hyperparameter
 // mutations, locking, the search, path-system folders, `pathwise add-task` / `pathwise tasks`,
-// and the guarantee: adding a task leaves every earlier task's test logits bit-for-bit unchanged.
+// and the guarantee: adding a task leaves every earlier task's test logits bit-for-bit unchanged;
+// eval, predict, Pathwise.fromPretrained, inspect and export on a path-system folder.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { DEFAULT_ENCODER, ResidualAdapter, TransformerEncoder, type EncoderConfi
 import { Tokenizer } from '../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
+import { Pathwise } from '../src/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask } from '../src/train/multitask.js';
@@ -22,7 +24,7 @@ import { loadMultiTask } from '../src/train/pretrained.js';
 import {
   ComponentStore, HPARAM_NAMES, PathSystemError, addedParameters, activatedParameters, cloneMutation, evaluatePath, fromMultiTask,
   hparamValues, loadPathSystem, makeChild, mutateHParams, pathComponents, pathScore, savePathSystem, searchTask, trainPath,
-  type HParams, type PathSystem,
+  PathSystem, type HParams,
 } from '../src/evolve/index.js';
 
 const bytes = (t: Tensor | Float32Array) => {
@@ -315,92 +317,163 @@ describe('adding a task by search (in process)', () => {
 });
 
 describe('pathwise add-task and pathwise tasks', () => {
+  // The folder the first test trains and extends; the second uses it as a path system.
+  let work = '';
+  let modelDir = '';
+  const cli = (...a: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...a], { encoding: 'utf8' });
+  let sent: TaskData;
+  let intent: TaskData;
+  let pos: TaskData;
+  /** What `pathwise eval` and `pathwise predict` printed for the dense folder, before add-task. */
+  let denseEval: string[] = [];
+  let densePredict = '';
+  const sentTexts = () => sent.test.slice(0, 5).map((e) => e.text);
+
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'pw-addtask-'));
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
   it('add a JSONL task to a `pathwise train` folder in place; earlier logits stay bit-for-bit; bad input exits 2 and changes nothing', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'pw-addtask-'));
-    try {
-      const cli = (...a: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), ...a], { encoding: 'utf8' });
-      const sent = subsample(loadBuiltinTask('sent'), { train: 300, dev: 40, test: 60 }, 2);
-      const toJsonl = (xs: Example[]) => xs.map((e) => JSON.stringify(e.tags ? { words: e.words ?? e.text.split(' '), tags: e.tags } : { text: e.text, label: e.label })).join('\n');
-      writeFileSync(join(work, 'train.jsonl'), toJsonl(sent.train));
-      writeFileSync(join(work, 'test.jsonl'), toJsonl(sent.test));
-      writeFileSync(join(work, 'cfg.json'), JSON.stringify({
-        tasks: ['slotsIntent', { name: 'mysent', type: 'classification', train: join(work, 'train.jsonl'), test: join(work, 'test.jsonl') }],
-        scratch: { dModel: 32, layers: 1, heads: 2, ffn: 64, vocabSize: 600 }, maxLen: 48,
-        train: { steps: 60, batchSize: 16, lr: 2e-3, warmupSteps: 5, evalEvery: 60, patience: 0 }, out: join(work, 'out'),
-      }));
-      const t = cli('train', '--config', join(work, 'cfg.json'));
-      assert.equal(t.status, 0, t.stderr);
-      const modelDir = join(work, 'out', 'model');
+    sent = subsample(loadBuiltinTask('sent'), { train: 300, dev: 40, test: 60 }, 2);
+    const toJsonl = (xs: Example[]) => xs.map((e) => JSON.stringify(e.tags ? { words: e.words ?? e.text.split(' '), tags: e.tags } : { text: e.text, label: e.label })).join('\n');
+    writeFileSync(join(work, 'train.jsonl'), toJsonl(sent.train));
+    writeFileSync(join(work, 'test.jsonl'), toJsonl(sent.test));
+    writeFileSync(join(work, 'cfg.json'), JSON.stringify({
+      tasks: ['slotsIntent', { name: 'mysent', type: 'classification', train: join(work, 'train.jsonl'), test: join(work, 'test.jsonl') }],
+      scratch: { dModel: 32, layers: 1, heads: 2, ffn: 64, vocabSize: 600 }, maxLen: 48,
+      train: { steps: 60, batchSize: 16, lr: 2e-3, warmupSteps: 5, evalEvery: 60, patience: 0 }, out: join(work, 'out'),
+    }));
+    const t = cli('train', '--config', join(work, 'cfg.json'));
+    assert.equal(t.status, 0, t.stderr);
+    modelDir = join(work, 'out', 'model');
 
-      // The earlier tasks' test logits, from the dense folder as `pathwise train` wrote it.
-      const intent = loadBuiltinTask('slotsIntent');
-      const dense = loadMultiTask(modelDir).model;
-      const before = new Map<string, Uint8Array>();
-      for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
-        before.set(name, await logitsOf(() => dense.encode(name, xs, false), (b) => dense.logits(name, b)));
-      }
-
-      // A new task from data files, with paths relative to its config.
-      const pos = subsample(loadBuiltinTask('pos'), { train: 300, dev: 50, test: 80 }, 3);
-      writeFileSync(join(work, 'pos-train.jsonl'), toJsonl(pos.train));
-      writeFileSync(join(work, 'pos-dev.jsonl'), toJsonl(pos.dev));
-      writeFileSync(join(work, 'pos-test.jsonl'), toJsonl(pos.test));
-      writeFileSync(join(work, 'pos.json'), JSON.stringify({ name: 'mypos', type: 'tagging', train: 'pos-train.jsonl', dev: 'pos-dev.jsonl', test: 'pos-test.jsonl' }));
-
-      const snapshot = () => Object.fromEntries(readdirSync(modelDir).map((f) => [f, readFileSync(join(modelDir, f)).toString('base64')]));
-      const dense0 = snapshot();
-      const missing = cli('add-task', modelDir, '--task', join(work, 'nope.json'), '--children', '2', '--steps', '5');
-      assert.equal(missing.status, 2, missing.stderr);
-      assert.match(missing.stderr, /nope\.json not found/);
-      writeFileSync(join(work, 'dup.json'), JSON.stringify({ name: 'mysent', type: 'classification', train: 'train.jsonl' }));
-      const dup = cli('add-task', modelDir, '--task', join(work, 'dup.json'), '--children', '2', '--steps', '5');
-      assert.equal(dup.status, 2, dup.stderr);
-      assert.match(dup.stderr, /task "mysent" is already in/);
-      assert.deepEqual(snapshot(), dense0, 'bad input left the folder unchanged');
-
-      const add = cli('add-task', modelDir, '--task', join(work, 'pos.json'), '--children', '2', '--steps', '100', '--seed', '1', '--batch-size', '16');
-      assert.equal(add.status, 0, add.stderr);
-      assert.match(add.stdout, /added task "mypos"/);
-      const testScore = Number(/test token_accuracy (\d\.\d+)/.exec(add.stdout)![1]);
-
-      const ls = cli('tasks', modelDir);
-      assert.equal(ls.status, 0, ls.stderr);
-      const rows = ls.stdout.trim().split('\n').slice(3);
-      assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]), ['slotsIntent', 'mysent', 'mypos']);
-      assert.match(rows[2], /^mypos\s+tagging\s+[\d,]+\s+[\d,]+\s+emb\d+ > .*head\d+$/);
-      const js = JSON.parse(cli('tasks', modelDir, '--json').stdout) as { converted: boolean; tasks: { task: string; activated: number; added: number }[] };
-      assert.equal(js.converted, false);
-      assert.equal(js.tasks.length, 3);
-      assert.ok(js.tasks.every((r) => r.activated >= r.added && r.added > 0));
-
-      // The folder is now a path system; the earlier tasks compute exactly what they did.
-      const sys = loadPathSystem(modelDir);
-      for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
-        assert.deepEqual(await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)), before.get(name), `${name}: logits after add-task`);
-      }
-      const s = await evaluatePath(sys.model('mypos'), pos, pos.test);
-      assert.equal(s.score.toFixed(4), testScore.toFixed(4), 'the saved path scores what add-task reported');
-      const counts = new Map<string, number>();
-      for (const e of pos.test) for (const tag of e.tags!) counts.set(tag, (counts.get(tag) ?? 0) + 1);
-      const majority = Math.max(...counts.values()) / [...counts.values()].reduce((a, b) => a + b, 0);
-      // Measured: 0.477 against a majority tag of 0.258 (chance 1/12 = 0.083), after 2 children ×
-      // 100 steps; the best child cloned the embeddings, the block and the final norm.
-      assert.ok(s.score > majority + 0.1, `mypos test token accuracy ${s.score.toFixed(3)}, majority ${majority.toFixed(3)}`);
-
-      // The same name again (now a path system), and a built-in task already present.
-      const sys0 = snapshot();
-      const again = cli('add-task', modelDir, '--task', join(work, 'pos.json'));
-      assert.equal(again.status, 2);
-      assert.match(again.stderr, /task "mypos" is already in .*it has: slotsIntent, mysent, mypos/);
-      const builtin = cli('add-task', modelDir, '--task', 'slotsIntent');
-      assert.equal(builtin.status, 2);
-      assert.match(builtin.stderr, /task "slotsIntent" is already in/);
-      const badFlag = cli('add-task', modelDir, '--task', join(work, 'pos.json'), '--base', '1.5');
-      assert.equal(badFlag.status, 2);
-      assert.match(badFlag.stderr, /--base must be a number in \(0, 1\]/);
-      assert.deepEqual(snapshot(), sys0, 'bad input left the folder unchanged');
-    } finally {
-      rmSync(work, { recursive: true, force: true });
+    // The earlier tasks' test logits, from the dense folder as `pathwise train` wrote it.
+    intent = loadBuiltinTask('slotsIntent');
+    const dense = loadMultiTask(modelDir).model;
+    const before = new Map<string, Uint8Array>();
+    for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
+      before.set(name, await logitsOf(() => dense.encode(name, xs, false), (b) => dense.logits(name, b)));
     }
+    assert.ok(Pathwise.fromPretrained(modelDir) instanceof MultiTaskModel, 'a `pathwise train` folder loads as a MultiTaskModel');
+    const ev = cli('eval', modelDir);
+    assert.equal(ev.status, 0, ev.stderr);
+    denseEval = ev.stdout.trim().split('\n');
+    const pr = cli('predict', modelDir, '--task', 'mysent', ...sentTexts());
+    assert.equal(pr.status, 0, pr.stderr);
+    densePredict = pr.stdout;
+
+    // A new task from data files, with paths relative to its config.
+    pos = subsample(loadBuiltinTask('pos'), { train: 300, dev: 50, test: 80 }, 3);
+    writeFileSync(join(work, 'pos-train.jsonl'), toJsonl(pos.train));
+    writeFileSync(join(work, 'pos-dev.jsonl'), toJsonl(pos.dev));
+    writeFileSync(join(work, 'pos-test.jsonl'), toJsonl(pos.test));
+    writeFileSync(join(work, 'pos.json'), JSON.stringify({ name: 'mypos', type: 'tagging', train: 'pos-train.jsonl', dev: 'pos-dev.jsonl', test: 'pos-test.jsonl' }));
+
+    const snapshot = () => Object.fromEntries(readdirSync(modelDir).map((f) => [f, readFileSync(join(modelDir, f)).toString('base64')]));
+    const dense0 = snapshot();
+    const missing = cli('add-task', modelDir, '--task', join(work, 'nope.json'), '--children', '2', '--steps', '5');
+    assert.equal(missing.status, 2, missing.stderr);
+    assert.match(missing.stderr, /nope\.json not found/);
+    writeFileSync(join(work, 'dup.json'), JSON.stringify({ name: 'mysent', type: 'classification', train: 'train.jsonl' }));
+    const dup = cli('add-task', modelDir, '--task', join(work, 'dup.json'), '--children', '2', '--steps', '5');
+    assert.equal(dup.status, 2, dup.stderr);
+    assert.match(dup.stderr, /task "mysent" is already in/);
+    assert.deepEqual(snapshot(), dense0, 'bad input left the folder unchanged');
+
+    const add = cli('add-task', modelDir, '--task', join(work, 'pos.json'), '--children', '2', '--steps', '100', '--seed', '1', '--batch-size', '16');
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stdout, /added task "mypos"/);
+    const testScore = Number(/test token_accuracy (\d\.\d+)/.exec(add.stdout)![1]);
+
+    const ls = cli('tasks', modelDir);
+    assert.equal(ls.status, 0, ls.stderr);
+    const rows = ls.stdout.trim().split('\n').slice(3);
+    assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]), ['slotsIntent', 'mysent', 'mypos']);
+    assert.match(rows[2], /^mypos\s+tagging\s+[\d,]+\s+[\d,]+\s+emb\d+ > .*head\d+$/);
+    const js = JSON.parse(cli('tasks', modelDir, '--json').stdout) as { converted: boolean; tasks: { task: string; activated: number; added: number }[] };
+    assert.equal(js.converted, false);
+    assert.equal(js.tasks.length, 3);
+    assert.ok(js.tasks.every((r) => r.activated >= r.added && r.added > 0));
+
+    // The folder is now a path system; the earlier tasks compute exactly what they did.
+    const sys = loadPathSystem(modelDir);
+    for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
+      assert.deepEqual(await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)), before.get(name), `${name}: logits after add-task`);
+    }
+    const s = await evaluatePath(sys.model('mypos'), pos, pos.test);
+    assert.equal(s.score.toFixed(4), testScore.toFixed(4), 'the saved path scores what add-task reported');
+    const counts = new Map<string, number>();
+    for (const e of pos.test) for (const tag of e.tags!) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+    const majority = Math.max(...counts.values()) / [...counts.values()].reduce((a, b) => a + b, 0);
+    // Measured: 0.477 against a majority tag of 0.258 (chance 1/12 = 0.083), after 2 children ×
+    // 100 steps; the best child cloned the embeddings, the block and the final norm.
+    assert.ok(s.score > majority + 0.1, `mypos test token accuracy ${s.score.toFixed(3)}, majority ${majority.toFixed(3)}`);
+
+    // The same name again (now a path system), and a built-in task already present.
+    const sys0 = snapshot();
+    const again = cli('add-task', modelDir, '--task', join(work, 'pos.json'));
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /task "mypos" is already in .*it has: slotsIntent, mysent, mypos/);
+    const builtin = cli('add-task', modelDir, '--task', 'slotsIntent');
+    assert.equal(builtin.status, 2);
+    assert.match(builtin.stderr, /task "slotsIntent" is already in/);
+    const badFlag = cli('add-task', modelDir, '--task', join(work, 'pos.json'), '--base', '1.5');
+    assert.equal(badFlag.status, 2);
+    assert.match(badFlag.stderr, /--base must be a number in \(0, 1\]/);
+    assert.deepEqual(snapshot(), sys0, 'bad input left the folder unchanged');
+  });
+
+  it('eval, predict and Pathwise.fromPretrained take the path-system folder: the in-process scores and predictions, earlier tasks as before; inspect points to tasks; export keeps it loadable', async () => {
+    assert.ok(denseEval.length > 0, 'the add-task test above ran first');
+    const sys = loadPathSystem(modelDir);
+    const metricsLine = (s: Record<string, number | string>) => Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ');
+
+    const ev = cli('eval', modelDir);
+    assert.equal(ev.status, 0, ev.stderr);
+    const lines = ev.stdout.trim().split('\n');
+    assert.equal(lines.length, 4);
+    // The earlier tasks: the very lines the dense folder printed (their logits are unchanged).
+    assert.deepEqual(lines.slice(0, 3), denseEval);
+    for (const [i, name, data] of [[1, 'slotsIntent', intent], [2, 'mysent', sent], [3, 'mypos', pos]] as const) {
+      const s = await evaluatePath(sys.model(name), data, data.test);
+      assert.ok(lines[i].startsWith(name.padEnd(14) + metricsLine(s)), `eval line ${JSON.stringify(lines[i])}, in process ${metricsLine(s)}`);
+    }
+    const dev = cli('eval', modelDir, '--task', 'mypos', '--split', 'dev');
+    assert.equal(dev.status, 0, dev.stderr);
+    assert.equal(dev.stdout, `dev scores:\n${'mypos'.padEnd(14)}${metricsLine(await evaluatePath(sys.model('mypos'), pos, pos.dev))}\n`);
+    const nope = cli('eval', modelDir, '--task', 'nope');
+    assert.equal(nope.status, 2);
+    assert.match(nope.stderr, /no task "nope" in .*it has: slotsIntent, mysent, mypos/);
+
+    // predict: the dense folder's output for an earlier task; the in-process path for the new one.
+    const pr = cli('predict', modelDir, '--task', 'mysent', ...sentTexts());
+    assert.equal(pr.status, 0, pr.stderr);
+    assert.equal(pr.stdout, densePredict);
+    assert.equal(pr.stdout, (await sys.predict('mysent', sentTexts())).join('\n') + '\n');
+    const posTexts = pos.test.slice(0, 3).map((e) => e.words!.join(' '));
+    const pp = cli('predict', modelDir, '--task', 'mypos', ...posTexts);
+    assert.equal(pp.status, 0, pp.stderr);
+    assert.equal(pp.stdout, (await sys.predict('mypos', posTexts)).map((p) => JSON.stringify(p)).join('\n') + '\n');
+
+    const m = Pathwise.fromPretrained(modelDir);
+    assert.ok(m instanceof PathSystem, 'a path-system folder loads as a PathSystem');
+    assert.deepEqual(await m.predict('mypos', posTexts), await sys.predict('mypos', posTexts));
+
+    const ins = cli('inspect', modelDir);
+    assert.equal(ins.status, 2);
+    assert.match(ins.stderr, /is a path system .*use `pathwise tasks /);
+
+    // export: an F32 copy is the same system bit for bit; an F16 copy loads and predicts.
+    const ex = cli('export', modelDir, '--out', join(work, 'f32'), '--dtype', 'f32');
+    assert.equal(ex.status, 0, ex.stderr);
+    const copy = loadPathSystem(join(work, 'f32'));
+    for (const [name, xs] of [['mysent', sent.test], ['mypos', pos.test]] as const) {
+      assert.deepEqual(await logitsOf(() => copy.encode(name, xs, false), (b) => copy.logits(name, b)), await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)));
+    }
+    assert.equal(cli('export', modelDir, '--out', join(work, 'f16')).status, 0);
+    const half = cli('predict', join(work, 'f16'), '--task', 'mypos', ...posTexts);
+    assert.equal(half.status, 0, half.stderr);
+    assert.equal(half.stdout.trim().split('\n').length, posTexts.length);
   });
 });

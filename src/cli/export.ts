@@ -1,6 +1,8 @@
 // `pathwise export <model folder> --out DIR [--dtype f16|f32]`: rewrites a model folder's weights,
 // e.g. as F16 (half the size; about 3 significant digits), with config.json and tokenizer.json
-// copied. Written atomically.
+// copied. Written atomically. Works on any Pathwise model folder: dense, sparse, or a path system
+// (whose loader reads F16 weights as well; an F16 copy predicts with rounded weights, so only an
+// F32 export keeps the earlier tasks' logits bit-for-bit).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

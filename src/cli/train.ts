@@ -1,5 +1,6 @@
 // `pathwise train --config FILE`, `pathwise eval <model> [--task T] [--split dev|test]`,
-// `pathwise predict <model> --task T "text" ...`
+// `pathwise predict <model> --task T "text" ...`. eval and predict take a `pathwise train` folder
+// or a path system (a folder `pathwise add-task` has written), with the same output.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +16,8 @@ import { MultiTaskModel, specOf } from '../tasks/multitask_model.js';
 import type { TaskData } from '../tasks/task.js';
 import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
 import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
-import { fromPretrained, loadMultiTask, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
+import { fromPretrained, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
+import { evaluateFolderTask, loadTaskModel } from '../evolve/index.js';
 import { UsageError } from './pretrain.js';
 
 const DEFAULT_TRAIN = {
@@ -119,15 +121,17 @@ export async function trainCommand(argv: string[]): Promise<void> {
 export async function evalCommand(argv: string[]): Promise<void> {
   const { rest, flags } = parseOverrides(argv, ['task', 'split']);
   if (rest.length !== 1) throw new UsageError('usage: pathwise eval <model folder> [--task T] [--split dev|test]');
-  const { model, tasks } = loadMultiTask(rest[0]);
   const split = (flags.split ?? 'test') as 'dev' | 'test';
   if (split !== 'dev' && split !== 'test') throw new UsageError('--split must be dev or test');
+  // A `pathwise train` folder or a path system (pathwise add-task): the same table either way.
+  const folder = loadTaskModel(rest[0]);
+  const tasks = folder.tasks;
   const chosen = flags.task ? tasks.filter((t) => t.name === flags.task) : tasks;
   if (chosen.length === 0) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${tasks.map((t) => t.name).join(', ')})`);
   const rows: [string, Record<string, number | string>][] = [];
   for (const t of chosen) {
     const data = loadTask(t.source);
-    rows.push([t.name, await evaluateTask(model, data, data[split])]);
+    rows.push([t.name, await evaluateFolderTask(folder, { ...data, name: t.name }, data[split])]);
   }
   process.stdout.write(`${split} scores:\n${table(rows)}\n`);
 }
@@ -135,7 +139,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
 export async function predictCommand(argv: string[]): Promise<void> {
   const { rest, flags } = parseOverrides(argv, ['task']);
   if (rest.length < 2 || !flags.task) throw new UsageError('usage: pathwise predict <model folder> --task T "text" ["text" ...]');
-  const { model } = loadMultiTask(rest[0]);
+  const folder = loadTaskModel(rest[0]);
+  const model = folder.kind === 'path_system' ? folder.system : folder.model;
   if (!model.tasks.has(flags.task)) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${[...model.tasks.keys()].join(', ')})`);
   const out = await model.predict(flags.task, rest.slice(1));
   for (const p of out) process.stdout.write((typeof p === 'string' ? p : JSON.stringify(p)) + '\n');

@@ -6,10 +6,19 @@
 import { accuracy, macroF1, pearson, spanF1, tokenAccuracy } from '../tasks/metrics.js';
 import type { Example, TaskData } from '../tasks/task.js';
 import type { TaskScore } from '../train/multitask.js';
-import type { PathModel } from './path_model.js';
+import type { PathModel, Prediction } from './path_model.js';
 
 export async function evaluatePath(model: PathModel, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[]): Promise<TaskScore> {
-  const pred = await model.predict(examples);
+  return scorePredictions(task, examples, await model.predict(examples));
+}
+
+/**
+ * The metrics of predictions already made (one per example, as PathModel.predict and
+ * MultiTaskModel.predict return them), for callers that run the forward pass themselves, e.g.
+ * to digest the logits on the way (bench/continual.ts).
+ */
+export function scorePredictions(task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], pred: readonly Prediction[]): TaskScore {
+  if (pred.length !== examples.length) throw new RangeError(`scorePredictions: ${pred.length} predictions for ${examples.length} examples`);
   if (task.type === 'regression') {
     const r = pearson(examples.map((e) => Number(e.label)), pred as number[]);
     return { score: r, metric: 'pearson', pearson: r };

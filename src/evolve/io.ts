@@ -6,15 +6,18 @@
 //   model.safetensors  every component's parameters, named "components.<id>.<param>" (F32)
 //   tokenizer.json     the shared tokenizer
 // Loading validates everything and names the file and field at fault. openModelFolder() also
-// accepts a dense `pathwise train` folder (or a pretrained base with no tasks) and converts it.
+// accepts a dense `pathwise train` folder (or a pretrained base with no tasks) and converts it;
+// loadTaskModel() loads either kind as it is (for eval, predict and Pathwise.fromPretrained).
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors, type Tensor } from '../engine/index.js';
 import { validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
-import { TASK_TYPES, type TaskType } from '../tasks/task.js';
+import { TASK_TYPES, type Example, type TaskData, type TaskType } from '../tasks/task.js';
 import type { HeadConfig } from '../tasks/heads.js';
+import type { MultiTaskModel } from '../tasks/multitask_model.js';
+import { evaluateTask, type TaskScore } from '../train/multitask.js';
 import { loadMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
 import { modelFiles } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
@@ -23,6 +26,7 @@ import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, ComponentsModule, buildM
 import { validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
 import { PathSystem, fromMultiTask } from './system.js';
+import { evaluatePath } from './evaluate.js';
 
 /** A path-system folder (or a model folder to convert) that cannot be used. */
 export class PathSystemError extends InputError {}
@@ -85,6 +89,43 @@ export function savePathSystem(dir: string, system: PathSystem, extra: Record<st
 /** Whether a model folder's config.json describes a path system. */
 export function isPathSystemConfig(raw: unknown): boolean {
   return isObject(raw) && Array.isArray(raw.architectures) && raw.architectures.includes(PATH_SYSTEM_ARCHITECTURE);
+}
+
+/**
+ * Whether `dir` holds a path system (by its config.json). False when config.json is missing or
+ * is not JSON: the caller then goes on with the dense loader, whose message names the problem.
+ */
+export function isPathSystemFolder(dir: string): boolean {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) return false;
+  try {
+    return isPathSystemConfig(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return false;
+  }
+}
+
+/** A trained model folder as `pathwise eval` / `predict` and Pathwise.fromPretrained use it. */
+export type TaskModelFolder =
+  | { kind: 'multitask'; model: MultiTaskModel; tasks: SavedTask[] }
+  | { kind: 'path_system'; system: PathSystem; tasks: SavedTask[] };
+
+/**
+ * Loads a `pathwise train` folder or a path-system folder (told apart by config.json), with its
+ * tasks (spec and data source) in the order the folder lists them.
+ */
+export function loadTaskModel(dir: string): TaskModelFolder {
+  if (isPathSystemFolder(dir)) {
+    const system = loadPathSystem(dir);
+    return { kind: 'path_system', system, tasks: [...system.tasks.values()].map(({ spec, source }) => ({ ...spec, source })) };
+  }
+  const { model, tasks } = loadMultiTask(dir);
+  return { kind: 'multitask', model, tasks };
+}
+
+/** Scores one of the folder's tasks on examples: evaluateTask or evaluatePath (the same metrics). */
+export function evaluateFolderTask(m: TaskModelFolder, task: TaskData, examples: readonly Example[]): Promise<TaskScore> {
+  return m.kind === 'path_system' ? evaluatePath(m.system.model(task.name), task, examples) : evaluateTask(m.model, task, examples);
 }
 
 export function loadPathSystem(dir: string): PathSystem {

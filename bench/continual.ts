@@ -1,0 +1,469 @@
+// Continual learning with μ2Net paths (issue 6): start from a model trained on the first tasks of a
+// fixed order, add the others one at a time by evolutionary path search, and compare each added
+// task with plain fine-tuning of the pretrained base at the same training budget.
+//
+//   1. Initial model: the pretrained base (--base, a dense `pathwise pretrain` folder) trained
+//      jointly on the first --initial tasks of --order for --initial-steps batches per task
+//      (trainMultiTask, as bench:multitask trains), then converted to a path system (each task's
+//      path is the shared encoder plus its own head; everything locked).
+//   2. For each further task, in order:
+//      - every task already in the system is scored on its test set, and the SHA-256 of all its
+//        test logits (raw float32 bytes) is taken: "before";
+//      - the task is added by searchTask: --children children of --steps steps each;
+//      - the new task is scored on test; parameters added (its own new components) and activated
+//        (one forward pass of its path) are counted; search wall time is measured;
+//      - the earlier tasks are scored and digested again: "after". Both digests must equal the one
+//        taken when that task entered the system (bit-for-bit unchanged logits);
+//      - plain fine-tuning: a fresh copy of the base plus a new head, all parameters trained on the
+//        task alone for children × steps batches of the same size (the same number of training
+//        batches the whole search spent, over all its children), learning rate and schedule of
+//        bench:multitask, best of 6 dev evaluations kept, scored once on test.
+//   3. Results: runs/bench-continual/{setup,initial,step-<k>-<task>}.json, each written atomically
+//      as soon as it is measured, plus system/ (the path system after the last finished step), so
+//      an interrupted run can be reported (--report) and resumed (run the same command again).
+//      docs/results/continual.md is written from those files; one JSON line is printed last.
+//
+//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400]
+//   npm run bench:continual -- --report                 (rewrite the Markdown from saved results)
+//   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
+//       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
+import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
+import type { Batch } from '../src/tasks/encode.js';
+import { MultiTaskModel, decodePredictions, specOf, type TaskSpec } from '../src/tasks/multitask_model.js';
+import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
+import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { fromPretrained } from '../src/train/pretrained.js';
+import {
+  DEFAULT_SEARCH, activatedParameters, addedParameters, describePath, fromMultiTask, loadPathSystem, savePathSystem, scorePredictions, searchTask,
+  type PathSystem,
+} from '../src/evolve/index.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
+import { ROOT, log } from './common.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+const intArg = (name: string, dflt: number, min: number): number => {
+  const raw = arg(name, String(dflt));
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return v;
+};
+
+const REPORT_ONLY = argv.includes('--report');
+const RESULTS = arg('results', join(ROOT, 'runs', 'bench-continual'));
+const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'continual.md'));
+const SYSTEM_DIR = join(RESULTS, 'system');
+
+/** Everything that decides the results; a resumed run must use the same. */
+interface Setup {
+  base: string;
+  order: string[];
+  initial: number;
+  initialSteps: number;
+  children: number;
+  steps: number;
+  batchSize: number;
+  /** The search's size price: score = dev quality × searchBase^(added / total). */
+  searchBase: number;
+  evalExamples: number;
+  finetuneLr: number;
+  subsample: number;
+  seed: number;
+}
+
+/**
+ * Training hyperparameters of the initial model and of the fine-tuning baseline: bench:multitask's
+ * (no tuning for this benchmark). The search's children use their own paths' learning rates.
+ */
+const TRAIN: Partial<MultiTaskOptions> = {
+  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 1000,
+};
+
+function setupFromArgs(): Setup {
+  const order = arg('order', 'sent,pos,spam,sense,genre,wic').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const t of order) if (!BUILTIN_TASK_NAMES.includes(t)) throw new Error(`--order: "${t}" is not a built-in task (${BUILTIN_TASK_NAMES.join(', ')})`);
+  if (new Set(order).size !== order.length) throw new Error(`--order names a task twice: ${order.join(',')}`);
+  const initial = intArg('initial', 2, 1);
+  if (initial >= order.length) throw new Error(`--initial ${initial} leaves no task to add (--order has ${order.length})`);
+  // Saved relative to the repository when inside it, so the report names `models/base`.
+  const abs = resolve(arg('base', join(ROOT, 'models', 'base')));
+  if (!existsSync(join(abs, 'config.json'))) throw new Error(`no base model at ${abs} (no config.json); give --base DIR, a dense \`pathwise pretrain\` model folder`);
+  const rel = relative(ROOT, abs);
+  return {
+    base: rel.startsWith('..') || isAbsolute(rel) ? abs : rel,
+    order, initial,
+    initialSteps: intArg('initial-steps', 400, 1),
+    children: intArg('children', DEFAULT_SEARCH.children, 1),
+    steps: intArg('steps', DEFAULT_SEARCH.steps, 1),
+    batchSize: TRAIN.batchSize!,
+    searchBase: DEFAULT_SEARCH.base,
+    evalExamples: TRAIN.evalExamples!,
+    finetuneLr: TRAIN.lr!,
+    subsample: intArg('subsample', 0, 0),
+    seed: 0,
+  };
+}
+
+// ------------------------------------------------------------------------------ measuring
+
+/** A test score and the SHA-256 of every logit computed for it. */
+interface Measured {
+  score: number;
+  metric: string;
+  digest: string;
+}
+
+/**
+ * Scores `examples` and digests their logits in one pass, in batches of 64 as predict() makes
+ * them, so the digest covers exactly the logits the predictions were decoded from.
+ */
+async function measure(spec: TaskSpec, examples: readonly Example[], encode: (xs: readonly Example[]) => Promise<Batch>, logits: (b: Batch) => Tensor): Promise<Measured> {
+  const hash = createHash('sha256');
+  const pred: (string | number | string[])[] = [];
+  for (let i = 0; i < examples.length; i += 64) {
+    const chunk = examples.slice(i, i + 64);
+    const batch = await encode(chunk);
+    const l = noGrad(() => logits(batch));
+    const f = l.f32;
+    hash.update(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    pred.push(...decodePredictions(spec, l, batch, chunk));
+  }
+  const s = scorePredictions(spec, examples, pred);
+  return { score: s.score, metric: s.metric, digest: hash.digest('hex') };
+}
+
+const measurePath = (system: PathSystem, t: TaskData) => {
+  const m = system.model(t.name);
+  return measure(specOf(t), t.test, (xs) => m.encode(xs, false), (b) => m.logits(b));
+};
+
+const measureDense = (model: MultiTaskModel, t: TaskData) =>
+  measure(specOf(t), t.test, (xs) => model.encode(t.name, xs, false), (b) => model.logits(t.name, b));
+
+// ------------------------------------------------------------------------------ results
+
+interface InitialResult {
+  tasks: string[];
+  steps: number;
+  stepsPerTask: Record<string, number>;
+  seconds: number;
+  /** Test scores of the dense model trained on the initial tasks, and of its path-system conversion. */
+  dense: Record<string, Measured>;
+  converted: Record<string, Measured>;
+  parameters: number;
+}
+
+interface CandidateSummary {
+  index: number;
+  parent: string;
+  dev: number;
+  added: number;
+  score: number;
+  notes: string[];
+}
+
+interface StepResult {
+  step: number;
+  task: string;
+  train: number;
+  path: {
+    test: Measured;
+    dev: number;
+    added: number;
+    activated: number;
+    description: string;
+    hparams: Record<string, number>;
+    parent: string;
+    notes: string[];
+    searchSeconds: number;
+    candidates: CandidateSummary[];
+  };
+  finetune: { test: number; metric: string; dev: number; steps: number; parameters: number; seconds: number };
+  /** The system's parameters before and after the addition. */
+  parametersBefore: number;
+  parametersAfter: number;
+  /** Every earlier task: test score and logits digest before and after, and the digest it had when it entered. */
+  earlier: Record<string, { before: Measured; after: Measured; original: string; identical: boolean }>;
+}
+
+const stepFile = (k: number, task: string) => join(RESULTS, `step-${k}-${task}.json`);
+const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
+const writeJson = (file: string, v: unknown) => writeFileAtomic(file, JSON.stringify(v, null, 1) + '\n');
+
+function loadResults(setup: Setup): { initial: InitialResult | null; steps: StepResult[] } {
+  const initial = existsSync(join(RESULTS, 'initial.json')) ? readJson<InitialResult>(join(RESULTS, 'initial.json')) : null;
+  const steps: StepResult[] = [];
+  for (const [i, task] of setup.order.slice(setup.initial).entries()) {
+    const f = stepFile(i + 1, task);
+    if (!existsSync(f)) break;
+    steps.push(readJson<StepResult>(f));
+  }
+  return { initial, steps };
+}
+
+// ------------------------------------------------------------------------------ the run
+
+function loadData(name: string, setup: Setup): TaskData {
+  const t = loadBuiltinTask(name);
+  return setup.subsample > 0 ? subsample(t, { train: setup.subsample, dev: setup.subsample, test: setup.subsample }) : t;
+}
+
+function baseModel(setup: Setup) {
+  const pre = fromPretrained(isAbsolute(setup.base) ? setup.base : join(ROOT, setup.base));
+  if (!pre.tokenizer) throw new Error(`${setup.base}: no tokenizer.json`);
+  if (pre.sparse.switch || pre.sparse.skills) throw new Error(`${setup.base}/config.json: a sparse base; μ2Net paths need a dense base (no "sparse" block)`);
+  return pre;
+}
+
+/** trainMultiTask with bench:multitask's settings: 10% warm-up, 6 dev evaluations, best kept. */
+async function train(model: MultiTaskModel, tasks: TaskData[], steps: number, seed: number) {
+  const t0 = performance.now();
+  const res = await trainMultiTask(model, tasks, {
+    ...TRAIN, seed, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 6)), logEvery: 100, progress: process.stderr, log,
+  });
+  model.eval();
+  return { res, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function runInitial(setup: Setup): Promise<{ system: PathSystem; initial: InitialResult }> {
+  const names = setup.order.slice(0, setup.initial);
+  const data = names.map((n) => loadData(n, setup));
+  const pre = baseModel(setup);
+  const model = new MultiTaskModel(pre.model.encoder, pre.tokenizer!, null, new Rng(1), Math.min(128, pre.config.maxPositions));
+  for (const t of data) model.addTask(specOf(t));
+  const steps = setup.initialSteps * names.length;
+  log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
+  const { res, seconds } = await train(model, data, steps, setup.seed);
+  const dense: Record<string, Measured> = {};
+  for (const t of data) dense[t.name] = await measureDense(model, t);
+  const system = fromMultiTask(model, data.map((t) => ({ ...specOf(t), source: { builtin: t.name } })));
+  const converted: Record<string, Measured> = {};
+  for (const t of data) converted[t.name] = await measurePath(system, t);
+  const initial: InitialResult = { tasks: names, steps, stepsPerTask: res.stepsPerTask, seconds, dense, converted, parameters: system.numParameters() };
+  // The JSON first, then the system: a run killed in between redoes this stage on resume.
+  writeJson(join(RESULTS, 'initial.json'), initial);
+  savePathSystem(SYSTEM_DIR, system);
+  log(`initial: ${names.map((n) => `${n} ${converted[n].metric} ${converted[n].score.toFixed(4)}`).join(', ')}`);
+  return { system, initial };
+}
+
+async function runStep(setup: Setup, system: PathSystem, k: number, name: string, original: Record<string, string>): Promise<StepResult> {
+  const data = loadData(name, setup);
+  const earlierData = [...system.tasks.keys()].map((n) => loadData(n, setup));
+  log(`step ${k}: adding ${name} (${data.train.length} train / ${data.dev.length} dev / ${data.test.length} test) to ${[...system.tasks.keys()].join(', ')}`);
+  const before: Record<string, Measured> = {};
+  for (const t of earlierData) before[t.name] = await measurePath(system, t);
+  const parametersBefore = system.numParameters();
+
+  const t0 = performance.now();
+  const res = await searchTask(system, data, { builtin: name }, {
+    children: setup.children, steps: setup.steps, batchSize: setup.batchSize, base: setup.searchBase, seed: setup.seed, evalExamples: setup.evalExamples, log,
+  });
+  const searchSeconds = (performance.now() - t0) / 1000;
+  const path = system.task(name).path;
+  const test = await measurePath(system, data);
+
+  const earlier: StepResult['earlier'] = {};
+  for (const t of earlierData) {
+    const after = await measurePath(system, t);
+    const b = before[t.name];
+    earlier[t.name] = { before: b, after, original: original[t.name], identical: b.digest === after.digest && after.digest === original[t.name] };
+  }
+  log(`  path: ${test.metric} ${test.score.toFixed(4)}, +${addedParameters(system.store, path).toLocaleString('en-US')} parameters, ${searchSeconds.toFixed(0)} s; ` +
+    `earlier tasks identical: ${Object.values(earlier).every((e) => e.identical)}`);
+
+  // Plain fine-tuning of the base at the same number of training batches as the whole search.
+  const pre = baseModel(setup);
+  const ft = new MultiTaskModel(pre.model.encoder, pre.tokenizer!, null, new Rng(1), system.maxLen);
+  ft.addTask(specOf(data));
+  const budget = setup.children * setup.steps;
+  log(`  fine-tuning the base on ${name}: ${budget} steps`);
+  const tr = await train(ft, [data], budget, setup.seed);
+  const ftTest = await measureDense(ft, data);
+  log(`  fine-tuning: ${ftTest.metric} ${ftTest.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
+
+  return {
+    step: k, task: name, train: data.train.length,
+    path: {
+      test, dev: res.best.dev.score, added: addedParameters(system.store, path), activated: activatedParameters(system.store, path),
+      description: describePath(path), hparams: { ...path.hparams }, parent: res.best.parent, notes: res.best.notes, searchSeconds,
+      candidates: res.candidates.map((c) => ({ index: c.index, parent: c.parent, dev: c.dev.score, added: c.added, score: c.score, notes: c.notes })),
+    },
+    finetune: { test: ftTest.score, metric: ftTest.metric, dev: tr.res.dev[name]?.score ?? NaN, steps: tr.res.stepsPerTask[name], parameters: ft.numParameters(), seconds: tr.seconds },
+    parametersBefore, parametersAfter: system.numParameters(), earlier,
+  };
+}
+
+async function run(setup: Setup): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  const setupFile = join(RESULTS, 'setup.json');
+  if (existsSync(setupFile)) {
+    const old = readJson<Setup>(setupFile);
+    const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
+    if (diff.length) {
+      throw new Error(`${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
+        'give another --results folder, or delete this one to start over');
+    }
+  } else writeJson(setupFile, setup);
+
+  // Resume: the stages whose JSON exists and whose task the saved system holds are done.
+  const saved = loadResults(setup);
+  let system: PathSystem | null = null;
+  let initial = saved.initial;
+  if (initial && existsSync(join(SYSTEM_DIR, 'config.json'))) system = loadPathSystem(SYSTEM_DIR);
+  if (!system || !initial) ({ system, initial } = await runInitial(setup));
+  else log(`resuming from ${SYSTEM_DIR}: ${[...system.tasks.keys()].join(', ')}`);
+
+  // The digest each task had when it entered the system.
+  const original: Record<string, string> = Object.fromEntries(Object.entries(initial.converted).map(([n, m]) => [n, m.digest]));
+  const toAdd = setup.order.slice(setup.initial);
+  for (const [i, name] of toAdd.entries()) {
+    const k = i + 1;
+    const done = saved.steps[i];
+    if (done && system.tasks.has(name)) {
+      original[name] = done.path.test.digest;
+      continue;
+    }
+    if (system.tasks.has(name)) throw new Error(`${SYSTEM_DIR} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RESULTS} to start over`);
+    const r = await runStep(setup, system, k, name, original);
+    original[name] = r.path.test.digest;
+    writeJson(stepFile(k, name), r);
+    savePathSystem(SYSTEM_DIR, system);
+  }
+}
+
+// ------------------------------------------------------------------------------ report
+
+const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+const pct = (x: number) => (100 * x).toFixed(1);
+const num = (x: number) => x.toLocaleString('en-US');
+const secs = (s: number) => (s >= 120 ? `${(s / 60).toFixed(1)} min` : s >= 10 ? `${s.toFixed(0)} s` : `${s.toFixed(1)} s`);
+
+/** "accuracy, except pos (token_accuracy)": each task's metric, from the results. */
+function metricNote(initial: InitialResult, steps: StepResult[]): string {
+  const by = new Map<string, string>(Object.entries(initial.converted).map(([t, m]) => [t, m.metric]));
+  for (const s of steps) by.set(s.task, s.path.test.metric);
+  const count = new Map<string, number>();
+  for (const m of by.values()) count.set(m, (count.get(m) ?? 0) + 1);
+  const main = [...count.entries()].sort((a, b) => b[1] - a[1])[0][0];
+  const others = [...by.entries()].filter(([, m]) => m !== main);
+  return others.length ? `${main}, except ${others.map(([t, m]) => `${t} (${m})`).join(', ')}` : main;
+}
+
+function report(setup: Setup, initial: InitialResult, steps: StepResult[]): string {
+  const toAdd = setup.order.slice(setup.initial);
+  const complete = steps.length === toAdd.length;
+  const checks = steps.flatMap((s) => Object.values(s.earlier));
+  const identical = checks.filter((c) => c.identical).length;
+  const wins = steps.filter((s) => s.path.test.score >= s.finetune.test);
+  const addedSeq = steps.map((s) => s.path.added);
+  const falling = addedSeq.every((a, i) => i === 0 || a < addedSeq[i - 1]);
+  const convertedSame = initial.tasks.every((t) => initial.dense[t].digest === initial.converted[t].digest);
+  const budget = setup.children * setup.steps;
+  const lines = [
+    '# Continual learning: adding tasks one at a time with μ2Net paths',
+    '',
+    'Produced by `npm run bench:continual` (`bench/continual.ts`); every figure below is read from',
+    `the JSON files it wrote (\`${relative(ROOT, RESULTS).startsWith('..') ? RESULTS : relative(ROOT, RESULTS)}/\`). Test scores in %: ${metricNote(initial, steps)}.`,
+    '',
+    ...(setup.subsample > 0 ? [`**A harness check on subsampled data (at most ${setup.subsample} examples per split), not a result.**`, ''] : []),
+    ...(complete ? [] : [`**Interrupted: ${steps.length} of ${toAdd.length} tasks added so far** (run the same command again to resume).`, '']),
+    `Initial model: the base trained jointly on ${initial.tasks.join(' and ')} (${initial.steps} steps, ${secs(initial.seconds)}), converted to a path system of ${num(initial.parameters)} parameters. ` +
+      `Then ${toAdd.join(', ')} are added in that order; each search trains ${setup.children} children × ${setup.steps} steps, and fine-tuning gets the same ${budget} steps (see Setup).`,
+    '',
+    '## Each added task: the path against fine-tuning the base',
+    '',
+    '| step | task | μ2Net path | fine-tuning | path − fine-tuning | parameters added | parameters activated | system after | search time | fine-tuning time |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...steps.map((s) => `| ${s.step} | ${s.task} | ${pct(s.path.test.score)} | ${pct(s.finetune.test)} | ${(100 * (s.path.test.score - s.finetune.test)).toFixed(1)} | ` +
+      `${num(s.path.added)} (${pct(s.path.added / s.parametersBefore)}% of the system before) | ${num(s.path.activated)} | ${num(s.parametersAfter)} | ${secs(s.path.searchSeconds)} | ${secs(s.finetune.seconds)} |`),
+    '',
+    `A fine-tuned model is a whole copy of the base plus its head: ${steps.length ? [...new Set(steps.map((s) => num(s.finetune.parameters)))].join(' / ') : '–'} parameters per task, all of them activated and all of them added.`,
+    '',
+    '## Earlier tasks before and after each addition',
+    '',
+    'Test score before → after the step; "=" where the SHA-256 of all the task\'s test logits (raw float32) is the same before, after, and as when the task entered the system.',
+    '',
+    `| step (added) | ${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).join(' | ')} |`,
+    `|---|${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).map(() => '---').join('|')}|`,
+    ...steps.map((s) => `| ${s.step} (${s.task}) | ${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).map((t) => {
+      const e = s.earlier[t];
+      return e ? `${pct(e.before.score)} → ${pct(e.after.score)} ${e.identical ? '=' : '**differs**'}` : '';
+    }).join(' | ')} |`),
+    '',
+    `Initial tasks right after conversion: ${initial.tasks.map((t) => `${t} ${pct(initial.converted[t].score)}`).join(', ')}; ` +
+      `the converted paths' logits ${convertedSame ? 'equal the dense model\'s bit for bit' : '**differ from the dense model\'s**'}.`,
+    '',
+    '## What was measured',
+    '',
+    `- Quality: the path scored at least fine-tuning's test score on ${wins.length} of ${steps.length} added tasks` +
+      `${steps.length ? ` (path − fine-tuning, in points: ${steps.map((s) => `${s.task} ${(100 * (s.path.test.score - s.finetune.test)).toFixed(1)}`).join(', ')})` : ''}.`,
+    `- Parameters added per task, in the order added: ${steps.map((s) => `${s.task} ${num(s.path.added)}`).join(', ') || '–'}; ` +
+      `${steps.length < 2 ? 'too few steps to see a trend' : falling ? 'fewer at every step' : 'not fewer at every step'}.`,
+    `- Earlier tasks: ${identical} of ${checks.length} before/after checks found bit-for-bit identical test logits${identical === checks.length ? '' : ' (**some differ**)'}; their scores are therefore unchanged.`,
+    '',
+    '## Paths found',
+    '',
+    '| task | path (adapters marked +) | hyperparameters | parent | dev (best child) | children: dev / added |',
+    '|---|---|---|---|---:|---|',
+    ...steps.map((s) => `| ${s.task} | \`${s.path.description}\` | ${Object.entries(s.path.hparams).map(([k, v]) => `${k} ${v}`).join(', ')} | ${s.path.parent} | ${pct(s.path.dev)} | ` +
+      `${s.path.candidates.map((c) => `${pct(c.dev)} / ${num(c.added)}`).join('; ')} |`),
+    '',
+    '## Setup',
+    '',
+    `- Base: \`${setup.base}\`. Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
+    `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
+    `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked.`,
+    `- Fine-tuning, the comparison: the same base, a new head, every parameter trained on the task alone for ${budget} steps of batch ${setup.batchSize} — ` +
+      'children × steps, the number of training batches the whole search spent over all its children, so both see the same number of training examples. ' +
+      `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
+      'A child\'s step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.',
+    '- Parameters added: the parameters of the components created for the task (clones, adapters, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
+    `- Scores: each task's whole test split${setup.subsample > 0 ? ` (subsampled to ${setup.subsample})` : ''}, scored once per measurement; logits digested in batches of 64.`,
+    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}.`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+// ------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  let setup: Setup;
+  if (REPORT_ONLY) {
+    const f = join(RESULTS, 'setup.json');
+    if (!existsSync(f)) throw new Error(`no results in ${RESULTS} (no setup.json); run the benchmark first, or give --results DIR`);
+    setup = readJson<Setup>(f);
+  } else {
+    setup = setupFromArgs();
+    await run(setup);
+  }
+  const { initial, steps } = loadResults(setup);
+  if (!initial) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+  mkdirSync(dirname(OUT_MD), { recursive: true });
+  writeFileAtomic(OUT_MD, report(setup, initial, steps));
+  log(`wrote ${OUT_MD}`);
+  const checks = steps.flatMap((s) => Object.values(s.earlier));
+  process.stdout.write(JSON.stringify({
+    initial: Object.fromEntries(initial.tasks.map((t) => [t, +f4(initial.converted[t].score)])),
+    added: Object.fromEntries(steps.map((s) => [s.task, {
+      path: +f4(s.path.test.score), finetune: +f4(s.finetune.test), added: s.path.added, activated: s.path.activated, search_s: Math.round(s.path.searchSeconds), finetune_s: Math.round(s.finetune.seconds),
+    }])),
+    earlier_identical: checks.every((c) => c.identical), checks: checks.length,
+    parameters: steps.length ? steps[steps.length - 1].parametersAfter : initial.parameters,
+    complete: steps.length === setup.order.length - setup.initial,
+  }) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exitCode = 1;
+});
