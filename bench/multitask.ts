@@ -8,7 +8,7 @@
 // runs/bench-multitask/c<N>.json (one per configuration, so configurations can run separately or
 // in parallel) and are assembled into docs/results/multitask.md.
 //
-//   npm run bench:multitask [-- --base models/base --steps 400 --configs 1,2,3,4,5,6 --skill-steps 600]
+//   npm run bench:multitask [-- --base models/base --steps 200 --configs 1,2,3,4,5,6 --skill-steps 300]
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
@@ -36,15 +36,15 @@ const arg = (name: string, dflt: string): string => {
 
 const TASKS = ['sent', 'spam', 'sense', 'genre', 'pos', 'wic'];
 const BASE = arg('base', join(ROOT, 'models', 'base'));
-const STEPS = Number(arg('steps', '400'));
-const SKILL_STEPS = Number(arg('skill-steps', '600'));
+const STEPS = Number(arg('steps', '200'));
+const SKILL_STEPS = Number(arg('skill-steps', '300'));
 const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
 
 /** One set of training hyperparameters for every configuration (no per-configuration tuning). */
 const TRAIN: Partial<MultiTaskOptions> = {
-  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 1000,
+  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 500,
 };
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
@@ -87,7 +87,7 @@ function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
 async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
-    ...TRAIN, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 6)), logEvery: 100,
+    ...TRAIN, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 4)), logEvery: 100,
     progress: process.stderr, log,
   });
   return { res, seconds: (performance.now() - t0) / 1000 };
@@ -197,7 +197,8 @@ function report(results: ConfigResult[]): string {
     '',
     `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see README: how it was pretrained).`,
     `- Budget: ${STEPS} batches of 32 per task. Single-task models: ${STEPS} steps each. Multi-task models: ${STEPS * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${STEPS} batches and small ones fewer (steps per task are in the JSON).`,
-    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128; dev evaluated 6 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
+    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128; dev evaluated 4 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
+    `- Threads: ${process.env.OPENBLAS_NUM_THREADS ? `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
     '',

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
-import { Rng } from '../src/engine/index.js';
+import { Rng, noGrad } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
 import { Tokenizer } from '../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
@@ -77,6 +77,25 @@ describe('multi-task training', () => {
     assert.equal(typeof pred[0], 'number');
     // Measured: test Pearson 0.620 (a one-layer model from scratch); 0 for a constant predictor.
     assert.ok(s.score >= 0.3, `test Pearson ${s.score}`);
+  });
+
+  it('mean pooling averages only real tokens: a prediction does not depend on the padding its batch needs', async () => {
+    const sent = subsample(loadBuiltinTask('sent'), { train: 200, dev: 10, test: 10 }, 3);
+    const tok = Tokenizer.train(sent.train.map((e) => e.text), { vocabSize: 500 });
+    const rng = new Rng(9);
+    const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 16, layers: 1, heads: 2, ffn: 32, activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.5, normPlacement: 'pre' }, rng);
+    const model = new MultiTaskModel(enc, tok, null, rng, 64);
+    const head = model.addTask(specOf(sent));
+    assert.equal(head.cfg.pooling, 'mean', 'new sequence heads pool by mean');
+    model.eval();
+    const short = { text: 'Great.' };
+    const long = { text: 'A long, winding and ultimately rather tiresome review of a film that nobody needed to see twice.' };
+    const b1 = await model.encode('sent', [short], false);
+    const b2 = await model.encode('sent', [short, long], false);
+    assert.ok(b2.ids.shape[1] > b1.ids.shape[1] + 5, 'the second batch pads the short text');
+    const a = Array.from(noGrad(() => model.logits('sent', b1)).f32.slice(0, 2));
+    const b = Array.from(noGrad(() => model.logits('sent', b2)).f32.slice(0, 2));
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-5, `logit ${i}: ${x} alone vs ${b[i]} padded`));
   });
 
   it('a per-task step cap stops sampling that task; frozen embeddings and layers stay unchanged', async () => {

@@ -319,7 +319,9 @@ function checkComponentConfig(kind: ComponentKind, c: unknown, where: string, fa
       pos('initStd');
       const d = c.dropout;
       if (typeof d !== 'number' || !(d >= 0 && d < 1)) fail(`${where}.dropout must be in [0, 1), got ${JSON.stringify(d)}`);
+      if (c.pooling !== undefined && c.pooling !== 'cls' && c.pooling !== 'mean') fail(`${where}.pooling must be "cls" or "mean", got ${JSON.stringify(c.pooling)}`);
       const h: HeadConfig = { type: c.type as TaskType, dModel: c.dModel as number, classes: c.classes as number, dropout: d as number, initStd: c.initStd as number };
+      if (c.pooling !== undefined) h.pooling = c.pooling as 'cls' | 'mean';
       return h;
     }
   }

@@ -101,6 +101,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     const emb = store.get(cl.embeddings, 'embeddings').config;
     const h = store.create('head', {
       type: task.type, dModel: emb.dModel, classes: Math.max(1, task.labels.length), dropout: headDropout, initStd: emb.initStd,
+      ...(task.type === 'tagging' ? {} : { pooling: 'mean' as const }),
     }, task.name, rng.fork());
     head = h.id;
     notes.push(`head: new ${head}`);

@@ -51,7 +51,7 @@ export class PathModel extends Module {
   }
 
   logits(batch: Batch): Tensor {
-    return this.head.forward(this.hidden(batch), batch.rows);
+    return this.head.forward(this.hidden(batch), batch.rows, batch.keep);
   }
 
   loss(batch: Batch): Tensor {

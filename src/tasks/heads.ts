@@ -1,5 +1,9 @@
 // Task heads on top of the encoder's hidden states [B, T, D].
-//   classification / pair_classification: BERT's pooler (dense + tanh on [CLS]) -> dropout -> Linear(D, C)
+//   classification / pair_classification: a pooled vector -> dense + tanh (BERT's pooler) -> dropout -> Linear(D, C)
+//     pooling "mean": the mean of the real (non-padding) tokens' states. The default for new heads:
+//     an encoder pretrained by masked LM alone never trains [CLS] to summarise the sentence, and
+//     on our base the mean learns sentence tasks faster (measured in docs/multitask.md).
+//     pooling "cls": the [CLS] state, as BERT (and models saved before the option existed).
 //   tagging:    dropout -> Linear(D, C) at the first subtoken of every word
 //   regression: the pooler -> dropout -> Linear(D, 1)
 // Each head returns logits (or predictions) and knows its loss.
@@ -16,6 +20,8 @@ export interface HeadConfig {
   classes: number;
   dropout: number;
   initStd: number;
+  /** Sequence tasks: how the hidden states become one vector; absent means "cls". */
+  pooling?: 'cls' | 'mean';
 }
 
 export class TaskHead extends Module {
@@ -32,15 +38,20 @@ export class TaskHead extends Module {
    * hidden [B, T, D] -> logits: [B, C] for sequence tasks (from position 0, [CLS]); for tagging,
    * [R, C] at the flat positions `rows` (b*T + t of each word's first subtoken).
    */
-  forward(hidden: Tensor, rows: Tensor | null = null): Tensor {
+  forward(hidden: Tensor, rows: Tensor | null = null, keep: Tensor | null = null): Tensor {
     const [B, T, D] = hidden.shape;
     const flat = E.reshape(hidden, [B * T, D]);
     if (this.cfg.type === 'tagging') {
       if (!rows) throw new Error('tagging head: word positions are required');
       return this.out.forward(E.dropout(E.gatherRows(flat, rows), this.cfg.dropout, this.rng, this.training));
     }
-    const cls = E.gatherRows(flat, clsRows(B, T));
-    const pooled = E.tanh(this.pooler!.forward(cls));
+    let summary: Tensor;
+    if (this.cfg.pooling === 'mean') {
+      if (!keep) throw new Error('mean pooling: the padding mask is required');
+      const { mask, inverseCount } = meanWeights(keep);
+      summary = E.mul(E.sum(E.mul(hidden, mask), { axis: 1 }), inverseCount);
+    } else summary = E.gatherRows(flat, clsRows(B, T));
+    const pooled = E.tanh(this.pooler!.forward(summary));
     return this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
   }
 
@@ -49,6 +60,20 @@ export class TaskHead extends Module {
     if (this.cfg.type === 'regression') return E.mse(E.reshape(logits, [logits.size]), targets);
     return E.crossEntropy(logits, targets);
   }
+}
+
+/** keep [B, T] (1 real, 0 padding) -> mask [B, T, 1] and 1 / (real tokens) [B, 1], as floats. */
+function meanWeights(keep: Tensor): { mask: Tensor; inverseCount: Tensor } {
+  const [B, T] = keep.shape;
+  const k = keep.data;
+  const mask = new Float32Array(B * T);
+  const inv = new Float32Array(B);
+  for (let b = 0; b < B; b++) {
+    let n = 0;
+    for (let t = 0; t < T; t++) if (k[b * T + t]) (mask[b * T + t] = 1), n++;
+    inv[b] = 1 / Math.max(1, n);
+  }
+  return { mask: new Tensor(mask, [B, T, 1]), inverseCount: new Tensor(inv, [B, 1]) };
 }
 
 const clsCache = new Map<string, Tensor>();

@@ -15,6 +15,8 @@ export interface TaskSpec {
   name: string;
   type: TaskType;
   labels: string[];
+  /** Sequence tasks' pooling (see heads.ts); absent: "cls" (models saved before the option). */
+  pooling?: 'cls' | 'mean';
 }
 
 class Heads extends Module {
@@ -40,7 +42,7 @@ export class MultiTaskModel extends Module {
     if (this.tasks.has(spec.name)) throw new Error(`task "${spec.name}" already exists`);
     const c = this.encoder.cfg;
     this.tasks.set(spec.name, spec);
-    return this.heads.add(spec.name, new TaskHead({ type: spec.type, dModel: c.dModel, classes: Math.max(1, spec.labels.length), dropout, initStd: c.initStd }, this.rng));
+    return this.heads.add(spec.name, new TaskHead({ type: spec.type, dModel: c.dModel, classes: Math.max(1, spec.labels.length), dropout, initStd: c.initStd, pooling: spec.pooling ?? 'cls' }, this.rng));
   }
 
   route(task: string): RouteContext | undefined {
@@ -52,7 +54,7 @@ export class MultiTaskModel extends Module {
     const head = this.heads.byTask.get(task);
     if (!head) throw new Error(`unknown task "${task}" (this model has: ${[...this.tasks.keys()].join(', ')})`);
     const hidden = this.encoder.forward(batch.ids, batch.typeIds, paddingMask(batch.keep), false, this.route(task));
-    return head.forward(hidden, batch.rows);
+    return head.forward(hidden, batch.rows, batch.keep);
   }
 
   loss(task: string, batch: Batch): Tensor {
@@ -114,5 +116,5 @@ export function decodePredictions(spec: TaskSpec, logits: Tensor, batch: Batch, 
 }
 
 export function specOf(t: TaskData): TaskSpec {
-  return { name: t.name, type: t.type, labels: t.labels };
+  return { name: t.name, type: t.type, labels: t.labels, ...(t.type === 'tagging' ? {} : { pooling: 'mean' as const }) };
 }
