@@ -23,47 +23,91 @@ export interface Batch {
   wordsScored: number[] | null;
 }
 
+/** One example's encoding: ids, segment ids and (tagging) each kept word's first-subtoken offset. */
+interface Encoded {
+  ids: Int32Array;
+  types: Int32Array;
+  firsts: Int32Array | null;
+}
+
+// Examples are encoded once per (tokenizer, maxLen, kind) and kept while the example object lives:
+// training revisits every example once per epoch and evaluation re-reads the same dev examples,
+// and the tokenizer binding's per-call cost dominated small-model steps (measured: its thread pool
+// used about 0.8 of a core next to each training process before this cache).
+const cache = new WeakMap<Tokenizer, Map<string, WeakMap<Example, Encoded>>>();
+function cacheFor(tok: Tokenizer, key: string): WeakMap<Example, Encoded> {
+  let byKey = cache.get(tok);
+  if (!byKey) cache.set(tok, (byKey = new Map()));
+  let m = byKey.get(key);
+  if (!m) byKey.set(key, (m = new WeakMap()));
+  return m;
+}
+
+/** Sequence examples: one tokenizer call per group (with / without a pair). */
+async function encodeSequences(tok: Tokenizer, examples: readonly Example[], maxLen: number): Promise<Encoded[]> {
+  const out: Encoded[] = new Array(examples.length);
+  for (const withPair of [false, true]) {
+    const idx = examples.map((e, i) => ((e.textPair !== undefined) === withPair ? i : -1)).filter((i) => i >= 0);
+    if (idx.length === 0) continue;
+    const enc = await tok.encodeBatch(idx.map((i) => examples[i].text), withPair ? idx.map((i) => examples[i].textPair!) : null, { maxLength: maxLen });
+    idx.forEach((i, k) => (out[i] = { ids: enc[k].ids, types: enc[k].typeIds, firsts: null }));
+  }
+  return out;
+}
+
+/**
+ * Tagging examples, word by word (each word with the leading space running text gives it), all
+ * words of all examples in one tokenizer call; words that do not fit in maxLen are dropped.
+ */
+async function encodeTagged(tok: Tokenizer, examples: readonly Example[], maxLen: number, cls: number, sep: number): Promise<Encoded[]> {
+  const words = examples.map(exampleWords);
+  const flat = words.flatMap((ws) => ws.map((w, i) => (i === 0 ? w : ' ' + w)));
+  const pieces = flat.length ? await tok.encodeBatch(flat, null, { addSpecialTokens: false }) : [];
+  let k = 0;
+  return words.map((ws) => {
+    const ids = [cls];
+    const firsts: number[] = [];
+    let full = false;
+    for (let w = 0; w < ws.length; w++, k++) {
+      const p = pieces[k].ids;
+      if (full || ids.length + p.length + 1 > maxLen) {
+        full = true;
+        continue;
+      }
+      firsts.push(ids.length);
+      for (const id of p) ids.push(id);
+    }
+    ids.push(sep);
+    return { ids: Int32Array.from(ids), types: new Int32Array(ids.length), firsts: Int32Array.from(firsts) };
+  });
+}
+
 export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], maxLen: number, withTargets = true): Promise<Batch> {
   const { cls, sep, pad } = tok.specialIds;
   if (cls === null || sep === null || pad === null) throw new Error('the tokenizer needs [CLS], [SEP] and [PAD]');
   const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
-  const seqs: number[][] = [];
-  const types: number[][] = [];
-  const rowsPer: number[][] = [];
+  const tagging = task.type === 'tagging';
+  const memo = cacheFor(tok, `${tagging ? 'tag' : 'seq'}:${maxLen}`);
+  const missing = examples.filter((e) => !memo.has(e));
+  if (missing.length) {
+    const enc = tagging ? await encodeTagged(tok, missing, maxLen, cls, sep) : await encodeSequences(tok, missing, maxLen);
+    missing.forEach((e, i) => memo.set(e, enc[i]));
+  }
+  const encoded = examples.map((e) => memo.get(e)!);
+  const seqs = encoded.map((e) => e.ids);
+  const types = encoded.map((e) => e.types);
+  const rowsPer = encoded.map((e) => e.firsts ?? new Int32Array(0));
+  const scored = rowsPer.map((r) => r.length);
   const tagTargets: number[] = [];
-  const scored: number[] = [];
-
-  if (task.type === 'tagging') {
-    for (const ex of examples) {
-      const words = exampleWords(ex);
-      const pieces = await tok.encodeBatch(words.map((w, i) => (i === 0 ? w : ' ' + w)), null, { addSpecialTokens: false });
-      const ids = [cls];
-      const firsts: number[] = [];
-      for (const p of pieces) {
-        if (ids.length + p.ids.length + 1 > maxLen) break;
-        firsts.push(ids.length);
-        for (const id of p.ids) ids.push(id);
+  if (tagging && withTargets) {
+    examples.forEach((ex, b) => {
+      const tags = ex.tags ?? [];
+      for (let w = 0; w < scored[b]; w++) {
+        const t = labelIndex.get(tags[w]);
+        if (t === undefined) throw new RangeError(`tag "${tags[w]}" is not in the task's labels`);
+        tagTargets.push(t);
       }
-      ids.push(sep);
-      seqs.push(ids);
-      types.push(new Array(ids.length).fill(0));
-      rowsPer.push(firsts);
-      scored.push(firsts.length);
-      if (withTargets) {
-        const tags = ex.tags ?? [];
-        for (let w = 0; w < firsts.length; w++) {
-          const t = labelIndex.get(tags[w]);
-          if (t === undefined) throw new RangeError(`tag "${tags[w]}" is not in the task's labels`);
-          tagTargets.push(t);
-        }
-      }
-    }
-  } else {
-    const enc = await Promise.all(examples.map((ex) => tok.encode(ex.text, ex.textPair ?? null, { maxLength: maxLen })));
-    for (const e of enc) {
-      seqs.push(Array.from(e.ids));
-      types.push(Array.from(e.typeIds));
-    }
+    });
   }
 
   const B = seqs.length;
