@@ -54,16 +54,18 @@ export function labelCounts(examples: readonly Example[]): Map<string, number> {
  * and CI): loaders return splits in source order, often grouped by label, so a prefix is not a sample.
  */
 export function subsample(t: TaskData, sizes: { train: number; dev: number; test: number }, seed = 0): TaskData {
-  const pick = (xs: Example[], n: number, salt: number) => {
-    if (xs.length <= n) return xs.slice();
-    // splitmix-style hash order: deterministic, independent of any shared RNG state.
-    const key = (i: number) => {
-      let z = (i + 1) * 0x9e3779b9 + seed * 0x85ebca6b + salt * 0xc2b2ae35;
-      z = Math.imul(z ^ (z >>> 16), 0x7feb352d);
-      z = Math.imul(z ^ (z >>> 15), 0x846ca68b);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    return xs.map((_, i) => i).sort((a, b) => key(a) - key(b)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
+  return { ...t, train: sampleExamples(t.train, sizes.train, seed, 1), dev: sampleExamples(t.dev, sizes.dev, seed, 2), test: sampleExamples(t.test, sizes.test, seed, 3) };
+}
+
+/** A seeded sample of at most n examples, in their original order (all of them when n >= length). */
+export function sampleExamples<T>(xs: readonly T[], n: number, seed = 0, salt = 0): T[] {
+  if (xs.length <= n) return xs.slice();
+  // splitmix-style hash order: deterministic, independent of any shared RNG state.
+  const key = (i: number) => {
+    let z = (i + 1) * 0x9e3779b9 + seed * 0x85ebca6b + salt * 0xc2b2ae35;
+    z = Math.imul(z ^ (z >>> 16), 0x7feb352d);
+    z = Math.imul(z ^ (z >>> 15), 0x846ca68b);
+    return (z ^ (z >>> 16)) >>> 0;
   };
-  return { ...t, train: pick(t.train, sizes.train, 1), dev: pick(t.dev, sizes.dev, 2), test: pick(t.test, sizes.test, 3) };
+  return xs.map((_, i) => i).sort((a, b) => key(a) - key(b)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
 }

@@ -9,7 +9,7 @@ import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/ind
 import { auxLoss } from '../sparse/index.js';
 import { accuracy, macroF1, pearson, spanF1, tokenAccuracy } from '../tasks/metrics.js';
 import type { MultiTaskModel } from '../tasks/multitask_model.js';
-import type { Example, TaskData } from '../tasks/task.js';
+import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { Progress } from './progress.js';
 
 export interface MultiTaskOptions {
@@ -121,9 +121,12 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   const runLoss = tasks.map(() => NaN); // exponential moving average per task
   let examples = 0;
 
+  // A fixed random sample of each dev set: loaders keep source order (often grouped by label or
+  // document), so a prefix would score one class or one genre.
+  const devSample = tasks.map((t) => sampleExamples(t.dev, opts.evalExamples, opts.seed));
   const evaluate = async (step: number) => {
     const dev: Record<string, TaskScore> = {};
-    for (const t of tasks) dev[t.name] = await evaluateTask(model, t, t.dev.slice(0, opts.evalExamples));
+    for (const [i, t] of tasks.entries()) dev[t.name] = await evaluateTask(model, t, devSample[i]);
     const average = tasks.reduce((s, t) => s + dev[t.name].score, 0) / tasks.length;
     history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
     say(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
