@@ -7,10 +7,12 @@
 import * as E from '../engine/index.js';
 import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
 import { auxLoss } from '../sparse/index.js';
-import { accuracy, macroF1, pearson, spanF1, tokenAccuracy } from '../tasks/metrics.js';
+import { scorePredictions, type TaskScore } from '../tasks/score.js';
 import type { MultiTaskModel } from '../tasks/multitask_model.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { Progress } from './progress.js';
+
+export type { TaskScore };
 
 export interface MultiTaskOptions {
   steps: number;
@@ -46,12 +48,6 @@ export const DEFAULT_MULTITASK: MultiTaskOptions = {
   progress: null, logEvery: 50,
 };
 
-export interface TaskScore {
-  /** The task's main metric, used for model selection. */
-  score: number;
-  metric: string;
-  [k: string]: number | string;
-}
 
 /** Sampling probabilities ∝ n^(1/T) over the tasks' training sizes. */
 export function taskProbabilities(sizes: number[], temperature: number): number[] {
@@ -63,24 +59,7 @@ export function taskProbabilities(sizes: number[], temperature: number): number[
 
 /** Scores a task on examples with its natural metric. */
 export async function evaluateTask(model: MultiTaskModel, task: TaskData, examples: readonly Example[]): Promise<TaskScore> {
-  const pred = await model.predict(task.name, examples);
-  if (task.type === 'regression') {
-    const r = pearson(examples.map((e) => Number(e.label)), pred as number[]);
-    return { score: r, metric: 'pearson', pearson: r };
-  }
-  if (task.type === 'tagging') {
-    const gold = examples.map((e) => e.tags ?? []);
-    const p = pred as string[][];
-    const tok = tokenAccuracy(gold, p);
-    if (task.labels.some((l) => l.startsWith('B-'))) {
-      const f = spanF1(gold, p).f1;
-      return { score: f, metric: 'span_f1', span_f1: f, token_accuracy: tok };
-    }
-    return { score: tok, metric: 'token_accuracy', token_accuracy: tok };
-  }
-  const gold = examples.map((e) => String(e.label));
-  const acc = accuracy(gold, pred as string[]);
-  return { score: acc, metric: 'accuracy', accuracy: acc, macro_f1: macroF1(gold, pred as string[], task.labels) };
+  return scorePredictions(task, examples, await model.predict(task.name, examples));
 }
 
 export interface MultiTaskResult {
