@@ -49,6 +49,9 @@ const TRAIN: Partial<MultiTaskOptions> = {
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
 
+/** Training-set sizes of the built-in tasks (docs/multitask.md), for the budget line of the report. */
+const TRAIN_SIZES: Record<string, number> = { sent: 2400, spam: 4843, sense: 94233, genre: 45367, pos: 45367, wic: 15146 };
+
 const NAMES: Record<number, string> = {
   1: 'task-specific fine-tuning (one model per task)',
   2: 'dense multi-task',
@@ -208,6 +211,7 @@ function report(results: ConfigResult[]): string {
     '',
     `- (5) adds skill-aware pretraining before (4)'s training: ${SKILL_STEPS} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
     '- (6): the base\'s shape and tokenizer, random weights.',
+    `- How much of each training set the single-task runs saw (${STEPS} × 32 examples): ${TASKS.map((t) => `${t} ${Math.min(100, (100 * STEPS * 32) / TRAIN_SIZES[t]).toFixed(0)}%`).join(', ')}. Far from convergence on the large tasks: the table compares the configurations at this budget, it does not say what each reaches.`,
   ];
   return lines.join('\n') + '\n';
 }
