@@ -167,6 +167,7 @@ function report(results: ConfigResult[]): string {
     'Produced by `npm run bench:multitask` (`bench/multitask.ts`); every figure below is read from',
     '`runs/bench-multitask/c<N>.json`. Test scores in %: accuracy, except pos (token accuracy).',
     '',
+    ...(rows.length < 6 ? [`**Incomplete:** configuration${6 - rows.length > 1 ? 's' : ''} ${[1, 2, 3, 4, 5, 6].filter((n) => !rows.some((r) => r.config === n)).map((n) => `(${n})`).join(', ')} not run yet.`, ''] : []),
     `| configuration | ${TASKS.join(' | ')} | average | total params | activated params per task | training time |`,
     `|---|${TASKS.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
     ...rows.map((r) => {
