@@ -36,11 +36,12 @@ import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { MultiTaskModel, decodePredictions, specOf, type TaskSpec } from '../src/tasks/multitask_model.js';
+import { scorePredictions } from '../src/tasks/score.js';
 import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { fromPretrained } from '../src/train/pretrained.js';
 import {
-  DEFAULT_SEARCH, activatedParameters, addedParameters, describePath, fromMultiTask, loadPathSystem, savePathSystem, scorePredictions, searchTask,
+  DEFAULT_SEARCH, activatedParameters, addedParameters, describePath, fromMultiTask, loadPathSystem, savePathSystem, searchTask,
   type PathSystem,
 } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';

@@ -9,21 +9,21 @@
 // in parallel) and are assembled into docs/results/multitask.md.
 //
 //   npm run bench:multitask [-- --base models/base --steps 200 --configs 1,2,3,4,5,6 --skill-steps 300]
-//   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results)
+//   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
-import { DEFAULT_SPARSE_SWITCH, SkillTable, account, upcycle, type SparseConfig } from '../src/sparse/index.js';
+import { DEFAULT_SPARSE_SWITCH, SkillTable, account, type SparseConfig } from '../src/sparse/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
 import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
 import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { evaluateTask, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
-import { fromPretrained } from '../src/train/pretrained.js';
+import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
@@ -49,9 +49,6 @@ const TRAIN: Partial<MultiTaskOptions> = {
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
 
-/** Training-set sizes of the built-in tasks (docs/multitask.md), for the budget line of the report. */
-const TRAIN_SIZES: Record<string, number> = { sent: 2400, spam: 4843, sense: 94233, genre: 45367, pos: 45367, wic: 15146 };
-
 const NAMES: Record<number, string> = {
   1: 'task-specific fine-tuning (one model per task)',
   2: 'dense multi-task',
@@ -61,7 +58,7 @@ const NAMES: Record<number, string> = {
   6: 'task-specific training from scratch (one model per task)',
 };
 
-interface TaskResult { test: number; metric: string; dev: number; activated: number; steps: number }
+interface TaskResult { test: number; metric: string; dev: number; activated: number; steps: number; trainSize: number }
 interface ConfigResult {
   config: number;
   name: string;
@@ -69,7 +66,8 @@ interface ConfigResult {
   totalParams: number;
   trainSeconds: number;
   extraPretrainSeconds: number;
-  setup: Record<string, unknown>;
+  /** How the configuration was run (the report reads these, not the current flags). */
+  setup: { steps: number; threads: string | null; skillPretrain?: { steps: number; heldOut: unknown } };
 }
 
 const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
@@ -83,7 +81,7 @@ function activated(model: MultiTaskModel, task: string): number {
 function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
   const pre = fromPretrained(dir);
   if (!pre.tokenizer) throw new Error(`${dir}: no tokenizer.json`);
-  const lm = sparse ? upcycle(pre.model, sparse, rng) : pre.model;
+  const lm = inLayout(pre, dir, sparse ?? { switch: null, skills: null }, rng, 'bench sparse layout');
   return { encoder: lm.encoder, tokenizer: pre.tokenizer, config: pre.config };
 }
 
@@ -97,10 +95,10 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number)
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: {} };
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
-    out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps };
+    out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
     log(`  ${NAMES[n]}: ${t.name} test ${s.metric} ${s.score.toFixed(4)}`);
   };
   if (n === 1 || n === 6) {
@@ -161,6 +159,10 @@ function report(results: ConfigResult[]): string {
   const rows = results.sort((a, b) => a.config - b.config);
   const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + r.tasks[t].test, 0) / TASKS.length;
   const floorRow = TASKS.map((t) => pct(floorOf(t)!));
+  const steps = rows[0].setup.steps;
+  if (rows.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
+  const threads = rows[0].setup.threads;
+  const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
   const lines = [
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
     '',
@@ -200,9 +202,9 @@ function report(results: ConfigResult[]): string {
     '## Setup',
     '',
     `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see README: how it was pretrained).`,
-    `- Budget: ${STEPS} batches of 32 per task. Single-task models: ${STEPS} steps each. Multi-task models: ${STEPS * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${STEPS} batches and small ones fewer (steps per task are in the JSON).`,
+    `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
     `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128; dev evaluated 4 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
-    `- Threads: ${process.env.OPENBLAS_NUM_THREADS ? `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default'}.`,
+    `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
     '',
@@ -210,9 +212,9 @@ function report(results: ConfigResult[]): string {
     '  |---|---|',
     ...TASKS.map((t) => `  | ${t} | ${['general', ...SKILLS.table[t]].join(', ')} |`),
     '',
-    `- (5) adds skill-aware pretraining before (4)'s training: ${SKILL_STEPS} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
+    `- (5) adds skill-aware pretraining before (4)'s training: ${skill ? skill.steps : '`--skill-steps`'} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
     '- (6): the base\'s shape and tokenizer, random weights.',
-    `- How much of each training set the single-task runs saw (${STEPS} × 32 examples): ${TASKS.map((t) => `${t} ${Math.min(100, (100 * STEPS * 32) / TRAIN_SIZES[t]).toFixed(0)}%`).join(', ')}. Far from convergence on the large tasks: the table compares the configurations at this budget, it does not say what each reaches.`,
+    `- How much of each training set the single-task runs saw (${steps} × 32 examples): ${TASKS.map((t) => `${t} ${Math.min(100, (100 * steps * 32) / rows[0].tasks[t].trainSize).toFixed(0)}%`).join(', ')}. Far from convergence on the large tasks: the table compares the configurations at this budget, it does not say what each reaches.`,
   ];
   return lines.join('\n') + '\n';
 }

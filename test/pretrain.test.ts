@@ -139,6 +139,13 @@ describe('pathwise pretrain', () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /objective\.skillRows: "nope" is not a row/);
     assert.ok(!existsSync(join(work, 'init-bad')));
+    // A sparse init keeps its own layout: asking for another one is an input error, nothing written.
+    const cfg4 = join(work, 'skill-relayout.json');
+    writeFileSync(cfg4, JSON.stringify({ ...TINY, data: { ...TINY.data, corpus }, init: join(out, 'model'), model: { sparse: { switch: { experts: 2 } } } }));
+    r = cli(['pretrain', '--config', cfg4, '--out', join(work, 'init-relayout')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /init: model\.sparse differs from the layout of .*init-skills/);
+    assert.ok(!existsSync(join(work, 'init-relayout')));
   });
 
   const bad: [string, () => string[], RegExp][] = [

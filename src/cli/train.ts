@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
-import { SkillTable, sparseFfnFactory, upcycle, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
+import { SkillTable, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
 import { mergeSparse } from '../train/pretrain_config.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
@@ -16,7 +16,7 @@ import { MultiTaskModel, specOf } from '../tasks/multitask_model.js';
 import type { TaskData } from '../tasks/task.js';
 import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
 import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
-import { fromPretrained, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
+import { fromPretrained, inLayout, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
 import { evaluateFolderTask, loadTaskModel } from '../evolve/index.js';
 import { UsageError } from './pretrain.js';
 
@@ -84,20 +84,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
   if (cfg.base) {
     const pre = fromPretrained(cfg.base);
     if (!pre.tokenizer) throw new ConfigError(`${cfg.base}: no tokenizer.json`);
-    const baseDense = !pre.sparse.switch && !pre.sparse.skills;
-    let lm = pre.model;
     if (sparse === undefined) sp = pre.sparse;
-    else if (baseDense && (sp.switch || sp.skills)) {
-      try {
-        validateSparseConfig(sp, pre.config.layers, `${flags.config}: sparse`);
-      } catch (e) {
-        throw new ConfigError((e as Error).message);
-      }
-      lm = upcycle(pre.model, sp, rng);
-      log(`upcycled the dense base: ${sp.switch ? `Switch (${sp.switch.experts} experts, top-${sp.switch.topK}, every ${sp.switch.every})` : ''}${sp.skills ? `skills (${sp.skills.skills.join(', ')})` : ''}`);
-    } else if (JSON.stringify(sp) !== JSON.stringify(pre.sparse)) {
-      throw new ConfigError(`${flags.config}: "sparse" differs from the base's (${cfg.base}/config.json); a sparse base keeps its own layout`);
+    let lm;
+    try {
+      lm = inLayout(pre, cfg.base, sp, rng, `${flags.config}: sparse`);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
     }
+    if (lm !== pre.model) log(`upcycled the dense base to ${sp.switch ? `Switch (${sp.switch.experts} experts, top-${sp.switch.topK}, every ${sp.switch.every})` : ''}${sp.skills ? `skills (${sp.skills.skills.join(', ')})` : ''}`);
     encoder = lm.encoder;
     tokenizer = pre.tokenizer;
     log(`base: ${cfg.base} (${encoder.numParameters().toLocaleString('en-US')} encoder parameters)`);

@@ -8,5 +8,3 @@ import type { PathModel } from './path_model.js';
 export async function evaluatePath(model: PathModel, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[]): Promise<TaskScore> {
   return scorePredictions(task, examples, await model.predict(examples));
 }
-
-export { scorePredictions };

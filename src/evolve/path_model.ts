@@ -14,7 +14,8 @@ import type { Example } from '../tasks/task.js';
 import type { ComponentStore } from './components.js';
 import type { Path } from './path.js';
 
-export type Prediction = string | number | string[];
+export type { Prediction } from '../tasks/score.js';
+import type { Prediction } from '../tasks/score.js';
 
 export class PathModel extends Module {
   readonly embeddings: Embeddings;

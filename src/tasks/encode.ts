@@ -31,9 +31,8 @@ interface Encoded {
 }
 
 // Examples are encoded once per (tokenizer, maxLen, kind) and kept while the example object lives:
-// training revisits every example once per epoch and evaluation re-reads the same dev examples,
-// and the tokenizer binding's per-call cost dominated small-model steps (measured: its thread pool
-// used about 0.8 of a core next to each training process before this cache).
+// training revisits every example once per epoch and each evaluation re-reads the same dev
+// sample, so re-tokenizing them is repeated work. Examples are treated as immutable.
 const cache = new WeakMap<Tokenizer, Map<string, WeakMap<Example, Encoded>>>();
 function cacheFor(tok: Tokenizer, key: string): WeakMap<Example, Encoded> {
   let byKey = cache.get(tok);

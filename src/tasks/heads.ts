@@ -1,8 +1,8 @@
 // Task heads on top of the encoder's hidden states [B, T, D].
 //   classification / pair_classification: a pooled vector -> dense + tanh (BERT's pooler) -> dropout -> Linear(D, C)
 //     pooling "mean": the mean of the real (non-padding) tokens' states. The default for new heads:
-//     an encoder pretrained by masked LM alone never trains [CLS] to summarise the sentence, and
-//     on our base the mean learns sentence tasks faster (measured in docs/multitask.md).
+//     an encoder pretrained by masked LM alone never trains [CLS] to summarise the sentence (one
+//     comparison on models/base is in docs/multitask.md).
 //     pooling "cls": the [CLS] state, as BERT (and models saved before the option existed).
 //   tagging:    dropout -> Linear(D, C) at the first subtoken of every word
 //   regression: the pooler -> dropout -> Linear(D, 1)

@@ -48,7 +48,6 @@ export const DEFAULT_MULTITASK: MultiTaskOptions = {
   progress: null, logEvery: 50,
 };
 
-
 /** Sampling probabilities ∝ n^(1/T) over the tasks' training sizes. */
 export function taskProbabilities(sizes: number[], temperature: number): number[] {
   if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { AdamW, Rng, Tensor, clipGradNorm, lrSchedule, noGrad, type RngState } from '../engine/index.js';
 import { LanguageModel, type RouteContext } from '../nn/index.js';
-import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory, upcycle, type SparseConfig } from '../sparse/index.js';
+import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadCorpusTexts, packedData, tokenizerFor, type PackedData } from '../data/pretrain_data.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -20,7 +20,7 @@ import { ConfigError } from './config.js';
 import { encoderConfigOf, type PretrainConfig } from './pretrain_config.js';
 import { maskTokens } from './objectives.js';
 import { Progress } from './progress.js';
-import { fromPretrained } from './pretrained.js';
+import { fromPretrained, inLayout } from './pretrained.js';
 
 interface State extends TrainerState {
   step: number;
@@ -202,6 +202,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const params = model.parameters();
   while (state.step < cfg.train.steps) {
     const lr = cfg.train.lr * sched(state.step);
+    // With one row no draw is made, so runs without skillRows keep their RNG stream (and resume).
     const { loss } = lossOf(nextBatch(), rng, routeOf(rows.length > 1 ? rng.int(rows.length) : 0));
     // Switch layers add their load-balancing and z losses to the objective.
     const aux = auxLoss(model);
@@ -264,14 +265,15 @@ function initFrom(cfg: PretrainConfig) {
   }
   if (!pre.tokenizer) throw new ConfigError(`init: ${dir} has no tokenizer.json`);
   if (cfg.data.seqLen > pre.config.maxPositions) throw new ConfigError(`data.seqLen ${cfg.data.seqLen} exceeds the init model's maxPositions ${pre.config.maxPositions}`);
-  const dense = !pre.sparse.switch && !pre.sparse.skills;
   return {
     tokenizer: pre.tokenizer,
     config: pre.config,
     model(sparse: SparseConfig, rng: Rng): LanguageModel {
-      if (dense) return sparse.switch || sparse.skills ? upcycle(pre.model, sparse, rng) : pre.model;
-      if (JSON.stringify(pre.sparse) !== JSON.stringify(sparse)) throw new ConfigError(`init: ${dir} is a sparse model whose "sparse" config differs from model.sparse`);
-      return pre.model;
+      try {
+        return inLayout(pre, dir, sparse, rng, 'model.sparse');
+      } catch (e) {
+        throw new ConfigError(`init: ${(e as Error).message}`);
+      }
     },
   };
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors } from '../engine/index.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
-import { sparseFfnFactory, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
+import { sparseFfnFactory, upcycle, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { SkillTable } from '../sparse/index.js';
 import { MultiTaskModel, type TaskSpec } from '../tasks/multitask_model.js';
@@ -72,6 +72,24 @@ export function fromPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   const tokFile = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
   return { model: model.eval(), config, sparse, tokenizer, missing };
+}
+
+/**
+ * A pretrained model in the sparse layout `sparse`: a dense model is upcycled (each expert or skill
+ * a copy of the FFN it replaces); a sparse model keeps its own layout, so asking for another is an
+ * error. `where` names the setting in the message.
+ */
+export function inLayout(pre: Pretrained, dir: string, sparse: SparseConfig, rng: Rng, where: string): LanguageModel {
+  const dense = !pre.sparse.switch && !pre.sparse.skills;
+  const wanted = !!(sparse.switch || sparse.skills);
+  if (dense && wanted) {
+    validateSparseConfig(sparse, pre.config.layers, where);
+    return upcycle(pre.model, sparse, rng);
+  }
+  if (JSON.stringify(pre.sparse) !== JSON.stringify(sparse)) {
+    throw new RangeError(`${where} differs from the layout of ${dir} (a sparse model keeps its own layout)`);
+  }
+  return pre.model;
 }
 
 // ------------------------------------------------------------------------ multi-task models

@@ -1,13 +1,13 @@
 // The floors each built-in task must beat: the figure in shared/docs/data-sources.md, and the same
-// baseline as measured on our splits (`runBaseline`, test set). Where the two differ the split is
-// why: genre's 47% is a sentence-level split; data-sources.md itself asks for the document split
-// used here, on which Naive Bayes scores 30%.
+// baseline as measured on our splits (`runBaseline`, test set; test/tasks.test.ts checks these).
+// Where the two differ the split is why: genre's 47% is a sentence-level split; data-sources.md
+// itself asks for the document split used here, on which Naive Bayes scores 30%.
 
 export interface TaskFloor {
   baseline: string;
   /** data-sources.md's figure. */
   documented: number;
-  /** The baseline on our test split (test/tasks.test.ts re-measures it). */
+  /** The baseline on our test split. */
   measured: number;
 }
 
