@@ -50,10 +50,11 @@ function makeStep() {
     });
     opt.zeroGrad();
     const loss = model.mlmLoss(new Tensor(ids, [B, T]), new Tensor(positions, [nMask]), new Tensor(targets, [nMask]));
-    loss.backward();
+    const value = loss.item();
+    loss.backward(undefined, { freeActivations: true }); // as the pretraining loop does
     clipGradNorm(params, 1.0);
     opt.step();
-    return { loss: loss.item(), params: model.numParameters() };
+    return { loss: value, params: model.numParameters() };
   };
 }
 

@@ -42,6 +42,34 @@ describe('autograd', () => {
     assert.equal(h.node, null);
   });
 
+  it('backward({ freeActivations }): frees sole intermediates (reads then throw), keeps the root and shared buffers, same gradients', () => {
+    const run = (free: boolean) => {
+      const w = E.randn([64, 64], new E.Rng(3), 0.1, true);
+      const x = E.randn([32, 64], new E.Rng(4));
+      const h = E.matmul(x, w); // 2048 floats: a pooled size, and h's only Tensor
+      const hr = E.reshape(h, [64, 32]); // a second Tensor over h's buffer
+      const a = E.tanh(E.matmul(x, w)); // a sole intermediate too
+      const kept = a.detach(); // shares a's buffer: a must not be freed
+      const mid = E.gelu(E.matmul(x, w));
+      const loss = E.add(E.add(E.sum(E.mul(hr, hr)), E.sum(E.mul(a, a))), E.sum(mid));
+      const before = { kept: Float32Array.from(kept.f32), hr: Float32Array.from(hr.f32) };
+      const value = loss.item();
+      loss.backward(undefined, { freeActivations: free });
+      return { w, loss, value, mid, h, a, kept, hr, before };
+    };
+    const plain = run(false);
+    const freed = run(true);
+    assert.deepEqual([...freed.w.grad!], [...plain.w.grad!], 'the same gradients');
+    assert.equal(freed.loss.item(), freed.value, 'the root stays readable');
+    assert.equal(freed.mid.freed, true, 'a sole intermediate is freed');
+    assert.throws(() => freed.mid.f32, /intermediate of a backward\(\{ freeActivations: true \}\)/);
+    assert.throws(() => E.add(freed.mid, freed.mid), /storage was reused/);
+    assert.equal(plain.mid.freed, false, 'nothing is freed without the option');
+    for (const t of ['h', 'hr', 'a', 'kept'] as const) assert.equal(freed[t].freed, false, `${t} shares its buffer and is kept`);
+    assert.deepEqual([...freed.kept.f32], [...freed.before.kept], 'a detached copy still reads its values');
+    assert.deepEqual([...freed.hr.f32], [...freed.before.hr]);
+  });
+
   it('demands an explicit gradient for a non-scalar output, of the right size', () => {
     const w = tensor([1, 2], [2], true);
     assert.throws(() => E.mul(w, w).backward(), /non-scalar/);

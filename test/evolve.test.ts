@@ -450,7 +450,7 @@ describe('pathwise add-task and pathwise tasks', () => {
     assert.equal(pr.status, 0, pr.stderr);
     assert.equal(pr.stdout, densePredict);
     assert.equal(pr.stdout, (await sys.predict('mysent', sentTexts())).join('\n') + '\n');
-    const posTexts = pos.test.slice(0, 3).map((e) => e.words!.join(' '));
+    const posTexts = pos.test.slice(0, 3).map((e) => e.text);
     const pp = cli('predict', modelDir, '--task', 'mypos', ...posTexts);
     assert.equal(pp.status, 0, pp.stderr);
     assert.equal(pp.stdout, (await sys.predict('mypos', posTexts)).map((p) => JSON.stringify(p)).join('\n') + '\n');

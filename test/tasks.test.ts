@@ -21,7 +21,7 @@ import { mailToText } from '../src/tasks/builtin/spam.js';
 import { inflections, usesLemma, wicPairs } from '../src/tasks/builtin/wic.js';
 import { TaskDataError, loadTaskFromFiles, parseCsv } from '../src/tasks/from_files.js';
 import { accuracy, averageRanks, bioSpans, macroF1, pearson, spanF1, spearman, tokenAccuracy } from '../src/tasks/metrics.js';
-import { labelCounts, type Example, type TaskData } from '../src/tasks/task.js';
+import { exampleWords, labelCounts, type Example, type TaskData } from '../src/tasks/task.js';
 
 const close = (a: number, b: number, eps = 1e-12, msg?: string) => assert.ok(Math.abs(a - b) <= eps, msg ?? `${a} != ${b}`);
 const inBand = (x: number, lo: number, hi: number, what: string) => assert.ok(x >= lo && x <= hi, `${what}: ${x.toFixed(4)} not in [${lo}, ${hi}]`);
@@ -50,8 +50,9 @@ function assertWellFormed(t: TaskData): void {
     for (const ex of xs) {
       assert.equal(typeof ex.text, 'string');
       if (t.type === 'tagging') {
-        assert.ok(ex.words && ex.tags && ex.words.length === ex.tags.length && ex.words.length > 0, `${t.name}: misaligned tags`);
-        assert.equal(ex.text, ex.words.join(' '));
+        const words = exampleWords(ex);
+        assert.ok(ex.tags && words.length === ex.tags.length && words.length > 0, `${t.name}: misaligned tags`);
+        assert.equal(ex.text, words.join(' '));
         for (const tag of ex.tags) assert.ok(set.has(tag), `${t.name}: tag ${tag}`);
       } else {
         assert.ok(typeof ex.label === 'string' && set.has(ex.label), `${t.name}: label ${String(ex.label)}`);
@@ -156,10 +157,10 @@ describe('built-in tasks', () => {
     assert.deepEqual(sizes(p), [45367, 5783, 6190]);
     assert.deepEqual(labelsPerSplit(g), [15, 15, 15]);
     assert.deepEqual(labelsPerSplit(p), [12, 12, 12]);
-    const tokens = (xs: Example[]) => xs.reduce((n, x) => n + x.words!.length, 0);
+    const tokens = (xs: Example[]) => xs.reduce((n, x) => n + exampleWords(x).length, 0);
     assert.equal(tokens(p.train) + tokens(p.dev) + tokens(p.test), 1161192);
     // the same sentences in the same order: pos words detokenize to genre's text
-    for (let i = 0; i < p.test.length; i += 97) assert.equal(detokenize(p.test[i].words!), g.test[i].text);
+    for (let i = 0; i < p.test.length; i += 97) assert.equal(detokenize(exampleWords(p.test[i])), g.test[i].text);
     const bs = brownSplit();
     assert.deepEqual([bs.train.size, bs.dev.size, bs.test.size], [396, 52, 52]);
   });

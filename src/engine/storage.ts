@@ -11,37 +11,92 @@
 const SMALL = 1024;
 
 // A caching pool for float buffers whose death is certain: intermediate gradients once autograd
-// has consumed them, and op-internal temporaries. Without it every step creates ~150 MB of new
-// ArrayBuffers, and V8's external-memory accounting answers with more than one full GC per step
-// (measured: ~9 ms of a 78 ms encoder-block step). Buffers that user code may still hold are
-// never released here; they are left to the GC as usual.
-const pool = new Map<number, Float32Array[]>();
+// has consumed them, op-internal temporaries, and (backward with freeActivations) the forward
+// activations. Without it every step creates hundreds of MB of new ArrayBuffers, and V8's
+// external-memory accounting answers every ~64 MB with a full collection (measured: ~9 ms of a
+// 78 ms encoder-block step with an empty heap, far more with datasets loaded; see autograd.ts).
+// Buffers that user code may still hold are never released here; they are left to the GC.
+//
+// Buffers are pooled by capacity class (8 classes per power of two):
+// batches of variable length make every activation a slightly different size, and an exact-size
+// pool would hold buffers that no later request fits. emptyF32(n) returns a view of the first n
+// floats of a free buffer of n's class or a little above.
+const pool = new Map<number, ArrayBuffer[]>();
 let pooled = 0;
 const POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? 512) * (1 << 18); // in floats
 
+/** The smallest class holding n floats (n >= SMALL). */
+function classUp(n: number): number {
+  const base = 2 ** Math.floor(Math.log2(n));
+  const step = base / 8;
+  return base + Math.ceil((n - base) / step) * step;
+}
+
+/** The largest class not above a capacity of n floats (n >= SMALL). */
+function classDown(n: number): number {
+  const base = 2 ** Math.floor(Math.log2(n));
+  const step = base / 8;
+  return base + Math.floor((n - base) / step) * step;
+}
+
 export function emptyF32(n: number): Float32Array {
   if (n < SMALL) return new Float32Array(n);
-  const free = pool.get(n);
-  if (free !== undefined && free.length > 0) {
-    pooled -= n;
-    return free.pop()!;
+  const cls = classUp(n);
+  // The smallest free buffer of this class or up to 8 classes (at most 2x) above: batches grow
+  // and shrink from step to step, and a slightly larger buffer is better than a new one.
+  for (let c = cls, k = 0; k <= 8; k++, c = classUp(c + 1)) {
+    const free = pool.get(c);
+    if (free !== undefined && free.length > 0) {
+      const b = free.pop()!;
+      pooled -= c;
+      wraps.delete(b); // whoever wrapped it before is dead (release's contract)
+      return new Float32Array(b, 0, n);
+    }
   }
-  const b = Buffer.allocUnsafeSlow(n * 4);
+  const b = Buffer.allocUnsafeSlow(cls * 4);
   return new Float32Array(b.buffer, b.byteOffset, n);
 }
 
 /**
- * Returns a buffer for reuse by a later emptyF32 of the same length. Only for buffers nothing
- * else can reach (the caller's guarantee). Views into a larger buffer are ignored.
+ * Returns a buffer for reuse by a later emptyF32. Only for buffers nothing else can reach (the
+ * caller's guarantee). Views that do not start at their buffer's beginning are ignored.
  */
 export function release(a: Float32Array): void {
-  const n = a.length;
-  if (n < SMALL || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) return;
-  if (pooled + n > POOL_LIMIT) return;
-  let free = pool.get(n);
-  if (free === undefined) pool.set(n, (free = []));
-  free.push(a);
-  pooled += n;
+  if (a.length < SMALL || a.byteOffset !== 0) return;
+  const b = a.buffer as ArrayBuffer;
+  const cls = classDown(b.byteLength / 4);
+  if (pooled + cls > POOL_LIMIT) return;
+  let free = pool.get(cls);
+  if (free === undefined) pool.set(cls, (free = []));
+  free.push(b);
+  pooled += cls;
+}
+
+// How many Tensor objects wrap each pool-sized buffer (any view of its ArrayBuffer). Autograd may
+// hand an intermediate's storage back to the pool only when its one Tensor is the sole wrapper:
+// reshape, detach and split outputs share their input's buffer, and freeing one would corrupt the
+// other. Small arrays are never pooled, so they are not counted (and their on-heap storage is not
+// forced off the heap by reading .buffer).
+const wraps = new WeakMap<ArrayBufferLike, number>();
+
+/** Called by the Tensor constructor for every storage it wraps. */
+export function noteWrap(a: Float32Array | Int32Array): void {
+  if (a.length < SMALL) return;
+  const b = a.buffer;
+  wraps.set(b, (wraps.get(b) ?? 0) + 1);
+}
+
+/**
+ * Gives a tensor's float storage back to the pool if nothing else can see it through a Tensor:
+ * it starts its buffer and exactly one Tensor was ever made over that buffer.
+ * Returns whether it did. (Raw arrays taken from the tensor, t.f32, are the caller's contract.)
+ */
+export function releaseIfSole(a: Float32Array | Int32Array): boolean {
+  if (!(a instanceof Float32Array) || a.length < SMALL || a.byteOffset !== 0) return false;
+  if (wraps.get(a.buffer) !== 1) return false;
+  if (pooled + classDown(a.buffer.byteLength / 4) > POOL_LIMIT) return false;
+  release(a);
+  return true;
 }
 
 /** Empties the pool (its buffers are then freed by the GC). */

@@ -1,9 +1,9 @@
 // Tensor: a shape over contiguous row-major storage (float32 for values, int32 for indices),
 // plus what autograd needs: whether it wants a gradient, its gradient, and the node that made it.
 
-import { emptyF32, emptyI32 } from './storage.js';
+import { emptyF32, emptyI32, noteWrap } from './storage.js';
 import type { Rng } from './rng.js';
-import { backward as runBackward } from './autograd.js';
+import { backward as runBackward, type BackwardOptions } from './autograd.js';
 
 export type DType = 'float32' | 'int32';
 export type Shape = readonly number[];
@@ -34,7 +34,8 @@ function checkShape(shape: Shape): void {
 
 export class Tensor {
   readonly shape: Shape;
-  readonly data: Float32Array | Int32Array;
+  // null once backward({ freeActivations }) has handed the storage back to the pool (autograd.ts).
+  private storage: Float32Array | Int32Array | null;
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf (same shape, float32); null until a backward reaches it. */
   grad: Float32Array | null = null;
@@ -51,16 +52,35 @@ export class Tensor {
     if (requiresGrad && !(data instanceof Float32Array)) {
       throw new TypeError('only float32 tensors can require a gradient');
     }
-    this.data = data;
+    this.storage = data;
+    noteWrap(data);
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
+  }
+
+  /** The storage: float32 values or int32 indices, row-major. */
+  get data(): Float32Array | Int32Array {
+    if (this.storage === null) {
+      throw new Error(`this ${shapeStr(this.shape)} tensor${this.node === null && this.name ? ` (${this.name})` : ''} was an intermediate of a backward({ freeActivations: true }) and its storage was reused; read what you need before backward(), or call backward() without freeActivations`);
+    }
+    return this.storage;
+  }
+
+  /** @internal autograd: the storage went back to the pool; any later read throws. */
+  freeStorage(): void {
+    this.storage = null;
+  }
+
+  /** Whether freeStorage() was called. */
+  get freed(): boolean {
+    return this.storage === null;
   }
 
   get dtype(): DType {
     return this.data instanceof Float32Array ? 'float32' : 'int32';
   }
   get size(): number {
-    return this.data.length;
+    return numel(this.shape);
   }
   get ndim(): number {
     return this.shape.length;
@@ -99,9 +119,13 @@ export class Tensor {
     return new Tensor(this.data, this.shape, false);
   }
 
-  /** Reverse-mode autodiff from this tensor (a scalar unless `grad` is given). */
-  backward(grad?: Float32Array): void {
-    runBackward(this, grad);
+  /**
+   * Reverse-mode autodiff from this tensor (a scalar unless `grad` is given). With
+   * `freeActivations`, the graph's intermediate tensors give their storage back to the buffer pool
+   * as soon as the walk is past them (see autograd.ts for what that saves and what it asks of you).
+   */
+  backward(grad?: Float32Array, opts: BackwardOptions = {}): void {
+    runBackward(this, grad, opts);
   }
 
   toString(): string {

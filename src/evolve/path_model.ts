@@ -8,7 +8,7 @@ import { Tensor, noGrad, paddingMask } from '../engine/index.js';
 import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
-import { encodeBatch, type Batch } from '../tasks/encode.js';
+import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
 import { decodePredictions, type TaskSpec } from '../tasks/multitask_model.js';
 import type { Example } from '../tasks/task.js';
 import type { ComponentStore } from './components.js';
@@ -62,6 +62,11 @@ export class PathModel extends Module {
 
   encode(examples: readonly Example[], withTargets = true): Promise<Batch> {
     return encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets);
+  }
+
+  /** Each example's encoded length in tokens (for grouping batches by length). */
+  lengths(examples: readonly Example[]): Promise<number[]> {
+    return encodedLengths(this.tokenizer, this.spec, examples, this.maxLen);
   }
 
   /** A label per example (classification), a number (regression), or a tag per word (tagging). */

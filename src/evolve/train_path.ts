@@ -6,6 +6,7 @@
 
 import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
 import type { Example } from '../tasks/task.js';
+import { BatchStream } from '../tasks/batches.js';
 import type { Component } from './components.js';
 import type { PathModel } from './path_model.js';
 
@@ -18,6 +19,8 @@ export interface TrainPathOptions {
   weightDecay: number;
   clipNorm: number;
   seed: number;
+  /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
+  groupByLength?: number;
 }
 
 export interface TrainPathResult {
@@ -48,23 +51,15 @@ export async function trainPath(model: PathModel, trainable: readonly Component[
       { lr: o.lr, weightDecay: o.weightDecay },
     );
     const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
-    const order = rng.shuffle(Array.from(train.keys())) as number[];
-    let cursor = 0;
+    const stream = new BatchStream(train, rng, { batchSize: o.batchSize, group: o.groupByLength ?? 16 }, (xs) => model.lengths(xs));
     for (let step = 1; step <= o.steps; step++) {
-      const rows: Example[] = [];
-      for (let b = 0; b < o.batchSize; b++) {
-        if (cursor >= order.length) {
-          rng.shuffle(order);
-          cursor = 0;
-        }
-        rows.push(train[order[cursor++]]);
-      }
+      const rows = await stream.next();
       const loss = model.loss(await model.encode(rows));
+      losses.push(loss.item());
       opt.zeroGrad();
-      loss.backward();
+      loss.backward(undefined, { freeActivations: true });
       clipGradNorm(params, o.clipNorm);
       opt.step(o.lr * sched(step - 1));
-      losses.push(loss.item());
     }
   } finally {
     frozen.forEach((p, i) => (p.requiresGrad = wasGrad[i]));

@@ -81,10 +81,10 @@ async function encodeTagged(tok: Tokenizer, examples: readonly Example[], maxLen
   });
 }
 
-export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], maxLen: number, withTargets = true): Promise<Batch> {
+/** Each example's encoding, from the cache or made now (one tokenizer call for all missing ones). */
+async function encodeCached(tok: Tokenizer, task: Pick<TaskData, 'type'>, examples: readonly Example[], maxLen: number): Promise<Encoded[]> {
   const { cls, sep, pad } = tok.specialIds;
   if (cls === null || sep === null || pad === null) throw new Error('the tokenizer needs [CLS], [SEP] and [PAD]');
-  const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
   const tagging = task.type === 'tagging';
   const memo = cacheFor(tok, `${tagging ? 'tag' : 'seq'}:${maxLen}`);
   const missing = examples.filter((e) => !memo.has(e));
@@ -92,7 +92,19 @@ export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 
     const enc = tagging ? await encodeTagged(tok, missing, maxLen, cls, sep) : await encodeSequences(tok, missing, maxLen);
     missing.forEach((e, i) => memo.set(e, enc[i]));
   }
-  const encoded = examples.map((e) => memo.get(e)!);
+  return examples.map((e) => memo.get(e)!);
+}
+
+/** Each example's length in tokens as encodeBatch encodes it (specials included, after truncation). */
+export async function encodedLengths(tok: Tokenizer, task: Pick<TaskData, 'type'>, examples: readonly Example[], maxLen: number): Promise<number[]> {
+  return (await encodeCached(tok, task, examples, maxLen)).map((e) => e.ids.length);
+}
+
+export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], maxLen: number, withTargets = true): Promise<Batch> {
+  const encoded = await encodeCached(tok, task, examples, maxLen);
+  const pad = tok.specialIds.pad!;
+  const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
+  const tagging = task.type === 'tagging';
   const seqs = encoded.map((e) => e.ids);
   const types = encoded.map((e) => e.types);
   const rowsPer = encoded.map((e) => e.firsts ?? new Int32Array(0));

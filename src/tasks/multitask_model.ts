@@ -8,7 +8,7 @@ import { Module, type RouteContext, type TransformerEncoder } from '../nn/index.
 import type { SkillTable } from '../sparse/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { TaskHead } from './heads.js';
-import { encodeBatch, type Batch } from './encode.js';
+import { encodeBatch, encodedLengths, type Batch } from './encode.js';
 import type { Example, TaskData, TaskType } from './task.js';
 
 export interface TaskSpec {
@@ -65,6 +65,13 @@ export class MultiTaskModel extends Module {
     const spec = this.tasks.get(task);
     if (!spec) throw new Error(`unknown task "${task}"`);
     return encodeBatch(this.tokenizer, spec, examples, this.maxLen, withTargets);
+  }
+
+  /** Each example's encoded length in tokens (for grouping batches by length). */
+  lengths(task: string, examples: readonly Example[]): Promise<number[]> {
+    const spec = this.tasks.get(task);
+    if (!spec) throw new Error(`unknown task "${task}"`);
+    return encodedLengths(this.tokenizer, spec, examples, this.maxLen);
   }
 
   /**

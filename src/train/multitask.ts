@@ -10,6 +10,7 @@ import { auxLoss } from '../sparse/index.js';
 import { scorePredictions, type TaskScore } from '../tasks/score.js';
 import type { MultiTaskModel } from '../tasks/multitask_model.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
+import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
 
 export type { TaskScore };
@@ -32,6 +33,11 @@ export interface MultiTaskOptions {
   perTask: Record<string, { lrScale?: number; steps?: number }>;
   /** Transfer learning: freeze the embeddings, and the lowest k encoder layers. */
   freezeEmbeddings: boolean;
+  /**
+   * Batches' worth of each task's examples sorted by length together, so that a batch pads less
+   * (tasks/batches.ts); 1 = plain shuffled batches.
+   */
+  groupByLength: number;
   freezeLayers: number;
   log: (s: string) => void;
   /**
@@ -44,7 +50,7 @@ export interface MultiTaskOptions {
 
 export const DEFAULT_MULTITASK: MultiTaskOptions = {
   steps: 1000, batchSize: 32, lr: 1e-4, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1.0, temperature: 2, seed: 0,
-  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, freezeLayers: 0, log: () => {},
+  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, groupByLength: 16, freezeLayers: 0, log: () => {},
   progress: null, logEvery: 50,
 };
 
@@ -88,8 +94,7 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
 
   const probs = taskProbabilities(tasks.map((t) => t.train.length), opts.temperature);
-  const order = tasks.map((t) => rng.shuffle(Array.from(t.train.keys())) as number[]);
-  const cursor = tasks.map(() => 0);
+  const streams = tasks.map((t) => new BatchStream(t.train, rng, { batchSize: opts.batchSize, group: opts.groupByLength }, (xs) => model.lengths(t.name, xs)));
   const stepsPerTask: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));
   const history: MultiTaskResult['history'] = [];
   let best = { average: -Infinity, step: 0, params: [] as Float32Array[], dev: {} as Record<string, TaskScore> };
@@ -123,23 +128,16 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
     let ti = 0;
     while (ti < tasks.length - 1 && (u -= live[ti]) > 0) ti++;
     const task = tasks[ti];
-    const rows: Example[] = [];
-    for (let b = 0; b < opts.batchSize; b++) {
-      if (cursor[ti] >= order[ti].length) {
-        rng.shuffle(order[ti]);
-        cursor[ti] = 0;
-      }
-      rows.push(task.train[order[ti][cursor[ti]++]]);
-    }
+    const rows = await streams[ti].next();
     const batch = await model.encode(task.name, rows);
     const loss = model.loss(task.name, batch);
     const aux = auxLoss(model);
+    const l = loss.item(); // before backward, which frees the graph's intermediates
     opt.zeroGrad();
-    (aux ? E.add(loss, aux) : loss).backward();
+    (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
     clipGradNorm(params, opts.clipNorm);
     opt.step(opts.lr * sched(step - 1) * (opts.perTask[task.name]?.lrScale ?? 1));
     stepsPerTask[task.name]++;
-    const l = loss.item();
     runLoss[ti] = Number.isNaN(runLoss[ti]) ? l : 0.9 * runLoss[ti] + 0.1 * l;
     examples += rows.length;
     bar?.update(step, Object.fromEntries(tasks.map((t, i) => [t.name, `${Number.isNaN(runLoss[i]) ? '-' : runLoss[i].toFixed(3)} (${stepsPerTask[t.name]})`])), examples);

@@ -206,14 +206,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     const { loss } = lossOf(nextBatch(), rng, routeOf(rows.length > 1 ? rng.int(rows.length) : 0));
     // Switch layers add their load-balancing and z losses to the objective.
     const aux = auxLoss(model);
+    lastLoss = loss.item(); // before backward, which frees the graph's intermediates
     opt.zeroGrad();
-    (aux ? E.add(loss, aux) : loss).backward();
+    (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
     clipGradNorm(params, cfg.train.clipNorm);
     opt.step(lr);
     state.step++;
     state.tokens += B * T;
     tokensThisRun += B * T;
-    lastLoss = loss.item();
     if (!Number.isFinite(lastLoss)) throw new Error(`loss became ${lastLoss} at step ${state.step}; lower train.lr`);
     state.lossSum += lastLoss;
     state.lossCount++;
