@@ -147,6 +147,9 @@ describe('multi-task training', () => {
       const br = cli('train', '--config', join(work, 'cfg2.json'));
       assert.equal(br.status, 2);
       assert.match(br.stderr, /broken\.jsonl.*line 2/);
+      const g = cli('train', '--config', join(work, 'cfg.json'), '--train.groupByLength', '0');
+      assert.equal(g.status, 2);
+      assert.match(g.stderr, /cfg\.json: train\.groupByLength must be an integer >= 1/);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

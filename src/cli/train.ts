@@ -30,7 +30,7 @@ const DEFAULT_TRAIN = {
     steps: DEFAULT_MULTITASK.steps, batchSize: DEFAULT_MULTITASK.batchSize, lr: DEFAULT_MULTITASK.lr, warmupSteps: DEFAULT_MULTITASK.warmupSteps,
     weightDecay: DEFAULT_MULTITASK.weightDecay, clipNorm: DEFAULT_MULTITASK.clipNorm, temperature: DEFAULT_MULTITASK.temperature, seed: 0,
     evalEvery: DEFAULT_MULTITASK.evalEvery, patience: DEFAULT_MULTITASK.patience, evalExamples: DEFAULT_MULTITASK.evalExamples,
-    freezeEmbeddings: false, freezeLayers: 0, logEvery: 50,
+    freezeEmbeddings: false, freezeLayers: 0, logEvery: 50, groupByLength: DEFAULT_MULTITASK.groupByLength,
   },
   out: 'runs/train',
 };
@@ -71,6 +71,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const { tasks: taskList, perTask, sparse, ...restCfg } = raw;
   if (!Array.isArray(taskList) || taskList.length === 0) throw new ConfigError(`${flags.config}: "tasks" must list at least one task`);
   const cfg = mergeConfig(mergeConfig(DEFAULT_TRAIN, restCfg, flags.config), overrides, 'command-line flags');
+  const g = cfg.train.groupByLength;
+  if (!Number.isInteger(g) || g < 1) throw new ConfigError(`${flags.config}: train.groupByLength must be an integer >= 1 (1: no grouping), got ${g}`);
   const sources = taskList.map(sourceOf);
   const tasks = sources.map(loadTask); // validates every task's data before anything is written
   const log = (s: string) => process.stderr.write(s + '\n');

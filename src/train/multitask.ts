@@ -76,6 +76,7 @@ export interface MultiTaskResult {
 
 export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
   const opts: MultiTaskOptions = { ...DEFAULT_MULTITASK, ...o };
+  if (!Number.isInteger(opts.groupByLength) || opts.groupByLength < 1) throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
   const rng = new Rng(opts.seed);
   for (const t of tasks) if (!model.tasks.has(t.name)) throw new Error(`the model has no head for task "${t.name}"`);
 
