@@ -9,7 +9,8 @@
 //   2. For each further task, in order:
 //      - every task already in the system is scored on its test set, and the SHA-256 of all its
 //        test logits (raw float32 bytes) is taken: "before";
-//      - the task is added by searchTask: --children children of --steps steps each;
+//      - the task is added by searchTask: --children children of --steps steps each, --parallel
+//        of them trained at a time in worker threads (default 1: one after another);
 //      - the new task is scored on test; parameters added (its own new components) and activated
 //        (one forward pass of its path) are counted; search wall time is measured;
 //      - the earlier tasks are scored and digested again: "after". Both digests must equal the one
@@ -23,7 +24,7 @@
 //      an interrupted run can be reported (--report) and resumed (run the same command again).
 //      docs/results/continual.md is written from those files; one JSON line is printed last.
 //
-//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400]
+//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1]
 //   npm run bench:continual -- --report                 (rewrite the Markdown from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -72,6 +73,8 @@ interface Setup {
   initialSteps: number;
   children: number;
   steps: number;
+  /** Children trained at a time (searchTask's `parallel`); absent in results made before the option: 1. */
+  parallel: number;
   batchSize: number;
   /** The search's size price: score = dev quality × searchBase^(added / total). */
   searchBase: number;
@@ -105,6 +108,7 @@ function setupFromArgs(): Setup {
     initialSteps: intArg('initial-steps', 400, 1),
     children: intArg('children', DEFAULT_SEARCH.children, 1),
     steps: intArg('steps', DEFAULT_SEARCH.steps, 1),
+    parallel: intArg('parallel', DEFAULT_SEARCH.parallel, 1),
     batchSize: TRAIN.batchSize!,
     searchBase: DEFAULT_SEARCH.base,
     evalExamples: TRAIN.evalExamples!,
@@ -112,6 +116,11 @@ function setupFromArgs(): Setup {
     subsample: intArg('subsample', 0, 0),
     seed: 0,
   };
+}
+
+/** A setup.json written before an option existed, with that option's value at the time. */
+function withDefaults(setup: Setup): Setup {
+  return { ...setup, parallel: setup.parallel ?? 1 };
 }
 
 // ------------------------------------------------------------------------------ measuring
@@ -267,7 +276,7 @@ async function runStep(setup: Setup, system: PathSystem, k: number, name: string
 
   const t0 = performance.now();
   const res = await searchTask(system, data, { builtin: name }, {
-    children: setup.children, steps: setup.steps, batchSize: setup.batchSize, base: setup.searchBase, seed: setup.seed, evalExamples: setup.evalExamples, log,
+    children: setup.children, steps: setup.steps, parallel: setup.parallel, batchSize: setup.batchSize, base: setup.searchBase, seed: setup.seed, evalExamples: setup.evalExamples, log,
   });
   const searchSeconds = (performance.now() - t0) / 1000;
   const path = system.task(name).path;
@@ -308,7 +317,7 @@ async function run(setup: Setup): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const setupFile = join(RESULTS, 'setup.json');
   if (existsSync(setupFile)) {
-    const old = readJson<Setup>(setupFile);
+    const old = withDefaults(readJson<Setup>(setupFile));
     const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
     if (diff.length) {
       throw new Error(`${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
@@ -423,7 +432,8 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     '',
     `- Base: \`${setup.base}\`. Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
-    `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked.`,
+    `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
+      (setup.parallel > 1 ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).` : 'Children trained one after another (parallel 1).'),
     `- Fine-tuning, the comparison: the same base, a new head, every parameter trained on the task alone for ${budget} steps of batch ${setup.batchSize} — ` +
       'children × steps, the number of training batches the whole search spent over all its children, so both see the same number of training examples. ' +
       `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
@@ -442,7 +452,7 @@ async function main(): Promise<void> {
   if (REPORT_ONLY) {
     const f = join(RESULTS, 'setup.json');
     if (!existsSync(f)) throw new Error(`no results in ${RESULTS} (no setup.json); run the benchmark first, or give --results DIR`);
-    setup = readJson<Setup>(f);
+    setup = withDefaults(readJson<Setup>(f));
   } else {
     setup = setupFromArgs();
     await run(setup);

@@ -70,6 +70,35 @@ describe('autograd', () => {
     assert.deepEqual([...freed.hr.f32], [...freed.before.hr]);
   });
 
+  it('inference(): records no graph, frees what it made except its result, never a caller\'s array', () => {
+    const w = E.randn([64, 64], new E.Rng(5), 0.1, true);
+    const userArray = new Float32Array(32 * 64).fill(0.5);
+    let inner: Tensor | null = null;
+    let wrapped: Tensor | null = null;
+    const out = E.inference(() => {
+      wrapped = new Tensor(userArray, [32, 64]); // the caller's array, wrapped inside
+      inner = E.gelu(E.matmul(wrapped, w));
+      return E.tanh(E.matmul(inner, w));
+    });
+    const expected = E.noGrad(() => E.tanh(E.matmul(E.gelu(E.matmul(new Tensor(userArray, [32, 64]), w)), w)));
+    assert.equal(out.requiresGrad, false);
+    assert.equal(out.node, null);
+    assert.deepEqual([...out.f32], [...expected.f32], 'the result is intact');
+    assert.equal(inner!.freed, true, 'an intermediate made inside is freed');
+    assert.throws(() => inner!.f32, /storage was reused/);
+    assert.equal(wrapped!.freed, false, 'a tensor over the caller\'s array is not');
+    assert.ok(userArray.every((v) => v === 0.5));
+    // Nested: the inner result survives the inner scope, and goes with the outer one.
+    let innerResult: Tensor | null = null;
+    const outer = E.inference(() => {
+      innerResult = E.inference(() => E.gelu(E.matmul(E.randn([32, 64], new E.Rng(6)), w)));
+      assert.equal(innerResult.freed, false);
+      return E.sum(innerResult);
+    });
+    assert.ok(Number.isFinite(outer.item()));
+    assert.equal(innerResult!.freed, true);
+  });
+
   it('demands an explicit gradient for a non-scalar output, of the right size', () => {
     const w = tensor([1, 2], [2], true);
     assert.throws(() => E.mul(w, w).backward(), /non-scalar/);

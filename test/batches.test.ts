@@ -5,7 +5,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../src/engine/index.js';
 import { Tokenizer } from '../src/data/tokenizer/index.js';
-import { BatchStream } from '../src/tasks/batches.js';
+import { BatchStream, lengthSortedBatches } from '../src/tasks/batches.js';
 import { encodedLengths } from '../src/tasks/encode.js';
 import { loadSentTask } from '../src/tasks/builtin/sent.js';
 import type { Example } from '../src/tasks/task.js';
@@ -57,6 +57,16 @@ it('the stream is a function of its seed, and grouped batches come in random ord
   const longest = await Promise.all(a.slice(0, 16).map(async (b) => Math.max(...(await lengths(b)))));
   const sorted = [...longest].sort((x, y) => x - y);
   assert.notDeepEqual(longest, sorted, 'batches are not served shortest first');
+});
+
+it('inference batches: every example once, in non-decreasing length', async () => {
+  const xs = sent.test;
+  const len = await lengths(xs);
+  const bs = await lengthSortedBatches(xs, 16, lengths);
+  assert.deepEqual(bs.flat().sort((a, b) => a - b), xs.map((_, i) => i));
+  const flat = bs.flat().map((i) => len[i]);
+  assert.ok(flat.every((l, i) => i === 0 || flat[i - 1] <= l));
+  assert.ok(bs.slice(0, -1).every((b) => b.length === 16));
 });
 
 it('rejects a bad batch size or group', () => {

@@ -1,12 +1,13 @@
 // μ2Net-style evolutionary paths (issue 6): the residual adapter, cloning and hyperparameter
 // mutations, locking, the search, path-system folders, `pathwise add-task` / `pathwise tasks`,
 // and the guarantee: adding a task leaves every earlier task's test logits bit-for-bit unchanged;
-// eval, predict, Pathwise.fromPretrained, inspect and export on a path-system folder.
+// eval, predict, Pathwise.fromPretrained, inspect and export on a path-system folder; children
+// trained in worker threads (parallel rounds).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
@@ -22,10 +23,12 @@ import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask } from '../src/train/multitask.js';
 import { loadMultiTask } from '../src/train/pretrained.js';
 import {
-  ComponentStore, HPARAM_NAMES, PathSystemError, addedParameters, activatedParameters, cloneMutation, evaluatePath, fromMultiTask,
-  hparamValues, loadPathSystem, makeChild, mutateHParams, pathComponents, pathScore, savePathSystem, searchTask, trainPath,
-  PathSystem, type HParams,
+  ComponentStore, DEFAULT_SEARCH, HPARAM_NAMES, PathModel, PathSystemError, addedParameters, activatedParameters, cloneMutation, evaluatePath, fromMultiTask,
+  hparamValues, loadPathSystem, makeChild, mutateHParams, pathComponents, pathScore, savePathSystem, searchTask, trainPath, validateSearchOptions,
+  PathSystem, type HParams, type Path, type TrainPathOptions,
 } from '../src/evolve/index.js';
+import { childJob } from '../src/evolve/child_job.js';
+import { trainInWorkers, withBlasThreads } from '../src/evolve/train_in_workers.js';
 
 const bytes = (t: Tensor | Float32Array) => {
   const a = t instanceof Tensor ? t.f32 : t;
@@ -440,6 +443,12 @@ describe('pathwise add-task and pathwise tasks', () => {
     }
     const dev = cli('eval', modelDir, '--task', 'mypos', '--split', 'dev');
     assert.equal(dev.status, 0, dev.stderr);
+    // pathwise train cannot start from a path system: exit 2, pointing to add-task.
+    writeFileSync(join(work, 'on-system.json'), JSON.stringify({ base: modelDir, tasks: ['sent'], out: join(work, 'never') }));
+    const tr = cli('train', '--config', join(work, 'on-system.json'));
+    assert.equal(tr.status, 2, tr.stderr);
+    assert.match(tr.stderr, /on-system\.json: base .* is a path system .*pathwise add-task/);
+    assert.ok(!existsSync(join(work, 'never')));
     assert.equal(dev.stdout, `dev scores:\n${'mypos'.padEnd(14)}${metricsLine(await evaluatePath(sys.model('mypos'), pos, pos.dev))}\n`);
     const nope = cli('eval', modelDir, '--task', 'nope');
     assert.equal(nope.status, 2);
@@ -474,5 +483,130 @@ describe('pathwise add-task and pathwise tasks', () => {
     const half = cli('predict', join(work, 'f16'), '--task', 'mypos', ...posTexts);
     assert.equal(half.status, 0, half.stderr);
     assert.equal(half.stdout.trim().split('\n').length, posTexts.length);
+  });
+});
+
+describe('children trained in parallel (worker threads)', () => {
+  let sent: TaskData;
+  let pos: TaskData;
+  let tok: Tokenizer;
+
+  before(() => {
+    sent = subsample(loadBuiltinTask('sent'), { train: 120, dev: 30, test: 40 }, 4);
+    pos = subsample(loadBuiltinTask('pos'), { train: 120, dev: 30, test: 30 }, 4);
+    tok = Tokenizer.train([...sent.train, ...pos.train].map((e) => e.text), { vocabSize: 300 });
+  });
+
+  /** A system with one finished task (sent) on a tiny random encoder; the same every call. */
+  const tinySystem = (): PathSystem => {
+    const rng = new Rng(21);
+    const enc = new TransformerEncoder({ ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 32, dModel: 16, layers: 2, heads: 2, ffn: 32, initStd: 0.05 }, rng);
+    const model = new MultiTaskModel(enc, tok, null, rng, 32);
+    model.addTask(specOf(sent));
+    return fromMultiTask(model, [{ ...specOf(sent), source: { builtin: 'sent' } }]);
+  };
+
+  /**
+   * A pos child of the sent path with every kind of new component: clones of the embeddings, both
+   * blocks and the final norm (all with dropout but the norm), a new head (dropout) and a new adapter.
+   */
+  const posChild = (system: PathSystem) => {
+    const store = system.store;
+    const root = system.task('sent').path;
+    const rng = new Rng(8);
+    const cl = cloneMutation(store, root, 1, 'pos', rng);
+    const head = store.create('head', { type: 'tagging', dModel: 16, classes: pos.labels.length, dropout: 0.1, initStd: 0.05 }, 'pos', rng.fork()).id;
+    const adapter = store.create('adapter', { dModel: 16, size: 4, layerNormEps: 1e-5, initStd: 0.05 }, 'pos', rng.fork()).id;
+    const path: Path = { task: 'pos', embeddings: cl.embeddings, blocks: cl.blocks, adapters: [adapter, null], finalNorm: cl.finalNorm, head, hparams: root.hparams };
+    return { path, created: [...cl.created, head, adapter], notes: [] };
+  };
+  const train: TrainPathOptions = { steps: 12, batchSize: 8, lr: 2e-3, warmupRatio: 0.1, weightDecay: 0.01, clipNorm: 1, seed: 77 };
+
+  it('a child trained in a worker thread gets bit-for-bit the weights, dev score and train loss it gets in process', async () => {
+    const system = tinySystem();
+    const store = system.store;
+    const spec = specOf(pos);
+    const child = posChild(system);
+    const path = child.path;
+    assert.equal(child.created.length, 6);
+    const initial = new Map(child.created.flatMap((id) => store.get(id).module.namedParameters().map(([n, p]) => [`${id}.${n}`, bytes(Float32Array.from(p.f32))] as const)));
+
+    // Two workers at once, as a round runs them: the same child, and the same child with another seed.
+    const jobs = [childJob(store, 0, child, spec, tok, system.maxLen, pos.train, pos.dev, train), childJob(store, 1, child, spec, tok, system.maxLen, pos.train, pos.dev, { ...train, seed: 78 })];
+    const [worker, otherSeed] = await trainInWorkers(jobs);
+
+    // In process, as the sequential search trains it, with OpenBLAS at 1 thread as in the workers.
+    const here = await withBlasThreads(1, async () => {
+      const model = new PathModel(store, path, spec, system.tokenizer, system.maxLen);
+      const t = await trainPath(model, child.created.map((id) => store.get(id)), pos.train, train);
+      return { dev: await evaluatePath(model, pos, pos.dev), loss: t.finalLoss };
+    });
+
+    assert.deepEqual(Object.keys(worker.weights), child.created, 'the worker sends back exactly the trainable components');
+    let n = 0;
+    let moved = 0;
+    let differs = 0;
+    for (const id of child.created) {
+      for (const [name, p] of store.get(id).module.namedParameters()) {
+        assert.deepEqual(bytes(worker.weights[id][name]), bytes(p), `${id}.${name}: worker and in-process training differ`);
+        if (!Buffer.from(bytes(p)).equals(initial.get(`${id}.${name}`)!)) moved++;
+        if (!Buffer.from(bytes(otherSeed.weights[id][name])).equals(bytes(p))) differs++;
+        n++;
+      }
+    }
+    assert.ok(n > 30 && moved > n / 2, `${moved} of ${n} parameters were trained`);
+    assert.ok(differs > n / 2, `another seed changes the training (${differs} of ${n} parameters differ)`);
+    assert.deepEqual(worker.dev, here.dev);
+    assert.ok(Object.is(worker.trainLoss, here.loss), `train loss: worker ${worker.trainLoss}, in process ${here.loss}`);
+    assert.notEqual(otherSeed.trainLoss, here.loss);
+  });
+
+  it('a child whose training fails in a worker thread fails the round, naming the child; the other worker is stopped, OpenBLAS threads restored', async () => {
+    const system = tinySystem();
+    const child = posChild(system);
+    const threads = E.blas?.threads();
+    const t0 = performance.now();
+    await assert.rejects(
+      trainInWorkers([
+        childJob(system.store, 0, child, specOf(pos), tok, system.maxLen, pos.train, pos.dev, { ...train, steps: 100000 }),
+        childJob(system.store, 1, child, specOf(pos), tok, system.maxLen, [], pos.dev, train),
+      ]),
+      /^Error: child 1: training in a worker thread failed: trainPath: no training examples/,
+    );
+    assert.ok(performance.now() - t0 < 30000, 'the long-running worker was stopped');
+    assert.equal(E.blas?.threads(), threads);
+  });
+
+  it("parallel = 2: the search is deterministic and leaves the earlier task's logits bit-for-bit", async () => {
+    const run = async () => {
+      const system = tinySystem();
+      const before = await logitsOf(() => system.encode('sent', sent.test, false), (b) => system.logits('sent', b));
+      const res = await searchTask(system, pos, { builtin: 'pos' }, { children: 3, parallel: 2, steps: 10, batchSize: 8, seed: 4 });
+      const after = await logitsOf(() => system.encode('sent', sent.test, false), (b) => system.logits('sent', b));
+      const summary = res.candidates.map((c) => ({ index: c.index, parent: c.parent, notes: c.notes, path: c.path, dev: c.dev, trainLoss: c.trainLoss, score: c.score, added: c.added, children: c.children }));
+      const weights = pathComponents(system.task('pos').path).flatMap((id) => system.store.get(id).module.parameters().map((p) => bytes(p)));
+      return { before, after, res, summary, weights };
+    };
+    const a = await run();
+    assert.deepEqual(a.after, a.before, 'sent: logits changed');
+    // Rounds: both children of the first round have no finished candidate to descend from.
+    assert.deepEqual(a.summary.map((c) => c.parent).slice(0, 2), ['task:sent', 'task:sent']);
+    assert.equal(a.summary.length, 3);
+    const b = await run();
+    assert.deepEqual(b.summary, a.summary);
+    assert.equal(b.res.best.index, a.res.best.index);
+    assert.deepEqual(b.weights, a.weights, 'the kept path has the same weights');
+  });
+
+  it('refuses a bad parallel, naming it; so does `pathwise add-task --parallel` (exit 2)', async () => {
+    for (const p of [0, 1.5]) {
+      assert.throws(() => validateSearchOptions({ ...DEFAULT_SEARCH, parallel: p }), new RegExp(`^RangeError: parallel must be an integer >= 1, got ${p}$`));
+      await assert.rejects(searchTask(tinySystem(), pos, { builtin: 'pos' }, { parallel: p }), /parallel must be an integer >= 1/);
+    }
+    for (const p of ['0', '1.5', 'two']) {
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'add-task', join(tmpdir(), 'no-such-model'), '--task', 'pos', '--parallel', p], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`--parallel must be an integer >= 1, got "${p.replace('.', '\\.')}"`));
+    }
   });
 });

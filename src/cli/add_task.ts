@@ -1,5 +1,5 @@
 // `pathwise add-task <model> --task <task config | built-in name> [--children N] [--steps N]
-//  [--base X] [--seed S] [--batch-size N] [--eval-examples N]`
+//  [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N]`
 //
 // Adds one task to a model folder, in place, by μ2Net's search (src/evolve/search.ts). The folder
 // may be a path system or a dense `pathwise train` folder (converted on the fly: its tasks share
@@ -11,6 +11,10 @@
 // format?} (the keys of a task in `pathwise train`'s config); relative data paths are resolved
 // against the task config's own folder and saved absolute, so the model folder can be used from
 // anywhere.
+//
+// --parallel N trains N children at a time, each in a worker thread (search.ts). The search then
+// runs in rounds, so its result depends on N as well as on the seed; the default, 1, is the
+// sequential search.
 
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -23,9 +27,9 @@ import { DEFAULT_SEARCH, openModelFolder, savePathSystem, searchTask, evaluatePa
 import { InputError } from '../util/errors.js';
 import { UsageError } from './pretrain.js';
 
-const USAGE = 'usage: pathwise add-task <model folder> --task <task config .json | built-in task> [--children N] [--steps N] [--base X] [--seed S] [--batch-size N] [--eval-examples N]';
+const USAGE = 'usage: pathwise add-task <model folder> --task <task config .json | built-in task> [--children N] [--steps N] [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N]';
 
-const FLAGS = ['task', 'children', 'steps', 'base', 'seed', 'batch-size', 'eval-examples'];
+const FLAGS = ['task', 'children', 'steps', 'base', 'seed', 'batch-size', 'eval-examples', 'parallel'];
 
 const TASK_KEYS = ['name', 'type', 'labels', 'train', 'dev', 'test', 'devFraction', 'seed', 'format'];
 
@@ -80,6 +84,7 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
     seed: intFlag(flags, 'seed', DEFAULT_SEARCH.seed, 0),
     batchSize: intFlag(flags, 'batch-size', DEFAULT_SEARCH.batchSize, 1),
     evalExamples: intFlag(flags, 'eval-examples', DEFAULT_SEARCH.evalExamples, 1),
+    parallel: intFlag(flags, 'parallel', DEFAULT_SEARCH.parallel, 1),
     base,
   };
   validateSearchOptions({ ...DEFAULT_SEARCH, ...opts });
@@ -101,7 +106,7 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
 
   const log = (s: string) => process.stderr.write(s + '\n');
   log(`${dir}: ${converted ? 'a `pathwise train` folder, converted to a path system' : 'a path system'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`);
-  log(`searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps`);
+  log(`searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}`);
   const t0 = performance.now();
   const res = await searchTask(system, data, source, { ...opts, log });
   savePathSystem(dir, system, extra);

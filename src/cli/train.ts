@@ -17,7 +17,7 @@ import type { TaskData } from '../tasks/task.js';
 import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
 import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
 import { fromPretrained, inLayout, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
-import { evaluateFolderTask, loadTaskModel } from '../evolve/index.js';
+import { evaluateFolderTask, isPathSystemFolder, loadTaskModel } from '../evolve/index.js';
 import { UsageError } from './pretrain.js';
 
 const DEFAULT_TRAIN = {
@@ -84,7 +84,15 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let sp: SparseConfig = mergeSparse(sparse, flags.config);
   const rng = new Rng(cfg.train.seed);
   if (cfg.base) {
-    const pre = fromPretrained(cfg.base);
+    if (isPathSystemFolder(cfg.base)) {
+      throw new ConfigError(`${flags.config}: base ${cfg.base} is a path system (made by pathwise add-task), whose tasks each run their own path; pathwise train starts from a pretrained model or a pathwise train folder. To add a task to it: pathwise add-task ${cfg.base} --task <task config>`);
+    }
+    let pre: ReturnType<typeof fromPretrained>;
+    try {
+      pre = fromPretrained(cfg.base);
+    } catch (e) {
+      throw new ConfigError(`${flags.config}: base: ${(e as Error).message}`);
+    }
     if (!pre.tokenizer) throw new ConfigError(`${cfg.base}: no tokenizer.json`);
     if (sparse === undefined) sp = pre.sparse;
     let lm;

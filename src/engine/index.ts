@@ -1,7 +1,8 @@
 // The engine's public surface: tensors, autograd, ops, optimizers, RNG and backend control.
 
 export * from './tensor.js';
-export { backward, noGrad, isGradEnabled } from './autograd.js';
+export { backward, noGrad, isGradEnabled, type BackwardOptions } from './autograd.js';
+export { inference } from './scope.js';
 export { availableBackends, backendName, setBackend, withBackend, blas, type BackendName } from './backend.js';
 export { Rng, type RngState } from './rng.js';
 export * from './ops/matmul.js';

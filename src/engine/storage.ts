@@ -54,8 +54,13 @@ export function emptyF32(n: number): Float32Array {
     }
   }
   const b = Buffer.allocUnsafeSlow(cls * 4);
+  ours.add(b.buffer);
   return new Float32Array(b.buffer, b.byteOffset, n);
 }
+
+// Buffers emptyF32 allocated: only these are ever freed on a tensor's behalf (releaseIfSole), so
+// an array that user code made and wrapped in a Tensor never lands in the pool.
+const ours = new WeakSet<ArrayBufferLike>();
 
 /**
  * Returns a buffer for reuse by a later emptyF32. Only for buffers nothing else can reach (the
@@ -88,12 +93,12 @@ export function noteWrap(a: Float32Array | Int32Array): void {
 
 /**
  * Gives a tensor's float storage back to the pool if nothing else can see it through a Tensor:
- * it starts its buffer and exactly one Tensor was ever made over that buffer.
+ * emptyF32 allocated it, it starts its buffer, and exactly one Tensor was ever made over that buffer.
  * Returns whether it did. (Raw arrays taken from the tensor, t.f32, are the caller's contract.)
  */
 export function releaseIfSole(a: Float32Array | Int32Array): boolean {
   if (!(a instanceof Float32Array) || a.length < SMALL || a.byteOffset !== 0) return false;
-  if (wraps.get(a.buffer) !== 1) return false;
+  if (!ours.has(a.buffer) || wraps.get(a.buffer) !== 1) return false;
   if (pooled + classDown(a.buffer.byteLength / 4) > POOL_LIMIT) return false;
   release(a);
   return true;

@@ -2,6 +2,7 @@
 // plus what autograd needs: whether it wants a gradient, its gradient, and the node that made it.
 
 import { emptyF32, emptyI32, noteWrap } from './storage.js';
+import { noteTensor } from './scope.js';
 import type { Rng } from './rng.js';
 import { backward as runBackward, type BackwardOptions } from './autograd.js';
 
@@ -54,6 +55,7 @@ export class Tensor {
     }
     this.storage = data;
     noteWrap(data);
+    noteTensor(this);
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
   }

@@ -7,7 +7,7 @@
 // (clone). The search trains only components it has just created (trainPath refuses a locked
 // one), which is what makes earlier tasks' predictions bit-for-bit stable.
 
-import { Rng } from '../engine/index.js';
+import { Rng, type RngState } from '../engine/index.js';
 import { Embeddings, EncoderBlock, LayerNorm, Module, ResidualAdapter, type EncoderConfig } from '../nn/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
@@ -50,6 +50,22 @@ export type Component<K extends ComponentKind = ComponentKind> = {
   };
 }[K];
 
+/** What a component is without its weights: what config.json saves of it (io.ts) and what a worker thread gets with the weights (component_snapshot.ts). */
+export interface ComponentDescription {
+  id: string;
+  kind: ComponentKind;
+  owner: string | null;
+  locked: boolean;
+  config: KindMap[ComponentKind]['config'];
+}
+
+export function describeComponent(c: Component): ComponentDescription {
+  return { id: c.id, kind: c.kind, owner: c.owner, locked: c.locked, config: c.config };
+}
+
+/** An Rng's full state (Rng.state()). */
+export type RngSnapshot = { s: RngState; spare: number | null };
+
 const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
 
 /** Ids are safe in parameter names ("components.<id>.<param>"): no dots. */
@@ -79,6 +95,8 @@ export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]
 
 export class ComponentStore {
   private readonly byId = new Map<string, Component>();
+  /** The state of the Rng each module built here (create, clone) was built from; see builtFrom(). */
+  private readonly buildRng = new Map<string, RngSnapshot>();
   private next = 0;
 
   get size(): number {
@@ -119,7 +137,10 @@ export class ComponentStore {
 
   /** A new, randomly initialised, trainable component. */
   create<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], owner: string | null, rng: Rng): Component<K> {
-    return this.add(kind, config, buildModule(kind, config, rng), owner, false);
+    const from = rng.state();
+    const c = this.add(kind, config, buildModule(kind, config, rng), owner, false);
+    this.buildRng.set(c.id, from);
+    return c;
   }
 
   /**
@@ -128,12 +149,27 @@ export class ComponentStore {
    */
   clone(id: string, owner: string | null, rng: Rng): Component {
     const src = this.get(id);
+    const from = rng.state();
     const module = buildModule(src.kind, src.config, rng);
     const values: Record<string, Float32Array> = {};
     for (const [name, p] of src.module.namedParameters()) values[name] = p.f32;
     module.loadParameters(values); // copies (Float32Array.set), so no storage is shared
     module.train(src.module.training);
-    return this.add(src.kind, src.config, module as never, owner, false);
+    const c = this.add(src.kind, src.config, module as never, owner, false);
+    this.buildRng.set(c.id, from);
+    return c;
+  }
+
+  /**
+   * The state of the Rng the component's module was built from (create and clone), or null for a
+   * module added as it was (loaded, adopted). A module keeps the Rng it was built with and draws
+   * its dropout masks from it, so building the same kind and config from this state, then loading
+   * the weights, gives a copy that trains bit for bit like the original: how a worker thread gets
+   * a child's new components (component_snapshot.ts).
+   */
+  builtFrom(id: string): RngSnapshot | null {
+    this.get(id);
+    return this.buildRng.get(id) ?? null;
   }
 
   /** Locks components for ever: they will never be trained or removed. */
@@ -146,6 +182,7 @@ export class ComponentStore {
     const c = this.get(id);
     if (c.locked) throw new Error(`component "${id}" is locked and cannot be removed`);
     this.byId.delete(id);
+    this.buildRng.delete(id);
   }
 
   numParameters(ids?: Iterable<string>): number {

@@ -22,7 +22,7 @@ import { loadMultiTask, type SavedTask, type TaskSource } from '../train/pretrai
 import { modelFiles } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, ComponentsModule, buildModule, type ComponentKind, type KindMap } from './components.js';
+import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, ComponentsModule, buildModule, describeComponent, type ComponentDescription, type ComponentKind, type KindMap } from './components.js';
 import { validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
 import { PathSystem, fromMultiTask } from './system.js';
@@ -34,13 +34,7 @@ export class PathSystemError extends InputError {}
 export const PATH_SYSTEM_ARCHITECTURE = 'PathSystem';
 export const PATH_SYSTEM_VERSION = 1;
 
-interface SavedComponent {
-  id: string;
-  kind: ComponentKind;
-  owner: string | null;
-  locked: boolean;
-  config: KindMap[ComponentKind]['config'];
-}
+type SavedComponent = ComponentDescription;
 
 type SavedPath = Omit<Path, 'task'>;
 
@@ -65,7 +59,7 @@ export function pathSystemConfig(system: PathSystem): PathSystemConfig {
     pathSystemVersion: PATH_SYSTEM_VERSION,
     maxLen: system.maxLen,
     root: system.root,
-    components: system.store.all().map((c) => ({ id: c.id, kind: c.kind, owner: c.owner, locked: c.locked, config: c.config })),
+    components: system.store.all().map(describeComponent),
     tasks: [...system.tasks.values()].map(({ spec, source, path }) => {
       const { task: _task, ...rest } = path;
       return { name: spec.name, type: spec.type, labels: spec.labels, source, path: rest };

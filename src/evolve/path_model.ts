@@ -4,11 +4,12 @@
 // task head (MultiTaskModel.logits), so a path made of a dense model's own modules computes
 // bit-for-bit the logits that model computed. Predictions decode exactly as MultiTaskModel's.
 
-import { Tensor, noGrad, paddingMask } from '../engine/index.js';
+import { Tensor, inference, paddingMask } from '../engine/index.js';
 import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
 import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
+import { lengthSortedBatches } from '../tasks/batches.js';
 import { decodePredictions, type TaskSpec } from '../tasks/multitask_model.js';
 import type { Example } from '../tasks/task.js';
 import type { ComponentStore } from './components.js';
@@ -72,15 +73,15 @@ export class PathModel extends Module {
   /** A label per example (classification), a number (regression), or a tag per word (tagging). */
   async predict(inputs: readonly (string | Example)[], batchSize = 64): Promise<Prediction[]> {
     const examples = inputs.map((x) => (typeof x === 'string' ? { text: x } : x));
-    const out: Prediction[] = [];
+    const out: Prediction[] = new Array(examples.length);
     const wasTraining = this.training;
     this.eval();
     try {
-      for (let i = 0; i < examples.length; i += batchSize) {
-        const chunk = examples.slice(i, i + batchSize);
+      for (const idx of await lengthSortedBatches(examples, batchSize, (xs) => this.lengths(xs))) {
+        const chunk = idx.map((i) => examples[i]);
         const batch = await this.encode(chunk, false);
-        const logits = noGrad(() => this.logits(batch));
-        out.push(...decodePredictions(this.spec, logits, batch, chunk));
+        const logits = inference(() => this.logits(batch));
+        decodePredictions(this.spec, logits, batch, chunk).forEach((p, k) => (out[idx[k]] = p));
       }
     } finally {
       this.train(wasTraining);

@@ -1,13 +1,15 @@
-// μ2Net's search for a new task's path, within a fixed budget of children:
+// μ2Net's search for a new task's path, within a fixed budget of children, trained `parallel`
+// at a time:
 //
-//   repeat `children` times:
-//     parent <- this task's candidates in order of decreasing score, each accepted with
-//               probability 0.5^(children it already has); if none is accepted (always so for
-//               the first child): another task's path, drawn uniformly at random among the
-//               system's tasks (the root stack when the system has no task yet)
-//     child  <- makeChild(parent)                     (mutations.ts)
-//     train the child's new components briefly        (train_path.ts)
-//     score  <- dev quality × base^(added parameters / total parameters)
+//   repeat until `children` children are made, in rounds of `parallel` children:
+//     for each child of the round, in order:
+//       parent <- this task's candidates in order of decreasing score, each accepted with
+//                 probability 0.5^(children it already has); if none is accepted (always so for
+//                 the first child): another task's path, drawn uniformly at random among the
+//                 system's tasks (the root stack when the system has no task yet)
+//       child  <- makeChild(parent)                     (mutations.ts)
+//     train the round's children's new components briefly, concurrently  (train_path.ts)
+//     score  <- dev quality × base^(added parameters / total parameters), for each child
 //   keep the best-scoring child: its path becomes the task's, its components are locked for
 //   ever, and every component made for a discarded child is dropped.
 //
@@ -21,20 +23,31 @@
 // be the starting point, and the 0.5^children rule then keeps exploiting whatever this task's own
 // candidates have learned.
 //
-// Children are trained one after another. Training several children in parallel (each parent
-// choice only needs the scores of finished children) would need worker threads with their own
-// engine state and a copy of the frozen components; that is future work.
+// Rounds (μ2Net trains children in parallel where cores allow): a parent choice only needs the
+// scores of finished candidates, so a round's parents are all chosen from the candidates
+// finished before the round, counting a child against its parent as soon as it is chosen (a
+// parent chosen twice in a round counts both). Every random draw (parents, mutations, each
+// child's training seed) is made in the main thread, in child order, from the one seeded Rng, so
+// the search is a deterministic function of (seed, parallel), whichever child finishes first.
+// The children of a round are trained and scored in worker threads, one each, with OpenBLAS at
+// one thread (train_in_workers.ts); each worker rebuilds its child from a copy of the path's
+// components and trains it exactly as the main thread would (child_job.ts), and results are
+// recorded in child order. parallel = 1 (and any round of a single child) trains in process:
+// that is the sequential search, draw for draw. Where workers cannot run the main thread's
+// kernels, the round is trained in process instead, one child after another, and the log says so.
 
 import { Rng } from '../engine/index.js';
 import type { TaskData } from '../tasks/task.js';
 import type { TaskScore } from '../train/multitask.js';
 import type { TaskSource } from '../train/pretrained.js';
+import { applyOutcome, childJob } from './child_job.js';
 import { evaluatePath } from './evaluate.js';
-import { makeChild, type ParentRef } from './mutations.js';
+import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { addedParameters, describePath, pathComponents, type Path } from './path.js';
 import { PathModel } from './path_model.js';
 import type { PathSystem } from './system.js';
-import { trainPath } from './train_path.js';
+import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
+import { trainPath, type TrainPathOptions } from './train_path.js';
 
 export interface SearchOptions {
   /** The budget: how many children are built, trained and scored. */
@@ -51,6 +64,11 @@ export interface SearchOptions {
   clipNorm: number;
   /** Dropout of a new head. */
   headDropout: number;
+  /**
+   * Children trained at once, each in its own worker thread (see the top of this file). 1: one
+   * after another, in process. More than the machine's cores only makes them compete.
+   */
+  parallel: number;
   log: (s: string) => void;
 }
 
@@ -58,10 +76,11 @@ export interface SearchOptions {
  * Defaults for `pathwise add-task`: 8 children of 300 steps each (2400 training steps in all, a
  * budget comparable to the quickstart's 1500 steps of joint training); base 0.95, a mild price
  * on size: a child that adds 10% of the system's parameters keeps 0.95^(1/11) = 99.5% of its
- * quality, one that doubles the system keeps 0.95^0.5 = 97.5%.
+ * quality, one that doubles the system keeps 0.95^0.5 = 97.5%. One child at a time: the result of
+ * a search depends on `parallel`, and existing results were made sequentially.
  */
 export const DEFAULT_SEARCH: SearchOptions = {
-  children: 8, steps: 300, batchSize: 32, base: 0.95, seed: 0, evalExamples: 1000, weightDecay: 0.01, clipNorm: 1.0, headDropout: 0.1, log: () => {},
+  children: 8, steps: 300, batchSize: 32, base: 0.95, seed: 0, evalExamples: 1000, weightDecay: 0.01, clipNorm: 1.0, headDropout: 0.1, parallel: 1, log: () => {},
 };
 
 export interface Candidate {
@@ -95,7 +114,7 @@ export function pathScore(quality: number, added: number, total: number, base: n
 
 /** Checks search options; the message names the option. */
 export function validateSearchOptions(o: SearchOptions): void {
-  const int = (k: 'children' | 'steps' | 'batchSize' | 'evalExamples' | 'seed', min: number) => {
+  const int = (k: 'children' | 'steps' | 'batchSize' | 'evalExamples' | 'seed' | 'parallel', min: number) => {
     if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`${k} must be an integer >= ${min}, got ${o[k]}`);
   };
   int('children', 1);
@@ -103,6 +122,7 @@ export function validateSearchOptions(o: SearchOptions): void {
   int('batchSize', 1);
   int('evalExamples', 1);
   int('seed', 0);
+  int('parallel', 1);
   if (!(o.base > 0 && o.base <= 1)) throw new RangeError(`base must be in (0, 1], got ${o.base}`);
 }
 
@@ -128,44 +148,79 @@ export async function searchTask(system: PathSystem, task: TaskData, source: Tas
   const dev = task.dev.slice(0, opts.evalExamples);
   const candidates: Candidate[] = [];
 
-  for (let c = 0; c < opts.children; c++) {
-    let parent: ParentRef | null = null;
-    let parentCand: Candidate | null = null;
+  const trainHere = async (child: Child, train: TrainPathOptions) => {
+    const model = new PathModel(store, child.path, spec, system.tokenizer, system.maxLen);
+    const trained = await trainPath(model, child.created.map((id) => store.get(id)), task.train, train);
+    return { dev: await evaluatePath(model, task, dev), trainLoss: trained.finalLoss };
+  };
+  let useWorkers = opts.parallel > 1;
+  let tokenizerJson: string | null = null;
+  if (useWorkers) opts.log(`training up to ${opts.parallel} children at a time, each in a worker thread (OpenBLAS at 1 thread meanwhile)`);
+
+  for (let c = 0; c < opts.children; ) {
+    // The round's parents and children, in order, from the candidates finished before it.
     const ranked = [...candidates].sort((a, b) => b.score - a.score || a.index - b.index);
-    for (const cand of ranked) {
-      if (rng.uniform() < 0.5 ** cand.children) {
-        parent = { path: cand.path, sameTask: true };
-        parentCand = cand;
-        break;
+    const round: { index: number; parentName: string; child: Child; train: TrainPathOptions }[] = [];
+    for (const end = Math.min(opts.children, c + opts.parallel); c < end; c++) {
+      let parent: ParentRef | null = null;
+      let parentCand: Candidate | null = null;
+      for (const cand of ranked) {
+        if (rng.uniform() < 0.5 ** cand.children) {
+          parent = { path: cand.path, sameTask: true };
+          parentCand = cand;
+          break;
+        }
+      }
+      let parentName: string;
+      if (parent) parentName = `child ${parentCand!.index}`;
+      else if (others.length > 0) {
+        const p = others[rng.int(others.length)];
+        parent = { path: p, sameTask: false };
+        parentName = `task:${p.task}`;
+      } else {
+        // A system with no task yet: the root stack with a placeholder head the child replaces.
+        parent = { path: { ...system.rootPath(task.name), head: '' }, sameTask: false };
+        parentName = 'root';
+      }
+      if (parentCand) parentCand.children++;
+      const child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+      const train: TrainPathOptions = {
+        steps: opts.steps, batchSize: opts.batchSize, lr: child.path.hparams.lr, warmupRatio: child.path.hparams.warmupRatio,
+        weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, seed: rng.nextU32(),
+      };
+      round.push({ index: c, parentName, child, train });
+    }
+
+    let results: { dev: TaskScore; trainLoss: number }[] | null = null;
+    if (useWorkers && round.length > 1) {
+      tokenizerJson ??= system.tokenizer.toJsonString();
+      const jobs = round.map((r) => childJob(store, r.index, r.child, spec, tokenizerJson!, system.maxLen, task.train, dev, r.train));
+      try {
+        const outcomes = await trainInWorkers(jobs);
+        for (const o of outcomes) applyOutcome(store, o);
+        results = outcomes;
+      } catch (e) {
+        if (!(e instanceof WorkersUnavailable)) throw e;
+        useWorkers = false;
+        opts.log(`worker threads cannot train here (${e.message}); training the children in process, one after another`);
       }
     }
-    let parentName: string;
-    if (parent) parentName = `child ${parentCand!.index}`;
-    else if (others.length > 0) {
-      const p = others[rng.int(others.length)];
-      parent = { path: p, sameTask: false };
-      parentName = `task:${p.task}`;
-    } else {
-      // A system with no task yet: the root stack with a placeholder head the child replaces.
-      parent = { path: { ...system.rootPath(task.name), head: '' }, sameTask: false };
-      parentName = 'root';
+    if (!results) {
+      results = [];
+      for (const r of round) results.push(await trainHere(r.child, r.train));
     }
-    const child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
-    const model = new PathModel(store, child.path, spec, system.tokenizer, system.maxLen);
-    const trained = await trainPath(model, child.created.map((id) => store.get(id)), task.train, {
-      steps: opts.steps, batchSize: opts.batchSize, lr: child.path.hparams.lr, warmupRatio: child.path.hparams.warmupRatio,
-      weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, seed: rng.nextU32(),
+
+    round.forEach((r, i) => {
+      const { dev: score, trainLoss } = results![i];
+      const added = addedParameters(store, r.child.path);
+      const total = totalBefore + added;
+      const cand: Candidate = {
+        index: r.index, path: r.child.path, parent: r.parentName, notes: r.child.notes, dev: score, added, total,
+        score: pathScore(score.score, added, total, opts.base), children: 0, trainLoss,
+      };
+      candidates.push(cand);
+      opts.log(`child ${r.index} (parent ${r.parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${r.child.notes.join('; ')}`);
     });
-    const score = await evaluatePath(model, task, dev);
-    const added = addedParameters(store, child.path);
-    const total = totalBefore + added;
-    const cand: Candidate = {
-      index: c, path: child.path, parent: parentName, notes: child.notes, dev: score, added, total,
-      score: pathScore(score.score, added, total, opts.base), children: 0, trainLoss: trained.finalLoss,
-    };
-    if (parentCand) parentCand.children++;
-    candidates.push(cand);
-    opts.log(`child ${c} (parent ${parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${child.notes.join('; ')}`);
   }
 
   const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));

@@ -64,3 +64,16 @@ export class BatchStream {
     return this.queue.pop()!;
   }
 }
+
+/**
+ * Inference batches: the examples' indices sorted by encoded length (stable), cut into batches.
+ * Each example's prediction does not depend on its batch (padding is masked), so predicting in
+ * this order and writing each result back to its index changes no prediction and pads little.
+ */
+export async function lengthSortedBatches(examples: readonly Example[], batchSize: number, lengths: (xs: readonly Example[]) => Promise<number[]>): Promise<number[][]> {
+  const len = await lengths(examples);
+  const idx = examples.map((_, i) => i).sort((a, b) => len[a] - len[b] || a - b);
+  const out: number[][] = [];
+  for (let i = 0; i < idx.length; i += batchSize) out.push(idx.slice(i, i + batchSize));
+  return out;
+}

@@ -3,12 +3,13 @@
 // as in pretraining ("embeddings.*", "layers.*"), heads under "heads.<task>.*".
 
 import * as E from '../engine/index.js';
-import { Tensor, noGrad, paddingMask, type Rng } from '../engine/index.js';
+import { Tensor, inference, paddingMask, type Rng } from '../engine/index.js';
 import { Module, type RouteContext, type TransformerEncoder } from '../nn/index.js';
 import type { SkillTable } from '../sparse/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import { TaskHead } from './heads.js';
 import { encodeBatch, encodedLengths, type Batch } from './encode.js';
+import { lengthSortedBatches } from './batches.js';
 import type { Example, TaskData, TaskType } from './task.js';
 
 export interface TaskSpec {
@@ -82,15 +83,15 @@ export class MultiTaskModel extends Module {
     const spec = this.tasks.get(task);
     if (!spec) throw new Error(`unknown task "${task}" (this model has: ${[...this.tasks.keys()].join(', ')})`);
     const examples = inputs.map((x) => (typeof x === 'string' ? { text: x } : x));
-    const out: (string | number | string[])[] = [];
+    const out: (string | number | string[])[] = new Array(examples.length);
     const wasTraining = this.training;
     this.eval();
     try {
-      for (let i = 0; i < examples.length; i += batchSize) {
-        const chunk = examples.slice(i, i + batchSize);
+      for (const idx of await lengthSortedBatches(examples, batchSize, (xs) => this.lengths(task, xs))) {
+        const chunk = idx.map((i) => examples[i]);
         const batch = await this.encode(task, chunk, false);
-        const logits = noGrad(() => this.logits(task, batch));
-        out.push(...decodePredictions(spec, logits, batch, chunk));
+        const logits = inference(() => this.logits(task, batch));
+        decodePredictions(spec, logits, batch, chunk).forEach((p, k) => (out[idx[k]] = p));
       }
     } finally {
       this.train(wasTraining);

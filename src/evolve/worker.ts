@@ -1,0 +1,44 @@
+// The entry of a worker thread that trains one child of a search (train_in_workers.ts starts it
+// with the job as workerData). It says when it has started, then posts back exactly one result,
+// the trained weights transferred, not copied. A worker that cannot run the main thread's kernels
+// (the native addon failed to load in it) trains nothing and says so: its results would differ
+// from the in-process ones, and the TypeScript kernels are far slower. The main thread then
+// trains in process.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { availableBackends, backendName, setBackend, type BackendName } from '../engine/index.js';
+import { outcomeBuffers, runChildJob, type ChildJob, type ChildOutcome } from './child_job.js';
+
+export interface WorkerInput {
+  job: ChildJob;
+  /** The main thread's backend: the worker must run the same kernels. */
+  backend: BackendName;
+}
+
+export type WorkerReply =
+  /** The modules (native addons included) are loaded: the thread can now be stopped safely. */
+  | { kind: 'started' }
+  | { kind: 'done'; outcome: ChildOutcome }
+  | { kind: 'unavailable'; reason: string }
+  | { kind: 'failed'; message: string; stack: string };
+
+async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> {
+  port.postMessage({ kind: 'started' } satisfies WorkerReply);
+  // The main thread may have chosen its backend in code (setBackend), which a new thread does not inherit.
+  if (backendName() !== input.backend) {
+    if (!availableBackends().includes(input.backend)) {
+      port.postMessage({ kind: 'unavailable', reason: `the ${input.backend} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})` } satisfies WorkerReply);
+      return;
+    }
+    setBackend(input.backend);
+  }
+  try {
+    const outcome = await runChildJob(input.job);
+    port.postMessage({ kind: 'done', outcome } satisfies WorkerReply, outcomeBuffers(outcome));
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    port.postMessage({ kind: 'failed', message: err.message, stack: err.stack ?? err.message } satisfies WorkerReply);
+  }
+}
+
+if (parentPort) void main(parentPort, workerData as WorkerInput);
