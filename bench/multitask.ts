@@ -12,6 +12,7 @@
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
@@ -22,7 +23,7 @@ import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
 import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
 import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
-import { evaluateTask, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
@@ -67,7 +68,18 @@ interface ConfigResult {
   trainSeconds: number;
   extraPretrainSeconds: number;
   /** How the configuration was run (the report reads these, not the current flags). */
-  setup: { steps: number; threads: string | null; skillPretrain?: { steps: number; heldOut: unknown } };
+  setup: {
+    steps: number; threads: string | null; skillPretrain?: { steps: number; heldOut: unknown };
+    /** Absent in results from before grouping existed: 1. */
+    groupByLength?: number;
+    /** SHA-256 (first 16 hex) of the base's model.safetensors; absent in older results. */
+    baseDigest?: string;
+  };
+}
+
+/** The base's identity, so results made from different bases are never mixed in one table. */
+function baseDigest(dir = BASE): string {
+  return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
 }
 
 const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
@@ -95,7 +107,7 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number)
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null } };
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: baseDigest() } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
@@ -162,6 +174,10 @@ function report(results: ConfigResult[]): string {
   const steps = rows[0].setup.steps;
   if (rows.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
   const threads = rows[0].setup.threads;
+  const digests = new Set(rows.map((r) => r.setup.baseDigest ?? 'unrecorded'));
+  if (digests.size > 1) throw new Error(`results under runs/bench-multitask come from different bases (${[...digests].join(', ')}); rerun them alike`);
+  const groups = new Set(rows.map((r) => r.setup.groupByLength ?? 1));
+  if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
   const lines = [
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
@@ -201,9 +217,9 @@ function report(results: ConfigResult[]): string {
     '',
     '## Setup',
     '',
-    `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see README: how it was pretrained).`,
+    `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see its README for how it was pretrained); model.safetensors SHA-256 ${[...digests][0]}.`,
     `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
-    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128; dev evaluated 4 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
+    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated 4 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
