@@ -68,6 +68,8 @@ const SYSTEM_DIR = join(RESULTS, 'system');
 /** Everything that decides the results; a resumed run must use the same. */
 interface Setup {
   base: string;
+  /** SHA-256 (first 16 hex) of the base's model.safetensors: the base folder's contents can change. */
+  baseDigest: string;
   order: string[];
   initial: number;
   initialSteps: number;
@@ -104,6 +106,7 @@ function setupFromArgs(): Setup {
   const rel = relative(ROOT, abs);
   return {
     base: rel.startsWith('..') || isAbsolute(rel) ? abs : rel,
+    baseDigest: createHash('sha256').update(readFileSync(join(abs, 'model.safetensors'))).digest('hex').slice(0, 16),
     order, initial,
     initialSteps: intArg('initial-steps', 400, 1),
     children: intArg('children', DEFAULT_SEARCH.children, 1),
@@ -430,7 +433,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     '',
     '## Setup',
     '',
-    `- Base: \`${setup.base}\`. Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
+    `- Base: \`${setup.base}\` (model.safetensors SHA-256 ${setup.baseDigest ?? 'not recorded'}). Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
     `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
       (setup.parallel > 1 ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).` : 'Children trained one after another (parallel 1).'),
