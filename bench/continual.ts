@@ -84,6 +84,8 @@ interface Setup {
   finetuneLr: number;
   subsample: number;
   seed: number;
+  /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
+  threads?: string | null;
 }
 
 /**
@@ -118,6 +120,7 @@ function setupFromArgs(): Setup {
     finetuneLr: TRAIN.lr!,
     subsample: intArg('subsample', 0, 0),
     seed: 0,
+    threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
 
@@ -321,7 +324,7 @@ async function run(setup: Setup): Promise<void> {
   const setupFile = join(RESULTS, 'setup.json');
   if (existsSync(setupFile)) {
     const old = withDefaults(readJson<Setup>(setupFile));
-    const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
+    const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => k !== 'threads' && JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
     if (diff.length) {
       throw new Error(`${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
         'give another --results folder, or delete this one to start over');
@@ -443,7 +446,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       'A child\'s step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.',
     '- Parameters added: the parameters of the components created for the task (clones, adapters, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
     `- Scores: each task's whole test split${setup.subsample > 0 ? ` (subsampled to ${setup.subsample})` : ''}, scored once per measurement; logits digested in batches of 64.`,
-    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}.`,
+    `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; OpenBLAS threads: ${setup.threads ?? 'default'}${setup.threads ? ' (OPENBLAS_NUM_THREADS)' : ''}.`,
   ];
   return lines.join('\n') + '\n';
 }
