@@ -56,7 +56,7 @@ export async function trainPath(model: PathModel, trainable: readonly Component[
       const rows = await stream.next();
       const loss = model.loss(await model.encode(rows));
       losses.push(loss.item());
-      opt.zeroGrad();
+      opt.zeroGrad({ recycle: true });
       loss.backward(undefined, { freeActivations: true });
       clipGradNorm(params, o.clipNorm);
       opt.step(o.lr * sched(step - 1));

@@ -134,7 +134,7 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
     const loss = model.loss(task.name, batch);
     const aux = auxLoss(model);
     const l = loss.item(); // before backward, which frees the graph's intermediates
-    opt.zeroGrad();
+    opt.zeroGrad({ recycle: true });
     (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
     clipGradNorm(params, opts.clipNorm);
     opt.step(opts.lr * sched(step - 1) * (opts.perTask[task.name]?.lrScale ?? 1));

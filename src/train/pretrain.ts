@@ -207,7 +207,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     // Switch layers add their load-balancing and z losses to the objective.
     const aux = auxLoss(model);
     lastLoss = loss.item(); // before backward, which frees the graph's intermediates
-    opt.zeroGrad();
+    opt.zeroGrad({ recycle: true });
     (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
     clipGradNorm(params, cfg.train.clipNorm);
     opt.step(lr);

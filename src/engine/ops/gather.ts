@@ -25,7 +25,9 @@ export function gatherRows(x: Tensor, idx: Tensor): Tensor {
   const t = new Tensor(out, [...idx.shape, ...x.shape.slice(1)]);
   if (!needsGrad(x)) return t;
   return record(t, 'gatherRows', [x], (g) => {
-    const d = new Float32Array(x.size);
+    // An embedding table's gradient is the size of the table (16.8 MB for the default vocabulary):
+    // taken from the pool, and zeroed for the scatter-add.
+    const d = emptyF32(x.size).fill(0);
     K.scatterAddRows(d, g, ids, cols);
     return [d];
   });
