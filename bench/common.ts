@@ -1,7 +1,8 @@
-// Shared by the benchmarks: flags, medians, and the PyTorch reference run as a subprocess.
+// Shared by the benchmarks: flags, medians, the PyTorch reference run as a subprocess, and model digests.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,4 +65,12 @@ export function torchReference(script: string, args: string[]): { ref: TorchRefe
   log(`PyTorch ${info.torch}: best threads intra ${intra} / OpenBLAS ${blas}${info.impl ? ` (impl ${info.impl})` : ''}`);
   const run = (extra: string[]) => runTorch(script, [...args, ...extra, '--intra-threads', `${intra}`, '--blas-threads', `${blas}`]);
   return { ref: { intra, blas, info, run }, missing: null };
+}
+
+/**
+ * A model folder's identity: the first 16 hex digits of its model.safetensors' SHA-256. Saved with
+ * benchmark results, because a folder such as models/base can be replaced by a newer version.
+ */
+export function modelDigest(dir: string): string {
+  return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
 }

@@ -46,7 +46,7 @@ import {
   type PathSystem,
 } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, log } from './common.js';
+import { ROOT, log, modelDigest } from './common.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -108,7 +108,7 @@ function setupFromArgs(): Setup {
   const rel = relative(ROOT, abs);
   return {
     base: rel.startsWith('..') || isAbsolute(rel) ? abs : rel,
-    baseDigest: createHash('sha256').update(readFileSync(join(abs, 'model.safetensors'))).digest('hex').slice(0, 16),
+    baseDigest: modelDigest(abs),
     order, initial,
     initialSteps: intArg('initial-steps', 400, 1),
     children: intArg('children', DEFAULT_SEARCH.children, 1),

@@ -12,7 +12,6 @@
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
@@ -28,7 +27,7 @@ import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, log } from './common.js';
+import { ROOT, log, modelDigest } from './common.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -77,11 +76,6 @@ interface ConfigResult {
   };
 }
 
-/** The base's identity, so results made from different bases are never mixed in one table. */
-function baseDigest(dir = BASE): string {
-  return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
-}
-
 const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
 
 /** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
@@ -107,7 +101,7 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number)
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: baseDigest() } };
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE) } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };

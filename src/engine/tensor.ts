@@ -35,7 +35,7 @@ function checkShape(shape: Shape): void {
 
 export class Tensor {
   readonly shape: Shape;
-  // null once backward({ freeActivations }) has handed the storage back to the pool (autograd.ts).
+  // null once backward({ freeActivations }) or inference() has handed the storage back to the pool.
   private storage: Float32Array | Int32Array | null;
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf (same shape, float32); null until a backward reaches it. */
@@ -63,12 +63,12 @@ export class Tensor {
   /** The storage: float32 values or int32 indices, row-major. */
   get data(): Float32Array | Int32Array {
     if (this.storage === null) {
-      throw new Error(`this ${shapeStr(this.shape)} tensor${this.node === null && this.name ? ` (${this.name})` : ''} was an intermediate of a backward({ freeActivations: true }) and its storage was reused; read what you need before backward(), or call backward() without freeActivations`);
+      throw new Error(`this ${shapeStr(this.shape)} tensor${this.node === null && this.name ? ` (${this.name})` : ''} was freed for reuse: it was an intermediate of a backward({ freeActivations: true }), or made inside an inference() that did not return it. Read what you need before backward() (or return it from inference()), or call backward() without freeActivations`);
     }
     return this.storage;
   }
 
-  /** @internal autograd: the storage went back to the pool; any later read throws. */
+  /** @internal autograd and inference(): the storage went back to the pool; any later read throws. */
   freeStorage(): void {
     this.storage = null;
   }

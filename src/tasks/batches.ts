@@ -21,8 +21,6 @@ export class BatchStream {
   private readonly order: number[];
   private cursor = 0;
   private readonly queue: Example[][] = [];
-  /** Completed passes over the examples. */
-  epochs = 0;
 
   constructor(
     private readonly examples: readonly Example[],
@@ -43,7 +41,6 @@ export class BatchStream {
       if (this.cursor >= this.order.length) {
         this.rng.shuffle(this.order);
         this.cursor = 0;
-        this.epochs++;
       }
       out.push(this.examples[this.order[this.cursor++]]);
     }
@@ -55,10 +52,7 @@ export class BatchStream {
     if (group === 1) return this.take(batchSize);
     if (this.queue.length === 0) {
       const pool = this.take(batchSize * group);
-      const len = await this.lengths(pool);
-      const idx = pool.map((_, i) => i).sort((a, b) => len[a] - len[b] || a - b);
-      const batches: Example[][] = [];
-      for (let i = 0; i < idx.length; i += batchSize) batches.push(idx.slice(i, i + batchSize).map((k) => pool[k]));
+      const batches = byLength(await this.lengths(pool), batchSize).map((b) => b.map((k) => pool[k]));
       this.queue.push(...(this.rng.shuffle(batches) as Example[][]));
     }
     return this.queue.pop()!;
@@ -71,8 +65,12 @@ export class BatchStream {
  * this order and writing each result back to its index changes no prediction and pads little.
  */
 export async function lengthSortedBatches(examples: readonly Example[], batchSize: number, lengths: (xs: readonly Example[]) => Promise<number[]>): Promise<number[][]> {
-  const len = await lengths(examples);
-  const idx = examples.map((_, i) => i).sort((a, b) => len[a] - len[b] || a - b);
+  return byLength(await lengths(examples), batchSize);
+}
+
+/** Indices sorted by length (ties in index order), cut into batches of batchSize. */
+function byLength(len: readonly number[], batchSize: number): number[][] {
+  const idx = len.map((_, i) => i).sort((a, b) => len[a] - len[b] || a - b);
   const out: number[][] = [];
   for (let i = 0; i < idx.length; i += batchSize) out.push(idx.slice(i, i + batchSize));
   return out;
