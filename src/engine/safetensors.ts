@@ -180,7 +180,8 @@ export function serializeSafetensors(tensors: Record<string, Tensor> | Map<strin
   let p = 8 + hbytes.length;
   for (const [, t] of entries) {
     if (t.dtype === 'float32' && half) {
-      for (let i = 0; i < t.size; i++) out.writeUInt16LE(floatToHalf(t.data[i]), p + 2 * i);
+      const d = t.f32;
+      for (let i = 0; i < d.length; i++) out.writeUInt16LE(floatToHalf(d[i]), p + 2 * i);
     } else {
       const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.size * 4);
       if (src.length) src.copy(out, p); // little-endian hosts (x86-64, arm64)

@@ -35,6 +35,8 @@ function checkShape(shape: Shape): void {
 
 export class Tensor {
   readonly shape: Shape;
+  /** Number of elements (kept when the storage is freed). */
+  readonly size: number;
   // null once backward({ freeActivations }) or inference() has handed the storage back to the pool.
   private storage: Float32Array | Int32Array | null;
   requiresGrad: boolean;
@@ -54,6 +56,7 @@ export class Tensor {
       throw new TypeError('only float32 tensors can require a gradient');
     }
     this.storage = data;
+    this.size = data.length;
     noteWrap(data);
     noteTensor(this);
     this.shape = Object.freeze([...shape]);
@@ -80,9 +83,6 @@ export class Tensor {
 
   get dtype(): DType {
     return this.data instanceof Float32Array ? 'float32' : 'int32';
-  }
-  get size(): number {
-    return numel(this.shape);
   }
   get ndim(): number {
     return this.shape.length;

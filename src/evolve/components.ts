@@ -7,7 +7,7 @@
 // (clone). The search trains only components it has just created (trainPath refuses a locked
 // one), which is what makes earlier tasks' predictions bit-for-bit stable.
 
-import { Rng, type RngState } from '../engine/index.js';
+import { Rng } from '../engine/index.js';
 import { Embeddings, EncoderBlock, LayerNorm, Module, ResidualAdapter, type EncoderConfig } from '../nn/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
@@ -63,8 +63,8 @@ export function describeComponent(c: Component): ComponentDescription {
   return { id: c.id, kind: c.kind, owner: c.owner, locked: c.locked, config: c.config };
 }
 
-/** An Rng's full state (Rng.state()). */
-export type RngSnapshot = { s: RngState; spare: number | null };
+/** An Rng's full state. */
+export type RngSnapshot = ReturnType<Rng['state']>;
 
 const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
 
