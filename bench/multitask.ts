@@ -2,13 +2,15 @@
 //   (1) task-specific fine-tuning, one model per task      (2) dense multi-task, one model
 //   (3) Switch multi-task (base upcycled to 8 experts)      (4) SkillNet multi-task (skill table below)
 //   (5) SkillNet after skill-aware pretraining              (6) task-specific training from scratch
-// Every configuration sees the same examples per task budget (--steps batches per task; the
-// multi-task models take steps × tasks batches, tasks drawn ∝ n^(1/2)), the same optimizer,
-// learning rate and schedule, model selection on dev, and is scored once on test. Results go to
+// Every configuration gets the same budget, steps × tasks batches of 32 (--steps: batches per task
+// on average), split across tasks the same way: the multi-task models draw each batch's task
+// ∝ n^(1/2) (SkillNet's sampling), and a single-task model of task t trains for t's expected share
+// of those batches, so a task sees as many examples alone as it does in a multi-task model. The
+// same optimizer, learning rate and schedule, model selection on dev, and one score on test. Results go to
 // runs/bench-multitask/c<N>.json (one per configuration, so configurations can run separately or
 // in parallel) and are assembled into docs/results/multitask.md.
 //
-//   npm run bench:multitask [-- --base models/base --steps 200 --configs 1,2,3,4,5,6 --skill-steps 300]
+//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --skill-steps 300]
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
@@ -22,7 +24,7 @@ import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
 import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
 import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
-import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { DEFAULT_MULTITASK, evaluateTask, taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
@@ -36,7 +38,7 @@ const arg = (name: string, dflt: string): string => {
 
 const TASKS = ['sent', 'spam', 'sense', 'genre', 'pos', 'wic'];
 const BASE = arg('base', join(ROOT, 'models', 'base'));
-const STEPS = Number(arg('steps', '200'));
+const STEPS = Number(arg('steps', '800'));
 const SKILL_STEPS = Number(arg('skill-steps', '300'));
 const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
@@ -73,10 +75,22 @@ interface ConfigResult {
     groupByLength?: number;
     /** SHA-256 (first 16 hex) of the base's model.safetensors; absent in older results. */
     baseDigest?: string;
+    /** How single-task models' steps were set: "share" (the task's expected share of the
+     *  multi-task budget); absent in older results, where every task got `steps`. */
+    singleTaskSteps?: 'share';
   };
 }
 
 const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
+
+/** Dev evaluations per run: enough to catch a small task's best epoch, few enough to stay cheap. */
+const EVALS = 8;
+
+/** A single-task model's steps: its task's expected share of the multi-task budget (at least one batch). */
+function shareOf(data: TaskData[], task: string): number {
+  const p = taskProbabilities(data.map((t) => t.train.length), TRAIN.temperature!);
+  return Math.max(1, Math.round(STEPS * data.length * p[data.findIndex((t) => t.name === task)]));
+}
 
 /** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
 function activated(model: MultiTaskModel, task: string): number {
@@ -94,14 +108,14 @@ function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
 async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
-    ...TRAIN, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 4)), logEvery: 100,
+    ...TRAIN, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / EVALS)), logEvery: 100,
     progress: process.stderr, log,
   });
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE) } };
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), singleTaskSteps: 'share' } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
@@ -116,7 +130,7 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       const model = new MultiTaskModel(encoder, b.tokenizer, null, rng, 128);
       model.addTask(specOf(t));
       log(`config ${n}: ${t.name}`);
-      const { res, seconds } = await trainOne(model, [t], STEPS);
+      const { res, seconds } = await trainOne(model, [t], shareOf(data, t.name));
       out.trainSeconds += seconds;
       out.totalParams += model.numParameters();
       await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
@@ -172,6 +186,9 @@ function report(results: ConfigResult[]): string {
   if (digests.size > 1) throw new Error(`results under runs/bench-multitask come from different bases (${[...digests].join(', ')}); rerun them alike`);
   const groups = new Set(rows.map((r) => r.setup.groupByLength ?? 1));
   if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
+  if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1) throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
+  const shared = rows[0].setup.singleTaskSteps === 'share';
+  const stepsOf = (t: string) => (rows.find((r) => r.config === 1 || r.config === 6) ?? rows[0]).tasks[t].steps;
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
   const lines = [
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
@@ -212,8 +229,10 @@ function report(results: ConfigResult[]): string {
     '## Setup',
     '',
     `- Base: \`${BASE.startsWith(ROOT) ? BASE.slice(ROOT.length + 1) : BASE}\` (see its README for how it was pretrained); model.safetensors SHA-256 ${[...digests][0]}.`,
-    `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
-    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated 4 times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
+    shared
+      ? `- Budget: ${steps * TASKS.length} batches of 32 in all (${steps} per task on average), split alike in every configuration. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling). Single-task models: each task's expected share of those steps (${TASKS.map((t) => `${t} ${stepsOf(t)}`).join(', ')}), so a task sees as many examples on its own as in a multi-task model.`
+      : `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
+    `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated ${shared ? EVALS : 4} times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
@@ -224,7 +243,7 @@ function report(results: ConfigResult[]): string {
     '',
     `- (5) adds skill-aware pretraining before (4)'s training: ${skill ? skill.steps : '`--skill-steps`'} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
     '- (6): the base\'s shape and tokenizer, random weights.',
-    `- How much of each training set the single-task runs saw (${steps} × 32 examples): ${TASKS.map((t) => `${t} ${Math.min(100, (100 * steps * 32) / rows[0].tasks[t].trainSize).toFixed(0)}%`).join(', ')}. Far from convergence on the large tasks: the table compares the configurations at this budget, it does not say what each reaches.`,
+    `- Epochs of each training set the single-task runs saw (steps × 32 / training examples): ${TASKS.map((t) => `${t} ${((stepsOf(t) * 32) / rows[0].tasks[t].trainSize).toFixed(2)}`).join(', ')}. Below one epoch the table compares the configurations at this budget; it does not say what each reaches at convergence.`,
   ];
   return lines.join('\n') + '\n';
 }
