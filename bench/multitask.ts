@@ -14,7 +14,7 @@
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI (about an hour on 2 cores); test/multitask.test.ts runs a reduced version.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
@@ -151,13 +151,16 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       train: { ...DEFAULT_PRETRAIN.train, steps: SKILL_STEPS, lr: 3e-4, warmupSteps: Math.round(SKILL_STEPS / 10), evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)), checkpointEvery: 100 },
       out: join(RESULTS, 'skill-pretrain'),
     };
+    // A fresh run: pretrain() resumes from a folder's checkpoints, and a leftover folder from an
+    // earlier run would hand back its model with none of the time it cost.
+    rmSync(cfg.out, { recursive: true, force: true });
     const t0 = performance.now();
     const r = await pretrain(cfg, { log });
     out.extraPretrainSeconds = (performance.now() - t0) / 1000;
     out.setup.skillPretrain = { steps: SKILL_STEPS, heldOut: r.heldOut };
     dir = join(cfg.out, 'model');
   }
-  const sparse: SparseConfig | null = n === 3 ? SWITCH : n === 4 ? { switch: null, skills: SKILLS } : null;
+  const sparse: SparseConfig | null = n === 3 ? SWITCH : n === 4 || n === 5 ? { switch: null, skills: SKILLS } : null;
   const b = baseEncoder(sparse, rng, dir);
   const skills = n === 4 || n === 5 ? new SkillTable(JSON.parse(JSON.stringify(SKILLS))) : null;
   const model = new MultiTaskModel(b.encoder, b.tokenizer, skills, rng, 128);
