@@ -88,10 +88,10 @@ const count = (ps: { size: number }[]) => ps.reduce((s, p) => s + p.size, 0);
 /** Dev evaluations per run: enough to catch a small task's best epoch, few enough to stay cheap. */
 const EVALS = 8;
 
-/** A single-task model's steps: its task's expected share of the multi-task budget (at least one batch). */
-function shareOf(data: TaskData[], task: string): number {
-  const p = taskProbabilities(data.map((t) => t.train.length), TRAIN.temperature!);
-  return Math.max(1, Math.round(STEPS * data.length * p[data.findIndex((t) => t.name === task)]));
+/** Single-task models' steps: each task's expected share of the multi-task budget of steps × tasks
+ *  batches (at least one batch). The report recomputes them from the saved sizes and steps. */
+function shares(trainSizes: number[], steps: number): number[] {
+  return taskProbabilities(trainSizes, TRAIN.temperature!).map((p) => Math.max(1, Math.round(steps * trainSizes.length * p)));
 }
 
 /** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
@@ -124,7 +124,8 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
     log(`  ${NAMES[n]}: ${t.name} test ${s.metric} ${s.score.toFixed(4)}`);
   };
   if (n === 1 || n === 6) {
-    for (const t of data) {
+    const steps = shares(data.map((t) => t.train.length), STEPS);
+    for (const [i, t] of data.entries()) {
       const rng = new Rng(1);
       const b = baseEncoder(null, rng);
       // From scratch: the base's shape and tokenizer, fresh random weights.
@@ -132,7 +133,7 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       const model = new MultiTaskModel(encoder, b.tokenizer, null, rng, 128);
       model.addTask(specOf(t));
       log(`config ${n}: ${t.name}`);
-      const { res, seconds } = await trainOne(model, [t], shareOf(data, t.name));
+      const { res, seconds } = await trainOne(model, [t], steps[i]);
       out.trainSeconds += seconds;
       out.totalParams += model.numParameters();
       await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
@@ -193,7 +194,8 @@ function report(results: ConfigResult[]): string {
   if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
   if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1) throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
   const shared = rows[0].setup.singleTaskSteps === 'share';
-  const stepsOf = (t: string) => (rows.find((r) => r.config === 1 || r.config === 6) ?? rows[0]).tasks[t].steps;
+  const single = shared ? shares(TASKS.map((t) => rows[0].tasks[t].trainSize), steps) : TASKS.map(() => steps);
+  const stepsOf = (t: string) => single[TASKS.indexOf(t)];
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
   const lines = [
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
