@@ -30,7 +30,7 @@ const DEFAULT_TRAIN = {
     steps: DEFAULT_MULTITASK.steps, batchSize: DEFAULT_MULTITASK.batchSize, lr: DEFAULT_MULTITASK.lr, warmupSteps: DEFAULT_MULTITASK.warmupSteps,
     weightDecay: DEFAULT_MULTITASK.weightDecay, clipNorm: DEFAULT_MULTITASK.clipNorm, temperature: DEFAULT_MULTITASK.temperature, seed: 0,
     evalEvery: DEFAULT_MULTITASK.evalEvery, patience: DEFAULT_MULTITASK.patience, evalExamples: DEFAULT_MULTITASK.evalExamples,
-    freezeEmbeddings: false, freezeLayers: 0, logEvery: 50, groupByLength: DEFAULT_MULTITASK.groupByLength,
+    freezeEmbeddings: false, embeddingLrScale: DEFAULT_MULTITASK.embeddingLrScale, freezeLayers: 0, logEvery: 50, groupByLength: DEFAULT_MULTITASK.groupByLength,
   },
   out: 'runs/train',
 };

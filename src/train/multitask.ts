@@ -34,6 +34,14 @@ export interface MultiTaskOptions {
   /** Transfer learning: freeze the embeddings, and the lowest k encoder layers. */
   freezeEmbeddings: boolean;
   /**
+   * Multiplies the learning rate of the encoder's embeddings. Pretraining grows them (our base's
+   * word embeddings have RMS 0.063 against 0.02 at initialization), and AdamW moves every weight
+   * by about lr a step whatever its size, so at the encoder's lr a pretrained embedding moves a third
+   * as fast, relative to itself, as a fresh one. Word-level tasks feel it: `sent` fine-tuned from
+   * models/base scored 77.0% on test (mean of 3 seeds) at scale 1 and 80.9% at scale 3.
+   */
+  embeddingLrScale: number;
+  /**
    * Batches' worth of each task's examples sorted by length together, so that a batch pads less
    * (tasks/batches.ts); 1 = plain shuffled batches.
    */
@@ -50,7 +58,7 @@ export interface MultiTaskOptions {
 
 export const DEFAULT_MULTITASK: MultiTaskOptions = {
   steps: 1000, batchSize: 32, lr: 1e-4, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1.0, temperature: 2, seed: 0,
-  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, groupByLength: 16, freezeLayers: 0, log: () => {},
+  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, embeddingLrScale: 1, groupByLength: 16, freezeLayers: 0, log: () => {},
   progress: null, logEvery: 50,
 };
 
@@ -88,10 +96,15 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   }
   for (const p of frozen) p.requiresGrad = false;
   const params = model.parameters().filter((p) => !frozen.has(p));
-  const opt = new AdamW(
-    [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }],
-    { lr: opts.lr, weightDecay: opts.weightDecay },
-  );
+  if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
+  const embeddings = new Set(model.encoder.embeddings.parameters());
+  // Biases and norms without weight decay; the embeddings (matrices and their LayerNorm) at their own scale.
+  const groups = [false, true].flatMap((emb) => {
+    const ps = params.filter((p) => embeddings.has(p) === emb);
+    const lrScale = emb ? opts.embeddingLrScale : 1;
+    return [{ params: ps.filter((p) => p.ndim >= 2), lrScale }, { params: ps.filter((p) => p.ndim < 2), weightDecay: 0, lrScale }];
+  }).filter((g) => g.params.length > 0);
+  const opt = new AdamW(groups, { lr: opts.lr, weightDecay: opts.weightDecay });
   const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
 
   const probs = taskProbabilities(tasks.map((t) => t.train.length), opts.temperature);
