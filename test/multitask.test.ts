@@ -115,6 +115,44 @@ describe('multi-task training', () => {
     assert.equal(res.stepsPerTask.slotsIntent, 25);
   });
 
+  it('embeddingLrScale scales the embeddings\' step, and only theirs', async () => {
+    const sent = subset(loadBuiltinTask('sent'), 32, 8);
+    const tok = Tokenizer.train(sent.train.map((e) => e.text), { vocabSize: 300 });
+    const build = () => {
+      const rng = new Rng(3);
+      const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 16, layers: 1, heads: 2, ffn: 32, activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre' }, rng);
+      const model = new MultiTaskModel(enc, tok, null, rng, 64);
+      model.addTask(specOf(sent));
+      return model;
+    };
+    const init = build().parameters().map((p) => Float32Array.from(p.f32));
+    // One step (no warmup, so at the full lr) from the same weights on the same batch.
+    const oneStep = async (embeddingLrScale: number) => {
+      const model = build();
+      await trainMultiTask(model, [sent], { steps: 1, batchSize: 8, lr: 1e-3, warmupSteps: 0, evalEvery: 1, patience: 0, seed: 4, embeddingLrScale });
+      return model;
+    };
+    const m1 = await oneStep(1);
+    const m3 = await oneStep(3);
+    const emb = new Set(m1.encoder.embeddings.parameters());
+    let compared = 0;
+    m1.parameters().forEach((p, i) => {
+      const q = m3.parameters()[i];
+      for (let j = 0; j < p.size; j++) {
+        const d1 = p.f32[j] - init[i][j];
+        const d3 = q.f32[j] - init[i][j];
+        if (!emb.has(p)) assert.equal(d3, d1, `${p.name}[${j}]: not an embedding, same step`);
+        else if (Math.abs(d1) > 1e-5) {
+          // Adam's step and the decoupled decay are both proportional to the lr.
+          assert.ok(Math.abs(d3 / d1 - 3) < 1e-2, `${p.name}[${j}]: step ${d3} at scale 3 against ${d1} at scale 1`);
+          compared++;
+        }
+      }
+    });
+    assert.ok(compared > 100, `${compared} embedding weights moved`);
+    await assert.rejects(() => oneStep(0), /embeddingLrScale must be > 0/);
+  });
+
   it('pathwise train / eval / predict round trip, with a user task from a JSONL file', () => {
     const work = mkdtempSync(join(tmpdir(), 'pw-train-'));
     try {
