@@ -98,7 +98,7 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   const params = model.parameters().filter((p) => !frozen.has(p));
   if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
   const embeddings = new Set(model.encoder.embeddings.parameters());
-  // Biases and norms without weight decay; the embeddings (matrices and their LayerNorm) at their own scale.
+  // Biases and norms without weight decay; the embeddings (tables, and a post-LN stack's norm) at their own lr scale.
   const groups = [false, true].flatMap((emb) => {
     const ps = params.filter((p) => embeddings.has(p) === emb);
     const lrScale = emb ? opts.embeddingLrScale : 1;
