@@ -188,6 +188,9 @@ describe('multi-task training', () => {
       const g = cli('train', '--config', join(work, 'cfg.json'), '--train.groupByLength', '0');
       assert.equal(g.status, 2);
       assert.match(g.stderr, /cfg\.json: train\.groupByLength must be an integer >= 1/);
+      const es = cli('train', '--config', join(work, 'cfg.json'), '--train.embeddingLrScale', '-1');
+      assert.equal(es.status, 2);
+      assert.match(es.stderr, /cfg\.json: train\.embeddingLrScale must be a number > 0/);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

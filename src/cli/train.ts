@@ -73,6 +73,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const cfg = mergeConfig(mergeConfig(DEFAULT_TRAIN, restCfg, flags.config), overrides, 'command-line flags');
   const g = cfg.train.groupByLength;
   if (!Number.isInteger(g) || g < 1) throw new ConfigError(`${flags.config}: train.groupByLength must be an integer >= 1 (1: no grouping), got ${g}`);
+  const es = cfg.train.embeddingLrScale;
+  if (!(typeof es === 'number' && es > 0)) throw new ConfigError(`${flags.config}: train.embeddingLrScale must be a number > 0 (1: the encoder's lr), got ${JSON.stringify(es)}`);
   const sources = taskList.map(sourceOf);
   const tasks = sources.map(loadTask); // validates every task's data before anything is written
   const log = (s: string) => process.stderr.write(s + '\n');
