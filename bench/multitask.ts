@@ -123,7 +123,8 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number,
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), singleTaskSteps: 'share', embeddingLrScale: n === 6 ? 1 : EMB_LR_SCALE } };
+  const embeddingLrScale = n === 6 ? 1 : EMB_LR_SCALE;
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), singleTaskSteps: 'share', embeddingLrScale } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
@@ -139,7 +140,7 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       const model = new MultiTaskModel(encoder, b.tokenizer, null, rng, 128);
       model.addTask(specOf(t));
       log(`config ${n}: ${t.name}`);
-      const { res, seconds } = await trainOne(model, [t], steps[i], out.setup.embeddingLrScale!);
+      const { res, seconds } = await trainOne(model, [t], steps[i], embeddingLrScale);
       out.trainSeconds += seconds;
       out.totalParams += model.numParameters();
       await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
@@ -175,7 +176,7 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   const model = new MultiTaskModel(b.encoder, b.tokenizer, skills, rng, 128);
   for (const t of data) model.addTask(specOf(t));
   log(`config ${n}: ${NAMES[n]}, ${model.numParameters().toLocaleString('en-US')} parameters`);
-  const { res, seconds } = await trainOne(model, data, STEPS * data.length, out.setup.embeddingLrScale!);
+  const { res, seconds } = await trainOne(model, data, STEPS * data.length, embeddingLrScale);
   out.trainSeconds = seconds;
   out.totalParams = model.numParameters();
   for (const t of data) await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
@@ -203,8 +204,11 @@ function report(results: ConfigResult[]): string {
   const embScale = (r: ConfigResult) => r.setup.embeddingLrScale ?? 1;
   const pretrainedScales = new Set(rows.filter((r) => r.config !== 6).map(embScale));
   if (pretrainedScales.size > 1) throw new Error('results under runs/bench-multitask used different embedding lr scales; rerun them alike');
-  const [embPre] = [...pretrainedScales];
-  const embScratch = rows.find((r) => r.config === 6);
+  const scratch = rows.find((r) => r.config === 6);
+  const embLines = [
+    ...[...pretrainedScales].map((x) => `×${x} in (1)–(5), whose embeddings are pretrained`),
+    ...(scratch ? [`×${embScale(scratch)} in (6), whose embeddings are fresh`] : []),
+  ];
   const single = shared ? shares(TASKS.map((t) => rows[0].tasks[t].trainSize), steps) : TASKS.map(() => steps);
   const stepsOf = (t: string) => single[TASKS.indexOf(t)];
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
@@ -251,7 +255,7 @@ function report(results: ConfigResult[]): string {
       ? `- Budget: ${steps * TASKS.length} batches of 32 in all (${steps} per task on average), split alike in every configuration. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling). Single-task models: each task's expected share of those steps (${TASKS.map((t) => `${t} ${stepsOf(t)}`).join(', ')}), so a task sees as many examples on its own as in a multi-task model.`
       : `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
     `- The same hyperparameters everywhere: AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated ${shared ? EVALS : 4} times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
-    `- Embeddings' learning rate (\`embeddingLrScale\`): ${embPre === undefined ? '' : `×${embPre} in (1)–(5), whose embeddings are pretrained (pretraining grew their RMS from 0.02 to 0.063, and AdamW moves a weight by about lr whatever its size)`}${embScratch ? `${embPre === undefined ? '' : '; '}×${embScale(embScratch)} in (6), whose embeddings are fresh` : ''}.`,
+    `- The embeddings' learning rate (\`embeddingLrScale\`, [docs/multitask.md](../multitask.md) says why): ${embLines.join('; ')}.`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
