@@ -135,9 +135,10 @@ describe('multi-task training', () => {
     const m1 = await oneStep(1);
     const m3 = await oneStep(3);
     const emb = new Set(m1.encoder.embeddings.parameters());
+    const after3 = m3.parameters();
     let compared = 0;
     m1.parameters().forEach((p, i) => {
-      const q = m3.parameters()[i];
+      const q = after3[i];
       for (let j = 0; j < p.size; j++) {
         const d1 = p.f32[j] - init[i][j];
         const d3 = q.f32[j] - init[i][j];
@@ -150,7 +151,10 @@ describe('multi-task training', () => {
       }
     });
     assert.ok(compared > 100, `${compared} embedding weights moved`);
-    await assert.rejects(() => oneStep(0), /embeddingLrScale must be > 0/);
+    // A bad scale is refused before anything is changed: freezing is not left behind.
+    const m0 = build();
+    await assert.rejects(() => trainMultiTask(m0, [sent], { steps: 1, freezeEmbeddings: true, embeddingLrScale: 0 }), /embeddingLrScale must be > 0/);
+    assert.ok(m0.parameters().every((p) => p.requiresGrad), 'no parameter left frozen');
   });
 
   it('pathwise train / eval / predict round trip, with a user task from a JSONL file', () => {

@@ -85,6 +85,8 @@ export interface MultiTaskResult {
 export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
   const opts: MultiTaskOptions = { ...DEFAULT_MULTITASK, ...o };
   if (!Number.isInteger(opts.groupByLength) || opts.groupByLength < 1) throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
+  // Checked before freezing below changes the model's parameters.
+  if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
   const rng = new Rng(opts.seed);
   for (const t of tasks) if (!model.tasks.has(t.name)) throw new Error(`the model has no head for task "${t.name}"`);
 
@@ -96,7 +98,6 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
   }
   for (const p of frozen) p.requiresGrad = false;
   const params = model.parameters().filter((p) => !frozen.has(p));
-  if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
   const embeddings = new Set(model.encoder.embeddings.parameters());
   // Biases and norms without weight decay; the embeddings (tables, and a post-LN stack's norm) at their own lr scale.
   const groups = [false, true].flatMap((emb) => {
