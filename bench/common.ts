@@ -74,3 +74,15 @@ export function torchReference(script: string, args: string[]): { ref: TorchRefe
 export function modelDigest(dir: string): string {
   return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
 }
+
+/**
+ * A model folder's shape and vocabulary, without its weights: the first 16 hex digits of the
+ * SHA-256 of its config.json followed by its tokenizer.json. What a from-scratch run reads of a base.
+ */
+export function shapeDigest(dir: string): string {
+  return createHash('sha256')
+    .update(readFileSync(join(dir, 'config.json')))
+    .update(readFileSync(join(dir, 'tokenizer.json')))
+    .digest('hex')
+    .slice(0, 16);
+}

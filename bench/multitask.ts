@@ -31,7 +31,7 @@ import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, log, modelDigest } from './common.js';
+import { ROOT, log, modelDigest, shapeDigest } from './common.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -81,6 +81,9 @@ interface ConfigResult {
     groupByLength?: number;
     /** SHA-256 (first 16 hex) of the base's model.safetensors; absent in older results. */
     baseDigest?: string;
+    /** SHA-256 (first 16 hex) of the base's config.json and tokenizer.json, all (6) reads of the
+     *  base, so (6) need not rerun when only the base's weights change; absent in older results. */
+    shapeDigest?: string;
     /** The embeddings' lr scale this configuration trained with; absent in older results: 1. */
     embeddingLrScale?: number;
     /** How single-task models' steps were set: "share" (the task's expected share of the
@@ -124,7 +127,7 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number,
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   const embeddingLrScale = n === 6 ? 1 : EMB_LR_SCALE;
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), singleTaskSteps: 'share', embeddingLrScale } };
+  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), shapeDigest: shapeDigest(BASE), singleTaskSteps: 'share', embeddingLrScale } };
   const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
@@ -195,8 +198,20 @@ function report(results: ConfigResult[]): string {
   const steps = rows[0].setup.steps;
   if (rows.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
   const threads = rows[0].setup.threads;
-  const digests = new Set(rows.map((r) => r.setup.baseDigest ?? 'unrecorded'));
+  // (1)-(5) read the base's weights and must share them; (6) reads only its config and tokenizer,
+  // so it must share those (or, in results from before they were recorded, the weights too).
+  const pretrainedRows = rows.filter((r) => r.config !== 6);
+  const digests = new Set((pretrainedRows.length > 0 ? pretrainedRows : rows).map((r) => r.setup.baseDigest ?? 'unrecorded'));
   if (digests.size > 1) throw new Error(`results under runs/bench-multitask come from different bases (${[...digests].join(', ')}); rerun them alike`);
+  const scratch = rows.find((r) => r.config === 6);
+  if (scratch && pretrainedRows.length > 0) {
+    const shapes = new Set(rows.map((r) => r.setup.shapeDigest ?? 'unrecorded'));
+    const sameShape = shapes.size === 1 && !shapes.has('unrecorded');
+    const sameWeights = digests.has(scratch.setup.baseDigest ?? 'unrecorded');
+    if (!sameShape && !sameWeights) {
+      throw new Error(`(6) in runs/bench-multitask comes from a base with a different config or tokenizer than (1)-(5) (${[...shapes].join(', ')}); rerun it`);
+    }
+  }
   const groups = new Set(rows.map((r) => r.setup.groupByLength ?? 1));
   if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
   if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1) throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
@@ -204,7 +219,6 @@ function report(results: ConfigResult[]): string {
   const embScale = (r: ConfigResult) => r.setup.embeddingLrScale ?? 1;
   const pretrainedScales = new Set(rows.filter((r) => r.config !== 6).map(embScale));
   if (pretrainedScales.size > 1) throw new Error('results under runs/bench-multitask used different embedding lr scales; rerun them alike');
-  const scratch = rows.find((r) => r.config === 6);
   const embLines = [
     ...[...pretrainedScales].map((x) => `×${x} in (1)–(5), whose embeddings are pretrained`),
     ...(scratch ? [`×${embScale(scratch)} in (6), whose embeddings are fresh`] : []),
@@ -265,7 +279,7 @@ function report(results: ConfigResult[]): string {
     ...TASKS.map((t) => `  | ${t} | ${['general', ...SKILLS.table[t]].join(', ')} |`),
     '',
     `- (5) adds skill-aware pretraining before (4)'s training: ${skill ? skill.steps : '`--skill-steps`'} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
-    '- (6): the base\'s shape and tokenizer, random weights.',
+    `- (6): the base's shape and tokenizer, random weights${scratch?.setup.shapeDigest ? ` (config.json and tokenizer.json SHA-256 ${scratch.setup.shapeDigest}; (6) was run ${scratch.setup.baseDigest === [...digests][0] ? 'with the same base' : `with an earlier version of the base, ${scratch.setup.baseDigest}, whose weights it does not read`})` : ''}.`,
     `- Epochs of each training set the single-task runs saw (steps × 32 / training examples): ${TASKS.map((t) => `${t} ${((stepsOf(t) * 32) / rows[0].tasks[t].trainSize).toFixed(2)}`).join(', ')}. Below one epoch the table compares the configurations at this budget; it does not say what each reaches at convergence.`,
   ];
   return lines.join('\n') + '\n';
