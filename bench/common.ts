@@ -67,22 +67,23 @@ export function torchReference(script: string, args: string[]): { ref: TorchRefe
   return { ref: { intra, blas, info, run }, missing: null };
 }
 
-/**
- * A model folder's identity: the first 16 hex digits of its model.safetensors' SHA-256. Saved with
- * benchmark results, because a folder such as models/base can be replaced by a newer version.
- */
-export function modelDigest(dir: string): string {
-  return createHash('sha256').update(readFileSync(join(dir, 'model.safetensors'))).digest('hex').slice(0, 16);
+/** The first 16 hex digits of the SHA-256 of a folder's files, read in the order given. */
+function digestFiles(dir: string, files: string[]): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(readFileSync(join(dir, f)));
+  return h.digest('hex').slice(0, 16);
 }
 
 /**
- * A model folder's shape and vocabulary, without its weights: the first 16 hex digits of the
- * SHA-256 of its config.json followed by its tokenizer.json. What a from-scratch run reads of a base.
+ * A model folder's identity: the digest of its model.safetensors. Saved with benchmark results,
+ * because a folder such as models/base can be replaced by a newer version.
  */
+export function modelDigest(dir: string): string {
+  return digestFiles(dir, ['model.safetensors']);
+}
+
+/** A model folder's shape and vocabulary without its weights (config.json, tokenizer.json): all a
+ *  from-scratch run reads of a base. */
 export function shapeDigest(dir: string): string {
-  return createHash('sha256')
-    .update(readFileSync(join(dir, 'config.json')))
-    .update(readFileSync(join(dir, 'tokenizer.json')))
-    .digest('hex')
-    .slice(0, 16);
+  return digestFiles(dir, ['config.json', 'tokenizer.json']);
 }

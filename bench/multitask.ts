@@ -279,7 +279,7 @@ function report(results: ConfigResult[]): string {
     ...TASKS.map((t) => `  | ${t} | ${['general', ...SKILLS.table[t]].join(', ')} |`),
     '',
     `- (5) adds skill-aware pretraining before (4)'s training: ${skill ? skill.steps : '`--skill-steps`'} masked-LM steps on the pretraining corpus, each step activating one task's row of the table. It therefore gets that much more pretraining than (1)–(4).`,
-    `- (6): the base's shape and tokenizer, random weights${scratch?.setup.shapeDigest ? ` (config.json and tokenizer.json SHA-256 ${scratch.setup.shapeDigest}; (6) was run ${scratch.setup.baseDigest === [...digests][0] ? 'with the same base' : `with an earlier version of the base, ${scratch.setup.baseDigest}, whose weights it does not read`})` : ''}.`,
+    `- (6): the base's shape and tokenizer, random weights${scratch?.setup.shapeDigest ? ` (config.json and tokenizer.json SHA-256 ${scratch.setup.shapeDigest}; (6) was run ${scratch.setup.baseDigest === [...digests][0] ? 'with the same base' : `with another version of the base, ${scratch.setup.baseDigest}, whose weights it does not read`})` : ''}.`,
     `- Epochs of each training set the single-task runs saw (steps × 32 / training examples): ${TASKS.map((t) => `${t} ${((stepsOf(t) * 32) / rows[0].tasks[t].trainSize).toFixed(2)}`).join(', ')}. Below one epoch the table compares the configurations at this budget; it does not say what each reaches at convergence.`,
   ];
   return lines.join('\n') + '\n';
