@@ -3,9 +3,9 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, Tensor, paddingMask } from '../src/engine/index.js';
-import { EncoderBlock } from '../src/nn/index.js';
-import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from './helpers.js';
+import { Rng, Tensor, paddingMask } from '../../src/engine/index.js';
+import { EncoderBlock } from '../../src/nn/index.js';
+import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface Fx {
   config: { B: number; T: number; dModel: number; heads: number; ffn: number; eps: number };

@@ -7,11 +7,11 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BinaryOp, UnaryOp, dropoutHash } from '../src/engine/kernels.js';
-import type { Kernels } from '../src/engine/kernels.js';
-import { erf, erfc, gelu, tsKernels } from '../src/engine/kernels_ts.js';
-import { loadNativeKernels } from '../src/engine/kernels_native.js';
-import { Rng } from '../src/engine/rng.js';
+import { BinaryOp, UnaryOp, dropoutHash } from '../../src/engine/kernels.js';
+import type { Kernels } from '../../src/engine/kernels.js';
+import { erf, erfc, gelu, tsKernels } from '../../src/engine/kernels_ts.js';
+import { loadNativeKernels } from '../../src/engine/kernels_native.js';
+import { Rng } from '../../src/engine/rng.js';
 
 const loaded = loadNativeKernels();
 const NK = loaded.kernels;

@@ -7,11 +7,11 @@ import { it, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as E from '../src/engine/index.js';
-import { Rng, Tensor } from '../src/engine/index.js';
-import { FeedForward, LanguageModel, TransformerEncoder } from '../src/nn/index.js';
-import { SkillFFN, SwitchFFN, account, auxLoss, capacityOf, planDispatch, sparseFfnFactory, type SparseConfig } from '../src/sparse/index.js';
-import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from './helpers.js';
+import * as E from '../../src/engine/index.js';
+import { Rng, Tensor } from '../../src/engine/index.js';
+import { FeedForward, LanguageModel, TransformerEncoder } from '../../src/nn/index.js';
+import { SkillFFN, SwitchFFN, account, auxLoss, capacityOf, planDispatch, sparseFfnFactory, type SparseConfig } from '../../src/sparse/index.js';
+import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface MoeCase {
   name: string;

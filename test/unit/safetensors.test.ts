@@ -2,7 +2,7 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, Tensor, floatToHalf, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../src/engine/index.js';
+import { Rng, Tensor, floatToHalf, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../../src/engine/index.js';
 
 it('round-trips float32 and int32 tensors with metadata, data 8-byte aligned', () => {
   const a = tensor([1.5, -2, 3.25, Math.PI, -0, 1e-30], [2, 3]);

@@ -7,16 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
-import { Rng, noGrad } from '../src/engine/index.js';
-import { TransformerEncoder } from '../src/nn/index.js';
-import { Tokenizer } from '../src/data/tokenizer/index.js';
-import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
-import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
-import { evaluateTask, taskProbabilities, trainMultiTask } from '../src/train/multitask.js';
-import { SkillTable, sparseFfnFactory } from '../src/sparse/index.js';
-import { BUILTIN_SKILLS } from '../src/tasks/builtin/skills.js';
-import { subsample, type TaskData } from '../src/tasks/task.js';
+import { ROOT } from '../helpers.js';
+import { Rng, noGrad } from '../../src/engine/index.js';
+import { TransformerEncoder } from '../../src/nn/index.js';
+import { Tokenizer } from '../../src/data/tokenizer/index.js';
+import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
+import { MultiTaskModel, specOf } from '../../src/tasks/multitask_model.js';
+import { evaluateTask, taskProbabilities, trainMultiTask } from '../../src/train/multitask.js';
+import { SkillTable, sparseFfnFactory } from '../../src/sparse/index.js';
+import { BUILTIN_SKILLS } from '../../src/tasks/builtin/skills.js';
+import { subsample, type TaskData } from '../../src/tasks/task.js';
 
 function subset(t: TaskData, train: number, dev: number): TaskData {
   return { ...t, train: t.train.slice(0, train), dev: t.dev.slice(0, dev), test: t.test.slice(0, dev) };

@@ -10,10 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readSafetensors } from '../src/engine/index.js';
-import { fromPretrained } from '../src/train/pretrained.js';
-import { loadMobyDick } from '../src/data/corpus/index.js';
-import { ROOT } from './helpers.js';
+import { readSafetensors } from '../../src/engine/index.js';
+import { fromPretrained } from '../../src/train/pretrained.js';
+import { loadMobyDick } from '../../src/data/corpus/index.js';
+import { ROOT } from '../helpers.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 let work = '';

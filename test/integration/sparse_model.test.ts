@@ -8,12 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as E from '../src/engine/index.js';
-import { Rng, Tensor, noGrad } from '../src/engine/index.js';
-import { FeedForward, LanguageModel } from '../src/nn/index.js';
-import { SkillFFN, SwitchFFN, auxLoss, upcycle } from '../src/sparse/index.js';
-import { loadMobyDick } from '../src/data/corpus/index.js';
-import { ROOT, assertClose } from './helpers.js';
+import * as E from '../../src/engine/index.js';
+import { Rng, Tensor, noGrad } from '../../src/engine/index.js';
+import { FeedForward, LanguageModel } from '../../src/nn/index.js';
+import { SkillFFN, SwitchFFN, auxLoss, upcycle } from '../../src/sparse/index.js';
+import { loadMobyDick } from '../../src/data/corpus/index.js';
+import { ROOT, assertClose } from '../helpers.js';
 
 describe('Switch layer gradients (finite differences)', () => {
   it('match for x, router and experts, with drops and both auxiliary losses', () => {

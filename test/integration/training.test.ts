@@ -3,11 +3,11 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as E from '../src/engine/index.js';
-import { AdamW, Rng, Tensor, availableBackends, clipGradNorm, lrSchedule, withBackend } from '../src/engine/index.js';
-import { clearPool, pooledFloats } from '../src/engine/storage.js';
-import { EncoderBlock } from '../src/nn/index.js';
-import { assertClose } from './helpers.js';
+import * as E from '../../src/engine/index.js';
+import { AdamW, Rng, Tensor, availableBackends, clipGradNorm, lrSchedule, withBackend } from '../../src/engine/index.js';
+import { clearPool, pooledFloats } from '../../src/engine/storage.js';
+import { EncoderBlock } from '../../src/nn/index.js';
+import { assertClose } from '../helpers.js';
 
 // Batches of 10, 7 and 12 positions in turn (as padded text batches vary), so pooled buffers are
 // reused across sizes. With freeActivations, activations go back to the pool during backward and

@@ -3,8 +3,8 @@
 
 import { it, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import * as E from '../src/engine/index.js';
-import { Tensor, tensor } from '../src/engine/index.js';
+import * as E from '../../src/engine/index.js';
+import { Tensor, tensor } from '../../src/engine/index.js';
 
 describe('autograd', () => {
   it('accumulates into .grad across backward calls until cleared', () => {

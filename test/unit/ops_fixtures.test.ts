@@ -3,9 +3,9 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as E from '../src/engine/index.js';
-import { Tensor } from '../src/engine/index.js';
-import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from './helpers.js';
+import * as E from '../../src/engine/index.js';
+import { Tensor } from '../../src/engine/index.js';
+import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface Case {
   name: string;

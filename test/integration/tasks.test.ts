@@ -4,24 +4,24 @@
 // Every loader reads its pinned npm package, so the counts below are exact. Where they differ from
 // /work/shared/docs/data-sources.md the comment says why.
 
-import { TASK_FLOORS } from '../src/tasks/builtin/floors.js';
+import { TASK_FLOORS } from '../../src/tasks/builtin/floors.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { detokenize, loadBrown } from '../src/data/corpus/brown.js';
-import { builtinPretrainDocuments } from '../src/data/corpus/pretrain_corpus.js';
-import { brownSplit, wicLemmaSplit, wordnetSplit } from '../src/data/splits.js';
-import { MostFrequentTag, NaiveBayes, WordOverlap, bagOfWords, runBaseline } from '../src/tasks/baselines.js';
-import { BUILTIN_TASKS, BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
-import { loadSenseTask } from '../src/tasks/builtin/sense.js';
-import { loadChatbotCorpus } from '../src/tasks/builtin/slots.js';
-import { mailToText } from '../src/tasks/builtin/spam.js';
-import { inflections, usesLemma, wicPairs } from '../src/tasks/builtin/wic.js';
-import { TaskDataError, loadTaskFromFiles, parseCsv } from '../src/tasks/from_files.js';
-import { accuracy, averageRanks, bioSpans, macroF1, pearson, spanF1, spearman, tokenAccuracy } from '../src/tasks/metrics.js';
-import { exampleWords, labelCounts, type Example, type TaskData } from '../src/tasks/task.js';
+import { detokenize, loadBrown } from '../../src/data/corpus/brown.js';
+import { builtinPretrainDocuments } from '../../src/data/corpus/pretrain_corpus.js';
+import { brownSplit, wicLemmaSplit, wordnetSplit } from '../../src/data/splits.js';
+import { MostFrequentTag, NaiveBayes, WordOverlap, bagOfWords, runBaseline } from '../../src/tasks/baselines.js';
+import { BUILTIN_TASKS, BUILTIN_TASK_NAMES, loadBuiltinTask } from '../../src/tasks/builtin/index.js';
+import { loadSenseTask } from '../../src/tasks/builtin/sense.js';
+import { loadChatbotCorpus } from '../../src/tasks/builtin/slots.js';
+import { mailToText } from '../../src/tasks/builtin/spam.js';
+import { inflections, usesLemma, wicPairs } from '../../src/tasks/builtin/wic.js';
+import { TaskDataError, loadTaskFromFiles, parseCsv } from '../../src/tasks/from_files.js';
+import { accuracy, averageRanks, bioSpans, macroF1, pearson, spanF1, spearman, tokenAccuracy } from '../../src/tasks/metrics.js';
+import { exampleWords, labelCounts, type Example, type TaskData } from '../../src/tasks/task.js';
 
 const close = (a: number, b: number, eps = 1e-12, msg?: string) => assert.ok(Math.abs(a - b) <= eps, msg ?? `${a} != ${b}`);
 const inBand = (x: number, lo: number, hi: number, what: string) => assert.ok(x >= lo && x <= hi, `${what}: ${x.toFixed(4)} not in [${lo}, ${hi}]`);

@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Tensor, noGrad, paddingMask } from '../src/engine/index.js';
-import { fromPretrained } from '../src/train/pretrained.js';
-import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from './helpers.js';
+import { Tensor, noGrad, paddingMask } from '../../src/engine/index.js';
+import { fromPretrained } from '../../src/train/pretrained.js';
+import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface Io {
   inputs: { input_ids: FxTensor; token_type_ids: FxTensor; attention_mask: FxTensor };

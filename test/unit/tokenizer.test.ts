@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
-import { Tokenizer, trainBpe, trainBpeWithReport, bytesToUnicode, type TokenizerJson } from '../src/data/tokenizer/index.js';
+import { Tokenizer, trainBpe, trainBpeWithReport, bytesToUnicode, type TokenizerJson } from '../../src/data/tokenizer/index.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const NM = join(ROOT, 'node_modules');
 const require = createRequire(import.meta.url);
 

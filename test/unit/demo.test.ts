@@ -2,7 +2,7 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDemo } from '../src/cli/demo.js';
+import { runDemo } from '../../src/cli/demo.js';
 
 it('the demo learns sent: loss falls steadily and test accuracy clears 78%', () => {
   const { testAccuracy, losses } = runDemo(() => {});

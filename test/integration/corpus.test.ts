@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../src/engine/index.js';
+import { Rng } from '../../src/engine/index.js';
 import {
   BROWN_CATEGORIES, CorpusError, LEXNAMES, UNIVERSAL_TAGS, brownSplit, brownToUniversal, builtinPretrainDocuments, corpusStats,
   detokenize, firstInvalidUtf8, lemmaKey, loadBrown, loadMobyDickParts, loadSotuAddresses, loadWordNet, parseBrownFile, parseGloss,
   pretrainHeldOut, readCorpus, wicLemmaSplit, wordnetSplit, type BrownDocument, type PretrainDocument, type Synset,
-} from '../src/data/corpus/index.js';
+} from '../../src/data/corpus/index.js';
 
 let brownCache: { docs: BrownDocument[]; ms: number } | null = null;
 function brown(): { docs: BrownDocument[]; ms: number } {

@@ -2,8 +2,8 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamW, Tensor, clipGradNorm, lrSchedule, parameter } from '../src/engine/index.js';
-import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from './helpers.js';
+import { AdamW, Tensor, clipGradNorm, lrSchedule, parameter } from '../../src/engine/index.js';
+import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface AdamCase {
   name: string;

@@ -3,12 +3,12 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../src/engine/index.js';
-import { Tokenizer } from '../src/data/tokenizer/index.js';
-import { BatchStream, lengthSortedBatches } from '../src/tasks/batches.js';
-import { encodedLengths } from '../src/tasks/encode.js';
-import { loadSentTask } from '../src/tasks/builtin/sent.js';
-import type { Example } from '../src/tasks/task.js';
+import { Rng } from '../../src/engine/index.js';
+import { Tokenizer } from '../../src/data/tokenizer/index.js';
+import { BatchStream, lengthSortedBatches } from '../../src/tasks/batches.js';
+import { encodedLengths } from '../../src/tasks/encode.js';
+import { loadSentTask } from '../../src/tasks/builtin/sent.js';
+import type { Example } from '../../src/tasks/task.js';
 
 const sent = loadSentTask();
 const tok = Tokenizer.train(sent.train.map((e) => e.text), { vocabSize: 800 });

@@ -4,9 +4,9 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as E from '../src/engine/index.js';
-import { Rng, Tensor } from '../src/engine/index.js';
-import { describeEachBackend } from './helpers.js';
+import * as E from '../../src/engine/index.js';
+import { Rng, Tensor } from '../../src/engine/index.js';
+import { describeEachBackend } from '../helpers.js';
 
 function randT(shape: number[], rng: Rng, opts: { away?: number; positive?: boolean } = {}): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

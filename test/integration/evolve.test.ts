@@ -10,25 +10,25 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
-import * as E from '../src/engine/index.js';
-import { Rng, Tensor, noGrad } from '../src/engine/index.js';
-import { DEFAULT_ENCODER, ResidualAdapter, TransformerEncoder, type EncoderConfig } from '../src/nn/index.js';
-import { Tokenizer } from '../src/data/tokenizer/index.js';
-import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
-import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
-import { Pathwise } from '../src/index.js';
-import type { Batch } from '../src/tasks/encode.js';
-import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
-import { trainMultiTask } from '../src/train/multitask.js';
-import { loadMultiTask } from '../src/train/pretrained.js';
+import { ROOT } from '../helpers.js';
+import * as E from '../../src/engine/index.js';
+import { Rng, Tensor, noGrad } from '../../src/engine/index.js';
+import { DEFAULT_ENCODER, ResidualAdapter, TransformerEncoder, type EncoderConfig } from '../../src/nn/index.js';
+import { Tokenizer } from '../../src/data/tokenizer/index.js';
+import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
+import { MultiTaskModel, specOf } from '../../src/tasks/multitask_model.js';
+import { Pathwise } from '../../src/index.js';
+import type { Batch } from '../../src/tasks/encode.js';
+import { subsample, type Example, type TaskData } from '../../src/tasks/task.js';
+import { trainMultiTask } from '../../src/train/multitask.js';
+import { loadMultiTask } from '../../src/train/pretrained.js';
 import {
   ComponentStore, DEFAULT_SEARCH, HPARAM_NAMES, PathModel, PathSystemError, addedParameters, activatedParameters, cloneMutation, evaluatePath, fromMultiTask,
   hparamValues, loadPathSystem, makeChild, mutateHParams, pathComponents, pathScore, savePathSystem, searchTask, trainPath, validateSearchOptions,
   PathSystem, type HParams, type Path, type TrainPathOptions,
-} from '../src/evolve/index.js';
-import { childJob } from '../src/evolve/child_job.js';
-import { trainInWorkers, withBlasThreads } from '../src/evolve/train_in_workers.js';
+} from '../../src/evolve/index.js';
+import { childJob } from '../../src/evolve/child_job.js';
+import { trainInWorkers, withBlasThreads } from '../../src/evolve/train_in_workers.js';
 
 const bytes = (t: Tensor | Float32Array) => {
   const a = t instanceof Tensor ? t.f32 : t;
