@@ -36,15 +36,13 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { MultiTaskModel, decodePredictions, specOf, type TaskSpec } from '../src/tasks/multitask_model.js';
+import {
+  TaskModel, activatedParameters, addedParameters, decodePredictions, describePath, loadModel, loadPretrained, rawPrediction, saveModel, specOf, type TaskSpec,
+} from '../src/model/index.js';
 import { scorePredictions } from '../src/tasks/score.js';
 import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
-import { fromPretrained } from '../src/train/pretrained.js';
-import {
-  DEFAULT_SEARCH, activatedParameters, addedParameters, describePath, fromMultiTask, loadPathSystem, savePathSystem, searchTask,
-  type PathSystem,
-} from '../src/evolve/index.js';
+import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { ROOT, log, modelDigest } from './common.js';
 
@@ -151,18 +149,13 @@ async function measure(spec: TaskSpec, examples: readonly Example[], encode: (xs
     const l = noGrad(() => logits(batch));
     const f = l.f32;
     hash.update(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
-    pred.push(...decodePredictions(spec, l, batch, chunk));
+    pred.push(...decodePredictions(spec, l, batch, chunk).map(rawPrediction));
   }
   const s = scorePredictions(spec, examples, pred);
   return { score: s.score, metric: s.metric, digest: hash.digest('hex') };
 }
 
-const measurePath = (system: PathSystem, t: TaskData) => {
-  const m = system.model(t.name);
-  return measure(specOf(t), t.test, (xs) => m.encode(xs, false), (b) => m.logits(b));
-};
-
-const measureDense = (model: MultiTaskModel, t: TaskData) =>
+const measurePath = (model: TaskModel, t: TaskData) =>
   measure(specOf(t), t.test, (xs) => model.encode(t.name, xs, false), (b) => model.logits(t.name, b));
 
 // ------------------------------------------------------------------------------ results
@@ -234,14 +227,13 @@ function loadData(name: string, setup: Setup): TaskData {
 }
 
 function baseModel(setup: Setup) {
-  const pre = fromPretrained(isAbsolute(setup.base) ? setup.base : join(ROOT, setup.base));
+  const pre = loadPretrained(isAbsolute(setup.base) ? setup.base : join(ROOT, setup.base));
   if (!pre.tokenizer) throw new Error(`${setup.base}: no tokenizer.json`);
-  if (pre.sparse.switch || pre.sparse.skills) throw new Error(`${setup.base}/config.json: a sparse base; μ2Net paths need a dense base (no "sparse" block)`);
   return pre;
 }
 
 /** trainMultiTask with bench:multitask's settings: 10% warm-up, 6 dev evaluations, best kept. */
-async function train(model: MultiTaskModel, tasks: TaskData[], steps: number, seed: number) {
+async function train(model: TaskModel, tasks: TaskData[], steps: number, seed: number) {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
     ...TRAIN, seed, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 6)), logEvery: 100, progress: process.stderr, log,
@@ -250,29 +242,31 @@ async function train(model: MultiTaskModel, tasks: TaskData[], steps: number, se
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function runInitial(setup: Setup): Promise<{ system: PathSystem; initial: InitialResult }> {
+async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: InitialResult }> {
   const names = setup.order.slice(0, setup.initial);
   const data = names.map((n) => loadData(n, setup));
   const pre = baseModel(setup);
-  const model = new MultiTaskModel(pre.model.encoder, pre.tokenizer!, null, new Rng(1), Math.min(128, pre.config.maxPositions));
-  for (const t of data) model.addTask(specOf(t));
+  const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: Math.min(128, pre.config.maxPositions) });
+  for (const t of data) model.addTask(specOf(t), { source: { builtin: t.name } });
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
   const { res, seconds } = await train(model, data, steps, setup.seed);
   const dense: Record<string, Measured> = {};
-  for (const t of data) dense[t.name] = await measureDense(model, t);
-  const system = fromMultiTask(model, data.map((t) => ({ ...specOf(t), source: { builtin: t.name } })));
+  for (const t of data) dense[t.name] = await measurePath(model, t);
+  // The trained tasks are finished: locked, they become the system later tasks grow from.
+  model.lockTasks();
+  const system = model;
   const converted: Record<string, Measured> = {};
   for (const t of data) converted[t.name] = await measurePath(system, t);
   const initial: InitialResult = { tasks: names, steps, stepsPerTask: res.stepsPerTask, seconds, dense, converted, parameters: system.numParameters() };
   // The JSON first, then the system: a run killed in between redoes this stage on resume.
   writeJson(join(RESULTS, 'initial.json'), initial);
-  savePathSystem(SYSTEM_DIR, system);
+  saveModel(SYSTEM_DIR, system);
   log(`initial: ${names.map((n) => `${n} ${converted[n].metric} ${converted[n].score.toFixed(4)}`).join(', ')}`);
   return { system, initial };
 }
 
-async function runStep(setup: Setup, system: PathSystem, k: number, name: string, original: Record<string, string>): Promise<StepResult> {
+async function runStep(setup: Setup, system: TaskModel, k: number, name: string, original: Record<string, string>): Promise<StepResult> {
   const data = loadData(name, setup);
   const earlierData = [...system.tasks.keys()].map((n) => loadData(n, setup));
   log(`step ${k}: adding ${name} (${data.train.length} train / ${data.dev.length} dev / ${data.test.length} test) to ${[...system.tasks.keys()].join(', ')}`);
@@ -299,12 +293,12 @@ async function runStep(setup: Setup, system: PathSystem, k: number, name: string
 
   // Plain fine-tuning of the base at the same number of training batches as the whole search.
   const pre = baseModel(setup);
-  const ft = new MultiTaskModel(pre.model.encoder, pre.tokenizer!, null, new Rng(1), system.maxLen);
+  const ft = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: system.maxLen });
   ft.addTask(specOf(data));
   const budget = setup.children * setup.steps;
   log(`  fine-tuning the base on ${name}: ${budget} steps`);
   const tr = await train(ft, [data], budget, setup.seed);
-  const ftTest = await measureDense(ft, data);
+  const ftTest = await measurePath(ft, data);
   log(`  fine-tuning: ${ftTest.metric} ${ftTest.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
 
   return {
@@ -333,9 +327,9 @@ async function run(setup: Setup): Promise<void> {
 
   // Resume: the stages whose JSON exists and whose task the saved system holds are done.
   const saved = loadResults(setup);
-  let system: PathSystem | null = null;
+  let system: TaskModel | null = null;
   let initial = saved.initial;
-  if (initial && existsSync(join(SYSTEM_DIR, 'config.json'))) system = loadPathSystem(SYSTEM_DIR);
+  if (initial && existsSync(join(SYSTEM_DIR, 'config.json'))) system = loadModel(SYSTEM_DIR);
   if (!system || !initial) ({ system, initial } = await runInitial(setup));
   else log(`resuming from ${SYSTEM_DIR}: ${[...system.tasks.keys()].join(', ')}`);
 
@@ -353,7 +347,7 @@ async function run(setup: Setup): Promise<void> {
     const r = await runStep(setup, system, k, name, original);
     original[name] = r.path.test.digest;
     writeJson(stepFile(k, name), r);
-    savePathSystem(SYSTEM_DIR, system);
+    saveModel(SYSTEM_DIR, system);
   }
 }
 

@@ -20,14 +20,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
-import { DEFAULT_SPARSE_SWITCH, SkillTable, account, type SparseConfig } from '../src/sparse/index.js';
+import { DEFAULT_SPARSE_SWITCH, account, type SparseConfig } from '../src/sparse/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
 import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
-import { MultiTaskModel, specOf } from '../src/tasks/multitask_model.js';
+import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { DEFAULT_MULTITASK, evaluateTask, taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
-import { fromPretrained, inLayout } from '../src/train/pretrained.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
@@ -104,19 +103,19 @@ function shares(trainSizes: number[], steps: number): number[] {
 }
 
 /** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
-function activated(model: MultiTaskModel, task: string): number {
-  const a = account(model.encoder, model.encoder, { task, skills: model.skills ? model.skills.skillsFor(task) : [] });
-  return a.activeParams + count(model.heads.byTask.get(task)!.parameters());
+function activated(model: TaskModel, encoder: TransformerEncoder, task: string): number {
+  const a = account(encoder, encoder, { task, skills: model.skills ? model.skills.skillsFor(task) : [] });
+  return a.activeParams + count(model.store.get(model.task(task).path.head).module.parameters());
 }
 
 function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
-  const pre = fromPretrained(dir);
+  const pre = loadPretrained(dir);
   if (!pre.tokenizer) throw new Error(`${dir}: no tokenizer.json`);
   const lm = inLayout(pre, dir, sparse ?? { switch: null, skills: null }, rng, 'bench sparse layout');
   return { encoder: lm.encoder, tokenizer: pre.tokenizer, config: pre.config };
 }
 
-async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number, embeddingLrScale: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
+async function trainOne(model: TaskModel, tasks: TaskData[], steps: number, embeddingLrScale: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
     ...TRAIN, embeddingLrScale, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / EVALS)), logEvery: 100,
@@ -128,9 +127,9 @@ async function trainOne(model: MultiTaskModel, tasks: TaskData[], steps: number,
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   const embeddingLrScale = n === 6 ? 1 : EMB_LR_SCALE;
   const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), shapeDigest: shapeDigest(BASE), singleTaskSteps: 'share', embeddingLrScale } };
-  const score = async (model: MultiTaskModel, t: TaskData, dev: number, steps: number) => {
+  const score = async (model: TaskModel, encoder: TransformerEncoder, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
-    out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, t.name), steps, trainSize: t.train.length };
+    out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, encoder, t.name), steps, trainSize: t.train.length };
     log(`  ${NAMES[n]}: ${t.name} test ${s.metric} ${s.score.toFixed(4)}`);
   };
   if (n === 1 || n === 6) {
@@ -140,13 +139,13 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       const b = baseEncoder(null, rng);
       // From scratch: the base's shape and tokenizer, fresh random weights.
       const encoder = n === 1 ? b.encoder : new TransformerEncoder(b.config, rng);
-      const model = new MultiTaskModel(encoder, b.tokenizer, null, rng, 128);
+      const model = TaskModel.fromEncoder(encoder, b.tokenizer, { sparse: { switch: null, skills: null }, rng, maxLen: 128 });
       model.addTask(specOf(t));
       log(`config ${n}: ${t.name}`);
       const { res, seconds } = await trainOne(model, [t], steps[i], embeddingLrScale);
       out.trainSeconds += seconds;
       out.totalParams += model.numParameters();
-      await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
+      await score(model, encoder, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
     }
     return out;
   }
@@ -175,14 +174,13 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   }
   const sparse: SparseConfig | null = n === 3 ? SWITCH : n === 4 || n === 5 ? { switch: null, skills: SKILLS } : null;
   const b = baseEncoder(sparse, rng, dir);
-  const skills = n === 4 || n === 5 ? new SkillTable(JSON.parse(JSON.stringify(SKILLS))) : null;
-  const model = new MultiTaskModel(b.encoder, b.tokenizer, skills, rng, 128);
+  const model = TaskModel.fromEncoder(b.encoder, b.tokenizer, { sparse: sparse ?? { switch: null, skills: null }, rng, maxLen: 128 });
   for (const t of data) model.addTask(specOf(t));
   log(`config ${n}: ${NAMES[n]}, ${model.numParameters().toLocaleString('en-US')} parameters`);
   const { res, seconds } = await trainOne(model, data, STEPS * data.length, embeddingLrScale);
   out.trainSeconds = seconds;
   out.totalParams = model.numParameters();
-  for (const t of data) await score(model, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
+  for (const t of data) await score(model, b.encoder, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
   return out;
 }
 

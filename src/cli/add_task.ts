@@ -22,8 +22,8 @@ import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../tasks/builtin/index.js';
 import { loadTaskFromFiles, TaskDataError, type TaskFileConfig } from '../tasks/from_files.js';
 import type { TaskData } from '../tasks/task.js';
 import { parseOverrides } from '../train/config.js';
-import type { TaskSource } from '../train/pretrained.js';
-import { DEFAULT_SEARCH, openModelFolder, savePathSystem, searchTask, evaluatePath, activatedParameters, addedParameters, describePath, validateSearchOptions } from '../evolve/index.js';
+import { activatedParameters, addedParameters, describePath, folderKind, loadModel, saveModel, type TaskSource } from '../model/index.js';
+import { DEFAULT_SEARCH, searchTask, validateSearchOptions } from '../evolve/index.js';
 import { InputError } from '../util/errors.js';
 import { UsageError } from './pretrain.js';
 
@@ -90,7 +90,8 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   validateSearchOptions({ ...DEFAULT_SEARCH, ...opts });
 
   // Validate everything before training: the folder, the task and its data, the name.
-  const { system, converted } = openModelFolder(dir);
+  const converted = folderKind(dir) !== 'components';
+  const system = loadModel(dir);
   const { data, source } = resolveTaskArg(flags.task);
   if (system.tasks.has(data.name)) {
     throw new InputError(`task "${data.name}" is already in ${dir} (it has: ${[...system.tasks.keys()].join(', ')}); give the new task another name`, flags.task);
@@ -105,15 +106,14 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   }
 
   const log = (s: string) => process.stderr.write(s + '\n');
-  log(`${dir}: ${converted ? 'a `pathwise train` folder, converted to a path system' : 'a path system'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`);
+  log(`${dir}: ${converted ? 'one encoder whose tasks each run all of it' : 'a model whose tasks run paths of their own'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`);
   log(`searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}`);
   const t0 = performance.now();
   const res = await searchTask(system, data, source, { ...opts, log });
-  savePathSystem(dir, system, extra);
+  saveModel(dir, system, extra);
 
   const path = res.best.path;
-  const model = system.model(data.name);
-  const test = data.test.length ? await evaluatePath(model, data, data.test) : null;
+  const test = data.test.length ? await system.evaluate(data.name, data.test) : null;
   process.stdout.write(
     `added task "${data.name}" to ${dir} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n` +
     `path: ${describePath(path)}\n` +

@@ -4,8 +4,7 @@
 // `pathwise tasks` lists with each path's activated and added parameters, so inspect refuses one
 // (exit 2) and says so.
 
-import { fromPretrained } from '../train/pretrained.js';
-import { isPathSystemFolder } from '../evolve/io.js';
+import { folderKind, loadPretrained } from '../model/index.js';
 import { SkillTable, account, formatAccount } from '../sparse/index.js';
 import { parseOverrides } from '../train/config.js';
 import { UsageError } from './pretrain.js';
@@ -13,11 +12,11 @@ import { UsageError } from './pretrain.js';
 export function inspectCommand(argv: string[]): void {
   const { rest, flags } = parseOverrides(argv, ['task', 'seq-len', 'json']);
   if (rest.length !== 1) throw new UsageError('usage: pathwise inspect <model folder> [--task T] [--seq-len N] [--json]');
-  if (isPathSystemFolder(rest[0])) {
+  if (folderKind(rest[0]) === 'components') {
     throw new UsageError(`${rest[0]} is a path system (μ2Net paths, written by pathwise add-task), not a single encoder; ` +
       `use \`pathwise tasks ${rest[0]}\` for each task's path and its activated and added parameters`);
   }
-  const { model, config, sparse } = fromPretrained(rest[0]);
+  const { model, config, sparse } = loadPretrained(rest[0]);
   const seqLen = flags['seq-len'] ? Number(flags['seq-len']) : config.maxPositions;
   const table = sparse.skills ? new SkillTable(sparse.skills) : null;
   const tasks = flags.task ? [flags.task] : table ? Object.keys(sparse.skills!.table) : [null];

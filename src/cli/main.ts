@@ -6,7 +6,8 @@ import { runDemo } from './demo.js';
 import { UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
 import { exportCommand } from './export.js';
-import { evalCommand, predictCommand, trainCommand } from './train.js';
+import { evalCommand, trainCommand } from './train.js';
+import { predictCommand } from './predict.js';
 import { addTaskCommand } from './add_task.js';
 import { tasksCommand } from './tasks.js';
 import { InputError } from '../util/errors.js';
@@ -19,7 +20,7 @@ commands:
   inspect    parameters, activated parameters and FLOPs per token of a model, per task and layer
   train      train tasks jointly (built-in or from data files), from a pretrained base or scratch
   eval       score a trained model on its tasks' test (or dev) sets
-  predict    predict with a trained model: pathwise predict <model> --task T "text"
+  predict    predict with a trained model: pathwise predict <model> --task T [--json] [--input FILE|-] "text"
   export     rewrite a model folder's weights, e.g. as F16: pathwise export <model> --out DIR
   add-task   add a task to a trained model in place by evolutionary path search (μ2Net):
              pathwise add-task <model> --task <task config .json | built-in task>

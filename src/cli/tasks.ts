@@ -3,7 +3,7 @@
 // touches) and added parameters (those created for the task). A dense `pathwise train` folder is
 // shown as the path system add-task would make of it.
 
-import { activatedParameters, addedParameters, describePath, openModelFolder, pathComponents } from '../evolve/index.js';
+import { activatedParameters, addedParameters, describePath, folderKind, loadModel, pathComponents } from '../model/index.js';
 import { parseOverrides } from '../train/config.js';
 import { UsageError } from './pretrain.js';
 
@@ -12,7 +12,8 @@ export function tasksCommand(argv: string[]): void {
   const unknown = Object.keys(overrides);
   if (unknown.length) throw new UsageError(`unknown option --${unknown[0]}`);
   if (rest.length !== 1) throw new UsageError('usage: pathwise tasks <model folder> [--json]');
-  const { system, converted } = openModelFolder(rest[0]);
+  const converted = folderKind(rest[0]) !== 'components';
+  const system = loadModel(rest[0]);
   const rows = [...system.tasks.values()].map(({ spec, path }) => ({
     task: spec.name,
     type: spec.type,
@@ -21,6 +22,7 @@ export function tasksCommand(argv: string[]): void {
     activated: activatedParameters(system.store, path),
     added: addedParameters(system.store, path),
     hparams: path.hparams,
+    ...(path.skills ? { skills: path.skills } : {}),
   }));
   if (flags.json) {
     process.stdout.write(JSON.stringify({ converted, parameters: system.numParameters(), components: system.store.size, tasks: rows }) + '\n');

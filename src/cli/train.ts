@@ -1,23 +1,20 @@
-// `pathwise train --config FILE`, `pathwise eval <model> [--task T] [--split dev|test]`,
-// `pathwise predict <model> --task T "text" ...`. eval and predict take a `pathwise train` folder
-// or a path system (a folder `pathwise add-task` has written), with the same output.
+// `pathwise train --config FILE` and `pathwise eval <model> [--task T] [--split dev|test]` (any
+// model folder with tasks: one `pathwise train` wrote, or one `pathwise add-task` has grown).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
-import { SkillTable, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
+import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
 import { mergeSparse } from '../train/pretrain_config.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
-import { MultiTaskModel, specOf } from '../tasks/multitask_model.js';
 import type { TaskData } from '../tasks/task.js';
 import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
 import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
-import { fromPretrained, inLayout, saveMultiTask, type SavedTask, type TaskSource } from '../train/pretrained.js';
-import { evaluateFolderTask, isPathSystemFolder, loadTaskModel } from '../evolve/index.js';
+import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, specOf, type TaskSource } from '../model/index.js';
 import { UsageError } from './pretrain.js';
 
 const DEFAULT_TRAIN = {
@@ -43,6 +40,15 @@ interface TrainFile {
 
 function loadTask(src: TaskSource): TaskData {
   return 'builtin' in src ? loadBuiltinTask(src.builtin) : loadTaskFromFiles(src.files);
+}
+
+/** Whether `dir` holds tasks on paths of their own (unreadable folders are reported by the loader). */
+function isComponentsFolder(dir: string): boolean {
+  try {
+    return folderKind(dir) === 'components';
+  } catch {
+    return false;
+  }
 }
 
 function sourceOf(t: string | Record<string, unknown>): TaskSource {
@@ -86,12 +92,12 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let sp: SparseConfig = mergeSparse(sparse, flags.config);
   const rng = new Rng(cfg.train.seed);
   if (cfg.base) {
-    if (isPathSystemFolder(cfg.base)) {
+    if (isComponentsFolder(cfg.base)) {
       throw new ConfigError(`${flags.config}: base ${cfg.base} is a path system (made by pathwise add-task), whose tasks each run their own path; pathwise train starts from a pretrained model or a pathwise train folder. To add a task to it: pathwise add-task ${cfg.base} --task <task config>`);
     }
-    let pre: ReturnType<typeof fromPretrained>;
+    let pre: ReturnType<typeof loadPretrained>;
     try {
-      pre = fromPretrained(cfg.base);
+      pre = loadPretrained(cfg.base);
     } catch (e) {
       throw new ConfigError(`${flags.config}: base: ${(e as Error).message}`);
     }
@@ -113,12 +119,11 @@ export async function trainCommand(argv: string[]): Promise<void> {
     encoder = new TransformerEncoder(c, rng, sparseFfnFactory(c, sp, rng));
     log(`from scratch: ${encoder.numParameters().toLocaleString('en-US')} encoder parameters`);
   }
-  const model = new MultiTaskModel(encoder, tokenizer, sp.skills ? new SkillTable(sp.skills) : null, rng, Math.min(cfg.maxLen, encoder.cfg.maxPositions));
-  for (const t of tasks) model.addTask(specOf(t));
+  const model = TaskModel.fromEncoder(encoder, tokenizer, { sparse: sp, rng, maxLen: Math.min(cfg.maxLen, encoder.cfg.maxPositions) });
+  tasks.forEach((t, i) => model.addTask(specOf(t), { source: sources[i] }));
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask: perTask ?? {}, log, progress: process.stderr });
-  const saved: SavedTask[] = tasks.map((t, i) => ({ ...specOf(t), source: sources[i] }));
-  saveMultiTask(join(cfg.out, 'model'), model, saved, sp);
+  saveModel(join(cfg.out, 'model'), model);
   const test: [string, Record<string, number | string>][] = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
   process.stdout.write(`best dev at step ${res.bestStep}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n\ntest scores:\n${table(test)}\n\nsaved ${join(cfg.out, 'model')}\n`);
@@ -129,25 +134,14 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (rest.length !== 1) throw new UsageError('usage: pathwise eval <model folder> [--task T] [--split dev|test]');
   const split = (flags.split ?? 'test') as 'dev' | 'test';
   if (split !== 'dev' && split !== 'test') throw new UsageError('--split must be dev or test');
-  // A `pathwise train` folder or a path system (pathwise add-task): the same table either way.
-  const folder = loadTaskModel(rest[0]);
-  const tasks = folder.tasks;
-  const chosen = flags.task ? tasks.filter((t) => t.name === flags.task) : tasks;
-  if (chosen.length === 0) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${tasks.map((t) => t.name).join(', ')})`);
+  const model = loadModel(rest[0]);
+  const tasks = [...model.tasks.values()];
+  const chosen = flags.task ? tasks.filter((t) => t.spec.name === flags.task) : tasks;
+  if (chosen.length === 0) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${tasks.map((t) => t.spec.name).join(', ')})`);
   const rows: [string, Record<string, number | string>][] = [];
   for (const t of chosen) {
-    const data = loadTask(t.source);
-    rows.push([t.name, await evaluateFolderTask(folder, { ...data, name: t.name }, data[split])]);
+    if (!t.source) throw new UsageError(`task "${t.spec.name}" of ${rest[0]} was made in code and names no data to score it on`);
+    rows.push([t.spec.name, await model.evaluate(t.spec.name, loadTask(t.source)[split])]);
   }
   process.stdout.write(`${split} scores:\n${table(rows)}\n`);
-}
-
-export async function predictCommand(argv: string[]): Promise<void> {
-  const { rest, flags } = parseOverrides(argv, ['task']);
-  if (rest.length < 2 || !flags.task) throw new UsageError('usage: pathwise predict <model folder> --task T "text" ["text" ...]');
-  const folder = loadTaskModel(rest[0]);
-  const model = folder.kind === 'path_system' ? folder.system : folder.model;
-  if (!model.tasks.has(flags.task)) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${[...model.tasks.keys()].join(', ')})`);
-  const out = await model.predict(flags.task, rest.slice(1));
-  for (const p of out) process.stdout.write((typeof p === 'string' ? p : JSON.stringify(p)) + '\n');
 }

@@ -1,20 +1,16 @@
 // One child's training and scoring as a self-contained job: everything needed to rebuild the
-// child's PathModel away from the system (in a worker thread, worker.ts), train its new
-// components (trainPath) and score it on dev (evaluatePath), exactly as the search does in
+// child's path away from the model (in a worker thread, worker.ts), train its new
+// components (trainPath) and score it on dev, exactly as the search does in
 // process. A job is a deterministic function of its contents: the seed was drawn in the main
 // thread, and the new components carry the state of the Rng they were built from
 // (component_snapshot.ts), so a worker trains them bit for bit as the main thread would have.
 
 import { Tokenizer } from '../data/tokenizer/index.js';
-import type { TaskSpec } from '../tasks/multitask_model.js';
 import type { TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
-import type { ComponentStore } from './components.js';
 import { parameterCopies, restoreComponents, snapshotComponents, weightBuffers, type ComponentSnapshot } from './component_snapshot.js';
-import { evaluatePath } from './evaluate.js';
 import type { Child } from './mutations.js';
-import { pathComponents, type Path } from './path.js';
-import { PathModel } from './path_model.js';
+import { TaskPath, pathComponents, type ComponentStore, type Path, type TaskSpec } from '../model/index.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
 
 export interface ChildJob {
@@ -68,10 +64,10 @@ export function outcomeBuffers(o: ChildOutcome): ArrayBuffer[] {
 export async function runChildJob(job: ChildJob): Promise<ChildOutcome> {
   const store = restoreComponents(job.components);
   const tokenizer = Tokenizer.fromJson(job.tokenizerJson, `<tokenizer of child ${job.index}>`);
-  const model = new PathModel(store, job.path, job.spec, tokenizer, job.maxLen);
+  const model = new TaskPath(store, job.path, job.spec, tokenizer, job.maxLen).eval();
   const trainable = job.trainable.map((id) => store.get(id));
   const trained = await trainPath(model, trainable, job.train, job.options);
-  const dev = await evaluatePath(model, job.spec, job.dev);
+  const dev = await model.evaluate(job.dev);
   const weights: ChildOutcome['weights'] = {};
   for (const c of trainable) weights[c.id] = parameterCopies(c.module);
   return { index: job.index, weights, dev, trainLoss: trained.finalLoss };

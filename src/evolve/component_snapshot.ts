@@ -1,13 +1,13 @@
 // Components as plain data, to rebuild them in another thread (worker.ts): each one's description
 // (what config.json saves of it), a copy of its weights, and the state of the Rng its module was
 // built from. Rebuilding replays the module's construction from that state, then loads the
-// weights, as loading a folder does (io.ts). The module then holds the same weights and its
+// weights, as loading a folder does (model/folder.ts). The module then holds the same weights and its
 // dropout generator is in the same state, so the copy computes and trains bit for bit like
 // the original.
 
 import { Rng } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { ComponentStore, buildModule, describeComponent, type ComponentDescription, type RngSnapshot } from './components.js';
+import { ComponentStore, buildModule, describeComponent, type ComponentDescription, type RngSnapshot } from '../model/index.js';
 
 export interface ComponentSnapshot extends ComponentDescription {
   /** Parameter name -> a copy of its values, with a buffer of its own (transferable). */

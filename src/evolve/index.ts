@@ -1,13 +1,7 @@
-// μ2Net-style evolutionary paths: components shared by reference, paths, mutations, the search
-// for a new task's path, and path-system model folders.
+// μ2Net's evolutionary paths: the mutations that make a child path, its brief training, and the
+// search that adds a task to a running model (the components, paths and TaskModel it works on
+// are src/model's).
 
-export * from './hparams.js';
-export * from './components.js';
-export * from './path.js';
-export * from './path_model.js';
 export * from './mutations.js';
-export * from './evaluate.js';
 export * from './train_path.js';
-export * from './system.js';
 export * from './search.js';
-export * from './io.js';

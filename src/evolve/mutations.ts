@@ -13,15 +13,21 @@
 //  5. Adapters: with adapterSize > 0, a new residual adapter (the identity at init) is inserted
 //     before every used block that has none; existing adapters are components like any other.
 //
+//  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
+//     skill blocks hold, drawn uniformly, is switched on or off in the path's skill set (never
+//     leaving a skill block with none of its skills active). A child of another task starts from
+//     that task's skills: SkillNet's row of a related task is a better start than none.
+//
+// Blocks of every kind (dense, Switch, skill) are reused and cloned alike: a clone copies the whole
+// block, router and experts or every skill included.
+//
 // The parent's μ drives all of its child's mutations (the child's own, possibly mutated, μ is the
 // one its children will use). Every random draw comes from the given Rng in a fixed order, so a
 // child is a deterministic function of (parent, store contents, Rng state).
 
 import type { Rng } from '../engine/index.js';
-import type { TaskSpec } from '../tasks/multitask_model.js';
-import type { ComponentStore } from './components.js';
-import { mutateHParams, type HParamName } from './hparams.js';
-import type { Path, Root } from './path.js';
+import type { ComponentStore, Path, Root, TaskSpec } from '../model/index.js';
+import { HPARAM_NAMES, hparamValues, type HParamName, type HParams } from '../model/hparams.js';
 
 export interface Child {
   path: Path;
@@ -121,5 +127,67 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   }
 
   const path: Path = { task: task.name, embeddings: cl.embeddings, blocks: cl.blocks, adapters: adapterIds, finalNorm: cl.finalNorm, head, hparams };
+  const skills = skillMutation(store, cl.blocks, parent.path.skills, mu, rng);
+  if (skills) {
+    path.skills = skills.skills;
+    notes.push(...skills.notes);
+  }
   return { path, created, notes };
+}
+
+/**
+ * μ2Net's hyperparameter mutation: each hyperparameter, with probability μ, moves to an adjacent
+ * value in its list (up or down with equal probability; at either end of the list, to the only
+ * neighbour). A value that is not in its list (a hand-edited config) first snaps to the nearest
+ * listed value. Returns the new values and the names that moved.
+ */
+export function mutateHParams(h: HParams, mu: number, depth: number, rng: Rng): { hparams: HParams; changed: HParamName[] } {
+  const lists = hparamValues(depth);
+  const out: HParams = { ...h };
+  const changed: HParamName[] = [];
+  for (const name of HPARAM_NAMES) {
+    const list = lists[name];
+    let i = nearestIndex(list, h[name]);
+    out[name] = list[i];
+    if (rng.uniform() >= mu || list.length < 2) continue;
+    const up = rng.uniform() < 0.5;
+    if (i === 0) i = 1;
+    else if (i === list.length - 1) i = list.length - 2;
+    else i += up ? 1 : -1;
+    out[name] = list[i];
+    changed.push(name);
+  }
+  return { hparams: out, changed };
+}
+
+function nearestIndex(list: readonly number[], v: number): number {
+  let best = 0;
+  for (let i = 1; i < list.length; i++) if (Math.abs(list[i] - v) < Math.abs(list[best] - v)) best = i;
+  return best;
+}
+
+/**
+ * The child's skill set (step 6 above), or null when none of its blocks is a skill block. Draws
+ * from the Rng only in that case, so that searches over models without skills are unchanged.
+ */
+export function skillMutation(store: ComponentStore, blocks: readonly string[], parentSkills: readonly string[] | undefined, mu: number, rng: Rng): { skills: string[]; notes: string[] } | null {
+  const perBlock = blocks.map((b) => store.get(b, 'block').config.sparse?.skills).filter((s): s is string[] => !!s);
+  if (perBlock.length === 0) return null;
+  const all = [...new Set(perBlock.flat())];
+  const skills = (parentSkills ?? []).filter((s) => all.includes(s));
+  const notes: string[] = [];
+  if (rng.uniform() < mu) {
+    const s = all[rng.int(all.length)];
+    const without = skills.filter((x) => x !== s);
+    if (!skills.includes(s)) {
+      skills.push(s);
+      notes.push(`skill +${s}`);
+    } else if (perBlock.every((bs) => without.some((x) => bs.includes(x)))) {
+      skills.splice(skills.indexOf(s), 1);
+      notes.push(`skill -${s}`);
+    }
+  }
+  // A parent without skills for these blocks (cannot come from a checked path) gets all of them.
+  if (!perBlock.every((bs) => skills.some((x) => bs.includes(x)))) return { skills: all, notes: [...notes, 'skills: all'] };
+  return { skills, notes };
 }

@@ -38,14 +38,10 @@
 
 import { Rng } from '../engine/index.js';
 import type { TaskData } from '../tasks/task.js';
-import type { TaskScore } from '../train/multitask.js';
-import type { TaskSource } from '../train/pretrained.js';
+import type { TaskScore } from '../tasks/score.js';
+import { addedParameters, describePath, pathComponents, type Path, type TaskModel, type TaskSource } from '../model/index.js';
 import { applyOutcome, childJob } from './child_job.js';
-import { evaluatePath } from './evaluate.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
-import { addedParameters, describePath, pathComponents, type Path } from './path.js';
-import { PathModel } from './path_model.js';
-import type { PathSystem } from './system.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
 
@@ -131,7 +127,7 @@ export function validateSearchOptions(o: SearchOptions): void {
  * on return the task has its path and the path's components are locked. Nothing that an earlier
  * task's path uses is ever trained or changed.
  */
-export async function searchTask(system: PathSystem, task: TaskData, source: TaskSource, o: Partial<SearchOptions> = {}): Promise<SearchResult> {
+export async function searchTask(system: TaskModel, task: TaskData, source: TaskSource, o: Partial<SearchOptions> = {}): Promise<SearchResult> {
   const opts: SearchOptions = { ...DEFAULT_SEARCH, ...o };
   validateSearchOptions(opts);
   if (system.tasks.has(task.name)) throw new RangeError(`task "${task.name}" already exists (this model has: ${[...system.tasks.keys()].join(', ')})`);
@@ -149,9 +145,9 @@ export async function searchTask(system: PathSystem, task: TaskData, source: Tas
   const candidates: Candidate[] = [];
 
   const trainHere = async (child: Child, train: TrainPathOptions) => {
-    const model = new PathModel(store, child.path, spec, system.tokenizer, system.maxLen);
+    const model = system.pathModel(spec, child.path).eval();
     const trained = await trainPath(model, child.created.map((id) => store.get(id)), task.train, train);
-    return { dev: await evaluatePath(model, task, dev), trainLoss: trained.finalLoss };
+    return { dev: await model.evaluate(dev), trainLoss: trained.finalLoss };
   };
   let useWorkers = opts.parallel > 1;
   let tokenizerJson: string | null = null;
@@ -224,7 +220,7 @@ export async function searchTask(system: PathSystem, task: TaskData, source: Tas
   }
 
   const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
-  system.addTask(spec, source, best.path);
+  system.addTaskPath(spec, source, best.path);
   store.lock(pathComponents(best.path));
   const dropped = system.collectGarbage().filter((id) => !existing.has(id));
   opts.log(`best: child ${best.index}, ${describePath(best.path)}`);

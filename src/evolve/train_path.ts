@@ -7,8 +7,7 @@
 import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
 import type { Example } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
-import type { Component } from './components.js';
-import type { PathModel } from './path_model.js';
+import type { Component, TaskPath } from '../model/index.js';
 
 export interface TrainPathOptions {
   steps: number;
@@ -29,7 +28,7 @@ export interface TrainPathResult {
   trainableParameters: number;
 }
 
-export async function trainPath(model: PathModel, trainable: readonly Component[], train: readonly Example[], o: TrainPathOptions): Promise<TrainPathResult> {
+export async function trainPath(model: TaskPath, trainable: readonly Component[], train: readonly Example[], o: TrainPathOptions): Promise<TrainPathResult> {
   if (train.length === 0) throw new RangeError('trainPath: no training examples');
   for (const c of trainable) if (c.locked) throw new Error(`trainPath: component "${c.id}" is locked and must never be trained`);
   const own = new Set<Tensor>(trainable.flatMap((c) => c.module.parameters()));

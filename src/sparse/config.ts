@@ -58,13 +58,41 @@ export function validateSparseConfig(s: SparseConfig, layers: number, where = 'm
   }
 }
 
+/**
+ * What one block's FFN slot holds: Switch experts, named skills (each a dense FFN, or a Switch
+ * layer when both are given), or neither (a dense FFN). A model's SparseConfig decides this per
+ * layer (blockSparseOf); a block component carries its own, so that a μ2Net path can reuse or
+ * clone one block of any kind.
+ */
+export interface BlockSparse {
+  switch: SwitchConfig | null;
+  skills: string[] | null;
+}
+
+/** Layer `layer`'s FFN kind under a model's sparse config (the Switch config without `every`). */
+export function blockSparseOf(s: SparseConfig, layer: number): BlockSparse {
+  let sw: SwitchConfig | null = null;
+  if (isSwitchLayer(s, layer)) {
+    const { every: _every, ...rest } = s.switch!;
+    sw = rest;
+  }
+  return { switch: sw, skills: isSkillLayer(s, layer) ? [...s.skills!.skills] : null };
+}
+
+/** Checks a block's FFN kind; the message names the field. */
+export function validateBlockSparse(b: BlockSparse, where: string): void {
+  validateSparseConfig({ switch: b.switch ? { ...b.switch, every: 1 } : null, skills: b.skills ? { skills: b.skills, generic: null, table: {}, layers: 'all' } : null }, 1, where);
+  if (b.skills && b.skills.length === 0) throw new RangeError(`${where}.skills must name at least one skill`);
+}
+
+/** The FFN a block's sparse spec asks for, or null for a dense FFN (the block builds its own). */
+export function buildSparseFfn(c: EncoderConfig, b: BlockSparse, rng: Rng): FfnLike | null {
+  const sw = () => new SwitchFFN(b.switch!, c.dModel, c.ffn, c.activation, rng, c.initStd);
+  if (b.skills) return new SkillFFN(b.skills.map((n) => [n, b.switch ? sw() : new FeedForward(c, rng)]));
+  return b.switch ? sw() : null;
+}
+
 /** The encoder's FFN factory for a sparse config (null for a dense layer). */
 export function sparseFfnFactory(c: EncoderConfig, s: SparseConfig, rng: Rng): (layer: number) => FfnLike | null {
-  const dense = () => new FeedForward(c, rng);
-  const sw = () => new SwitchFFN(s.switch!, c.dModel, c.ffn, c.activation, rng, c.initStd);
-  return (layer) => {
-    const swHere = isSwitchLayer(s, layer);
-    if (isSkillLayer(s, layer)) return new SkillFFN(s.skills!.skills.map((n) => [n, swHere ? sw() : dense()]));
-    return swHere ? sw() : null;
-  };
+  return (layer) => buildSparseFfn(c, blockSparseOf(s, layer), rng);
 }

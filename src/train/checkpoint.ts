@@ -12,26 +12,7 @@ import { join } from 'node:path';
 import { Tensor, readSafetensors, serializeSafetensors, type AdamW, type AdamWState } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
-
-export interface SavedModel {
-  config: Record<string, unknown>;
-  tokenizerJson: string;
-}
-
-/** The files of a model folder (model.safetensors, config.json, tokenizer.json). */
-export function modelFiles(model: Module, saved: SavedModel): Record<string, Uint8Array | string> {
-  const tensors = new Map<string, Tensor>(model.namedParameters());
-  return {
-    'model.safetensors': serializeSafetensors(tensors, { format: 'pt', producer: 'pathwise' }),
-    'config.json': JSON.stringify(saved.config, null, 2) + '\n',
-    'tokenizer.json': saved.tokenizerJson,
-  };
-}
-
-/** Writes a model folder atomically (the exported model users load with fromPretrained). */
-export function saveModelDir(dir: string, model: Module, saved: SavedModel): void {
-  writeDirAtomic(dir, modelFiles(model, saved));
-}
+import { folderFiles, type SavedModel } from '../model/index.js';
 
 /** Loads model.safetensors into a module; every parameter must be present with its shape. */
 export function loadModelWeights(model: Module, file: string): void {
@@ -71,7 +52,7 @@ export class CheckpointDir {
     });
     const target = join(this.dir, stepDir(step));
     writeDirAtomic(target, {
-      ...modelFiles(model, saved),
+      ...folderFiles(model.namedParameters(), saved),
       'optimizer.safetensors': serializeSafetensors(moments, { step: String(st.step) }),
       'trainer_state.json': JSON.stringify(state, null, 2) + '\n',
     });

@@ -7,8 +7,8 @@
 import * as E from '../engine/index.js';
 import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
 import { auxLoss } from '../sparse/index.js';
-import { scorePredictions, type TaskScore } from '../tasks/score.js';
-import type { MultiTaskModel } from '../tasks/multitask_model.js';
+import type { TaskScore } from '../tasks/score.js';
+import type { TaskModel } from '../model/index.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
@@ -71,8 +71,8 @@ export function taskProbabilities(sizes: number[], temperature: number): number[
 }
 
 /** Scores a task on examples with its natural metric. */
-export async function evaluateTask(model: MultiTaskModel, task: TaskData, examples: readonly Example[]): Promise<TaskScore> {
-  return scorePredictions(task, examples, await model.predict(task.name, examples));
+export function evaluateTask(model: TaskModel, task: Pick<TaskData, 'name'>, examples: readonly Example[]): Promise<TaskScore> {
+  return model.evaluate(task.name, examples);
 }
 
 export interface MultiTaskResult {
@@ -82,7 +82,7 @@ export interface MultiTaskResult {
   stepsPerTask: Record<string, number>;
 }
 
-export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
+export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
   const opts: MultiTaskOptions = { ...DEFAULT_MULTITASK, ...o };
   if (!Number.isInteger(opts.groupByLength) || opts.groupByLength < 1) throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
   // Checked before freezing below changes the model's parameters.
@@ -92,13 +92,14 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
 
   // Transfer learning: frozen parameters are left out of the optimizer and get no gradient.
   const frozen = new Set<Tensor>();
-  if (opts.freezeEmbeddings) for (const p of model.encoder.embeddings.parameters()) frozen.add(p);
-  for (let i = 0; i < Math.min(opts.freezeLayers, model.encoder.layers.length); i++) {
-    for (const p of model.encoder.layers[i].parameters()) frozen.add(p);
+  const rootEmbeddings = model.store.get(model.root.embeddings).module;
+  if (opts.freezeEmbeddings) for (const p of rootEmbeddings.parameters()) frozen.add(p);
+  for (let i = 0; i < Math.min(opts.freezeLayers, model.depth); i++) {
+    for (const p of model.store.get(model.root.blocks[i]).module.parameters()) frozen.add(p);
   }
   for (const p of frozen) p.requiresGrad = false;
   const params = model.parameters().filter((p) => !frozen.has(p));
-  const embeddings = new Set(model.encoder.embeddings.parameters());
+  const embeddings = new Set(rootEmbeddings.parameters());
   // Biases and norms without weight decay; the embeddings (tables, and a post-LN stack's norm) at their own lr scale.
   const groups = [false, true].flatMap((emb) => {
     const ps = params.filter((p) => embeddings.has(p) === emb);
@@ -126,6 +127,12 @@ export async function trainMultiTask(model: MultiTaskModel, tasks: TaskData[], o
     const dev: Record<string, TaskScore> = {};
     for (const [i, t] of tasks.entries()) dev[t.name] = await evaluateTask(model, t, devSample[i]);
     const average = tasks.reduce((s, t) => s + dev[t.name].score, 0) / tasks.length;
+    // From the first evaluation on every component trains (dropout on), as the trainer has always
+    // done. Before it, components keep the mode they came in: a pretrained base loads in inference
+    // mode, so its first evalEvery steps run without the encoder's dropout. Putting the model in
+    // training mode at the start would be the consistent rule; it changes every result, so it is
+    // left for a change of its own.
+    model.train();
     history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
     say(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
     if (average > best.average) {

@@ -15,12 +15,12 @@ import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory, type SparseConfig } f
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadCorpusTexts, packedData, tokenizerFor, type PackedData } from '../data/pretrain_data.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { CheckpointDir, saveModelDir, loadModelWeights, type TrainerState } from './checkpoint.js';
+import { CheckpointDir, loadModelWeights, type TrainerState } from './checkpoint.js';
 import { ConfigError } from './config.js';
 import { encoderConfigOf, type PretrainConfig } from './pretrain_config.js';
 import { maskTokens } from './objectives.js';
 import { Progress } from './progress.js';
-import { fromPretrained, inLayout } from './pretrained.js';
+import { FOLDER_FORMAT, inLayout, loadPretrained, saveModuleFolder } from '../model/index.js';
 
 interface State extends TrainerState {
   step: number;
@@ -248,7 +248,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   progress.done();
 
   // 6. The exported model.
-  saveModelDir(join(cfg.out, 'model'), model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() });
+  saveModuleFolder(join(cfg.out, 'model'), model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() });
   const tps = tokensThisRun / Math.max(1e-9, (performance.now() - t0) / 1000);
   log(`saved ${join(cfg.out, 'model')} (${Math.round(tps)} tokens/s this run)`);
   return { out: cfg.out, steps: state.step, heldOut, tokensPerSecond: tps };
@@ -257,9 +257,9 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
 /** cfg.init: the folder's shape and tokenizer, and its weights (upcycled when it is dense). */
 function initFrom(cfg: PretrainConfig) {
   const dir = cfg.init!;
-  let pre: ReturnType<typeof fromPretrained>;
+  let pre: ReturnType<typeof loadPretrained>;
   try {
-    pre = fromPretrained(dir);
+    pre = loadPretrained(dir);
   } catch (e) {
     throw new ConfigError(`init: ${(e as Error).message}`);
   }
@@ -282,5 +282,5 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** config.json of a Pathwise model folder. */
 export function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
-  return { model_type: 'pathwise', architectures: ['LanguageModel'], ...c, sparse };
+  return { model_type: 'pathwise', architectures: ['LanguageModel'], format: FOLDER_FORMAT, ...c, sparse };
 }

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, noGrad, paddingMask } from '../../src/engine/index.js';
-import { fromPretrained } from '../../src/train/pretrained.js';
+import { loadPretrained as fromPretrained } from '../../src/model/index.js';
 import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface Io {

@@ -16,17 +16,23 @@ import { Rng, Tensor, noGrad } from '../../src/engine/index.js';
 import { DEFAULT_ENCODER, ResidualAdapter, TransformerEncoder, type EncoderConfig } from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
-import { MultiTaskModel, specOf } from '../../src/tasks/multitask_model.js';
 import { Pathwise } from '../../src/index.js';
 import type { Batch } from '../../src/tasks/encode.js';
 import { subsample, type Example, type TaskData } from '../../src/tasks/task.js';
 import { trainMultiTask } from '../../src/train/multitask.js';
-import { loadMultiTask } from '../../src/train/pretrained.js';
+import { DEFAULT_SEARCH, cloneMutation, makeChild, mutateHParams, pathScore, searchTask, trainPath, validateSearchOptions, type TrainPathOptions } from '../../src/evolve/index.js';
 import {
-  ComponentStore, DEFAULT_SEARCH, HPARAM_NAMES, PathModel, PathSystemError, addedParameters, activatedParameters, cloneMutation, evaluatePath, fromMultiTask,
-  hparamValues, loadPathSystem, makeChild, mutateHParams, pathComponents, pathScore, savePathSystem, searchTask, trainPath, validateSearchOptions,
-  PathSystem, type HParams, type Path, type TrainPathOptions,
-} from '../../src/evolve/index.js';
+  ComponentStore, HPARAM_NAMES, ModelFolderError, TaskModel, TaskPath, addedParameters, activatedParameters, hparamValues, loadModel, pathComponents, rawPrediction, saveModel, specOf,
+  type HParams, type Path, type TaskSource,
+} from '../../src/model/index.js';
+
+const DENSE = { switch: null, skills: null };
+
+/** A model whose tasks are finished, as a later task finds it: locked, in inference mode. */
+function finished(model: TaskModel): TaskModel {
+  model.lockTasks();
+  return model.eval();
+}
 import { childJob } from '../../src/evolve/child_job.js';
 import { trainInWorkers, withBlasThreads } from '../../src/evolve/train_in_workers.js';
 
@@ -216,7 +222,7 @@ describe('adding a task by search (in process)', () => {
   let sent: TaskData;
   let intent: TaskData;
   let pos: TaskData;
-  let system: PathSystem;
+  let system: TaskModel;
   const recorded = new Map<string, { logits: Uint8Array; pred: unknown[] }>();
   let lockedBefore: Map<string, Uint8Array>;
   let work: string;
@@ -229,9 +235,9 @@ describe('adding a task by search (in process)', () => {
     const tok = Tokenizer.train([...sent.train, ...intent.train].map((e) => e.text), { vocabSize: 600 });
     const rng = new Rng(3);
     const enc = new TransformerEncoder({ ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 64, dModel: 32, layers: 2, heads: 2, ffn: 64, initStd: 0.05 }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 64);
-    model.addTask(specOf(sent));
-    model.addTask(specOf(intent));
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
+    model.addTask(specOf(sent), { source: { builtin: 'sent' } });
+    model.addTask(specOf(intent), { source: { builtin: 'slotsIntent' } });
     await trainMultiTask(model, [sent, intent], { steps: 150, batchSize: 16, lr: 3e-3, warmupSteps: 15, evalEvery: 150, patience: 0, seed: 1 });
     model.eval();
     for (const t of [sent, intent]) {
@@ -240,8 +246,8 @@ describe('adding a task by search (in process)', () => {
         pred: await model.predict(t.name, t.test),
       });
     }
-    system = fromMultiTask(model, [{ ...specOf(sent), source: { builtin: 'sent' } }, { ...specOf(intent), source: { builtin: 'slotsIntent' } }]);
-    // Right after conversion, a task's path computes exactly what the dense model computed.
+    system = finished(model);
+    // Locked and in inference mode, a task's path computes exactly what it computed before.
     for (const t of [sent, intent]) {
       assert.deepEqual(await logitsOf(() => system.encode(t.name, t.test, false), (b) => system.logits(t.name, b)), recorded.get(t.name)!.logits, `${t.name}: converted logits`);
     }
@@ -282,7 +288,7 @@ describe('adding a task by search (in process)', () => {
   });
 
   it('learns the new task (pos) clearly above the majority tag', async () => {
-    const s = await evaluatePath(system.model('pos'), pos, pos.test);
+    const s = await system.evaluate('pos', pos.test);
     const counts = new Map<string, number>();
     for (const e of pos.test) for (const t of e.tags!) counts.set(t, (counts.get(t) ?? 0) + 1);
     const majority = Math.max(...counts.values()) / [...counts.values()].reduce((a, b) => a + b, 0);
@@ -293,8 +299,8 @@ describe('adding a task by search (in process)', () => {
 
   it('saves and loads the path system: every task, old and new, predicts bit-for-bit the same', async () => {
     const dir = join(work, 'system');
-    savePathSystem(dir, system);
-    const loaded = loadPathSystem(dir);
+    saveModel(dir, system);
+    const loaded = loadModel(dir);
     assert.deepEqual([...loaded.tasks.keys()], ['sent', 'slotsIntent', 'pos']);
     for (const t of [sent, intent]) {
       assert.deepEqual(await logitsOf(() => loaded.encode(t.name, t.test, false), (b) => loaded.logits(t.name, b)), recorded.get(t.name)!.logits, `${t.name}: logits after reload`);
@@ -310,11 +316,11 @@ describe('adding a task by search (in process)', () => {
     const cfg = JSON.parse(good);
     cfg.tasks[2].path.hparams.lr = 0.123;
     writeFileSync(cfgFile, JSON.stringify(cfg));
-    assert.throws(() => loadPathSystem(dir), (e: Error) => e instanceof PathSystemError && /config\.json: tasks\[2\]\.path\.hparams\.lr must be one of/.test(e.message));
+    assert.throws(() => loadModel(dir), (e: Error) => e instanceof ModelFolderError && /config\.json: tasks\[2\]\.path\.hparams\.lr must be one of/.test(e.message));
     const cfg2 = JSON.parse(good);
     cfg2.components.find((c: { id: string }) => c.id === system.task('pos').path.head).locked = false;
     writeFileSync(cfgFile, JSON.stringify(cfg2));
-    assert.throws(() => loadPathSystem(dir), /tasks\[2\]: component "head\d+" is on a finished task's path but not locked/);
+    assert.throws(() => loadModel(dir), /tasks\[2\]: component "head\d+" is on a finished task's path but not locked/);
   });
 });
 
@@ -352,12 +358,12 @@ describe('pathwise add-task and pathwise tasks', () => {
 
     // The earlier tasks' test logits, from the dense folder as `pathwise train` wrote it.
     intent = loadBuiltinTask('slotsIntent');
-    const dense = loadMultiTask(modelDir).model;
+    const dense = loadModel(modelDir);
     const before = new Map<string, Uint8Array>();
     for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
       before.set(name, await logitsOf(() => dense.encode(name, xs, false), (b) => dense.logits(name, b)));
     }
-    assert.ok(Pathwise.fromPretrained(modelDir) instanceof MultiTaskModel, 'a `pathwise train` folder loads as a MultiTaskModel');
+    assert.ok(Pathwise.fromPretrained(modelDir) instanceof TaskModel, 'a `pathwise train` folder loads as a TaskModel');
     const ev = cli('eval', modelDir);
     assert.equal(ev.status, 0, ev.stderr);
     denseEval = ev.stdout.trim().split('\n');
@@ -399,11 +405,11 @@ describe('pathwise add-task and pathwise tasks', () => {
     assert.ok(js.tasks.every((r) => r.activated >= r.added && r.added > 0));
 
     // The folder is now a path system; the earlier tasks compute exactly what they did.
-    const sys = loadPathSystem(modelDir);
+    const sys = loadModel(modelDir);
     for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
       assert.deepEqual(await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)), before.get(name), `${name}: logits after add-task`);
     }
-    const s = await evaluatePath(sys.model('mypos'), pos, pos.test);
+    const s = await sys.evaluate('mypos', pos.test);
     assert.equal(s.score.toFixed(4), testScore.toFixed(4), 'the saved path scores what add-task reported');
     const counts = new Map<string, number>();
     for (const e of pos.test) for (const tag of e.tags!) counts.set(tag, (counts.get(tag) ?? 0) + 1);
@@ -428,7 +434,7 @@ describe('pathwise add-task and pathwise tasks', () => {
 
   it('eval, predict and Pathwise.fromPretrained take the path-system folder: the in-process scores and predictions, earlier tasks as before; inspect points to tasks; export keeps it loadable', async () => {
     assert.ok(denseEval.length > 0, 'the add-task test above ran first');
-    const sys = loadPathSystem(modelDir);
+    const sys = loadModel(modelDir);
     const metricsLine = (s: Record<string, number | string>) => Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ');
 
     const ev = cli('eval', modelDir);
@@ -438,7 +444,7 @@ describe('pathwise add-task and pathwise tasks', () => {
     // The earlier tasks: the very lines the dense folder printed (their logits are unchanged).
     assert.deepEqual(lines.slice(0, 3), denseEval);
     for (const [i, name, data] of [[1, 'slotsIntent', intent], [2, 'mysent', sent], [3, 'mypos', pos]] as const) {
-      const s = await evaluatePath(sys.model(name), data, data.test);
+      const s = await sys.evaluate(name, data.test);
       assert.ok(lines[i].startsWith(name.padEnd(14) + metricsLine(s)), `eval line ${JSON.stringify(lines[i])}, in process ${metricsLine(s)}`);
     }
     const dev = cli('eval', modelDir, '--task', 'mypos', '--split', 'dev');
@@ -449,7 +455,7 @@ describe('pathwise add-task and pathwise tasks', () => {
     assert.equal(tr.status, 2, tr.stderr);
     assert.match(tr.stderr, /on-system\.json: base .* is a path system .*pathwise add-task/);
     assert.ok(!existsSync(join(work, 'never')));
-    assert.equal(dev.stdout, `dev scores:\n${'mypos'.padEnd(14)}${metricsLine(await evaluatePath(sys.model('mypos'), pos, pos.dev))}\n`);
+    assert.equal(dev.stdout, `dev scores:\n${'mypos'.padEnd(14)}${metricsLine(await sys.evaluate('mypos', pos.dev))}\n`);
     const nope = cli('eval', modelDir, '--task', 'nope');
     assert.equal(nope.status, 2);
     assert.match(nope.stderr, /no task "nope" in .*it has: slotsIntent, mysent, mypos/);
@@ -458,14 +464,14 @@ describe('pathwise add-task and pathwise tasks', () => {
     const pr = cli('predict', modelDir, '--task', 'mysent', ...sentTexts());
     assert.equal(pr.status, 0, pr.stderr);
     assert.equal(pr.stdout, densePredict);
-    assert.equal(pr.stdout, (await sys.predict('mysent', sentTexts())).join('\n') + '\n');
+    assert.equal(pr.stdout, (await sys.predict('mysent', sentTexts())).map(rawPrediction).join('\n') + '\n');
     const posTexts = pos.test.slice(0, 3).map((e) => e.text);
     const pp = cli('predict', modelDir, '--task', 'mypos', ...posTexts);
     assert.equal(pp.status, 0, pp.stderr);
-    assert.equal(pp.stdout, (await sys.predict('mypos', posTexts)).map((p) => JSON.stringify(p)).join('\n') + '\n');
+    assert.equal(pp.stdout, (await sys.predict('mypos', posTexts)).map((p) => JSON.stringify(rawPrediction(p))).join('\n') + '\n');
 
     const m = Pathwise.fromPretrained(modelDir);
-    assert.ok(m instanceof PathSystem, 'a path-system folder loads as a PathSystem');
+    assert.ok(m instanceof TaskModel, 'a folder add-task grew loads as a TaskModel too');
     assert.deepEqual(await m.predict('mypos', posTexts), await sys.predict('mypos', posTexts));
 
     const ins = cli('inspect', modelDir);
@@ -475,7 +481,7 @@ describe('pathwise add-task and pathwise tasks', () => {
     // export: an F32 copy is the same system bit for bit; an F16 copy loads and predicts.
     const ex = cli('export', modelDir, '--out', join(work, 'f32'), '--dtype', 'f32');
     assert.equal(ex.status, 0, ex.stderr);
-    const copy = loadPathSystem(join(work, 'f32'));
+    const copy = loadModel(join(work, 'f32'));
     for (const [name, xs] of [['mysent', sent.test], ['mypos', pos.test]] as const) {
       assert.deepEqual(await logitsOf(() => copy.encode(name, xs, false), (b) => copy.logits(name, b)), await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)));
     }
@@ -498,19 +504,19 @@ describe('children trained in parallel (worker threads)', () => {
   });
 
   /** A system with one finished task (sent) on a tiny random encoder; the same every call. */
-  const tinySystem = (): PathSystem => {
+  const tinySystem = (): TaskModel => {
     const rng = new Rng(21);
     const enc = new TransformerEncoder({ ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 32, dModel: 16, layers: 2, heads: 2, ffn: 32, initStd: 0.05 }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 32);
-    model.addTask(specOf(sent));
-    return fromMultiTask(model, [{ ...specOf(sent), source: { builtin: 'sent' } }]);
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 32 });
+    model.addTask(specOf(sent), { source: { builtin: 'sent' } });
+    return finished(model);
   };
 
   /**
    * A pos child of the sent path with every kind of new component: clones of the embeddings, both
    * blocks and the final norm (all with dropout but the norm), a new head (dropout) and a new adapter.
    */
-  const posChild = (system: PathSystem) => {
+  const posChild = (system: TaskModel) => {
     const store = system.store;
     const root = system.task('sent').path;
     const rng = new Rng(8);
@@ -537,9 +543,9 @@ describe('children trained in parallel (worker threads)', () => {
 
     // In process, as the sequential search trains it, with OpenBLAS at 1 thread as in the workers.
     const here = await withBlasThreads(1, async () => {
-      const model = new PathModel(store, path, spec, system.tokenizer, system.maxLen);
+      const model = new TaskPath(store, path, spec, system.tokenizer, system.maxLen).eval();
       const t = await trainPath(model, child.created.map((id) => store.get(id)), pos.train, train);
-      return { dev: await evaluatePath(model, pos, pos.dev), loss: t.finalLoss };
+      return { dev: await model.evaluate(pos.dev), loss: t.finalLoss };
     });
 
     assert.deepEqual(Object.keys(worker.weights), child.created, 'the worker sends back exactly the trainable components');

@@ -12,7 +12,9 @@ import { Rng, noGrad } from '../../src/engine/index.js';
 import { TransformerEncoder } from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
-import { MultiTaskModel, specOf } from '../../src/tasks/multitask_model.js';
+import { TaskModel, specOf, type ClassPrediction, type TagPrediction, type ValuePrediction } from '../../src/model/index.js';
+
+const DENSE = { switch: null, skills: null };
 import { evaluateTask, taskProbabilities, trainMultiTask } from '../../src/train/multitask.js';
 import { SkillTable, sparseFfnFactory } from '../../src/sparse/index.js';
 import { BUILTIN_SKILLS } from '../../src/tasks/builtin/skills.js';
@@ -43,7 +45,7 @@ describe('multi-task training', () => {
       vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 64, layers: 2, heads: 4, ffn: 128,
       activation: 'gelu', dropout: 0.1, attentionDropout: 0.1, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre',
     }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 64);
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(sent));
     model.addTask(specOf(pos));
     const res = await trainMultiTask(model, [sent, pos], {
@@ -54,10 +56,19 @@ describe('multi-task training', () => {
     // after 400 steps; the most-frequent-tag baseline, which sees every word's tag counts, is 0.94).
     assert.ok(res.dev.sent.score >= 0.6, `sent dev accuracy ${res.dev.sent.score}`);
     assert.ok(res.dev.pos.score >= 0.6, `pos dev token accuracy ${res.dev.pos.score}`);
-    const pred = await model.predict('sent', ['An absolutely wonderful, delightful film.', 'Terrible. Broken on arrival, avoid.']);
+    const pred = (await model.predict('sent', ['An absolutely wonderful, delightful film.', 'Terrible. Broken on arrival, avoid.'])) as ClassPrediction[];
     assert.equal(pred.length, 2);
-    const tags = (await model.predict('pos', ['The dog ran home .']))[0] as string[];
-    assert.equal(tags.length, 5);
+    for (const p of pred) {
+      // The label is the most probable one; the scores are a distribution over every label.
+      assert.deepEqual(Object.keys(p.scores), sent.labels);
+      assert.ok(Math.abs(Object.values(p.scores).reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      assert.equal(p.score, Math.max(...Object.values(p.scores)));
+      assert.equal(p.scores[p.label], p.score);
+    }
+    const tags = (await model.predict('pos', ['The dog ran home .']))[0] as TagPrediction;
+    assert.deepEqual(tags.words.map((w) => w.word), ['The', 'dog', 'ran', 'home', '.']);
+    assert.ok(tags.words.every((w) => pos.labels.includes(w.tag) && w.score! > 0 && w.score! <= 1));
+    assert.deepEqual(tags.spans, [], 'a tag set that is not BIO has no spans');
     await assert.rejects(() => model.predict('nope', ['x']), /unknown task "nope"/);
   });
 
@@ -68,13 +79,13 @@ describe('multi-task training', () => {
     const tok = Tokenizer.train(reg.train.map((e) => e.text), { vocabSize: 1000 });
     const rng = new Rng(4);
     const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 48, layers: 1, heads: 4, ffn: 96, activation: 'gelu', dropout: 0.1, attentionDropout: 0.1, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre' }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 64);
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(reg));
     const res = await trainMultiTask(model, [reg], { steps: 300, batchSize: 16, lr: 2e-3, warmupSteps: 30, evalEvery: 100, patience: 0, seed: 1 });
     assert.equal(res.dev.polarity.metric, 'pearson');
     const s = await evaluateTask(model, reg, reg.test);
-    const pred = (await model.predict('polarity', ['A wonderful, moving film.'])) as number[];
-    assert.equal(typeof pred[0], 'number');
+    const pred = (await model.predict('polarity', ['A wonderful, moving film.'])) as ValuePrediction[];
+    assert.equal(typeof pred[0].value, 'number');
     // Measured: test Pearson 0.613 (a one-layer model from scratch); 0 for a constant predictor.
     assert.ok(s.score >= 0.3, `test Pearson ${s.score}`);
   });
@@ -84,8 +95,8 @@ describe('multi-task training', () => {
     const tok = Tokenizer.train(sent.train.map((e) => e.text), { vocabSize: 500 });
     const rng = new Rng(9);
     const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 16, layers: 1, heads: 2, ffn: 32, activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.5, normPlacement: 'pre' }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 64);
-    const head = model.addTask(specOf(sent));
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
+    const { head } = model.addTask(specOf(sent));
     assert.equal(head.cfg.pooling, 'mean', 'new sequence heads pool by mean');
     model.eval();
     const short = { text: 'Great.' };
@@ -104,7 +115,7 @@ describe('multi-task training', () => {
     const tok = Tokenizer.train([...sent.train, ...intent.train].map((e) => e.text), { vocabSize: 400 });
     const rng = new Rng(2);
     const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 16, layers: 1, heads: 2, ffn: 32, activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre' }, rng);
-    const model = new MultiTaskModel(enc, tok, null, rng, 64);
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(sent));
     model.addTask(specOf(intent));
     const frozen = [...enc.embeddings.parameters(), ...enc.layers[0].parameters()].map((p) => Float32Array.from(p.f32));
@@ -121,7 +132,7 @@ describe('multi-task training', () => {
     const build = () => {
       const rng = new Rng(3);
       const enc = new TransformerEncoder({ vocabSize: tok.vocabSize, maxPositions: 64, typeVocabSize: 2, dModel: 16, layers: 1, heads: 2, ffn: 32, activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre' }, rng);
-      const model = new MultiTaskModel(enc, tok, null, rng, 64);
+      const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
       model.addTask(specOf(sent));
       return model;
     };
@@ -134,7 +145,7 @@ describe('multi-task training', () => {
     };
     const m1 = await oneStep(1);
     const m3 = await oneStep(3);
-    const emb = new Set(m1.encoder.embeddings.parameters());
+    const emb = new Set(m1.store.get(m1.root.embeddings).module.parameters());
     const after3 = m3.parameters();
     let compared = 0;
     m1.parameters().forEach((p, i) => {
@@ -214,7 +225,7 @@ describe('the six built-in tasks (reduced bench:multitask)', () => {
     };
     const skills = { ...BUILTIN_SKILLS, layers: [1] };
     const enc = new TransformerEncoder(cfg, rng, sparseFfnFactory(cfg, { switch: null, skills }, rng));
-    const model = new MultiTaskModel(enc, tok, new SkillTable(skills), rng, 64);
+    const model = TaskModel.fromEncoder(enc, tok, { sparse: { switch: null, skills }, rng, maxLen: 64 });
     for (const t of tasks) model.addTask(specOf(t));
     const res = await trainMultiTask(model, tasks, { steps: 1500, batchSize: 16, lr: 2e-3, warmupSteps: 100, evalEvery: 500, patience: 0, temperature: 1e9, seed: 3 });
     const majority = (t: TaskData): number => {

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/engine/index.js';
-import { fromPretrained } from '../../src/train/pretrained.js';
+import { loadPretrained as fromPretrained } from '../../src/model/index.js';
 import { loadMobyDick } from '../../src/data/corpus/index.js';
 import { ROOT } from '../helpers.js';
 

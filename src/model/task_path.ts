@@ -1,29 +1,35 @@
-// One path as a model: the forward pass, loss, batch encoding and predictions of one task.
-//   embeddings -> for each used block i: (adapter i) -> block i -> final norm -> head
-// The forward pass is the same sequence of ops as TransformerEncoder.forward followed by the
-// task head (MultiTaskModel.logits), so a path made of a dense model's own modules computes
-// bit-for-bit the logits that model computed. Predictions decode exactly as MultiTaskModel's.
+// One task's path as a model: THE forward pass of Pathwise's task models, and the loss, batch
+// encoding and predictions around it.
+//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's) -> final norm -> head
+// A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
+// and its own head, the second may also run blocks cloned for it and adapters. A path made of a
+// TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
+// head, so it computes that encoder's logits bit for bit.
 
 import { Tensor, inference, paddingMask } from '../engine/index.js';
-import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter } from '../nn/index.js';
+import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
 import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
 import { lengthSortedBatches } from '../tasks/batches.js';
-import { decodePredictions, type TaskSpec } from '../tasks/multitask_model.js';
+import { scorePredictions, type TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
 import type { ComponentStore } from './components.js';
 import type { Path } from './path.js';
+import { decodePredictions, rawPrediction, type Prediction, type TaskSpec } from './predictions.js';
 
-export type { Prediction } from '../tasks/score.js';
-import type { Prediction } from '../tasks/score.js';
+export interface PredictOptions {
+  /** Examples per forward pass (grouped by length, answered in input order). Default 64. */
+  batchSize?: number;
+}
 
-export class PathModel extends Module {
+export class TaskPath extends Module {
   readonly embeddings: Embeddings;
   readonly blocks: EncoderBlock[];
   readonly adapters: (ResidualAdapter | null)[];
   readonly finalNorm: LayerNorm | null;
   readonly head: TaskHead;
+  private readonly route: RouteContext | undefined;
 
   constructor(readonly store: ComponentStore, readonly path: Path, readonly spec: TaskSpec, readonly tokenizer: Tokenizer, readonly maxLen: number) {
     super();
@@ -35,9 +41,7 @@ export class PathModel extends Module {
     this.blocks = path.blocks.map((id, i) => this.child(`blocks.${i}`, store.get(id, 'block').module));
     this.finalNorm = path.finalNorm ? this.child('final_norm', store.get(path.finalNorm, 'final_norm').module) : null;
     this.head = this.child('head', store.get(path.head, 'head').module);
-    // Inference mode by default (no dropout): logits() of a finished task's path are then
-    // deterministic. trainPath switches the components it trains to training mode and back.
-    this.eval();
+    this.route = path.skills ? { skills: path.skills } : undefined;
   }
 
   /** Hidden states [B, T, D] for an encoded batch. */
@@ -47,7 +51,7 @@ export class PathModel extends Module {
     for (let i = 0; i < this.blocks.length; i++) {
       const a = this.adapters[i];
       if (a) x = a.forward(x);
-      x = this.blocks[i].forward(x, mask, false);
+      x = this.blocks[i].forward(x, mask, false, this.route);
     }
     return this.finalNorm ? this.finalNorm.forward(x) : x;
   }
@@ -70,22 +74,35 @@ export class PathModel extends Module {
     return encodedLengths(this.tokenizer, this.spec, examples, this.maxLen);
   }
 
-  /** A label per example (classification), a number (regression), or a tag per word (tagging). */
-  async predict(inputs: readonly (string | Example)[], batchSize = 64): Promise<Prediction[]> {
+  /** A typed prediction per input, in input order (predictions.ts), in inference mode. */
+  async predict(inputs: readonly (string | Example)[], o: PredictOptions = {}): Promise<Prediction[]> {
     const examples = inputs.map((x) => (typeof x === 'string' ? { text: x } : x));
     const out: Prediction[] = new Array(examples.length);
-    const wasTraining = this.training;
+    // The components' own modes are restored, not this view's flag: a component shared with other
+    // paths may be in training mode for one of them (joint training) and must come back as it was.
+    const parts = this.parts();
+    const modes = parts.map((m) => m.training);
     this.eval();
     try {
-      for (const idx of await lengthSortedBatches(examples, batchSize, (xs) => this.lengths(xs))) {
+      for (const idx of await lengthSortedBatches(examples, o.batchSize ?? 64, (xs) => this.lengths(xs))) {
         const chunk = idx.map((i) => examples[i]);
         const batch = await this.encode(chunk, false);
         const logits = inference(() => this.logits(batch));
         decodePredictions(this.spec, logits, batch, chunk).forEach((p, k) => (out[idx[k]] = p));
       }
     } finally {
-      this.train(wasTraining);
+      parts.forEach((m, i) => m.train(modes[i]));
     }
     return out;
+  }
+
+  /** The path's components, each once. */
+  private parts(): Module[] {
+    return [...new Set<Module>([this.embeddings, ...this.adapters.filter((a): a is ResidualAdapter => a !== null), ...this.blocks, ...(this.finalNorm ? [this.finalNorm] : []), this.head])];
+  }
+
+  /** The task's natural metrics on labelled examples (tasks/score.ts). */
+  async evaluate(examples: readonly Example[]): Promise<TaskScore> {
+    return scorePredictions(this.spec, examples, (await this.predict(examples)).map(rawPrediction));
   }
 }

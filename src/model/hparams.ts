@@ -1,13 +1,13 @@
-// A path's hyperparameters and the ORDERED list of values each may take. μ2Net mutates a
-// hyperparameter by moving it to an adjacent value in its list, so the lists are ordered and
-// spaced so that one move is a meaningful but not drastic change.
+// A path's hyperparameters and the ORDERED list of values each may take. Every task's path has
+// them (a task trained jointly starts from defaultHParams); μ2Net mutates one by moving it to an
+// adjacent value in its list (src/evolve/mutations.ts), so the lists are ordered and spaced so
+// that one move is a meaningful but not drastic change.
 //
 // Not a hyperparameter: the number of training steps of a child. It is the search's fixed
 // compute budget per child (`steps` in SearchOptions, `--steps` on the command line), so that all
 // children are compared at equal cost.
 
 import { InputError } from '../util/errors.js';
-import type { Rng } from '../engine/index.js';
 
 export interface HParams {
   /** Peak learning rate of the child's AdamW. */
@@ -64,37 +64,6 @@ export function hparamValues(depth: number): Record<HParamName, readonly number[
  */
 export function defaultHParams(depth: number): HParams {
   return { lr: 2e-3, warmupRatio: 0.1, mu: 0.1, layers: Math.max(1, depth), adapterSize: 16 };
-}
-
-/**
- * μ2Net's hyperparameter mutation: each hyperparameter, with probability μ, moves to an adjacent
- * value in its list (up or down with equal probability; at either end of the list, to the only
- * neighbour). A value that is not in its list (a hand-edited config) first snaps to the nearest
- * listed value. Returns the new values and the names that moved.
- */
-export function mutateHParams(h: HParams, mu: number, depth: number, rng: Rng): { hparams: HParams; changed: HParamName[] } {
-  const lists = hparamValues(depth);
-  const out: HParams = { ...h };
-  const changed: HParamName[] = [];
-  for (const name of HPARAM_NAMES) {
-    const list = lists[name];
-    let i = nearestIndex(list, h[name]);
-    out[name] = list[i];
-    if (rng.uniform() >= mu || list.length < 2) continue;
-    const up = rng.uniform() < 0.5;
-    if (i === 0) i = 1;
-    else if (i === list.length - 1) i = list.length - 2;
-    else i += up ? 1 : -1;
-    out[name] = list[i];
-    changed.push(name);
-  }
-  return { hparams: out, changed };
-}
-
-function nearestIndex(list: readonly number[], v: number): number {
-  let best = 0;
-  for (let i = 1; i < list.length; i++) if (Math.abs(list[i] - v) < Math.abs(list[best] - v)) best = i;
-  return best;
 }
 
 /** Checks a hyperparameter object read from a file: every field a listed value. */

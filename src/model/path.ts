@@ -1,7 +1,8 @@
 // A path: the ordered list of components one task runs, plus its hyperparameters.
 //   embeddings -> for each used block i: (adapter i, if any) -> block i -> final norm -> head
 // `blocks` holds exactly the blocks the path runs (hparams.layers of them); `adapters[i]` is the
-// residual adapter inserted before blocks[i], or null.
+// residual adapter inserted before blocks[i], or null; `skills`, the skills the path activates in
+// its skill blocks (SkillNet's row of the skill table for the task).
 
 import type { ComponentKind, ComponentStore } from './components.js';
 import type { HParams } from './hparams.js';
@@ -15,6 +16,8 @@ export interface Path {
   finalNorm: string | null;
   head: string;
   hparams: HParams;
+  /** The skills this path's skill blocks run (absent: the path has no skill block). */
+  skills?: string[];
 }
 
 /** The encoder part every path is grown from: the base model's embeddings, blocks and norm. */
@@ -57,7 +60,7 @@ export function describePath(p: Path): string {
   });
   if (p.finalNorm) parts.push(p.finalNorm);
   parts.push(p.head);
-  return parts.join(' > ');
+  return parts.join(' > ') + (p.skills ? ` [skills ${p.skills.join(', ')}]` : '');
 }
 
 /** Checks that every id exists with the kind its slot needs and that the shapes fit together. */
@@ -76,6 +79,12 @@ export function checkPath(store: ComponentStore, p: Path, where: string): void {
   p.adapters.forEach((a, i) => need(a, 'adapter', `adapters[${i}]`));
   need(p.finalNorm, 'final_norm', 'finalNorm');
   need(p.head, 'head', 'head');
+  p.blocks.forEach((b, i) => {
+    const skills = store.get(b, 'block').config.sparse?.skills;
+    if (skills && !(p.skills ?? []).some((s) => skills.includes(s))) {
+      throw new RangeError(`${where}.skills: block ${b} (blocks[${i}]) is a skill block [${skills.join(', ')}] and the path activates none of its skills`);
+    }
+  });
   const d = store.get(p.embeddings, 'embeddings').config.dModel;
   for (const id of pathComponents(p)) {
     const c = store.get(id);

@@ -1,6 +1,8 @@
-// The component store of a path system: every module any task's path runs (embeddings, encoder
-// blocks, final norms, residual adapters, heads), by id. Paths refer to components by id, so a
-// component is shared by reference among all the paths that use it.
+// The component store of a model: every module any task's path runs (embeddings, encoder blocks
+// — dense, Switch or skill —, final norms, residual adapters, heads), by id. Paths refer to
+// components by id, so a component is shared by reference among all the paths that use it: a
+// multi-task model is a store whose tasks all run the same blocks, a μ2Net model one whose tasks
+// also run blocks cloned for them.
 //
 // Locking: a component that a finished task's path uses is locked for ever. A locked component is
 // never trained again and never removed; a child that wants to change one gets a trainable copy
@@ -9,6 +11,7 @@
 
 import { Rng } from '../engine/index.js';
 import { Embeddings, EncoderBlock, LayerNorm, Module, ResidualAdapter, type EncoderConfig } from '../nn/index.js';
+import { buildSparseFfn, type BlockSparse } from '../sparse/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
 export type ComponentKind = 'embeddings' | 'block' | 'final_norm' | 'adapter' | 'head';
@@ -27,12 +30,18 @@ export interface AdapterComponentConfig {
   initStd: number;
 }
 
+/**
+ * A block's config: the whole encoder config (a superset of BlockConfig, so one validator checks
+ * embeddings and blocks), and what stands in its FFN slot. No `sparse`: a dense FFN (every block
+ * of a version-1 folder).
+ */
+export type BlockComponentConfig = EncoderConfig & { sparse?: BlockSparse };
+
 /** What each kind is built from (its config, saved in config.json) and what it builds. */
 export interface KindMap {
   /** The whole encoder config: Embeddings reads vocab, positions, segments, norm placement. */
   embeddings: { config: EncoderConfig; module: Embeddings };
-  /** The whole encoder config (a superset of BlockConfig), so one validator checks both kinds. */
-  block: { config: EncoderConfig; module: EncoderBlock };
+  block: { config: BlockComponentConfig; module: EncoderBlock };
   final_norm: { config: NormConfig; module: LayerNorm };
   adapter: { config: AdapterComponentConfig; module: ResidualAdapter };
   head: { config: HeadConfig; module: TaskHead };
@@ -76,8 +85,13 @@ export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]
   switch (kind) {
     case 'embeddings':
       return new Embeddings(config as EncoderConfig, rng) as KindMap[K]['module'];
-    case 'block':
-      return new EncoderBlock(config as EncoderConfig, rng) as KindMap[K]['module'];
+    case 'block': {
+      // The FFN is built before the block's attention, as TransformerEncoder builds a sparse layer,
+      // so that a block draws its initial weights in the same order either way.
+      const c = config as BlockComponentConfig;
+      const ffn = c.sparse ? buildSparseFfn(c, c.sparse, rng) : null;
+      return new EncoderBlock(c, rng, ffn ?? undefined) as KindMap[K]['module'];
+    }
     case 'final_norm': {
       const c = config as NormConfig;
       return new LayerNorm(c.dModel, c.layerNormEps) as KindMap[K]['module'];

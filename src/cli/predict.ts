@@ -1,0 +1,90 @@
+// `pathwise predict <model> --task T [--json] [--input FILE | --input -] ["text" ...]`
+//
+// Inputs: the texts on the command line, or one per line of a JSONL file (or of stdin with
+// `--input -`): a JSON string, or an object {"text", "text_pair"} (also "sentence1"/"sentence2"),
+// or {"tokens": [...]} for a tagging task. Answers come in input order, one line per input: the
+// label, the value or the tags as a JSON array; with --json the whole typed prediction as one
+// JSON object ({label, score, scores}, {words, spans} or {value}).
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadModel } from '../model/index.js';
+import { rawPrediction } from '../model/predictions.js';
+import type { Example } from '../tasks/task.js';
+import { InputError } from '../util/errors.js';
+import { describeJson } from '../util/jsonl.js';
+import { UsageError } from './pretrain.js';
+
+const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ...]';
+
+/** An input line that is not a usable example: names the file and line. */
+export class PredictInputError extends InputError {}
+
+/** One JSONL input line as an example; `at` names the file and line in errors. */
+function exampleOf(v: unknown, at: string, file: string, line: number): Example {
+  if (typeof v === 'string') return { text: v };
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new PredictInputError(`${at}: expected a JSON string or object, got ${describeJson(v)}`, file, line);
+  const o = v as Record<string, unknown>;
+  const str = (k: string): string | undefined => {
+    if (o[k] === undefined) return undefined;
+    if (typeof o[k] !== 'string') throw new PredictInputError(`${at}: "${k}" must be a string, got ${describeJson(o[k])}`, file, line);
+    return o[k] as string;
+  };
+  if (o.tokens !== undefined) {
+    if (!Array.isArray(o.tokens) || !o.tokens.every((w) => typeof w === 'string' && w !== '' && !/\s/.test(w))) {
+      throw new PredictInputError(`${at}: "tokens" must be an array of words (non-empty strings without spaces)`, file, line);
+    }
+    return { text: (o.tokens as string[]).join(' '), words: [...(o.tokens as string[])] };
+  }
+  const text = str('text') ?? str('sentence1');
+  if (text === undefined) throw new PredictInputError(`${at}: no text: give "text" (or "sentence1"), or "tokens" for a tagging task`, file, line);
+  const pair = str('text_pair') ?? str('sentence2');
+  return pair === undefined ? { text } : { text, textPair: pair };
+}
+
+function readInputs(file: string): Example[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+  }
+  const name = file === '-' ? '<stdin>' : file;
+  const out: Example[] = [];
+  text.split('\n').forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const at = `${name} line ${i + 1}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch (e) {
+      throw new PredictInputError(`${at}: not valid JSON (${(e as Error).message})`, name, i + 1);
+    }
+    out.push(exampleOf(v, at, name, i + 1));
+  });
+  return out;
+}
+
+export async function predictCommand(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { task: { type: 'string' }, json: { type: 'boolean' }, input: { type: 'string' } } });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const [dir, ...texts] = positionals;
+  if (!dir || !values.task) throw new UsageError(USAGE);
+  if (values.input !== undefined && texts.length) throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
+  const inputs: Example[] = values.input !== undefined ? readInputs(values.input) : texts.map((text) => ({ text }));
+  if (inputs.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
+  const model = loadModel(dir);
+  if (!model.tasks.has(values.task)) throw new UsageError(`no task "${values.task}" in ${dir} (it has: ${[...model.tasks.keys()].join(', ')})`);
+  const out = await model.predict(values.task, inputs);
+  const lines = out.map((p) => {
+    if (values.json) return JSON.stringify(p);
+    const raw = rawPrediction(p);
+    return typeof raw === 'string' ? raw : JSON.stringify(raw);
+  });
+  process.stdout.write(lines.join('\n') + '\n');
+}

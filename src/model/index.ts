@@ -1,0 +1,10 @@
+// One model, many tasks: the component store, paths, the TaskModel every folder opens to, typed
+// predictions, and model folders.
+
+export * from './hparams.js';
+export * from './components.js';
+export * from './path.js';
+export * from './predictions.js';
+export * from './task_path.js';
+export * from './task_model.js';
+export * from './folder.js';
