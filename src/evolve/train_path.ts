@@ -4,10 +4,11 @@
 // so it gets no gradient and no update of any kind (no weight decay either: it is not in the
 // optimizer at all). A locked component is refused outright.
 
-import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
+import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
 import type { Example } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import type { Component, TaskPath } from '../model/index.js';
+import { Trainer, freeze, type StepMetrics } from '../train/step.js';
 
 export interface TrainPathOptions {
   steps: number;
@@ -20,6 +21,8 @@ export interface TrainPathOptions {
   seed: number;
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
+  /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
+  onStep?: (m: StepMetrics) => void;
 }
 
 export interface TrainPathResult {
@@ -35,8 +38,6 @@ export async function trainPath(model: TaskPath, trainable: readonly Component[]
   const pathParams = new Set(model.parameters());
   for (const p of own) if (!pathParams.has(p)) throw new Error(`trainPath: parameter "${p.name}" is not on this path`);
   const frozen = [...pathParams].filter((p) => !own.has(p));
-  const wasGrad = frozen.map((p) => p.requiresGrad);
-  for (const p of frozen) p.requiresGrad = false;
   const params = [...own];
   const rng = new Rng(o.seed);
   const losses: number[] = [];
@@ -44,24 +45,20 @@ export async function trainPath(model: TaskPath, trainable: readonly Component[]
   // and the features the child learns on are then exactly those it will see at prediction.
   model.eval();
   for (const c of trainable) c.module.train();
+  const thaw = freeze(frozen);
   try {
-    const opt = new AdamW(
-      [{ params: params.filter((p) => p.ndim >= 2) }, { params: params.filter((p) => p.ndim < 2), weightDecay: 0 }],
-      { lr: o.lr, weightDecay: o.weightDecay },
-    );
     const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
+    const trainer = new Trainer(model, params, { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, schedule: sched });
     const stream = new BatchStream(train, rng, { batchSize: o.batchSize, group: o.groupByLength ?? 16 }, (xs) => model.lengths(xs));
     for (let step = 1; step <= o.steps; step++) {
       const rows = await stream.next();
       const loss = model.loss(await model.encode(rows));
-      losses.push(loss.item());
-      opt.zeroGrad({ recycle: true });
-      loss.backward(undefined, { freeActivations: true });
-      clipGradNorm(params, o.clipNorm);
-      opt.step(o.lr * sched(step - 1));
+      const m = trainer.step(loss);
+      losses.push(m.loss);
+      o.onStep?.(m);
     }
   } finally {
-    frozen.forEach((p, i) => (p.requiresGrad = wasGrad[i]));
+    thaw();
     for (const c of trainable) c.module.eval();
   }
   const tail = losses.slice(Math.floor(losses.length * 0.75));

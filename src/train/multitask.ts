@@ -4,14 +4,13 @@
 // its dev set; the parameters with the best average score are kept, and training stops early after
 // `patience` evaluations without improvement.
 
-import * as E from '../engine/index.js';
-import { AdamW, Rng, clipGradNorm, lrSchedule, type Tensor } from '../engine/index.js';
-import { auxLoss } from '../sparse/index.js';
+import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
 import type { TaskScore } from '../tasks/score.js';
 import type { TaskModel } from '../model/index.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
+import { Trainer, withFrozen, type StepMetrics } from './step.js';
 
 export type { TaskScore };
 
@@ -54,6 +53,8 @@ export interface MultiTaskOptions {
    */
   progress: NodeJS.WriteStream | null;
   logEvery: number;
+  /** Called after every optimizer step with its metrics and the task it trained. */
+  onStep?: (m: StepMetrics & { task: string }) => void;
 }
 
 export const DEFAULT_MULTITASK: MultiTaskOptions = {
@@ -90,24 +91,24 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
   const rng = new Rng(opts.seed);
   for (const t of tasks) if (!model.tasks.has(t.name)) throw new Error(`the model has no head for task "${t.name}"`);
 
-  // Transfer learning: frozen parameters are left out of the optimizer and get no gradient.
+  // Transfer learning: frozen parameters are left out of the optimizer and get no gradient, until
+  // training ends whichever way it ends.
   const frozen = new Set<Tensor>();
   const rootEmbeddings = model.store.get(model.root.embeddings).module;
   if (opts.freezeEmbeddings) for (const p of rootEmbeddings.parameters()) frozen.add(p);
   for (let i = 0; i < Math.min(opts.freezeLayers, model.depth); i++) {
     for (const p of model.store.get(model.root.blocks[i]).module.parameters()) frozen.add(p);
   }
-  for (const p of frozen) p.requiresGrad = false;
+  return withFrozen(frozen, () => trainLoop(model, tasks, opts, rng, frozen));
+}
+
+/** trainMultiTask's loop, run with `frozen` frozen. */
+async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOptions, rng: Rng, frozen: ReadonlySet<Tensor>): Promise<MultiTaskResult> {
   const params = model.parameters().filter((p) => !frozen.has(p));
-  const embeddings = new Set(rootEmbeddings.parameters());
-  // Biases and norms without weight decay; the embeddings (tables, and a post-LN stack's norm) at their own lr scale.
-  const groups = [false, true].flatMap((emb) => {
-    const ps = params.filter((p) => embeddings.has(p) === emb);
-    const lrScale = emb ? opts.embeddingLrScale : 1;
-    return [{ params: ps.filter((p) => p.ndim >= 2), lrScale }, { params: ps.filter((p) => p.ndim < 2), weightDecay: 0, lrScale }];
-  }).filter((g) => g.params.length > 0);
-  const opt = new AdamW(groups, { lr: opts.lr, weightDecay: opts.weightDecay });
+  // The embeddings (tables, and a post-LN stack's norm) at their own lr scale.
+  const embeddings = new Set(model.store.get(model.root.embeddings).module.parameters());
   const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
+  const trainer = new Trainer(model, params, { lr: opts.lr, weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, schedule: sched, scaled: embeddings, lrScale: opts.embeddingLrScale });
 
   const probs = taskProbabilities(tasks.map((t) => t.train.length), opts.temperature);
   const streams = tasks.map((t) => new BatchStream(t.train, rng, { batchSize: opts.batchSize, group: opts.groupByLength }, (xs) => model.lengths(t.name, xs)));
@@ -153,12 +154,9 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
     const rows = await streams[ti].next();
     const batch = await model.encode(task.name, rows);
     const loss = model.loss(task.name, batch);
-    const aux = auxLoss(model);
-    const l = loss.item(); // before backward, which frees the graph's intermediates
-    opt.zeroGrad({ recycle: true });
-    (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
-    clipGradNorm(params, opts.clipNorm);
-    opt.step(opts.lr * sched(step - 1) * (opts.perTask[task.name]?.lrScale ?? 1));
+    const m = trainer.step(loss, opts.perTask[task.name]?.lrScale ?? 1);
+    const l = m.loss;
+    opts.onStep?.({ ...m, task: task.name });
     stepsPerTask[task.name]++;
     runLoss[ti] = Number.isNaN(runLoss[ti]) ? l : 0.9 * runLoss[ti] + 0.1 * l;
     examples += rows.length;
@@ -173,6 +171,5 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
   }
   bar?.done();
   if (best.params.length) model.parameters().forEach((p, i) => p.f32.set(best.params[i]));
-  for (const p of frozen) p.requiresGrad = true;
   return { bestStep: best.step, dev: best.dev, history, stepsPerTask };
 }

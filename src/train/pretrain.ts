@@ -8,10 +8,9 @@
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as E from '../engine/index.js';
-import { AdamW, Rng, Tensor, clipGradNorm, lrSchedule, noGrad, type RngState } from '../engine/index.js';
+import { Rng, Tensor, lrSchedule, noGrad, type RngState } from '../engine/index.js';
 import { LanguageModel, type RouteContext } from '../nn/index.js';
-import { SkillTable, SwitchFFN, auxLoss, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
+import { SkillTable, SwitchFFN, sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadCorpusTexts, packedData, tokenizerFor, type PackedData } from '../data/pretrain_data.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -20,6 +19,7 @@ import { ConfigError } from './config.js';
 import { encoderConfigOf, type PretrainConfig } from './pretrain_config.js';
 import { maskTokens } from './objectives.js';
 import { Progress } from './progress.js';
+import { Trainer } from './step.js';
 import { FOLDER_FORMAT, inLayout, loadPretrained, saveModuleFolder } from '../model/index.js';
 
 interface State extends TrainerState {
@@ -46,14 +46,6 @@ export interface PretrainOptions {
   stream?: NodeJS.WriteStream;
   /** Start over even if the output folder holds a checkpoint from another config. */
   overwrite?: boolean;
-}
-
-/** Parameters that get weight decay: matrices, not biases, norms or embeddings' ... norms. */
-function decayGroups(model: LanguageModel) {
-  const decay: Tensor[] = [];
-  const none: Tensor[] = [];
-  for (const [name, p] of model.namedParameters()) (p.ndim >= 2 && !name.includes('norm') ? decay : none).push(p);
-  return { decay, none };
 }
 
 /** Compares the saved run config with this one; train.steps may differ. */
@@ -110,9 +102,8 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const rows = cfg.objective.skillRows.length ? cfg.objective.skillRows : [cfg.objective.kind];
   const routeOf = (k: number): RouteContext | undefined => (table ? { skills: table.skillsFor(rows[k % rows.length]) } : undefined);
   const switches = [...model.modules()].filter((m): m is SwitchFFN => m instanceof SwitchFFN);
-  const groups = decayGroups(model);
-  const opt = new AdamW([{ params: groups.decay }, { params: groups.none, weightDecay: 0 }], { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay });
   const sched = lrSchedule({ kind: cfg.train.schedule, warmupSteps: cfg.train.warmupSteps, totalSteps: cfg.train.steps, minRatio: cfg.train.minLrRatio });
+  const trainer = new Trainer(model, model.parameters(), { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay, clipNorm: cfg.train.clipNorm, schedule: sched });
   const specialIds = new Set([special.pad, special.cls, special.sep, special.mask, special.unk].filter((x): x is number => x !== null));
   const firstRegular = Math.max(...specialIds) + 1;
   log(`model: ${model.numParameters().toLocaleString('en-US')} parameters (${encCfg.layers} layers, d_model ${encCfg.dModel}, vocab ${encCfg.vocabSize})`);
@@ -122,9 +113,11 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   let metricsLines: string[] = [];
   if (resumeFrom) {
     loadModelWeights(model, join(resumeFrom, 'model.safetensors'));
-    CheckpointDir.loadOptimizer(resumeFrom, model, opt);
+    CheckpointDir.loadOptimizer(resumeFrom, model, trainer.opt);
     Object.assign(state, CheckpointDir.loadState<State>(resumeFrom), { config: cfg });
     rng.setState(state.rng);
+    // The schedule's position is the optimizer's step count.
+    if (trainer.steps !== state.step) throw new Error(`${resumeFrom}: the optimizer is at step ${trainer.steps}, the trainer state at ${state.step}`);
     // Metrics logged after the checkpoint belong to the lost part of the run.
     if (existsSync(metricsFile)) {
       metricsLines = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => {
@@ -199,18 +192,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const t0 = performance.now();
   let tokensThisRun = 0;
   let lastLoss = NaN;
-  const params = model.parameters();
   while (state.step < cfg.train.steps) {
-    const lr = cfg.train.lr * sched(state.step);
     // With one row no draw is made, so runs without skillRows keep their RNG stream (and resume).
     const { loss } = lossOf(nextBatch(), rng, routeOf(rows.length > 1 ? rng.int(rows.length) : 0));
-    // Switch layers add their load-balancing and z losses to the objective.
-    const aux = auxLoss(model);
-    lastLoss = loss.item(); // before backward, which frees the graph's intermediates
-    opt.zeroGrad({ recycle: true });
-    (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
-    clipGradNorm(params, cfg.train.clipNorm);
-    opt.step(lr);
+    // Switch layers add their load-balancing and z losses to the objective (in the step).
+    const { loss: stepLoss, lr } = trainer.step(loss);
+    lastLoss = stepLoss;
     state.step++;
     state.tokens += B * T;
     tokensThisRun += B * T;
@@ -241,7 +228,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     }
     if (state.step % cfg.train.checkpointEvery === 0 || state.step === cfg.train.steps) {
       state.rng = rng.state();
-      ckpt.save(state.step, model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() }, opt, state, cfg.train.keepCheckpoints);
+      ckpt.save(state.step, model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() }, trainer.opt, state, cfg.train.keepCheckpoints);
     }
     progress.update(state.step, { loss: lastLoss.toFixed(3), lr: lr.toExponential(1) }, tokensThisRun);
   }
