@@ -22,10 +22,11 @@
 //  - tags:       tagging only. JSONL: an array of strings, one per word of `words` (an array of
 //                strings) when given, else one per whitespace-separated word of `text`. CSV: one
 //                string of space-separated tags, one per whitespace-separated word of `text`.
-// CSV follows RFC 4180: comma-separated, a field may be quoted with "..." (then it may hold commas,
-// line breaks and doubled quotes ""), a header row is required; a leading BOM and CRLF line ends
-// are tolerated and blank lines are skipped. A quote inside an unquoted field, text after a closing
-// quote, an unterminated quote and a row with the wrong number of fields are errors.
+// CSV (parsed by csv-parse, ./csv.ts) follows RFC 4180: comma-separated, a field may be quoted
+// with "..." (then it may hold commas, line breaks and doubled quotes ""), a header row is
+// required; a leading BOM and CRLF line ends are tolerated and blank lines are skipped. A quote
+// inside an unquoted field, text after a closing quote, an unterminated quote, a record over
+// MAX_CSV_RECORD_BYTES (./csv.ts) and a row with the wrong number of fields are errors.
 //
 // Validation is strict: the first bad line throws TaskDataError naming the file and 1-based line
 // (for CSV, the line where the record starts), and nothing is returned from half-read data. Errors:
@@ -41,6 +42,7 @@ import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../util/jsonl.js';
 import { decodeUtf8Strict } from '../util/utf8.js';
 import { SPLIT_SEED } from '../data/splits.js';
+import { parseCsvRows, type CsvRow } from './csv.js';
 import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
 
 /** A task data file (or task config, file "<config>") that cannot be used. */
@@ -77,71 +79,9 @@ function readJsonl(text: string, file: string): RawRecord[] {
   return parseJsonlObjects(text, file, TaskDataError).map(({ line, value }) => ({ line, fields: value, csv: false }));
 }
 
-/**
- * Parses RFC 4180 CSV (text already decoded, \n line ends) into rows of fields, each with the
- * 1-based line it starts on. Completely empty lines outside quotes are skipped.
- */
-export function parseCsv(text: string, file: string): { line: number; fields: string[] }[] {
-  const rows: { line: number; fields: string[] }[] = [];
-  const n = text.length;
-  let i = 0;
-  let line = 1;
-  while (i < n) {
-    if (text[i] === '\n') {
-      // a blank line
-      i++;
-      line++;
-      continue;
-    }
-    const start = line;
-    const fields: string[] = [];
-    for (;;) {
-      let field = '';
-      if (text[i] === '"') {
-        const quoteLine = line;
-        i++;
-        for (;;) {
-          if (i >= n) throw new TaskDataError(`${file} line ${quoteLine}: unterminated quoted field (the quote opened on line ${quoteLine} is never closed)`, file, quoteLine);
-          const c = text[i];
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (c === '\n') line++;
-          field += c;
-          i++;
-        }
-        if (i < n && text[i] !== ',' && text[i] !== '\n') {
-          throw new TaskDataError(`${file} line ${line}: unexpected ${JSON.stringify(text[i])} after a closing quote (a quote inside a quoted field must be doubled: "")`, file, line);
-        }
-      } else {
-        const s = i;
-        while (i < n && text[i] !== ',' && text[i] !== '\n') {
-          if (text[i] === '"') throw new TaskDataError(`${file} line ${line}: a quote inside an unquoted field (quote the whole field and double inner quotes: "a ""b"" c")`, file, line);
-          i++;
-        }
-        field = text.slice(s, i);
-      }
-      fields.push(field);
-      if (i < n && text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (i < n) {
-        // '\n'
-        i++;
-        line++;
-      }
-      break;
-    }
-    rows.push({ line: start, fields });
-  }
-  return rows;
+/** CSV text (decoded, \n line ends) as rows of fields with the line each starts on (see ./csv.ts). */
+export function parseCsv(text: string, file: string): CsvRow[] {
+  return parseCsvRows(text, file, TaskDataError);
 }
 
 function readCsv(text: string, file: string): RawRecord[] {
