@@ -12,27 +12,43 @@
 //  - format: 'jsonl' | 'csv' | 'auto' (default): .jsonl / .ndjson / .json -> JSONL, .csv -> CSV,
 //    anything else by its first non-blank character ('{' -> JSONL, else CSV).
 //
-// Fields (JSONL keys; CSV header columns, in any order; other fields/columns are ignored):
-//  - text:       string, non-blank. Tagging JSONL may give `words` instead (then text = words
-//                joined by spaces).
-//  - text_pair:  string, required for pair_classification (optional for regression).
-//  - label:      classification / pair_classification: a string (a JSON number is accepted and
-//                turned into its decimal string); regression: a finite number (CSV: a decimal
-//                numeral). Not used by tagging.
-//  - tags:       tagging only. JSONL: an array of strings, one per word of `words` (an array of
-//                strings) when given, else one per whitespace-separated word of `text`. CSV: one
-//                string of space-separated tags, one per whitespace-separated word of `text`.
-// CSV follows RFC 4180: comma-separated, a field may be quoted with "..." (then it may hold commas,
-// line breaks and doubled quotes ""), a header row is required; a leading BOM and CRLF line ends
-// are tolerated and blank lines are skipped. A quote inside an unquoted field, text after a closing
-// quote, an unterminated quote and a row with the wrong number of fields are errors.
+// Fields (JSONL keys; CSV header columns, in any order; other fields/columns are ignored). Each
+// part of an example has our name and the Hugging Face `datasets` one (./task_fields.ts); a row
+// (or CSV header) giving both names for one part is an error, and so is mixing the pair names.
+//  - text | sentence1:      string, non-blank. Tagging may give the words instead (then text =
+//                           words joined by spaces).
+//  - text_pair | sentence2: string, required for pair_classification (optional for regression);
+//                           text_pair goes with text, sentence2 with sentence1.
+//  - label:     classification / pair_classification: a string, or an integer (a JSON number, or a
+//               CSV numeral such as 3). With the config's `labels`, an integer n >= 0 names
+//               labels[n] (out of range is an error), unless "n" is itself one of the labels:
+//               then it is that label, and an error when labels[n] is another one (ambiguous).
+//               Other numbers, and all of them when `labels` is not given, are taken as their
+//               decimal string (as before indices existed), CSV cells as they are. Regression: a
+//               finite number (CSV: a decimal numeral). Not used by tagging.
+//  - tokens | words:        tagging only: the pre-split words. JSONL: an array of non-empty
+//                           strings without whitespace; CSV: words separated by spaces. When
+//                           absent, the words are `text` split on whitespace.
+//  - tags | ner_tags:       tagging only, one tag per word. JSONL: an array whose elements are tag
+//                           strings or integer indices into the config's `labels` (which must then
+//                           be given); CSV: tags separated by spaces, numerals indexing `labels`
+//                           as for `label`. A CSV cell that looks like a list ("[3, 0]") is an
+//                           error: CSV has no arrays.
+// Integers index `labels` only when the task config gives them: an inferred label set is sorted,
+// so an index into it would mean nothing to the user.
+// CSV (parsed by csv-parse, ./csv.ts) follows RFC 4180: comma-separated, a field may be quoted
+// with "..." (then it may hold commas, line breaks and doubled quotes ""), a header row is
+// required; a leading BOM and CRLF line ends are tolerated and blank lines are skipped. A quote
+// inside an unquoted field, text after a closing quote, an unterminated quote, a record over
+// MAX_CSV_RECORD_BYTES (./csv.ts) and a row with the wrong number of fields are errors.
 //
 // Validation is strict: the first bad line throws TaskDataError naming the file and 1-based line
 // (for CSV, the line where the record starts), and nothing is returned from half-read data. Errors:
 // a missing or unreadable file, invalid UTF-8 (line and byte offset, as the corpus reader reports
 // it), an empty file (no examples), invalid JSON or a non-object line, a missing or ill-typed
-// field, a label outside the label set (naming the label and the set), tags whose count differs
-// from the words', and malformed CSV.
+// field (saying which names are accepted), two names for one field, a label outside the label
+// set (naming the label and the set) or an integer index outside `labels`, tags whose count
+// differs from the words', and malformed CSV.
 
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
@@ -41,7 +57,9 @@ import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../util/jsonl.js';
 import { decodeUtf8Strict } from '../util/utf8.js';
 import { SPLIT_SEED } from '../data/splits.js';
+import { parseCsvRows, type CsvRow } from './csv.js';
 import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
+import { chooseFields } from './task_fields.js';
 
 /** A task data file (or task config, file "<config>") that cannot be used. */
 export class TaskDataError extends InputError {}
@@ -77,85 +95,26 @@ function readJsonl(text: string, file: string): RawRecord[] {
   return parseJsonlObjects(text, file, TaskDataError).map(({ line, value }) => ({ line, fields: value, csv: false }));
 }
 
-/**
- * Parses RFC 4180 CSV (text already decoded, \n line ends) into rows of fields, each with the
- * 1-based line it starts on. Completely empty lines outside quotes are skipped.
- */
-export function parseCsv(text: string, file: string): { line: number; fields: string[] }[] {
-  const rows: { line: number; fields: string[] }[] = [];
-  const n = text.length;
-  let i = 0;
-  let line = 1;
-  while (i < n) {
-    if (text[i] === '\n') {
-      // a blank line
-      i++;
-      line++;
-      continue;
-    }
-    const start = line;
-    const fields: string[] = [];
-    for (;;) {
-      let field = '';
-      if (text[i] === '"') {
-        const quoteLine = line;
-        i++;
-        for (;;) {
-          if (i >= n) throw new TaskDataError(`${file} line ${quoteLine}: unterminated quoted field (the quote opened on line ${quoteLine} is never closed)`, file, quoteLine);
-          const c = text[i];
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (c === '\n') line++;
-          field += c;
-          i++;
-        }
-        if (i < n && text[i] !== ',' && text[i] !== '\n') {
-          throw new TaskDataError(`${file} line ${line}: unexpected ${JSON.stringify(text[i])} after a closing quote (a quote inside a quoted field must be doubled: "")`, file, line);
-        }
-      } else {
-        const s = i;
-        while (i < n && text[i] !== ',' && text[i] !== '\n') {
-          if (text[i] === '"') throw new TaskDataError(`${file} line ${line}: a quote inside an unquoted field (quote the whole field and double inner quotes: "a ""b"" c")`, file, line);
-          i++;
-        }
-        field = text.slice(s, i);
-      }
-      fields.push(field);
-      if (i < n && text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (i < n) {
-        // '\n'
-        i++;
-        line++;
-      }
-      break;
-    }
-    rows.push({ line: start, fields });
-  }
-  return rows;
+/** CSV text (decoded, \n line ends) as rows of fields with the line each starts on (see ./csv.ts). */
+export function parseCsv(text: string, file: string): CsvRow[] {
+  return parseCsvRows(text, file, TaskDataError);
 }
 
-function readCsv(text: string, file: string): RawRecord[] {
+function readCsv(text: string, file: string, type: TaskType): RawRecord[] {
   const rows = parseCsv(text, file);
   if (rows.length === 0) throw new TaskDataError(`${file}: empty file (a CSV task file needs a header row and at least one data row)`, file, 1);
   const header = rows[0].fields;
+  const headerLine = rows[0].line;
   const seen = new Set<string>();
   for (const h of header) {
-    if (seen.has(h)) throw new TaskDataError(`${file} line ${rows[0].line}: duplicate header column "${h}"`, file, rows[0].line);
+    if (seen.has(h)) throw new TaskDataError(`${file} line ${headerLine}: duplicate header column "${h}"`, file, headerLine);
     seen.add(h);
   }
-  if (!seen.has('text')) {
-    throw new TaskDataError(`${file} line ${rows[0].line}: the header row has no "text" column (header: ${header.map((h) => JSON.stringify(h)).join(', ')})`, file, rows[0].line);
-  }
+  // Every row has every column, so the field names are settled once, on the header.
+  const shown = header.map((h) => JSON.stringify(h)).join(', ');
+  chooseFields((k) => seen.has(k), type, (what) => {
+    throw new TaskDataError(`${file} line ${headerLine}: ${what}; the header is ${shown}`, file, headerLine);
+  }, true);
   const out: RawRecord[] = [];
   for (let r = 1; r < rows.length; r++) {
     const { line, fields } = rows[r];
@@ -183,7 +142,15 @@ interface Checker {
   /** The label set; null while it is being inferred (train file without given labels). */
   labels: Set<string> | null;
   labelList: string[] | null;
+  /**
+   * Whether the label set came from the task config. Only then are integers read as indices
+   * into it: an inferred set is sorted, so its indices would mean nothing to the user.
+   */
+  given: boolean;
 }
+
+/** A CSV cell read as an integer index: a canonical numeral ("07" stays a name). */
+const NUMERAL = /^(0|[1-9]\d*)$/;
 
 function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   const { line, fields: f } = rec;
@@ -197,46 +164,65 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     if (typeof v !== 'string') fail(`field "${k}" is ${describeJson(v)}, not a string`);
     return v as string;
   };
-  const checkLabel = (label: string, what: string) => {
+  const checkLabel = (label: string, what: string, at: string) => {
     if (ck.labels && !ck.labels.has(label)) {
-      fail(`${what} ${JSON.stringify(label)} is not in the label set [${ck.labelList!.map((l) => JSON.stringify(l)).join(', ')}]`);
+      fail(`${what} ${JSON.stringify(label)} is not in the label set [${ck.labelList!.map((l) => JSON.stringify(l)).join(', ')}] (${at})`);
     }
   };
+  // `n` came as an integer (a JSON number, or a CSV numeral when labels are given); `asName` is
+  // the same value read as a label name, which wins when the labels list numerals themselves.
+  const fromIndex = (n: number, asName: string, at: string): string => {
+    const list = ck.labelList!;
+    const named = ck.labels!.has(asName);
+    const indexed = n < list.length ? list[n] : undefined;
+    if (named && indexed !== undefined && indexed !== asName) {
+      fail(`${at} is ${asName}, which is both the label "${asName}" and "labels"[${n}] = ${JSON.stringify(indexed)} (list numeral labels at their own index, or give the label by name in JSONL: "${asName}")`);
+    }
+    if (named) return asName;
+    if (indexed === undefined) {
+      fail(`${at} is ${asName}, read as an index into the task config's "labels", which has ${list.length} (indices 0 to ${list.length - 1})`);
+    }
+    return indexed!;
+  };
+  const names = chooseFields(has, ck.type, fail);
 
   const ex: Example = { text: '' };
   // words and text
   let words: string[] | undefined;
-  if (ck.type === 'tagging' && !rec.csv && has('words')) {
-    const w = f.words;
-    if (!Array.isArray(w)) fail(`field "words" is ${describeJson(w)}, not an array of strings`);
-    (w as unknown[]).forEach((x, k) => {
-      if (typeof x !== 'string') fail(`field "words": element ${k} is ${describeJson(x)}, not a string`);
-      if ((x as string).trim() === '' || /\s/.test(x as string)) fail(`field "words": element ${k} (${JSON.stringify(x)}) is empty or holds whitespace`);
-    });
-    words = w as string[];
-    if (words.length === 0) fail('field "words" is empty');
-    ex.text = has('text') ? str('text') : words.join(' ');
+  if (ck.type === 'tagging' && names.words) {
+    const wf = names.words;
+    const w = f[wf];
+    if (rec.csv) {
+      const s = w as string;
+      if (/^\s*\[[^]*\]\s*$/.test(s)) fail(`field "${wf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the words separated by spaces, or use JSONL for arrays`);
+      words = s.trim() === '' ? [] : s.trim().split(/\s+/);
+    } else {
+      if (!Array.isArray(w)) fail(`field "${wf}" is ${describeJson(w)}, not an array of strings`);
+      (w as unknown[]).forEach((x, k) => {
+        if (typeof x !== 'string') fail(`field "${wf}": element ${k} is ${describeJson(x)}, not a string`);
+        if ((x as string).trim() === '' || /\s/.test(x as string)) fail(`field "${wf}": element ${k} (${JSON.stringify(x)}) is empty or holds whitespace`);
+      });
+      words = w as string[];
+    }
+    if (words.length === 0) fail(`field "${wf}" is empty`);
+    ex.text = names.text ? str(names.text) : words.join(' ');
   } else {
-    ex.text = str('text');
+    ex.text = str(names.text!);
   }
-  if (ex.text.trim() === '' && !words) fail('field "text" is blank');
+  if (ex.text.trim() === '' && !words) fail(`field "${names.text}" is blank`);
 
-  if (ck.type === 'pair_classification' || (ck.type === 'regression' && has('text_pair'))) {
-    ex.textPair = str('text_pair');
-  }
+  if (names.pair) ex.textPair = str(names.pair);
 
   if (ck.type === 'classification' || ck.type === 'pair_classification') {
-    if (!has('label')) fail('missing field "label"');
     const v = f.label;
     let label: string;
-    if (typeof v === 'string') label = v;
-    else if (typeof v === 'number' && Number.isFinite(v)) label = String(v);
-    else return fail(`field "label" is ${describeJson(v)}, not a string`);
+    if (typeof v === 'string') label = rec.csv && ck.given && NUMERAL.test(v) ? fromIndex(Number(v), v, 'field "label"') : v;
+    else if (typeof v === 'number' && Number.isFinite(v)) label = ck.given && Number.isInteger(v) && v >= 0 ? fromIndex(v, String(v), 'field "label"') : String(v);
+    else return fail(`field "label" is ${describeJson(v)}, not a label (a string, or an integer index into the task config's "labels")`);
     if (label === '') fail('field "label" is empty');
-    checkLabel(label, 'label');
+    checkLabel(label, 'label', 'field "label"');
     ex.label = label;
   } else if (ck.type === 'regression') {
-    if (!has('label')) fail('missing field "label"');
     const v = f.label;
     let x: number;
     if (typeof v === 'number') x = v;
@@ -246,33 +232,44 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     ex.label = x;
   } else {
     // tagging
-    if (!has('tags')) fail('missing field "tags"');
-    const v = f.tags;
+    const tf = names.tags!;
+    const v = f[tf];
+    const tagAt = (k: number) => `field "${tf}": element ${k}`;
     let tags: string[];
     if (rec.csv) {
       const s = v as string;
-      tags = s.trim() === '' ? [] : s.trim().split(/\s+/);
+      if (/^\s*\[[^]*\]\s*$/.test(s)) fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
+      tags = (s.trim() === '' ? [] : s.trim().split(/\s+/)).map((t, k) => (ck.given && NUMERAL.test(t) ? fromIndex(Number(t), t, tagAt(k)) : t));
     } else {
-      if (!Array.isArray(v)) return fail(`field "tags" is ${describeJson(v)}, not an array of strings`);
-      (v as unknown[]).forEach((x, k) => {
-        if (typeof x !== 'string' || x === '') fail(`field "tags": element ${k} is ${typeof x === 'string' ? 'empty' : describeJson(x)}, not a tag string`);
+      if (!Array.isArray(v)) return fail(`field "${tf}" is ${describeJson(v)}, not an array of tags`);
+      tags = (v as unknown[]).map((x, k): string => {
+        if (typeof x === 'string') return x === '' ? fail(`${tagAt(k)} is empty, not a tag`) : x;
+        if (typeof x === 'number' && Number.isInteger(x) && x >= 0) {
+          if (!ck.given) {
+            return fail(`${tagAt(k)} is ${x}, an integer tag, but the task config gives no "labels" for it to index (list the tag names there, in index order)`);
+          }
+          return fromIndex(x, String(x), tagAt(k));
+        }
+        return fail(`${tagAt(k)} is ${typeof x === 'number' ? String(x) : describeJson(x)}, not a tag (a string, or an integer index into the task config's "labels")`);
       });
-      tags = v as string[];
     }
     const w = words ?? (ex.text.trim() === '' ? [] : ex.text.trim().split(/\s+/));
-    if (w.length === 0) fail('no words to tag (empty "text")');
+    if (w.length === 0) fail(`no words to tag (empty "${names.text}")`);
     if (tags.length !== w.length) {
-      fail(`${tags.length} tags for ${w.length} words (${words ? '"words"' : 'whitespace-separated words of "text"'}); tags must align one per word`);
+      fail(`${tags.length} tags for ${w.length} words (${words ? `"${names.words}"` : `whitespace-separated words of "${names.text}"`}); "${tf}" must give one tag per word`);
     }
-    tags.forEach((t) => checkLabel(t, 'tag'));
+    tags.forEach((t, k) => checkLabel(t, 'tag', tagAt(k)));
     ex.words = w;
     ex.tags = tags;
   }
   return ex;
 }
 
-/** Reads and validates one task file. `labels` null: collect (train without given labels). */
-export function readTaskFile(file: string, type: TaskType, labels: readonly string[] | null, format: TaskFileFormat = 'auto'): Example[] {
+/**
+ * Reads and validates one task file. `labels` null: collect (train without given labels);
+ * `labelsGiven`: they are the task config's, so integer labels and tags index them.
+ */
+export function readTaskFile(file: string, type: TaskType, labels: readonly string[] | null, format: TaskFileFormat = 'auto', labelsGiven = false): Example[] {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -283,9 +280,9 @@ export function readTaskFile(file: string, type: TaskType, labels: readonly stri
   }
   const text = decodeUtf8Strict(bytes, file, TaskDataError);
   if (text.trim() === '') throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
-  const records = formatOf(file, text, format) === 'jsonl' ? readJsonl(text, file) : readCsv(text, file);
+  const records = formatOf(file, text, format) === 'jsonl' ? readJsonl(text, file) : readCsv(text, file, type);
   if (records.length === 0) throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
-  const ck: Checker = { type, labels: labels ? new Set(labels) : null, labelList: labels ? [...labels] : null };
+  const ck: Checker = { type, labels: labels ? new Set(labels) : null, labelList: labels ? [...labels] : null, given: labels !== null && labelsGiven };
   return records.map((r) => toExample(r, file, ck));
 }
 
@@ -332,7 +329,8 @@ export function loadTaskFromFiles(cfg: TaskFileConfig): TaskData {
     labels = [...cfg.labels];
   }
 
-  const trainAll = readTaskFile(cfg.train, cfg.type, labels, format);
+  const given = labels !== null;
+  const trainAll = readTaskFile(cfg.train, cfg.type, labels, format, given);
   if (cfg.type === 'regression') labels = [];
   else if (labels === null) {
     const set = new Set<string>();
@@ -347,10 +345,10 @@ export function loadTaskFromFiles(cfg: TaskFileConfig): TaskData {
   let dev: Example[];
   if (cfg.dev !== undefined) {
     train = trainAll;
-    dev = readTaskFile(cfg.dev, cfg.type, check, format);
+    dev = readTaskFile(cfg.dev, cfg.type, check, format, given);
   } else {
     ({ train, dev } = carveDev(trainAll, devFraction, seed));
   }
-  const test = cfg.test !== undefined ? readTaskFile(cfg.test, cfg.type, check, format) : [];
+  const test = cfg.test !== undefined ? readTaskFile(cfg.test, cfg.type, check, format, given) : [];
   return { name: cfg.name, type: cfg.type, labels, train, dev, test };
 }
