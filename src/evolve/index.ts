@@ -10,4 +10,5 @@ export * from './evaluate.js';
 export * from './train_path.js';
 export * from './system.js';
 export * from './search.js';
+export * from './search_config.js';
 export * from './io.js';
