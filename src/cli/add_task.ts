@@ -1,5 +1,6 @@
 // `pathwise add-task <model> --task <task config | built-in name> [--children N] [--steps N]
-//  [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N]`
+//  [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N] ...`: one flag per
+//  key of the search's config (src/evolve/search_config.ts), in kebab case.
 //
 // Adds one task to a model folder, in place, by μ2Net's search (src/evolve/search.ts). The folder
 // may be a path system or a dense `pathwise train` folder (converted on the fly: its tasks share
@@ -8,7 +9,8 @@
 // failure at any point leaves it as it was. Earlier tasks' predictions do not change.
 //
 // A task config is a JSON file {name, type, train, dev?, test?, labels?, devFraction?, seed?,
-// format?} (the keys of a task in `pathwise train`'s config); relative data paths are resolved
+// format?} (src/tasks/task_config.ts, the same schema as a task in `pathwise train`'s config),
+// checked before any data is read; relative data paths are resolved
 // against the task config's own folder and saved absolute, so the model folder can be used from
 // anywhere.
 //
@@ -19,19 +21,42 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../tasks/builtin/index.js';
-import { loadTaskFromFiles, TaskDataError, type TaskFileConfig } from '../tasks/from_files.js';
+import { loadTaskFromFiles } from '../tasks/from_files.js';
+import { parseTaskConfig } from '../tasks/task_config.js';
 import type { TaskData } from '../tasks/task.js';
-import { parseOverrides } from '../train/config.js';
 import { activatedParameters, addedParameters, describePath, folderKind, loadModel, saveModel, type TaskSource } from '../model/index.js';
-import { DEFAULT_SEARCH, searchTask, validateSearchOptions } from '../evolve/index.js';
+import { DEFAULT_SEARCH_CONFIG, searchConfigSchema, searchTask } from '../evolve/index.js';
 import { InputError } from '../util/errors.js';
-import { UsageError } from './pretrain.js';
+import { explain } from '../util/schema.js';
+import { parseCommandLine, UsageError } from './args.js';
 
-const USAGE = 'usage: pathwise add-task <model folder> --task <task config .json | built-in task> [--children N] [--steps N] [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N]';
+/** add-task's search flags: the search config's keys, in kebab case (batchSize: --batch-size). */
+const SEARCH_FLAGS = new Map(Object.keys(searchConfigSchema.shape).map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]));
 
-const FLAGS = ['task', 'children', 'steps', 'base', 'seed', 'batch-size', 'eval-examples', 'parallel'];
+const USAGE = `usage: pathwise add-task <model folder> --task <task config .json | built-in task> ${[...SEARCH_FLAGS]
+  .map(([flag, key]) => `[--${flag} ${DEFAULT_SEARCH_CONFIG[key as keyof typeof DEFAULT_SEARCH_CONFIG]}]`)
+  .join(' ')}`;
 
-const TASK_KEYS = ['name', 'type', 'labels', 'train', 'dev', 'test', 'devFraction', 'seed', 'format'];
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+/** The search config the flags spell; a bad value is a UsageError naming the flag and its text. */
+function searchConfigOf(flags: Record<string, string | boolean | undefined>) {
+  const raw: Record<string, unknown> = {};
+  const text: Record<string, string> = {};
+  for (const [flag, key] of SEARCH_FLAGS) {
+    const v = flags[flag];
+    if (typeof v !== 'string') continue;
+    text[key] = v;
+    // Numbers are read as numbers; anything else goes to the schema as text, which it refuses.
+    raw[key] = DECIMAL.test(v) ? Number(v) : v;
+  }
+  const r = searchConfigSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const { path, expected, message } = explain(searchConfigSchema, r.error, raw);
+  const key = String(path[0]);
+  const flag = [...SEARCH_FLAGS].find(([, k]) => k === key)?.[0];
+  throw new UsageError(flag && expected ? `--${flag} must be ${expected}, got ${JSON.stringify(text[key])}` : message);
+}
 
 /** A task named on the command line: a task config file, or a built-in task's name. */
 export function resolveTaskArg(arg: string): { data: TaskData; source: TaskSource } {
@@ -42,52 +67,24 @@ export function resolveTaskArg(arg: string): { data: TaskData; source: TaskSourc
     } catch (e) {
       throw new InputError(`task config ${arg}: not valid JSON (${(e as Error).message})`, arg);
     }
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`task config ${arg}: expected a JSON object {name, type, train, ...}`, arg);
-    const obj = raw as Record<string, unknown>;
-    for (const k of Object.keys(obj)) if (!TASK_KEYS.includes(k)) throw new InputError(`task config ${arg}: unknown key "${k}" (known: ${TASK_KEYS.join(', ')})`, arg);
+    const cfg = parseTaskConfig(raw, `task config ${arg}`, InputError, arg);
     const base = dirname(resolve(arg));
-    const cfg = { ...obj } as unknown as TaskFileConfig;
     for (const k of ['train', 'dev', 'test'] as const) {
-      const v = obj[k];
-      if (typeof v === 'string' && v !== '' && !isAbsolute(v)) cfg[k] = join(base, v);
+      const v = cfg[k];
+      if (v !== undefined && !isAbsolute(v)) cfg[k] = join(base, v);
     }
-    try {
-      return { data: loadTaskFromFiles(cfg), source: { files: cfg } };
-    } catch (e) {
-      // Errors about the config itself are reported as "<config>"; name the actual file.
-      if (e instanceof TaskDataError && e.file === '<config>') throw new InputError(`task config ${arg}: ${e.message.replace(/^task config: /, '')}`, arg);
-      throw e;
-    }
+    return { data: loadTaskFromFiles(cfg), source: { files: cfg } };
   }
   if (BUILTIN_TASK_NAMES.includes(arg)) return { data: loadBuiltinTask(arg), source: { builtin: arg } };
   throw new InputError(`task config file ${arg} not found (and "${arg}" is not a built-in task: ${BUILTIN_TASK_NAMES.join(', ')})`, arg);
 }
 
-function intFlag(flags: Record<string, string>, k: string, dflt: number, min: number): number {
-  if (flags[k] === undefined) return dflt;
-  const v = Number(flags[k]);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${k} must be an integer >= ${min}, got ${JSON.stringify(flags[k])}`);
-  return v;
-}
-
 export async function addTaskCommand(argv: string[]): Promise<void> {
-  const { overrides, rest, flags } = parseOverrides(argv, FLAGS);
-  const unknown = Object.keys(overrides);
-  if (unknown.length) throw new UsageError(`unknown option --${unknown[0]}\n${USAGE}`);
-  if (rest.length !== 1 || !flags.task || flags.task === 'true') throw new UsageError(USAGE);
+  const spec = { task: 'string', ...Object.fromEntries([...SEARCH_FLAGS.keys()].map((f) => [f, 'string'])) } as Record<string, 'string'>;
+  const { rest, flags } = parseCommandLine(argv, spec, USAGE);
+  if (rest.length !== 1 || !flags.task) throw new UsageError(USAGE);
   const dir = rest[0];
-  const base = flags.base === undefined ? DEFAULT_SEARCH.base : Number(flags.base);
-  if (!(base > 0 && base <= 1)) throw new UsageError(`--base must be a number in (0, 1], got ${JSON.stringify(flags.base)}`);
-  const opts = {
-    children: intFlag(flags, 'children', DEFAULT_SEARCH.children, 1),
-    steps: intFlag(flags, 'steps', DEFAULT_SEARCH.steps, 1),
-    seed: intFlag(flags, 'seed', DEFAULT_SEARCH.seed, 0),
-    batchSize: intFlag(flags, 'batch-size', DEFAULT_SEARCH.batchSize, 1),
-    evalExamples: intFlag(flags, 'eval-examples', DEFAULT_SEARCH.evalExamples, 1),
-    parallel: intFlag(flags, 'parallel', DEFAULT_SEARCH.parallel, 1),
-    base,
-  };
-  validateSearchOptions({ ...DEFAULT_SEARCH, ...opts });
+  const opts = searchConfigOf(flags);
 
   // Validate everything before training: the folder, the task and its data, the name.
   const converted = folderKind(dir) !== 'components';

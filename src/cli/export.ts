@@ -8,12 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../engine/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { parseOverrides } from '../train/config.js';
-import { UsageError } from './pretrain.js';
+import { parseCommandLine, UsageError } from './args.js';
+
+const USAGE = 'usage: pathwise export <model folder> --out DIR [--dtype f16|f32]';
 
 export function exportCommand(argv: string[]): void {
-  const { rest, flags } = parseOverrides(argv, ['out', 'dtype']);
-  if (rest.length !== 1 || !flags.out) throw new UsageError('usage: pathwise export <model folder> --out DIR [--dtype f16|f32]');
+  const { rest, flags } = parseCommandLine(argv, { out: 'string', dtype: 'string' }, USAGE);
+  if (rest.length !== 1 || !flags.out) throw new UsageError(USAGE);
   const dtype = (flags.dtype ?? 'f16').toLowerCase();
   if (dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got ${flags.dtype}`);
   const src = rest[0];

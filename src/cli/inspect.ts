@@ -6,12 +6,13 @@
 
 import { folderKind, loadPretrained } from '../model/index.js';
 import { SkillTable, account, formatAccount } from '../sparse/index.js';
-import { parseOverrides } from '../train/config.js';
-import { UsageError } from './pretrain.js';
+import { parseCommandLine, UsageError } from './args.js';
+
+const USAGE = 'usage: pathwise inspect <model folder> [--task T] [--seq-len N] [--json]';
 
 export function inspectCommand(argv: string[]): void {
-  const { rest, flags } = parseOverrides(argv, ['task', 'seq-len', 'json']);
-  if (rest.length !== 1) throw new UsageError('usage: pathwise inspect <model folder> [--task T] [--seq-len N] [--json]');
+  const { rest, flags } = parseCommandLine(argv, { task: 'string', 'seq-len': 'string', json: 'boolean' }, USAGE);
+  if (rest.length !== 1) throw new UsageError(USAGE);
   if (folderKind(rest[0]) === 'components') {
     throw new UsageError(`${rest[0]} is a path system (μ2Net paths, written by pathwise add-task), not a single encoder; ` +
       `use \`pathwise tasks ${rest[0]}\` for each task's path and its activated and added parameters`);

@@ -7,13 +7,12 @@
 // JSON object ({label, score, scores}, {words, spans} or {value}).
 
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
 import type { Example } from '../tasks/task.js';
 import { InputError } from '../util/errors.js';
 import { describeJson } from '../util/jsonl.js';
-import { UsageError } from './pretrain.js';
+import { parseCommandLine, UsageError } from './args.js';
 
 const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ...]';
 
@@ -66,14 +65,8 @@ function readInputs(file: string): Example[] {
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { task: { type: 'string' }, json: { type: 'boolean' }, input: { type: 'string' } } });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
-  const [dir, ...texts] = positionals;
+  const { flags: values, rest } = parseCommandLine(argv, { task: 'string', json: 'boolean', input: 'string' }, USAGE);
+  const [dir, ...texts] = rest;
   if (!dir || !values.task) throw new UsageError(USAGE);
   if (values.input !== undefined && texts.length) throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
   const inputs: Example[] = values.input !== undefined ? readInputs(values.input) : texts.map((text) => ({ text }));

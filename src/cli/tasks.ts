@@ -4,14 +4,13 @@
 // shown as the path system add-task would make of it.
 
 import { activatedParameters, addedParameters, describePath, folderKind, loadModel, pathComponents } from '../model/index.js';
-import { parseOverrides } from '../train/config.js';
-import { UsageError } from './pretrain.js';
+import { parseCommandLine, UsageError } from './args.js';
+
+const USAGE = 'usage: pathwise tasks <model folder> [--json]';
 
 export function tasksCommand(argv: string[]): void {
-  const { overrides, rest, flags } = parseOverrides(argv, ['json']);
-  const unknown = Object.keys(overrides);
-  if (unknown.length) throw new UsageError(`unknown option --${unknown[0]}`);
-  if (rest.length !== 1) throw new UsageError('usage: pathwise tasks <model folder> [--json]');
+  const { rest, flags } = parseCommandLine(argv, { json: 'boolean' }, USAGE);
+  if (rest.length !== 1) throw new UsageError(USAGE);
   const converted = folderKind(rest[0]) !== 'components';
   const system = loadModel(rest[0]);
   const rows = [...system.tasks.values()].map(({ spec, path }) => ({

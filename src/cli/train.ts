@@ -1,42 +1,24 @@
 // `pathwise train --config FILE` and `pathwise eval <model> [--task T] [--split dev|test]` (any
 // model folder with tasks: one `pathwise train` wrote, or one `pathwise add-task` has grown).
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
 import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
-import { mergeSparse } from '../train/pretrain_config.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
 import type { TaskData } from '../tasks/task.js';
-import { ConfigError, mergeConfig, parseOverrides } from '../train/config.js';
-import { DEFAULT_MULTITASK, evaluateTask, trainMultiTask } from '../train/multitask.js';
+import { ConfigError } from '../train/config.js';
+import { loadTrainConfig, trainConfigSchema } from '../train/train_config.js';
+import { evaluateTask, trainMultiTask } from '../train/multitask.js';
 import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, specOf, type TaskSource } from '../model/index.js';
 import { UsageError } from './pretrain.js';
+import { parseCommandLine } from './args.js';
+import { keyPaths } from '../util/schema.js';
 
-const DEFAULT_TRAIN = {
-  /** A pretrained model folder (transfer learning), or null to train from scratch. */
-  base: null as string | null,
-  /** From scratch only: the encoder, and the tokenizer trained on the tasks' texts. */
-  scratch: { dModel: 256, layers: 4, heads: 4, ffn: 1024, vocabSize: 8192 },
-  maxLen: 128,
-  train: {
-    steps: DEFAULT_MULTITASK.steps, batchSize: DEFAULT_MULTITASK.batchSize, lr: DEFAULT_MULTITASK.lr, warmupSteps: DEFAULT_MULTITASK.warmupSteps,
-    weightDecay: DEFAULT_MULTITASK.weightDecay, clipNorm: DEFAULT_MULTITASK.clipNorm, temperature: DEFAULT_MULTITASK.temperature, seed: 0,
-    evalEvery: DEFAULT_MULTITASK.evalEvery, patience: DEFAULT_MULTITASK.patience, evalExamples: DEFAULT_MULTITASK.evalExamples,
-    freezeEmbeddings: false, embeddingLrScale: DEFAULT_MULTITASK.embeddingLrScale, freezeLayers: 0, logEvery: 50, groupByLength: DEFAULT_MULTITASK.groupByLength,
-  },
-  out: 'runs/train',
-};
-
-interface TrainFile {
-  tasks: (string | Record<string, unknown>)[];
-  perTask?: Record<string, { lrScale?: number; steps?: number }>;
-  [k: string]: unknown;
-}
+const TRAIN_USAGE = 'usage: pathwise train --config FILE [--KEY VALUE ...]   (FILE: docs/schemas/train.schema.json)';
 
 function loadTask(src: TaskSource): TaskData {
   return 'builtin' in src ? loadBuiltinTask(src.builtin) : loadTaskFromFiles(src.files);
@@ -66,21 +48,10 @@ function table(rows: [string, Record<string, number | string>][]): string {
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
-  const { overrides, rest, flags } = parseOverrides(argv, ['config']);
-  if (rest.length || !flags.config) throw new UsageError('usage: pathwise train --config FILE [--KEY VALUE ...]');
-  let raw: TrainFile;
-  try {
-    raw = JSON.parse(readFileSync(flags.config, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`cannot read config ${flags.config}: ${(e as Error).message}`);
-  }
-  const { tasks: taskList, perTask, sparse, ...restCfg } = raw;
-  if (!Array.isArray(taskList) || taskList.length === 0) throw new ConfigError(`${flags.config}: "tasks" must list at least one task`);
-  const cfg = mergeConfig(mergeConfig(DEFAULT_TRAIN, restCfg, flags.config), overrides, 'command-line flags');
-  const g = cfg.train.groupByLength;
-  if (!Number.isInteger(g) || g < 1) throw new ConfigError(`${flags.config}: train.groupByLength must be an integer >= 1 (1: no grouping), got ${g}`);
-  const es = cfg.train.embeddingLrScale;
-  if (!(typeof es === 'number' && es > 0)) throw new ConfigError(`${flags.config}: train.embeddingLrScale must be a number > 0 (1: the encoder's lr), got ${JSON.stringify(es)}`);
+  const { overrides, rest, flags } = parseCommandLine(argv, { config: 'string' }, TRAIN_USAGE, keyPaths(trainConfigSchema));
+  if (rest.length || !flags.config) throw new UsageError(TRAIN_USAGE);
+  const cfg = loadTrainConfig(flags.config, overrides);
+  const { tasks: taskList, perTask, sparse } = cfg;
   const sources = taskList.map(sourceOf);
   const tasks = sources.map(loadTask); // validates every task's data before anything is written
   const log = (s: string) => process.stderr.write(s + '\n');
@@ -89,7 +60,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   let tokenizer: Tokenizer;
   // "sparse": the Switch / skill layout (as in pretraining's model.sparse). From a dense base it is
   // made by upcycling: each expert or skill starts as a copy of the base's FFN.
-  let sp: SparseConfig = mergeSparse(sparse, flags.config);
+  let sp: SparseConfig = sparse ?? { switch: null, skills: null };
   const rng = new Rng(cfg.train.seed);
   if (cfg.base) {
     if (isComponentsFolder(cfg.base)) {
@@ -122,7 +93,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const model = TaskModel.fromEncoder(encoder, tokenizer, { sparse: sp, rng, maxLen: Math.min(cfg.maxLen, encoder.cfg.maxPositions) });
   tasks.forEach((t, i) => model.addTask(specOf(t), { source: sources[i] }));
   const t0 = performance.now();
-  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask: perTask ?? {}, log, progress: process.stderr });
+  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask, log, progress: process.stderr });
   saveModel(join(cfg.out, 'model'), model);
   const test: [string, Record<string, number | string>][] = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
@@ -130,7 +101,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {
-  const { rest, flags } = parseOverrides(argv, ['task', 'split']);
+  const { rest, flags } = parseCommandLine(argv, { task: 'string', split: 'string' }, 'usage: pathwise eval <model folder> [--task T] [--split dev|test]');
   if (rest.length !== 1) throw new UsageError('usage: pathwise eval <model folder> [--task T] [--split dev|test]');
   const split = (flags.split ?? 'test') as 'dev' | 'test';
   if (split !== 'dev' && split !== 'test') throw new UsageError('--split must be dev or test');

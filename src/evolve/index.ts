@@ -5,3 +5,4 @@
 export * from './mutations.js';
 export * from './train_path.js';
 export * from './search.js';
+export * from './search_config.js';

@@ -1,7 +1,7 @@
 // μ2Net's mutations: how a child path is made from a parent path.
 //
 //  1. Hyperparameters: each moves to an adjacent value in its list with probability μ
-//     (mutateHParams in hparams.ts).
+//     (mutateHParams, at the end of this file).
 //  2. Depth: when `layers` moved, the child drops its parent's top blocks, or grows by the root
 //     stack's next blocks (the base model's block at that depth), reused frozen.
 //  3. Layer cloning: each component of the parent path except the head (embeddings, each block,

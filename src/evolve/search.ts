@@ -44,40 +44,14 @@ import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
+import { DEFAULT_SEARCH_CONFIG, parseSearchConfig, type SearchConfig } from './search_config.js';
 
-export interface SearchOptions {
-  /** The budget: how many children are built, trained and scored. */
-  children: number;
-  /** Training steps per child (the same for every child: equal cost). */
-  steps: number;
-  batchSize: number;
-  /** Size penalty base in quality × base^(added / total); 1: no penalty. In (0, 1]. */
-  base: number;
-  seed: number;
-  /** Cap on dev examples scored per child (speed). */
-  evalExamples: number;
-  weightDecay: number;
-  clipNorm: number;
-  /** Dropout of a new head. */
-  headDropout: number;
-  /**
-   * Children trained at once, each in its own worker thread (see the top of this file). 1: one
-   * after another, in process. More than the machine's cores only makes them compete.
-   */
-  parallel: number;
+/** The search's settings (search_config.ts declares them, with their defaults and bounds), and a log. */
+export interface SearchOptions extends SearchConfig {
   log: (s: string) => void;
 }
 
-/**
- * Defaults for `pathwise add-task`: 8 children of 300 steps each (2400 training steps in all, a
- * budget comparable to the quickstart's 1500 steps of joint training); base 0.95, a mild price
- * on size: a child that adds 10% of the system's parameters keeps 0.95^(1/11) = 99.5% of its
- * quality, one that doubles the system keeps 0.95^0.5 = 97.5%. One child at a time: the result of
- * a search depends on `parallel`, and existing results were made sequentially.
- */
-export const DEFAULT_SEARCH: SearchOptions = {
-  children: 8, steps: 300, batchSize: 32, base: 0.95, seed: 0, evalExamples: 1000, weightDecay: 0.01, clipNorm: 1.0, headDropout: 0.1, parallel: 1, log: () => {},
-};
+export const DEFAULT_SEARCH: SearchOptions = { ...DEFAULT_SEARCH_CONFIG, log: () => {} };
 
 export interface Candidate {
   index: number;
@@ -108,18 +82,10 @@ export function pathScore(quality: number, added: number, total: number, base: n
   return quality >= 0 ? quality * penalty : quality / penalty;
 }
 
-/** Checks search options; the message names the option. */
+/** Checks search options against the schema; the RangeError names the option. */
 export function validateSearchOptions(o: SearchOptions): void {
-  const int = (k: 'children' | 'steps' | 'batchSize' | 'evalExamples' | 'seed' | 'parallel', min: number) => {
-    if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`${k} must be an integer >= ${min}, got ${o[k]}`);
-  };
-  int('children', 1);
-  int('steps', 1);
-  int('batchSize', 1);
-  int('evalExamples', 1);
-  int('seed', 0);
-  int('parallel', 1);
-  if (!(o.base > 0 && o.base <= 1)) throw new RangeError(`base must be in (0, 1], got ${o.base}`);
+  const { log: _log, ...settings } = o;
+  parseSearchConfig(settings);
 }
 
 /**

@@ -23,7 +23,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors, serializeSafetensors, type Tensor } from '../engine/index.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig, type Module } from '../nn/index.js';
-import { sparseFfnFactory, upcycle, validateBlockSparse, validateSparseConfig, type BlockSparse, type SparseConfig } from '../sparse/index.js';
+import { sparseFfnFactory, upcycle, validateBlockSparse, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import type { HeadConfig } from '../tasks/heads.js';
@@ -371,10 +371,7 @@ function checkComponentConfig(kind: ComponentKind, c: unknown, where: string, fa
       if (kind === 'embeddings' && sparse !== undefined) fail(`${where}.sparse: embeddings have no FFN`);
       try {
         validateEncoderConfig(enc as unknown as EncoderConfig, where);
-        if (sparse !== undefined) {
-          if (!isObject(sparse)) throw new RangeError(`${where}.sparse must be an object`);
-          validateBlockSparse(sparse as unknown as BlockSparse, `${where}.sparse`);
-        }
+        if (sparse !== undefined) validateBlockSparse(sparse, `${where}.sparse`);
       } catch (e) {
         fail((e as Error).message);
       }

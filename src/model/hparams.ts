@@ -7,7 +7,9 @@
 // compute budget per child (`steps` in SearchOptions, `--steps` on the command line), so that all
 // children are compared at equal cost.
 
+import { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { parseOrThrow } from '../util/schema.js';
 
 export interface HParams {
   /** Peak learning rate of the child's AdamW. */
@@ -66,17 +68,17 @@ export function defaultHParams(depth: number): HParams {
   return { lr: 2e-3, warmupRatio: 0.1, mu: 0.1, layers: Math.max(1, depth), adapterSize: 16 };
 }
 
-/** Checks a hyperparameter object read from a file: every field a listed value. */
-export function validateHParams(h: unknown, depth: number, file: string, where: string, Err: typeof InputError = InputError): HParams {
-  if (h === null || typeof h !== 'object' || Array.isArray(h)) throw new Err(`${file}: ${where} must be an object`, file);
-  const o = h as Record<string, unknown>;
+/**
+ * The schema of a path's hyperparameters in a system of `depth` blocks: every field one of its
+ * listed values (a hand-edited value off the list is refused, not snapped).
+ */
+export function hparamsSchema(depth: number) {
   const lists = hparamValues(depth);
-  for (const k of Object.keys(o)) if (!HPARAM_NAMES.includes(k as HParamName)) throw new Err(`${file}: ${where}.${k} is not a hyperparameter (known: ${HPARAM_NAMES.join(', ')})`, file);
-  for (const name of HPARAM_NAMES) {
-    const v = o[name];
-    if (typeof v !== 'number' || !lists[name].includes(v)) {
-      throw new Err(`${file}: ${where}.${name} must be one of ${lists[name].join(', ')}, got ${JSON.stringify(v)}`, file);
-    }
-  }
-  return { lr: o.lr as number, warmupRatio: o.warmupRatio as number, mu: o.mu as number, layers: o.layers as number, adapterSize: o.adapterSize as number };
+  const listed = (name: HParamName) => z.literal(lists[name] as [number, ...number[]]);
+  return z.strictObject({ lr: listed('lr'), warmupRatio: listed('warmupRatio'), mu: listed('mu'), layers: listed('layers'), adapterSize: listed('adapterSize') });
+}
+
+/** Checks a hyperparameter object read from a file; `Err` names the file and `where`.key. */
+export function validateHParams(h: unknown, depth: number, file: string, where: string, Err: typeof InputError = InputError): HParams {
+  return parseOrThrow(hparamsSchema(depth), h, { source: file, prefix: where, Err, file });
 }

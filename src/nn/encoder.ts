@@ -5,67 +5,13 @@
 import { Tensor, add, dropout, embedding, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
-import { EncoderBlock, type NormPlacement } from './encoder_block.js';
+import { EncoderBlock } from './encoder_block.js';
 import { truncNormal } from './init.js';
-import type { Activation, FfnLike, RouteContext } from './ffn.js';
+import type { FfnLike, RouteContext } from './ffn.js';
+import { validateEncoderConfig, type EncoderConfig } from './encoder_config.js';
 
-export interface EncoderConfig {
-  vocabSize: number;
-  /** Longest sequence the position table covers. */
-  maxPositions: number;
-  /** Segment ids (0 / 1 for sentence pairs). */
-  typeVocabSize: number;
-  dModel: number;
-  layers: number;
-  heads: number;
-  ffn: number;
-  activation: Activation;
-  dropout: number;
-  attentionDropout: number;
-  layerNormEps: number;
-  /** Std of the truncated-normal initialiser (BERT's initializer_range). */
-  initStd: number;
-  normPlacement: NormPlacement;
-}
-
-export const DEFAULT_ENCODER: EncoderConfig = {
-  vocabSize: 16384,
-  maxPositions: 128,
-  typeVocabSize: 2,
-  dModel: 256,
-  layers: 4,
-  heads: 4,
-  ffn: 1024,
-  activation: 'gelu',
-  dropout: 0.1,
-  attentionDropout: 0.1,
-  layerNormEps: 1e-5,
-  initStd: 0.02,
-  normPlacement: 'pre',
-};
-
-/** Checks a config for shapes that cannot work; the message names the field. */
-export function validateEncoderConfig(c: EncoderConfig, where = 'model'): void {
-  const int = (k: keyof EncoderConfig, min: number, max = 1 << 24) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${where}.${k} must be an integer in [${min}, ${max}], got ${v}`);
-  };
-  int('vocabSize', 8, 1 << 21);
-  int('maxPositions', 2, 1 << 16);
-  int('typeVocabSize', 1, 64);
-  int('dModel', 1, 1 << 15);
-  int('layers', 0, 256);
-  int('heads', 1, 1024);
-  int('ffn', 1, 1 << 17);
-  if (c.dModel % c.heads !== 0) throw new RangeError(`${where}.dModel (${c.dModel}) must be divisible by ${where}.heads (${c.heads})`);
-  for (const k of ['dropout', 'attentionDropout'] as const) {
-    if (!(c[k] >= 0 && c[k] < 1)) throw new RangeError(`${where}.${k} must be in [0, 1), got ${c[k]}`);
-  }
-  if (!(c.layerNormEps > 0)) throw new RangeError(`${where}.layerNormEps must be > 0, got ${c.layerNormEps}`);
-  if (!(c.initStd > 0)) throw new RangeError(`${where}.initStd must be > 0, got ${c.initStd}`);
-  if (!['gelu', 'gelu_tanh', 'relu'].includes(c.activation)) throw new RangeError(`${where}.activation must be gelu, gelu_tanh or relu, got ${c.activation}`);
-  if (c.normPlacement !== 'pre' && c.normPlacement !== 'post') throw new RangeError(`${where}.normPlacement must be "pre" or "post", got ${c.normPlacement}`);
-}
+// The config (type, defaults, bounds) is declared once, as a schema, in encoder_config.ts.
+export { DEFAULT_ENCODER, encoderConfigSchema, validateEncoderConfig, type EncoderConfig } from './encoder_config.js';
 
 /** Token + position + segment embeddings (then LayerNorm for post-LN stacks, as in BERT). */
 export class Embeddings extends Module {

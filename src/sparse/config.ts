@@ -9,26 +9,13 @@
 import type { Rng } from '../engine/index.js';
 import { FeedForward, type FfnLike } from '../nn/ffn.js';
 import type { EncoderConfig } from '../nn/encoder.js';
-import { DEFAULT_SWITCH, SwitchFFN, type SwitchConfig } from './switch_ffn.js';
+import { SwitchFFN } from './switch_ffn.js';
 import { SkillFFN } from './skill_ffn.js';
-import { SkillTable, type SkillTableConfig } from './skill_table.js';
+import { parseOrThrow } from '../util/schema.js';
+import { blockSparseSchema, sparseSchema, type BlockSparse, type SparseConfig, type SwitchConfig } from './schema.js';
 
-export interface SparseSwitchConfig extends SwitchConfig {
-  /** Switch layers replace the FFN of every `every`-th layer (layers every-1, 2·every-1, ...). */
-  every: number;
-}
-
-export interface SparseSkillsConfig extends SkillTableConfig {
-  /** "all", or the layer indices that get skill layers. */
-  layers: 'all' | number[];
-}
-
-export interface SparseConfig {
-  switch: SparseSwitchConfig | null;
-  skills: SparseSkillsConfig | null;
-}
-
-export const DEFAULT_SPARSE_SWITCH: SparseSwitchConfig = { ...DEFAULT_SWITCH, every: 2 };
+// The types and defaults derive from the schemas in schema.ts, the one declaration of this config.
+export { DEFAULT_SPARSE_SWITCH, blockSparseSchema, sparseSchema, type BlockSparse, type SparseConfig, type SparseSkillsConfig, type SparseSwitchConfig } from './schema.js';
 
 export function isSwitchLayer(s: SparseConfig, layer: number): boolean {
   return !!s.switch && (layer + 1) % s.switch.every === 0;
@@ -38,35 +25,12 @@ export function isSkillLayer(s: SparseConfig, layer: number): boolean {
   return !!s.skills && (s.skills.layers === 'all' || s.skills.layers.includes(layer));
 }
 
+/** Checks a sparse config (`where` names it in the RangeError); skill layers must exist in a model of `layers`. */
 export function validateSparseConfig(s: SparseConfig, layers: number, where = 'model.sparse'): void {
-  if (s.switch) {
-    const w = s.switch;
-    if (!Number.isInteger(w.experts) || w.experts < 1 || w.experts > 1024) throw new RangeError(`${where}.switch.experts must be in [1, 1024], got ${w.experts}`);
-    if (!Number.isInteger(w.topK) || w.topK < 1 || w.topK > w.experts) throw new RangeError(`${where}.switch.topK must be in [1, experts], got ${w.topK}`);
-    if (!Number.isInteger(w.every) || w.every < 1) throw new RangeError(`${where}.switch.every must be a positive integer, got ${w.every}`);
-    for (const k of ['capacityFactor', 'evalCapacityFactor'] as const) {
-      if (w[k] !== null && !(w[k]! > 0)) throw new RangeError(`${where}.switch.${k} must be > 0 or null (dropless), got ${w[k]}`);
-    }
-    if (!(w.jitter >= 0 && w.jitter < 1)) throw new RangeError(`${where}.switch.jitter must be in [0, 1)`);
-    if (!(w.expertDropout >= 0 && w.expertDropout < 1)) throw new RangeError(`${where}.switch.expertDropout must be in [0, 1)`);
+  parseOrThrow(sparseSchema, s, { prefix: where });
+  if (s.skills && s.skills.layers !== 'all' && !s.skills.layers.every((l) => l < layers)) {
+    throw new RangeError(`${where}.skills.layers must be "all" or layer indices in [0, ${layers})`);
   }
-  if (s.skills) {
-    new SkillTable(s.skills);
-    if (s.skills.layers !== 'all' && !s.skills.layers.every((l) => Number.isInteger(l) && l >= 0 && l < layers)) {
-      throw new RangeError(`${where}.skills.layers must be "all" or layer indices in [0, ${layers})`);
-    }
-  }
-}
-
-/**
- * What one block's FFN slot holds: Switch experts, named skills (each a dense FFN, or a Switch
- * layer when both are given), or neither (a dense FFN). A model's SparseConfig decides this per
- * layer (blockSparseOf); a block component carries its own, so that a μ2Net path can reuse or
- * clone one block of any kind.
- */
-export interface BlockSparse {
-  switch: SwitchConfig | null;
-  skills: string[] | null;
 }
 
 /** Layer `layer`'s FFN kind under a model's sparse config (the Switch config without `every`). */
@@ -80,9 +44,8 @@ export function blockSparseOf(s: SparseConfig, layer: number): BlockSparse {
 }
 
 /** Checks a block's FFN kind; the message names the field. */
-export function validateBlockSparse(b: BlockSparse, where: string): void {
-  validateSparseConfig({ switch: b.switch ? { ...b.switch, every: 1 } : null, skills: b.skills ? { skills: b.skills, generic: null, table: {}, layers: 'all' } : null }, 1, where);
-  if (b.skills && b.skills.length === 0) throw new RangeError(`${where}.skills must name at least one skill`);
+export function validateBlockSparse(b: unknown, where: string): BlockSparse {
+  return parseOrThrow(blockSparseSchema, b, { prefix: where });
 }
 
 /** The FFN a block's sparse spec asks for, or null for a dense FFN (the block builds its own). */

@@ -11,28 +11,10 @@ import { activate, type Activation, type FeedForward, type FfnLike, type RouteCo
 import { Router } from './router.js';
 import { capacityOf, planDispatch } from './dispatch.js';
 import { loadBalancingLoss, routerZLoss } from './aux_losses.js';
+import type { SwitchConfig } from './schema.js';
 
-export interface SwitchConfig {
-  experts: number;
-  topK: number;
-  /** Capacity factor in training / in evaluation (null = dropless for that mode). */
-  capacityFactor: number | null;
-  evalCapacityFactor: number | null;
-  /** Multiplicative router-input noise in training (0 = off). */
-  jitter: number;
-  /** Dropout inside the experts (Switch uses a higher rate when fine-tuning). */
-  expertDropout: number;
-  /** Weights of the load-balancing and z losses in the training objective. */
-  lbWeight: number;
-  zWeight: number;
-  /** With k > 1: renormalise the chosen gates to sum to 1. */
-  normalizeTopK: boolean;
-}
-
-export const DEFAULT_SWITCH: SwitchConfig = {
-  experts: 8, topK: 1, capacityFactor: 1.25, evalCapacityFactor: 2.0, jitter: 0.01, expertDropout: 0.1,
-  lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true,
-};
+// The layer's config (type, defaults, bounds) is declared once, as a schema, in schema.ts.
+export { DEFAULT_SWITCH, type SwitchConfig } from './schema.js';
 
 export interface RouterStats {
   /** Tokens kept per expert in the last forward. */

@@ -56,32 +56,16 @@ import { Rng } from '../engine/index.js';
 import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../util/jsonl.js';
 import { decodeUtf8Strict } from '../util/utf8.js';
-import { SPLIT_SEED } from '../data/splits.js';
 import { parseCsvRows, type CsvRow } from './csv.js';
-import { TASK_TYPES, type Example, type TaskData, type TaskType } from './task.js';
+import type { Example, TaskData, TaskType } from './task.js';
 import { chooseFields } from './task_fields.js';
+import { parseTaskConfig, type TaskFileConfig, type TaskFileFormat } from './task_config.js';
 
 /** A task data file (or task config, file "<config>") that cannot be used. */
 export class TaskDataError extends InputError {}
 
-export type TaskFileFormat = 'jsonl' | 'csv' | 'auto';
-
-export interface TaskFileConfig {
-  name: string;
-  type: TaskType;
-  /** The label (tag) set; inferred from train (sorted) when omitted; not allowed for regression. */
-  labels?: string[];
-  train: string;
-  dev?: string;
-  test?: string;
-  /** Fraction of train carved off as dev when `dev` is omitted; default 0.1. */
-  devFraction?: number;
-  /** Seed of the dev carve; default SPLIT_SEED. */
-  seed?: number;
-  format?: TaskFileFormat;
-}
-
-export const DEFAULT_DEV_FRACTION = 0.1;
+// The task config (type, defaults, bounds) is declared once, as a schema, in task_config.ts.
+export { DEFAULT_DEV_FRACTION, type TaskFileConfig, type TaskFileFormat } from './task_config.js';
 
 /** One raw record: field name -> value, and the 1-based line it starts on. */
 interface RawRecord {
@@ -286,10 +270,6 @@ export function readTaskFile(file: string, type: TaskType, labels: readonly stri
   return records.map((r) => toExample(r, file, ck));
 }
 
-function configError(what: string): TaskDataError {
-  return new TaskDataError(`task config: ${what}`, '<config>');
-}
-
 /** Carves `fraction` of `rows` off as dev with a fixed-seed shuffle; the rest stays train (in order). */
 export function carveDev<T>(rows: readonly T[], fraction: number, seed: number): { train: T[]; dev: T[] } {
   let nDev = Math.round(rows.length * fraction);
@@ -305,29 +285,10 @@ export function carveDev<T>(rows: readonly T[], fraction: number, seed: number):
 }
 
 /** Loads a task from its data files (see the top of this file). Throws TaskDataError. */
-export function loadTaskFromFiles(cfg: TaskFileConfig): TaskData {
-  if (cfg === null || typeof cfg !== 'object') throw configError('expected an object');
-  if (typeof cfg.name !== 'string' || cfg.name.trim() === '') throw configError('"name" must be a non-empty string');
-  if (!TASK_TYPES.includes(cfg.type)) throw configError(`"type" must be one of ${TASK_TYPES.join(', ')} (got ${JSON.stringify(cfg.type)})`);
-  if (typeof cfg.train !== 'string' || cfg.train === '') throw configError('"train" must be a file path');
-  for (const k of ['dev', 'test'] as const) {
-    if (cfg[k] !== undefined && (typeof cfg[k] !== 'string' || cfg[k] === '')) throw configError(`"${k}" must be a file path when given`);
-  }
-  const devFraction = cfg.devFraction ?? DEFAULT_DEV_FRACTION;
-  if (typeof devFraction !== 'number' || !(devFraction >= 0 && devFraction < 1)) throw configError(`"devFraction" must be in [0, 1) (got ${String(cfg.devFraction)})`);
-  const format = cfg.format ?? 'auto';
-  if (format !== 'auto' && format !== 'jsonl' && format !== 'csv') throw configError(`"format" must be jsonl, csv or auto (got ${JSON.stringify(format)})`);
-  const seed = cfg.seed ?? SPLIT_SEED;
-
-  let labels: string[] | null = null;
-  if (cfg.labels !== undefined) {
-    if (cfg.type === 'regression') throw configError('a regression task takes no "labels"');
-    if (!Array.isArray(cfg.labels) || cfg.labels.length === 0 || cfg.labels.some((l) => typeof l !== 'string' || l === '')) {
-      throw configError('"labels" must be a non-empty array of non-empty strings');
-    }
-    if (new Set(cfg.labels).size !== cfg.labels.length) throw configError('"labels" has duplicates');
-    labels = [...cfg.labels];
-  }
+export function loadTaskFromFiles(raw: TaskFileConfig): TaskData {
+  const cfg = parseTaskConfig(raw, 'task config', TaskDataError, '<config>');
+  const { devFraction, format, seed } = cfg;
+  let labels: string[] | null = cfg.labels ? [...cfg.labels] : null;
 
   const given = labels !== null;
   const trainAll = readTaskFile(cfg.train, cfg.type, labels, format, given);

@@ -1,99 +1,81 @@
-// Typed configs with strict validation. A config is a JSON object merged over defaults; any key
-// not in the defaults is an error naming its dotted path (a typo must not silently fall back to a
-// default), and values keep the type of their default. CLI flags `--a.b value` override keys.
+// Reading a config: a JSON file, then `--a.b value` command-line overrides on top, checked as one
+// object by the config's zod schema (every config is declared once as a schema: src/train/
+// train_config.ts, pretrain_config.ts, ...). Objects are strict, so a key the schema does not know
+// is an error naming its dotted path with a suggestion: a typo must not fall back to a default.
 
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
 import { InputError } from '../util/errors.js';
+import { closest, explain } from '../util/schema.js';
+
+export { closest };
 
 /** An invalid config: unknown key, wrong type, impossible value. */
 export class ConfigError extends InputError {}
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+/** Where an override came from, in messages. */
+export const FLAGS_SOURCE = 'command-line flags';
+
+/** `--a.b value` overrides: dotted key -> the text given on the command line. */
+export type Overrides = Record<string, string>;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function closest(key: string, options: string[]): string | null {
-  const dist = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    return d[a.length][b.length];
-  };
-  let best: string | null = null;
-  let bestD = 3;
-  for (const o of options) {
-    const d = dist(key.toLowerCase(), o.toLowerCase());
-    if (d < bestD) [best, bestD] = [o, d];
+/** An override's value: JSON where it parses (numbers, booleans, null, lists), else the text. */
+export function overrideValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
-  return best;
+}
+
+/** Objects merge key by key; anything else (lists included) is replaced. */
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const p of path.slice(0, -1)) {
+    if (!isObject(node[p])) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** Reads a JSON config file; a missing file or bad JSON is a ConfigError naming it. */
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`config file not found: ${path}`, path);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`, path);
+  }
 }
 
 /**
- * Deep-merges `user` over `defaults`, rejecting unknown keys and type changes. Keys whose default
- * is null accept a string or null (optional paths). `source` names the config in errors.
+ * Applies `overrides` to the config read from `file` (null: none, the defaults) and parses the
+ * result with `schema`. A bad key or value throws a ConfigError with one line naming the source
+ * and the dotted key: an unknown key is blamed on where it was written (the file or the
+ * command-line flags); a bad value names the file (the config as a whole), and the flag when a
+ * flag set it.
  */
-export function mergeConfig<T>(defaults: T, user: unknown, source: string, path = ''): T {
-  if (!isObject(user)) throw new ConfigError(`${source}: ${path || 'the config'} must be a JSON object`);
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(user)) {
-    const key = path ? `${path}.${k}` : k;
-    if (!(k in out)) {
-      const hint = closest(k, Object.keys(out));
-      throw new ConfigError(`${source}: unknown key "${key}"${hint ? ` (did you mean "${path ? path + '.' : ''}${hint}"?)` : ''}`);
-    }
-    const d = out[k];
-    if (isObject(d)) out[k] = mergeConfig(d, v, source, key);
-    else if (d === null) {
-      if (v !== null && typeof v !== 'string') throw new ConfigError(`${source}: "${key}" must be a string or null, got ${JSON.stringify(v)}`);
-      out[k] = v;
-    } else if (typeof d !== typeof v) {
-      throw new ConfigError(`${source}: "${key}" must be a ${typeof d}, got ${JSON.stringify(v)}`);
-    } else out[k] = v;
-  }
-  return out as T;
-}
-
-/**
- * Turns `--a.b value` flags into a nested object, parsing values as JSON where they parse
- * (numbers, booleans, null) and as strings otherwise. Returns the object and any positional args.
- */
-export function parseOverrides(argv: string[], reserved: string[] = []): { overrides: Record<string, Json>; rest: string[]; flags: Record<string, string> } {
-  const overrides: Record<string, Json> = {};
-  const flags: Record<string, string> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      rest.push(a);
-      continue;
-    }
-    let key = a.slice(2);
-    let value: string | undefined;
-    const eq = key.indexOf('=');
-    if (eq >= 0) [key, value] = [key.slice(0, eq), key.slice(eq + 1)];
-    if (reserved.includes(key)) {
-      flags[key] = value ?? (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : 'true');
-      continue;
-    }
-    if (value === undefined) {
-      if (i + 1 >= argv.length) throw new ConfigError(`flag --${key} needs a value`);
-      value = argv[++i];
-    }
-    let parsed: Json;
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      parsed = value;
-    }
-    const parts = key.split('.');
-    let node = overrides as Record<string, Json>;
-    for (const p of parts.slice(0, -1)) {
-      if (!isObject(node[p])) node[p] = {};
-      node = node[p] as Record<string, Json>;
-    }
-    node[parts[parts.length - 1]] = parsed;
-  }
-  return { overrides, rest, flags };
+export function loadConfig<S extends z.ZodType>(schema: S, file: string | null, overrides: Overrides = {}): z.output<S> {
+  const json = file === null ? {} : readConfigFile(file);
+  const source = file ?? FLAGS_SOURCE;
+  if (!isObject(json)) throw new ConfigError(`${source}: the config must be a JSON object`, file ?? '');
+  const merged = structuredClone(json);
+  for (const [key, text] of Object.entries(overrides)) setPath(merged, key.split('.'), overrideValue(text));
+  const r = schema.safeParse(merged);
+  if (r.success) return r.data;
+  const { path, message, unknownKey } = explain(schema, r.error, merged);
+  const dotted = path.join('.');
+  // The flag that set this key, or an object around it.
+  const flag = Object.keys(overrides).find((k) => dotted === k || dotted.startsWith(`${k}.`));
+  if (unknownKey) throw new ConfigError(`${flag ? FLAGS_SOURCE : source}: ${message}`, flag ? '' : file ?? '');
+  throw new ConfigError(`${source}: ${message}${flag && file !== null ? ` (set by --${flag})` : ''}`, file ?? '');
 }

@@ -11,6 +11,7 @@ import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
 import { Trainer, withFrozen, type StepMetrics } from './step.js';
+import { trainOptionsSchema } from './train_config.js';
 
 export type { TaskScore };
 
@@ -57,11 +58,8 @@ export interface MultiTaskOptions {
   onStep?: (m: StepMetrics & { task: string }) => void;
 }
 
-export const DEFAULT_MULTITASK: MultiTaskOptions = {
-  steps: 1000, batchSize: 32, lr: 1e-4, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1.0, temperature: 2, seed: 0,
-  evalEvery: 200, patience: 3, evalExamples: 2000, perTask: {}, freezeEmbeddings: false, embeddingLrScale: 1, groupByLength: 16, freezeLayers: 0, log: () => {},
-  progress: null, logEvery: 50,
-};
+// The settings' defaults are the train config's (train_config.ts); only the callbacks are added here.
+export const DEFAULT_MULTITASK: MultiTaskOptions = { ...trainOptionsSchema.parse({}), perTask: {}, log: () => {}, progress: null };
 
 /** Sampling probabilities ∝ n^(1/T) over the tasks' training sizes. */
 export function taskProbabilities(sizes: number[], temperature: number): number[] {

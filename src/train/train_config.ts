@@ -1,0 +1,78 @@
+// `pathwise train --config FILE`'s config, declared once as a zod schema, and the trainer's options
+// (the config's `train` section), from which DEFAULT_MULTITASK takes its defaults. Type, defaults,
+// bounds and JSON Schema (docs/schemas/train.schema.json) all come from here.
+
+import { z } from 'zod';
+import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
+import { sparseSchema } from '../sparse/schema.js';
+import { taskConfigSchema } from '../tasks/task_config.js';
+import { loadConfig, type Overrides } from './config.js';
+import { MAX_VOCAB, MIN_VOCAB } from './pretrain_config.js';
+
+const count = () => z.int().min(1);
+
+/** The multi-task trainer's settings (trainMultiTask's options, less the callbacks). */
+export const trainOptionsSchema = z.strictObject({
+  steps: count().default(1000).describe('training steps, all tasks together'),
+  batchSize: count().default(32).describe('examples per step (one task per step)'),
+  lr: z.number().gt(0).default(1e-4).describe('peak learning rate (AdamW; linear warm-up, then linear decay)'),
+  warmupSteps: z.int().min(0).default(100).describe('linear warm-up steps'),
+  weightDecay: z.number().min(0).default(0.01).describe('AdamW decoupled weight decay (not on biases and norms)'),
+  clipNorm: z.number().gt(0).default(1.0).describe('gradient-norm clip'),
+  temperature: z.number().gt(0).default(2).describe('task sampling p_i ∝ n_i^(1/T) over training sizes (1: by size; large: uniform)'),
+  seed: z.int().min(0).max(2 ** 32 - 1).default(0).describe('seed of heads, sampling and batches'),
+  evalEvery: count().default(200).describe('steps between dev evaluations (the best average is kept)'),
+  patience: z.int().min(0).default(3).describe('evaluations without improvement before stopping (0: never stop early)'),
+  evalExamples: count().default(2000).describe('cap on dev examples per task at each evaluation'),
+  freezeEmbeddings: z.boolean().default(false).describe('transfer learning: keep the embeddings fixed'),
+  embeddingLrScale: z.number().gt(0).default(1).describe("multiplies the embeddings' learning rate (the quickstart uses 3 from a pretrained base; 1: the encoder's)"),
+  freezeLayers: z.int().min(0).default(0).describe('transfer learning: keep the lowest k encoder blocks fixed'),
+  logEvery: count().default(50).describe('steps between progress lines when stderr is not a terminal'),
+  groupByLength: count().default(16).describe("batches' worth of a task's examples sorted by length together, so batches pad less (1: no grouping)"),
+});
+
+export type TrainOptions = z.output<typeof trainOptionsSchema>;
+
+const { dModel, layers, heads, ffn } = encoderFields;
+
+export const trainConfigSchema = z.strictObject({
+  base: z.string().min(1).nullable().default(null).describe('a pretrained model folder (transfer learning), or null to train from scratch'),
+  scratch: z
+    .strictObject({
+      dModel,
+      layers,
+      heads,
+      ffn,
+      vocabSize: z.int().min(MIN_VOCAB).max(MAX_VOCAB).default(8192).describe("size of the tokenizer trained on the tasks' texts"),
+    })
+    .superRefine((v, ctx) => headsDivideDModel(v, ctx))
+    .prefault({})
+    .describe('from scratch only: the encoder, and the tokenizer trained on the tasks\' texts'),
+  maxLen: z.int().min(2).max(1 << 16).default(128).describe('longest input in tokens (capped by the base\'s positions)'),
+  tasks: z
+    .array(z.union([z.string().min(1), taskConfigSchema]))
+    .min(1)
+    .describe('the tasks: a built-in task\'s name, or a task config {name, type, train, ...} (docs/schemas/task.schema.json)'),
+  perTask: z
+    .record(
+      z.string(),
+      z.strictObject({
+        lrScale: z.number().gt(0).optional().describe("scales the learning rate on this task's steps"),
+        steps: count().optional().describe("caps this task's steps (it then drops out of the sampling)"),
+      }),
+    )
+    .default({})
+    .describe('per-task settings, by task name'),
+  sparse: sparseSchema
+    .optional()
+    .describe("Switch / skill layout, as pretraining's model.sparse; from a dense base it is made by upcycling. Omitted: the base's layout (dense from scratch)"),
+  train: trainOptionsSchema.prefault({}),
+  out: z.string().min(1).default('runs/train').describe('output folder; the model goes to out/model'),
+});
+
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+/** Reads `pathwise train`'s config file, applies the command-line overrides, validates. */
+export function loadTrainConfig(file: string, overrides: Overrides): TrainConfig {
+  return loadConfig(trainConfigSchema, file, overrides);
+}
