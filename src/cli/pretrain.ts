@@ -5,7 +5,7 @@ import { parseOverrides } from '../train/config.js';
 import { pretrain } from '../train/pretrain.js';
 import { InputError } from '../util/errors.js';
 
-export const PRETRAIN_USAGE = `usage: pathwise pretrain [--config FILE] [--KEY VALUE ...] [--overwrite]
+const PRETRAIN_USAGE = `usage: pathwise pretrain [--config FILE] [--KEY VALUE ...] [--overwrite]
 
 Pretrains the encoder with masked (or causal) language modelling and writes OUT/model
 (model.safetensors, config.json, tokenizer.json), OUT/checkpoints/ and OUT/metrics.jsonl.

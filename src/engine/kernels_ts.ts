@@ -172,7 +172,7 @@ export function erf(x: number): number {
 }
 
 /** Standard normal CDF, accurate in both tails. */
-export function normalCdf(x: number): number {
+function normalCdf(x: number): number {
   return 0.5 * erfc(-x * Math.SQRT1_2);
 }
 

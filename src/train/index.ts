@@ -2,9 +2,9 @@
 // model folders (fromPretrained).
 
 export { ConfigError, mergeConfig } from './config.js';
-export * from './pretrain_config.js';
-export * from './objectives.js';
-export * from './pretrain.js';
-export * from './checkpoint.js';
+export { DEFAULT_PRETRAIN, loadPretrainConfig, validatePretrainConfig, type PretrainConfig } from './pretrain_config.js';
+export { maskTokens, type MaskedBatch } from './objectives.js';
+export { pretrain, type PretrainOptions, type PretrainResult } from './pretrain.js';
+export { CheckpointDir, loadModelWeights, saveModelDir, type SavedModel, type TrainerState } from './checkpoint.js';
 export * from './pretrained.js';
 export * from './multitask.js';

@@ -281,6 +281,6 @@ function initFrom(cfg: PretrainConfig) {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** config.json of a Pathwise model folder. */
-export function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
+function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
   return { model_type: 'pathwise', architectures: ['LanguageModel'], ...c, sparse };
 }

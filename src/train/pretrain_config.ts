@@ -76,8 +76,8 @@ export const DEFAULT_PRETRAIN: PretrainConfig = {
 };
 
 /** Byte-level BPE needs the 256 byte symbols plus the five special tokens. */
-export const MIN_VOCAB = 256 + 5;
-export const MAX_VOCAB = 1 << 20;
+const MIN_VOCAB = 256 + 5;
+const MAX_VOCAB = 1 << 20;
 
 export function encoderConfigOf(c: PretrainConfig, vocabSize: number): EncoderConfig {
   const { sparse: _s, ...model } = c.model;
