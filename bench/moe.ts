@@ -10,7 +10,7 @@
 
 import { cpus } from 'node:os';
 import * as E from '../src/engine/index.js';
-import { Rng, Tensor, backendName, blas } from '../src/engine/index.js';
+import { Rng, backendName, blas } from '../src/engine/index.js';
 import { FeedForward } from '../src/nn/index.js';
 import { SwitchFFN, auxLoss } from '../src/sparse/index.js';
 import { flag, log, median, torchReference } from './common.js';

@@ -151,6 +151,7 @@ export function validatePretrainConfig(c: PretrainConfig, source: string): void 
 
 /** mergeConfig, with model.sparse handled by mergeSparse. */
 function mergeWithSparse(base: PretrainConfig, user: unknown, source: string): PretrainConfig {
+  // biome-ignore lint/suspicious/noExplicitAny: the user's JSON, whose fields are checked one by one below and by mergeConfig
   const u = (typeof user === 'object' && user !== null ? { ...(user as Record<string, unknown>) } : user) as Record<string, any>;
   let sparse = base.model.sparse;
   if (u && typeof u.model === 'object' && u.model !== null && 'sparse' in u.model) {
