@@ -32,6 +32,7 @@ export function torchMissing(): string | null {
 }
 
 /** Runs a bench/*.py script and returns the JSON object it prints last. */
+// biome-ignore lint/suspicious/noExplicitAny: the Python script's JSON line; each benchmark reads the fields it asked for
 export function runTorch(script: string, args: string[]): Record<string, any> {
   const r = spawnSync(PY, [join('bench', script), ...args], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr.slice(-2000)}`);
@@ -43,8 +44,10 @@ export interface TorchReference {
   intra: number;
   blas: number;
   /** What --pick-threads printed. */
+  // biome-ignore lint/suspicious/noExplicitAny: as runTorch's result
   info: Record<string, any>;
   /** Runs the script at the picked thread setting with extra flags; returns its JSON line. */
+  // biome-ignore lint/suspicious/noExplicitAny: as runTorch's result
   run(extra: string[]): Record<string, any>;
 }
 

@@ -69,7 +69,7 @@ function gemmGflops(M: number, K_: number, N: number): number {
 const TORCH_ARGS = ['--batch', `${CFG.batch}`, '--seq', `${CFG.seq}`, '--d-model', `${CFG.dModel}`, '--heads', `${CFG.heads}`, '--ffn', `${CFG.ffn}`, '--dropout', `${CFG.dropout}`];
 
 // ------------------------------------------------------------------------------------ main
-log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
+log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas.available() ? blas.threads() : 'n/a'}, ${cpus().length} cores`);
 log(`block: ${JSON.stringify(CFG)}; ${ROUNDS} alternating rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 
 const step = makeStep();

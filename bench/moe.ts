@@ -10,7 +10,7 @@
 
 import { cpus } from 'node:os';
 import * as E from '../src/engine/index.js';
-import { Rng, Tensor, backendName, blas } from '../src/engine/index.js';
+import { Rng, backendName, blas } from '../src/engine/index.js';
 import { FeedForward } from '../src/nn/index.js';
 import { SwitchFFN, auxLoss } from '../src/sparse/index.js';
 import { flag, log, median, torchReference } from './common.js';
@@ -46,7 +46,7 @@ function timeMs(f: () => void): number {
   return (performance.now() - t0) / ITERS;
 }
 
-log(`moe benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
+log(`moe benchmark: backend ${backendName()}, OpenBLAS threads ${blas.available() ? blas.threads() : 'n/a'}, ${cpus().length} cores`);
 log(`Switch layer: ${EXPERTS} experts, top-1, capacity factor 1.25, d_model ${D}, FFN ${F}, ${N} tokens; forward + backward`);
 const { ref: picked, missing: why } = torchReference('torch_moe.py', TORCH_ARGS);
 

@@ -14,7 +14,7 @@
 //   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
 // Not in CI: at the default budget the six configurations take 3.2-3.4 core-hours (run two at a time,
 // one per core, with OPENBLAS_NUM_THREADS=1 and --configs N, (1)-(5) took 1 h 33 min to 1 h 41 min of wall clock).
-// test/multitask.test.ts runs a reduced version.
+// test/integration/multitask.test.ts runs a reduced version.
 
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

@@ -65,7 +65,7 @@ function timeOurs(step: ReturnType<typeof makeStep>): number {
   return (STEPS * B * T) / ((performance.now() - t0) / 1000);
 }
 
-log(`pretrain benchmark: backend ${backendName()}, OpenBLAS threads ${blas?.threads() ?? 'n/a'}, ${cpus().length} cores`);
+log(`pretrain benchmark: backend ${backendName()}, OpenBLAS threads ${blas.available() ? blas.threads() : 'n/a'}, ${cpus().length} cores`);
 log(`masked LM, vocab ${V}, batch ${B} x ${T}, d_model ${DEFAULT_ENCODER.dModel}, ${DEFAULT_ENCODER.layers} layers; ${ROUNDS} rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 const step = makeStep();
 const { ref: picked, missing: why } = torchReference('torch_pretrain.py', TORCH_ARGS);

@@ -2,7 +2,6 @@
 // The `pathwise` command line. Exit codes: 0 success, 1 internal failure, 2 bad input (usage,
 // config, corpus), with the message on stderr and nothing written.
 
-import { runDemo } from './demo.js';
 import { UsageError, pretrainCommand } from './pretrain.js';
 import { inspectCommand } from './inspect.js';
 import { exportCommand } from './export.js';
@@ -15,7 +14,6 @@ import { InputError } from '../util/errors.js';
 const USAGE = `usage: pathwise <command> [options]
 
 commands:
-  demo       train a small two-layer model on the real \`sent\` task
   pretrain   pretrain the encoder (masked / causal LM), dense or sparse; see pathwise pretrain --help
   inspect    parameters, activated parameters and FLOPs per token of a model, per task and layer
   train      train tasks jointly (built-in or from data files), from a pretrained base or scratch
@@ -30,9 +28,6 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   switch (cmd) {
-    case 'demo':
-      runDemo();
-      return 0;
     case 'pretrain':
       await pretrainCommand(args);
       return 0;

@@ -7,7 +7,7 @@ import { parseCommandLine, UsageError } from './args.js';
 
 export { UsageError };
 
-export const PRETRAIN_USAGE = `usage: pathwise pretrain [--config FILE] [--KEY VALUE ...] [--overwrite]
+const PRETRAIN_USAGE = `usage: pathwise pretrain [--config FILE] [--KEY VALUE ...] [--overwrite]
 
 Pretrains the encoder with masked (or causal) language modelling and writes OUT/model
 (model.safetensors, config.json, tokenizer.json), OUT/checkpoints/ and OUT/metrics.jsonl.

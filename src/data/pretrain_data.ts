@@ -27,7 +27,7 @@ export interface CorpusTexts {
   fingerprint: string;
 }
 
-export function cacheDir(): string {
+function cacheDir(): string {
   return process.env.PATHWISE_CACHE ?? join(process.cwd(), '.cache', 'pathwise');
 }
 
@@ -81,7 +81,7 @@ export function tokenizerFor(texts: CorpusTexts, vocabSize: number, log: (s: str
 }
 
 /** Encodes documents into one stream with [SEP] between documents. */
-export async function tokenStream(tok: Tokenizer, docs: string[]): Promise<Int32Array> {
+async function tokenStream(tok: Tokenizer, docs: string[]): Promise<Int32Array> {
   const sep = tok.specialIds.sep;
   if (sep === null) throw new Error('the tokenizer has no [SEP] token');
   const parts: Int32Array[] = [];
@@ -103,7 +103,7 @@ export async function tokenStream(tok: Tokenizer, docs: string[]): Promise<Int32
 }
 
 /** Cuts a stream into [CLS] + (seqLen-2 tokens) + [SEP] sequences; returns [N * seqLen]. */
-export function packSequences(stream: Int32Array, seqLen: number, cls: number, sep: number): Int32Array {
+function packSequences(stream: Int32Array, seqLen: number, cls: number, sep: number): Int32Array {
   const body = seqLen - 2;
   const n = Math.floor(stream.length / body);
   const out = new Int32Array(n * seqLen);

@@ -12,7 +12,7 @@ export interface LabelledText {
   domain: string;
 }
 
-export const SENT_DOMAINS = ['imdb', 'yelp', 'amazon'] as const;
+const SENT_DOMAINS = ['imdb', 'yelp', 'amazon'] as const;
 
 function packageDir(name: string): string {
   const require = createRequire(import.meta.url);

@@ -15,8 +15,8 @@
 // reverse walk reaches a tensor, every op that read it has run its backward, so autograd no longer
 // needs its values. Without it, each training step creates ~200 MB of new ArrayBuffers (the
 // forward activations), and V8 answers every ~64 MB of new external memory with a full
-// collection, whose cost grows with everything else alive in the heap: measured, an encoder
-// forward went from 116 ms to 270 ms once the six built-in datasets were loaded. Only tensors
+// collection, whose cost grows with everything else alive in the heap (the built-in datasets
+// loaded for multi-task training, for one). Only tensors
 // that are the sole wrapper of their buffer are freed (see storage.ts), and a freed tensor throws
 // on any later read; the caller's side of the contract is to keep no raw array (t.f32) of an
 // intermediate past backward(). The root is never freed.
@@ -49,7 +49,7 @@ export function noGrad<T>(fn: () => T): T {
 /** True when an op with these inputs must record a node. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!gradEnabled) return false;
-  for (const t of inputs) if (t && t.requiresGrad) return true;
+  for (const t of inputs) if (t?.requiresGrad) return true;
   return false;
 }
 

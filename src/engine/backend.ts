@@ -1,17 +1,26 @@
 // Backend selection. `K` is a live ES-module binding: every op calls K.gemm(...) and sees the
 // backend chosen here. The native addon is preferred; the pure-TypeScript twin is used when the
 // addon is not built (with one warning naming the apt package) or when PATHWISE_BACKEND=ts.
+//
+// Nothing is chosen at import. Importing pathwise for its tokenizer, configs or types must not
+// dlopen the addon and OpenBLAS (nor warn about a missing addon), so the choice is made by the
+// first kernel call or the first question about backends or BLAS. Until then `K` is a stand-in
+// whose methods make the choice, point `K` at the chosen kernels and forward the call; every
+// later call goes straight to the chosen kernels, so ops pay nothing for the laziness.
 
 import type { Kernels } from './kernels.js';
 import { tsKernels } from './kernels_ts.js';
-import { loadNativeKernels } from './kernels_native.js';
+import { loadNativeKernels, type BlasControl } from './kernels_native.js';
 
 export type BackendName = 'native' | 'ts';
 
-const native = loadNativeKernels();
+let initial: Kernels | null = null;
 
-/** The current kernels. */
-export let K: Kernels = pickInitial();
+/** The backend used unless one is set: PATHWISE_BACKEND, else native when the addon loads. */
+function initialKernels(): Kernels {
+  initial ??= pickInitial();
+  return initial;
+}
 
 function pickInitial(): Kernels {
   const want = process.env.PATHWISE_BACKEND;
@@ -19,6 +28,7 @@ function pickInitial(): Kernels {
     throw new Error(`PATHWISE_BACKEND must be "native" or "ts", got "${want}"`);
   }
   if (want === 'ts') return tsKernels;
+  const native = loadNativeKernels();
   if (native.kernels) return native.kernels;
   if (want === 'native') {
     throw new Error(`PATHWISE_BACKEND=native but the native addon did not load: ${native.error}`);
@@ -31,9 +41,30 @@ function pickInitial(): Kernels {
   return tsKernels;
 }
 
-/** Backends that can be selected in this process. */
+type KernelFn = (...args: unknown[]) => unknown;
+
+// Stands for the initial backend, so a reference to it kept across setBackend (withBackend's
+// `prev`) still means "the initial backend" and never overrides a backend set meanwhile.
+const unchosen: Kernels = (() => {
+  const stub: Record<string, unknown> = {};
+  for (const name of Object.keys(tsKernels)) {
+    if (name === 'name') continue;
+    stub[name] = (...args: unknown[]): unknown => {
+      const k = initialKernels();
+      if (K === unchosen) K = k;
+      return (k as unknown as Record<string, KernelFn>)[name](...args);
+    };
+  }
+  Object.defineProperty(stub, 'name', { enumerable: true, get: () => initialKernels().name });
+  return Object.freeze(stub) as unknown as Kernels;
+})();
+
+/** The current kernels. */
+export let K: Kernels = unchosen;
+
+/** Backends that can be selected in this process (loads the addon if it is not loaded yet). */
 export function availableBackends(): BackendName[] {
-  return native.kernels ? ['native', 'ts'] : ['ts'];
+  return loadNativeKernels().kernels ? ['native', 'ts'] : ['ts'];
 }
 
 export function backendName(): BackendName {
@@ -42,8 +73,12 @@ export function backendName(): BackendName {
 
 /** Switches every subsequent op to the named backend. */
 export function setBackend(name: BackendName): void {
-  if (name === 'ts') K = tsKernels;
-  else if (native.kernels) K = native.kernels;
+  if (name === 'ts') {
+    K = tsKernels;
+    return;
+  }
+  const native = loadNativeKernels();
+  if (native.kernels) K = native.kernels;
   else throw new Error(`native backend unavailable: ${native.error}`);
 }
 
@@ -58,5 +93,22 @@ export function withBackend<T>(name: BackendName, fn: () => T): T {
   }
 }
 
-/** OpenBLAS thread control (null on the TypeScript backend). */
-export const blas = native.blas ?? null;
+export interface Blas extends BlasControl {
+  /** Whether OpenBLAS is loaded, i.e. the native addon is built and loads. */
+  available(): boolean;
+}
+
+/**
+ * OpenBLAS thread control. Each call loads the addon if it is not loaded yet. Without it there is
+ * no thread pool: threads() is 1 (the TypeScript kernels run on the calling thread), setThreads()
+ * does nothing and config() says why.
+ */
+export const blas: Blas = {
+  available: () => loadNativeKernels().blas !== undefined,
+  threads: () => loadNativeKernels().blas?.threads() ?? 1,
+  setThreads: (n: number) => loadNativeKernels().blas?.setThreads(n),
+  config: () => {
+    const native = loadNativeKernels();
+    return native.blas ? native.blas.config() : `none (${native.error})`;
+  },
+};

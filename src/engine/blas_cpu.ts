@@ -2,8 +2,9 @@
 //
 // Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels by CPU model, and falls back to the
 // AVX2 "Haswell" kernels on CPUs it does not know, such as recent AMD EPYCs with AVX-512.
-// Measured on the project machine: sgemm 1024³ at 213 GFLOP/s with Haswell kernels, 406 with
-// SkylakeX (AVX-512) kernels, on the same 2 cores. So when the CPU has the AVX-512 subsets the
+// On the project machine sgemm runs about half as fast with the Haswell kernels as with the
+// SkylakeX (AVX-512) ones (docs/engine.md has the figures; `npm run bench:engine` prints them,
+// with PATHWISE_BLAS_CORE=Haswell for the former). So when the CPU has the AVX-512 subsets the
 // SkylakeX kernels need, we ask for them through OPENBLAS_CORETYPE. The library reads it once
 // when it loads, so this runs before the addon is loaded. Child processes (the PyTorch reference
 // in benchmarks) inherit the choice, so both sides of a comparison use the same kernels.
@@ -19,7 +20,7 @@ import { readFileSync } from 'node:fs';
 const SKYLAKEX_FLAGS = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'];
 
 /** The OPENBLAS_CORETYPE to request, or null to leave OpenBLAS's own detection alone. */
-export function preferredBlasCore(cpuinfo?: string): string | null {
+function preferredBlasCore(cpuinfo?: string): string | null {
   if (process.platform !== 'linux' || process.arch !== 'x64') return null;
   let info = cpuinfo;
   if (info === undefined) {
@@ -38,30 +39,15 @@ export function preferredBlasCore(cpuinfo?: string): string | null {
 /** Kernel families below SkylakeX on x86-64, which the upgrade may replace. */
 const OLDER = new Set(['prescott', 'core2', 'penryn', 'dunnington', 'nehalem', 'sandybridge', 'haswell', 'zen', 'atom', 'barcelona', 'bulldozer', 'piledriver', 'steamroller', 'excavator']);
 
-export interface BlasCoreChoice {
-  core: string | null;
-  /** What the environment had asked for, when it was upgraded. */
-  upgradedFrom: string | null;
-}
-
-/** Sets OPENBLAS_CORETYPE for the CPU (see the file comment); returns what was decided. */
-export function configureBlasCore(): BlasCoreChoice {
+/** Sets OPENBLAS_CORETYPE for the CPU (see the file comment). */
+export function configureBlasCore(): void {
   const forced = process.env.PATHWISE_BLAS_CORE;
   const env = process.env.OPENBLAS_CORETYPE;
-  if (forced === 'keep') return { core: env ?? null, upgradedFrom: null };
+  if (forced === 'keep') return;
   if (forced) {
     process.env.OPENBLAS_CORETYPE = forced;
-    return { core: forced, upgradedFrom: null };
+    return;
   }
   const best = preferredBlasCore();
-  if (best === null) return { core: env ?? null, upgradedFrom: null };
-  if (!env) {
-    process.env.OPENBLAS_CORETYPE = best;
-    return { core: best, upgradedFrom: null };
-  }
-  if (OLDER.has(env.toLowerCase())) {
-    process.env.OPENBLAS_CORETYPE = best;
-    return { core: best, upgradedFrom: env };
-  }
-  return { core: env, upgradedFrom: null };
+  if (best !== null && (!env || OLDER.has(env.toLowerCase()))) process.env.OPENBLAS_CORETYPE = best;
 }

@@ -15,6 +15,7 @@ export type I32 = Int32Array;
 export type U8 = Uint8Array;
 
 /** Element-wise binary ops. The second operand may repeat (see `binary`). */
+// biome-ignore lint/suspicious/noConstEnum: inlined as plain numbers into the ops' kernel calls; internal to the engine (not exported by pathwise/engine) and compiled by tsc only
 export const enum BinaryOp {
   Add = 0,
   Sub = 1,
@@ -23,6 +24,7 @@ export const enum BinaryOp {
 }
 
 /** Element-wise unary ops with a backward. */
+// biome-ignore lint/suspicious/noConstEnum: as BinaryOp
 export const enum UnaryOp {
   /** exact GELU, x * Phi(x) with the error function (PyTorch's default). */
   Gelu = 0,

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from './kernels.js';
-import { configureBlasCore, type BlasCoreChoice } from './blas_cpu.js';
+import { configureBlasCore } from './blas_cpu.js';
 
 export interface BlasControl {
   /** Threads OpenBLAS uses for a GEMM. */
@@ -47,9 +47,6 @@ type Addon = Record<string, unknown>;
 
 let cached: NativeLoad | null = null;
 
-/** The OpenBLAS kernel family chosen at load (see blas_cpu.ts). */
-export let blasCore: BlasCoreChoice = { core: null, upgradedFrom: null };
-
 /** Candidate addon paths: the repo root is three levels above dist/src/engine/ (two above src/engine/). */
 function candidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +79,7 @@ function load(): NativeLoad {
   }
   let addon: Addon;
   try {
-    blasCore = configureBlasCore(); // before OpenBLAS is loaded with the addon
+    configureBlasCore(); // before OpenBLAS is loaded with the addon
     const require = createRequire(import.meta.url);
     addon = require(path) as Addon;
   } catch (e) {

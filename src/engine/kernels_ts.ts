@@ -172,7 +172,7 @@ export function erf(x: number): number {
 }
 
 /** Standard normal CDF, accurate in both tails. */
-export function normalCdf(x: number): number {
+function normalCdf(x: number): number {
   return 0.5 * erfc(-x * Math.SQRT1_2);
 }
 
@@ -209,8 +209,8 @@ function geluTanhGrad(x: number): number {
 function ranksBefore(row: F32, off: number, a: number, b: number): boolean {
   const va = row[off + a];
   const vb = row[off + b];
-  const na = va !== va;
-  const nb = vb !== vb;
+  const na = Number.isNaN(va);
+  const nb = Number.isNaN(vb);
   if (na !== nb) return na;
   if (!na && va !== vb) return va > vb;
   return a < b;
@@ -380,7 +380,7 @@ export const tsKernels: Kernels = {
     need(k, 'out', out.length, n);
     switch (op) {
       case UnaryOp.Gelu: for (let i = 0; i < n; i++) out[i] = gelu(x[i]); break;
-      case UnaryOp.Relu: for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 || v !== v ? v : 0; } break;
+      case UnaryOp.Relu: for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 || Number.isNaN(v) ? v : 0; } break;
       case UnaryOp.Tanh: for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); break;
       default: for (let i = 0; i < n; i++) out[i] = geluTanh(x[i]); break;
     }
@@ -570,7 +570,7 @@ export const tsKernels: Kernels = {
       for (let j = 0; j < cols; j++) {
         const v = z[j];
         if (v > m) m = v;
-        else if (v !== v) nan = true;
+        else if (Number.isNaN(v)) nan = true;
       }
       if (nan) m = NaN;
       else if (m === -Infinity) {
@@ -629,7 +629,7 @@ export const tsKernels: Kernels = {
       for (let j = o; j < o + cols; j++) {
         const v = logits[j];
         if (v > m) m = v;
-        else if (v !== v) nan = true;
+        else if (Number.isNaN(v)) nan = true;
       }
       let l: number;
       if (nan) l = NaN;
@@ -761,7 +761,7 @@ export const tsKernels: Kernels = {
       let bv = x[o];
       for (let j = 1; j < cols; j++) {
         const v = x[o + j];
-        if (v > bv || (v !== v && bv === bv)) {
+        if (v > bv || (Number.isNaN(v) && !Number.isNaN(bv))) {
           bv = v;
           best = j;
         }

@@ -4,8 +4,8 @@
 // That is what PyTorch's CPU allocator does too; a zero-filled `new Float32Array(n)` would memset
 // every activation and gradient of every step (about 100 MB per encoder-block step), which costs
 // as much as several GEMMs. Kernels always overwrite their outputs (see kernels.ts), so
-// uninitialised memory is safe wherever an op fully writes its result. Use `zerosF32` when a
-// kernel accumulates.
+// uninitialised memory is safe wherever an op fully writes its result; an op whose kernel
+// accumulates must start from a zeroed `new Float32Array(n)`.
 
 /** Below this many elements a zeroed typed array is as cheap and avoids malloc'd externals. */
 const SMALL = 1024;
@@ -13,8 +13,8 @@ const SMALL = 1024;
 // A caching pool for float buffers whose death is certain: intermediate gradients once autograd
 // has consumed them, op-internal temporaries, and (backward with freeActivations) the forward
 // activations. Without it every step creates hundreds of MB of new ArrayBuffers, and V8's
-// external-memory accounting answers every ~64 MB with a full collection (measured: ~9 ms of a
-// 78 ms encoder-block step with an empty heap, far more with datasets loaded; see autograd.ts).
+// external-memory accounting answers every ~64 MB with a full collection, whose cost grows with
+// everything else alive in the heap (see autograd.ts).
 // Buffers that user code may still hold are never released here; they are left to the GC.
 //
 // Buffers are pooled by capacity class (8 classes per power of two):
@@ -113,10 +113,6 @@ export function clearPool(): void {
 /** Floats currently held by the pool. */
 export function pooledFloats(): number {
   return pooled;
-}
-
-export function zerosF32(n: number): Float32Array {
-  return new Float32Array(n);
 }
 
 export function emptyI32(n: number): Int32Array {

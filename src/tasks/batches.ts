@@ -1,8 +1,8 @@
 // Training batches of one task: an endless stream over a seeded shuffle, epoch after epoch, with
 // optional grouping by length.
 //
-// A batch is padded to its longest example, so a random batch of text wastes much of its compute
-// on padding: on pos, 55% of the positions of random batches of 32 were padding. Grouping (as
+// A batch is padded to its longest example, so a random batch of texts whose lengths vary widely
+// (pos's sentences, say) spends much of its compute on padding. Grouping (as
 // Hugging Face's group_by_length does) takes the next `group` batches' worth of examples from the
 // shuffle, sorts them by encoded length, cuts them into batches and shuffles those batches: each
 // batch holds examples of similar length, every example is still seen once per epoch, and the

@@ -141,7 +141,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   const fail = (what: string): never => {
     throw new TaskDataError(`${file} line ${line}: ${what}`, file, line);
   };
-  const has = (k: string) => Object.prototype.hasOwnProperty.call(f, k) && f[k] !== undefined;
+  const has = (k: string) => Object.hasOwn(f, k) && f[k] !== undefined;
   const str = (k: string): string => {
     if (!has(k)) fail(`missing field "${k}"`);
     const v = f[k];

@@ -70,7 +70,12 @@ function meanWeights(keep: Tensor): { mask: Tensor; inverseCount: Tensor } {
   const inv = new Float32Array(B);
   for (let b = 0; b < B; b++) {
     let n = 0;
-    for (let t = 0; t < T; t++) if (k[b * T + t]) (mask[b * T + t] = 1), n++;
+    for (let t = 0; t < T; t++) {
+      if (k[b * T + t]) {
+        mask[b * T + t] = 1;
+        n++;
+      }
+    }
     inv[b] = 1 / Math.max(1, n);
   }
   return { mask: new Tensor(mask, [B, T, 1]), inverseCount: new Tensor(inv, [B, 1]) };

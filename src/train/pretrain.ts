@@ -55,7 +55,7 @@ function sameRun(a: PretrainConfig, b: PretrainConfig): string | null {
   const diff = (x: unknown, y: unknown, path: string): string | null => {
     if (typeof x === 'object' && x && typeof y === 'object' && y) {
       for (const k of Object.keys(x)) {
-        const d = diff((x as any)[k], (y as any)[k], path ? `${path}.${k}` : k);
+        const d = diff((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
         if (d) return d;
       }
       return null;
@@ -70,7 +70,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const ckpt = new CheckpointDir(cfg.out);
 
   // 1. Validate every input before writing anything.
-  let resumeFrom = opts.overwrite ? null : ckpt.latest();
+  const resumeFrom = opts.overwrite ? null : ckpt.latest();
   if (resumeFrom) {
     const saved = CheckpointDir.loadState<State>(resumeFrom).config;
     const d = sameRun(saved, cfg);
@@ -268,6 +268,6 @@ function initFrom(cfg: PretrainConfig) {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** config.json of a Pathwise model folder. */
-export function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
+function modelConfigJson(c: ReturnType<typeof encoderConfigOf>, sparse: PretrainConfig['model']['sparse']): Record<string, unknown> {
   return { model_type: 'pathwise', architectures: ['LanguageModel'], format: FOLDER_FORMAT, ...c, sparse };
 }

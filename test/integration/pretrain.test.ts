@@ -150,8 +150,22 @@ describe('pathwise pretrain', () => {
 
   const bad: [string, () => string[], RegExp][] = [
     ['a missing corpus', () => ['--data.corpus', join(work, 'nope.txt')], /corpus file not found: .*nope\.txt/],
-    ['an empty corpus', () => (writeFileSync(join(work, 'empty.txt'), '\n  \n'), ['--data.corpus', join(work, 'empty.txt')]), /empty/],
-    ['invalid UTF-8', () => (writeFileSync(join(work, 'bad.txt'), Buffer.concat([Buffer.from('fine line\nsecond ok\nbad \xff\xfe here\n', 'latin1')])), ['--data.corpus', join(work, 'bad.txt')]), /bad\.txt.*line 3.*UTF-8|UTF-8.*bad\.txt.*line 3/],
+    [
+      'an empty corpus',
+      () => {
+        writeFileSync(join(work, 'empty.txt'), '\n  \n');
+        return ['--data.corpus', join(work, 'empty.txt')];
+      },
+      /empty/,
+    ],
+    [
+      'invalid UTF-8',
+      () => {
+        writeFileSync(join(work, 'bad.txt'), Buffer.concat([Buffer.from('fine line\nsecond ok\nbad \xff\xfe here\n', 'latin1')]));
+        return ['--data.corpus', join(work, 'bad.txt')];
+      },
+      /bad\.txt.*line 3.*UTF-8|UTF-8.*bad\.txt.*line 3/,
+    ],
     ['an unknown config key', () => ['--train.stpes', '10'], /unknown key "train\.stpes" \(did you mean "train\.steps"\?\)/],
     ['an impossible vocabulary size', () => ['--tokenizer.vocabSize', '100'], /tokenizer\.vocabSize must be an integer in \[261/],
     ['an impossible model shape', () => ['--model.dModel', '30', '--model.heads', '4'], /dModel \(30\) must be divisible by .*heads \(4\)/],

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { detokenize, loadBrown } from '../../src/data/corpus/brown.js';
+import { detokenize } from '../../src/data/corpus/brown.js';
 import { builtinPretrainDocuments } from '../../src/data/corpus/pretrain_corpus.js';
 import { brownSplit, wicLemmaSplit, wordnetSplit } from '../../src/data/splits.js';
 import { MostFrequentTag, NaiveBayes, WordOverlap, bagOfWords, runBaseline } from '../../src/tasks/baselines.js';

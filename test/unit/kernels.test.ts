@@ -58,7 +58,7 @@ function closeArr(actual: Arr, expected: Arr, tol: Tol, label: string, n = expec
   for (let i = 0; i < n; i++) {
     const a = actual[i];
     const e = expected[i];
-    if (a === e || (a !== a && e !== e)) continue;
+    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
     const err = Math.abs(a - e);
     const ok = Number.isFinite(a) && Number.isFinite(e) && err <= tol.abs + tol.rel * Math.abs(e);
     if (!ok) {
@@ -79,7 +79,11 @@ function closeArr(actual: Arr, expected: Arr, tol: Tol, label: string, n = expec
  * by `build` (deterministic), and compares the named outputs and the return values.
  */
 function parity<B extends Record<string, Arr>>(
-  label: string, build: () => B, run: (k: Kernels, b: B) => number | void, outputs: (keyof B & string)[],
+  label: string,
+  build: () => B,
+  // biome-ignore lint/suspicious/noConfusingVoidType: most kernels return nothing, a few a number; both are compared
+  run: (k: Kernels, b: B) => number | void,
+  outputs: (keyof B & string)[],
   tol: Tol = DEF, tolOf: Partial<Record<keyof B & string, Tol>> = {},
 ): void {
   const bt = build();

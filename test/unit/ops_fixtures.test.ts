@@ -21,6 +21,7 @@ type In = Record<string, Tensor | Tensor[]>;
 const t = (x: Tensor | Tensor[]): Tensor => x as Tensor;
 
 /** op name -> how to call it; returns the named outputs. */
+// biome-ignore lint/suspicious/noExplicitAny: each op reads its own attributes from the fixture JSON (tools/make_fixtures.py) and passes them on as its options
 const OPS: Record<string, (i: In, a: Record<string, any>) => Record<string, Tensor | Tensor[]>> = {
   matmul: (i, a) => ({ out: E.matmul(t(i.a), t(i.b), a) }),
   bmm: (i, a) => ({ out: E.bmm(t(i.a), t(i.b), a) }),

@@ -14,7 +14,7 @@
 // malformed JSONL line all throw CorpusError naming the file (and line, and byte offset for UTF-8),
 // which the CLI maps to exit code 2.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../../util/jsonl.js';
@@ -85,7 +85,7 @@ function parseJsonl(text: string, file: string, field: string): CorpusDocument[]
   const out: CorpusDocument[] = [];
   const name = basename(file);
   for (const { line, value: v } of parseJsonlObjects(text, file, CorpusError, `a JSON object with a "${field}" string`)) {
-    if (!Object.prototype.hasOwnProperty.call(v, field)) {
+    if (!Object.hasOwn(v, field)) {
       throw new CorpusError(`${file} line ${line}: the object has no "${field}" field`, file, line);
     }
     const t = v[field];
@@ -98,7 +98,7 @@ function parseJsonl(text: string, file: string, field: string): CorpusDocument[]
 
 /** The files a corpus path stands for: the file itself, or a directory's .txt/.jsonl files in sorted order. */
 export function corpusFiles(path: string): string[] {
-  let st;
+  let st: Stats;
   try {
     st = statSync(path);
   } catch {

@@ -59,7 +59,7 @@ export function sumToShape(g: Float32Array, from: Shape, to: Shape): Float32Arra
   const n = from.length;
   const toP = [...Array(n - to.length).fill(1), ...to];
   let cur = g;
-  let curShape = [...from];
+  const curShape = [...from];
   // Reduce one axis at a time, from the first; each reduction is one sumAxis kernel call.
   for (let ax = 0; ax < n; ax++) {
     if (toP[ax] !== 1 || curShape[ax] === 1) continue;

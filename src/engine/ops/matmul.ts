@@ -143,7 +143,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
     let dB: Float32Array | null = null;
     if (x.requiresGrad) K.gemm(false, false, R, I, O, 1, g, O, W, I, 0, (dX = emptyF32(X.length)), I);
     if (w.requiresGrad) K.gemm(true, false, O, I, R, 1, g, O, X, I, 0, (dW = emptyF32(W.length)), I);
-    if (b && b.requiresGrad) K.sumAxis((dB = emptyF32(O)), g, 1, R, O);
+    if (b?.requiresGrad) K.sumAxis((dB = emptyF32(O)), g, 1, R, O);
     return b ? [dX, dW, dB] : [dX, dW];
   });
 }

@@ -1,5 +1,5 @@
 // The floors each built-in task must beat: the figure in shared/docs/data-sources.md, and the same
-// baseline as measured on our splits (`runBaseline`, test set; test/tasks.test.ts checks these).
+// baseline as measured on our splits (`runBaseline`, test set; test/integration/tasks.test.ts checks these).
 // Where the two differ the split is why: genre's 47% is a sentence-level split; data-sources.md
 // itself asks for the document split used here, on which Naive Bayes scores 30%.
 

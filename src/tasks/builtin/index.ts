@@ -25,7 +25,7 @@ export const BUILTIN_TASKS: Record<string, () => TaskData> = {
 export const BUILTIN_TASK_NAMES: readonly string[] = Object.keys(BUILTIN_TASKS);
 
 export function loadBuiltinTask(name: string): TaskData {
-  if (!Object.prototype.hasOwnProperty.call(BUILTIN_TASKS, name)) {
+  if (!Object.hasOwn(BUILTIN_TASKS, name)) {
     throw new Error(`unknown built-in task ${JSON.stringify(name)}; known tasks: ${BUILTIN_TASK_NAMES.join(', ')}`);
   }
   return BUILTIN_TASKS[name]();

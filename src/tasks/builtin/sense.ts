@@ -17,7 +17,7 @@ import { LEXNAMES, loadWordNet, type Synset } from '../../data/corpus/wordnet.js
 import { wordnetSplits } from '../../data/splits.js';
 import type { Example, TaskData } from '../task.js';
 
-export function senseText(s: Pick<Synset, 'words' | 'definition'>, withLemmas = true): string {
+function senseText(s: Pick<Synset, 'words' | 'definition'>, withLemmas = true): string {
   return withLemmas ? `${s.words.join(', ')}: ${s.definition}` : s.definition;
 }
 

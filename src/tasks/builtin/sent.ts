@@ -7,7 +7,7 @@ import { loadSent, splitFixed } from '../../data/sent.js';
 import { DEV_FRACTION, SPLIT_SEED, TEST_FRACTION } from '../../data/splits.js';
 import type { Example, TaskData } from '../task.js';
 
-export const SENT_LABELS = ['negative', 'positive'];
+const SENT_LABELS = ['negative', 'positive'];
 
 export function loadSentTask(): TaskData {
   const rows = loadSent().map((r): Example => ({ text: r.text, label: SENT_LABELS[r.label] }));

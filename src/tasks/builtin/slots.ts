@@ -26,9 +26,9 @@ import { DEV_FRACTION, SPLIT_SEED } from '../../data/splits.js';
 import { carveDev } from '../from_files.js';
 import type { Example, TaskData } from '../task.js';
 
-export const SLOT_TYPES = ['Criterion', 'Line', 'StationDest', 'StationStart', 'TimeEndTime', 'TimeStartTime', 'Vehicle'];
-export const SLOT_TAGS = ['O', ...SLOT_TYPES.flatMap((t) => [`B-${t}`, `I-${t}`])];
-export const INTENT_LABELS = ['DepartureTime', 'FindConnection'];
+const SLOT_TYPES = ['Criterion', 'Line', 'StationDest', 'StationStart', 'TimeEndTime', 'TimeStartTime', 'Vehicle'];
+const SLOT_TAGS = ['O', ...SLOT_TYPES.flatMap((t) => [`B-${t}`, `I-${t}`])];
+const INTENT_LABELS = ['DepartureTime', 'FindConnection'];
 
 export interface ChatbotSentence {
   text: string;

@@ -27,9 +27,9 @@ import { Rng } from '../../engine/index.js';
 import { DEV_FRACTION, SPLIT_SEED, TEST_FRACTION } from '../../data/splits.js';
 import type { Example, TaskData } from '../task.js';
 
-export const SPAM_LABELS = ['ham', 'spam'];
-export const SPAM_MAX_CHARS = 2000;
-export const SPAM_FOLDERS: Record<string, 'ham' | 'spam'> = {
+const SPAM_LABELS = ['ham', 'spam'];
+const SPAM_MAX_CHARS = 2000;
+const SPAM_FOLDERS: Record<string, 'ham' | 'spam'> = {
   'easy-ham-1': 'ham',
   'easy-ham-2': 'ham',
   'hard-ham-1': 'ham',
@@ -76,7 +76,7 @@ function splitHead(msg: string): { head: string; body: string } {
   return { head: msg.slice(0, m.index), body: msg.slice(m.index + m[0].length) };
 }
 
-export function decodeQuotedPrintable(s: string): string {
+function decodeQuotedPrintable(s: string): string {
   return s.replace(/=\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
@@ -87,7 +87,7 @@ function decodeBase64(s: string): string {
 
 const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", copy: '(c)', reg: '(r)' };
 
-export function stripHtml(s: string): string {
+function stripHtml(s: string): string {
   return s
     .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
     .replace(/<!--[\s\S]*?-->/g, ' ')
@@ -169,7 +169,7 @@ export function mailToText(raw: string, maxChars = SPAM_MAX_CHARS): string {
   return text.slice(0, end);
 }
 
-export interface SpamMessage {
+interface SpamMessage {
   /** "<folder>/<file>" */
   id: string;
   label: 'ham' | 'spam';
@@ -177,7 +177,7 @@ export interface SpamMessage {
 }
 
 /** All 6,046 messages as text, in folder then file-name order. */
-export function loadSpamMessages(): SpamMessage[] {
+function loadSpamMessages(): SpamMessage[] {
   const dir = spamDir();
   const out: SpamMessage[] = [];
   for (const folder of Object.keys(SPAM_FOLDERS).sort()) {

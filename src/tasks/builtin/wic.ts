@@ -43,10 +43,10 @@ import { loadWordNet, lemmaKey, type Synset, type WordNetPos } from '../../data/
 import { SPLIT_SEED, wordnetSplits } from '../../data/splits.js';
 import type { Example, TaskData } from '../task.js';
 
-export const WIC_LABELS = ['different', 'same'];
+const WIC_LABELS = ['different', 'same'];
 
 /** Common irregular verbs: base -> past / participle / other forms. */
-export const IRREGULAR_VERBS: Record<string, string[]> = {
+const IRREGULAR_VERBS: Record<string, string[]> = {
   be: ['am', 'is', 'are', 'was', 'were', 'been', 'being'],
   have: ['has', 'had', 'having'],
   do: ['does', 'did', 'done', 'doing'],
@@ -219,13 +219,13 @@ function tokenize(text: string): Tokens {
 const sepKind = (s: string) => (/^[ -]+$/.test(s) ? ' ' : s);
 
 /** A compiled lemma: its words, separators and the accepted forms of its last word. */
-export interface LemmaPattern {
+interface LemmaPattern {
   words: string[];
   seps: string[];
   lastForms: Set<string>;
 }
 
-export function lemmaPattern(lemma: string, pos: WordNetPos): LemmaPattern {
+function lemmaPattern(lemma: string, pos: WordNetPos): LemmaPattern {
   const key = lemmaKey(lemma);
   const t = tokenize(key);
   if (t.words.length === 0) throw new Error(`wic: lemma ${JSON.stringify(lemma)} has no letters or digits`);
@@ -237,7 +237,7 @@ export function lemmaPattern(lemma: string, pos: WordNetPos): LemmaPattern {
 }
 
 /** Whether `t` contains the lemma as whole words (see the rules at the top). */
-export function matchesLemma(t: Tokens, p: LemmaPattern): boolean {
+function matchesLemma(t: Tokens, p: LemmaPattern): boolean {
   const m = p.words.length;
   outer: for (let i = 0; i + m <= t.words.length; i++) {
     for (let k = 0; k < m - 1; k++) {
@@ -360,12 +360,6 @@ export function wicPairs(): WicPair[] {
     out.push(...all);
   }
   return out;
-}
-
-/** The target lemma of a `wic` example (the text before the first ": "). */
-export function wicTarget(ex: Example): string {
-  const i = ex.text.indexOf(': ');
-  return i < 0 ? '' : ex.text.slice(0, i);
 }
 
 export function loadWicTask(): TaskData {
