@@ -11,7 +11,7 @@ import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
 import type { Example } from '../tasks/task.js';
 import { InputError } from '../util/errors.js';
-import { describeJson } from '../util/jsonl.js';
+import { describeJson, parseJsonl } from '../util/jsonl.js';
 import { parseCommandLine, UsageError } from './args.js';
 
 const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ...]';
@@ -49,19 +49,7 @@ function readInputs(file: string): Example[] {
     throw new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
   const name = file === '-' ? '<stdin>' : file;
-  const out: Example[] = [];
-  text.split('\n').forEach((raw, i) => {
-    if (raw.trim() === '') return;
-    const at = `${name} line ${i + 1}`;
-    let v: unknown;
-    try {
-      v = JSON.parse(raw);
-    } catch (e) {
-      throw new PredictInputError(`${at}: not valid JSON (${(e as Error).message})`, name, i + 1);
-    }
-    out.push(exampleOf(v, at, name, i + 1));
-  });
-  return out;
+  return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, `${name} line ${line}`, name, line));
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {

@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
-import { DEFAULT_ENCODER, TransformerEncoder } from '../nn/index.js';
+import { DEFAULT_ENCODER, TransformerEncoder, type LanguageModel } from '../nn/index.js';
 import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
@@ -74,7 +74,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
     }
     if (!pre.tokenizer) throw new ConfigError(`${cfg.base}: no tokenizer.json`);
     if (sparse === undefined) sp = pre.sparse;
-    let lm;
+    let lm: LanguageModel;
     try {
       lm = inLayout(pre, cfg.base, sp, rng, `${flags.config}: sparse`);
     } catch (e) {

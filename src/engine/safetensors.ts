@@ -22,33 +22,35 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+/** Element readers by dtype: bytes per element, and the value at a byte offset (little-endian). */
+const FLOAT_READERS: Record<string, [number, (dv: DataView, at: number) => number]> = {
+  F32: [4, (dv, at) => dv.getFloat32(at, true)],
+  F64: [8, (dv, at) => dv.getFloat64(at, true)],
+  F16: [2, (dv, at) => halfToFloat(dv.getUint16(at, true))],
+};
+const INT_READERS: Record<string, [number, (dv: DataView, at: number) => number]> = {
+  I32: [4, (dv, at) => dv.getInt32(at, true)],
+  I16: [2, (dv, at) => dv.getInt16(at, true)],
+  I8: [1, (dv, at) => dv.getInt8(at)],
+  U8: [1, (dv, at) => dv.getUint8(at)],
+  BOOL: [1, (dv, at) => dv.getUint8(at)],
+};
+
 function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32Array | Int32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const float = Object.hasOwn(FLOAT_READERS, dtype);
+  const reader = float ? FLOAT_READERS[dtype] : Object.hasOwn(INT_READERS, dtype) ? INT_READERS[dtype] : null;
+  if (reader) {
+    const out = float ? new Float32Array(n) : new Int32Array(n);
+    const [width, read] = reader;
+    for (let i = 0; i < n; i++) out[i] = read(dv, width * i);
+    return out;
+  }
   switch (dtype) {
-    case 'F32': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-      return out;
-    }
-    case 'F64': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-      return out;
-    }
-    case 'F16': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(dv.getUint16(2 * i, true));
-      return out;
-    }
     case 'BF16': {
       const out = new Float32Array(n);
       const u = new Uint32Array(out.buffer);
       for (let i = 0; i < n; i++) u[i] = dv.getUint16(2 * i, true) << 16;
-      return out;
-    }
-    case 'I32': {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
       return out;
     }
     case 'I64': {
@@ -58,14 +60,6 @@ function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32A
         if (v > 2147483647n || v < -2147483648n) throw new RangeError(`${what}: int64 value ${v} at ${i} does not fit int32`);
         out[i] = Number(v);
       }
-      return out;
-    }
-    case 'I16':
-    case 'I8':
-    case 'U8':
-    case 'BOOL': {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = dtype === 'I16' ? dv.getInt16(2 * i, true) : dtype === 'I8' ? dv.getInt8(i) : dv.getUint8(i);
       return out;
     }
     default:

@@ -37,12 +37,8 @@ export interface Child {
   notes: string[];
 }
 
-export interface CloneResult {
-  /** The parent's slots with cloned ids substituted. */
-  embeddings: string;
-  blocks: string[];
-  adapters: (string | null)[];
-  finalNorm: string | null;
+/** The parent's slots with cloned ids substituted, and what was cloned. */
+export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'> {
   created: string[];
   notes: string[];
 }

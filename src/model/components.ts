@@ -59,7 +59,7 @@ export type Component<K extends ComponentKind = ComponentKind> = {
   };
 }[K];
 
-/** What a component is without its weights: what config.json saves of it (io.ts) and what a worker thread gets with the weights (component_snapshot.ts). */
+/** What a component is without its weights: what config.json saves of it (folder.ts) and what a worker thread gets with the weights (component_snapshot.ts). */
 export interface ComponentDescription {
   id: string;
   kind: ComponentKind;

@@ -192,11 +192,16 @@ export function loadModel(dir: string): TaskModel {
   return model.eval();
 }
 
-function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
+/** Throws a ModelFolderError naming the folder's config.json. */
+function failIn(dir: string): Fail {
   const file = join(dir, 'config.json');
-  const fail = (msg: string): never => {
+  return (msg: string): never => {
     throw new ModelFolderError(`${file}: ${msg}`, file);
   };
+}
+
+function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
+  const fail = failIn(dir);
   let pre: Pretrained;
   try {
     pre = loadPretrained(dir);
@@ -245,9 +250,7 @@ function checkTask(t: unknown, at: string, model: TaskModel, fail: Fail): { spec
 
 function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
   const file = join(dir, 'config.json');
-  const fail = (msg: string): never => {
-    throw new ModelFolderError(`${file}: ${msg}`, file);
-  };
+  const fail = failIn(dir);
   if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${JSON.stringify(raw.pathSystemVersion)}`);
   const maxLen = raw.maxLen;
   if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2) fail(`maxLen must be an integer >= 2, got ${JSON.stringify(maxLen)}`);

@@ -55,14 +55,12 @@ export function hparamValues(depth: number): Record<HParamName, readonly number[
 }
 
 /**
- * The starting point of a task whose path was not found by search (a converted `pathwise train`
- * task, or the root itself): all layers, small adapters so that a child of such a path can adapt
- * frozen features cheaply, μ = 0.1 (about one component in ten cloned), and lr 2e-3: a child
- * trains mostly a fresh head and zero-initialised adapters for a few hundred steps. Measured on
- * a tiny model like the CLI test's (one block, d 32, 150 steps of `pathwise train` on
- * slotsIntent and sent), adding pos with 3 children × 100 steps: best dev token accuracy 0.270
- * at lr 1e-3, 0.320 at 2e-3, 0.366 at 5e-3. 2e-3 rather than 5e-3 because the same rate also
- * trains cloned pretrained blocks, which the quickstart fine-tunes at 5e-4.
+ * The starting point of a task whose path was not found by search (a task trained jointly, or
+ * the root itself): all layers, small adapters so that a child of such a path can adapt frozen
+ * features cheaply, μ = 0.1 (about one component in ten cloned), and lr 2e-3: a child trains
+ * mostly a fresh head and zero-initialised adapters for a few hundred steps, which wants a rate
+ * well above fine-tuning's; not higher, because the same rate also trains cloned pretrained
+ * blocks, which the quickstart fine-tunes at 5e-4.
  */
 export function defaultHParams(depth: number): HParams {
   return { lr: 2e-3, warmupRatio: 0.1, mu: 0.1, layers: Math.max(1, depth), adapterSize: 16 };

@@ -169,7 +169,7 @@ export class TaskModel extends Module {
     const path: Omit<Path, 'head'> = { task, embeddings: this.root.embeddings, blocks: [...this.root.blocks], adapters: this.root.blocks.map(() => null), finalNorm: this.root.finalNorm, hparams: { ...hparams, layers: this.depth } };
     const skillBlock = this.root.blocks.map((b) => this.store.get(b, 'block').config.sparse?.skills).find((s) => s);
     if (!skillBlock) return path;
-    if (this.skills && this.skills.cfg.table[task]) return { ...path, skills: this.skills.skillsFor(task) };
+    if (this.skills?.cfg.table[task]) return { ...path, skills: this.skills.skillsFor(task) };
     const generic = this.skills?.cfg.generic ?? null;
     return { ...path, skills: generic !== null ? [generic] : [...skillBlock] };
   }

@@ -178,7 +178,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     const w = f[wf];
     if (rec.csv) {
       const s = w as string;
-      if (/^\s*\[[^]*\]\s*$/.test(s)) fail(`field "${wf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the words separated by spaces, or use JSONL for arrays`);
+      if (/^\s*\[[\s\S]*\]\s*$/.test(s)) fail(`field "${wf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the words separated by spaces, or use JSONL for arrays`);
       words = s.trim() === '' ? [] : s.trim().split(/\s+/);
     } else {
       if (!Array.isArray(w)) fail(`field "${wf}" is ${describeJson(w)}, not an array of strings`);
@@ -222,7 +222,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     let tags: string[];
     if (rec.csv) {
       const s = v as string;
-      if (/^\s*\[[^]*\]\s*$/.test(s)) fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
+      if (/^\s*\[[\s\S]*\]\s*$/.test(s)) fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
       tags = (s.trim() === '' ? [] : s.trim().split(/\s+/)).map((t, k) => (ck.given && NUMERAL.test(t) ? fromIndex(Number(t), t, tagAt(k)) : t));
     } else {
       if (!Array.isArray(v)) return fail(`field "${tf}" is ${describeJson(v)}, not an array of tags`);

@@ -1,5 +1,5 @@
-// A task's natural metrics from predictions (one per example, as MultiTaskModel.predict and the
-// path models return them): accuracy and macro-F1 for (pair) classification, span F1 for BIO
+// A task's natural metrics from predictions (one per example: the label, the value or the tags a
+// model's typed prediction holds, see model/predictions.ts): accuracy and macro-F1 for (pair) classification, span F1 for BIO
 // tagging, token accuracy for other tagging, Pearson for regression. `score` is the first, the
 // one model selection uses.
 

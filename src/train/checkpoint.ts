@@ -1,6 +1,6 @@
 // Checkpoints: a folder per saved step under <out>/checkpoints/, holding
 //   model.safetensors      parameters by name
-//   config.json            the model config (what fromPretrained needs)
+//   config.json            the model config (what loadPretrained needs)
 //   tokenizer.json         Hugging Face format
 //   optimizer.safetensors  AdamW moments, "m.<param>" and "v.<param>"
 //   trainer_state.json     step, data position, RNG states, run config

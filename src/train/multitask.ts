@@ -34,11 +34,10 @@ export interface MultiTaskOptions {
   /** Transfer learning: freeze the embeddings, and the lowest k encoder layers. */
   freezeEmbeddings: boolean;
   /**
-   * Multiplies the learning rate of the encoder's embeddings. Pretraining grows them (our base's
-   * word embeddings have RMS 0.063 against 0.02 at initialization), and AdamW moves every weight
-   * by about lr a step whatever its size, so at the encoder's lr a pretrained embedding moves a third
-   * as fast, relative to itself, as a fresh one. Word-level tasks feel it: `sent` fine-tuned from
-   * models/base scored 77.0% on test (mean of 3 seeds) at scale 1 and 80.9% at scale 3.
+   * Multiplies the learning rate of the encoder's embeddings. Pretraining grows them to several
+   * times their initial size, and AdamW moves every weight by about lr a step whatever its size,
+   * so at the encoder's lr a pretrained embedding moves slowly relative to itself; word-level tasks
+   * feel it (docs/multitask.md).
    */
   embeddingLrScale: number;
   /**

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, noGrad, paddingMask } from '../../src/engine/index.js';
-import { loadPretrained as fromPretrained } from '../../src/model/index.js';
+import { loadPretrained } from '../../src/model/index.js';
 import { ROOT, assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface Io {
@@ -19,7 +19,7 @@ const io = loadFixture<Io>('bert/io.json');
 const BERT = join(ROOT, 'test', 'fixtures', 'bert');
 
 function run(dir: string) {
-  const { model, config, missing } = fromPretrained(dir);
+  const { model, config, missing } = loadPretrained(dir);
   assert.equal(config.normPlacement, 'post');
   assert.deepEqual(missing, []);
   return noGrad(() => {
@@ -70,9 +70,9 @@ it('pathwise export --dtype f16 rounds exactly as PyTorch does: the exported fol
 it('a folder without config.json, or with a broken checkpoint, gets an error naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bad-'));
   try {
-    assert.throws(() => fromPretrained(dir), /no config\.json/);
+    assert.throws(() => loadPretrained(dir), /no config\.json/);
     copyFileSync(join(BERT, 'config.json'), join(dir, 'config.json'));
-    assert.throws(() => fromPretrained(dir), /model\.safetensors/);
+    assert.throws(() => loadPretrained(dir), /model\.safetensors/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

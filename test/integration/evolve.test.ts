@@ -23,7 +23,7 @@ import { trainMultiTask } from '../../src/train/multitask.js';
 import { DEFAULT_SEARCH, cloneMutation, makeChild, mutateHParams, pathScore, searchTask, trainPath, validateSearchOptions, type TrainPathOptions } from '../../src/evolve/index.js';
 import {
   ComponentStore, HPARAM_NAMES, ModelFolderError, TaskModel, TaskPath, addedParameters, activatedParameters, hparamValues, loadModel, pathComponents, rawPrediction, saveModel, specOf,
-  type HParams, type Path, type TaskSource,
+  type HParams, type Path,
 } from '../../src/model/index.js';
 
 const DENSE = { switch: null, skills: null };

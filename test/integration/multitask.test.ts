@@ -16,7 +16,7 @@ import { TaskModel, specOf, type ClassPrediction, type TagPrediction, type Value
 
 const DENSE = { switch: null, skills: null };
 import { evaluateTask, taskProbabilities, trainMultiTask } from '../../src/train/multitask.js';
-import { SkillTable, sparseFfnFactory } from '../../src/sparse/index.js';
+import { sparseFfnFactory } from '../../src/sparse/index.js';
 import { BUILTIN_SKILLS } from '../../src/tasks/builtin/skills.js';
 import { subsample, type TaskData } from '../../src/tasks/task.js';
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../../src/engine/index.js';
-import { loadPretrained as fromPretrained } from '../../src/model/index.js';
+import { loadPretrained } from '../../src/model/index.js';
 import { loadMobyDick } from '../../src/data/corpus/index.js';
 import { ROOT } from '../helpers.js';
 
@@ -103,8 +103,8 @@ describe('pathwise pretrain', () => {
     assert.equal(held.length, 5);
     assert.ok(held[4] < held[0] - 0.3, `held-out loss ${held.join(' -> ')}`);
 
-    // The exported folder loads with fromPretrained and has its tokenizer.
-    const loaded = fromPretrained(join(a, 'model'));
+    // The exported folder loads with loadPretrained and has its tokenizer.
+    const loaded = loadPretrained(join(a, 'model'));
     assert.equal(loaded.config.dModel, 32);
     assert.equal(loaded.tokenizer?.vocabSize, 400);
   });
@@ -122,8 +122,8 @@ describe('pathwise pretrain', () => {
     const out = join(work, 'init-skills');
     r = cli(['pretrain', '--config', cfg2, '--out', out]);
     assert.equal(r.status, 0, r.stderr);
-    const before = fromPretrained(join(dense, 'model'));
-    const after = fromPretrained(join(out, 'model'));
+    const before = loadPretrained(join(dense, 'model'));
+    const after = loadPretrained(join(out, 'model'));
     assert.deepEqual(after.sparse.skills?.skills, ['g', 'a', 'b', 'c']);
     const p = (m: typeof before, name: string) => Array.from(new Map(m.model.namedParameters()).get(name)!.f32);
     // Skill c is in no drawn row: it is still the dense FFN it was copied from. g, a and b trained.

@@ -88,7 +88,10 @@ describe('training step', () => {
     const f32 = (xs: number[]) => xs.map((x) => Math.fround(x));
     const lossAt = (k: number) => E.add(E.sum(E.mul(m.w, new Tensor(Float32Array.from(C[k]), [2, 2]))), E.sum(E.mul(m.b, new Tensor(Float32Array.from(d[k]), [2]))));
     const seen: number[] = [];
-    const schedule: Schedule = (s) => (seen.push(s), [0.5, 1][s]);
+    const schedule: Schedule = (s) => {
+      seen.push(s);
+      return [0.5, 1][s];
+    };
     const lr = 0.1;
     const wd = 0.1;
     const clipNorm = 1;
