@@ -37,7 +37,17 @@ import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import {
-  TaskModel, activatedParameters, addedParameters, decodePredictions, describePath, loadModel, loadPretrained, rawPrediction, saveModel, specOf, type TaskSpec,
+  TaskModel,
+  activatedParameters,
+  addedParameters,
+  decodePredictions,
+  describePath,
+  loadModel,
+  loadPretrained,
+  rawPrediction,
+  saveModel,
+  specOf,
+  type TaskSpec,
 } from '../src/model/index.js';
 import { scorePredictions } from '../src/tasks/score.js';
 import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
@@ -91,23 +101,35 @@ interface Setup {
  * (no tuning for this benchmark). The search's children use their own paths' learning rates.
  */
 const TRAIN: Partial<MultiTaskOptions> = {
-  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 1000,
+  batchSize: 32,
+  lr: 5e-4,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  temperature: 2,
+  seed: 0,
+  patience: 0,
+  evalExamples: 1000,
 };
 
 function setupFromArgs(): Setup {
-  const order = arg('order', 'sent,pos,spam,sense,genre,wic').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const order = arg('order', 'sent,pos,spam,sense,genre,wic')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const t of order) if (!BUILTIN_TASK_NAMES.includes(t)) throw new Error(`--order: "${t}" is not a built-in task (${BUILTIN_TASK_NAMES.join(', ')})`);
   if (new Set(order).size !== order.length) throw new Error(`--order names a task twice: ${order.join(',')}`);
   const initial = intArg('initial', 2, 1);
   if (initial >= order.length) throw new Error(`--initial ${initial} leaves no task to add (--order has ${order.length})`);
   // Saved relative to the repository when inside it, so the report names `models/base`.
   const abs = resolve(arg('base', join(ROOT, 'models', 'base')));
-  if (!existsSync(join(abs, 'config.json'))) throw new Error(`no base model at ${abs} (no config.json); give --base DIR, a dense \`pathwise pretrain\` model folder`);
+  if (!existsSync(join(abs, 'config.json')))
+    throw new Error(`no base model at ${abs} (no config.json); give --base DIR, a dense \`pathwise pretrain\` model folder`);
   const rel = relative(ROOT, abs);
   return {
     base: rel.startsWith('..') || isAbsolute(rel) ? abs : rel,
     baseDigest: modelDigest(abs),
-    order, initial,
+    order,
+    initial,
     initialSteps: intArg('initial-steps', 400, 1),
     children: intArg('children', DEFAULT_SEARCH.children, 1),
     steps: intArg('steps', DEFAULT_SEARCH.steps, 1),
@@ -140,7 +162,12 @@ interface Measured {
  * Scores `examples` and digests their logits in one pass, in batches of 64 as predict() makes
  * them, so the digest covers exactly the logits the predictions were decoded from.
  */
-async function measure(spec: TaskSpec, examples: readonly Example[], encode: (xs: readonly Example[]) => Promise<Batch>, logits: (b: Batch) => Tensor): Promise<Measured> {
+async function measure(
+  spec: TaskSpec,
+  examples: readonly Example[],
+  encode: (xs: readonly Example[]) => Promise<Batch>,
+  logits: (b: Batch) => Tensor,
+): Promise<Measured> {
   const hash = createHash('sha256');
   const pred: (string | number | string[])[] = [];
   for (let i = 0; i < examples.length; i += 64) {
@@ -156,7 +183,12 @@ async function measure(spec: TaskSpec, examples: readonly Example[], encode: (xs
 }
 
 const measurePath = (model: TaskModel, t: TaskData) =>
-  measure(specOf(t), t.test, (xs) => model.encode(t.name, xs, false), (b) => model.logits(t.name, b));
+  measure(
+    specOf(t),
+    t.test,
+    (xs) => model.encode(t.name, xs, false),
+    (b) => model.logits(t.name, b),
+  );
 
 // ------------------------------------------------------------------------------ results
 
@@ -236,7 +268,14 @@ function baseModel(setup: Setup) {
 async function train(model: TaskModel, tasks: TaskData[], steps: number, seed: number) {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
-    ...TRAIN, seed, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / 6)), logEvery: 100, progress: process.stderr, log,
+    ...TRAIN,
+    seed,
+    steps,
+    warmupSteps: Math.round(steps / 10),
+    evalEvery: Math.max(1, Math.round(steps / 6)),
+    logEvery: 100,
+    progress: process.stderr,
+    log,
   });
   model.eval();
   return { res, seconds: (performance.now() - t0) / 1000 };
@@ -246,7 +285,11 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
   const names = setup.order.slice(0, setup.initial);
   const data = names.map((n) => loadData(n, setup));
   const pre = baseModel(setup);
-  const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: Math.min(128, pre.config.maxPositions) });
+  const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, {
+    sparse: pre.sparse,
+    rng: new Rng(1),
+    maxLen: Math.min(128, pre.config.maxPositions),
+  });
   for (const t of data) model.addTask(specOf(t), { source: { builtin: t.name } });
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
@@ -275,9 +318,21 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   const parametersBefore = system.numParameters();
 
   const t0 = performance.now();
-  const res = await searchTask(system, data, { builtin: name }, {
-    children: setup.children, steps: setup.steps, parallel: setup.parallel, batchSize: setup.batchSize, base: setup.searchBase, seed: setup.seed, evalExamples: setup.evalExamples, log,
-  });
+  const res = await searchTask(
+    system,
+    data,
+    { builtin: name },
+    {
+      children: setup.children,
+      steps: setup.steps,
+      parallel: setup.parallel,
+      batchSize: setup.batchSize,
+      base: setup.searchBase,
+      seed: setup.seed,
+      evalExamples: setup.evalExamples,
+      log,
+    },
+  );
   const searchSeconds = (performance.now() - t0) / 1000;
   const path = system.task(name).path;
   const test = await measurePath(system, data);
@@ -288,8 +343,10 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
     const b = before[t.name];
     earlier[t.name] = { before: b, after, original: original[t.name], identical: b.digest === after.digest && after.digest === original[t.name] };
   }
-  log(`  path: ${test.metric} ${test.score.toFixed(4)}, +${addedParameters(system.store, path).toLocaleString('en-US')} parameters, ${searchSeconds.toFixed(0)} s; ` +
-    `earlier tasks identical: ${Object.values(earlier).every((e) => e.identical)}`);
+  log(
+    `  path: ${test.metric} ${test.score.toFixed(4)}, +${addedParameters(system.store, path).toLocaleString('en-US')} parameters, ${searchSeconds.toFixed(0)} s; ` +
+      `earlier tasks identical: ${Object.values(earlier).every((e) => e.identical)}`,
+  );
 
   // Plain fine-tuning of the base at the same number of training batches as the whole search.
   const pre = baseModel(setup);
@@ -302,14 +359,32 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   log(`  fine-tuning: ${ftTest.metric} ${ftTest.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
 
   return {
-    step: k, task: name, train: data.train.length,
+    step: k,
+    task: name,
+    train: data.train.length,
     path: {
-      test, dev: res.best.dev.score, added: addedParameters(system.store, path), activated: activatedParameters(system.store, path),
-      description: describePath(path), hparams: { ...path.hparams }, parent: res.best.parent, notes: res.best.notes, searchSeconds,
+      test,
+      dev: res.best.dev.score,
+      added: addedParameters(system.store, path),
+      activated: activatedParameters(system.store, path),
+      description: describePath(path),
+      hparams: { ...path.hparams },
+      parent: res.best.parent,
+      notes: res.best.notes,
+      searchSeconds,
       candidates: res.candidates.map((c) => ({ index: c.index, parent: c.parent, dev: c.dev.score, added: c.added, score: c.score, notes: c.notes })),
     },
-    finetune: { test: ftTest.score, metric: ftTest.metric, dev: tr.res.dev[name]?.score ?? NaN, steps: tr.res.stepsPerTask[name], parameters: ft.numParameters(), seconds: tr.seconds },
-    parametersBefore, parametersAfter: system.numParameters(), earlier,
+    finetune: {
+      test: ftTest.score,
+      metric: ftTest.metric,
+      dev: tr.res.dev[name]?.score ?? NaN,
+      steps: tr.res.stepsPerTask[name],
+      parameters: ft.numParameters(),
+      seconds: tr.seconds,
+    },
+    parametersBefore,
+    parametersAfter: system.numParameters(),
+    earlier,
   };
 }
 
@@ -320,8 +395,10 @@ async function run(setup: Setup): Promise<void> {
     const old = withDefaults(readJson<Setup>(setupFile));
     const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => k !== 'threads' && JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
     if (diff.length) {
-      throw new Error(`${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
-        'give another --results folder, or delete this one to start over');
+      throw new Error(
+        `${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
+          'give another --results folder, or delete this one to start over',
+      );
     }
   } else writeJson(setupFile, setup);
 
@@ -394,8 +471,11 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     '',
     '| step | task | μ2Net path | fine-tuning | path − fine-tuning | parameters added | parameters activated | system after | search time | fine-tuning time |',
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...steps.map((s) => `| ${s.step} | ${s.task} | ${pct(s.path.test.score)} | ${pct(s.finetune.test)} | ${(100 * (s.path.test.score - s.finetune.test)).toFixed(1)} | ` +
-      `${num(s.path.added)} (${pct(s.path.added / s.parametersBefore)}% of the system before) | ${num(s.path.activated)} | ${num(s.parametersAfter)} | ${secs(s.path.searchSeconds)} | ${secs(s.finetune.seconds)} |`),
+    ...steps.map(
+      (s) =>
+        `| ${s.step} | ${s.task} | ${pct(s.path.test.score)} | ${pct(s.finetune.test)} | ${(100 * (s.path.test.score - s.finetune.test)).toFixed(1)} | ` +
+        `${num(s.path.added)} (${pct(s.path.added / s.parametersBefore)}% of the system before) | ${num(s.path.activated)} | ${num(s.parametersAfter)} | ${secs(s.path.searchSeconds)} | ${secs(s.finetune.seconds)} |`,
+    ),
     '',
     `A fine-tuned model is a whole copy of the base plus its head: ${steps.length ? [...new Set(steps.map((s) => num(s.finetune.parameters)))].join(' / ') : '–'} parameters per task, all of them activated and all of them added.`,
     '',
@@ -404,14 +484,23 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     'Test score before → after the step; "=" where the SHA-256 of all the task\'s test logits (raw float32) is the same before, after, and as when the task entered the system.',
     '',
     `| step (added) | ${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).join(' | ')} |`,
-    `|---|${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).map(() => '---').join('|')}|`,
-    ...steps.map((s) => `| ${s.step} (${s.task}) | ${setup.order.slice(0, setup.initial + Math.max(0, steps.length - 1)).map((t) => {
-      const e = s.earlier[t];
-      return e ? `${pct(e.before.score)} → ${pct(e.after.score)} ${e.identical ? '=' : '**differs**'}` : '';
-    }).join(' | ')} |`),
+    `|---|${setup.order
+      .slice(0, setup.initial + Math.max(0, steps.length - 1))
+      .map(() => '---')
+      .join('|')}|`,
+    ...steps.map(
+      (s) =>
+        `| ${s.step} (${s.task}) | ${setup.order
+          .slice(0, setup.initial + Math.max(0, steps.length - 1))
+          .map((t) => {
+            const e = s.earlier[t];
+            return e ? `${pct(e.before.score)} → ${pct(e.after.score)} ${e.identical ? '=' : '**differs**'}` : '';
+          })
+          .join(' | ')} |`,
+    ),
     '',
     `Initial tasks right after conversion: ${initial.tasks.map((t) => `${t} ${pct(initial.converted[t].score)}`).join(', ')}; ` +
-      `the converted paths' logits ${convertedSame ? 'equal the dense model\'s bit for bit' : '**differ from the dense model\'s**'}.`,
+      `the converted paths' logits ${convertedSame ? "equal the dense model's bit for bit" : "**differ from the dense model's**"}.`,
     '',
     '## What was measured',
     '',
@@ -425,19 +514,25 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     '',
     '| task | path (adapters marked +) | hyperparameters | parent | dev (best child) | children: dev / added |',
     '|---|---|---|---|---:|---|',
-    ...steps.map((s) => `| ${s.task} | \`${s.path.description}\` | ${Object.entries(s.path.hparams).map(([k, v]) => `${k} ${v}`).join(', ')} | ${s.path.parent} | ${pct(s.path.dev)} | ` +
-      `${s.path.candidates.map((c) => `${pct(c.dev)} / ${num(c.added)}`).join('; ')} |`),
+    ...steps.map(
+      (s) =>
+        `| ${s.task} | \`${s.path.description}\` | ${Object.entries(s.path.hparams)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} | ${s.path.parent} | ${pct(s.path.dev)} | ` + `${s.path.candidates.map((c) => `${pct(c.dev)} / ${num(c.added)}`).join('; ')} |`,
+    ),
     '',
     '## Setup',
     '',
     `- Base: \`${setup.base}\` (model.safetensors SHA-256 ${setup.baseDigest ?? 'not recorded'}). Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
     `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
-      (setup.parallel > 1 ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).` : 'Children trained one after another (parallel 1).'),
+      (setup.parallel > 1
+        ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).`
+        : 'Children trained one after another (parallel 1).'),
     `- Fine-tuning, the comparison: the same base, a new head, every parameter trained on the task alone for ${budget} steps of batch ${setup.batchSize} — ` +
       'children × steps, the number of training batches the whole search spent over all its children, so both see the same number of training examples. ' +
       `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
-      'A child\'s step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.',
+      "A child's step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.",
     '- Parameters added: the parameters of the components created for the task (clones, adapters, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
     `- Scores: each task's whole test split${setup.subsample > 0 ? ` (subsampled to ${setup.subsample})` : ''}, scored once per measurement; logits digested in batches of 64.`,
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; OpenBLAS threads: ${setup.threads ?? 'default'}${setup.threads ? ' (OPENBLAS_NUM_THREADS)' : ''}.`,
@@ -463,15 +558,28 @@ async function main(): Promise<void> {
   writeFileAtomic(OUT_MD, report(setup, initial, steps));
   log(`wrote ${OUT_MD}`);
   const checks = steps.flatMap((s) => Object.values(s.earlier));
-  process.stdout.write(JSON.stringify({
-    initial: Object.fromEntries(initial.tasks.map((t) => [t, +f4(initial.converted[t].score)])),
-    added: Object.fromEntries(steps.map((s) => [s.task, {
-      path: +f4(s.path.test.score), finetune: +f4(s.finetune.test), added: s.path.added, activated: s.path.activated, search_s: Math.round(s.path.searchSeconds), finetune_s: Math.round(s.finetune.seconds),
-    }])),
-    earlier_identical: checks.every((c) => c.identical), checks: checks.length,
-    parameters: steps.length ? steps[steps.length - 1].parametersAfter : initial.parameters,
-    complete: steps.length === setup.order.length - setup.initial,
-  }) + '\n');
+  process.stdout.write(
+    JSON.stringify({
+      initial: Object.fromEntries(initial.tasks.map((t) => [t, +f4(initial.converted[t].score)])),
+      added: Object.fromEntries(
+        steps.map((s) => [
+          s.task,
+          {
+            path: +f4(s.path.test.score),
+            finetune: +f4(s.finetune.test),
+            added: s.path.added,
+            activated: s.path.activated,
+            search_s: Math.round(s.path.searchSeconds),
+            finetune_s: Math.round(s.finetune.seconds),
+          },
+        ]),
+      ),
+      earlier_identical: checks.every((c) => c.identical),
+      checks: checks.length,
+      parameters: steps.length ? steps[steps.length - 1].parametersAfter : initial.parameters,
+      complete: steps.length === setup.order.length - setup.initial,
+    }) + '\n',
+  );
 }
 
 main().catch((e) => {

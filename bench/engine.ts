@@ -66,7 +66,20 @@ function gemmGflops(M: number, K_: number, N: number): number {
   return flops / Math.min(...times) / 1e9;
 }
 
-const TORCH_ARGS = ['--batch', `${CFG.batch}`, '--seq', `${CFG.seq}`, '--d-model', `${CFG.dModel}`, '--heads', `${CFG.heads}`, '--ffn', `${CFG.ffn}`, '--dropout', `${CFG.dropout}`];
+const TORCH_ARGS = [
+  '--batch',
+  `${CFG.batch}`,
+  '--seq',
+  `${CFG.seq}`,
+  '--d-model',
+  `${CFG.dModel}`,
+  '--heads',
+  `${CFG.heads}`,
+  '--ffn',
+  `${CFG.ffn}`,
+  '--dropout',
+  `${CFG.dropout}`,
+];
 
 // ------------------------------------------------------------------------------------ main
 log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas.available() ? blas.threads() : 'n/a'}, ${cpus().length} cores`);
@@ -97,12 +110,14 @@ const gemm = {
 };
 const sps = median(ours);
 const tsps = threads ? median(theirs) : null;
-console.log(JSON.stringify({
-  steps_per_s: +sps.toFixed(3),
-  torch_steps_per_s: tsps === null ? null : +tsps.toFixed(3),
-  ratio: tsps === null ? null : +(sps / tsps).toFixed(3),
-  gemm_gflops: gemm,
-  backend: backendName(),
-  torch_threads: threads,
-  ...(why ? { torch_missing: why } : {}),
-}));
+console.log(
+  JSON.stringify({
+    steps_per_s: +sps.toFixed(3),
+    torch_steps_per_s: tsps === null ? null : +tsps.toFixed(3),
+    ratio: tsps === null ? null : +(sps / tsps).toFixed(3),
+    gemm_gflops: gemm,
+    backend: backendName(),
+    torch_threads: threads,
+    ...(why ? { torch_missing: why } : {}),
+  }),
+);

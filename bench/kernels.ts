@@ -176,8 +176,7 @@ function gemmCase(label: string, M: number, N: number, K: number, tA = false, tB
   const lda = tA ? M : K;
   const ldb = tB ? K : N;
   const flops = 2 * M * N * K;
-  bench(label, `${M}x${N}x${K}${tA ? ' tA' : ''}${tB ? ' tB' : ''}`,
-    (k) => k.gemm(tA, tB, M, N, K, 1, A, lda, Bm, ldb, 0, C, N), { ts: flops <= 1.1e9 });
+  bench(label, `${M}x${N}x${K}${tA ? ' tA' : ''}${tB ? ' tB' : ''}`, (k) => k.gemm(tA, tB, M, N, K, 1, A, lda, Bm, ldb, 0, C, N), { ts: flops <= 1.1e9 });
   const last = rows[rows.length - 1];
   return last.native_ms !== null ? flops / (last.native_ms * 1e6) : null;
 }
@@ -192,14 +191,19 @@ gemmCase('gemm dX (A B^T)', R, D, F, false, true);
   const Bm = randn(B * H * Tq * Dh);
   const C = new Float32Array(B * H * Tq * Tq);
   bench('gemmBatched scores', `${B * H}x(${Tq}x${Tq}x${Dh}) tB`, (k) =>
-    k.gemmBatched(false, true, Tq, Tq, Dh, 0.125, A, Dh, Tq * Dh, Bm, Dh, Tq * Dh, 0, C, Tq, Tq * Tq, B * H));
+    k.gemmBatched(false, true, Tq, Tq, Dh, 0.125, A, Dh, Tq * Dh, Bm, Dh, Tq * Dh, 0, C, Tq, Tq * Tq, B * H),
+  );
 }
 const gflops: Record<string, number | null> = {
   '256^3': gemmCase('gemm', 256, 256, 256),
   '1024^3': gemmCase('gemm', 1024, 1024, 1024),
   '4096x256x1024': gemmCase('gemm', 4096, 256, 1024),
 };
-console.log(`GEMM GFLOP/s (native): ${Object.entries(gflops).map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(1)}`).join(', ')}`);
+console.log(
+  `GEMM GFLOP/s (native): ${Object.entries(gflops)
+    .map(([k, v]) => `${k} ${v === null ? '-' : v.toFixed(1)}`)
+    .join(', ')}`,
+);
 
 // ------------------------------------------------------------------------- call overhead
 let overheadUs: number | null = null;
@@ -227,9 +231,14 @@ const summary = {
   blas_threads: loaded.blas ? loaded.blas.threads() : null,
   call_overhead_us: overheadUs === null ? null : Number(overheadUs.toFixed(3)),
   gemm_gflops: Object.fromEntries(Object.entries(gflops).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(1))])),
-  kernels: Object.fromEntries(rows.map((r) => [`${r.kernel} ${r.shape}`, {
-    native_ms: r.native_ms === null ? null : Number(r.native_ms.toFixed(4)),
-    ts_ms: r.ts_ms === null ? null : Number(r.ts_ms.toFixed(3)),
-  }])),
+  kernels: Object.fromEntries(
+    rows.map((r) => [
+      `${r.kernel} ${r.shape}`,
+      {
+        native_ms: r.native_ms === null ? null : Number(r.native_ms.toFixed(4)),
+        ts_ms: r.ts_ms === null ? null : Number(r.ts_ms.toFixed(3)),
+      },
+    ]),
+  ),
 };
 console.log(JSON.stringify(summary));

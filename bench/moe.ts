@@ -17,14 +17,34 @@ import { flag, log, median, torchReference } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const ITERS = flag('iters', 20);
-const N = 2048, D = 256, F = 1024, EXPERTS = 8;
+const N = 2048,
+  D = 256,
+  F = 1024,
+  EXPERTS = 8;
 const TORCH_ARGS = ['--tokens', `${N}`, '--d-model', `${D}`, '--ffn', `${F}`, '--experts', `${EXPERTS}`];
 
 const rng = new Rng(0);
 const x = E.randn([N, D], rng);
 x.requiresGrad = true;
 const up = E.randn([N, D], rng);
-const sw = new SwitchFFN({ experts: EXPERTS, topK: 1, capacityFactor: 1.25, evalCapacityFactor: 1.25, jitter: 0, expertDropout: 0, lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true }, D, F, 'gelu', rng, 0.02);
+const sw = new SwitchFFN(
+  {
+    experts: EXPERTS,
+    topK: 1,
+    capacityFactor: 1.25,
+    evalCapacityFactor: 1.25,
+    jitter: 0,
+    expertDropout: 0,
+    lbWeight: 0.01,
+    zWeight: 0.001,
+    normalizeTopK: true,
+  },
+  D,
+  F,
+  'gelu',
+  rng,
+  0.02,
+);
 const dense = new FeedForward({ dModel: D, ffn: F, activation: 'gelu', dropout: 0, initStd: 0.02 }, rng);
 const router = E.randn([EXPERTS, D], rng, 0.02, true);
 
@@ -70,14 +90,16 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 log(`router: tokens per expert ${sw.stats.tokensPerExpert.join(' ')}, dropped ${(100 * sw.stats.droppedFraction).toFixed(1)}%`);
 const ms = median(ours);
-console.log(JSON.stringify({
-  switch_ms: +ms.toFixed(3),
-  dense_ms: +median(denseMs).toFixed(3),
-  dense_overhead: +(ms / median(denseMs)).toFixed(3),
-  torch_hf_ms: picked ? +median(hf).toFixed(3) : null,
-  torch_dense_ms: picked ? +median(torchDense).toFixed(3) : null,
-  hf_ratio: picked ? +(median(hf) / ms).toFixed(3) : null,
-  backend: backendName(),
-  torch_threads: picked && { intra: picked.intra, blas: picked.blas },
-  ...(why ? { torch_missing: why } : {}),
-}));
+console.log(
+  JSON.stringify({
+    switch_ms: +ms.toFixed(3),
+    dense_ms: +median(denseMs).toFixed(3),
+    dense_overhead: +(ms / median(denseMs)).toFixed(3),
+    torch_hf_ms: picked ? +median(hf).toFixed(3) : null,
+    torch_dense_ms: picked ? +median(torchDense).toFixed(3) : null,
+    hf_ratio: picked ? +(median(hf) / ms).toFixed(3) : null,
+    backend: backendName(),
+    torch_threads: picked && { intra: picked.intra, blas: picked.blas },
+    ...(why ? { torch_missing: why } : {}),
+  }),
+);

@@ -51,7 +51,14 @@ const EMB_LR_SCALE = Number(arg('embedding-lr-scale', '3'));
 
 /** One set of training hyperparameters for every configuration (no per-configuration tuning). */
 const TRAIN: Partial<MultiTaskOptions> = {
-  batchSize: 32, lr: 5e-4, weightDecay: 0.01, clipNorm: 1, temperature: 2, seed: 0, patience: 0, evalExamples: 500,
+  batchSize: 32,
+  lr: 5e-4,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  temperature: 2,
+  seed: 0,
+  patience: 0,
+  evalExamples: 500,
 };
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
@@ -65,7 +72,14 @@ const NAMES: Record<number, string> = {
   6: 'task-specific training from scratch (one model per task)',
 };
 
-interface TaskResult { test: number; metric: string; dev: number; activated: number; steps: number; trainSize: number }
+interface TaskResult {
+  test: number;
+  metric: string;
+  dev: number;
+  activated: number;
+  steps: number;
+  trainSize: number;
+}
 interface ConfigResult {
   config: number;
   name: string;
@@ -75,7 +89,9 @@ interface ConfigResult {
   extraPretrainSeconds: number;
   /** How the configuration was run (the report reads these, not the current flags). */
   setup: {
-    steps: number; threads: string | null; skillPretrain?: { steps: number; heldOut: unknown };
+    steps: number;
+    threads: string | null;
+    skillPretrain?: { steps: number; heldOut: unknown };
     /** Absent in results from before grouping existed: 1. */
     groupByLength?: number;
     /** SHA-256 (first 16 hex) of the base's model.safetensors; absent in older results. */
@@ -115,25 +131,55 @@ function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
   return { encoder: lm.encoder, tokenizer: pre.tokenizer, config: pre.config };
 }
 
-async function trainOne(model: TaskModel, tasks: TaskData[], steps: number, embeddingLrScale: number): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
+async function trainOne(
+  model: TaskModel,
+  tasks: TaskData[],
+  steps: number,
+  embeddingLrScale: number,
+): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
-    ...TRAIN, embeddingLrScale, steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / EVALS)), logEvery: 100,
-    progress: process.stderr, log,
+    ...TRAIN,
+    embeddingLrScale,
+    steps,
+    warmupSteps: Math.round(steps / 10),
+    evalEvery: Math.max(1, Math.round(steps / EVALS)),
+    logEvery: 100,
+    progress: process.stderr,
+    log,
   });
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   const embeddingLrScale = n === 6 ? 1 : EMB_LR_SCALE;
-  const out: ConfigResult = { config: n, name: NAMES[n], tasks: {}, totalParams: 0, trainSeconds: 0, extraPretrainSeconds: 0, setup: { steps: STEPS, threads: process.env.OPENBLAS_NUM_THREADS ?? null, groupByLength: DEFAULT_MULTITASK.groupByLength, baseDigest: modelDigest(BASE), shapeDigest: shapeDigest(BASE), singleTaskSteps: 'share', embeddingLrScale } };
+  const out: ConfigResult = {
+    config: n,
+    name: NAMES[n],
+    tasks: {},
+    totalParams: 0,
+    trainSeconds: 0,
+    extraPretrainSeconds: 0,
+    setup: {
+      steps: STEPS,
+      threads: process.env.OPENBLAS_NUM_THREADS ?? null,
+      groupByLength: DEFAULT_MULTITASK.groupByLength,
+      baseDigest: modelDigest(BASE),
+      shapeDigest: shapeDigest(BASE),
+      singleTaskSteps: 'share',
+      embeddingLrScale,
+    },
+  };
   const score = async (model: TaskModel, encoder: TransformerEncoder, t: TaskData, dev: number, steps: number) => {
     const s = await evaluateTask(model, t, t.test);
     out.tasks[t.name] = { test: s.score, metric: s.metric, dev, activated: activated(model, encoder, t.name), steps, trainSize: t.train.length };
     log(`  ${NAMES[n]}: ${t.name} test ${s.metric} ${s.score.toFixed(4)}`);
   };
   if (n === 1 || n === 6) {
-    const steps = shares(data.map((t) => t.train.length), STEPS);
+    const steps = shares(
+      data.map((t) => t.train.length),
+      STEPS,
+    );
     for (const [i, t] of data.entries()) {
       const rng = new Rng(1);
       const b = baseEncoder(null, rng);
@@ -160,7 +206,14 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       init: BASE,
       model: { ...DEFAULT_PRETRAIN.model, sparse: { switch: null, skills: SKILLS } },
       objective: { kind: 'mlm', maskProb: 0.15, skillRows: TASKS },
-      train: { ...DEFAULT_PRETRAIN.train, steps: SKILL_STEPS, lr: 3e-4, warmupSteps: Math.round(SKILL_STEPS / 10), evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)), checkpointEvery: 100 },
+      train: {
+        ...DEFAULT_PRETRAIN.train,
+        steps: SKILL_STEPS,
+        lr: 3e-4,
+        warmupSteps: Math.round(SKILL_STEPS / 10),
+        evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)),
+        checkpointEvery: 100,
+      },
       out: join(RESULTS, 'skill-pretrain'),
     };
     // A fresh run: pretrain() resumes from a folder's checkpoints, and a leftover folder from an
@@ -212,7 +265,8 @@ function report(results: ConfigResult[]): string {
   }
   const groups = new Set(rows.map((r) => r.setup.groupByLength ?? 1));
   if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
-  if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1) throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
+  if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1)
+    throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
   const shared = rows[0].setup.singleTaskSteps === 'share';
   const embScale = (r: ConfigResult) => r.setup.embeddingLrScale ?? 1;
   const pretrainedScales = new Set(rows.filter((r) => r.config !== 6).map(embScale));
@@ -221,7 +275,12 @@ function report(results: ConfigResult[]): string {
     ...[...pretrainedScales].map((x) => `×${x} in (1)–(5), whose embeddings are pretrained`),
     ...(scratch ? [`×${embScale(scratch)} in (6), whose embeddings are fresh`] : []),
   ];
-  const single = shared ? shares(TASKS.map((t) => rows[0].tasks[t].trainSize), steps) : TASKS.map(() => steps);
+  const single = shared
+    ? shares(
+        TASKS.map((t) => rows[0].tasks[t].trainSize),
+        steps,
+      )
+    : TASKS.map(() => steps);
   const stepsOf = (t: string) => single[TASKS.indexOf(t)];
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
   const lines = [
@@ -230,14 +289,24 @@ function report(results: ConfigResult[]): string {
     'Produced by `npm run bench:multitask` (`bench/multitask.ts`); every figure below is read from',
     '`runs/bench-multitask/c<N>.json`. Test scores in %: accuracy, except pos (token accuracy).',
     '',
-    ...(rows.length < 6 ? [`**Incomplete:** configuration${6 - rows.length > 1 ? 's' : ''} ${[1, 2, 3, 4, 5, 6].filter((n) => !rows.some((r) => r.config === n)).map((n) => `(${n})`).join(', ')} not run yet.`, ''] : []),
+    ...(rows.length < 6
+      ? [
+          `**Incomplete:** configuration${6 - rows.length > 1 ? 's' : ''} ${[1, 2, 3, 4, 5, 6]
+            .filter((n) => !rows.some((r) => r.config === n))
+            .map((n) => `(${n})`)
+            .join(', ')} not run yet.`,
+          '',
+        ]
+      : []),
     `| configuration | ${TASKS.join(' | ')} | average | total params | activated params per task | training time |`,
     `|---|${TASKS.map(() => '---:').join('|')}|---:|---:|---:|---:|`,
     ...rows.map((r) => {
       const act = TASKS.map((t) => r.tasks[t].activated);
       const lo = Math.min(...act);
       const hi = Math.max(...act);
-      const time = r.extraPretrainSeconds ? `${(r.trainSeconds / 60).toFixed(1)} min (+${(r.extraPretrainSeconds / 60).toFixed(1)} min skill pretraining)` : `${(r.trainSeconds / 60).toFixed(1)} min`;
+      const time = r.extraPretrainSeconds
+        ? `${(r.trainSeconds / 60).toFixed(1)} min (+${(r.extraPretrainSeconds / 60).toFixed(1)} min skill pretraining)`
+        : `${(r.trainSeconds / 60).toFixed(1)} min`;
       return `| (${r.config}) ${r.name} | ${TASKS.map((t) => pct(r.tasks[t].test)).join(' | ')} | **${pct(avg(r))}** | ${mparams(r.totalParams)} | ${lo === hi ? mparams(lo) : `${mparams(lo)}–${mparams(hi)}`} | ${time} |`;
     }),
     `| floor (data-sources.md; genre: our document split) | ${floorRow.join(' | ')} | | | | |`,
@@ -258,7 +327,7 @@ function report(results: ConfigResult[]): string {
     '',
     'Activated: the parameters one forward pass of that task reads (embedding rows excluded, as in',
     '`pathwise inspect`): attention, norms, the dense FFNs, the router and one expert of a Switch',
-    'layer, the active skills of a skill layer, and the task\'s head.',
+    "layer, the active skills of a skill layer, and the task's head.",
     '',
     '## Setup',
     '',
@@ -298,14 +367,25 @@ async function main(): Promise<void> {
       writeFileAtomic(join(RESULTS, `c${n}.json`), JSON.stringify(r, null, 1));
     }
   }
-  const results = [1, 2, 3, 4, 5, 6].filter((n) => existsSync(join(RESULTS, `c${n}.json`))).map((n) => JSON.parse(readFileSync(join(RESULTS, `c${n}.json`), 'utf8')) as ConfigResult);
+  const results = [1, 2, 3, 4, 5, 6]
+    .filter((n) => existsSync(join(RESULTS, `c${n}.json`)))
+    .map((n) => JSON.parse(readFileSync(join(RESULTS, `c${n}.json`), 'utf8')) as ConfigResult);
   if (results.length) {
     mkdirSync(join(ROOT, 'docs', 'results'), { recursive: true });
     writeFileAtomic(OUT_MD, report(results));
     log(`wrote ${OUT_MD}`);
   }
   const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + (r.tasks[t]?.test ?? NaN), 0) / TASKS.length;
-  process.stdout.write(JSON.stringify(Object.fromEntries(results.map((r) => [`c${r.config}`, { average: +avg(r).toFixed(4), ...Object.fromEntries(TASKS.map((t) => [t, +r.tasks[t].test.toFixed(4)])), train_s: Math.round(r.trainSeconds) }]))) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      Object.fromEntries(
+        results.map((r) => [
+          `c${r.config}`,
+          { average: +avg(r).toFixed(4), ...Object.fromEntries(TASKS.map((t) => [t, +r.tasks[t].test.toFixed(4)])), train_s: Math.round(r.trainSeconds) },
+        ]),
+      ),
+    ) + '\n',
+  );
 }
 
 main().catch((e) => {

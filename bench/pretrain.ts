@@ -21,9 +21,24 @@ const T = DEFAULT_ENCODER.maxPositions;
 const V = DEFAULT_ENCODER.vocabSize;
 const MASK_ID = 4;
 const FIRST_REGULAR = 5;
-const TORCH_ARGS = ['--batch', `${B}`, '--seq', `${T}`, '--vocab', `${V}`, '--d-model', `${DEFAULT_ENCODER.dModel}`,
-  '--layers', `${DEFAULT_ENCODER.layers}`, '--heads', `${DEFAULT_ENCODER.heads}`, '--ffn', `${DEFAULT_ENCODER.ffn}`,
-  '--dropout', `${DEFAULT_ENCODER.dropout}`];
+const TORCH_ARGS = [
+  '--batch',
+  `${B}`,
+  '--seq',
+  `${T}`,
+  '--vocab',
+  `${V}`,
+  '--d-model',
+  `${DEFAULT_ENCODER.dModel}`,
+  '--layers',
+  `${DEFAULT_ENCODER.layers}`,
+  '--heads',
+  `${DEFAULT_ENCODER.heads}`,
+  '--ffn',
+  `${DEFAULT_ENCODER.ffn}`,
+  '--dropout',
+  `${DEFAULT_ENCODER.dropout}`,
+];
 
 function makeStep() {
   const rng = new Rng(0);
@@ -66,7 +81,9 @@ function timeOurs(step: ReturnType<typeof makeStep>): number {
 }
 
 log(`pretrain benchmark: backend ${backendName()}, OpenBLAS threads ${blas.available() ? blas.threads() : 'n/a'}, ${cpus().length} cores`);
-log(`masked LM, vocab ${V}, batch ${B} x ${T}, d_model ${DEFAULT_ENCODER.dModel}, ${DEFAULT_ENCODER.layers} layers; ${ROUNDS} rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
+log(
+  `masked LM, vocab ${V}, batch ${B} x ${T}, d_model ${DEFAULT_ENCODER.dModel}, ${DEFAULT_ENCODER.layers} layers; ${ROUNDS} rounds of ${WARMUP} warmup + ${STEPS} timed steps`,
+);
 const step = makeStep();
 const { ref: picked, missing: why } = torchReference('torch_pretrain.py', TORCH_ARGS);
 
@@ -85,12 +102,14 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const tps = median(ours);
 const ttps = picked ? median(theirs) : null;
-console.log(JSON.stringify({
-  tokens_per_s: Math.round(tps),
-  torch_tokens_per_s: ttps === null ? null : Math.round(ttps),
-  ratio: ttps === null ? null : +(tps / ttps).toFixed(3),
-  params: step().params,
-  backend: backendName(),
-  torch_threads: picked && { intra: picked.intra, blas: picked.blas },
-  ...(why ? { torch_missing: why } : {}),
-}));
+console.log(
+  JSON.stringify({
+    tokens_per_s: Math.round(tps),
+    torch_tokens_per_s: ttps === null ? null : Math.round(ttps),
+    ratio: ttps === null ? null : +(tps / ttps).toFixed(3),
+    params: step().params,
+    backend: backendName(),
+    torch_threads: picked && { intra: picked.intra, blas: picked.blas },
+    ...(why ? { torch_missing: why } : {}),
+  }),
+);

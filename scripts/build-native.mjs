@@ -81,8 +81,7 @@ if (!nodedir) {
 
 // Our pinned node-gyp (a dev dependency), else the one npm bundles and names in
 // npm_config_node_gyp during install scripts (when Pathwise is installed as a dependency).
-const gypJs = [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), process.env.npm_config_node_gyp ?? '']
-  .find((p) => p && existsSync(p));
+const gypJs = [join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), process.env.npm_config_node_gyp ?? ''].find((p) => p && existsSync(p));
 if (!gypJs) {
   warn('node-gyp is not available (run npm install without --omit=dev)');
   process.exit(0);
@@ -102,10 +101,11 @@ const res = spawnSync(process.execPath, args, {
 if (res.error || res.status !== 0) {
   // The compiler's own messages, without node-gyp's chatter.
   const noise = /^gyp (info|ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok))/;
-  const out = `${res.stdout ?? ''}\n${res.stderr ?? ''}`
-    .split('\n')
-    .filter((l) => l.trim() !== '' && !noise.test(l));
-  const tail = out.slice(-20).map((l) => `  ${l}`).join('\n');
+  const out = `${res.stdout ?? ''}\n${res.stderr ?? ''}`.split('\n').filter((l) => l.trim() !== '' && !noise.test(l));
+  const tail = out
+    .slice(-20)
+    .map((l) => `  ${l}`)
+    .join('\n');
   warn(res.error ? `could not run node-gyp: ${res.error.message}` : 'the C++ build failed', tail);
   process.exit(0);
 }

@@ -75,7 +75,8 @@ export function keyTable(c: ConfigDoc): string {
       const nullable = Array.isArray(child.anyOf) && (child.anyOf as Json[]).some((o) => o.type === 'null');
       if (!obj || nullable || child.description) {
         const takes = obj && !nullable ? 'an object' : phrase(child);
-        const dflt = 'default' in child && !(obj && !nullable) ? `\`${JSON.stringify(child.default)}\`` : required.includes(k) ? 'required' : obj ? '' : '(none)';
+        const dflt =
+          'default' in child && !(obj && !nullable) ? `\`${JSON.stringify(child.default)}\`` : required.includes(k) ? 'required' : obj ? '' : '(none)';
         rows.push(`| \`${keyOf(dotted)}\` | ${cell(takes)} | ${cell(dflt)} | ${cell((child.description as string | undefined) ?? '')} |`);
       }
       if (!obj) continue;

@@ -91,9 +91,16 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   const system = loadModel(dir);
   const { data, source } = resolveTaskArg(flags.task);
   if (system.tasks.has(data.name)) {
-    throw new InputError(`task "${data.name}" is already in ${dir} (it has: ${[...system.tasks.keys()].join(', ')}); give the new task another name`, flags.task);
+    throw new InputError(
+      `task "${data.name}" is already in ${dir} (it has: ${[...system.tasks.keys()].join(', ')}); give the new task another name`,
+      flags.task,
+    );
   }
-  if (data.dev.length === 0) throw new InputError(`task "${data.name}" (${flags.task}) has no dev examples; the search scores children on dev: give "dev", or keep devFraction > 0`, flags.task);
+  if (data.dev.length === 0)
+    throw new InputError(
+      `task "${data.name}" (${flags.task}) has no dev examples; the search scores children on dev: give "dev", or keep devFraction > 0`,
+      flags.task,
+    );
   // The folder is replaced as a whole: keep the user's other files; refuse to drop subfolders.
   const extra: Record<string, Uint8Array> = {};
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -103,8 +110,12 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   }
 
   const log = (s: string) => process.stderr.write(s + '\n');
-  log(`${dir}: ${converted ? 'one encoder whose tasks each run all of it' : 'a model whose tasks run paths of their own'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`);
-  log(`searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}`);
+  log(
+    `${dir}: ${converted ? 'one encoder whose tasks each run all of it' : 'a model whose tasks run paths of their own'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`,
+  );
+  log(
+    `searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}`,
+  );
   const t0 = performance.now();
   const res = await searchTask(system, data, source, { ...opts, log });
   saveModel(dir, system, extra);
@@ -113,9 +124,11 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   const test = data.test.length ? await system.evaluate(data.name, data.test) : null;
   process.stdout.write(
     `added task "${data.name}" to ${dir} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n` +
-    `path: ${describePath(path)}\n` +
-    `hparams: ${Object.entries(path.hparams).map(([k, v]) => `${k} ${v}`).join(', ')}\n` +
-    `dev ${res.best.dev.metric} ${res.best.dev.score.toFixed(4)}${test ? `; test ${test.metric} ${test.score.toFixed(4)}` : ' (no test set)'}\n` +
-    `parameters: ${addedParameters(system.store, path).toLocaleString('en-US')} added, ${activatedParameters(system.store, path).toLocaleString('en-US')} activated; the model now has ${system.numParameters().toLocaleString('en-US')}\n`,
+      `path: ${describePath(path)}\n` +
+      `hparams: ${Object.entries(path.hparams)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}\n` +
+      `dev ${res.best.dev.metric} ${res.best.dev.score.toFixed(4)}${test ? `; test ${test.metric} ${test.score.toFixed(4)}` : ' (no test set)'}\n` +
+      `parameters: ${addedParameters(system.store, path).toLocaleString('en-US')} added, ${activatedParameters(system.store, path).toLocaleString('en-US')} activated; the model now has ${system.numParameters().toLocaleString('en-US')}\n`,
   );
 }

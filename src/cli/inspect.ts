@@ -14,22 +14,24 @@ export function inspectCommand(argv: string[]): void {
   const { rest, flags } = parseCommandLine(argv, { task: 'string', 'seq-len': 'string', json: 'boolean' }, USAGE);
   if (rest.length !== 1) throw new UsageError(USAGE);
   if (folderKind(rest[0]) === 'components') {
-    throw new UsageError(`${rest[0]} is a path system (μ2Net paths, written by pathwise add-task), not a single encoder; ` +
-      `use \`pathwise tasks ${rest[0]}\` for each task's path and its activated and added parameters`);
+    throw new UsageError(
+      `${rest[0]} is a path system (μ2Net paths, written by pathwise add-task), not a single encoder; ` +
+        `use \`pathwise tasks ${rest[0]}\` for each task's path and its activated and added parameters`,
+    );
   }
   const { model, config, sparse } = loadPretrained(rest[0]);
   const seqLen = flags['seq-len'] ? Number(flags['seq-len']) : config.maxPositions;
   const table = sparse.skills ? new SkillTable(sparse.skills) : null;
   const tasks = flags.task ? [flags.task] : table ? Object.keys(sparse.skills!.table) : [null];
-  const accounts = tasks.map((task) =>
-    account(model, model.encoder, { task, skills: task && table ? table.skillsFor(task) : [], seqLen }),
-  );
+  const accounts = tasks.map((task) => account(model, model.encoder, { task, skills: task && table ? table.skillsFor(task) : [], seqLen }));
   if (flags.json) {
     process.stdout.write(JSON.stringify(accounts) + '\n');
     return;
   }
-  process.stdout.write(`${rest[0]}: ${config.layers} layers, d_model ${config.dModel}, vocab ${config.vocabSize}` +
-    `${sparse.switch ? `, Switch ${sparse.switch.experts} experts top-${sparse.switch.topK} every ${sparse.switch.every}` : ''}` +
-    `${sparse.skills ? `, skills ${sparse.skills.skills.join('/')}` : ''}\n\n`);
+  process.stdout.write(
+    `${rest[0]}: ${config.layers} layers, d_model ${config.dModel}, vocab ${config.vocabSize}` +
+      `${sparse.switch ? `, Switch ${sparse.switch.experts} experts top-${sparse.switch.topK} every ${sparse.switch.every}` : ''}` +
+      `${sparse.skills ? `, skills ${sparse.skills.skills.join('/')}` : ''}\n\n`,
+  );
   process.stdout.write(accounts.map(formatAccount).join('\n\n') + '\n');
 }

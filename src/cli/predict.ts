@@ -22,7 +22,8 @@ export class PredictInputError extends InputError {}
 /** One JSONL input line as an example; `at` names the file and line in errors. */
 function exampleOf(v: unknown, at: string, file: string, line: number): Example {
   if (typeof v === 'string') return { text: v };
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new PredictInputError(`${at}: expected a JSON string or object, got ${describeJson(v)}`, file, line);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new PredictInputError(`${at}: expected a JSON string or object, got ${describeJson(v)}`, file, line);
   const o = v as Record<string, unknown>;
   const str = (k: string): string | undefined => {
     if (o[k] === undefined) return undefined;

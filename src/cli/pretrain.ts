@@ -19,7 +19,12 @@ A run whose OUT holds a checkpoint of the same config resumes from it.
 `;
 
 export async function pretrainCommand(argv: string[]): Promise<void> {
-  const { overrides, rest, flags } = parseCommandLine(argv, { config: 'string', overwrite: 'boolean', help: 'boolean' }, PRETRAIN_USAGE, keyPaths(pretrainConfigSchema));
+  const { overrides, rest, flags } = parseCommandLine(
+    argv,
+    { config: 'string', overwrite: 'boolean', help: 'boolean' },
+    PRETRAIN_USAGE,
+    keyPaths(pretrainConfigSchema),
+  );
   if (flags.help) {
     process.stdout.write(PRETRAIN_USAGE);
     return;

@@ -28,8 +28,10 @@ export function tasksCommand(argv: string[]): void {
     return;
   }
   const n = (x: number) => x.toLocaleString('en-US');
-  process.stdout.write(`${rest[0]}: ${converted ? 'a dense `pathwise train` model (shown as a path system)' : 'a path system'}, ` +
-    `${rows.length} task(s), ${system.store.size} components, ${n(system.numParameters())} parameters\n\n`);
+  process.stdout.write(
+    `${rest[0]}: ${converted ? 'a dense `pathwise train` model (shown as a path system)' : 'a path system'}, ` +
+      `${rows.length} task(s), ${system.store.size} components, ${n(system.numParameters())} parameters\n\n`,
+  );
   const head = ['task', 'type', 'activated', 'added', 'path'];
   const cells = rows.map((r) => [r.task, r.type, n(r.activated), n(r.added), r.path]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));

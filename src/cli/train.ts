@@ -39,12 +39,17 @@ function sourceOf(t: string | Record<string, unknown>): TaskSource {
 
 /** One line per task: its metrics, and for a built-in task the floor it must beat. */
 function table(rows: [string, Record<string, number | string>][]): string {
-  return rows.map(([name, s]) => {
-    const metrics = Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ');
-    const floor = floorOf(name);
-    const vs = floor === null ? '' : `   floor ${floor.toFixed(3)} (${TASK_FLOORS[name].baseline}) ${(s.score as number) > floor ? 'beaten' : 'NOT beaten'}`;
-    return `${name.padEnd(14)}${metrics}${vs}`;
-  }).join('\n');
+  return rows
+    .map(([name, s]) => {
+      const metrics = Object.entries(s)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`)
+        .join('  ');
+      const floor = floorOf(name);
+      const vs = floor === null ? '' : `   floor ${floor.toFixed(3)} (${TASK_FLOORS[name].baseline}) ${(s.score as number) > floor ? 'beaten' : 'NOT beaten'}`;
+      return `${name.padEnd(14)}${metrics}${vs}`;
+    })
+    .join('\n');
 }
 
 export async function trainCommand(argv: string[]): Promise<void> {
@@ -64,7 +69,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const rng = new Rng(cfg.train.seed);
   if (cfg.base) {
     if (isComponentsFolder(cfg.base)) {
-      throw new ConfigError(`${flags.config}: base ${cfg.base} is a path system (made by pathwise add-task), whose tasks each run their own path; pathwise train starts from a pretrained model or a pathwise train folder. To add a task to it: pathwise add-task ${cfg.base} --task <task config>`);
+      throw new ConfigError(
+        `${flags.config}: base ${cfg.base} is a path system (made by pathwise add-task), whose tasks each run their own path; pathwise train starts from a pretrained model or a pathwise train folder. To add a task to it: pathwise add-task ${cfg.base} --task <task config>`,
+      );
     }
     let pre: ReturnType<typeof loadPretrained>;
     try {
@@ -80,13 +87,27 @@ export async function trainCommand(argv: string[]): Promise<void> {
     } catch (e) {
       throw new ConfigError((e as Error).message);
     }
-    if (lm !== pre.model) log(`upcycled the dense base to ${sp.switch ? `Switch (${sp.switch.experts} experts, top-${sp.switch.topK}, every ${sp.switch.every})` : ''}${sp.skills ? `skills (${sp.skills.skills.join(', ')})` : ''}`);
+    if (lm !== pre.model)
+      log(
+        `upcycled the dense base to ${sp.switch ? `Switch (${sp.switch.experts} experts, top-${sp.switch.topK}, every ${sp.switch.every})` : ''}${sp.skills ? `skills (${sp.skills.skills.join(', ')})` : ''}`,
+      );
     encoder = lm.encoder;
     tokenizer = pre.tokenizer;
     log(`base: ${cfg.base} (${encoder.numParameters().toLocaleString('en-US')} encoder parameters)`);
   } else {
-    tokenizer = Tokenizer.train(tasks.flatMap((t) => t.train.map((e) => e.text + (e.textPair ? `\n${e.textPair}` : ''))), { vocabSize: cfg.scratch.vocabSize });
-    const c = { ...DEFAULT_ENCODER, dModel: cfg.scratch.dModel, layers: cfg.scratch.layers, heads: cfg.scratch.heads, ffn: cfg.scratch.ffn, vocabSize: tokenizer.vocabSize, maxPositions: cfg.maxLen };
+    tokenizer = Tokenizer.train(
+      tasks.flatMap((t) => t.train.map((e) => e.text + (e.textPair ? `\n${e.textPair}` : ''))),
+      { vocabSize: cfg.scratch.vocabSize },
+    );
+    const c = {
+      ...DEFAULT_ENCODER,
+      dModel: cfg.scratch.dModel,
+      layers: cfg.scratch.layers,
+      heads: cfg.scratch.heads,
+      ffn: cfg.scratch.ffn,
+      vocabSize: tokenizer.vocabSize,
+      maxPositions: cfg.maxLen,
+    };
     encoder = new TransformerEncoder(c, rng, sparseFfnFactory(c, sp, rng));
     log(`from scratch: ${encoder.numParameters().toLocaleString('en-US')} encoder parameters`);
   }
@@ -97,7 +118,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
   saveModel(join(cfg.out, 'model'), model);
   const test: [string, Record<string, number | string>][] = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
-  process.stdout.write(`best dev at step ${res.bestStep}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n\ntest scores:\n${table(test)}\n\nsaved ${join(cfg.out, 'model')}\n`);
+  process.stdout.write(
+    `best dev at step ${res.bestStep}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n\ntest scores:\n${table(test)}\n\nsaved ${join(cfg.out, 'model')}\n`,
+  );
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {

@@ -39,7 +39,10 @@ function sha(...parts: (string | Uint8Array)[]): string {
 
 function filesOf(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).filter((f) => /\.(txt|jsonl)$/.test(f)).sort().map((f) => join(path, f));
+  return readdirSync(path)
+    .filter((f) => /\.(txt|jsonl)$/.test(f))
+    .sort()
+    .map((f) => join(path, f));
 }
 
 /**
@@ -153,6 +156,7 @@ export async function packedData(texts: CorpusTexts, tok: Tokenizer, seqLen: num
   const p = packSequences(train, seqLen, cls, sep);
   const h = packSequences(held, seqLen, cls, sep);
   if (p.length === 0) throw new Error(`the corpus has ${train.length} tokens: too few for one sequence of ${seqLen}`);
-  if (h.length === 0) throw new Error(`the held-out text has ${held.length} tokens: too few for one sequence of ${seqLen}; use a larger corpus or data.heldOutFraction`);
+  if (h.length === 0)
+    throw new Error(`the held-out text has ${held.length} tokens: too few for one sequence of ${seqLen}; use a larger corpus or data.heldOutFraction`);
   return { train: p, heldOut: h, seqLen, trainSequences: p.length / seqLen, heldOutSequences: h.length / seqLen, trainTokens: train.length };
 }

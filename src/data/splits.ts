@@ -108,7 +108,10 @@ export function wicLemmaSplit(): Split {
 export function wordnetSplits(parsed?: readonly Synset[]): { synsets: FrozenSplit; lemmas: FrozenSplit } {
   if (!wordnetMemo || !wicMemo) {
     const synsets = parsed ?? loadWordNet();
-    wordnetMemo = cut(synsets.map((s) => s.key), new Rng(SPLIT_SEED));
+    wordnetMemo = cut(
+      synsets.map((s) => s.key),
+      new Rng(SPLIT_SEED),
+    );
     wicMemo = cut(wicLemmas(synsets), new Rng(SPLIT_SEED));
   }
   return { synsets: wordnetMemo, lemmas: wicMemo };

@@ -37,7 +37,22 @@ function preferredBlasCore(cpuinfo?: string): string | null {
 }
 
 /** Kernel families below SkylakeX on x86-64, which the upgrade may replace. */
-const OLDER = new Set(['prescott', 'core2', 'penryn', 'dunnington', 'nehalem', 'sandybridge', 'haswell', 'zen', 'atom', 'barcelona', 'bulldozer', 'piledriver', 'steamroller', 'excavator']);
+const OLDER = new Set([
+  'prescott',
+  'core2',
+  'penryn',
+  'dunnington',
+  'nehalem',
+  'sandybridge',
+  'haswell',
+  'zen',
+  'atom',
+  'barcelona',
+  'bulldozer',
+  'piledriver',
+  'steamroller',
+  'excavator',
+]);
 
 /** Sets OPENBLAS_CORETYPE for the CPU (see the file comment). */
 export function configureBlasCore(): void {

@@ -45,8 +45,19 @@ export interface Kernels {
    * K = 0 is legal and gives C = beta * C.
    */
   gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32,
+    lda: number,
+    B: F32,
+    ldb: number,
+    beta: number,
+    C: F32,
+    ldc: number,
   ): void;
 
   /**
@@ -55,9 +66,23 @@ export interface Kernels {
    * weight).
    */
   gemmBatched(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: F32, lda: number, strideA: number, B: F32, ldb: number, strideB: number,
-    beta: number, C: F32, ldc: number, strideC: number, batch: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: F32,
+    lda: number,
+    strideA: number,
+    B: F32,
+    ldb: number,
+    strideB: number,
+    beta: number,
+    C: F32,
+    ldc: number,
+    strideC: number,
+    batch: number,
   ): void;
 
   /**
@@ -67,10 +92,7 @@ export interface Kernels {
    * trans flags, alpha, beta and leading dimensions are shared. A group with M = 0 or N = 0 is
    * skipped; one with K = 0 gives C = beta * C.
    */
-  gemmGrouped(
-    transA: boolean, transB: boolean, groups: I32, alpha: number,
-    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number,
-  ): void;
+  gemmGrouped(transA: boolean, transB: boolean, groups: I32, alpha: number, A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number): void;
 
   // ---------------------------------------------------------------------------- elementwise
   /**
@@ -122,16 +144,10 @@ export interface Kernels {
    * y = (x - mean) * rstd * gamma + beta per row of length cols. Writes mean and rstd
    * (length rows) for the backward. rstd = 1/sqrt(var + eps), biased variance (as PyTorch).
    */
-  layerNorm(
-    y: F32, mean: F32, rstd: F32, x: F32, gamma: F32, beta: F32,
-    rows: number, cols: number, eps: number,
-  ): void;
+  layerNorm(y: F32, mean: F32, rstd: F32, x: F32, gamma: F32, beta: F32, rows: number, cols: number, eps: number): void;
 
   /** Writes dx; *accumulates* into dgamma and dbeta (length cols). */
-  layerNormBackward(
-    dx: F32, dgamma: F32, dbeta: F32, dy: F32, x: F32, mean: F32, rstd: F32, gamma: F32,
-    rows: number, cols: number,
-  ): void;
+  layerNormBackward(dx: F32, dgamma: F32, dbeta: F32, dy: F32, x: F32, mean: F32, rstd: F32, gamma: F32, rows: number, cols: number): void;
 
   // ------------------------------------------------------------------------------- softmax
   /**
@@ -140,10 +156,7 @@ export interface Kernels {
    * both null or both given. A row whose every entry is -Infinity gives zeros (softmax) rather
    * than NaN, so that fully padded query rows are harmless.
    */
-  softmax(
-    y: F32, x: F32, rows: number, cols: number, mask: F32 | null, maskRow: I32 | null,
-    log: boolean,
-  ): void;
+  softmax(y: F32, x: F32, rows: number, cols: number, mask: F32 | null, maskRow: I32 | null, log: boolean): void;
 
   /**
    * From the saved output y: softmax   dx = y * (dy - sum(dy * y)),
@@ -159,18 +172,22 @@ export interface Kernels {
    * Writes lse (log-sum-exp per row, for the backward) and returns the SUM of row losses over
    * non-ignored rows; the caller divides by the count.
    */
-  crossEntropy(
-    lse: F32, logits: F32, targets: I32, rows: number, cols: number,
-    ignoreIndex: number, smoothing: number,
-  ): number;
+  crossEntropy(lse: F32, logits: F32, targets: I32, rows: number, cols: number, ignoreIndex: number, smoothing: number): number;
 
   /**
    * dlogits = scale * (softmax(logits) - q) where q = (1-eps) * onehot(t) + eps / cols,
    * and zero rows for ignored targets. `scale` is upstream grad / count.
    */
   crossEntropyBackward(
-    dlogits: F32, logits: F32, lse: F32, targets: I32, rows: number, cols: number,
-    ignoreIndex: number, smoothing: number, scale: number,
+    dlogits: F32,
+    logits: F32,
+    lse: F32,
+    targets: I32,
+    rows: number,
+    cols: number,
+    ignoreIndex: number,
+    smoothing: number,
+    scale: number,
   ): void;
 
   // ---------------------------------------------------------------------- gather / scatter
@@ -199,10 +216,7 @@ export interface Kernels {
    *   p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
    * where bc1 = 1 - beta1^t and bc2 = 1 - beta2^t are passed in.
    */
-  adamw(
-    p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, bc1: number, bc2: number,
-  ): void;
+  adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number): void;
 
   // ----------------------------------------------------------------------- no-grad helpers
   /** Index of the max of each row (first one on ties). */

@@ -27,15 +27,31 @@ export interface NativeLoad {
 
 /** Every kernel the addon must export (the methods of `Kernels`). */
 const KERNEL_NAMES = [
-  'gemm', 'gemmBatched', 'gemmGrouped',
-  'binary', 'binaryCol', 'axpby', 'unary', 'unaryBackward',
-  'sumAxis', 'expandAxis', 'transpose', 'sumSquares',
-  'layerNorm', 'layerNormBackward',
-  'softmax', 'softmaxBackward',
-  'crossEntropy', 'crossEntropyBackward',
-  'gatherRows', 'scatterAddRows',
-  'dropout', 'dropoutBackward',
-  'adamw', 'argmax', 'topk',
+  'gemm',
+  'gemmBatched',
+  'gemmGrouped',
+  'binary',
+  'binaryCol',
+  'axpby',
+  'unary',
+  'unaryBackward',
+  'sumAxis',
+  'expandAxis',
+  'transpose',
+  'sumSquares',
+  'layerNorm',
+  'layerNormBackward',
+  'softmax',
+  'softmaxBackward',
+  'crossEntropy',
+  'crossEntropyBackward',
+  'gatherRows',
+  'scatterAddRows',
+  'dropout',
+  'dropoutBackward',
+  'adamw',
+  'argmax',
+  'topk',
 ] as const satisfies readonly Exclude<keyof Kernels, 'name'>[];
 
 // Compile-time check that the list is complete: fails if Kernels gains a method not listed.
@@ -85,9 +101,7 @@ function load(): NativeLoad {
   } catch (e) {
     return { kernels: null, error: `native addon ${path} failed to load: ${(e as Error).message}` };
   }
-  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'simdPath'].filter(
-    (n) => typeof addon[n] !== 'function',
-  );
+  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'simdPath'].filter((n) => typeof addon[n] !== 'function');
   if (missing.length > 0) {
     return {
       kernels: null,

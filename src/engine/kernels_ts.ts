@@ -88,26 +88,58 @@ function f64b(n: number): Float64Array {
 //   provided that this notice is preserved.
 
 const ERX = 8.45062911510467529297e-1;
-const PP0 = 1.28379167095512558561e-1, PP1 = -3.25042107247001499370e-1, PP2 = -2.84817495755985104766e-2;
-const PP3 = -5.77027029648944159157e-3, PP4 = -2.37630166566501626084e-5;
-const QQ1 = 3.97917223959155352819e-1, QQ2 = 6.50222499887672944485e-2, QQ3 = 5.08130628187576562776e-3;
-const QQ4 = 1.32494738004321644526e-4, QQ5 = -3.96022827877536812320e-6;
-const PA0 = -2.36211856075265944077e-3, PA1 = 4.14856118683748331666e-1, PA2 = -3.72207876035701323847e-1;
-const PA3 = 3.18346619901161753674e-1, PA4 = -1.10894694282396677476e-1, PA5 = 3.54783043256182359371e-2;
-const PA6 = -2.16637559486879084300e-3;
-const QA1 = 1.06420880400844228286e-1, QA2 = 5.40397917702171048937e-1, QA3 = 7.18286544141962662868e-2;
-const QA4 = 1.26171219808761642112e-1, QA5 = 1.36370839120290507362e-2, QA6 = 1.19844998467991074170e-2;
-const RA0 = -9.86494403484714822705e-3, RA1 = -6.93858572707181764372e-1, RA2 = -1.05586262253232909814e1;
-const RA3 = -6.23753324503260060396e1, RA4 = -1.62396669462573470355e2, RA5 = -1.84605092906711035994e2;
-const RA6 = -8.12874355063065934246e1, RA7 = -9.81432934416914548592;
-const SA1 = 1.96512716674392571292e1, SA2 = 1.37657754143519042600e2, SA3 = 4.34565877475229228821e2;
-const SA4 = 6.45387271733267880336e2, SA5 = 4.29008140027567833386e2, SA6 = 1.08635005541779435134e2;
-const SA7 = 6.57024977031928170135, SA8 = -6.04244152148580987438e-2;
-const RB0 = -9.86494292470009928597e-3, RB1 = -7.99283237680523006574e-1, RB2 = -1.77579549177547519889e1;
-const RB3 = -1.60636384855821916062e2, RB4 = -6.37566443368389627722e2, RB5 = -1.02509513161107724954e3;
+const PP0 = 1.28379167095512558561e-1,
+  PP1 = -3.2504210724700149937e-1,
+  PP2 = -2.84817495755985104766e-2;
+const PP3 = -5.77027029648944159157e-3,
+  PP4 = -2.37630166566501626084e-5;
+const QQ1 = 3.97917223959155352819e-1,
+  QQ2 = 6.50222499887672944485e-2,
+  QQ3 = 5.08130628187576562776e-3;
+const QQ4 = 1.32494738004321644526e-4,
+  QQ5 = -3.9602282787753681232e-6;
+const PA0 = -2.36211856075265944077e-3,
+  PA1 = 4.14856118683748331666e-1,
+  PA2 = -3.72207876035701323847e-1;
+const PA3 = 3.18346619901161753674e-1,
+  PA4 = -1.10894694282396677476e-1,
+  PA5 = 3.54783043256182359371e-2;
+const PA6 = -2.166375594868790843e-3;
+const QA1 = 1.06420880400844228286e-1,
+  QA2 = 5.40397917702171048937e-1,
+  QA3 = 7.18286544141962662868e-2;
+const QA4 = 1.26171219808761642112e-1,
+  QA5 = 1.36370839120290507362e-2,
+  QA6 = 1.1984499846799107417e-2;
+const RA0 = -9.86494403484714822705e-3,
+  RA1 = -6.93858572707181764372e-1,
+  RA2 = -1.05586262253232909814e1;
+const RA3 = -6.23753324503260060396e1,
+  RA4 = -1.62396669462573470355e2,
+  RA5 = -1.84605092906711035994e2;
+const RA6 = -8.12874355063065934246e1,
+  RA7 = -9.81432934416914548592;
+const SA1 = 1.96512716674392571292e1,
+  SA2 = 1.376577541435190426e2,
+  SA3 = 4.34565877475229228821e2;
+const SA4 = 6.45387271733267880336e2,
+  SA5 = 4.29008140027567833386e2,
+  SA6 = 1.08635005541779435134e2;
+const SA7 = 6.57024977031928170135,
+  SA8 = -6.04244152148580987438e-2;
+const RB0 = -9.86494292470009928597e-3,
+  RB1 = -7.99283237680523006574e-1,
+  RB2 = -1.77579549177547519889e1;
+const RB3 = -1.60636384855821916062e2,
+  RB4 = -6.37566443368389627722e2,
+  RB5 = -1.02509513161107724954e3;
 const RB6 = -4.83519191608651397019e2;
-const SB1 = 3.03380607434824582924e1, SB2 = 3.25792512996573918826e2, SB3 = 1.53672958608443695994e3;
-const SB4 = 3.19985821950859553908e3, SB5 = 2.55305040643316442583e3, SB6 = 4.74528541206955367215e2;
+const SB1 = 3.03380607434824582924e1,
+  SB2 = 3.25792512996573918826e2,
+  SB3 = 1.53672958608443695994e3;
+const SB4 = 3.19985821950859553908e3,
+  SB5 = 2.55305040643316442583e3,
+  SB6 = 4.74528541206955367215e2;
 const SB7 = -2.24409524465858183362e1;
 
 const wordF64 = new Float64Array(1);
@@ -218,9 +250,22 @@ function ranksBefore(row: F32, off: number, a: number, b: number): boolean {
 
 // ------------------------------------------------------------------------------------ GEMM
 function gemmCore(
-  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-  A: F32, offA: number, lda: number, B: F32, offB: number, ldb: number,
-  beta: number, C: F32, offC: number, ldc: number,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: F32,
+  offA: number,
+  lda: number,
+  B: F32,
+  offB: number,
+  ldb: number,
+  beta: number,
+  C: F32,
+  offC: number,
+  ldc: number,
 ): void {
   if (M === 0 || N === 0) return;
   if (K === 0 || alpha === 0) {
@@ -317,8 +362,7 @@ export const tsKernels: Kernels = {
     }
     for (let g = 0; g < ng; g++) {
       const o = 6 * g;
-      gemmCore(transA, transB, groups[o], groups[o + 1], groups[o + 2], alpha, A, groups[o + 3], lda,
-        B, groups[o + 4], ldb, beta, C, groups[o + 5], ldc);
+      gemmCore(transA, transB, groups[o], groups[o + 1], groups[o + 2], alpha, A, groups[o + 3], lda, B, groups[o + 4], ldb, beta, C, groups[o + 5], ldc);
     }
   },
 
@@ -335,10 +379,18 @@ export const tsKernels: Kernels = {
     need(k, 'b', b.length, bn);
     for (let base = 0; base < n; base += bn) {
       switch (op) {
-        case BinaryOp.Add: for (let j = 0; j < bn; j++) out[base + j] = a[base + j] + b[j]; break;
-        case BinaryOp.Sub: for (let j = 0; j < bn; j++) out[base + j] = a[base + j] - b[j]; break;
-        case BinaryOp.Mul: for (let j = 0; j < bn; j++) out[base + j] = a[base + j] * b[j]; break;
-        default: for (let j = 0; j < bn; j++) out[base + j] = a[base + j] / b[j]; break;
+        case BinaryOp.Add:
+          for (let j = 0; j < bn; j++) out[base + j] = a[base + j] + b[j];
+          break;
+        case BinaryOp.Sub:
+          for (let j = 0; j < bn; j++) out[base + j] = a[base + j] - b[j];
+          break;
+        case BinaryOp.Mul:
+          for (let j = 0; j < bn; j++) out[base + j] = a[base + j] * b[j];
+          break;
+        default:
+          for (let j = 0; j < bn; j++) out[base + j] = a[base + j] / b[j];
+          break;
       }
     }
   },
@@ -355,10 +407,18 @@ export const tsKernels: Kernels = {
       const s = b[r];
       const o = r * cols;
       switch (op) {
-        case BinaryOp.Add: for (let j = o; j < o + cols; j++) out[j] = a[j] + s; break;
-        case BinaryOp.Sub: for (let j = o; j < o + cols; j++) out[j] = a[j] - s; break;
-        case BinaryOp.Mul: for (let j = o; j < o + cols; j++) out[j] = a[j] * s; break;
-        default: for (let j = o; j < o + cols; j++) out[j] = a[j] / s; break;
+        case BinaryOp.Add:
+          for (let j = o; j < o + cols; j++) out[j] = a[j] + s;
+          break;
+        case BinaryOp.Sub:
+          for (let j = o; j < o + cols; j++) out[j] = a[j] - s;
+          break;
+        case BinaryOp.Mul:
+          for (let j = o; j < o + cols; j++) out[j] = a[j] * s;
+          break;
+        default:
+          for (let j = o; j < o + cols; j++) out[j] = a[j] / s;
+          break;
       }
     }
   },
@@ -379,10 +439,21 @@ export const tsKernels: Kernels = {
     const n = x.length;
     need(k, 'out', out.length, n);
     switch (op) {
-      case UnaryOp.Gelu: for (let i = 0; i < n; i++) out[i] = gelu(x[i]); break;
-      case UnaryOp.Relu: for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 || Number.isNaN(v) ? v : 0; } break;
-      case UnaryOp.Tanh: for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); break;
-      default: for (let i = 0; i < n; i++) out[i] = geluTanh(x[i]); break;
+      case UnaryOp.Gelu:
+        for (let i = 0; i < n; i++) out[i] = gelu(x[i]);
+        break;
+      case UnaryOp.Relu:
+        for (let i = 0; i < n; i++) {
+          const v = x[i];
+          out[i] = v > 0 || Number.isNaN(v) ? v : 0;
+        }
+        break;
+      case UnaryOp.Tanh:
+        for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
+        break;
+      default:
+        for (let i = 0; i < n; i++) out[i] = geluTanh(x[i]);
+        break;
     }
   },
 
@@ -393,10 +464,21 @@ export const tsKernels: Kernels = {
     need(k, 'dx', dx.length, n);
     need(k, 'saved', saved.length, n);
     switch (op) {
-      case UnaryOp.Gelu: for (let i = 0; i < n; i++) dx[i] = dy[i] * geluGrad(saved[i]); break;
-      case UnaryOp.Relu: for (let i = 0; i < n; i++) dx[i] = saved[i] > 0 ? dy[i] : 0; break;
-      case UnaryOp.Tanh: for (let i = 0; i < n; i++) { const y = saved[i]; dx[i] = dy[i] * (1 - y * y); } break;
-      default: for (let i = 0; i < n; i++) dx[i] = dy[i] * geluTanhGrad(saved[i]); break;
+      case UnaryOp.Gelu:
+        for (let i = 0; i < n; i++) dx[i] = dy[i] * geluGrad(saved[i]);
+        break;
+      case UnaryOp.Relu:
+        for (let i = 0; i < n; i++) dx[i] = saved[i] > 0 ? dy[i] : 0;
+        break;
+      case UnaryOp.Tanh:
+        for (let i = 0; i < n; i++) {
+          const y = saved[i];
+          dx[i] = dy[i] * (1 - y * y);
+        }
+        break;
+      default:
+        for (let i = 0; i < n; i++) dx[i] = dy[i] * geluTanhGrad(saved[i]);
+        break;
     }
   },
 
@@ -806,4 +888,3 @@ export const tsKernels: Kernels = {
     }
   },
 };
-

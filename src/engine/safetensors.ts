@@ -131,12 +131,12 @@ export function floatToHalf(v: number): number {
     const half = 1 << (shift - 1);
     let m = mant >>> shift;
     const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (m & 1))) m++;
+    if (rest > half || (rest === half && m & 1)) m++;
     return sign | m;
   }
   let m = mant >>> 13;
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (m & 1))) {
+  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
     m++;
     if (m === 0x400) {
       m = 0;
@@ -153,7 +153,11 @@ export interface SerializeOptions {
 }
 
 /** Serialises tensors (float32 -> F32 or F16, int32 -> I32) in the given order. */
-export function serializeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata: Record<string, string> = {}, opts: SerializeOptions = {}): Buffer {
+export function serializeSafetensors(
+  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+  opts: SerializeOptions = {},
+): Buffer {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const half = opts.floatDtype === 'F16';
   const width = (t: Tensor) => (t.dtype === 'float32' && half ? 2 : 4);

@@ -66,7 +66,9 @@ export class Tensor {
   /** The storage: float32 values or int32 indices, row-major. */
   get data(): Float32Array | Int32Array {
     if (this.storage === null) {
-      throw new Error(`this ${shapeStr(this.shape)} tensor${this.node === null && this.name ? ` (${this.name})` : ''} was freed for reuse: it was an intermediate of a backward({ freeActivations: true }), or made inside an inference() that did not return it. Read what you need before backward() (or return it from inference()), or call backward() without freeActivations`);
+      throw new Error(
+        `this ${shapeStr(this.shape)} tensor${this.node === null && this.name ? ` (${this.name})` : ''} was freed for reuse: it was an intermediate of a backward({ freeActivations: true }), or made inside an inference() that did not return it. Read what you need before backward() (or return it from inference()), or call backward() without freeActivations`,
+      );
     }
     return this.storage;
   }

@@ -41,13 +41,27 @@ export interface ChildOutcome {
 
 /** The job for a child just made by makeChild (before it is trained). */
 export function childJob(
-  store: ComponentStore, index: number, child: Child, spec: TaskSpec, tokenizer: Tokenizer | string, maxLen: number,
-  train: readonly Example[], dev: readonly Example[], options: TrainPathOptions,
+  store: ComponentStore,
+  index: number,
+  child: Child,
+  spec: TaskSpec,
+  tokenizer: Tokenizer | string,
+  maxLen: number,
+  train: readonly Example[],
+  dev: readonly Example[],
+  options: TrainPathOptions,
 ): ChildJob {
   return {
-    index, spec: { ...spec }, path: structuredClone(child.path), tokenizerJson: typeof tokenizer === 'string' ? tokenizer : tokenizer.toJsonString(), maxLen,
-    components: snapshotComponents(store, pathComponents(child.path)), trainable: [...child.created],
-    train: [...train], dev: [...dev], options: { ...options },
+    index,
+    spec: { ...spec },
+    path: structuredClone(child.path),
+    tokenizerJson: typeof tokenizer === 'string' ? tokenizer : tokenizer.toJsonString(),
+    maxLen,
+    components: snapshotComponents(store, pathComponents(child.path)),
+    trainable: [...child.created],
+    train: [...train],
+    dev: [...dev],
+    options: { ...options },
   };
 }
 

@@ -48,7 +48,13 @@ export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapt
  * with probability `mu`, else is reused by reference. Visits embeddings, then for each block its
  * adapter and the block, then the final norm. The head is left to the caller.
  */
-export function cloneMutation(store: ComponentStore, parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'>, mu: number, owner: string, rng: Rng): CloneResult {
+export function cloneMutation(
+  store: ComponentStore,
+  parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'>,
+  mu: number,
+  owner: string,
+  rng: Rng,
+): CloneResult {
   const created: string[] = [];
   const notes: string[] = [];
   const maybe = (id: string): string => {
@@ -101,10 +107,19 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     notes.push(`head: copy of ${parent.path.head} -> ${head}`);
   } else {
     const emb = store.get(cl.embeddings, 'embeddings').config;
-    const h = store.create('head', {
-      type: task.type, dModel: emb.dModel, classes: Math.max(1, task.labels.length), dropout: headDropout, initStd: emb.initStd,
-      ...(task.type === 'tagging' ? {} : { pooling: 'mean' as const }),
-    }, task.name, rng.fork());
+    const h = store.create(
+      'head',
+      {
+        type: task.type,
+        dModel: emb.dModel,
+        classes: Math.max(1, task.labels.length),
+        dropout: headDropout,
+        initStd: emb.initStd,
+        ...(task.type === 'tagging' ? {} : { pooling: 'mean' as const }),
+      },
+      task.name,
+      rng.fork(),
+    );
     head = h.id;
     notes.push(`head: new ${head}`);
   }
@@ -115,7 +130,12 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     const emb = store.get(cl.embeddings, 'embeddings').config;
     for (let i = 0; i < adapterIds.length; i++) {
       if (adapterIds[i] !== null) continue;
-      const a = store.create('adapter', { dModel: emb.dModel, size: hparams.adapterSize, layerNormEps: emb.layerNormEps, initStd: emb.initStd }, task.name, rng.fork());
+      const a = store.create(
+        'adapter',
+        { dModel: emb.dModel, size: hparams.adapterSize, layerNormEps: emb.layerNormEps, initStd: emb.initStd },
+        task.name,
+        rng.fork(),
+      );
       adapterIds[i] = a.id;
       created.push(a.id);
       notes.push(`adapter ${a.id} (size ${hparams.adapterSize}) before block ${i}`);
@@ -166,7 +186,13 @@ function nearestIndex(list: readonly number[], v: number): number {
  * The child's skill set (step 6 above), or null when none of its blocks is a skill block. Draws
  * from the Rng only in that case, so that searches over models without skills are unchanged.
  */
-export function skillMutation(store: ComponentStore, blocks: readonly string[], parentSkills: readonly string[] | undefined, mu: number, rng: Rng): { skills: string[]; notes: string[] } | null {
+export function skillMutation(
+  store: ComponentStore,
+  blocks: readonly string[],
+  parentSkills: readonly string[] | undefined,
+  mu: number,
+  rng: Rng,
+): { skills: string[]; notes: string[] } | null {
   const perBlock = blocks.map((b) => store.get(b, 'block').config.sparse?.skills).filter((s): s is string[] => !!s);
   if (perBlock.length === 0) return null;
   const all = [...new Set(perBlock.flat())];

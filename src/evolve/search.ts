@@ -98,7 +98,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   validateSearchOptions(opts);
   if (system.tasks.has(task.name)) throw new RangeError(`task "${task.name}" already exists (this model has: ${[...system.tasks.keys()].join(', ')})`);
   if (task.train.length === 0) throw new RangeError(`task "${task.name}" has no training examples`);
-  if (task.dev.length === 0) throw new RangeError(`task "${task.name}" has no dev examples: the search scores children on dev (give "dev", or keep devFraction > 0)`);
+  if (task.dev.length === 0)
+    throw new RangeError(`task "${task.name}" has no dev examples: the search scores children on dev (give "dev", or keep devFraction > 0)`);
   const store = system.store;
   // The task's name is mixed into the seed: with the default seed, successive add-task runs
   // would otherwise draw the very same mutations for every task.
@@ -112,7 +113,12 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
 
   const trainHere = async (child: Child, train: TrainPathOptions) => {
     const model = system.pathModel(spec, child.path).eval();
-    const trained = await trainPath(model, child.created.map((id) => store.get(id)), task.train, train);
+    const trained = await trainPath(
+      model,
+      child.created.map((id) => store.get(id)),
+      task.train,
+      train,
+    );
     return { dev: await model.evaluate(dev), trainLoss: trained.finalLoss };
   };
   let useWorkers = opts.parallel > 1;
@@ -147,8 +153,13 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       if (parentCand) parentCand.children++;
       const child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
       const train: TrainPathOptions = {
-        steps: opts.steps, batchSize: opts.batchSize, lr: child.path.hparams.lr, warmupRatio: child.path.hparams.warmupRatio,
-        weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, seed: rng.nextU32(),
+        steps: opts.steps,
+        batchSize: opts.batchSize,
+        lr: child.path.hparams.lr,
+        warmupRatio: child.path.hparams.warmupRatio,
+        weightDecay: opts.weightDecay,
+        clipNorm: opts.clipNorm,
+        seed: rng.nextU32(),
       };
       round.push({ index: c, parentName, child, train });
     }
@@ -177,11 +188,21 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       const added = addedParameters(store, r.child.path);
       const total = totalBefore + added;
       const cand: Candidate = {
-        index: r.index, path: r.child.path, parent: r.parentName, notes: r.child.notes, dev: score, added, total,
-        score: pathScore(score.score, added, total, opts.base), children: 0, trainLoss,
+        index: r.index,
+        path: r.child.path,
+        parent: r.parentName,
+        notes: r.child.notes,
+        dev: score,
+        added,
+        total,
+        score: pathScore(score.score, added, total, opts.base),
+        children: 0,
+        trainLoss,
       };
       candidates.push(cand);
-      opts.log(`child ${r.index} (parent ${r.parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${r.child.notes.join('; ')}`);
+      opts.log(
+        `child ${r.index} (parent ${r.parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${r.child.notes.join('; ')}`,
+      );
     });
   }
 

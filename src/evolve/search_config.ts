@@ -3,20 +3,22 @@
 // search.ts explains what each setting does to the search.
 
 import { z } from 'zod';
-import { parseOrThrow } from '../util/schema.js';
-
-const count = () => z.int().min(1);
+import { parseOrThrow, count, seed } from '../util/schema.js';
 
 export const searchConfigSchema = z.strictObject({
   children: count().default(8).describe('the budget: children built, trained and scored'),
   steps: count().default(300).describe('training steps per child (the same for every child: equal cost)'),
   base: z.number().gt(0).max(1).default(0.95).describe('size penalty in score = quality × base^(added / total parameters); 1: no penalty'),
-  seed: z.int().min(0).max(2 ** 32 - 1).default(0).describe("seed of the search's draws (mixed with the task's name)"),
+  seed: seed().default(0).describe("seed of the search's draws (mixed with the task's name)"),
   batchSize: count().default(32).describe('examples per training step'),
   evalExamples: count().default(1000).describe('cap on dev examples scored per child'),
-  parallel: count().default(1).describe('children trained at once, each in a worker thread; the result depends on it (1: sequential, in process). More than the cores only makes them compete'),
+  parallel: count()
+    .default(1)
+    .describe(
+      'children trained at once, each in a worker thread; the result depends on it (1: sequential, in process). More than the cores only makes them compete',
+    ),
   weightDecay: z.number().min(0).default(0.01).describe("AdamW weight decay of a child's training"),
-  clipNorm: z.number().gt(0).default(1.0).describe('gradient-norm clip of a child\'s training'),
+  clipNorm: z.number().gt(0).default(1.0).describe("gradient-norm clip of a child's training"),
   headDropout: z.number().min(0).lt(1).default(0.1).describe('dropout of a new head'),
 });
 

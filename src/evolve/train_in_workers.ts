@@ -72,10 +72,12 @@ export async function trainInWorkers(jobs: readonly ChildJob[]): Promise<ChildOu
       // After a failure the other workers are of no use. A worker is only stopped once it has
       // started: stopping a thread while it loads the native addon aborts the whole process (the
       // addon's initialisation cannot fail gracefully). After success this only waits for exits.
-      await Promise.allSettled(runs.map(async (r) => {
-        await r.ready;
-        await r.worker.terminate();
-      }));
+      await Promise.allSettled(
+        runs.map(async (r) => {
+          await r.ready;
+          await r.worker.terminate();
+        }),
+      );
     }
   });
 }

@@ -17,17 +17,17 @@ export interface WorkerInput {
 
 export type WorkerReply =
   /** The modules (native addons included) are loaded: the thread can now be stopped safely. */
-  | { kind: 'started' }
-  | { kind: 'done'; outcome: ChildOutcome }
-  | { kind: 'unavailable'; reason: string }
-  | { kind: 'failed'; message: string; stack: string };
+  { kind: 'started' } | { kind: 'done'; outcome: ChildOutcome } | { kind: 'unavailable'; reason: string } | { kind: 'failed'; message: string; stack: string };
 
 async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> {
   port.postMessage({ kind: 'started' } satisfies WorkerReply);
   // The main thread may have chosen its backend in code (setBackend), which a new thread does not inherit.
   if (backendName() !== input.backend) {
     if (!availableBackends().includes(input.backend)) {
-      port.postMessage({ kind: 'unavailable', reason: `the ${input.backend} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})` } satisfies WorkerReply);
+      port.postMessage({
+        kind: 'unavailable',
+        reason: `the ${input.backend} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})`,
+      } satisfies WorkerReply);
       return;
     }
     setBackend(input.backend);

@@ -138,7 +138,14 @@ export class ComponentStore {
    * Adds an existing module under `id` (or a new id). Used to load saved components and to
    * adopt a trained dense model's modules.
    */
-  add<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], module: KindMap[K]['module'], owner: string | null, locked: boolean, id?: string): Component<K> {
+  add<K extends ComponentKind>(
+    kind: K,
+    config: KindMap[K]['config'],
+    module: KindMap[K]['module'],
+    owner: string | null,
+    locked: boolean,
+    id?: string,
+  ): Component<K> {
     const cid = id ?? this.newId(kind);
     if (!COMPONENT_ID.test(cid)) throw new RangeError(`component id ${JSON.stringify(cid)} must match ${COMPONENT_ID}`);
     if (this.byId.has(cid)) throw new RangeError(`duplicate component id "${cid}"`);

@@ -75,9 +75,13 @@ export function readFolderConfig(dir: string): Record<string, unknown> {
   const raw = readJson(file);
   if (!isObject(raw)) throw new ModelFolderError(`${file}: expected a JSON object`, file);
   const format = raw.format ?? 1;
-  if (!Number.isInteger(format) || (format as number) < 1) throw new ModelFolderError(`${file}: "format" must be a positive integer, got ${JSON.stringify(raw.format)}`, file);
+  if (!Number.isInteger(format) || (format as number) < 1)
+    throw new ModelFolderError(`${file}: "format" must be a positive integer, got ${JSON.stringify(raw.format)}`, file);
   if ((format as number) > FOLDER_FORMAT) {
-    throw new ModelFolderError(`${file}: written by a newer Pathwise (folder format ${format}; this version reads formats 1 to ${FOLDER_FORMAT}): upgrade pathwise to load it`, file);
+    throw new ModelFolderError(
+      `${file}: written by a newer Pathwise (folder format ${format}; this version reads formats 1 to ${FOLDER_FORMAT}): upgrade pathwise to load it`,
+      file,
+    );
   }
   return raw;
 }
@@ -85,7 +89,8 @@ export function readFolderConfig(dir: string): Record<string, unknown> {
 /** What a folder's config.json describes. */
 export function kindOfConfig(raw: Record<string, unknown>, file = 'config.json'): FolderKind {
   if (raw.model_type === 'bert') return 'bert';
-  if (raw.model_type !== 'pathwise') throw new ModelFolderError(`${file}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`, file);
+  if (raw.model_type !== 'pathwise')
+    throw new ModelFolderError(`${file}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`, file);
   const arch = Array.isArray(raw.architectures) ? raw.architectures : [];
   if (raw.layout === 'components' || arch.includes('PathSystem')) return 'components';
   if (raw.layout === 'encoder' || Array.isArray(raw.tasks)) return 'encoder';
@@ -110,8 +115,19 @@ export interface Pretrained {
 }
 
 const ENCODER_KEYS: (keyof EncoderConfig)[] = [
-  'vocabSize', 'maxPositions', 'typeVocabSize', 'dModel', 'layers', 'heads', 'ffn', 'activation', 'dropout',
-  'attentionDropout', 'layerNormEps', 'initStd', 'normPlacement',
+  'vocabSize',
+  'maxPositions',
+  'typeVocabSize',
+  'dModel',
+  'layers',
+  'heads',
+  'ffn',
+  'activation',
+  'dropout',
+  'attentionDropout',
+  'layerNormEps',
+  'initStd',
+  'normPlacement',
 ];
 
 /**
@@ -212,7 +228,8 @@ function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): Task
   }
   if (!pre.tokenizer) throw new ModelFolderError(`${dir}: no tokenizer.json`, dir);
   const maxLen = raw.maxLen ?? pre.config.maxPositions;
-  if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2 || maxLen > pre.config.maxPositions) fail(`maxLen must be an integer in [2, ${pre.config.maxPositions}], got ${JSON.stringify(raw.maxLen)}`);
+  if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2 || maxLen > pre.config.maxPositions)
+    fail(`maxLen must be an integer in [2, ${pre.config.maxPositions}], got ${JSON.stringify(raw.maxLen)}`);
   const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer, { sparse: pre.sparse, rng: new Rng(0), maxLen: maxLen as number });
   const tasks = raw.tasks ?? [];
   if (!Array.isArray(tasks)) fail('"tasks" must be an array');
@@ -240,9 +257,11 @@ function checkTask(t: unknown, at: string, model: TaskModel, fail: Fail): { spec
   if (model.tasks.has(name)) fail(`${at}.name "${name}" is used twice`);
   if (!TASK_TYPES.includes(task.type as TaskType)) fail(`${at}.type must be one of ${TASK_TYPES.join(', ')}`);
   if (!Array.isArray(task.labels) || !task.labels.every((l) => typeof l === 'string')) fail(`${at}.labels must be an array of strings`);
-  if (task.pooling !== undefined && task.pooling !== 'cls' && task.pooling !== 'mean') fail(`${at}.pooling must be "cls" or "mean", got ${JSON.stringify(task.pooling)}`);
+  if (task.pooling !== undefined && task.pooling !== 'cls' && task.pooling !== 'mean')
+    fail(`${at}.pooling must be "cls" or "mean", got ${JSON.stringify(task.pooling)}`);
   const src = task.source ?? null;
-  if (src !== null && (!isObject(src) || !(typeof src.builtin === 'string' || isObject(src.files)))) fail(`${at}.source must be {"builtin": NAME}, {"files": {...}} or null`);
+  if (src !== null && (!isObject(src) || !(typeof src.builtin === 'string' || isObject(src.files))))
+    fail(`${at}.source must be {"builtin": NAME}, {"files": {...}} or null`);
   const spec: TaskSpec = { name, type: task.type as TaskType, labels: task.labels as string[] };
   if (task.pooling !== undefined) spec.pooling = task.pooling as 'cls' | 'mean';
   return { spec, source: src as TaskSource | null };
@@ -272,7 +291,8 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     if (typeof comp.id !== 'string' || !COMPONENT_ID.test(comp.id)) fail(`${at}.id must be a string matching ${COMPONENT_ID}, got ${JSON.stringify(comp.id)}`);
     const id = comp.id as string;
     if (store.has(id)) fail(`${at}.id "${id}" is used twice`);
-    if (!COMPONENT_KINDS.includes(comp.kind as ComponentKind)) fail(`${at}.kind must be one of ${COMPONENT_KINDS.join(', ')}, got ${JSON.stringify(comp.kind)}`);
+    if (!COMPONENT_KINDS.includes(comp.kind as ComponentKind))
+      fail(`${at}.kind must be one of ${COMPONENT_KINDS.join(', ')}, got ${JSON.stringify(comp.kind)}`);
     const kind = comp.kind as ComponentKind;
     if (comp.owner !== null && typeof comp.owner !== 'string') fail(`${at}.owner must be a task name or null`);
     if (typeof comp.locked !== 'boolean') fail(`${at}.locked must be true or false`);
@@ -282,7 +302,8 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
       const key = `components.${id}.${name}`;
       const t = tensors.get(key);
       if (!t) throw new ModelFolderError(`${weightsFile}: missing parameter "${key}"`, weightsFile);
-      if (t.shape.join() !== p.shape.join()) throw new ModelFolderError(`${weightsFile}: "${key}" has shape [${t.shape}], ${file} ${at} implies [${p.shape}]`, weightsFile);
+      if (t.shape.join() !== p.shape.join())
+        throw new ModelFolderError(`${weightsFile}: "${key}" has shape [${t.shape}], ${file} ${at} implies [${p.shape}]`, weightsFile);
       p.f32.set(t.f32);
       used.add(key);
     }
@@ -292,7 +313,8 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
 
   if (!isObject(raw.root)) fail('"root" must be an object');
   const r = raw.root as Record<string, unknown>;
-  if (!Array.isArray(r.blocks) || r.blocks.length === 0 || !r.blocks.every((b) => typeof b === 'string')) fail('root.blocks must be a non-empty array of component ids');
+  if (!Array.isArray(r.blocks) || r.blocks.length === 0 || !r.blocks.every((b) => typeof b === 'string'))
+    fail('root.blocks must be a non-empty array of component ids');
   const root: Root = { embeddings: r.embeddings as string, blocks: r.blocks as string[], finalNorm: (r.finalNorm ?? null) as string | null };
   const expectKind = (id: unknown, kind: ComponentKind, where: string) => {
     if (typeof id !== 'string' || !store.has(id)) fail(`${where}: no component ${JSON.stringify(id)}`);
@@ -329,11 +351,17 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     const hparams = validateHParams(p.hparams, system.depth, file, `${at}.path.hparams`, ModelFolderError);
     if (!Array.isArray(p.blocks) || !Array.isArray(p.adapters)) fail(`${at}.path.blocks and .adapters must be arrays`);
     const path: Path = {
-      task: name, embeddings: p.embeddings as string, blocks: p.blocks as string[], adapters: (p.adapters as unknown[]).map((a) => (a ?? null) as string | null),
-      finalNorm: (p.finalNorm ?? null) as string | null, head: p.head as string, hparams,
+      task: name,
+      embeddings: p.embeddings as string,
+      blocks: p.blocks as string[],
+      adapters: (p.adapters as unknown[]).map((a) => (a ?? null) as string | null),
+      finalNorm: (p.finalNorm ?? null) as string | null,
+      head: p.head as string,
+      hparams,
     };
     if (p.skills !== undefined) {
-      if (!Array.isArray(p.skills) || p.skills.length === 0 || !p.skills.every((x) => typeof x === 'string')) fail(`${at}.path.skills must be a non-empty array of skill names`);
+      if (!Array.isArray(p.skills) || p.skills.length === 0 || !p.skills.every((x) => typeof x === 'string'))
+        fail(`${at}.path.skills must be a non-empty array of skill names`);
       path.skills = [...(p.skills as string[])];
     }
     expectKind(path.embeddings, 'embeddings', `${at}.path.embeddings`);
@@ -343,7 +371,9 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     expectKind(path.head, 'head', `${at}.path.head`);
     const head = store.get(path.head, 'head').config;
     if (head.type !== task.type || head.classes !== Math.max(1, (task.labels as string[]).length)) {
-      fail(`${at}.path.head: head "${path.head}" is a ${head.type} head with ${head.classes} outputs, the task is ${task.type} with ${(task.labels as string[]).length} labels`);
+      fail(
+        `${at}.path.head: head "${path.head}" is a ${head.type} head with ${head.classes} outputs, the task is ${task.type} with ${(task.labels as string[]).length} labels`,
+      );
     }
     for (const id of pathComponents(path)) if (!store.get(id).locked) fail(`${at}: component "${id}" is on a finished task's path but not locked`);
     try {
@@ -397,8 +427,15 @@ function checkComponentConfig(kind: ComponentKind, c: unknown, where: string, fa
       pos('initStd');
       const d = c.dropout;
       if (typeof d !== 'number' || !(d >= 0 && d < 1)) fail(`${where}.dropout must be in [0, 1), got ${JSON.stringify(d)}`);
-      if (c.pooling !== undefined && c.pooling !== 'cls' && c.pooling !== 'mean') fail(`${where}.pooling must be "cls" or "mean", got ${JSON.stringify(c.pooling)}`);
-      const h: HeadConfig = { type: c.type as TaskType, dModel: c.dModel as number, classes: c.classes as number, dropout: d as number, initStd: c.initStd as number };
+      if (c.pooling !== undefined && c.pooling !== 'cls' && c.pooling !== 'mean')
+        fail(`${where}.pooling must be "cls" or "mean", got ${JSON.stringify(c.pooling)}`);
+      const h: HeadConfig = {
+        type: c.type as TaskType,
+        dModel: c.dModel as number,
+        classes: c.classes as number,
+        dropout: d as number,
+        initStd: c.initStd as number,
+      };
       if (c.pooling !== undefined) h.pooling = c.pooling as 'cls' | 'mean';
       return h;
     }
@@ -440,8 +477,16 @@ function isEncoderModel(m: TaskModel): boolean {
     if (m.store.get(path.head).owner !== spec.name || root.includes(path.head)) return false;
     const want = m.rootPath(spec.name);
     const h = HPARAM_NAMES.map((k) => path.hparams[k]);
-    if (path.embeddings !== want.embeddings || !same(path.blocks, want.blocks) || !same(path.adapters, want.adapters) || path.finalNorm !== want.finalNorm) return false;
-    if (!same(path.skills ?? [], want.skills ?? []) || !same(h, HPARAM_NAMES.map((k) => want.hparams[k]))) return false;
+    if (path.embeddings !== want.embeddings || !same(path.blocks, want.blocks) || !same(path.adapters, want.adapters) || path.finalNorm !== want.finalNorm)
+      return false;
+    if (
+      !same(path.skills ?? [], want.skills ?? []) ||
+      !same(
+        h,
+        HPARAM_NAMES.map((k) => want.hparams[k]),
+      )
+    )
+      return false;
   }
   return true;
 }
@@ -462,13 +507,24 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
       ...[...m.tasks.values()].flatMap((t) => m.store.get(t.path.head).module.namedParameters(`heads.${t.spec.name}.`)),
     ];
     const config = {
-      model_type: 'pathwise', architectures: ['TaskModel'], format: FOLDER_FORMAT, layout: 'encoder', ...enc, sparse: m.layout!.sparse, maxLen: m.maxLen,
+      model_type: 'pathwise',
+      architectures: ['TaskModel'],
+      format: FOLDER_FORMAT,
+      layout: 'encoder',
+      ...enc,
+      sparse: m.layout!.sparse,
+      maxLen: m.maxLen,
       tasks: [...m.tasks.values()].map(taskEntry),
     };
     return folderFiles(names, { config, tokenizerJson });
   }
   const config = {
-    model_type: 'pathwise', architectures: ['TaskModel'], format: FOLDER_FORMAT, layout: 'components', maxLen: m.maxLen, root: m.root,
+    model_type: 'pathwise',
+    architectures: ['TaskModel'],
+    format: FOLDER_FORMAT,
+    layout: 'components',
+    maxLen: m.maxLen,
+    root: m.root,
     ...(m.layout ? { sparse: m.layout.sparse } : {}),
     components: m.store.all().map(describeComponent),
     tasks: [...m.tasks.values()].map((t) => {

@@ -73,7 +73,13 @@ export function defaultHParams(depth: number): HParams {
 export function hparamsSchema(depth: number) {
   const lists = hparamValues(depth);
   const listed = (name: HParamName) => z.literal(lists[name] as [number, ...number[]]);
-  return z.strictObject({ lr: listed('lr'), warmupRatio: listed('warmupRatio'), mu: listed('mu'), layers: listed('layers'), adapterSize: listed('adapterSize') });
+  return z.strictObject({
+    lr: listed('lr'),
+    warmupRatio: listed('warmupRatio'),
+    mu: listed('mu'),
+    layers: listed('layers'),
+    adapterSize: listed('adapterSize'),
+  });
 }
 
 /** Checks a hyperparameter object read from a file; `Err` names the file and `where`.key. */

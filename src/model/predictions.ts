@@ -77,7 +77,9 @@ export function decodePredictions(spec: TaskSpec, logits: Tensor, batch: Batch, 
     let k = 0;
     batch.wordsScored!.forEach((n, b) => {
       const words = chunk[b].words ?? chunk[b].text.trim().split(/\s+/).filter(Boolean);
-      const tags: WordTag[] = words.map((word, i) => (i < n ? { word, tag: spec.labels[best[k + i]], score: probs[(k + i) * C + best[k + i]] } : { word, tag: fill, score: null }));
+      const tags: WordTag[] = words.map((word, i) =>
+        i < n ? { word, tag: spec.labels[best[k + i]], score: probs[(k + i) * C + best[k + i]] } : { word, tag: fill, score: null },
+      );
       k += n;
       out.push({ words: tags, spans: bio ? spansOf(tags) : [] });
     });
@@ -93,7 +95,13 @@ export function decodePredictions(spec: TaskSpec, logits: Tensor, batch: Batch, 
 function spansOf(tags: readonly WordTag[]): Span[] {
   return bioSpans(tags.map((t) => t.tag)).map((s) => {
     const words = tags.slice(s.start, s.end + 1);
-    return { label: s.type, start: s.start, end: s.end + 1, text: words.map((w) => w.word).join(' '), score: words.reduce((a, w) => a + (w.score ?? 0), 0) / words.length };
+    return {
+      label: s.type,
+      start: s.start,
+      end: s.end + 1,
+      text: words.map((w) => w.word).join(' '),
+      score: words.reduce((a, w) => a + (w.score ?? 0), 0) / words.length,
+    };
   });
 }
 

@@ -125,9 +125,19 @@ export class TaskModel extends Module {
   addTask(spec: TaskSpec, o: { source?: TaskSource | null; dropout?: number } = {}): TaskPath {
     if (this.tasks.has(spec.name)) throw new Error(`task "${spec.name}" already exists`);
     const emb = this.store.get(this.root.embeddings, 'embeddings').config;
-    const head = this.store.create('head', {
-      type: spec.type, dModel: emb.dModel, classes: Math.max(1, spec.labels.length), dropout: o.dropout ?? 0.1, initStd: emb.initStd, pooling: spec.pooling ?? 'cls',
-    }, spec.name, this.rng);
+    const head = this.store.create(
+      'head',
+      {
+        type: spec.type,
+        dModel: emb.dModel,
+        classes: Math.max(1, spec.labels.length),
+        dropout: o.dropout ?? 0.1,
+        initStd: emb.initStd,
+        pooling: spec.pooling ?? 'cls',
+      },
+      spec.name,
+      this.rng,
+    );
     return this.addTaskPath(spec, o.source ?? null, { ...this.rootPath(spec.name), head: head.id });
   }
 
@@ -166,7 +176,14 @@ export class TaskModel extends Module {
    * skill, else every skill of the first skill block).
    */
   rootPath(task: string, hparams: HParams = defaultHParams(this.depth)): Omit<Path, 'head'> {
-    const path: Omit<Path, 'head'> = { task, embeddings: this.root.embeddings, blocks: [...this.root.blocks], adapters: this.root.blocks.map(() => null), finalNorm: this.root.finalNorm, hparams: { ...hparams, layers: this.depth } };
+    const path: Omit<Path, 'head'> = {
+      task,
+      embeddings: this.root.embeddings,
+      blocks: [...this.root.blocks],
+      adapters: this.root.blocks.map(() => null),
+      finalNorm: this.root.finalNorm,
+      hparams: { ...hparams, layers: this.depth },
+    };
     const skillBlock = this.root.blocks.map((b) => this.store.get(b, 'block').config.sparse?.skills).find((s) => s);
     if (!skillBlock) return path;
     if (this.skills?.cfg.table[task]) return { ...path, skills: this.skills.skillsFor(task) };
@@ -177,7 +194,10 @@ export class TaskModel extends Module {
   /** Each task with its type, labels, path and parameter counts. */
   listTasks(): TaskInfo[] {
     return [...this.tasks.values()].map(({ spec, path }) => ({
-      ...spec, activatedParameters: activatedParameters(this.store, path), addedParameters: addedParameters(this.store, path), path: describePath(path),
+      ...spec,
+      activatedParameters: activatedParameters(this.store, path),
+      addedParameters: addedParameters(this.store, path),
+      path: describePath(path),
     }));
   }
 

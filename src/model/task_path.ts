@@ -31,7 +31,13 @@ export class TaskPath extends Module {
   readonly head: TaskHead;
   private readonly route: RouteContext | undefined;
 
-  constructor(readonly store: ComponentStore, readonly path: Path, readonly spec: TaskSpec, readonly tokenizer: Tokenizer, readonly maxLen: number) {
+  constructor(
+    readonly store: ComponentStore,
+    readonly path: Path,
+    readonly spec: TaskSpec,
+    readonly tokenizer: Tokenizer,
+    readonly maxLen: number,
+  ) {
     super();
     if (path.task !== spec.name) throw new RangeError(`path is for task "${path.task}", the spec for "${spec.name}"`);
     // The components are registered as children (by reference, not copied), so parameters(),
@@ -98,7 +104,15 @@ export class TaskPath extends Module {
 
   /** The path's components, each once. */
   private parts(): Module[] {
-    return [...new Set<Module>([this.embeddings, ...this.adapters.filter((a): a is ResidualAdapter => a !== null), ...this.blocks, ...(this.finalNorm ? [this.finalNorm] : []), this.head])];
+    return [
+      ...new Set<Module>([
+        this.embeddings,
+        ...this.adapters.filter((a): a is ResidualAdapter => a !== null),
+        ...this.blocks,
+        ...(this.finalNorm ? [this.finalNorm] : []),
+        this.head,
+      ]),
+    ];
   }
 
   /** The task's natural metrics on labelled examples (tasks/score.ts). */

@@ -23,7 +23,13 @@ export class ResidualAdapter extends Module {
   readonly down: Linear;
   readonly up: Linear;
 
-  constructor(readonly dModel: number, readonly size: number, readonly eps: number, rng: Rng, readonly initStd = 0.02) {
+  constructor(
+    readonly dModel: number,
+    readonly size: number,
+    readonly eps: number,
+    rng: Rng,
+    readonly initStd = 0.02,
+  ) {
     super();
     if (!Number.isInteger(dModel) || dModel < 1) throw new RangeError(`adapter dModel must be a positive integer, got ${dModel}`);
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`adapter size must be a positive integer, got ${size}`);

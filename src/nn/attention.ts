@@ -20,7 +20,10 @@ export class MultiHeadSelfAttention extends Module {
   readonly qkv: Linear;
   readonly out: Linear;
 
-  constructor(readonly cfg: AttentionConfig, private readonly rng: Rng) {
+  constructor(
+    readonly cfg: AttentionConfig,
+    private readonly rng: Rng,
+  ) {
     super();
     if (cfg.dModel % cfg.heads !== 0) throw new RangeError(`dModel ${cfg.dModel} is not divisible by heads ${cfg.heads}`);
     this.qkv = this.child('qkv', new Linear(cfg.dModel, 3 * cfg.dModel, rng, { std: cfg.initStd }));

@@ -72,7 +72,10 @@ export function bertToPathwise(src: Map<string, Tensor>, layers: number, source 
   for (let i = 0; i < layers; i++) {
     const l = `${prefix}encoder.layer.${i}`;
     const qkv = (kind: 'weight' | 'bias') =>
-      concat(['query', 'key', 'value'].map((n) => get(`${l}.attention.self.${n}.${kind}`)), 0).f32;
+      concat(
+        ['query', 'key', 'value'].map((n) => get(`${l}.attention.self.${n}.${kind}`)),
+        0,
+      ).f32;
     out.set(`layers.${i}.attn.qkv.weight`, qkv('weight'));
     out.set(`layers.${i}.attn.qkv.bias`, qkv('bias'));
     ln(`layers.${i}.attn.out`, `${l}.attention.output.dense`);

@@ -20,7 +20,10 @@ export class Embeddings extends Module {
   readonly type: Tensor;
   readonly norm: LayerNorm | null;
 
-  constructor(readonly cfg: EncoderConfig, private readonly rng: Rng) {
+  constructor(
+    readonly cfg: EncoderConfig,
+    private readonly rng: Rng,
+  ) {
     super();
     // Registered as sub-modules named word/position/type with a `weight`, like torch.nn.Embedding.
     this.word = this.child('word', new Table(cfg.vocabSize, cfg.dModel, rng, cfg.initStd)).weight;
@@ -54,7 +57,14 @@ const rangeCache = new Map<number, Tensor>();
 /** The first T rows of the position table, differentiable (a gather of 0..T-1). */
 function positionsOf(table: Tensor, T: number): Tensor {
   let r = rangeCache.get(T);
-  if (!r) rangeCache.set(T, (r = new Tensor(Int32Array.from({ length: T }, (_, i) => i), [T])));
+  if (!r)
+    rangeCache.set(
+      T,
+      (r = new Tensor(
+        Int32Array.from({ length: T }, (_, i) => i),
+        [T],
+      )),
+    );
   return embedding(r, table);
 }
 
@@ -69,7 +79,11 @@ export class TransformerEncoder extends Module {
   readonly finalNorm: LayerNorm | null;
 
   /** `ffnFor(i)` may supply layer i's FFN (a sparse layer); null keeps the dense FFN. */
-  constructor(readonly cfg: EncoderConfig, rng: Rng, ffnFor?: (layer: number) => FfnLike | null) {
+  constructor(
+    readonly cfg: EncoderConfig,
+    rng: Rng,
+    ffnFor?: (layer: number) => FfnLike | null,
+  ) {
     super();
     validateEncoderConfig(cfg);
     this.embeddings = this.child('embeddings', new Embeddings(cfg, rng));

@@ -33,7 +33,11 @@ export class EncoderBlock extends Module {
   readonly ffn: FfnLike;
 
   /** `ffn` replaces the dense FFN (a Switch or skill layer built by src/sparse). */
-  constructor(readonly cfg: BlockConfig, rng: Rng, ffn?: FfnLike) {
+  constructor(
+    readonly cfg: BlockConfig,
+    rng: Rng,
+    ffn?: FfnLike,
+  ) {
     super();
     this.ln1 = this.child('ln1', new LayerNorm(cfg.dModel, cfg.layerNormEps));
     this.attn = this.child('attn', new MultiHeadSelfAttention(cfg, rng));

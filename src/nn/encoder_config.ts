@@ -3,20 +3,27 @@
 // fields (src/train/), and a model folder's config.json is checked against it on load.
 
 import { z } from 'zod';
-import { parseOrThrow } from '../util/schema.js';
+import { parseOrThrow, probability } from '../util/schema.js';
 
 const int = (min: number, max: number) => z.int().min(min).max(max);
-const probability = () => z.number().min(0).lt(1);
 
 /** The encoder's keys, each with its bounds, default and description. */
 export const encoderFields = {
-  vocabSize: int(8, 1 << 21).default(16384).describe('token ids the embedding table covers'),
-  maxPositions: int(2, 1 << 16).default(128).describe('longest sequence the position table covers'),
+  vocabSize: int(8, 1 << 21)
+    .default(16384)
+    .describe('token ids the embedding table covers'),
+  maxPositions: int(2, 1 << 16)
+    .default(128)
+    .describe('longest sequence the position table covers'),
   typeVocabSize: int(1, 64).default(2).describe('segment ids (0 / 1 for sentence pairs)'),
-  dModel: int(1, 1 << 15).default(256).describe('hidden size; a multiple of heads'),
+  dModel: int(1, 1 << 15)
+    .default(256)
+    .describe('hidden size; a multiple of heads'),
   layers: int(0, 256).default(4).describe('encoder blocks'),
   heads: int(1, 1024).default(4).describe('attention heads per block'),
-  ffn: int(1, 1 << 17).default(1024).describe('inner size of each feed-forward layer'),
+  ffn: int(1, 1 << 17)
+    .default(1024)
+    .describe('inner size of each feed-forward layer'),
   activation: z.enum(['gelu', 'gelu_tanh', 'relu']).default('gelu').describe('feed-forward activation'),
   dropout: probability().default(0.1).describe('dropout on embeddings and residual branches'),
   attentionDropout: probability().default(0.1).describe('dropout on attention probabilities'),
@@ -45,7 +52,11 @@ export const DEFAULT_ENCODER: EncoderConfig = encoderConfigSchema.parse({});
 
 // A saved config must be complete: a missing key is an error here, not a silent default.
 const completeEncoderConfig = z
-  .strictObject(Object.fromEntries(Object.entries(encoderFields).map(([k, s]) => [k, s.unwrap()])) as { [K in keyof typeof encoderFields]: ReturnType<(typeof encoderFields)[K]['unwrap']> })
+  .strictObject(
+    Object.fromEntries(Object.entries(encoderFields).map(([k, s]) => [k, s.unwrap()])) as {
+      [K in keyof typeof encoderFields]: ReturnType<(typeof encoderFields)[K]['unwrap']>;
+    },
+  )
   .superRefine((v, ctx) => headsDivideDModel(v, ctx));
 
 /** Checks a complete config for shapes that cannot work; throws a RangeError naming `where`.key. */

@@ -34,7 +34,10 @@ export class FeedForward extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
 
-  constructor(readonly cfg: FfnConfig, private readonly rng: Rng) {
+  constructor(
+    readonly cfg: FfnConfig,
+    private readonly rng: Rng,
+  ) {
     super();
     this.fc1 = this.child('fc1', new Linear(cfg.dModel, cfg.ffn, rng, { std: cfg.initStd }));
     this.fc2 = this.child('fc2', new Linear(cfg.ffn, cfg.dModel, rng, { std: cfg.initStd }));

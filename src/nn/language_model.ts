@@ -12,7 +12,11 @@ export class LanguageModel extends Module {
   readonly encoder: TransformerEncoder;
   readonly lmHead: LmHead;
 
-  constructor(readonly cfg: EncoderConfig, rng: Rng, ffnFor?: (layer: number) => FfnLike | null) {
+  constructor(
+    readonly cfg: EncoderConfig,
+    rng: Rng,
+    ffnFor?: (layer: number) => FfnLike | null,
+  ) {
     super();
     this.encoder = this.child('', new TransformerEncoder(cfg, rng, ffnFor));
     this.lmHead = this.child('lm_head', new LmHead(cfg.dModel, cfg.vocabSize, cfg.layerNormEps, cfg.initStd, rng));

@@ -6,7 +6,10 @@ export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.param('weight', constant([dim], 1));
     this.bias = this.param('bias', constant([dim], 0));

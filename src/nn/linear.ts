@@ -7,7 +7,12 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    rng: Rng,
+    opts: { bias?: boolean; std?: number } = {},
+  ) {
     super();
     this.weight = this.param('weight', truncNormal([outFeatures, inFeatures], rng, opts.std ?? 0.02));
     this.bias = opts.bias === false ? null : this.param('bias', constant([outFeatures], 0));

@@ -107,7 +107,10 @@ export function formatAccount(a: Account): string {
     `task ${a.task ?? '(none)'}${a.skills.length ? `, skills ${a.skills.join(', ')}` : ''}; sequence length ${a.seqLen}`,
     `${'layer'.padEnd(7)}${'kind'.padEnd(30)}${'params'.padStart(14)}${'activated'.padStart(14)}${'FLOPs/token'.padStart(16)}`,
     `${'embed'.padEnd(7)}${'token/position/segment'.padEnd(30)}${n(a.embeddings.totalParams).padStart(14)}${n(a.embeddings.activeParams).padStart(14)}${'0'.padStart(16)}`,
-    ...a.layers.map((l) => `${String(l.layer).padEnd(7)}${l.kind.padEnd(30)}${n(l.totalParams).padStart(14)}${n(l.activeParams).padStart(14)}${n(l.flopsPerToken).padStart(16)}`),
+    ...a.layers.map(
+      (l) =>
+        `${String(l.layer).padEnd(7)}${l.kind.padEnd(30)}${n(l.totalParams).padStart(14)}${n(l.activeParams).padStart(14)}${n(l.flopsPerToken).padStart(16)}`,
+    ),
     `${'other'.padEnd(7)}${'final norm, heads'.padEnd(30)}${n(rest).padStart(14)}${n(rest).padStart(14)}${'-'.padStart(16)}`,
     `${'total'.padEnd(7)}${''.padEnd(30)}${n(a.totalParams).padStart(14)}${n(a.activeParams).padStart(14)}${n(a.flopsPerToken).padStart(16)}`,
   ];

@@ -15,7 +15,15 @@ import { parseOrThrow } from '../util/schema.js';
 import { blockSparseSchema, sparseSchema, type BlockSparse, type SparseConfig, type SwitchConfig } from './schema.js';
 
 // The types and defaults derive from the schemas in schema.ts, the one declaration of this config.
-export { DEFAULT_SPARSE_SWITCH, blockSparseSchema, sparseSchema, type BlockSparse, type SparseConfig, type SparseSkillsConfig, type SparseSwitchConfig } from './schema.js';
+export {
+  DEFAULT_SPARSE_SWITCH,
+  blockSparseSchema,
+  sparseSchema,
+  type BlockSparse,
+  type SparseConfig,
+  type SparseSkillsConfig,
+  type SparseSwitchConfig,
+} from './schema.js';
 
 export function isSwitchLayer(s: SparseConfig, layer: number): boolean {
   return !!s.switch && (layer + 1) % s.switch.every === 0;

@@ -21,7 +21,12 @@ export interface Routing {
 export class Router extends Module {
   readonly weight: Tensor;
 
-  constructor(readonly dModel: number, readonly experts: number, private readonly rng: Rng, std: number) {
+  constructor(
+    readonly dModel: number,
+    readonly experts: number,
+    private readonly rng: Rng,
+    std: number,
+  ) {
     super();
     this.weight = this.param('weight', truncNormal([experts, dModel], rng, std));
   }

@@ -3,14 +3,18 @@
 // train` (`sparse`) and a model folder's config.json hold it. Types and defaults derive from here.
 
 import { z } from 'zod';
+import { probability } from '../util/schema.js';
 import { SkillTable } from './skill_table.js';
-
-const probability = () => z.number().min(0).lt(1);
 
 export const switchLayerFields = {
   experts: z.int().min(1).max(1024).default(8).describe('experts per Switch layer'),
   topK: z.int().min(1).default(1).describe('experts each token is routed to (at most experts)'),
-  capacityFactor: z.number().gt(0).nullable().default(1.25).describe("an expert's capacity in training, as a multiple of its even share of tokens; null: dropless"),
+  capacityFactor: z
+    .number()
+    .gt(0)
+    .nullable()
+    .default(1.25)
+    .describe("an expert's capacity in training, as a multiple of its even share of tokens; null: dropless"),
   evalCapacityFactor: z.number().gt(0).nullable().default(2.0).describe('the same in evaluation; null: dropless'),
   jitter: probability().default(0.01).describe('multiplicative router-input noise in training (0: off)'),
   expertDropout: probability().default(0.1).describe('dropout inside the experts'),
@@ -40,7 +44,10 @@ export const sparseSkillsSchema = z.strictObject({
   skills: z.array(z.string().min(1)).min(1).describe('every skill, in order'),
   generic: z.string().nullable().default(null).describe("skill every task may use besides its own (SkillNet's s0); null: none"),
   table: z.record(z.string(), z.array(z.string())).describe('task or objective name -> the skills it activates (the generic skill is added)'),
-  layers: z.union([z.literal('all'), z.array(z.int().min(0))]).default('all').describe('"all", or the layer indices that get skill layers'),
+  layers: z
+    .union([z.literal('all'), z.array(z.int().min(0))])
+    .default('all')
+    .describe('"all", or the layer indices that get skill layers'),
 });
 
 export const sparseSchema = z

@@ -64,7 +64,11 @@ export class BatchStream {
  * Each example's prediction does not depend on its batch (padding is masked), so predicting in
  * this order and writing each result back to its index changes no prediction and pads little.
  */
-export async function lengthSortedBatches(examples: readonly Example[], batchSize: number, lengths: (xs: readonly Example[]) => Promise<number[]>): Promise<number[][]> {
+export async function lengthSortedBatches(
+  examples: readonly Example[],
+  batchSize: number,
+  lengths: (xs: readonly Example[]) => Promise<number[]>,
+): Promise<number[][]> {
   return byLength(await lengths(examples), batchSize);
 }
 

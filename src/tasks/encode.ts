@@ -48,7 +48,11 @@ async function encodeSequences(tok: Tokenizer, examples: readonly Example[], max
   for (const withPair of [false, true]) {
     const idx = examples.map((e, i) => ((e.textPair !== undefined) === withPair ? i : -1)).filter((i) => i >= 0);
     if (idx.length === 0) continue;
-    const enc = await tok.encodeBatch(idx.map((i) => examples[i].text), withPair ? idx.map((i) => examples[i].textPair!) : null, { maxLength: maxLen });
+    const enc = await tok.encodeBatch(
+      idx.map((i) => examples[i].text),
+      withPair ? idx.map((i) => examples[i].textPair!) : null,
+      { maxLength: maxLen },
+    );
     idx.forEach((i, k) => (out[i] = { ids: enc[k].ids, types: enc[k].typeIds, firsts: null }));
   }
   return out;
@@ -100,7 +104,13 @@ export async function encodedLengths(tok: Tokenizer, task: Pick<TaskData, 'type'
   return (await encodeCached(tok, task, examples, maxLen)).map((e) => e.ids.length);
 }
 
-export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], maxLen: number, withTargets = true): Promise<Batch> {
+export async function encodeBatch(
+  tok: Tokenizer,
+  task: Pick<TaskData, 'type' | 'labels'>,
+  examples: readonly Example[],
+  maxLen: number,
+  withTargets = true,
+): Promise<Batch> {
   const encoded = await encodeCached(tok, task, examples, maxLen);
   const pad = tok.specialIds.pad!;
   const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
@@ -142,11 +152,16 @@ export async function encodeBatch(tok: Tokenizer, task: Pick<TaskData, 'type' | 
     if (task.type === 'regression') {
       targets = new Tensor(Float32Array.from(examples.map((e) => Number(e.label))), [B]);
     } else {
-      targets = new Tensor(Int32Array.from(examples.map((e) => {
-        const i = labelIndex.get(String(e.label));
-        if (i === undefined) throw new RangeError(`label "${e.label}" is not in the task's labels`);
-        return i;
-      })), [B]);
+      targets = new Tensor(
+        Int32Array.from(
+          examples.map((e) => {
+            const i = labelIndex.get(String(e.label));
+            if (i === undefined) throw new RangeError(`label "${e.label}" is not in the task's labels`);
+            return i;
+          }),
+        ),
+        [B],
+      );
     }
   }
   return {

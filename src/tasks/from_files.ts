@@ -96,9 +96,14 @@ function readCsv(text: string, file: string, type: TaskType): RawRecord[] {
   }
   // Every row has every column, so the field names are settled once, on the header.
   const shown = header.map((h) => JSON.stringify(h)).join(', ');
-  chooseFields((k) => seen.has(k), type, (what) => {
-    throw new TaskDataError(`${file} line ${headerLine}: ${what}; the header is ${shown}`, file, headerLine);
-  }, true);
+  chooseFields(
+    (k) => seen.has(k),
+    type,
+    (what) => {
+      throw new TaskDataError(`${file} line ${headerLine}: ${what}; the header is ${shown}`, file, headerLine);
+    },
+    true,
+  );
   const out: RawRecord[] = [];
   for (let r = 1; r < rows.length; r++) {
     const { line, fields } = rows[r];
@@ -160,7 +165,9 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     const named = ck.labels!.has(asName);
     const indexed = n < list.length ? list[n] : undefined;
     if (named && indexed !== undefined && indexed !== asName) {
-      fail(`${at} is ${asName}, which is both the label "${asName}" and "labels"[${n}] = ${JSON.stringify(indexed)} (list numeral labels at their own index, or give the label by name in JSONL: "${asName}")`);
+      fail(
+        `${at} is ${asName}, which is both the label "${asName}" and "labels"[${n}] = ${JSON.stringify(indexed)} (list numeral labels at their own index, or give the label by name in JSONL: "${asName}")`,
+      );
     }
     if (named) return asName;
     if (indexed === undefined) {
@@ -178,7 +185,8 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     const w = f[wf];
     if (rec.csv) {
       const s = w as string;
-      if (/^\s*\[[\s\S]*\]\s*$/.test(s)) fail(`field "${wf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the words separated by spaces, or use JSONL for arrays`);
+      if (/^\s*\[[\s\S]*\]\s*$/.test(s))
+        fail(`field "${wf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the words separated by spaces, or use JSONL for arrays`);
       words = s.trim() === '' ? [] : s.trim().split(/\s+/);
     } else {
       if (!Array.isArray(w)) fail(`field "${wf}" is ${describeJson(w)}, not an array of strings`);
@@ -201,7 +209,8 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     const v = f.label;
     let label: string;
     if (typeof v === 'string') label = rec.csv && ck.given && NUMERAL.test(v) ? fromIndex(Number(v), v, 'field "label"') : v;
-    else if (typeof v === 'number' && Number.isFinite(v)) label = ck.given && Number.isInteger(v) && v >= 0 ? fromIndex(v, String(v), 'field "label"') : String(v);
+    else if (typeof v === 'number' && Number.isFinite(v))
+      label = ck.given && Number.isInteger(v) && v >= 0 ? fromIndex(v, String(v), 'field "label"') : String(v);
     else return fail(`field "label" is ${describeJson(v)}, not a label (a string, or an integer index into the task config's "labels")`);
     if (label === '') fail('field "label" is empty');
     checkLabel(label, 'label', 'field "label"');
@@ -222,7 +231,8 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     let tags: string[];
     if (rec.csv) {
       const s = v as string;
-      if (/^\s*\[[\s\S]*\]\s*$/.test(s)) fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
+      if (/^\s*\[[\s\S]*\]\s*$/.test(s))
+        fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
       tags = (s.trim() === '' ? [] : s.trim().split(/\s+/)).map((t, k) => (ck.given && NUMERAL.test(t) ? fromIndex(Number(t), t, tagAt(k)) : t));
     } else {
       if (!Array.isArray(v)) return fail(`field "${tf}" is ${describeJson(v)}, not an array of tags`);
@@ -230,17 +240,23 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
         if (typeof x === 'string') return x === '' ? fail(`${tagAt(k)} is empty, not a tag`) : x;
         if (typeof x === 'number' && Number.isInteger(x) && x >= 0) {
           if (!ck.given) {
-            return fail(`${tagAt(k)} is ${x}, an integer tag, but the task config gives no "labels" for it to index (list the tag names there, in index order)`);
+            return fail(
+              `${tagAt(k)} is ${x}, an integer tag, but the task config gives no "labels" for it to index (list the tag names there, in index order)`,
+            );
           }
           return fromIndex(x, String(x), tagAt(k));
         }
-        return fail(`${tagAt(k)} is ${typeof x === 'number' ? String(x) : describeJson(x)}, not a tag (a string, or an integer index into the task config's "labels")`);
+        return fail(
+          `${tagAt(k)} is ${typeof x === 'number' ? String(x) : describeJson(x)}, not a tag (a string, or an integer index into the task config's "labels")`,
+        );
       });
     }
     const w = words ?? (ex.text.trim() === '' ? [] : ex.text.trim().split(/\s+/));
     if (w.length === 0) fail(`no words to tag (empty "${names.text}")`);
     if (tags.length !== w.length) {
-      fail(`${tags.length} tags for ${w.length} words (${words ? `"${names.words}"` : `whitespace-separated words of "${names.text}"`}); "${tf}" must give one tag per word`);
+      fail(
+        `${tags.length} tags for ${w.length} words (${words ? `"${names.words}"` : `whitespace-separated words of "${names.text}"`}); "${tf}" must give one tag per word`,
+      );
     }
     tags.forEach((t, k) => checkLabel(t, 'tag', tagAt(k)));
     ex.words = w;

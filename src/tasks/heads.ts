@@ -28,7 +28,10 @@ export class TaskHead extends Module {
   readonly pooler: Linear | null;
   readonly out: Linear;
 
-  constructor(readonly cfg: HeadConfig, private readonly rng: Rng) {
+  constructor(
+    readonly cfg: HeadConfig,
+    private readonly rng: Rng,
+  ) {
     super();
     this.pooler = cfg.type === 'tagging' ? null : this.child('pooler', new Linear(cfg.dModel, cfg.dModel, rng, { std: cfg.initStd }));
     this.out = this.child('out', new Linear(cfg.dModel, cfg.type === 'regression' ? 1 : cfg.classes, rng, { std: cfg.initStd }));
@@ -85,6 +88,13 @@ const clsCache = new Map<string, Tensor>();
 function clsRows(B: number, T: number): Tensor {
   const key = `${B},${T}`;
   let t = clsCache.get(key);
-  if (!t) clsCache.set(key, (t = new Tensor(Int32Array.from({ length: B }, (_, b) => b * T), [B])));
+  if (!t)
+    clsCache.set(
+      key,
+      (t = new Tensor(
+        Int32Array.from({ length: B }, (_, b) => b * T),
+        [B],
+      )),
+    );
   return t;
 }

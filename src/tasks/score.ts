@@ -18,7 +18,10 @@ export type Prediction = string | number | string[];
 export function scorePredictions(task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], pred: readonly Prediction[]): TaskScore {
   if (pred.length !== examples.length) throw new RangeError(`scorePredictions: ${pred.length} predictions for ${examples.length} examples`);
   if (task.type === 'regression') {
-    const r = pearson(examples.map((e) => Number(e.label)), pred as number[]);
+    const r = pearson(
+      examples.map((e) => Number(e.label)),
+      pred as number[],
+    );
     return { score: r, metric: 'pearson', pearson: r };
   }
   if (task.type === 'tagging') {

@@ -54,7 +54,12 @@ export function labelCounts(examples: readonly Example[]): Map<string, number> {
  * and CI): loaders return splits in source order, often grouped by label, so a prefix is not a sample.
  */
 export function subsample(t: TaskData, sizes: { train: number; dev: number; test: number }, seed = 0): TaskData {
-  return { ...t, train: sampleExamples(t.train, sizes.train, seed, 1), dev: sampleExamples(t.dev, sizes.dev, seed, 2), test: sampleExamples(t.test, sizes.test, seed, 3) };
+  return {
+    ...t,
+    train: sampleExamples(t.train, sizes.train, seed, 1),
+    dev: sampleExamples(t.dev, sizes.dev, seed, 2),
+    test: sampleExamples(t.test, sizes.test, seed, 3),
+  };
 }
 
 /** A seeded sample of at most n examples, in their original order (all of them when n >= length). */
@@ -67,5 +72,10 @@ export function sampleExamples<T>(xs: readonly T[], n: number, seed = 0, salt = 
     z = Math.imul(z ^ (z >>> 15), 0x846ca68b);
     return (z ^ (z >>> 16)) >>> 0;
   };
-  return xs.map((_, i) => i).sort((a, b) => key(a) - key(b)).slice(0, n).sort((a, b) => a - b).map((i) => xs[i]);
+  return xs
+    .map((_, i) => i)
+    .sort((a, b) => key(a) - key(b))
+    .slice(0, n)
+    .sort((a, b) => a - b)
+    .map((i) => xs[i]);
 }

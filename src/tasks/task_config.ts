@@ -5,21 +5,21 @@
 
 import { z } from 'zod';
 import { SPLIT_SEED } from '../data/splits.js';
-import { parseOrThrow } from '../util/schema.js';
+import { parseOrThrow, seed } from '../util/schema.js';
 import { TASK_TYPES, type TaskType } from './task.js';
 
 const path = () => z.string().min(1);
 
 export const taskConfigSchema = z
   .strictObject({
-    name: z.string().regex(/\S/).describe('the task\'s name (a head, a row in reports, the name `--task` takes)'),
+    name: z.string().regex(/\S/).describe("the task's name (a head, a row in reports, the name `--task` takes)"),
     type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]).describe('what the head predicts'),
     labels: z.array(z.string().min(1)).min(1).optional().describe('the label (tag) set, in order; omitted: inferred from train, sorted. Not for regression'),
     train: path().describe('training data, a JSONL or CSV file'),
     dev: path().optional().describe('dev data; omitted: devFraction of train is carved off'),
     test: path().optional().describe('test data; omitted: no test set'),
     devFraction: z.number().min(0).lt(1).default(0.1).describe('share of train carved off as dev when dev is omitted (0: no dev set)'),
-    seed: z.int().min(0).max(2 ** 32 - 1).default(SPLIT_SEED).describe('seed of the dev carve'),
+    seed: seed().default(SPLIT_SEED).describe('seed of the dev carve'),
     format: z.enum(['auto', 'jsonl', 'csv']).default('auto').describe('file format; auto: by extension, else by the first character'),
   })
   .superRefine((v, ctx) => {

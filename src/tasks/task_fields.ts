@@ -23,7 +23,9 @@ export interface ChosenFields {
 }
 
 const quoted = (names: readonly string[]) => names.map((n) => JSON.stringify(n)).join(' or ');
-const PAIRS_HINT = `a pair is ${Object.entries(PAIR_FIELD).map(([a, b]) => `"${a}" + "${b}"`).join(', or ')}`;
+const PAIRS_HINT = `a pair is ${Object.entries(PAIR_FIELD)
+  .map(([a, b]) => `"${a}" + "${b}"`)
+  .join(', or ')}`;
 
 /**
  * Which field names a row uses for its text, words, pair and tags, given which names it has.

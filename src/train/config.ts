@@ -76,6 +76,6 @@ export function loadConfig<S extends z.ZodType>(schema: S, file: string | null, 
   const dotted = path.join('.');
   // The flag that set this key, or an object around it.
   const flag = Object.keys(overrides).find((k) => dotted === k || dotted.startsWith(`${k}.`));
-  if (unknownKey) throw new ConfigError(`${flag ? FLAGS_SOURCE : source}: ${message}`, flag ? '' : file ?? '');
+  if (unknownKey) throw new ConfigError(`${flag ? FLAGS_SOURCE : source}: ${message}`, flag ? '' : (file ?? ''));
   throw new ConfigError(`${source}: ${message}${flag && file !== null ? ` (set by --${flag})` : ''}`, file ?? '');
 }

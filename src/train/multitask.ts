@@ -82,7 +82,8 @@ export interface MultiTaskResult {
 
 export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
   const opts: MultiTaskOptions = { ...DEFAULT_MULTITASK, ...o };
-  if (!Number.isInteger(opts.groupByLength) || opts.groupByLength < 1) throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
+  if (!Number.isInteger(opts.groupByLength) || opts.groupByLength < 1)
+    throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
   // Checked before freezing below changes the model's parameters.
   if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
   const rng = new Rng(opts.seed);
@@ -105,9 +106,19 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   // The embeddings (tables, and a post-LN stack's norm) at their own lr scale.
   const embeddings = new Set(model.store.get(model.root.embeddings).module.parameters());
   const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
-  const trainer = new Trainer(model, params, { lr: opts.lr, weightDecay: opts.weightDecay, clipNorm: opts.clipNorm, schedule: sched, scaled: embeddings, lrScale: opts.embeddingLrScale });
+  const trainer = new Trainer(model, params, {
+    lr: opts.lr,
+    weightDecay: opts.weightDecay,
+    clipNorm: opts.clipNorm,
+    schedule: sched,
+    scaled: embeddings,
+    lrScale: opts.embeddingLrScale,
+  });
 
-  const probs = taskProbabilities(tasks.map((t) => t.train.length), opts.temperature);
+  const probs = taskProbabilities(
+    tasks.map((t) => t.train.length),
+    opts.temperature,
+  );
   const streams = tasks.map((t) => new BatchStream(t.train, rng, { batchSize: opts.batchSize, group: opts.groupByLength }, (xs) => model.lengths(t.name, xs)));
   const stepsPerTask: Record<string, number> = Object.fromEntries(tasks.map((t) => [t.name, 0]));
   const history: MultiTaskResult['history'] = [];
@@ -141,7 +152,9 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
 
   for (let step = 1; step <= opts.steps; step++) {
     // Tasks past their own step cap drop out of the sampling.
-    const live = probs.map((p, i) => (opts.perTask[tasks[i].name]?.steps !== undefined && stepsPerTask[tasks[i].name] >= opts.perTask[tasks[i].name].steps! ? 0 : p));
+    const live = probs.map((p, i) =>
+      opts.perTask[tasks[i].name]?.steps !== undefined && stepsPerTask[tasks[i].name] >= opts.perTask[tasks[i].name].steps! ? 0 : p,
+    );
     const total = live.reduce((a, b) => a + b, 0);
     if (total === 0) break;
     let u = rng.uniform() * total;
@@ -157,7 +170,11 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     stepsPerTask[task.name]++;
     runLoss[ti] = Number.isNaN(runLoss[ti]) ? l : 0.9 * runLoss[ti] + 0.1 * l;
     examples += rows.length;
-    bar?.update(step, Object.fromEntries(tasks.map((t, i) => [t.name, `${Number.isNaN(runLoss[i]) ? '-' : runLoss[i].toFixed(3)} (${stepsPerTask[t.name]})`])), examples);
+    bar?.update(
+      step,
+      Object.fromEntries(tasks.map((t, i) => [t.name, `${Number.isNaN(runLoss[i]) ? '-' : runLoss[i].toFixed(3)} (${stepsPerTask[t.name]})`])),
+      examples,
+    );
     if (step % opts.evalEvery === 0 || step === opts.steps) {
       await evaluate(step);
       if (opts.patience > 0 && sinceBest >= opts.patience) {

@@ -17,8 +17,13 @@ export interface MaskedBatch {
  * one token is always chosen, so the loss is defined.
  */
 export function maskTokens(
-  ids: Int32Array, isSpecial: (id: number) => boolean, firstRegularId: number, vocabSize: number,
-  maskId: number, prob: number, rng: Rng,
+  ids: Int32Array,
+  isSpecial: (id: number) => boolean,
+  firstRegularId: number,
+  vocabSize: number,
+  maskId: number,
+  prob: number,
+  rng: Rng,
 ): MaskedBatch {
   const inputs = Int32Array.from(ids);
   const pos: number[] = [];

@@ -103,7 +103,12 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const routeOf = (k: number): RouteContext | undefined => (table ? { skills: table.skillsFor(rows[k % rows.length]) } : undefined);
   const switches = [...model.modules()].filter((m): m is SwitchFFN => m instanceof SwitchFFN);
   const sched = lrSchedule({ kind: cfg.train.schedule, warmupSteps: cfg.train.warmupSteps, totalSteps: cfg.train.steps, minRatio: cfg.train.minLrRatio });
-  const trainer = new Trainer(model, model.parameters(), { lr: cfg.train.lr, weightDecay: cfg.train.weightDecay, clipNorm: cfg.train.clipNorm, schedule: sched });
+  const trainer = new Trainer(model, model.parameters(), {
+    lr: cfg.train.lr,
+    weightDecay: cfg.train.weightDecay,
+    clipNorm: cfg.train.clipNorm,
+    schedule: sched,
+  });
   const specialIds = new Set([special.pad, special.cls, special.sep, special.mask, special.unk].filter((x): x is number => x !== null));
   const firstRegular = Math.max(...specialIds) + 1;
   log(`model: ${model.numParameters().toLocaleString('en-US')} parameters (${encCfg.layers} layers, d_model ${encCfg.dModel}, vocab ${encCfg.vocabSize})`);
@@ -120,13 +125,15 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     if (trainer.steps !== state.step) throw new Error(`${resumeFrom}: the optimizer is at step ${trainer.steps}, the trainer state at ${state.step}`);
     // Metrics logged after the checkpoint belong to the lost part of the run.
     if (existsSync(metricsFile)) {
-      metricsLines = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => {
-        try {
-          return JSON.parse(l).step <= state.step;
-        } catch {
-          return false; // blank, or a line cut short by the kill
-        }
-      });
+      metricsLines = readFileSync(metricsFile, 'utf8')
+        .split('\n')
+        .filter((l) => {
+          try {
+            return JSON.parse(l).step <= state.step;
+          } catch {
+            return false; // blank, or a line cut short by the kill
+          }
+        });
     }
     log(`resuming from ${resumeFrom} (step ${state.step})`);
   }
@@ -162,7 +169,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
       return { loss: model.clmLoss(new Tensor(ids, [ids.length / T, T]), null, -100, special.pad!, route), count: ids.length };
     }
     const m = maskTokens(ids, (id) => specialIds.has(id), firstRegular, tok.vocabSize, special.mask!, cfg.objective.maskProb, r);
-    const loss = model.mlmLoss(new Tensor(m.inputs, [ids.length / T, T]), new Tensor(m.positions, [m.positions.length]), new Tensor(m.targets, [m.targets.length]), null, null, route);
+    const loss = model.mlmLoss(
+      new Tensor(m.inputs, [ids.length / T, T]),
+      new Tensor(m.positions, [m.positions.length]),
+      new Tensor(m.targets, [m.targets.length]),
+      null,
+      null,
+      route,
+    );
     return { loss, count: m.positions.length };
   };
 
@@ -216,7 +230,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
             tokens_per_expert: ran.map((w) => w.stats.tokensPerExpert),
           }
         : {};
-      appendMetrics({ step: state.step, loss: state.lossSum / state.lossCount, lr, tokens: state.tokens, tokens_per_s: Math.round(tokensThisRun / elapsed), ...routing });
+      appendMetrics({
+        step: state.step,
+        loss: state.lossSum / state.lossCount,
+        lr,
+        tokens: state.tokens,
+        tokens_per_s: Math.round(tokensThisRun / elapsed),
+        ...routing,
+      });
       state.lossSum = 0;
       state.lossCount = 0;
     }
@@ -228,7 +249,14 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     }
     if (state.step % cfg.train.checkpointEvery === 0 || state.step === cfg.train.steps) {
       state.rng = rng.state();
-      ckpt.save(state.step, model, { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() }, trainer.opt, state, cfg.train.keepCheckpoints);
+      ckpt.save(
+        state.step,
+        model,
+        { config: modelConfigJson(encCfg, sparse), tokenizerJson: tok.toJsonString() },
+        trainer.opt,
+        state,
+        cfg.train.keepCheckpoints,
+      );
     }
     progress.update(state.step, { loss: lastLoss.toFixed(3), lr: lr.toExponential(1) }, tokensThisRun);
   }
@@ -251,7 +279,8 @@ function initFrom(cfg: PretrainConfig) {
     throw new ConfigError(`init: ${(e as Error).message}`);
   }
   if (!pre.tokenizer) throw new ConfigError(`init: ${dir} has no tokenizer.json`);
-  if (cfg.data.seqLen > pre.config.maxPositions) throw new ConfigError(`data.seqLen ${cfg.data.seqLen} exceeds the init model's maxPositions ${pre.config.maxPositions}`);
+  if (cfg.data.seqLen > pre.config.maxPositions)
+    throw new ConfigError(`data.seqLen ${cfg.data.seqLen} exceeds the init model's maxPositions ${pre.config.maxPositions}`);
   return {
     tokenizer: pre.tokenizer,
     config: pre.config,

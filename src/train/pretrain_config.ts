@@ -5,14 +5,13 @@
 import { z } from 'zod';
 import { encoderFields, headsDivideDModel, type EncoderConfig } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
-import { parseOrThrow } from '../util/schema.js';
+import { parseOrThrow, count, seed } from '../util/schema.js';
 import { ConfigError, loadConfig, type Overrides } from './config.js';
 
 /** Byte-level BPE needs the 256 byte symbols plus the five special tokens. */
 export const MIN_VOCAB = 256 + 5;
 export const MAX_VOCAB = 1 << 20;
 
-const count = () => z.int().min(1);
 const { vocabSize: _v, maxPositions: _p, ...modelFields } = encoderFields;
 
 export const pretrainConfigSchema = z
@@ -22,7 +21,9 @@ export const pretrainConfigSchema = z
       .min(1)
       .nullable()
       .default(null)
-      .describe("continue from this model folder instead of a random start: its shape and tokenizer replace model.* and tokenizer.*; a dense folder is upcycled to model.sparse (SkillNet's skill-aware pretraining)"),
+      .describe(
+        "continue from this model folder instead of a random start: its shape and tokenizer replace model.* and tokenizer.*; a dense folder is upcycled to model.sparse (SkillNet's skill-aware pretraining)",
+      ),
     model: z
       .strictObject({
         ...modelFields,
@@ -33,13 +34,22 @@ export const pretrainConfigSchema = z
       .describe('the encoder; its vocabulary size comes from the tokenizer and its positions from data.seqLen'),
     tokenizer: z
       .strictObject({
-        vocabSize: z.int().min(MIN_VOCAB).max(MAX_VOCAB).default(16384).describe('size of the byte-level BPE vocabulary trained on the corpus (bytes + specials + merges)'),
+        vocabSize: z
+          .int()
+          .min(MIN_VOCAB)
+          .max(MAX_VOCAB)
+          .default(16384)
+          .describe('size of the byte-level BPE vocabulary trained on the corpus (bytes + specials + merges)'),
         path: z.string().min(1).nullable().default(null).describe('an existing tokenizer.json to use instead of training one'),
       })
       .prefault({}),
     data: z
       .strictObject({
-        corpus: z.string().min(1).default('builtin').describe('"builtin" (Brown, State of the Union, Moby-Dick, WordNet; downstream test splits excluded), or a .txt / .jsonl file or folder'),
+        corpus: z
+          .string()
+          .min(1)
+          .default('builtin')
+          .describe('"builtin" (Brown, State of the Union, Moby-Dick, WordNet; downstream test splits excluded), or a .txt / .jsonl file or folder'),
         format: z.enum(['auto', 'txt', 'jsonl']).default('auto').describe('corpus file format; auto: by extension'),
         field: z.string().min(1).default('text').describe('JSONL field holding the text'),
         seqLen: z.int().min(8).max(8192).default(128).describe('tokens per training window ([CLS] … [SEP])'),
@@ -53,20 +63,27 @@ export const pretrainConfigSchema = z
         skillRows: z
           .array(z.string())
           .default([])
-          .describe("skill models: rows of model.sparse.skills.table the objective activates, one drawn per step (SkillNet's sparsely activated pretraining); empty: the objective's own row"),
+          .describe(
+            "skill models: rows of model.sparse.skills.table the objective activates, one drawn per step (SkillNet's sparsely activated pretraining); empty: the objective's own row",
+          ),
       })
       .prefault({}),
     train: z
       .strictObject({
         steps: count().default(3000).describe('optimizer steps'),
-        batchSize: z.int().min(1).max(1 << 16).default(32).describe('windows per step'),
+        batchSize: z
+          .int()
+          .min(1)
+          .max(1 << 16)
+          .default(32)
+          .describe('windows per step'),
         lr: z.number().gt(0).lt(1).default(5e-4).describe('peak learning rate (AdamW)'),
         warmupSteps: z.int().min(0).default(300).describe('linear warm-up steps (at most steps)'),
         schedule: z.enum(['constant', 'linear', 'cosine']).default('cosine').describe('learning-rate decay after warm-up'),
         minLrRatio: z.number().min(0).max(1).default(0.1).describe('cosine: the final learning rate, as a share of lr'),
         weightDecay: z.number().min(0).default(0.01).describe('AdamW decoupled weight decay (not on biases and norms)'),
         clipNorm: z.number().gt(0).default(1.0).describe('gradient-norm clip'),
-        seed: z.int().min(0).max(2 ** 32 - 1).default(0).describe('seed of initialisation, masking and data order'),
+        seed: seed().default(0).describe('seed of initialisation, masking and data order'),
         logEvery: count().default(10).describe('steps between metrics.jsonl lines'),
         evalEvery: count().default(250).describe('steps between held-out evaluations'),
         evalBatches: count().default(16).describe('held-out batches per evaluation'),
@@ -88,8 +105,10 @@ export const pretrainConfigSchema = z
     if (!Array.isArray(rows)) return;
     if (skills && typeof skills.table === 'object' && skills.table !== null) {
       const table = skills.table;
-      for (const r of rows) if (!table[r]) return fail(`@{objective.skillRows}: "${r}" is not a row of @{model.sparse.skills.table} (rows: ${Object.keys(table).join(', ')})`);
-      if (rows.length === 0 && !table[c.objective.kind]) fail(`@{model.sparse.skills.table} needs a row for the pretraining objective "${c.objective.kind}" (or list rows in @{objective.skillRows})`);
+      for (const r of rows)
+        if (!table[r]) return fail(`@{objective.skillRows}: "${r}" is not a row of @{model.sparse.skills.table} (rows: ${Object.keys(table).join(', ')})`);
+      if (rows.length === 0 && !table[c.objective.kind])
+        fail(`@{model.sparse.skills.table} needs a row for the pretraining objective "${c.objective.kind}" (or list rows in @{objective.skillRows})`);
       const layers = c.model.layers;
       if (Array.isArray(skills.layers) && typeof layers === 'number' && !skills.layers.every((l) => l < layers)) {
         fail(`@{model.sparse.skills.layers} must be "all" or layer indices in [0, ${layers}) (@{model.layers} is ${layers})`);

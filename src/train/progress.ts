@@ -25,7 +25,9 @@ export class Progress {
     const width = 24;
     const filled = Math.round((width * step) / this.total);
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-    const extra = Object.entries(fields).map(([k, v]) => `${k} ${v}`).join('  ');
+    const extra = Object.entries(fields)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('  ');
     const line = `${bar} ${step}/${this.total}  ${Math.round(rate)} ${this.unit}/s  ${extra}  ETA ${fmt(eta)}`;
     if (this.tty) this.stream.write(`\r${line}\x1b[K`);
     else if (step - this.lastLine >= this.every || step === this.total) {

@@ -44,7 +44,16 @@ export function paramGroups(params: readonly Tensor[], o: GroupOptions = {}): Pa
     { params: ps.filter((p) => !decays(p)), weightDecay: 0, ...(lrScale === undefined ? {} : { lrScale }) },
   ];
   const groups = o.scaled
-    ? [...pair(params.filter((p) => !o.scaled!.has(p)), 1), ...pair(params.filter((p) => o.scaled!.has(p)), o.lrScale ?? 1)]
+    ? [
+        ...pair(
+          params.filter((p) => !o.scaled!.has(p)),
+          1,
+        ),
+        ...pair(
+          params.filter((p) => o.scaled!.has(p)),
+          o.lrScale ?? 1,
+        ),
+      ]
     : pair(params);
   return groups.filter((g) => g.params.length > 0);
 }
@@ -82,7 +91,11 @@ export class Trainer {
   readonly params: readonly Tensor[];
 
   /** `model` is where the Switch layers' auxiliary losses are collected from. */
-  constructor(private readonly model: Module, params: readonly Tensor[], private readonly o: TrainerOptions) {
+  constructor(
+    private readonly model: Module,
+    params: readonly Tensor[],
+    private readonly o: TrainerOptions,
+  ) {
     this.params = [...params];
     this.opt = new AdamW(paramGroups(this.params, o), { lr: o.lr, weightDecay: o.weightDecay });
   }

@@ -3,13 +3,12 @@
 // bounds and JSON Schema (docs/schemas/train.schema.json) all come from here.
 
 import { z } from 'zod';
+import { count, seed } from '../util/schema.js';
 import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
 import { taskConfigSchema } from '../tasks/task_config.js';
 import { loadConfig, type Overrides } from './config.js';
 import { MAX_VOCAB, MIN_VOCAB } from './pretrain_config.js';
-
-const count = () => z.int().min(1);
 
 /** The multi-task trainer's settings (trainMultiTask's options, less the callbacks). */
 export const trainOptionsSchema = z.strictObject({
@@ -20,12 +19,16 @@ export const trainOptionsSchema = z.strictObject({
   weightDecay: z.number().min(0).default(0.01).describe('AdamW decoupled weight decay (not on biases and norms)'),
   clipNorm: z.number().gt(0).default(1.0).describe('gradient-norm clip'),
   temperature: z.number().gt(0).default(2).describe('task sampling p_i ∝ n_i^(1/T) over training sizes (1: by size; large: uniform)'),
-  seed: z.int().min(0).max(2 ** 32 - 1).default(0).describe('seed of heads, sampling and batches'),
+  seed: seed().default(0).describe('seed of heads, sampling and batches'),
   evalEvery: count().default(200).describe('steps between dev evaluations (the best average is kept)'),
   patience: z.int().min(0).default(3).describe('evaluations without improvement before stopping (0: never stop early)'),
   evalExamples: count().default(2000).describe('cap on dev examples per task at each evaluation'),
   freezeEmbeddings: z.boolean().default(false).describe('transfer learning: keep the embeddings fixed'),
-  embeddingLrScale: z.number().gt(0).default(1).describe("multiplies the embeddings' learning rate (the quickstart uses 3 from a pretrained base; 1: the encoder's)"),
+  embeddingLrScale: z
+    .number()
+    .gt(0)
+    .default(1)
+    .describe("multiplies the embeddings' learning rate (the quickstart uses 3 from a pretrained base; 1: the encoder's)"),
   freezeLayers: z.int().min(0).default(0).describe('transfer learning: keep the lowest k encoder blocks fixed'),
   logEvery: count().default(50).describe('steps between progress lines when stderr is not a terminal'),
   groupByLength: count().default(16).describe("batches' worth of a task's examples sorted by length together, so batches pad less (1: no grouping)"),
@@ -47,12 +50,17 @@ export const trainConfigSchema = z.strictObject({
     })
     .superRefine((v, ctx) => headsDivideDModel(v, ctx))
     .prefault({})
-    .describe('from scratch only: the encoder, and the tokenizer trained on the tasks\' texts'),
-  maxLen: z.int().min(2).max(1 << 16).default(128).describe('longest input in tokens (capped by the base\'s positions)'),
+    .describe("from scratch only: the encoder, and the tokenizer trained on the tasks' texts"),
+  maxLen: z
+    .int()
+    .min(2)
+    .max(1 << 16)
+    .default(128)
+    .describe("longest input in tokens (capped by the base's positions)"),
   tasks: z
     .array(z.union([z.string().min(1), taskConfigSchema]))
     .min(1)
-    .describe('the tasks: a built-in task\'s name, or a task config {name, type, train, ...} (docs/schemas/task.schema.json)'),
+    .describe("the tasks: a built-in task's name, or a task config {name, type, train, ...} (docs/schemas/task.schema.json)"),
   perTask: z
     .record(
       z.string(),
@@ -65,7 +73,9 @@ export const trainConfigSchema = z.strictObject({
     .describe('per-task settings, by task name'),
   sparse: sparseSchema
     .optional()
-    .describe("Switch / skill layout, as pretraining's model.sparse; from a dense base it is made by upcycling. Omitted: the base's layout (dense from scratch)"),
+    .describe(
+      "Switch / skill layout, as pretraining's model.sparse; from a dense base it is made by upcycling. Omitted: the base's layout (dense from scratch)",
+    ),
   train: trainOptionsSchema.prefault({}),
   out: z.string().min(1).default('runs/train').describe('output folder; the model goes to out/model'),
 });

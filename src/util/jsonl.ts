@@ -14,7 +14,10 @@ export function describeJson(v: unknown): string {
  * class, naming the file and the 1-based line.
  */
 export function parseJsonl(
-  text: string, file: string, Err: new (message: string, file: string, line?: number) => InputError, check?: (value: unknown, line: number) => void,
+  text: string,
+  file: string,
+  Err: new (message: string, file: string, line?: number) => InputError,
+  check?: (value: unknown, line: number) => void,
 ): { line: number; value: unknown }[] {
   const out: { line: number; value: unknown }[] = [];
   const lines = text.split('\n');
@@ -35,7 +38,10 @@ export function parseJsonl(
 
 /** parseJsonl, with every value a JSON object. */
 export function parseJsonlObjects(
-  text: string, file: string, Err: new (message: string, file: string, line?: number) => InputError, expect = 'a JSON object',
+  text: string,
+  file: string,
+  Err: new (message: string, file: string, line?: number) => InputError,
+  expect = 'a JSON object',
 ): { line: number; value: Record<string, unknown> }[] {
   return parseJsonl(text, file, Err, (v, line) => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Err(`${file} line ${line}: expected ${expect}, got ${describeJson(v)}`, file, line);

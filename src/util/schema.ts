@@ -7,6 +7,18 @@
 
 import { z } from 'zod';
 
+// Field types every config uses, declared once so that the same key means the same bounds everywhere.
+/** A count of steps, examples, children...: an integer >= 1. */
+export const count = () => z.int().min(1);
+/** A probability of a Bernoulli draw (dropout, jitter): a number in [0, 1). */
+export const probability = () => z.number().min(0).lt(1);
+/** A seed of the 32-bit generators (engine/rng.ts). */
+export const seed = () =>
+  z
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1);
+
 /** How keys are written in messages. */
 export interface IssueStyle {
   /** Prepended to every key, e.g. "model" for an encoder config inside a pretraining config. */

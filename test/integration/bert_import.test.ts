@@ -26,7 +26,10 @@ function run(dir: string) {
     const ids = fromFx(io.inputs.input_ids);
     const hidden = model.encoder.forward(ids, fromFx(io.inputs.token_type_ids), paddingMask(fromFx(io.inputs.attention_mask)));
     const [B, T] = ids.shape;
-    const rows = new Tensor(Int32Array.from({ length: B * T }, (_, i) => i), [B * T]);
+    const rows = new Tensor(
+      Int32Array.from({ length: B * T }, (_, i) => i),
+      [B * T],
+    );
     return { hidden, logits: model.logitsAt(hidden, rows) };
   });
 }

@@ -9,9 +9,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/engine/index.js';
 import {
-  BROWN_CATEGORIES, CorpusError, LEXNAMES, UNIVERSAL_TAGS, brownSplit, brownToUniversal, builtinPretrainDocuments, corpusStats,
-  detokenize, firstInvalidUtf8, lemmaKey, loadBrown, loadMobyDickParts, loadSotuAddresses, loadWordNet, parseBrownFile, parseGloss,
-  pretrainHeldOut, readCorpus, wicLemmaSplit, wordnetSplit, type BrownDocument, type PretrainDocument, type Synset,
+  BROWN_CATEGORIES,
+  CorpusError,
+  LEXNAMES,
+  UNIVERSAL_TAGS,
+  brownSplit,
+  brownToUniversal,
+  builtinPretrainDocuments,
+  corpusStats,
+  detokenize,
+  firstInvalidUtf8,
+  lemmaKey,
+  loadBrown,
+  loadMobyDickParts,
+  loadSotuAddresses,
+  loadWordNet,
+  parseBrownFile,
+  parseGloss,
+  pretrainHeldOut,
+  readCorpus,
+  wicLemmaSplit,
+  wordnetSplit,
+  type BrownDocument,
+  type PretrainDocument,
+  type Synset,
 } from '../../src/data/corpus/index.js';
 
 let brownCache: { docs: BrownDocument[]; ms: number } | null = null;
@@ -28,7 +49,11 @@ const wordnet = (): Synset[] => (wordnetCache ??= loadWordNet());
 let pretrainCache: PretrainDocument[] | null = null;
 const pretrain = (): PretrainDocument[] => (pretrainCache ??= [...builtinPretrainDocuments()]);
 
-const sha = (xs: Iterable<string>) => createHash('sha256').update([...xs].sort().join('\n')).digest('hex').slice(0, 16);
+const sha = (xs: Iterable<string>) =>
+  createHash('sha256')
+    .update([...xs].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 16);
 
 function sample<T>(xs: readonly T[], n: number, seed: number): T[] {
   const idx = Array.from(xs.keys());
@@ -77,8 +102,18 @@ describe('Brown corpus', () => {
     assert.deepEqual([...counts.keys()].sort(), [...UNIVERSAL_TAGS].sort());
     // nltk.corpus.brown.tagged_words(tagset='universal'), whole corpus.
     const nltk: Record<string, number> = {
-      NOUN: 275558, VERB: 182750, '.': 147565, ADP: 144766, DET: 137019, ADJ: 83721,
-      ADV: 56239, PRON: 49334, CONJ: 38151, PRT: 29829, NUM: 14874, X: 1386,
+      NOUN: 275558,
+      VERB: 182750,
+      '.': 147565,
+      ADP: 144766,
+      DET: 137019,
+      ADJ: 83721,
+      ADV: 56239,
+      PRON: 49334,
+      CONJ: 38151,
+      PRT: 29829,
+      NUM: 14874,
+      X: 1386,
     };
     let off = 0;
     for (const [t, n] of Object.entries(nltk)) {
@@ -91,16 +126,41 @@ describe('Brown corpus', () => {
 
   it('maps raw tags by the documented rules', () => {
     const cases: [string, string][] = [
-      ['nn', 'NOUN'], ['nn-tl', 'NOUN'], ['at-tl-hl', 'DET'], ['np$', 'NOUN'], ['---hl', '.'], ['.-hl', '.'], ["''", '.'],
-      ['fw-nn', 'X'], ['fw-in+at-tl', 'X'], ['nil', 'X'], ['pp$', 'DET'], ['pps', 'PRON'], ['ppss+bem', 'PRT'], ['wdt+bez', 'PRT'],
-      ['vb+ppo', 'VERB'], ['md*', 'VERB'], ['bedz*', 'VERB'], ['rb+cs', 'ADV'], ['in+ppo', 'ADP'], ['cs', 'ADP'], ['ex', 'PRT'],
-      ['to', 'PRT'], ['uh', 'PRT'], ['od', 'ADJ'], ['ap', 'ADJ'], ['cd', 'NUM'], ['cd$', 'NOUN'], ['*', 'ADV'], ['NN-TL', 'NOUN'],
+      ['nn', 'NOUN'],
+      ['nn-tl', 'NOUN'],
+      ['at-tl-hl', 'DET'],
+      ['np$', 'NOUN'],
+      ['---hl', '.'],
+      ['.-hl', '.'],
+      ["''", '.'],
+      ['fw-nn', 'X'],
+      ['fw-in+at-tl', 'X'],
+      ['nil', 'X'],
+      ['pp$', 'DET'],
+      ['pps', 'PRON'],
+      ['ppss+bem', 'PRT'],
+      ['wdt+bez', 'PRT'],
+      ['vb+ppo', 'VERB'],
+      ['md*', 'VERB'],
+      ['bedz*', 'VERB'],
+      ['rb+cs', 'ADV'],
+      ['in+ppo', 'ADP'],
+      ['cs', 'ADP'],
+      ['ex', 'PRT'],
+      ['to', 'PRT'],
+      ['uh', 'PRT'],
+      ['od', 'ADJ'],
+      ['ap', 'ADJ'],
+      ['cd', 'NUM'],
+      ['cd$', 'NOUN'],
+      ['*', 'ADV'],
+      ['NN-TL', 'NOUN'],
     ];
     for (const [tag, u] of cases) assert.equal(brownToUniversal(tag), u, tag);
   });
 
   it('splits tokens on the last slash and detokenizes into natural text', () => {
-    const [s] = parseBrownFile("\n\n\tHe/pps paid/vbd 1/2/cd ,/, and/or/cc //in less/ap ./.\n\n");
+    const [s] = parseBrownFile('\n\n\tHe/pps paid/vbd 1/2/cd ,/, and/or/cc //in less/ap ./.\n\n');
     assert.deepEqual(s.words, ['He', 'paid', '1/2', ',', 'and/or', '/', 'less', '.']);
     assert.deepEqual(s.tags, ['pps', 'vbd', 'cd', ',', 'cc', 'in', 'ap', '.']);
     assert.equal(s.text, 'He paid 1/2, and/or / less.');
@@ -108,7 +168,10 @@ describe('Brown corpus', () => {
     assert.equal(detokenize(['more', "'", 'pro', "'", 'letters', '?']), "more 'pro' letters?");
     assert.equal(detokenize(['won', 'by', 'Ivan', 'Allen', 'Jr.', '.']), 'won by Ivan Allen Jr.');
     const first = brown().docs[0].sentences[0].text;
-    assert.equal(first, 'The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.');
+    assert.equal(
+      first,
+      'The Fulton County Grand Jury said Friday an investigation of Atlanta\'s recent primary election produced "no evidence" that any irregularities took place.',
+    );
   });
 
   it('most-frequent-tag baseline on held-out documents beats the 89.5% floor', () => {
@@ -153,7 +216,11 @@ describe('downstream splits', () => {
     const cat = new Map(brown().docs.map((d) => [d.id, d.category]));
     assert.deepEqual([...all].sort(), [...cat.keys()].sort());
     for (const c of BROWN_CATEGORIES) {
-      for (const part of [a.dev, a.test]) assert.ok([...part].some((id) => cat.get(id) === c), `${c} lacks held-out documents`);
+      for (const part of [a.dev, a.test])
+        assert.ok(
+          [...part].some((id) => cat.get(id) === c),
+          `${c} lacks held-out documents`,
+        );
     }
     assert.equal(
       [...a.test].sort().join(' '),
@@ -195,7 +262,10 @@ describe('WordNet', () => {
       assert.ok(s.definition !== '', s.key);
       for (const w of s.words) assert.ok(!/_|\((a|p|ip)\)$/.test(w), `${s.key} "${w}"`);
     }
-    assert.equal(syn.reduce((n, s) => n + s.examples.length, 0), 48541);
+    assert.equal(
+      syn.reduce((n, s) => n + s.examples.length, 0),
+      48541,
+    );
     const able = syn.find((s) => s.key === 'a:00001740')!;
     assert.deepEqual(able.words, ['able']);
     assert.equal(able.lexName, 'adj.all');
@@ -240,7 +310,10 @@ describe('pretraining corpus', () => {
     assert.ok(words('wordnet') > 1_000_000 && words('wordnet') < 1_100_000, `wordnet ${words('wordnet')}`);
     const held = pretrainHeldOut();
     assert.deepEqual(held.map((d) => d.source).sort(), ['moby-dick', 'moby-dick', 'moby-dick', 'sotu', 'sotu', 'sotu', 'sotu', 'sotu']);
-    assert.deepEqual(pretrainHeldOut().map((d) => d.id), held.map((d) => d.id));
+    assert.deepEqual(
+      pretrainHeldOut().map((d) => d.id),
+      held.map((d) => d.id),
+    );
     const ids = new Set(docs.map((d) => `${d.source}/${d.id}`));
     assert.equal(ids.size, docs.length);
     for (const h of held) assert.ok(!ids.has(`${h.source}/${h.id}`), `${h.id} is both held out and trained on`);
@@ -269,10 +342,22 @@ describe('pretraining corpus', () => {
     const text = docs.map((d) => d.text).join('\n\u0000\n');
     const bs = brownSplit();
     const longSentences = (keep: (id: string) => boolean) =>
-      brown().docs.filter((d) => keep(d.id)).flatMap((d) => d.sentences.filter((s) => s.words.length >= 8).map((s) => s.text));
+      brown()
+        .docs.filter((d) => keep(d.id))
+        .flatMap((d) => d.sentences.filter((s) => s.words.length >= 8).map((s) => s.text));
     // The check can fail: train sentences are found.
-    for (const s of sample(longSentences((id) => bs.train.has(id)), 20, 1)) assert.ok(text.includes(s), `train sentence missing: ${s}`);
-    for (const s of sample(longSentences((id) => !bs.train.has(id)), 150, 2)) assert.ok(!text.includes(s), `held-out Brown sentence leaks: ${s}`);
+    for (const s of sample(
+      longSentences((id) => bs.train.has(id)),
+      20,
+      1,
+    ))
+      assert.ok(text.includes(s), `train sentence missing: ${s}`);
+    for (const s of sample(
+      longSentences((id) => !bs.train.has(id)),
+      150,
+      2,
+    ))
+      assert.ok(!text.includes(s), `held-out Brown sentence leaks: ${s}`);
 
     const ws = wordnetSplit();
     const wic = wicLemmaSplit();
@@ -284,7 +369,12 @@ describe('pretraining corpus', () => {
       for (const t of [s.definition, ...s.examples]) if (t.split(' ').length >= 5) (out ? heldStrings : trainStrings).push(t);
     }
     const heldSet = new Set(heldStrings);
-    for (const t of sample(trainStrings.filter((t) => !heldSet.has(t)), 20, 3)) assert.ok(text.includes(t), `train gloss missing: ${t}`);
+    for (const t of sample(
+      trainStrings.filter((t) => !heldSet.has(t)),
+      20,
+      3,
+    ))
+      assert.ok(text.includes(t), `train gloss missing: ${t}`);
     for (const t of sample(heldStrings, 150, 4)) assert.ok(!occursWordAligned(text, t), `held-out WordNet text leaks: ${t}`);
   });
 });
@@ -306,18 +396,42 @@ describe('user corpus reader', () => {
   it('reads txt blocks, jsonl records, CRLF, a BOM, and directories in sorted order', () => {
     const txt = file('a.txt', '\uFEFFFirst doc line one\r\nline two  \r\n\r\n  \r\nSecond doc\r\n\r\n');
     const docs = readCorpus(txt);
-    assert.deepEqual(docs.map((d) => [d.id, d.line, d.text]), [['a.txt:1', 1, 'First doc line one\nline two'], ['a.txt:5', 5, 'Second doc']]);
+    assert.deepEqual(
+      docs.map((d) => [d.id, d.line, d.text]),
+      [
+        ['a.txt:1', 1, 'First doc line one\nline two'],
+        ['a.txt:5', 5, 'Second doc'],
+      ],
+    );
     const jl = file('b.jsonl', '\uFEFF{"text": "one", "id": 1}\r\n\r\n{"body": "x", "text": "two\\nlines"}\n{"text": "   "}\n');
-    assert.deepEqual(readCorpus(jl).map((d) => [d.line, d.text]), [[1, 'one'], [3, 'two\nlines']]);
+    assert.deepEqual(
+      readCorpus(jl).map((d) => [d.line, d.text]),
+      [
+        [1, 'one'],
+        [3, 'two\nlines'],
+      ],
+    );
     const other = file('c.data', '{"body": "custom field"}\n');
-    assert.deepEqual(readCorpus(other, { field: 'body' }).map((d) => d.text), ['custom field']); // auto: sniffed as jsonl
-    assert.deepEqual(readCorpus(other, { format: 'txt' }).map((d) => d.text), ['{"body": "custom field"}']);
+    assert.deepEqual(
+      readCorpus(other, { field: 'body' }).map((d) => d.text),
+      ['custom field'],
+    ); // auto: sniffed as jsonl
+    assert.deepEqual(
+      readCorpus(other, { format: 'txt' }).map((d) => d.text),
+      ['{"body": "custom field"}'],
+    );
     const sub = join(dir, 'multi');
     mkdirSync(sub);
     writeFileSync(join(sub, 'b.jsonl'), '{"text": "from jsonl"}\n');
     writeFileSync(join(sub, 'a.txt'), 'from txt\n');
     writeFileSync(join(sub, 'notes.md'), 'ignored\n');
-    assert.deepEqual(readCorpus(sub).map((d) => [d.id, d.text]), [['a.txt:1', 'from txt'], ['b.jsonl:1', 'from jsonl']]);
+    assert.deepEqual(
+      readCorpus(sub).map((d) => [d.id, d.text]),
+      [
+        ['a.txt:1', 'from txt'],
+        ['b.jsonl:1', 'from jsonl'],
+      ],
+    );
   });
 
   it('rejects bad corpora with the file and line in the message', () => {

@@ -20,10 +20,33 @@ import { Pathwise } from '../../src/index.js';
 import type { Batch } from '../../src/tasks/encode.js';
 import { subsample, type Example, type TaskData } from '../../src/tasks/task.js';
 import { trainMultiTask } from '../../src/train/multitask.js';
-import { DEFAULT_SEARCH, cloneMutation, makeChild, mutateHParams, pathScore, searchTask, trainPath, validateSearchOptions, type TrainPathOptions } from '../../src/evolve/index.js';
 import {
-  ComponentStore, HPARAM_NAMES, ModelFolderError, TaskModel, TaskPath, addedParameters, activatedParameters, hparamValues, loadModel, pathComponents, rawPrediction, saveModel, specOf,
-  type HParams, type Path,
+  DEFAULT_SEARCH,
+  cloneMutation,
+  makeChild,
+  mutateHParams,
+  pathScore,
+  searchTask,
+  trainPath,
+  validateSearchOptions,
+  type TrainPathOptions,
+} from '../../src/evolve/index.js';
+import {
+  ComponentStore,
+  HPARAM_NAMES,
+  ModelFolderError,
+  TaskModel,
+  TaskPath,
+  addedParameters,
+  activatedParameters,
+  hparamValues,
+  loadModel,
+  pathComponents,
+  rawPrediction,
+  saveModel,
+  specOf,
+  type HParams,
+  type Path,
 } from '../../src/model/index.js';
 
 const DENSE = { switch: null, skills: null };
@@ -48,7 +71,16 @@ async function logitsOf(encode: () => Promise<Batch>, run: (b: Batch) => Tensor)
 }
 
 const TINY: EncoderConfig = {
-  ...DEFAULT_ENCODER, vocabSize: 40, maxPositions: 16, dModel: 8, layers: 2, heads: 2, ffn: 16, dropout: 0.1, attentionDropout: 0.1, initStd: 0.05,
+  ...DEFAULT_ENCODER,
+  vocabSize: 40,
+  maxPositions: 16,
+  dModel: 8,
+  layers: 2,
+  heads: 2,
+  ffn: 16,
+  dropout: 0.1,
+  attentionDropout: 0.1,
+  initStd: 0.05,
 };
 
 /** A locked root stack (embeddings, 2 blocks, final norm) and one finished task's head. */
@@ -70,14 +102,20 @@ describe('residual adapter', () => {
     const y = ad.forward(x);
     assert.deepEqual(bytes(y), bytes(x), 'fresh adapter: y == x bit for bit');
     assert.ok(ad.up.weight.f32.every((v) => v === 0) && ad.up.bias!.f32.every((v) => v === 0));
-    assert.ok(ad.down.weight.f32.some((v) => v !== 0), 'the down-projection is random');
+    assert.ok(
+      ad.down.weight.f32.some((v) => v !== 0),
+      'the down-projection is random',
+    );
 
     // loss = sum(y * r): at init dL/dx = r exactly (the branch contributes 0), and the
     // up-projection's gradient is non-zero, so the adapter learns from its first step.
     const r = E.randn([2, 3, 6], new Rng(12));
     E.sum(E.mul(y, r)).backward();
     assert.deepEqual(Array.from(x.grad!), Array.from(r.f32));
-    assert.ok(ad.up.weight.grad!.some((v) => v !== 0), 'up-projection gets a gradient at init');
+    assert.ok(
+      ad.up.weight.grad!.some((v) => v !== 0),
+      'up-projection gets a gradient at init',
+    );
 
     // Away from init, every parameter's gradient matches central differences.
     const g = new Rng(13);
@@ -120,7 +158,11 @@ describe('mutations', () => {
     assert.deepEqual([none.embeddings, ...none.blocks, none.finalNorm], [root.embeddings, ...root.blocks, root.finalNorm]);
 
     const all = cloneMutation(store, parent, 1, 'new', new Rng(0));
-    const pairs: [string, string][] = [[root.embeddings, all.embeddings], ...root.blocks.map((b, i) => [b, all.blocks[i]] as [string, string]), [root.finalNorm, all.finalNorm!]];
+    const pairs: [string, string][] = [
+      [root.embeddings, all.embeddings],
+      ...root.blocks.map((b, i) => [b, all.blocks[i]] as [string, string]),
+      [root.finalNorm, all.finalNorm!],
+    ];
     assert.equal(all.created.length, 4);
     for (const [src, copy] of pairs) {
       assert.notEqual(src, copy);
@@ -131,7 +173,10 @@ describe('mutations', () => {
       assert.ok(a.locked && !b.locked, 'the source stays locked, the copy is trainable');
       const pa = a.module.namedParameters();
       const pb = b.module.namedParameters();
-      assert.deepEqual(pb.map(([n]) => n), pa.map(([n]) => n));
+      assert.deepEqual(
+        pb.map(([n]) => n),
+        pa.map(([n]) => n),
+      );
       pa.forEach(([n, t], i) => {
         const u = pb[i][1];
         assert.notEqual(u, t, `${copy}.${n} is a different tensor`);
@@ -151,7 +196,10 @@ describe('mutations', () => {
       const { store, root } = tinyStore(2);
       const spec = { name: 't', type: 'classification' as const, labels: ['a', 'b', 'c'] };
       const hp: HParams = { lr: 1e-3, warmupRatio: 0.1, mu: 0.3, layers: 2, adapterSize: 4 };
-      const parent = { path: { task: 'other', embeddings: root.embeddings, blocks: root.blocks, adapters: [null, null], finalNorm: root.finalNorm, head: '', hparams: hp }, sameTask: false };
+      const parent = {
+        path: { task: 'other', embeddings: root.embeddings, blocks: root.blocks, adapters: [null, null], finalNorm: root.finalNorm, head: '', hparams: hp },
+        sameTask: false,
+      };
       const child = makeChild(store, parent, spec, root, new Rng(5));
       return { store, root, spec, child };
     };
@@ -214,7 +262,19 @@ describe('mutations', () => {
 
   it('trainPath refuses a locked component', async () => {
     const { store, root } = tinyStore(4);
-    await assert.rejects(() => trainPath(null as never, [store.get(root.blocks[0])], [{ text: 'x' }], { steps: 1, batchSize: 1, lr: 1e-3, warmupRatio: 0, weightDecay: 0, clipNorm: 1, seed: 0 }), /locked/);
+    await assert.rejects(
+      () =>
+        trainPath(null as never, [store.get(root.blocks[0])], [{ text: 'x' }], {
+          steps: 1,
+          batchSize: 1,
+          lr: 1e-3,
+          warmupRatio: 0,
+          weightDecay: 0,
+          clipNorm: 1,
+          seed: 0,
+        }),
+      /locked/,
+    );
   });
 });
 
@@ -232,9 +292,15 @@ describe('adding a task by search (in process)', () => {
     sent = subsample(loadBuiltinTask('sent'), { train: 800, dev: 100, test: 100 }, 1);
     intent = loadBuiltinTask('slotsIntent');
     pos = subsample(loadBuiltinTask('pos'), { train: 600, dev: 80, test: 100 }, 1);
-    const tok = Tokenizer.train([...sent.train, ...intent.train].map((e) => e.text), { vocabSize: 600 });
+    const tok = Tokenizer.train(
+      [...sent.train, ...intent.train].map((e) => e.text),
+      { vocabSize: 600 },
+    );
     const rng = new Rng(3);
-    const enc = new TransformerEncoder({ ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 64, dModel: 32, layers: 2, heads: 2, ffn: 64, initStd: 0.05 }, rng);
+    const enc = new TransformerEncoder(
+      { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 64, dModel: 32, layers: 2, heads: 2, ffn: 64, initStd: 0.05 },
+      rng,
+    );
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(sent), { source: { builtin: 'sent' } });
     model.addTask(specOf(intent), { source: { builtin: 'slotsIntent' } });
@@ -242,14 +308,24 @@ describe('adding a task by search (in process)', () => {
     model.eval();
     for (const t of [sent, intent]) {
       recorded.set(t.name, {
-        logits: await logitsOf(() => model.encode(t.name, t.test, false), (b) => model.logits(t.name, b)),
+        logits: await logitsOf(
+          () => model.encode(t.name, t.test, false),
+          (b) => model.logits(t.name, b),
+        ),
         pred: await model.predict(t.name, t.test),
       });
     }
     system = finished(model);
     // Locked and in inference mode, a task's path computes exactly what it computed before.
     for (const t of [sent, intent]) {
-      assert.deepEqual(await logitsOf(() => system.encode(t.name, t.test, false), (b) => system.logits(t.name, b)), recorded.get(t.name)!.logits, `${t.name}: converted logits`);
+      assert.deepEqual(
+        await logitsOf(
+          () => system.encode(t.name, t.test, false),
+          (b) => system.logits(t.name, b),
+        ),
+        recorded.get(t.name)!.logits,
+        `${t.name}: converted logits`,
+      );
     }
     lockedBefore = new Map();
     for (const c of system.store.all()) {
@@ -264,7 +340,10 @@ describe('adding a task by search (in process)', () => {
   it("keeps earlier tasks' test logits bit-for-bit and their predictions equal", async () => {
     assert.deepEqual([...system.tasks.keys()], ['sent', 'slotsIntent', 'pos']);
     for (const t of [sent, intent]) {
-      const after = await logitsOf(() => system.encode(t.name, t.test, false), (b) => system.logits(t.name, b));
+      const after = await logitsOf(
+        () => system.encode(t.name, t.test, false),
+        (b) => system.logits(t.name, b),
+      );
       assert.deepEqual(after, recorded.get(t.name)!.logits, `${t.name}: logits changed`);
       assert.deepEqual(await system.predict(t.name, t.test), recorded.get(t.name)!.pred);
     }
@@ -274,7 +353,10 @@ describe('adding a task by search (in process)', () => {
     let n = 0;
     for (const [key, b] of lockedBefore) {
       const [id, ...rest] = key.split('.');
-      const p = system.store.get(id).module.namedParameters().find(([name]) => name === rest.join('.'))![1];
+      const p = system.store
+        .get(id)
+        .module.namedParameters()
+        .find(([name]) => name === rest.join('.'))![1];
       assert.deepEqual(bytes(p), b, `${key} changed`);
       n++;
     }
@@ -303,10 +385,26 @@ describe('adding a task by search (in process)', () => {
     const loaded = loadModel(dir);
     assert.deepEqual([...loaded.tasks.keys()], ['sent', 'slotsIntent', 'pos']);
     for (const t of [sent, intent]) {
-      assert.deepEqual(await logitsOf(() => loaded.encode(t.name, t.test, false), (b) => loaded.logits(t.name, b)), recorded.get(t.name)!.logits, `${t.name}: logits after reload`);
+      assert.deepEqual(
+        await logitsOf(
+          () => loaded.encode(t.name, t.test, false),
+          (b) => loaded.logits(t.name, b),
+        ),
+        recorded.get(t.name)!.logits,
+        `${t.name}: logits after reload`,
+      );
     }
-    const posNow = await logitsOf(() => system.encode('pos', pos.test, false), (b) => system.logits('pos', b));
-    assert.deepEqual(await logitsOf(() => loaded.encode('pos', pos.test, false), (b) => loaded.logits('pos', b)), posNow);
+    const posNow = await logitsOf(
+      () => system.encode('pos', pos.test, false),
+      (b) => system.logits('pos', b),
+    );
+    assert.deepEqual(
+      await logitsOf(
+        () => loaded.encode('pos', pos.test, false),
+        (b) => loaded.logits('pos', b),
+      ),
+      posNow,
+    );
     assert.deepEqual(loaded.task('pos').path, system.task('pos').path);
     assert.equal(loaded.numParameters(), system.numParameters());
 
@@ -316,7 +414,10 @@ describe('adding a task by search (in process)', () => {
     const cfg = JSON.parse(good);
     cfg.tasks[2].path.hparams.lr = 0.123;
     writeFileSync(cfgFile, JSON.stringify(cfg));
-    assert.throws(() => loadModel(dir), (e: Error) => e instanceof ModelFolderError && /config\.json: tasks\[2\]\.path\.hparams\.lr must be one of/.test(e.message));
+    assert.throws(
+      () => loadModel(dir),
+      (e: Error) => e instanceof ModelFolderError && /config\.json: tasks\[2\]\.path\.hparams\.lr must be one of/.test(e.message),
+    );
     const cfg2 = JSON.parse(good);
     cfg2.components.find((c: { id: string }) => c.id === system.task('pos').path.head).locked = false;
     writeFileSync(cfgFile, JSON.stringify(cfg2));
@@ -344,14 +445,20 @@ describe('pathwise add-task and pathwise tasks', () => {
 
   it('add a JSONL task to a `pathwise train` folder in place; earlier logits stay bit-for-bit; bad input exits 2 and changes nothing', async () => {
     sent = subsample(loadBuiltinTask('sent'), { train: 300, dev: 40, test: 60 }, 2);
-    const toJsonl = (xs: Example[]) => xs.map((e) => JSON.stringify(e.tags ? { words: e.words ?? e.text.split(' '), tags: e.tags } : { text: e.text, label: e.label })).join('\n');
+    const toJsonl = (xs: Example[]) =>
+      xs.map((e) => JSON.stringify(e.tags ? { words: e.words ?? e.text.split(' '), tags: e.tags } : { text: e.text, label: e.label })).join('\n');
     writeFileSync(join(work, 'train.jsonl'), toJsonl(sent.train));
     writeFileSync(join(work, 'test.jsonl'), toJsonl(sent.test));
-    writeFileSync(join(work, 'cfg.json'), JSON.stringify({
-      tasks: ['slotsIntent', { name: 'mysent', type: 'classification', train: join(work, 'train.jsonl'), test: join(work, 'test.jsonl') }],
-      scratch: { dModel: 32, layers: 1, heads: 2, ffn: 64, vocabSize: 600 }, maxLen: 48,
-      train: { steps: 60, batchSize: 16, lr: 2e-3, warmupSteps: 5, evalEvery: 60, patience: 0 }, out: join(work, 'out'),
-    }));
+    writeFileSync(
+      join(work, 'cfg.json'),
+      JSON.stringify({
+        tasks: ['slotsIntent', { name: 'mysent', type: 'classification', train: join(work, 'train.jsonl'), test: join(work, 'test.jsonl') }],
+        scratch: { dModel: 32, layers: 1, heads: 2, ffn: 64, vocabSize: 600 },
+        maxLen: 48,
+        train: { steps: 60, batchSize: 16, lr: 2e-3, warmupSteps: 5, evalEvery: 60, patience: 0 },
+        out: join(work, 'out'),
+      }),
+    );
     const t = cli('train', '--config', join(work, 'cfg.json'));
     assert.equal(t.status, 0, t.stderr);
     modelDir = join(work, 'out', 'model');
@@ -360,8 +467,17 @@ describe('pathwise add-task and pathwise tasks', () => {
     intent = loadBuiltinTask('slotsIntent');
     const dense = loadModel(modelDir);
     const before = new Map<string, Uint8Array>();
-    for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
-      before.set(name, await logitsOf(() => dense.encode(name, xs, false), (b) => dense.logits(name, b)));
+    for (const [name, xs] of [
+      ['slotsIntent', intent.test],
+      ['mysent', sent.test],
+    ] as const) {
+      before.set(
+        name,
+        await logitsOf(
+          () => dense.encode(name, xs, false),
+          (b) => dense.logits(name, b),
+        ),
+      );
     }
     assert.ok(Pathwise.fromPretrained(modelDir) instanceof TaskModel, 'a `pathwise train` folder loads as a TaskModel');
     const ev = cli('eval', modelDir);
@@ -376,7 +492,10 @@ describe('pathwise add-task and pathwise tasks', () => {
     writeFileSync(join(work, 'pos-train.jsonl'), toJsonl(pos.train));
     writeFileSync(join(work, 'pos-dev.jsonl'), toJsonl(pos.dev));
     writeFileSync(join(work, 'pos-test.jsonl'), toJsonl(pos.test));
-    writeFileSync(join(work, 'pos.json'), JSON.stringify({ name: 'mypos', type: 'tagging', train: 'pos-train.jsonl', dev: 'pos-dev.jsonl', test: 'pos-test.jsonl' }));
+    writeFileSync(
+      join(work, 'pos.json'),
+      JSON.stringify({ name: 'mypos', type: 'tagging', train: 'pos-train.jsonl', dev: 'pos-dev.jsonl', test: 'pos-test.jsonl' }),
+    );
 
     const snapshot = () => Object.fromEntries(readdirSync(modelDir).map((f) => [f, readFileSync(join(modelDir, f)).toString('base64')]));
     const dense0 = snapshot();
@@ -397,7 +516,10 @@ describe('pathwise add-task and pathwise tasks', () => {
     const ls = cli('tasks', modelDir);
     assert.equal(ls.status, 0, ls.stderr);
     const rows = ls.stdout.trim().split('\n').slice(3);
-    assert.deepEqual(rows.map((r) => r.split(/\s+/)[0]), ['slotsIntent', 'mysent', 'mypos']);
+    assert.deepEqual(
+      rows.map((r) => r.split(/\s+/)[0]),
+      ['slotsIntent', 'mysent', 'mypos'],
+    );
     assert.match(rows[2], /^mypos\s+tagging\s+[\d,]+\s+[\d,]+\s+emb\d+ > .*head\d+$/);
     const js = JSON.parse(cli('tasks', modelDir, '--json').stdout) as { converted: boolean; tasks: { task: string; activated: number; added: number }[] };
     assert.equal(js.converted, false);
@@ -406,8 +528,18 @@ describe('pathwise add-task and pathwise tasks', () => {
 
     // The folder is now a path system; the earlier tasks compute exactly what they did.
     const sys = loadModel(modelDir);
-    for (const [name, xs] of [['slotsIntent', intent.test], ['mysent', sent.test]] as const) {
-      assert.deepEqual(await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)), before.get(name), `${name}: logits after add-task`);
+    for (const [name, xs] of [
+      ['slotsIntent', intent.test],
+      ['mysent', sent.test],
+    ] as const) {
+      assert.deepEqual(
+        await logitsOf(
+          () => sys.encode(name, xs, false),
+          (b) => sys.logits(name, b),
+        ),
+        before.get(name),
+        `${name}: logits after add-task`,
+      );
     }
     const s = await sys.evaluate('mypos', pos.test);
     assert.equal(s.score.toFixed(4), testScore.toFixed(4), 'the saved path scores what add-task reported');
@@ -435,7 +567,11 @@ describe('pathwise add-task and pathwise tasks', () => {
   it('eval, predict and Pathwise.fromPretrained take the path-system folder: the in-process scores and predictions, earlier tasks as before; inspect points to tasks; export keeps it loadable', async () => {
     assert.ok(denseEval.length > 0, 'the add-task test above ran first');
     const sys = loadModel(modelDir);
-    const metricsLine = (s: Record<string, number | string>) => Object.entries(s).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${(v as number).toFixed(4)}`).join('  ');
+    const metricsLine = (s: Record<string, number | string>) =>
+      Object.entries(s)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`)
+        .join('  ');
 
     const ev = cli('eval', modelDir);
     assert.equal(ev.status, 0, ev.stderr);
@@ -443,7 +579,11 @@ describe('pathwise add-task and pathwise tasks', () => {
     assert.equal(lines.length, 4);
     // The earlier tasks: the very lines the dense folder printed (their logits are unchanged).
     assert.deepEqual(lines.slice(0, 3), denseEval);
-    for (const [i, name, data] of [[1, 'slotsIntent', intent], [2, 'mysent', sent], [3, 'mypos', pos]] as const) {
+    for (const [i, name, data] of [
+      [1, 'slotsIntent', intent],
+      [2, 'mysent', sent],
+      [3, 'mypos', pos],
+    ] as const) {
       const s = await sys.evaluate(name, data.test);
       assert.ok(lines[i].startsWith(name.padEnd(14) + metricsLine(s)), `eval line ${JSON.stringify(lines[i])}, in process ${metricsLine(s)}`);
     }
@@ -482,8 +622,20 @@ describe('pathwise add-task and pathwise tasks', () => {
     const ex = cli('export', modelDir, '--out', join(work, 'f32'), '--dtype', 'f32');
     assert.equal(ex.status, 0, ex.stderr);
     const copy = loadModel(join(work, 'f32'));
-    for (const [name, xs] of [['mysent', sent.test], ['mypos', pos.test]] as const) {
-      assert.deepEqual(await logitsOf(() => copy.encode(name, xs, false), (b) => copy.logits(name, b)), await logitsOf(() => sys.encode(name, xs, false), (b) => sys.logits(name, b)));
+    for (const [name, xs] of [
+      ['mysent', sent.test],
+      ['mypos', pos.test],
+    ] as const) {
+      assert.deepEqual(
+        await logitsOf(
+          () => copy.encode(name, xs, false),
+          (b) => copy.logits(name, b),
+        ),
+        await logitsOf(
+          () => sys.encode(name, xs, false),
+          (b) => sys.logits(name, b),
+        ),
+      );
     }
     assert.equal(cli('export', modelDir, '--out', join(work, 'f16')).status, 0);
     const half = cli('predict', join(work, 'f16'), '--task', 'mypos', ...posTexts);
@@ -500,13 +652,19 @@ describe('children trained in parallel (worker threads)', () => {
   before(() => {
     sent = subsample(loadBuiltinTask('sent'), { train: 120, dev: 30, test: 40 }, 4);
     pos = subsample(loadBuiltinTask('pos'), { train: 120, dev: 30, test: 30 }, 4);
-    tok = Tokenizer.train([...sent.train, ...pos.train].map((e) => e.text), { vocabSize: 300 });
+    tok = Tokenizer.train(
+      [...sent.train, ...pos.train].map((e) => e.text),
+      { vocabSize: 300 },
+    );
   });
 
   /** A system with one finished task (sent) on a tiny random encoder; the same every call. */
   const tinySystem = (): TaskModel => {
     const rng = new Rng(21);
-    const enc = new TransformerEncoder({ ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 32, dModel: 16, layers: 2, heads: 2, ffn: 32, initStd: 0.05 }, rng);
+    const enc = new TransformerEncoder(
+      { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 32, dModel: 16, layers: 2, heads: 2, ffn: 32, initStd: 0.05 },
+      rng,
+    );
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 32 });
     model.addTask(specOf(sent), { source: { builtin: 'sent' } });
     return finished(model);
@@ -523,7 +681,15 @@ describe('children trained in parallel (worker threads)', () => {
     const cl = cloneMutation(store, root, 1, 'pos', rng);
     const head = store.create('head', { type: 'tagging', dModel: 16, classes: pos.labels.length, dropout: 0.1, initStd: 0.05 }, 'pos', rng.fork()).id;
     const adapter = store.create('adapter', { dModel: 16, size: 4, layerNormEps: 1e-5, initStd: 0.05 }, 'pos', rng.fork()).id;
-    const path: Path = { task: 'pos', embeddings: cl.embeddings, blocks: cl.blocks, adapters: [adapter, null], finalNorm: cl.finalNorm, head, hparams: root.hparams };
+    const path: Path = {
+      task: 'pos',
+      embeddings: cl.embeddings,
+      blocks: cl.blocks,
+      adapters: [adapter, null],
+      finalNorm: cl.finalNorm,
+      head,
+      hparams: root.hparams,
+    };
     return { path, created: [...cl.created, head, adapter], notes: [] };
   };
   const train: TrainPathOptions = { steps: 12, batchSize: 8, lr: 2e-3, warmupRatio: 0.1, weightDecay: 0.01, clipNorm: 1, seed: 77 };
@@ -535,16 +701,31 @@ describe('children trained in parallel (worker threads)', () => {
     const child = posChild(system);
     const path = child.path;
     assert.equal(child.created.length, 6);
-    const initial = new Map(child.created.flatMap((id) => store.get(id).module.namedParameters().map(([n, p]) => [`${id}.${n}`, bytes(Float32Array.from(p.f32))] as const)));
+    const initial = new Map(
+      child.created.flatMap((id) =>
+        store
+          .get(id)
+          .module.namedParameters()
+          .map(([n, p]) => [`${id}.${n}`, bytes(Float32Array.from(p.f32))] as const),
+      ),
+    );
 
     // Two workers at once, as a round runs them: the same child, and the same child with another seed.
-    const jobs = [childJob(store, 0, child, spec, tok, system.maxLen, pos.train, pos.dev, train), childJob(store, 1, child, spec, tok, system.maxLen, pos.train, pos.dev, { ...train, seed: 78 })];
+    const jobs = [
+      childJob(store, 0, child, spec, tok, system.maxLen, pos.train, pos.dev, train),
+      childJob(store, 1, child, spec, tok, system.maxLen, pos.train, pos.dev, { ...train, seed: 78 }),
+    ];
     const [worker, otherSeed] = await trainInWorkers(jobs);
 
     // In process, as the sequential search trains it, with OpenBLAS at 1 thread as in the workers.
     const here = await withBlasThreads(1, async () => {
       const model = new TaskPath(store, path, spec, system.tokenizer, system.maxLen).eval();
-      const t = await trainPath(model, child.created.map((id) => store.get(id)), pos.train, train);
+      const t = await trainPath(
+        model,
+        child.created.map((id) => store.get(id)),
+        pos.train,
+        train,
+      );
       return { dev: await model.evaluate(pos.dev), loss: t.finalLoss };
     });
 
@@ -586,11 +767,32 @@ describe('children trained in parallel (worker threads)', () => {
   it("parallel = 2: the search is deterministic and leaves the earlier task's logits bit-for-bit", async () => {
     const run = async () => {
       const system = tinySystem();
-      const before = await logitsOf(() => system.encode('sent', sent.test, false), (b) => system.logits('sent', b));
+      const before = await logitsOf(
+        () => system.encode('sent', sent.test, false),
+        (b) => system.logits('sent', b),
+      );
       const res = await searchTask(system, pos, { builtin: 'pos' }, { children: 3, parallel: 2, steps: 10, batchSize: 8, seed: 4 });
-      const after = await logitsOf(() => system.encode('sent', sent.test, false), (b) => system.logits('sent', b));
-      const summary = res.candidates.map((c) => ({ index: c.index, parent: c.parent, notes: c.notes, path: c.path, dev: c.dev, trainLoss: c.trainLoss, score: c.score, added: c.added, children: c.children }));
-      const weights = pathComponents(system.task('pos').path).flatMap((id) => system.store.get(id).module.parameters().map((p) => bytes(p)));
+      const after = await logitsOf(
+        () => system.encode('sent', sent.test, false),
+        (b) => system.logits('sent', b),
+      );
+      const summary = res.candidates.map((c) => ({
+        index: c.index,
+        parent: c.parent,
+        notes: c.notes,
+        path: c.path,
+        dev: c.dev,
+        trainLoss: c.trainLoss,
+        score: c.score,
+        added: c.added,
+        children: c.children,
+      }));
+      const weights = pathComponents(system.task('pos').path).flatMap((id) =>
+        system.store
+          .get(id)
+          .module.parameters()
+          .map((p) => bytes(p)),
+      );
       return { before, after, res, summary, weights };
     };
     const a = await run();
@@ -610,7 +812,11 @@ describe('children trained in parallel (worker threads)', () => {
       await assert.rejects(searchTask(tinySystem(), pos, { builtin: 'pos' }, { parallel: p }), /parallel must be an integer >= 1/);
     }
     for (const p of ['0', '1.5', 'two']) {
-      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'add-task', join(tmpdir(), 'no-such-model'), '--task', 'pos', '--parallel', p], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'add-task', join(tmpdir(), 'no-such-model'), '--task', 'pos', '--parallel', p],
+        { encoding: 'utf8' },
+      );
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`--parallel must be an integer >= 1, got "${p.replace('.', '\\.')}"`));
     }

@@ -187,16 +187,27 @@ describe('the npm package, installed offline into an empty project', { timeout: 
   });
 
   it('the tarball holds the exports, the bin and the native build inputs, and no tests, benchmarks, sources or weights', (t) => {
-    t.diagnostic(`tarball ${(packed.size / 1e3).toFixed(0)} kB, ${packed.files.length} files; npm pack ${(pack.ms / 1000).toFixed(1)} s, offline install ${(install.ms / 1000).toFixed(1)} s`);
+    t.diagnostic(
+      `tarball ${(packed.size / 1e3).toFixed(0)} kB, ${packed.files.length} files; npm pack ${(pack.ms / 1000).toFixed(1)} s, offline install ${(install.ms / 1000).toFixed(1)} s`,
+    );
     const files = new Set(packed.files.map((f) => f.path));
     const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : [e.types, e.import]));
     const gyp = readFileSync(join(ROOT, 'binding.gyp'), 'utf8');
     const nativeSources = [...gyp.matchAll(/"(native\/[^"]+)"/g)].map((m) => m[1]);
     assert.ok(nativeSources.length >= 2, 'binding.gyp names its sources');
-    for (const need of [...targets.map((p) => p.replace(/^\.\//, '')), ...Object.values(pkg.bin), 'binding.gyp', 'scripts/build-native.mjs', ...nativeSources, 'README.md']) {
+    for (const need of [
+      ...targets.map((p) => p.replace(/^\.\//, '')),
+      ...Object.values(pkg.bin),
+      'binding.gyp',
+      'scripts/build-native.mjs',
+      ...nativeSources,
+      'README.md',
+    ]) {
       assert.ok(files.has(need), `${need} is missing from the tarball`);
     }
-    const stray = [...files].filter((f) => /^(src|test|bench|tools|models|configs|docs|build)\/|^dist\/(test|bench|tools)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts'));
+    const stray = [...files].filter(
+      (f) => /^(src|test|bench|tools|models|configs|docs|build)\/|^dist\/(test|bench|tools)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts'),
+    );
     assert.deepEqual(stray, []);
   });
 
@@ -208,7 +219,9 @@ describe('the npm package, installed offline into an empty project', { timeout: 
   });
 
   it('every exports entry resolves, for Node and for TypeScript; a deep import into dist/ is refused', async () => {
-    const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => k.replace(/^\./, pkg.name));
+    const subpaths = Object.keys(pkg.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => k.replace(/^\./, pkg.name));
     const probe = `
 import { createRequire } from 'node:module';
 const empty = [];
@@ -236,7 +249,21 @@ await import('${pkg.name}/dist/src/engine/index.js').then(
     writeFileSync(join(project, 'types.ts'), ts);
     writeFileSync(join(project, 'bad.ts'), `import { noSuchExport } from '${pkg.name}/engine';\nexport { noSuchExport };\n`);
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types')];
+    const flags = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(ROOT, 'node_modules', '@types'),
+    ];
     const r2 = await run(process.execPath, [tsc, ...flags, 'types.ts', 'bad.ts'], project, 120_000);
     const errors = r2.stdout.split('\n').filter((l) => / error TS\d+:/.test(l));
     assert.equal(errors.length, 1, explain('tsc types.ts bad.ts (one error expected, in bad.ts)', r2));
@@ -247,11 +274,19 @@ await import('${pkg.name}/dist/src/engine/index.js').then(
     const examples = readmeExamples();
     assert.ok(examples.length > 0, 'README.md has no ```js run examples');
 
-    writeFileSync(join(project, 'corpus.txt'), Array.from({ length: 300 }, (_, i) => Array.from({ length: 5 + (i % 11) }, (_, j) => WORDS[(i * 7 + j * 13) % WORDS.length]).join(' ') + '.').join('\n\n'));
+    writeFileSync(
+      join(project, 'corpus.txt'),
+      Array.from({ length: 300 }, (_, i) => Array.from({ length: 5 + (i % 11) }, (_, j) => WORDS[(i * 7 + j * 13) % WORDS.length]).join(' ') + '.').join(
+        '\n\n',
+      ),
+    );
     writeFileSync(join(project, 'pretrain.json'), JSON.stringify(PRETRAIN));
     writeFileSync(join(project, 'train.json'), JSON.stringify(TRAIN));
     const bin = join(project, 'node_modules', '.bin', 'pathwise');
-    for (const [cmd, cfg] of [['pretrain', 'pretrain.json'], ['train', 'train.json']]) {
+    for (const [cmd, cfg] of [
+      ['pretrain', 'pretrain.json'],
+      ['train', 'train.json'],
+    ]) {
       const r = await run(bin, [cmd, '--config', cfg], project, 120_000);
       assert.equal(r.status, 0, explain(`pathwise ${cmd}`, r));
     }

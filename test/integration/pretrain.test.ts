@@ -31,7 +31,10 @@ function cli(args: string[]) {
 }
 
 function metrics(out: string): Record<string, number>[] {
-  return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('pathwise pretrain', () => {
@@ -90,7 +93,11 @@ describe('pathwise pretrain', () => {
     assert.match(r2.stderr, /resuming from .*step-000000[3-9]0/);
     const ma = metrics(a);
     const mb = metrics(b);
-    assert.deepEqual(mb.map((m) => m.step), ma.map((m) => m.step), 'one metrics line per step, none duplicated');
+    assert.deepEqual(
+      mb.map((m) => m.step),
+      ma.map((m) => m.step),
+      'one metrics line per step, none duplicated',
+    );
     for (let i = 0; i < ma.length; i++) {
       for (const k of ['loss', 'heldout_loss', 'lr']) {
         if (k in ma[i]) assert.equal(mb[i][k], ma[i][k], `${k} at step ${ma[i].step}`);
@@ -115,10 +122,17 @@ describe('pathwise pretrain', () => {
     assert.equal(r.status, 0, r.stderr);
     const skills = { skills: ['g', 'a', 'b', 'c'], generic: 'g', table: { ta: ['a'], tb: ['b'], tc: ['c'] }, layers: [1] };
     const cfg2 = join(work, 'skill.json');
-    writeFileSync(cfg2, JSON.stringify({
-      ...TINY, data: { ...TINY.data, corpus }, init: join(dense, 'model'), model: { sparse: { skills } },
-      objective: { skillRows: ['ta', 'tb'] }, train: { ...TINY.train, steps: 12, checkpointEvery: 12, evalEvery: 12 },
-    }));
+    writeFileSync(
+      cfg2,
+      JSON.stringify({
+        ...TINY,
+        data: { ...TINY.data, corpus },
+        init: join(dense, 'model'),
+        model: { sparse: { skills } },
+        objective: { skillRows: ['ta', 'tb'] },
+        train: { ...TINY.train, steps: 12, checkpointEvery: 12, evalEvery: 12 },
+      }),
+    );
     const out = join(work, 'init-skills');
     r = cli(['pretrain', '--config', cfg2, '--out', out]);
     assert.equal(r.status, 0, r.stderr);

@@ -45,7 +45,8 @@ describe('numeric references from before the one-model rewrite', () => {
   it("an existing path system's folder loads and gives every task's logits bit for bit", async () => {
     const model = loadModel(join(REF, 'path_system'));
     assert.deepEqual([...model.tasks.keys()], Object.keys(logitsRef.tasks));
-    for (const [name, r] of Object.entries(logitsRef.tasks)) assert.deepEqual(await logitsOf(model, name, r.examples), { shape: r.shape, logits: r.logits }, `${name}: logits`);
+    for (const [name, r] of Object.entries(logitsRef.tasks))
+      assert.deepEqual(await logitsOf(model, name, r.examples), { shape: r.shape, logits: r.logits }, `${name}: logits`);
   });
 
   it('the same two add-task searches on the same dense folder find the same paths and the same logits', async () => {
@@ -53,26 +54,45 @@ describe('numeric references from before the one-model rewrite', () => {
     try {
       const dir = join(work, 'model');
       cpSync(join(REF, 'dense_tiny'), dir, { recursive: true });
-      for (const [task, seed] of [['wic', '1'], ['slotsIntent', '2']]) {
+      for (const [task, seed] of [
+        ['wic', '1'],
+        ['slotsIntent', '2'],
+      ]) {
         const r = cli('add-task', dir, '--task', task, '--children', '3', '--steps', '30', '--seed', seed, '--batch-size', '16');
         assert.equal(r.status, 0, r.stderr);
       }
-      const paths = (d: string) => (JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).tasks as { name: string; path: unknown }[]).map((t) => [t.name, t.path]);
+      const paths = (d: string) =>
+        (JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')).tasks as { name: string; path: unknown }[]).map((t) => [t.name, t.path]);
       assert.deepEqual(paths(dir), paths(join(REF, 'path_system')));
       const model = loadModel(dir);
-      for (const [name, r] of Object.entries(logitsRef.tasks)) assert.deepEqual(await logitsOf(model, name, r.examples), { shape: r.shape, logits: r.logits }, `${name}: logits`);
+      for (const [name, r] of Object.entries(logitsRef.tasks))
+        assert.deepEqual(await logitsOf(model, name, r.examples), { shape: r.shape, logits: r.logits }, `${name}: logits`);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
   });
 
   it('three short multi-task runs (dense, Switch, skills) give the same losses, parameters and test logits', async () => {
-    interface Run { sparse: SparseConfig; losses: [string, string][]; bestStep: number; history: unknown; parameters: string; testLogits: Record<string, string> }
-    const r = ref<{ tasks: string[]; sizes: { train: number; dev: number; test: number }; options: Record<string, number>; runs: Record<string, Run> }>('multitask_run.json');
+    interface Run {
+      sparse: SparseConfig;
+      losses: [string, string][];
+      bestStep: number;
+      history: unknown;
+      parameters: string;
+      testLogits: Record<string, string>;
+    }
+    const r = ref<{ tasks: string[]; sizes: { train: number; dev: number; test: number }; options: Record<string, number>; runs: Record<string, Run> }>(
+      'multitask_run.json',
+    );
     const { maxLen, ...options } = r.options;
     for (const layout of ['dense', 'switch', 'skills']) {
       const want = r.runs[layout];
-      const sparse: SparseConfig = layout === 'dense' ? { switch: null, skills: null } : layout === 'switch' ? { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 4 }, skills: null } : { switch: null, skills: BUILTIN_SKILLS };
+      const sparse: SparseConfig =
+        layout === 'dense'
+          ? { switch: null, skills: null }
+          : layout === 'switch'
+            ? { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 4 }, skills: null }
+            : { switch: null, skills: BUILTIN_SKILLS };
       assert.deepEqual(JSON.parse(JSON.stringify(sparse)), want.sparse);
       const tasks = r.tasks.map((n) => subsample(loadBuiltinTask(n), r.sizes, 0));
       const pre = loadPretrained(join(ROOT, 'models', 'base'));

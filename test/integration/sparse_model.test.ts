@@ -18,7 +18,14 @@ import { ROOT, assertClose } from '../helpers.js';
 describe('Switch layer gradients (finite differences)', () => {
   it('match for x, router and experts, with drops and both auxiliary losses', () => {
     const rng = new Rng(11);
-    const sw = new SwitchFFN({ experts: 3, topK: 2, capacityFactor: 1.0, evalCapacityFactor: 1.0, jitter: 0, expertDropout: 0, lbWeight: 0.3, zWeight: 0.2, normalizeTopK: true }, 4, 6, 'gelu', rng, 0.5);
+    const sw = new SwitchFFN(
+      { experts: 3, topK: 2, capacityFactor: 1.0, evalCapacityFactor: 1.0, jitter: 0, expertDropout: 0, lbWeight: 0.3, zWeight: 0.2, normalizeTopK: true },
+      4,
+      6,
+      'gelu',
+      rng,
+      0.5,
+    );
     const x = E.randn([7, 4], rng, 1, true);
     const up = E.randn([7, 4], rng);
     const loss = () => E.add(E.sum(E.mul(sw.forward(x), up)), auxLoss(sw)!);
@@ -47,7 +54,21 @@ describe('Switch layer gradients (finite differences)', () => {
 });
 
 describe('upcycling a dense model', () => {
-  const cfg = { vocabSize: 60, maxPositions: 8, typeVocabSize: 2, dModel: 8, layers: 2, heads: 2, ffn: 16, activation: 'gelu' as const, dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.2, normPlacement: 'pre' as const };
+  const cfg = {
+    vocabSize: 60,
+    maxPositions: 8,
+    typeVocabSize: 2,
+    dModel: 8,
+    layers: 2,
+    heads: 2,
+    ffn: 16,
+    activation: 'gelu' as const,
+    dropout: 0,
+    attentionDropout: 0,
+    layerNormEps: 1e-5,
+    initStd: 0.2,
+    normPlacement: 'pre' as const,
+  };
   const ids = new Tensor(Int32Array.from([5, 9, 13, 2, 7, 30, 41, 3]), [2, 4]);
 
   it('a skill model made from a dense model computes the same function (identical skills average to the dense FFN)', () => {
@@ -61,7 +82,25 @@ describe('upcycling a dense model', () => {
 
   it('a Switch model made from a dense model starts with every expert equal to the dense FFN', () => {
     const dense = new LanguageModel(cfg, new Rng(1));
-    const sw = upcycle(dense, { switch: { experts: 4, topK: 1, capacityFactor: null, evalCapacityFactor: null, jitter: 0, expertDropout: 0, lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true, every: 2 }, skills: null }, new Rng(2));
+    const sw = upcycle(
+      dense,
+      {
+        switch: {
+          experts: 4,
+          topK: 1,
+          capacityFactor: null,
+          evalCapacityFactor: null,
+          jitter: 0,
+          expertDropout: 0,
+          lbWeight: 0.01,
+          zWeight: 0.001,
+          normalizeTopK: true,
+          every: 2,
+        },
+        skills: null,
+      },
+      new Rng(2),
+    );
     const layer = sw.encoder.layers[1].ffn as SwitchFFN;
     const src = dense.encoder.layers[1].ffn as FeedForward;
     for (let e = 0; e < 4; e++) assert.deepEqual(Array.from(layer.experts.w1.f32.subarray(e * 128, (e + 1) * 128)), Array.from(src.fc1.weight.f32));
@@ -80,7 +119,10 @@ describe('pathwise pretrain with a sparse config, and pathwise inspect', () => {
   it('trains Switch experts inside skills (loss falls, router statistics logged) and inspects the result', () => {
     const cfg = {
       model: {
-        dModel: 32, layers: 2, heads: 2, ffn: 64,
+        dModel: 32,
+        layers: 2,
+        heads: 2,
+        ffn: 64,
         sparse: {
           switch: { experts: 4, every: 2 },
           skills: { skills: ['s0', 's_mlm', 's_task'], generic: 's0', table: { mlm: ['s_mlm'], task: ['s_task'] }, layers: [1] },
@@ -95,18 +137,31 @@ describe('pathwise pretrain with a sparse config, and pathwise inspect', () => {
     const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
     const r = spawnSync(process.execPath, [cli, 'pretrain', '--config', join(work, 'cfg.json'), '--out', join(work, 'out')], { env, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const m = readFileSync(join(work, 'out', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const m = readFileSync(join(work, 'out', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const train = m.filter((x) => 'loss' in x);
     assert.ok(train[train.length - 1].loss < train[0].loss - 0.3, 'training loss falls');
-    assert.ok(train.every((x) => Number.isFinite(x.lb) && x.lb >= 0.9 && Array.isArray(x.tokens_per_expert)), 'router statistics are logged');
-    const bad = spawnSync(process.execPath, [cli, 'pretrain', '--config', join(work, 'cfg.json'), '--model.sparse.switch.expertz', '3', '--out', join(work, 'x')], { env, encoding: 'utf8' });
+    assert.ok(
+      train.every((x) => Number.isFinite(x.lb) && x.lb >= 0.9 && Array.isArray(x.tokens_per_expert)),
+      'router statistics are logged',
+    );
+    const bad = spawnSync(
+      process.execPath,
+      [cli, 'pretrain', '--config', join(work, 'cfg.json'), '--model.sparse.switch.expertz', '3', '--out', join(work, 'x')],
+      { env, encoding: 'utf8' },
+    );
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /unknown key "model\.sparse\.switch\.expertz" \(did you mean "model\.sparse\.switch\.experts"\?\)/);
 
     const ins = spawnSync(process.execPath, [cli, 'inspect', join(work, 'out', 'model'), '--json'], { env, encoding: 'utf8' });
     assert.equal(ins.status, 0, ins.stderr);
     const acc = JSON.parse(ins.stdout) as { task: string; totalParams: number; activeParams: number; layers: { kind: string }[] }[];
-    assert.deepEqual(acc.map((a) => a.task), ['mlm', 'task']);
+    assert.deepEqual(
+      acc.map((a) => a.task),
+      ['mlm', 'task'],
+    );
     assert.equal(acc[0].layers[1].kind, 'skills(2/3 switch(4e, top-1))');
     assert.ok(acc[0].activeParams < acc[0].totalParams / 2, 'a task activates a small part of the model');
   });

@@ -25,7 +25,10 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], {
 const bytes = (f: Float32Array) => new Uint8Array(f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength));
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SWITCH, experts: 4, every: 1, jitter: 0 }, skills: null };
-const SKILLS: SparseConfig = { switch: null, skills: { skills: ['general', 'sentence', 'intent', 'token'], generic: 'general', table: { sent: ['sentence'], slotsIntent: ['intent'] }, layers: [1] } };
+const SKILLS: SparseConfig = {
+  switch: null,
+  skills: { skills: ['general', 'sentence', 'intent', 'token'], generic: 'general', table: { sent: ['sentence'], slotsIntent: ['intent'] }, layers: [1] },
+};
 
 describe('μ2Net paths through Switch and skill blocks', () => {
   let sent: TaskData;
@@ -39,7 +42,10 @@ describe('μ2Net paths through Switch and skill blocks', () => {
     sent = subsample(loadBuiltinTask('sent'), { train: 300, dev: 40, test: 40 }, 2);
     intent = loadBuiltinTask('slotsIntent');
     pos = subsample(loadBuiltinTask('pos'), { train: 300, dev: 40, test: 40 }, 2);
-    tok = Tokenizer.train([...sent.train, ...intent.train, ...pos.train].map((e) => e.text), { vocabSize: 500 });
+    tok = Tokenizer.train(
+      [...sent.train, ...intent.train, ...pos.train].map((e) => e.text),
+      { vocabSize: 500 },
+    );
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -60,17 +66,26 @@ describe('μ2Net paths through Switch and skill blocks', () => {
     return bytes(Float32Array.from(noGrad(() => m.logits(t.name, batch)).f32));
   };
 
-  for (const [name, sparse, kind] of [['Switch', SWITCH, SwitchFFN], ['SkillNet', SKILLS, SkillFFN]] as const) {
+  for (const [name, sparse, kind] of [
+    ['Switch', SWITCH, SwitchFFN],
+    ['SkillNet', SKILLS, SkillFFN],
+  ] as const) {
     it(`adds a task to a ${name} model by search; earlier tasks' logits stay bit for bit, in memory and after save and load`, async () => {
       const model = await trained(sparse);
-      const before = new Map([[sent.name, await logitsOn(model, sent)], [intent.name, await logitsOn(model, intent)]]);
+      const before = new Map([
+        [sent.name, await logitsOn(model, sent)],
+        [intent.name, await logitsOn(model, intent)],
+      ]);
       const res = await searchTask(model, pos, { builtin: 'pos' }, { children: 3, steps: 20, batchSize: 16, seed: 3 });
       assert.deepEqual([...model.tasks.keys()], ['sent', 'slotsIntent', 'pos']);
       for (const t of [sent, intent]) assert.deepEqual(await logitsOn(model, t), before.get(t.name), `${t.name}: logits after add-task`);
       // The new path runs sparse blocks of the model's kind (reused or cloned).
       const path = model.task('pos').path;
       const blocks = path.blocks.map((b) => model.store.get(b, 'block').module as EncoderBlock);
-      assert.ok(blocks.some((b) => b.ffn instanceof kind || (b.ffn instanceof SkillFFN && [...b.ffn.skills.values()].some((s) => s instanceof kind))), `pos runs a ${name} block`);
+      assert.ok(
+        blocks.some((b) => b.ffn instanceof kind || (b.ffn instanceof SkillFFN && [...b.ffn.skills.values()].some((s) => s instanceof kind))),
+        `pos runs a ${name} block`,
+      );
       if (name === 'SkillNet') assert.ok(path.skills && path.skills.length > 0, 'a path through skill blocks names its skills');
       assert.ok(res.best.dev.score > 0);
       const dir = join(work, `${name}-model`);
@@ -95,18 +110,32 @@ describe('μ2Net paths through Switch and skill blocks', () => {
       assert.deepEqual(bytes(noGrad(() => b.forward(x, null, false, route)).f32), bytes(noGrad(() => a.forward(x, null, false, route)).f32));
       const before = a.parameters().map((p) => bytes(p.f32));
       for (const p of b.parameters()) p.f32.fill(0);
-      assert.deepEqual(a.parameters().map((p) => bytes(p.f32)), before, 'the clone owns its weights');
+      assert.deepEqual(
+        a.parameters().map((p) => bytes(p.f32)),
+        before,
+        'the clone owns its weights',
+      );
       for (const id of pathComponents(src)) assert.ok(model.store.get(id).locked);
     });
   }
 
   it('pathwise add-task takes a Switch folder and a SkillNet folder written by pathwise train, and the pretrained base', () => {
-    for (const [name, sparse] of [['switch', SWITCH], ['skills', SKILLS]] as const) {
+    for (const [name, sparse] of [
+      ['switch', SWITCH],
+      ['skills', SKILLS],
+    ] as const) {
       const cfg = join(work, `${name}.json`);
-      writeFileSync(cfg, JSON.stringify({
-        tasks: ['sent', 'slotsIntent'], sparse, scratch: { dModel: 16, layers: 2, heads: 2, ffn: 32, vocabSize: 400 }, maxLen: 48,
-        train: { steps: 20, batchSize: 16, evalEvery: 20, evalExamples: 40, patience: 0 }, out: join(work, `train-${name}`),
-      }));
+      writeFileSync(
+        cfg,
+        JSON.stringify({
+          tasks: ['sent', 'slotsIntent'],
+          sparse,
+          scratch: { dModel: 16, layers: 2, heads: 2, ffn: 32, vocabSize: 400 },
+          maxLen: 48,
+          train: { steps: 20, batchSize: 16, evalEvery: 20, evalExamples: 40, patience: 0 },
+          out: join(work, `train-${name}`),
+        }),
+      );
       const t = cli('train', '--config', cfg);
       assert.equal(t.status, 0, t.stderr);
       const dir = join(work, `train-${name}`, 'model');
@@ -118,7 +147,10 @@ describe('μ2Net paths through Switch and skill blocks', () => {
       const predictAfter = cli('predict', dir, '--task', 'sent', '--json', 'A fine film.', 'Awful.');
       assert.equal(predictAfter.stdout, predictBefore.stdout, `${name}: sent's predictions (with their probabilities) after add-task`);
       const tasks = cli('tasks', dir, '--json');
-      assert.deepEqual(JSON.parse(tasks.stdout).tasks.map((r: { task: string }) => r.task), ['sent', 'slotsIntent', 'pos']);
+      assert.deepEqual(
+        JSON.parse(tasks.stdout).tasks.map((r: { task: string }) => r.task),
+        ['sent', 'slotsIntent', 'pos'],
+      );
     }
     // A pretrained base (no task yet): the first task's path grows from the root stack.
     const base = join(work, 'base');

@@ -81,7 +81,10 @@ describe('built-in tasks', () => {
       assert.equal(task(name).name, name);
       assertWellFormed(task(name));
     }
-    assert.throws(() => loadBuiltinTask('sst2'), (e: Error) => /unknown built-in task "sst2"/.test(e.message) && e.message.includes('sent, spam, sense, genre, pos, wic, slots, slotsIntent'));
+    assert.throws(
+      () => loadBuiltinTask('sst2'),
+      (e: Error) => /unknown built-in task "sst2"/.test(e.message) && e.message.includes('sent, spam, sense, genre, pos, wic, slots, slotsIntent'),
+    );
     assert.throws(() => loadBuiltinTask('toString'), /unknown built-in task/);
   });
 
@@ -115,7 +118,8 @@ describe('built-in tasks', () => {
   });
 
   it('spam: mail to text (headers, quoted-printable, base64, multipart, HTML)', () => {
-    const qp = 'Received: from x\nSubject: Hi there\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<p>Caf=E9 =3D <b>fine</b>&amp;=\ndandy</p>';
+    const qp =
+      'Received: from x\nSubject: Hi there\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<p>Caf=E9 =3D <b>fine</b>&amp;=\ndandy</p>';
     assert.equal(mailToText(qp), 'Hi there Café = fine &dandy');
     const multi = [
       'Subject: parts',
@@ -242,10 +246,7 @@ describe('built-in tasks', () => {
       assert.deepEqual([again.train, again.dev, again.test].map(fingerprint), pinned[name], name);
     }
     // The test splits' content and order, frozen: a change here changes every reported number.
-    assert.deepEqual(
-      Object.fromEntries(BUILTIN_TASK_NAMES.map((n) => [n, pinned[n][2]])),
-      EXPECTED_TEST_FINGERPRINTS,
-    );
+    assert.deepEqual(Object.fromEntries(BUILTIN_TASK_NAMES.map((n) => [n, pinned[n][2]])), EXPECTED_TEST_FINGERPRINTS);
   });
 
   it('no genre / pos / sense / wic test text occurs in the pretraining corpus (spot check)', () => {
@@ -254,12 +255,24 @@ describe('built-in tasks', () => {
     // Brown test sentences of >= 8 words (exact-sentence removal covers short ones only up to identity).
     const g = task('genre').test.filter((x) => words(x.text) >= 8);
     // sense: the definition of test synsets (text after "lemmas: "), >= 5 words
-    const s = task('sense').test.map((x) => x.text.slice(x.text.indexOf(': ') + 2)).filter((d) => words(d) >= 5);
+    const s = task('sense')
+      .test.map((x) => x.text.slice(x.text.indexOf(': ') + 2))
+      .filter((d) => words(d) >= 5);
     // wic: both sentences of test pairs, >= 5 words (shorter held-out strings are common phrases)
-    const w = wicPairs().filter((p) => p.split === 'test').flatMap((p) => [p.sentence1, p.sentence2]).filter((x) => words(x) >= 5);
+    const w = wicPairs()
+      .filter((p) => p.split === 'test')
+      .flatMap((p) => [p.sentence1, p.sentence2])
+      .filter((x) => words(x) >= 5);
     const sample = <T>(xs: T[], n: number) => xs.filter((_, i) => i % Math.max(1, Math.floor(xs.length / n)) === 0).slice(0, n);
     let checked = 0;
-    for (const text of [...sample(g.map((x) => x.text), 150), ...sample(s, 120), ...sample(w, 130)]) {
+    for (const text of [
+      ...sample(
+        g.map((x) => x.text),
+        150,
+      ),
+      ...sample(s, 120),
+      ...sample(w, 130),
+    ]) {
       assert.ok(!big.includes(text), `test text found in pretraining corpus: ${JSON.stringify(text)}`);
       checked++;
     }
@@ -352,8 +365,14 @@ describe('metrics', () => {
       { type: 'LOC', start: 5, end: 5 },
       { type: 'ORG', start: 6, end: 6 },
     ]);
-    const gold = [['B-PER', 'I-PER', 'O', 'B-LOC'], ['B-ORG', 'O']];
-    const pred = [['B-PER', 'I-PER', 'O', 'B-ORG'], ['B-ORG', 'B-LOC']];
+    const gold = [
+      ['B-PER', 'I-PER', 'O', 'B-LOC'],
+      ['B-ORG', 'O'],
+    ];
+    const pred = [
+      ['B-PER', 'I-PER', 'O', 'B-ORG'],
+      ['B-ORG', 'B-LOC'],
+    ];
     // gold 3 chunks, predicted 4, correct 2 -> P 1/2, R 2/3, F 4/7
     const s = spanF1(gold, pred);
     assert.deepEqual([s.gold, s.predicted, s.correct], [3, 4, 2]);
@@ -396,7 +415,13 @@ describe('baselines (unit)', () => {
     assert.equal(nb.predict({ text: 'zzz' }), 'pos'); // prior
     assert.deepEqual(bagOfWords("Don't STOP-me 42"), ['don', 't', 'stop', 'me', '42']);
     // pairs: the concatenation
-    const pair = NaiveBayes.train([{ text: 'x', textPair: 'good', label: 'pos' }, { text: 'x', textPair: 'bad', label: 'neg' }], ['neg', 'pos']);
+    const pair = NaiveBayes.train(
+      [
+        { text: 'x', textPair: 'good', label: 'pos' },
+        { text: 'x', textPair: 'bad', label: 'neg' },
+      ],
+      ['neg', 'pos'],
+    );
     assert.equal(pair.predict({ text: 'x', textPair: 'good' }), 'pos');
   });
 
@@ -425,7 +450,10 @@ describe('baselines (unit)', () => {
     assert.equal(WordOverlap.overlap(train[2]), 0);
     const m = WordOverlap.train(train);
     close(m.threshold, 0.2);
-    assert.deepEqual(train.map((x) => m.predict(x)), ['same', 'same', 'different', 'different']);
+    assert.deepEqual(
+      train.map((x) => m.predict(x)),
+      ['same', 'same', 'different', 'different'],
+    );
   });
 });
 
@@ -469,7 +497,10 @@ describe('tasks from files', () => {
     const reg = file('r.csv', 'text,label\nfine,0.5\n"bad, really",-2e1\n');
     const r = loadTaskFromFiles({ name: 'r', type: 'regression', train: reg, devFraction: 0 });
     assert.deepEqual(r.labels, []);
-    assert.deepEqual(r.train.map((x) => x.label), [0.5, -20]);
+    assert.deepEqual(
+      r.train.map((x) => x.label),
+      [0.5, -20],
+    );
     const tag = file('t.jsonl', '{"words":["New","York"],"tags":["B-LOC","I-LOC"]}\n{"text":"in  Paris","tags":["O","B-LOC"]}\n');
     const t = loadTaskFromFiles({ name: 't', type: 'tagging', train: tag, test: tag, devFraction: 0 });
     assert.deepEqual(t.labels, ['B-LOC', 'I-LOC', 'O']);
@@ -487,21 +518,57 @@ describe('tasks from files', () => {
     ]);
     const csv = file('q.csv', '\uFEFFlabel,text\r\npos,"said ""hi"", then left"\r\nneg,"line one\r\nline two"\r\n\r\nneg,plain\r\n');
     const t = loadTaskFromFiles({ name: 'q', type: 'classification', train: csv, devFraction: 0 });
-    assert.deepEqual(t.train.map((x) => x.text), ['said "hi", then left', 'line one\nline two', 'plain']);
+    assert.deepEqual(
+      t.train.map((x) => x.text),
+      ['said "hi", then left', 'line one\nline two', 'plain'],
+    );
     assert.deepEqual(t.labels, ['neg', 'pos']);
-    fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q2.csv', 'text,label\nok,a\nbad "quote",a\n') }), /line 3: a quote inside an unquoted field/, 3);
-    fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q3.csv', 'text,label\n"open,a\nmore\n') }), /line 2: unterminated quoted field/, 2);
-    fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q4.csv', 'text,label\n"a"x,b\n') }), /line 2: unexpected "x" after a closing quote/, 2);
-    fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q5.csv', 'text,label\n"multi\nline",a\nthree,fields,here\n') }), /line 4: 3 fields, but the header has 2/, 4);
+    fails(
+      () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q2.csv', 'text,label\nok,a\nbad "quote",a\n') }),
+      /line 3: a quote inside an unquoted field/,
+      3,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q3.csv', 'text,label\n"open,a\nmore\n') }),
+      /line 2: unterminated quoted field/,
+      2,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q4.csv', 'text,label\n"a"x,b\n') }),
+      /line 2: unexpected "x" after a closing quote/,
+      2,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q5.csv', 'text,label\n"multi\nline",a\nthree,fields,here\n') }),
+      /line 4: 3 fields, but the header has 2/,
+      4,
+    );
     fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q6.csv', 'sentence,label\nx,a\n') }), /no "text" column/, 1);
   });
 
   it('errors name the file and line', () => {
     const good = '{"text":"ok","label":"a"}\n';
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('bad.jsonl', good + '{"text": "x", "label": \n') }), /bad\.jsonl line 2: not valid JSON/, 2, 'bad.jsonl');
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('arr.jsonl', good + '[1]\n') }), /line 2: expected a JSON object, got an array/, 2);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('nolabel.jsonl', good + good + '{"text":"x"}\n') }), /line 3: missing field "label"/, 3);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('num.jsonl', '{"text":5,"label":"a"}\n') }), /line 1: field "text" is a number, not a string/, 1);
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('bad.jsonl', good + '{"text": "x", "label": \n') }),
+      /bad\.jsonl line 2: not valid JSON/,
+      2,
+      'bad.jsonl',
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('arr.jsonl', good + '[1]\n') }),
+      /line 2: expected a JSON object, got an array/,
+      2,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('nolabel.jsonl', good + good + '{"text":"x"}\n') }),
+      /line 3: missing field "label"/,
+      3,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('num.jsonl', '{"text":5,"label":"a"}\n') }),
+      /line 1: field "text" is a number, not a string/,
+      1,
+    );
     fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', labels: ['a', 'b'], train: file('unk.jsonl', good + '\n{"text":"x","label":"c"}\n') }),
       /unk\.jsonl line 3: label "c" is not in the label set \["a", "b"\]/,
@@ -519,13 +586,29 @@ describe('tasks from files', () => {
       /mis\.jsonl line 2: 2 tags for 3 words/,
       2,
     );
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('mis.csv', 'text,tags\na b,O O\na b,O\n') }), /mis\.csv line 3: 1 tags for 2 words/, 3);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('w.jsonl', '{"words":["a","b"],"tags":["O"]}\n') }), /1 tags for 2 words \("words"\)/, 1);
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('mis.csv', 'text,tags\na b,O O\na b,O\n') }),
+      /mis\.csv line 3: 1 tags for 2 words/,
+      3,
+    );
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('w.jsonl', '{"words":["a","b"],"tags":["O"]}\n') }),
+      /1 tags for 2 words \("words"\)/,
+      1,
+    );
     fails(() => loadTaskFromFiles({ name: 'e', type: 'pair_classification', train: file('np.jsonl', good) }), /line 1: missing field "text_pair"/, 1);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'regression', train: file('rg.csv', 'text,label\na,1\nb,high\n') }), /rg\.csv line 3: field "label" is "high", not a number/, 3);
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'regression', train: file('rg.csv', 'text,label\na,1\nb,high\n') }),
+      /rg\.csv line 3: field "label" is "high", not a number/,
+      3,
+    );
     // invalid UTF-8 on line 2 (a lone continuation byte), byte offset reported
     const bytes = Buffer.concat([Buffer.from(good), Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('","label":"a"}\n')]);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('latin1.jsonl', bytes) }), /latin1\.jsonl line 2: invalid UTF-8 at byte offset 38/, 2);
+    fails(
+      () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('latin1.jsonl', bytes) }),
+      /latin1\.jsonl line 2: invalid UTF-8 at byte offset 38/,
+      2,
+    );
     fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('empty.jsonl', '\n  \n') }), /empty\.jsonl: empty file/, 1);
     fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('hdr.csv', 'text,label\r\n') }), /hdr\.csv: empty file/);
     fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: join(dir, 'missing.jsonl') }), /not found/);

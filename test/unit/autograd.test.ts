@@ -70,7 +70,7 @@ describe('autograd', () => {
     assert.deepEqual([...freed.hr.f32], [...freed.before.hr]);
   });
 
-  it('inference(): records no graph, frees what it made except its result, never a caller\'s array', () => {
+  it("inference(): records no graph, frees what it made except its result, never a caller's array", () => {
     const w = E.randn([64, 64], new E.Rng(5), 0.1, true);
     const userArray = new Float32Array(32 * 64).fill(0.5);
     let inner: Tensor | null = null;
@@ -86,7 +86,7 @@ describe('autograd', () => {
     assert.deepEqual([...out.f32], [...expected.f32], 'the result is intact');
     assert.equal(inner!.freed, true, 'an intermediate made inside is freed');
     assert.throws(() => inner!.f32, /was freed for reuse/);
-    assert.equal(wrapped!.freed, false, 'a tensor over the caller\'s array is not');
+    assert.equal(wrapped!.freed, false, "a tensor over the caller's array is not");
     assert.ok(userArray.every((v) => v === 0.5));
     // Nested: the inner result survives the inner scope, and goes with the outer one.
     let innerResult: Tensor | null = null;

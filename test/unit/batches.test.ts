@@ -11,7 +11,10 @@ import { loadSentTask } from '../../src/tasks/builtin/sent.js';
 import type { Example } from '../../src/tasks/task.js';
 
 const sent = loadSentTask();
-const tok = Tokenizer.train(sent.train.map((e) => e.text), { vocabSize: 800 });
+const tok = Tokenizer.train(
+  sent.train.map((e) => e.text),
+  { vocabSize: 800 },
+);
 const lengths = (xs: readonly Example[]) => encodedLengths(tok, sent, xs, 128);
 
 async function batches(group: number, n: number, seed = 0, examples: readonly Example[] = sent.train): Promise<Example[][]> {
@@ -63,7 +66,10 @@ it('inference batches: every example once, in non-decreasing length', async () =
   const xs = sent.test;
   const len = await lengths(xs);
   const bs = await lengthSortedBatches(xs, 16, lengths);
-  assert.deepEqual(bs.flat().sort((a, b) => a - b), xs.map((_, i) => i));
+  assert.deepEqual(
+    bs.flat().sort((a, b) => a - b),
+    xs.map((_, i) => i),
+  );
   const flat = bs.flat().map((i) => len[i]);
   assert.ok(flat.every((l, i) => i === 0 || flat[i - 1] <= l));
   assert.ok(bs.slice(0, -1).every((b) => b.length === 16));

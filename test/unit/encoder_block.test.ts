@@ -21,7 +21,10 @@ describeEachBackend('encoder block vs PyTorch', () => {
   it('forward output and all parameter / input gradients match', () => {
     const { dModel, heads, ffn, eps } = fx.config;
     const block = new EncoderBlock({ dModel, heads, ffn, activation: 'gelu', dropout: 0, layerNormEps: eps, initStd: 0.02 }, new Rng(0));
-    const names = block.namedParameters().map(([n]) => n).sort();
+    const names = block
+      .namedParameters()
+      .map(([n]) => n)
+      .sort();
     assert.deepEqual(names, Object.keys(fx.params).sort(), 'parameter names follow the documented layout');
     block.loadParameters(Object.fromEntries(Object.entries(fx.params).map(([k, v]) => [k, Float32Array.from(v.data)])));
     const x = fromFx(fx.inputs.x, true);
@@ -39,7 +42,11 @@ describeEachBackend('encoder block vs PyTorch', () => {
   it('a fully padded sequence produces finite outputs and gradients', () => {
     const block = new EncoderBlock({ dModel: 8, heads: 2, ffn: 16, activation: 'gelu', dropout: 0.1, layerNormEps: 1e-5, initStd: 0.2 }, new Rng(1));
     const rng = new Rng(2);
-    const x = new Tensor(Float32Array.from({ length: 2 * 3 * 8 }, () => rng.normal()), [2, 3, 8], true);
+    const x = new Tensor(
+      Float32Array.from({ length: 2 * 3 * 8 }, () => rng.normal()),
+      [2, 3, 8],
+      true,
+    );
     const keep = new Tensor(Int32Array.from([1, 1, 0, 0, 0, 0]), [2, 3]);
     const y = block.forward(x, paddingMask(keep));
     assert.ok(y.data.every(Number.isFinite), 'outputs finite');

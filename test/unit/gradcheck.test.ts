@@ -28,7 +28,11 @@ function gradcheck(name: string, inputs: Tensor[], fn: (xs: Tensor[]) => Tensor 
   const rs = outs0.map((o) => Float64Array.from({ length: o.size }, (_, i) => (Number.isFinite(o.data[i]) ? rng.normal() : 0)));
   const lossOf = (outs: Tensor[]) => {
     let s = 0;
-    outs.forEach((o, k) => o.data.forEach((v: number, i: number) => { if (rs[k][i] !== 0) s += v * rs[k][i]; }));
+    outs.forEach((o, k) =>
+      o.data.forEach((v: number, i: number) => {
+        if (rs[k][i] !== 0) s += v * rs[k][i];
+      }),
+    );
     return s;
   };
   outs0.forEach((o, k) => o.backward(Float32Array.from(rs[k])));
@@ -56,10 +60,18 @@ describeEachBackend('gradient checks', () => {
   const R = (s: number[], o?: { away?: number; positive?: boolean }) => randT(s, rng, o);
   const int = (vals: number[], shape?: number[]) => E.intTensor(vals, shape);
 
-  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
-    it(`matmul transA=${ta} transB=${tb}`, () => gradcheck('matmul', [R(ta ? [4, 3] : [3, 4]), R(tb ? [5, 4] : [4, 5])], ([a, b]) => E.matmul(a, b, { transA: ta, transB: tb })));
-    it(`bmm transA=${ta} transB=${tb}`, () => gradcheck('bmm', [R(ta ? [2, 4, 3] : [2, 3, 4]), R(tb ? [2, 5, 4] : [2, 4, 5])], ([a, b]) => E.bmm(a, b, { transA: ta, transB: tb })));
-    it(`bmm with a shared 2-D b, transA=${ta} transB=${tb}`, () => gradcheck('bmm shared', [R(ta ? [2, 4, 3] : [2, 3, 4]), R(tb ? [5, 4] : [4, 5])], ([a, b]) => E.bmm(a, b, { transA: ta, transB: tb })));
+  for (const [ta, tb] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ]) {
+    it(`matmul transA=${ta} transB=${tb}`, () =>
+      gradcheck('matmul', [R(ta ? [4, 3] : [3, 4]), R(tb ? [5, 4] : [4, 5])], ([a, b]) => E.matmul(a, b, { transA: ta, transB: tb })));
+    it(`bmm transA=${ta} transB=${tb}`, () =>
+      gradcheck('bmm', [R(ta ? [2, 4, 3] : [2, 3, 4]), R(tb ? [2, 5, 4] : [2, 4, 5])], ([a, b]) => E.bmm(a, b, { transA: ta, transB: tb })));
+    it(`bmm with a shared 2-D b, transA=${ta} transB=${tb}`, () =>
+      gradcheck('bmm shared', [R(ta ? [2, 4, 3] : [2, 3, 4]), R(tb ? [5, 4] : [4, 5])], ([a, b]) => E.bmm(a, b, { transA: ta, transB: tb })));
   }
   it('matmul with 3-D a', () => gradcheck('matmul3d', [R([2, 3, 4]), R([4, 2])], ([a, b]) => E.matmul(a, b)));
   it('linear (with and without bias)', () => {

@@ -84,7 +84,8 @@ function parity<B extends Record<string, Arr>>(
   // biome-ignore lint/suspicious/noConfusingVoidType: most kernels return nothing, a few a number; both are compared
   run: (k: Kernels, b: B) => number | void,
   outputs: (keyof B & string)[],
-  tol: Tol = DEF, tolOf: Partial<Record<keyof B & string, Tol>> = {},
+  tol: Tol = DEF,
+  tolOf: Partial<Record<keyof B & string, Tol>> = {},
 ): void {
   const bt = build();
   const bn = build();
@@ -99,8 +100,13 @@ const COLS = [1, 7, 33, 130];
 // ============================================================= TS twin: independent checks
 test('ts: erf / erfc / gelu against known values', () => {
   const cases: [number, number][] = [
-    [0, 0], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527],
-    [-1.5, -0.9661051464753108], [3, 0.9999779095030014], [0.01, 0.011283415555849618],
+    [0, 0],
+    [0.5, 0.5204998778130465],
+    [1, 0.8427007929497149],
+    [2, 0.9953222650189527],
+    [-1.5, -0.9661051464753108],
+    [3, 0.9999779095030014],
+    [0.01, 0.011283415555849618],
   ];
   for (const [x, v] of cases) closeNum(erf(x), v, { rel: 1e-14, abs: 1e-16 }, `erf(${x})`);
   closeNum(erfc(3), 2.209049699858544e-5, { rel: 1e-13, abs: 0 }, 'erfc(3)');
@@ -121,7 +127,12 @@ test('ts: erf / erfc / gelu against known values', () => {
 
 test('ts: gemm matches a naive float64 triple loop (all trans flags, padded ld)', () => {
   const rng = new Rng(1);
-  for (const [M, N, K] of [[3, 5, 7], [8, 1, 13], [1, 9, 4], [6, 6, 0]]) {
+  for (const [M, N, K] of [
+    [3, 5, 7],
+    [8, 1, 13],
+    [1, 9, 4],
+    [6, 6, 0],
+  ]) {
     for (const tA of [false, true]) {
       for (const tB of [false, true]) {
         const lda = (tA ? M : K) + 2;
@@ -130,7 +141,11 @@ test('ts: gemm matches a naive float64 triple loop (all trans flags, padded ld)'
         const A = randn(rng, (tA ? K : M) * lda);
         const B = randn(rng, (tB ? N : K) * ldb);
         const C0 = randn(rng, M * ldc);
-        for (const [alpha, beta] of [[1, 0], [0.5, 2], [-1, 1]]) {
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.5, 2],
+          [-1, 1],
+        ]) {
           const C = beta === 0 ? nans(M * ldc) : C0.slice();
           T.gemm(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
           for (let i = 0; i < M; i++) {
@@ -264,10 +279,7 @@ test('ts: argmax and topk ranking (ties to the lower index, NaN first)', () => {
 
 // ----------------------------------------------------------- finite-difference gradient checks
 /** Float32 central difference of a scalar function of one element of `x`. */
-function fdCheck(
-  label: string, x: Float32Array, f: () => number, analytic: Float32Array, h = 1e-3, rtol = 1e-2,
-  atol = 1e-3,
-): void {
+function fdCheck(label: string, x: Float32Array, f: () => number, analytic: Float32Array, h = 1e-3, rtol = 1e-2, atol = 1e-3): void {
   let scale = 0;
   for (let i = 0; i < analytic.length; i++) scale = Math.max(scale, Math.abs(analytic[i]));
   for (let i = 0; i < x.length; i++) {
@@ -281,10 +293,7 @@ function fdCheck(
     x[i] = x0;
     const fd = (fp - fm) / (hp + hm);
     const a = analytic[i];
-    assert.ok(
-      Math.abs(fd - a) <= rtol * Math.abs(a) + atol * Math.max(scale, 1e-3),
-      `${label}: d/dx[${i}] finite difference ${fd} vs analytic ${a}`,
-    );
+    assert.ok(Math.abs(fd - a) <= rtol * Math.abs(a) + atol * Math.max(scale, 1e-3), `${label}: d/dx[${i}] finite difference ${fd} vs analytic ${a}`);
   }
 }
 
@@ -409,14 +418,25 @@ test('native parity: gemm alpha=0 reads neither A nor B (BLAS semantics)', { ski
 
 test('native parity: gemm (trans flags, padded ld, beta=0 with NaN C, K=0, M=0)', { skip: skipNative }, () => {
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [7, 33, 5], [33, 7, 130], [130, 33, 64], [64, 130, 257], [5, 9, 0], [0, 4, 3], [4, 0, 3],
+    [1, 1, 1],
+    [7, 33, 5],
+    [33, 7, 130],
+    [130, 33, 64],
+    [64, 130, 257],
+    [5, 9, 0],
+    [0, 4, 3],
+    [4, 0, 3],
   ];
   let seed = 100;
   for (const [M, N, K] of shapes) {
     for (const tA of [false, true]) {
       for (const tB of [false, true]) {
         for (const pad of [0, 3]) {
-          for (const [alpha, beta] of [[1, 0], [-0.5, 1], [1.5, 0.25]]) {
+          for (const [alpha, beta] of [
+            [1, 0],
+            [-0.5, 1],
+            [1.5, 0.25],
+          ]) {
             const s = seed++;
             const lda = (tA ? M : K) + pad;
             const ldb = (tB ? K : N) + pad;
@@ -430,8 +450,13 @@ test('native parity: gemm (trans flags, padded ld, beta=0 with NaN C, K=0, M=0)'
               };
             };
             const tol = { rel: 1e-4, abs: 2e-5 * Math.sqrt(K + 1) };
-            parity(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB} pad=${pad} a=${alpha} b=${beta}`, build,
-              (k, b) => k.gemm(tA, tB, M, N, K, alpha, b.A, lda, b.B, ldb, beta, b.C, ldc), ['C'], tol);
+            parity(
+              `gemm ${M}x${N}x${K} tA=${tA} tB=${tB} pad=${pad} a=${alpha} b=${beta}`,
+              build,
+              (k, b) => k.gemm(tA, tB, M, N, K, alpha, b.A, lda, b.B, ldb, beta, b.C, ldc),
+              ['C'],
+              tol,
+            );
           }
         }
       }
@@ -470,9 +495,13 @@ test('native parity: gemmBatched (strides, stride 0 shared operand)', { skip: sk
         const nC = Math.max(1, (c.batch - 1) * c.sC + c.M * c.N);
         return { A: randn(r, nA), B: randn(r, nB), C: beta === 0 ? nans(nC) : randn(r, nC) };
       };
-      parity(`gemmBatched ${JSON.stringify(c)} beta=${beta}`, build,
+      parity(
+        `gemmBatched ${JSON.stringify(c)} beta=${beta}`,
+        build,
         (k, b) => k.gemmBatched(c.tA, c.tB, c.M, c.N, c.K, 0.75, b.A, lda, c.sA, b.B, ldb, c.sB, beta, b.C, c.N, c.sC, c.batch),
-        ['C'], { rel: 1e-4, abs: 1e-5 });
+        ['C'],
+        { rel: 1e-4, abs: 1e-5 },
+      );
     }
   }
 });
@@ -484,21 +513,52 @@ test('native parity: gemmGrouped (M=0, N=0 and K=0 groups, per-group offsets)', 
     for (const beta of [0, 1]) {
       // [M, N, K, offA, offB, offC]
       const groups = new Int32Array([
-        5, H, D, 0, 0, 0,
-        0, H, D, 5 * D, D * H, 5 * H, // M = 0: skipped
-        7, H, D, 5 * D, 2 * D * H, 5 * H,
-        3, H, 0, 12 * D, 0, 12 * H, // K = 0: C = beta*C
-        4, 0, D, 15 * D, 0, 15 * H, // N = 0: skipped
-        1, H, D, 19 * D, 3 * D * H, 19 * H,
+        5,
+        H,
+        D,
+        0,
+        0,
+        0,
+        0,
+        H,
+        D,
+        5 * D,
+        D * H,
+        5 * H, // M = 0: skipped
+        7,
+        H,
+        D,
+        5 * D,
+        2 * D * H,
+        5 * H,
+        3,
+        H,
+        0,
+        12 * D,
+        0,
+        12 * H, // K = 0: C = beta*C
+        4,
+        0,
+        D,
+        15 * D,
+        0,
+        15 * H, // N = 0: skipped
+        1,
+        H,
+        D,
+        19 * D,
+        3 * D * H,
+        19 * H,
       ]);
       const ldb = tB ? D : H;
       const build = () => {
         const r = new Rng(77);
         return { A: randn(r, 20 * D), B: randn(r, 4 * D * H), C: beta === 0 ? nans(20 * H) : randn(r, 20 * H) };
       };
-      parity(`gemmGrouped tB=${tB} beta=${beta}`, build,
-        (k, b) => k.gemmGrouped(false, tB, groups, 1.25, b.A, D, b.B, ldb, beta, b.C, H), ['C'], { rel: 1e-4, abs: 1e-5 },
-      );
+      parity(`gemmGrouped tB=${tB} beta=${beta}`, build, (k, b) => k.gemmGrouped(false, tB, groups, 1.25, b.A, D, b.B, ldb, beta, b.C, H), ['C'], {
+        rel: 1e-4,
+        abs: 1e-5,
+      });
       // rows 15..18 (the N=0 group) are never written: still NaN (beta=0) or untouched
       if (beta === 0) {
         const b = build();
@@ -555,7 +615,11 @@ test('native parity: binaryCol (all ops, aliasing)', { skip: skipNative }, () =>
 
 test('native parity: axpby (beta=0 does not read out)', { skip: skipNative }, () => {
   for (const n of [1, 7, 33, 130, 1001]) {
-    for (const [alpha, beta] of [[2, 0], [0.5, -1.5], [1, 1]]) {
+    for (const [alpha, beta] of [
+      [2, 0],
+      [0.5, -1.5],
+      [1, 1],
+    ]) {
       const build = () => {
         const r = new Rng(n);
         return { out: beta === 0 ? nans(n) : randn(r, n), a: randn(r, n) };
@@ -591,15 +655,28 @@ test('native parity: unary and unaryBackward (all ops, tails, aliasing, specials
           const dy = randn(r, n);
           return { saved, dy, dx: alias ? dy : nans(n) };
         };
-        parity(`unaryBackward op=${op} n=${n} alias=${alias}`, buildB, (k, b) => k.unaryBackward(op, b.dx, b.saved, b.dy), ['dx'],
-          op === UnaryOp.Relu ? EXACT : { rel: 1e-5, abs: 2e-6 });
+        parity(
+          `unaryBackward op=${op} n=${n} alias=${alias}`,
+          buildB,
+          (k, b) => k.unaryBackward(op, b.dx, b.saved, b.dy),
+          ['dx'],
+          op === UnaryOp.Relu ? EXACT : { rel: 1e-5, abs: 2e-6 },
+        );
       }
     }
   }
 });
 
 test('native parity: sumAxis, expandAxis, transpose, sumSquares', { skip: skipNative }, () => {
-  const shapes: [number, number, number][] = [[1, 130, 33], [3, 7, 1], [2, 33, 130], [1, 1, 7], [4, 0, 5], [2, 200, 3], [1, 1000, 1]];
+  const shapes: [number, number, number][] = [
+    [1, 130, 33],
+    [3, 7, 1],
+    [2, 33, 130],
+    [1, 1, 7],
+    [4, 0, 5],
+    [2, 200, 3],
+    [1, 1000, 1],
+  ];
   for (const [outer, n, inner] of shapes) {
     const build = () => {
       const r = new Rng(outer * 1000 + n * 10 + inner);
@@ -609,7 +686,14 @@ test('native parity: sumAxis, expandAxis, transpose, sumSquares', { skip: skipNa
     parity(`expandAxis ${outer}x${n}x${inner}`, build, (k, b) => k.expandAxis(b.big, b.small, outer, n, inner), ['big'], EXACT);
   }
   const tshapes: [number, number, number, number][] = [
-    [1, 33, 130, 1], [2, 7, 9, 1], [2, 5, 3, 4], [3, 17, 4, 16], [1, 64, 64, 1], [1, 130, 70, 1], [2, 9, 8, 7], [1, 1, 5, 3],
+    [1, 33, 130, 1],
+    [2, 7, 9, 1],
+    [2, 5, 3, 4],
+    [3, 17, 4, 16],
+    [1, 64, 64, 1],
+    [1, 130, 70, 1],
+    [2, 9, 8, 7],
+    [1, 1, 5, 3],
   ];
   for (const [outer, X, Y, inner] of tshapes) {
     const n = outer * X * Y * inner;
@@ -633,15 +717,28 @@ test('native parity: layerNorm and layerNormBackward (accumulating dgamma/dbeta)
       const r = new Rng(cols);
       const x = randn(r, rows * cols, 2, 0.5);
       return {
-        x, gamma: randn(r, cols, 0.3, 1), beta: randn(r, cols, 0.3),
-        y: nans(rows * cols), mean: nans(rows), rstd: nans(rows),
-        dy: randn(r, rows * cols), dx: nans(rows * cols), dgamma: randn(r, cols), dbeta: randn(r, cols),
+        x,
+        gamma: randn(r, cols, 0.3, 1),
+        beta: randn(r, cols, 0.3),
+        y: nans(rows * cols),
+        mean: nans(rows),
+        rstd: nans(rows),
+        dy: randn(r, rows * cols),
+        dx: nans(rows * cols),
+        dgamma: randn(r, cols),
+        dbeta: randn(r, cols),
       };
     };
-    parity(`layerNorm cols=${cols}`, build, (k, b) => {
-      k.layerNorm(b.y, b.mean, b.rstd, b.x, b.gamma, b.beta, rows, cols, 1e-5);
-      k.layerNormBackward(b.dx, b.dgamma, b.dbeta, b.dy, b.x, b.mean, b.rstd, b.gamma, rows, cols);
-    }, ['y', 'mean', 'rstd', 'dx', 'dgamma', 'dbeta'], { rel: 1e-5, abs: 1e-5 });
+    parity(
+      `layerNorm cols=${cols}`,
+      build,
+      (k, b) => {
+        k.layerNorm(b.y, b.mean, b.rstd, b.x, b.gamma, b.beta, rows, cols, 1e-5);
+        k.layerNormBackward(b.dx, b.dgamma, b.dbeta, b.dy, b.x, b.mean, b.rstd, b.gamma, rows, cols);
+      },
+      ['y', 'mean', 'rstd', 'dx', 'dgamma', 'dbeta'],
+      { rel: 1e-5, abs: 1e-5 },
+    );
   }
 });
 
@@ -660,19 +757,35 @@ test('native parity: softmax (masks with -Infinity, fully masked rows, log) and 
             mask[2 * cols + j] = -Infinity; // fully masked
           }
           return {
-            x, mask, maskRow: new Int32Array([0, 1, 2, 0, 2, 1, 1]), y: nans(rows * cols),
-            dy: randn(r, rows * cols), dx: nans(rows * cols),
+            x,
+            mask,
+            maskRow: new Int32Array([0, 1, 2, 0, 2, 1, 1]),
+            y: nans(rows * cols),
+            dy: randn(r, rows * cols),
+            dx: nans(rows * cols),
           };
         };
-        parity(`softmax cols=${cols} log=${log} masked=${masked}`, build, (k, b) => {
-          k.softmax(b.y, b.x, rows, cols, masked ? b.mask : null, masked ? b.maskRow : null, log);
-          k.softmaxBackward(b.dx, b.y, b.dy, rows, cols, log);
-        }, ['y', 'dx'], { rel: 1e-5, abs: 1e-6 });
+        parity(
+          `softmax cols=${cols} log=${log} masked=${masked}`,
+          build,
+          (k, b) => {
+            k.softmax(b.y, b.x, rows, cols, masked ? b.mask : null, masked ? b.maskRow : null, log);
+            k.softmaxBackward(b.dx, b.y, b.dy, rows, cols, log);
+          },
+          ['y', 'dx'],
+          { rel: 1e-5, abs: 1e-6 },
+        );
         // dx may alias dy
-        parity(`softmaxBackward alias cols=${cols} log=${log}`, build, (k, b) => {
-          k.softmax(b.y, b.x, rows, cols, null, null, log);
-          k.softmaxBackward(b.dy, b.y, b.dy, rows, cols, log);
-        }, ['dy'], { rel: 1e-5, abs: 1e-6 });
+        parity(
+          `softmaxBackward alias cols=${cols} log=${log}`,
+          build,
+          (k, b) => {
+            k.softmax(b.y, b.x, rows, cols, null, null, log);
+            k.softmaxBackward(b.dy, b.y, b.dy, rows, cols, log);
+          },
+          ['dy'],
+          { rel: 1e-5, abs: 1e-6 },
+        );
       }
     }
   }
@@ -697,11 +810,17 @@ test('native parity: crossEntropy and backward (ignored rows, smoothing)', { ski
         for (let i = 0; i < rows; i++) t[i] = i % 3 === 1 ? -100 : r.int(cols);
         return { logits: randn(r, rows * cols, 3), t, lse: nans(rows), dl: nans(rows * cols) };
       };
-      parity(`crossEntropy cols=${cols} eps=${eps}`, build, (k, b) => {
-        const loss = k.crossEntropy(b.lse, b.logits, b.t, rows, cols, -100, eps);
-        k.crossEntropyBackward(b.dl, b.logits, b.lse, b.t, rows, cols, -100, eps, 0.125);
-        return loss;
-      }, ['lse', 'dl'], { rel: 1e-5, abs: 1e-6 });
+      parity(
+        `crossEntropy cols=${cols} eps=${eps}`,
+        build,
+        (k, b) => {
+          const loss = k.crossEntropy(b.lse, b.logits, b.t, rows, cols, -100, eps);
+          k.crossEntropyBackward(b.dl, b.logits, b.lse, b.t, rows, cols, -100, eps, 0.125);
+          return loss;
+        },
+        ['lse', 'dl'],
+        { rel: 1e-5, abs: 1e-6 },
+      );
     }
   }
 });
@@ -713,14 +832,23 @@ test('native parity: gatherRows and scatterAddRows (repeated indices)', { skip: 
     const build = () => {
       const r = new Rng(cols + 5);
       return {
-        src: randn(r, srcRows * cols), out: nans(idx.length * cols),
-        acc: randn(r, srcRows * cols), upd: randn(r, idx.length * cols),
+        src: randn(r, srcRows * cols),
+        out: nans(idx.length * cols),
+        acc: randn(r, srcRows * cols),
+        upd: randn(r, idx.length * cols),
       };
     };
-    parity(`gather/scatter cols=${cols}`, build, (k, b) => {
-      k.gatherRows(b.out, b.src, idx, cols);
-      k.scatterAddRows(b.acc, b.upd, idx, cols);
-    }, ['out', 'acc'], { rel: 1e-6, abs: 1e-6 }, { out: EXACT });
+    parity(
+      `gather/scatter cols=${cols}`,
+      build,
+      (k, b) => {
+        k.gatherRows(b.out, b.src, idx, cols);
+        k.scatterAddRows(b.acc, b.upd, idx, cols);
+      },
+      ['out', 'acc'],
+      { rel: 1e-6, abs: 1e-6 },
+      { out: EXACT },
+    );
   }
 });
 
@@ -733,11 +861,17 @@ test('native parity: dropout masks and outputs identical bit for bit', { skip: s
           const x = randn(r, n);
           return { x, y: nans(n), mask: new Uint8Array(n).fill(9), dy: randn(r, n), dx: nans(n) };
         };
-        parity(`dropout n=${n} p=${p} seed=${seed}`, build, (k, b) => {
-          k.dropout(b.y, b.mask, b.x, p, seed);
-          k.dropoutBackward(b.dx, b.dy, b.mask, p);
-          k.dropoutBackward(b.dy, b.dy, b.mask, p); // aliasing
-        }, ['y', 'mask', 'dx', 'dy'], EXACT);
+        parity(
+          `dropout n=${n} p=${p} seed=${seed}`,
+          build,
+          (k, b) => {
+            k.dropout(b.y, b.mask, b.x, p, seed);
+            k.dropoutBackward(b.dx, b.dy, b.mask, p);
+            k.dropoutBackward(b.dy, b.dy, b.mask, p); // aliasing
+          },
+          ['y', 'mask', 'dx', 'dy'],
+          EXACT,
+        );
       }
     }
   }
@@ -749,12 +883,18 @@ test('native parity: adamw over several steps', { skip: skipNative }, () => {
       const r = new Rng(n + 3);
       return { p: randn(r, n), m: new Float32Array(n), v: new Float32Array(n), g1: randn(r, n), g2: randn(r, n, 0.1) };
     };
-    parity(`adamw n=${n}`, build, (k, b) => {
-      for (let t = 1; t <= 5; t++) {
-        const g = t % 2 ? b.g1 : b.g2;
-        k.adamw(b.p, g, b.m, b.v, 1e-2, 0.9, 0.999, 1e-8, 0.1, 1 - 0.9 ** t, 1 - 0.999 ** t);
-      }
-    }, ['p', 'm', 'v'], { rel: 1e-5, abs: 1e-6 });
+    parity(
+      `adamw n=${n}`,
+      build,
+      (k, b) => {
+        for (let t = 1; t <= 5; t++) {
+          const g = t % 2 ? b.g1 : b.g2;
+          k.adamw(b.p, g, b.m, b.v, 1e-2, 0.9, 0.999, 1e-8, 0.1, 1 - 0.9 ** t, 1 - 0.999 ** t);
+        }
+      },
+      ['p', 'm', 'v'],
+      { rel: 1e-5, abs: 1e-6 },
+    );
   }
 });
 
@@ -762,19 +902,25 @@ test('native parity: argmax and topk (ties, NaN)', { skip: skipNative }, () => {
   for (const cols of [1, 7, 33, 130, 1000]) {
     for (const k of [1, Math.min(3, cols), Math.min(64, cols), cols]) {
       for (const ties of [true, false]) {
-      const rows = 6;
-      const build = () => {
-        const r = new Rng(cols * 10 + k);
-        const x = ties ? new Float32Array(rows * cols) : randn(r, rows * cols);
-        if (ties) for (let i = 0; i < x.length; i++) x[i] = r.int(4); // many ties
-        x[cols + Math.min(2, cols - 1)] = NaN;
-        if (cols > 40) x[4 * cols + 40] = NaN;
-        return { x, am: new Int32Array(rows).fill(-1), v: nans(rows * k), ix: new Int32Array(rows * k).fill(-1) };
-      };
-      parity(`argmax/topk cols=${cols} k=${k} ties=${ties}`, build, (kk, b) => {
-        kk.argmax(b.am, b.x, rows, cols);
-        kk.topk(b.v, b.ix, b.x, rows, cols, k);
-      }, ['am', 'v', 'ix'], EXACT);
+        const rows = 6;
+        const build = () => {
+          const r = new Rng(cols * 10 + k);
+          const x = ties ? new Float32Array(rows * cols) : randn(r, rows * cols);
+          if (ties) for (let i = 0; i < x.length; i++) x[i] = r.int(4); // many ties
+          x[cols + Math.min(2, cols - 1)] = NaN;
+          if (cols > 40) x[4 * cols + 40] = NaN;
+          return { x, am: new Int32Array(rows).fill(-1), v: nans(rows * k), ix: new Int32Array(rows * k).fill(-1) };
+        };
+        parity(
+          `argmax/topk cols=${cols} k=${k} ties=${ties}`,
+          build,
+          (kk, b) => {
+            kk.argmax(b.am, b.x, rows, cols);
+            kk.topk(b.v, b.ix, b.x, rows, cols, k);
+          },
+          ['am', 'v', 'ix'],
+          EXACT,
+        );
       }
     }
   }
@@ -784,18 +930,35 @@ test('native: argument validation throws like the TS twin', { skip: skipNative }
   for (const k of [T, NK!]) {
     assert.throws(() => k.gemm(false, false, 2, 2, 2, 1, new Float32Array(3), 2, new Float32Array(4), 2, 0, new Float32Array(4), 2), TypeError, k.name);
     assert.throws(() => k.gemm(false, false, 2, 2, 2, 1, new Float32Array(4), 1, new Float32Array(4), 2, 0, new Float32Array(4), 2), RangeError, k.name);
-    assert.throws(() => k.gemmBatched(false, false, 2, 2, 2, 1, new Float32Array(8), 2, 4, new Float32Array(4), 2, 0, 0, new Float32Array(7), 2, 4, 2), TypeError, k.name);
-    assert.throws(() => k.gemmGrouped(false, false, new Int32Array(5), 1, new Float32Array(4), 2, new Float32Array(4), 2, 0, new Float32Array(4), 2), RangeError, k.name);
+    assert.throws(
+      () => k.gemmBatched(false, false, 2, 2, 2, 1, new Float32Array(8), 2, 4, new Float32Array(4), 2, 0, 0, new Float32Array(7), 2, 4, 2),
+      TypeError,
+      k.name,
+    );
+    assert.throws(
+      () => k.gemmGrouped(false, false, new Int32Array(5), 1, new Float32Array(4), 2, new Float32Array(4), 2, 0, new Float32Array(4), 2),
+      RangeError,
+      k.name,
+    );
     assert.throws(() => k.binary(BinaryOp.Add, new Float32Array(6), new Float32Array(6), new Float32Array(4), 6, 4), RangeError, k.name);
     assert.throws(() => k.binary(BinaryOp.Add, new Float32Array(5), new Float32Array(6), new Float32Array(6), 6, 6), TypeError, k.name);
-    assert.throws(() => k.layerNorm(new Float32Array(6), new Float32Array(2), new Float32Array(2), new Float32Array(6), new Float32Array(2), new Float32Array(3), 2, 3, 1e-5), TypeError, k.name);
+    assert.throws(
+      () =>
+        k.layerNorm(new Float32Array(6), new Float32Array(2), new Float32Array(2), new Float32Array(6), new Float32Array(2), new Float32Array(3), 2, 3, 1e-5),
+      TypeError,
+      k.name,
+    );
     assert.throws(() => k.softmax(new Float32Array(6), new Float32Array(6), 2, 3, new Float32Array(3), new Int32Array([0, 1]), false), RangeError, k.name);
     assert.throws(() => k.gatherRows(new Float32Array(4), new Float32Array(4), new Int32Array([0, 2]), 2), RangeError, k.name);
     assert.throws(() => k.scatterAddRows(new Float32Array(4), new Float32Array(4), new Int32Array([0, -1]), 2), RangeError, k.name);
     assert.throws(() => k.crossEntropy(new Float32Array(1), new Float32Array(3), new Int32Array([3]), 1, 3, -100, 0), RangeError, k.name);
     assert.throws(() => k.dropout(new Float32Array(1), new Uint8Array(1), new Float32Array(1), 0.5, 0.5), RangeError, k.name);
     assert.throws(() => k.topk(new Float32Array(4), new Int32Array(4), new Float32Array(4), 1, 4, 5), RangeError, k.name);
-    assert.throws(() => k.adamw(new Float32Array(4), new Float32Array(4), new Float32Array(3), new Float32Array(4), 1e-3, 0.9, 0.999, 1e-8, 0, 0.1, 0.001), TypeError, k.name);
+    assert.throws(
+      () => k.adamw(new Float32Array(4), new Float32Array(4), new Float32Array(3), new Float32Array(4), 1e-3, 0.9, 0.999, 1e-8, 0, 0.1, 0.001),
+      TypeError,
+      k.name,
+    );
   }
   // wrong typed-array kinds are rejected by the addon (the TS twin relies on the type checker)
   const nk = NK as unknown as Record<string, (...a: unknown[]) => unknown>;

@@ -11,7 +11,9 @@ import { ROOT } from '../helpers.js';
 const RANK: Record<string, number> = { util: 0, engine: 1, nn: 2, sparse: 3, data: 4, tasks: 5, model: 6, train: 7, evolve: 8, cli: 9 };
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 it('every import in src/ points to its own layer or one below it', () => {
@@ -22,15 +24,17 @@ it('every import in src/ points to its own layer or one below it', () => {
     const rel = relative(src, file);
     const layer = rel.split('/')[0];
     if (!(layer in RANK)) continue; // src/index.ts, the package's entry, sits above every layer
-    readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-      // `from '...'` also ends a multi-line import; import('...') is a dynamic one.
-      const m = /\bfrom\s+'(\.[^']+)'/.exec(line) ?? /\bimport\s*\(?\s*'(\.[^']+)'/.exec(line);
-      if (!m) return;
-      const target = relative(src, join(file, '..', m[1])).split('/')[0];
-      checked++;
-      if (target === layer) return;
-      if (!(target in RANK) || RANK[target] >= RANK[layer]) bad.push(`src/${rel}:${i + 1} (${layer}) imports ${m[1]} (${target})`);
-    });
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        // `from '...'` also ends a multi-line import; import('...') is a dynamic one.
+        const m = /\bfrom\s+'(\.[^']+)'/.exec(line) ?? /\bimport\s*\(?\s*'(\.[^']+)'/.exec(line);
+        if (!m) return;
+        const target = relative(src, join(file, '..', m[1])).split('/')[0];
+        checked++;
+        if (target === layer) return;
+        if (!(target in RANK) || RANK[target] >= RANK[layer]) bad.push(`src/${rel}:${i + 1} (${layer}) imports ${m[1]} (${target})`);
+      });
   }
   assert.ok(checked > 200, `${checked} imports checked`);
   assert.deepEqual(bad, []);

@@ -40,11 +40,13 @@ it('rejects damaged files with the file and tensor named', () => {
 });
 
 it('converts F16, BF16 and I64 on read', () => {
-  const j = Buffer.from(JSON.stringify({
-    h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
-    bf: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
-    i: { dtype: 'I64', shape: [2], data_offsets: [10, 26] },
-  }));
+  const j = Buffer.from(
+    JSON.stringify({
+      h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] },
+      bf: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] },
+      i: { dtype: 'I64', shape: [2], data_offsets: [10, 26] },
+    }),
+  );
   const buf = Buffer.alloc(8 + j.length + 26);
   buf.writeBigUInt64LE(BigInt(j.length), 0);
   j.copy(buf, 8);
@@ -64,8 +66,18 @@ it('converts F16, BF16 and I64 on read', () => {
 
 it('floatToHalf rounds to the nearest half (ties to even), with subnormals and overflow', () => {
   const cases: [number, number][] = [
-    [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [2 ** -24, 0x0001], [2 ** -14, 0x0400],
-    [1 / 3, 0x3555], [0, 0], [-0, 0x8000], [Infinity, 0x7c00], [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [65520, 0x7c00],
+    [2 ** -24, 0x0001],
+    [2 ** -14, 0x0400],
+    [1 / 3, 0x3555],
+    [0, 0],
+    [-0, 0x8000],
+    [Infinity, 0x7c00],
+    [1 + 2 ** -11, 0x3c00],
+    [1 + 3 * 2 ** -11, 0x3c02],
   ];
   for (const [v, h] of cases) assert.equal(floatToHalf(v), h, `floatToHalf(${v})`);
   assert.equal(floatToHalf(NaN) & 0x7c00, 0x7c00);

@@ -31,7 +31,8 @@ describe('generated files', () => {
       const table = keyTable(c);
       const key = c.key ?? ((k: string) => k);
       // Keys under maps (perTask.<name>) are written with a placeholder, not walked by keyPaths.
-      for (const k of keyPaths(c.schema)) assert.ok(table.includes(`| \`${key(k)}\` |`) || table.includes(`| \`${key(k)}.`), `${c.name}: ${k} is not in the table`);
+      for (const k of keyPaths(c.schema))
+        assert.ok(table.includes(`| \`${key(k)}\` |`) || table.includes(`| \`${key(k)}.`), `${c.name}: ${k} is not in the table`);
     }
   });
 });
@@ -68,18 +69,30 @@ describe('config errors', () => {
   it('an unknown key is blamed on where it was written, with the nearest key', () => {
     fails(() => loadConfig(trainConfigSchema, file, { 'train.stpes': '5' }), 'command-line flags: unknown key "train.stpes" (did you mean "train.steps"?)');
     writeFileSync(join(dir, 'typo.json'), JSON.stringify({ tasks: ['sent'], sparse: { switch: { expertz: 4 } } }));
-    fails(() => loadConfig(trainConfigSchema, join(dir, 'typo.json')), `${join(dir, 'typo.json')}: unknown key "sparse.switch.expertz" (did you mean "sparse.switch.experts"?)`);
-    fails(() => loadConfig(trainConfigSchema, file, { 'perTask.sent.stepz': '5' }), 'command-line flags: unknown key "perTask.sent.stepz" (did you mean "perTask.sent.steps"?)');
+    fails(
+      () => loadConfig(trainConfigSchema, join(dir, 'typo.json')),
+      `${join(dir, 'typo.json')}: unknown key "sparse.switch.expertz" (did you mean "sparse.switch.experts"?)`,
+    );
+    fails(
+      () => loadConfig(trainConfigSchema, file, { 'perTask.sent.stepz': '5' }),
+      'command-line flags: unknown key "perTask.sent.stepz" (did you mean "perTask.sent.steps"?)',
+    );
   });
 
   it('a bad value names the file, the dotted key, what it takes, and the flag that set it', () => {
     fails(() => loadConfig(trainConfigSchema, file, { 'train.lr': '0' }), `${file}: train.lr must be a number > 0, got 0 (set by --train.lr)`);
     fails(() => loadConfig(trainConfigSchema, file, { 'train.lr': 'fast' }), `${file}: train.lr must be a number > 0, got "fast" (set by --train.lr)`);
-    fails(() => loadConfig(trainConfigSchema, file, { 'tasks': '[3]' }), `${file}: tasks[0] must be a non-empty string or an object, got 3 (set by --tasks)`);
+    fails(() => loadConfig(trainConfigSchema, file, { tasks: '[3]' }), `${file}: tasks[0] must be a non-empty string or an object, got 3 (set by --tasks)`);
     // A task inside the train config is checked by the task schema, keys as the train config writes them.
-    fails(() => loadConfig(trainConfigSchema, file, { 'tasks': '[{"name":"a","type":"ranking","train":"x"}]' }), `${file}: tasks[0].type must be one of "classification", "pair_classification", "tagging", "regression", got "ranking" (set by --tasks)`);
+    fails(
+      () => loadConfig(trainConfigSchema, file, { tasks: '[{"name":"a","type":"ranking","train":"x"}]' }),
+      `${file}: tasks[0].type must be one of "classification", "pair_classification", "tagging", "regression", got "ranking" (set by --tasks)`,
+    );
     fails(() => loadConfig(trainConfigSchema, file, { 'scratch.dModel': '30' }), `${file}: scratch.dModel (30) must be divisible by scratch.heads (4)`);
-    fails(() => loadConfig(pretrainConfigSchema, null, { 'train.steps': '10' }), 'command-line flags: train.warmupSteps (300) must be at most train.steps (10)');
+    fails(
+      () => loadConfig(pretrainConfigSchema, null, { 'train.steps': '10' }),
+      'command-line flags: train.warmupSteps (300) must be at most train.steps (10)',
+    );
     fails(() => loadConfig(pretrainConfigSchema, join(dir, 'none.json')), `config file not found: ${join(dir, 'none.json')}`);
   });
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
@@ -88,7 +101,12 @@ describe('config errors', () => {
 describe('command lines (node:util parseArgs)', () => {
   const keys = keyPaths(pretrainConfigSchema);
   it('passes config overrides through as text, negative numbers and --k=v included', () => {
-    const { flags, rest, overrides } = parseCommandLine(['--config', 'c.json', '--train.lr', '-1e-3', '--out=runs/x', '--overwrite', 'extra'], { config: 'string', overwrite: 'boolean' }, 'usage', keys);
+    const { flags, rest, overrides } = parseCommandLine(
+      ['--config', 'c.json', '--train.lr', '-1e-3', '--out=runs/x', '--overwrite', 'extra'],
+      { config: 'string', overwrite: 'boolean' },
+      'usage',
+      keys,
+    );
     assert.deepEqual(flags, { config: 'c.json', overwrite: true });
     assert.deepEqual(overrides, { 'train.lr': '-1e-3', out: 'runs/x' });
     assert.deepEqual(rest, ['extra']);
@@ -101,7 +119,10 @@ describe('command lines (node:util parseArgs)', () => {
   });
 
   it('an unknown option of a command without overrides is a usage error with a suggestion', () => {
-    assert.throws(() => parseCommandLine(['m', '--jsn'], { json: 'boolean' }, 'usage: tasks'), (e: unknown) => e instanceof UsageError && /^unknown option --jsn \(did you mean --json\?\)\nusage: tasks$/.test(e.message));
+    assert.throws(
+      () => parseCommandLine(['m', '--jsn'], { json: 'boolean' }, 'usage: tasks'),
+      (e: unknown) => e instanceof UsageError && /^unknown option --jsn \(did you mean --json\?\)\nusage: tasks$/.test(e.message),
+    );
     assert.throws(() => parseCommandLine(['m', '--task'], { task: 'string' }, 'usage'), /--task needs a value/);
   });
 });

@@ -37,8 +37,22 @@ const num = (v: FxTensor | number) => (typeof v === 'number' ? v : v.data[0]);
 function switchFrom(c: MoeCase): { layer: SwitchFFN; x: Tensor } {
   const [, d] = c.inputs.x.shape;
   const layer = new SwitchFFN(
-    { experts: c.attrs.E, topK: c.attrs.k, capacityFactor: c.attrs.capacityFactor, evalCapacityFactor: c.attrs.capacityFactor, jitter: 0, expertDropout: 0, lbWeight: c.attrs.lbWeight, zWeight: c.attrs.zWeight, normalizeTopK: c.attrs.normalizeTopK },
-    d, c.attrs.F, 'gelu', new Rng(0), 0.02,
+    {
+      experts: c.attrs.E,
+      topK: c.attrs.k,
+      capacityFactor: c.attrs.capacityFactor,
+      evalCapacityFactor: c.attrs.capacityFactor,
+      jitter: 0,
+      expertDropout: 0,
+      lbWeight: c.attrs.lbWeight,
+      zWeight: c.attrs.zWeight,
+      normalizeTopK: c.attrs.normalizeTopK,
+    },
+    d,
+    c.attrs.F,
+    'gelu',
+    new Rng(0),
+    0.02,
   );
   const set = (p: Tensor, fx: FxTensor) => p.f32.set(Float32Array.from(fx.data));
   set(layer.router.weight, c.inputs.Wr);
@@ -66,7 +80,12 @@ describeEachBackend('Switch FFN vs PyTorch', () => {
       const g = c.grads;
       assertClose(x.grad!, g.x.data, `${c.name} dx`, { rtol: 2e-4, atol: 2e-5 });
       assertClose(layer.router.weight.grad!, g.Wr.data, `${c.name} dWr`, { rtol: 2e-4, atol: 2e-5 });
-      for (const [p, k] of [[layer.experts.w1, 'W1'], [layer.experts.b1, 'b1'], [layer.experts.w2, 'W2'], [layer.experts.b2, 'b2']] as const) {
+      for (const [p, k] of [
+        [layer.experts.w1, 'W1'],
+        [layer.experts.b1, 'b1'],
+        [layer.experts.w2, 'W2'],
+        [layer.experts.b2, 'b2'],
+      ] as const) {
         assertClose(p.grad ?? new Float32Array(p.size), g[k].data, `${c.name} d${k}`, { rtol: 2e-4, atol: 2e-5 });
       }
     });
@@ -137,22 +156,38 @@ describe('dispatch plan', () => {
 });
 
 describe('compute only what is routed', () => {
-  it('an expert that receives no tokens gets no work and a zero gradient; other tasks\' skills are never touched', () => {
+  it("an expert that receives no tokens gets no work and a zero gradient; other tasks' skills are never touched", () => {
     const rng = new Rng(3);
-    const sw = new SwitchFFN({ experts: 4, topK: 1, capacityFactor: null, evalCapacityFactor: null, jitter: 0, expertDropout: 0, lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true }, 8, 16, 'gelu', rng, 0.2);
+    const sw = new SwitchFFN(
+      { experts: 4, topK: 1, capacityFactor: null, evalCapacityFactor: null, jitter: 0, expertDropout: 0, lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true },
+      8,
+      16,
+      'gelu',
+      rng,
+      0.2,
+    );
     // Make expert 3 unreachable: positive inputs, and a strongly negative router row.
     for (let i = 0; i < 8; i++) sw.router.weight.f32[3 * 8 + i] = -5;
     const x = E.rand([12, 8], rng, 0.5, 1.5);
     x.requiresGrad = true;
     const out = sw.forward(x);
     E.add(E.sum(out), auxLoss(sw)!).backward();
-    assert.equal(sw.stats.tokensPerExpert.reduce((a, b) => a + b, 0), 12);
+    assert.equal(
+      sw.stats.tokensPerExpert.reduce((a, b) => a + b, 0),
+      12,
+    );
     assert.equal(sw.stats.tokensPerExpert[3], 0, 'expert 3 received no tokens');
     const per = 16 * 8;
-    assert.ok(sw.experts.w1.grad!.subarray(3 * per, 4 * per).every((v) => v === 0), 'the idle expert has an exactly zero gradient');
+    assert.ok(
+      sw.experts.w1.grad!.subarray(3 * per, 4 * per).every((v) => v === 0),
+      'the idle expert has an exactly zero gradient',
+    );
     assert.ok(sw.experts.w1.grad!.subarray(0, per).some((v) => v !== 0) || sw.stats.tokensPerExpert[0] === 0);
     // Skills: a forward for task A never reads task B's skill.
-    const skills = new SkillFFN([['a', new FeedForward({ dModel: 8, ffn: 16, activation: 'gelu', dropout: 0, initStd: 0.2 }, rng)], ['b', new FeedForward({ dModel: 8, ffn: 16, activation: 'gelu', dropout: 0, initStd: 0.2 }, rng)]]);
+    const skills = new SkillFFN([
+      ['a', new FeedForward({ dModel: 8, ffn: 16, activation: 'gelu', dropout: 0, initStd: 0.2 }, rng)],
+      ['b', new FeedForward({ dModel: 8, ffn: 16, activation: 'gelu', dropout: 0, initStd: 0.2 }, rng)],
+    ]);
     const b = skills.skills.get('b') as FeedForward;
     b.fc1.weight.f32.fill(NaN); // any read of skill b would poison the output
     const y = skills.forward(E.randn([3, 8], rng, 1, true), { skills: ['a'] });
@@ -163,15 +198,42 @@ describe('compute only what is routed', () => {
 
 describe('accounting', () => {
   it('counts total and activated parameters and FLOPs per token exactly', () => {
-    const cfg = { vocabSize: 100, maxPositions: 16, typeVocabSize: 2, dModel: 8, layers: 2, heads: 2, ffn: 32, activation: 'gelu' as const, dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.02, normPlacement: 'pre' as const };
+    const cfg = {
+      vocabSize: 100,
+      maxPositions: 16,
+      typeVocabSize: 2,
+      dModel: 8,
+      layers: 2,
+      heads: 2,
+      ffn: 32,
+      activation: 'gelu' as const,
+      dropout: 0,
+      attentionDropout: 0,
+      layerNormEps: 1e-5,
+      initStd: 0.02,
+      normPlacement: 'pre' as const,
+    };
     const sparse: SparseConfig = {
-      switch: { experts: 4, topK: 1, capacityFactor: 1.25, evalCapacityFactor: 2, jitter: 0, expertDropout: 0, lbWeight: 0.01, zWeight: 0.001, normalizeTopK: true, every: 2 },
+      switch: {
+        experts: 4,
+        topK: 1,
+        capacityFactor: 1.25,
+        evalCapacityFactor: 2,
+        jitter: 0,
+        expertDropout: 0,
+        lbWeight: 0.01,
+        zWeight: 0.001,
+        normalizeTopK: true,
+        every: 2,
+      },
       skills: null,
     };
     const rng = new Rng(0);
     const enc = new TransformerEncoder(cfg, rng, sparseFfnFactory(cfg, sparse, rng));
     const a = account(enc, enc, { seqLen: 16 });
-    const d = 8, F = 32, T = 16;
+    const d = 8,
+      F = 32,
+      T = 16;
     const attn = 3 * d * d + 3 * d + d * d + d; // qkv + out with biases
     const norms = 4 * d;
     const dense = d * F + F + F * d + d;
@@ -187,8 +249,22 @@ describe('accounting', () => {
     assert.equal(a.embeddings.activeParams, 3 * d, 'one row of each embedding table (no embedding norm in pre-LN)');
   });
 
-  it('a skill model activates only its task\'s skills', () => {
-    const cfg = { vocabSize: 100, maxPositions: 16, typeVocabSize: 2, dModel: 8, layers: 1, heads: 2, ffn: 32, activation: 'gelu' as const, dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.02, normPlacement: 'pre' as const };
+  it("a skill model activates only its task's skills", () => {
+    const cfg = {
+      vocabSize: 100,
+      maxPositions: 16,
+      typeVocabSize: 2,
+      dModel: 8,
+      layers: 1,
+      heads: 2,
+      ffn: 32,
+      activation: 'gelu' as const,
+      dropout: 0,
+      attentionDropout: 0,
+      layerNormEps: 1e-5,
+      initStd: 0.02,
+      normPlacement: 'pre' as const,
+    };
     const sparse: SparseConfig = { switch: null, skills: { skills: ['g', 'x', 'y', 'z'], generic: 'g', table: { t: ['x'] }, layers: 'all' } };
     const rng = new Rng(0);
     const lm = new LanguageModel(cfg, rng, sparseFfnFactory(cfg, sparse, rng));

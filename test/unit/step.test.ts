@@ -17,8 +17,19 @@ import { Trainer, decays, freeze, paramGroups, withFrozen } from '../../src/trai
 import { assertClose } from '../helpers.js';
 
 const TINY: EncoderConfig = {
-  vocabSize: 50, maxPositions: 16, typeVocabSize: 2, dModel: 8, layers: 2, heads: 2, ffn: 16,
-  activation: 'gelu', dropout: 0, attentionDropout: 0, layerNormEps: 1e-5, initStd: 0.05, normPlacement: 'pre',
+  vocabSize: 50,
+  maxPositions: 16,
+  typeVocabSize: 2,
+  dModel: 8,
+  layers: 2,
+  heads: 2,
+  ffn: 16,
+  activation: 'gelu',
+  dropout: 0,
+  attentionDropout: 0,
+  layerNormEps: 1e-5,
+  initStd: 0.05,
+  normPlacement: 'pre',
 };
 
 class Small extends Module {
@@ -39,7 +50,7 @@ class Small extends Module {
 const names = (m: Module) => new Map(m.namedParameters().map(([n, p]) => [p, n]));
 
 describe('training step', () => {
-  it('decays matrices only, keeping the caller\'s order in each group', () => {
+  it("decays matrices only, keeping the caller's order in each group", () => {
     const m = new Small(new Rng(0));
     const name = names(m);
     const show = (gs: ReturnType<typeof paramGroups>) => gs.map((g) => ({ ...g, params: g.params.map((p) => name.get(p)) }));
@@ -61,7 +72,10 @@ describe('training step', () => {
 
   it('never decays a norm in the real models: every LayerNorm parameter is a vector', () => {
     const rng = new Rng(1);
-    const sparse = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 2 }, skills: { skills: ['g', 'normalize'], generic: 'g', table: { mlm: ['normalize'] }, layers: [0] } };
+    const sparse = {
+      switch: { ...DEFAULT_SPARSE_SWITCH, experts: 2 },
+      skills: { skills: ['g', 'normalize'], generic: 'g', table: { mlm: ['normalize'] }, layers: [0] },
+    };
     const lm = new LanguageModel(TINY, rng, sparseFfnFactory(TINY, sparse, rng));
     const norms = new Set([...lm.modules()].filter((x) => x instanceof LayerNorm).flatMap((x) => x.parameters()));
     assert.ok(norms.size >= 6, `${norms.size} norm parameters`);
@@ -83,10 +97,17 @@ describe('training step', () => {
     const w0 = Array.from(m.w.f32);
     const b0 = Array.from(m.b.f32);
     // loss = Σ w·C + Σ b·d: the gradients are C and d.
-    const C = [[1, 2, -3, 0.5], [0.1, -0.2, 0.3, 0.05]];
-    const d = [[0.25, -1], [0.02, 0.1]];
+    const C = [
+      [1, 2, -3, 0.5],
+      [0.1, -0.2, 0.3, 0.05],
+    ];
+    const d = [
+      [0.25, -1],
+      [0.02, 0.1],
+    ];
     const f32 = (xs: number[]) => xs.map((x) => Math.fround(x));
-    const lossAt = (k: number) => E.add(E.sum(E.mul(m.w, new Tensor(Float32Array.from(C[k]), [2, 2]))), E.sum(E.mul(m.b, new Tensor(Float32Array.from(d[k]), [2]))));
+    const lossAt = (k: number) =>
+      E.add(E.sum(E.mul(m.w, new Tensor(Float32Array.from(C[k]), [2, 2]))), E.sum(E.mul(m.b, new Tensor(Float32Array.from(d[k]), [2]))));
     const seen: number[] = [];
     const schedule: Schedule = (s) => {
       seen.push(s);
@@ -150,7 +171,10 @@ describe('training step', () => {
     const thaw = freeze(m.parameters());
     assert.ok(m.parameters().every((p) => !p.requiresGrad));
     thaw();
-    assert.deepEqual(m.parameters().map((p) => p.requiresGrad), [true, true, true, true, false, true]);
+    assert.deepEqual(
+      m.parameters().map((p) => p.requiresGrad),
+      [true, true, true, true, false, true],
+    );
   });
 
   it('trainMultiTask unfreezes the embeddings and layers it froze when training throws mid-way', async () => {
@@ -161,7 +185,10 @@ describe('training step', () => {
       return { text, label: i % 2 ? 'pos' : 'neg' };
     });
     const task: TaskData = { name: 'toy', type: 'classification', labels: ['neg', 'pos'], train: examples, dev: examples.slice(0, 8), test: [] };
-    const tok = Tokenizer.train(examples.map((e) => e.text), { vocabSize: 280 });
+    const tok = Tokenizer.train(
+      examples.map((e) => e.text),
+      { vocabSize: 280 },
+    );
     const enc = new TransformerEncoder({ ...TINY, vocabSize: tok.vocabSize }, rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: { switch: null, skills: null }, rng, maxLen: 16 });
     model.addTask(specOf(task));
@@ -173,10 +200,16 @@ describe('training step', () => {
       if (++calls === 3) throw new Error('the loss failed');
       return loss(t, batch);
     };
-    await assert.rejects(trainMultiTask(model, [task], { steps: 10, batchSize: 4, evalEvery: 10, patience: 0, freezeEmbeddings: true, freezeLayers: 1 }), /the loss failed/);
+    await assert.rejects(
+      trainMultiTask(model, [task], { steps: 10, batchSize: 4, evalEvery: 10, patience: 0, freezeEmbeddings: true, freezeLayers: 1 }),
+      /the loss failed/,
+    );
     assert.equal(calls, 3);
     assert.ok(frozenSeen, 'the embeddings and layer 0 were frozen during training');
-    const left = model.namedParameters().filter(([, p]) => !p.requiresGrad).map(([n]) => n);
+    const left = model
+      .namedParameters()
+      .filter(([, p]) => !p.requiresGrad)
+      .map(([n]) => n);
     assert.deepEqual(left, [], 'no parameter left frozen');
   });
 });

@@ -180,7 +180,11 @@ describe('byte-level BPE trainer', () => {
 
   it('respects maxTokenLength and never lets a merge spell a special token', () => {
     const long = trainBpe(Array(50).fill('abcdefghij abcdefghij'), { vocabSize: 400, maxTokenLength: 4, minFrequency: 1 });
-    const longest = Math.max(...Object.keys(long.model.vocab as object).filter((t) => !t.startsWith('[')).map((t) => t.length));
+    const longest = Math.max(
+      ...Object.keys(long.model.vocab as object)
+        .filter((t) => !t.startsWith('['))
+        .map((t) => t.length),
+    );
     assert.equal(longest, 4);
     const sp = trainBpe(Array(50).fill('MASK MASK'), { vocabSize: 300, specialTokens: ['MASK', 'ĠMASK'], minFrequency: 1 });
     const merged = sp.model.merges!.map((m) => (m as string[]).join(''));
@@ -192,7 +196,10 @@ describe('tokenizer.json files', () => {
   it('saves atomically and loads back, in our wrapper and in the tokenizers binding, with identical ids', async () => {
     const file = join(tmp, 'tokenizer.json');
     tok.save(file);
-    assert.deepEqual(readdirSync(tmp).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     const ours = Tokenizer.fromFile(file);
     const raw = HfTokenizer.fromFile(file);
     assert.equal(ours.vocabSize, 600);
@@ -317,8 +324,14 @@ describe('tokenizer.json files', () => {
 
 describe('errors', () => {
   it('rejects an impossible vocabulary size', () => {
-    assert.throws(() => trainBpe(TRAIN_TEXTS, { vocabSize: 260 }), (e: Error) => e instanceof RangeError && /vocabSize 260 .*at least 261/.test(e.message));
-    assert.throws(() => trainBpe(TRAIN_TEXTS, { vocabSize: 300, specialTokens: Array.from({ length: 50 }, (_, i) => `<s${i}>`) }), /vocabSize 300 .*at least 306/);
+    assert.throws(
+      () => trainBpe(TRAIN_TEXTS, { vocabSize: 260 }),
+      (e: Error) => e instanceof RangeError && /vocabSize 260 .*at least 261/.test(e.message),
+    );
+    assert.throws(
+      () => trainBpe(TRAIN_TEXTS, { vocabSize: 300, specialTokens: Array.from({ length: 50 }, (_, i) => `<s${i}>`) }),
+      /vocabSize 300 .*at least 306/,
+    );
     assert.throws(() => trainBpe(TRAIN_TEXTS, { vocabSize: 1000.5 }), RangeError);
     assert.throws(() => trainBpe(TRAIN_TEXTS, { vocabSize: 1000, specialTokens: ['[PAD]', '[PAD]'] }), /repeated/);
     assert.throws(() => trainBpe(TRAIN_TEXTS, { vocabSize: 1000, specialTokens: ['a'] }), /collides with a byte symbol/);
@@ -348,17 +361,33 @@ describe('errors', () => {
       ['nomodel.json', bad((j) => delete (j as Record<string, unknown>).model), /nomodel\.json: field "model" is missing/],
       ['type.json', bad((j) => (j.model.type = 'Bigram')), /type\.json: field "model\.type" must be one of/],
       ['vocab.json', bad((j) => (j.model.vocab = [1, 2])), /vocab\.json: field "model\.vocab" must be an object/],
-      ['vocabid.json', bad((j) => ((j.model.vocab as Record<string, unknown>)['!'] = 'x')), /vocabid\.json: field "model\.vocab\["!"\]" must be a non-negative integer/],
+      [
+        'vocabid.json',
+        bad((j) => ((j.model.vocab as Record<string, unknown>)['!'] = 'x')),
+        /vocabid\.json: field "model\.vocab\["!"\]" must be a non-negative integer/,
+      ],
       ['merges.json', bad((j) => delete j.model.merges), /merges\.json: field "model\.merges" must be an array/],
       ['merge3.json', bad((j) => (j.model.merges![2] = 'a b c')), /merge3\.json: field "model\.merges\[2\]" must be two tokens/],
-      ['mergeoov.json', bad((j) => (j.model.merges![7] = ['Ġzz', 'qq'])), /mergeoov\.json: field "model\.merges\[7\]" uses token "Ġzz", which is not in model\.vocab/],
-      ['added.json', bad((j) => ((j.added_tokens[1] as unknown as Record<string, unknown>).id = -1)), /added\.json: field "added_tokens\[1\]\.id" must be a non-negative integer/],
+      [
+        'mergeoov.json',
+        bad((j) => (j.model.merges![7] = ['Ġzz', 'qq'])),
+        /mergeoov\.json: field "model\.merges\[7\]" uses token "Ġzz", which is not in model\.vocab/,
+      ],
+      [
+        'added.json',
+        bad((j) => ((j.added_tokens[1] as unknown as Record<string, unknown>).id = -1)),
+        /added\.json: field "added_tokens\[1\]\.id" must be a non-negative integer/,
+      ],
       ['pre.json', bad((j) => (j.pre_tokenizer = 'ByteLevel')), /pre\.json: field "pre_tokenizer" must be null or an object/],
       ['decoder.json', bad((j) => (j.decoder = { type: 'NoSuchDecoder' })), /decoder\.json: the tokenizers library cannot load it \(field "decoder"\): /],
     ];
     for (const [name, content, re] of cases) {
       const f = write(name, content);
-      assert.throws(() => Tokenizer.fromFile(f), (e: Error) => re.test(e.message) && e.message.startsWith(f), name);
+      assert.throws(
+        () => Tokenizer.fromFile(f),
+        (e: Error) => re.test(e.message) && e.message.startsWith(f),
+        name,
+      );
     }
     assert.throws(() => Tokenizer.fromFile(join(tmp, 'missing.json')), /missing\.json: cannot read tokenizer file/);
     assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^Error: inline: not valid JSON/);

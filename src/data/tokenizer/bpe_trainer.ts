@@ -166,8 +166,7 @@ function checkOptions(opts: BpeTrainOptions, specials: string[]): void {
   const floor = specials.length + 256;
   if (vocabSize < floor) {
     throw new RangeError(
-      `trainBpe: vocabSize ${vocabSize} is too small: it must be at least ${floor} ` +
-        `(${specials.length} special tokens + 256 byte symbols)`,
+      `trainBpe: vocabSize ${vocabSize} is too small: it must be at least ${floor} ` + `(${specials.length} special tokens + 256 byte symbols)`,
     );
   }
   if (vocabSize > 0x3fffffff) throw new RangeError(`trainBpe: vocabSize ${vocabSize} is too large`);
@@ -365,8 +364,7 @@ export function trainBpeWithReport(texts: Iterable<string>, opts: BpeTrainOption
   let hPid = new Int32Array(hCnt.length);
   let hN = 0;
   // true if heap entry i ranks above entry j: higher count, then smaller (left id, right id).
-  const above = (ci: number, pi: number, cj: number, pj: number) =>
-    ci > cj || (ci === cj && (pa[pi] < pa[pj] || (pa[pi] === pa[pj] && pb[pi] < pb[pj])));
+  const above = (ci: number, pi: number, cj: number, pj: number) => ci > cj || (ci === cj && (pa[pi] < pa[pj] || (pa[pi] === pa[pj] && pb[pi] < pb[pj])));
 
   function heapPush(c: number, p: number): void {
     if (hN === hCnt.length) {

@@ -16,9 +16,18 @@ export interface MatmulOptions {
 
 /** Writes dA for C = op(A) op(B) (one matrix). */
 function gradA(
-  transA: boolean, transB: boolean, M: number, N: number, Kd: number,
-  dC: Float32Array, B: Float32Array, dA: Float32Array,
-  batch = 1, sB = 0, sC = 0, sA = 0,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  Kd: number,
+  dC: Float32Array,
+  B: Float32Array,
+  dA: Float32Array,
+  batch = 1,
+  sB = 0,
+  sC = 0,
+  sA = 0,
 ): void {
   const ldb = transB ? Kd : N;
   if (!transA) K.gemmBatched(false, !transB, M, Kd, N, 1, dC, N, sC, B, ldb, sB, 0, dA, Kd, sA, batch);
@@ -27,9 +36,18 @@ function gradA(
 
 /** Writes dB for C = op(A) op(B). */
 function gradB(
-  transA: boolean, transB: boolean, M: number, N: number, Kd: number,
-  dC: Float32Array, A: Float32Array, dB: Float32Array,
-  batch = 1, sA = 0, sC = 0, sB = 0,
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  Kd: number,
+  dC: Float32Array,
+  A: Float32Array,
+  dB: Float32Array,
+  batch = 1,
+  sA = 0,
+  sC = 0,
+  sB = 0,
 ): void {
   const lda = transA ? M : Kd;
   if (!transB) K.gemmBatched(!transA, false, Kd, N, M, 1, A, lda, sA, dC, N, sC, 0, dB, N, sB, batch);

@@ -58,9 +58,7 @@ export function transpose(x: Tensor): Tensor {
 }
 
 /** Copies block-strided pieces: the shared loop of concat and split. */
-function copyPieces(
-  whole: Float32Array, parts: Float32Array[], widths: number[], outer: number, inner: number, toWhole: boolean,
-): void {
+function copyPieces(whole: Float32Array, parts: Float32Array[], widths: number[], outer: number, inner: number, toWhole: boolean): void {
   const total = widths.reduce((s, w) => s + w, 0) * inner;
   let off = 0;
   for (let p = 0; p < parts.length; p++) {
@@ -95,7 +93,14 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const shape = [...ref];
   shape[ax] = widths.reduce((s, w) => s + w, 0);
   const out = emptyF32(numel(shape));
-  copyPieces(out, xs.map((x) => x.f32), widths, outer, inner, true);
+  copyPieces(
+    out,
+    xs.map((x) => x.f32),
+    widths,
+    outer,
+    inner,
+    true,
+  );
   const t = new Tensor(out, shape);
   if (!needsGrad(...xs)) return t;
   return record(t, 'concat', xs, (g) => {

@@ -46,8 +46,7 @@ export class AdamW {
     this.beta2 = b2;
     this.eps = opts.eps ?? 1e-8;
     const wd = opts.weightDecay ?? 0.01;
-    const groups: ParamGroup[] =
-      params.length > 0 && !('params' in params[0]) ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
+    const groups: ParamGroup[] = params.length > 0 && !('params' in params[0]) ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
     this.groups = groups.map((g) => ({ params: g.params, weightDecay: g.weightDecay ?? wd, lrScale: g.lrScale ?? 1 }));
     for (const p of this.parameters()) {
       if (!p.requiresGrad) throw new Error(`AdamW: parameter "${p.name}" does not require grad`);

@@ -24,5 +24,12 @@ export function brownDocumentsBySplit(docs: readonly BrownDocument[] = loadBrown
 export function loadGenreTask(): TaskData {
   const parts = brownDocumentsBySplit();
   const examples = (docs: BrownDocument[]) => docs.flatMap((d) => d.sentences.map((s): Example => ({ text: s.text, label: d.category })));
-  return { name: 'genre', type: 'classification', labels: [...BROWN_CATEGORIES], train: examples(parts.train), dev: examples(parts.dev), test: examples(parts.test) };
+  return {
+    name: 'genre',
+    type: 'classification',
+    labels: [...BROWN_CATEGORIES],
+    train: examples(parts.train),
+    dev: examples(parts.dev),
+    test: examples(parts.test),
+  };
 }

@@ -14,7 +14,6 @@ import { brownDocumentsBySplit } from './genre.js';
 
 export function loadPosTask(): TaskData {
   const parts = brownDocumentsBySplit(loadBrown());
-  const examples = (docs: BrownDocument[]) =>
-    docs.flatMap((d) => d.sentences.map((s): Example => ({ text: s.words.join(' '), tags: s.universal.slice() })));
+  const examples = (docs: BrownDocument[]) => docs.flatMap((d) => d.sentences.map((s): Example => ({ text: s.words.join(' '), tags: s.universal.slice() })));
   return { name: 'pos', type: 'tagging', labels: [...UNIVERSAL_TAGS], train: examples(parts.train), dev: examples(parts.dev), test: examples(parts.test) };
 }

@@ -68,7 +68,8 @@ export function loadChatbotCorpus(): ChatbotSentence[] {
   const data = JSON.parse(readFileSync(file, 'utf8')) as { sentences: RawSentence[] };
   return data.sentences.map((s, k) => {
     const bad = (what: string) => new Error(`${file}: sentence ${k} (${JSON.stringify(s.text)}): ${what}`);
-    if (typeof s.text !== 'string' || !INTENT_LABELS.includes(s.intent) || typeof s.training !== 'boolean') throw bad('not a {text, intent, entities, training} record');
+    if (typeof s.text !== 'string' || !INTENT_LABELS.includes(s.intent) || typeof s.training !== 'boolean')
+      throw bad('not a {text, intent, entities, training} record');
     const toks = tokenSpans(s.text);
     const words: { start: number; end: number; word: string }[] = [];
     for (const m of s.text.matchAll(/\S+/g)) words.push({ start: m.index!, end: m.index! + m[0].length, word: m[0] });
@@ -76,7 +77,8 @@ export function loadChatbotCorpus(): ChatbotSentence[] {
     const owner = words.map(() => -1);
     s.entities.forEach((e, ei) => {
       if (!SLOT_TYPES.includes(e.entity)) throw bad(`unknown entity type ${e.entity}`);
-      if (!(e.start >= 0 && e.stop >= e.start && e.stop < toks.length)) throw bad(`entity ${JSON.stringify(e.text)} has token span ${e.start}-${e.stop} out of range`);
+      if (!(e.start >= 0 && e.stop >= e.start && e.stop < toks.length))
+        throw bad(`entity ${JSON.stringify(e.text)} has token span ${e.start}-${e.stop} out of range`);
       const a = toks[e.start][0];
       const b = toks[e.stop][1];
       if (s.text.slice(a, b) !== e.text) throw bad(`entity ${JSON.stringify(e.text)} does not match its tokens ${JSON.stringify(s.text.slice(a, b))}`);
@@ -94,7 +96,11 @@ export function loadChatbotCorpus(): ChatbotSentence[] {
 }
 
 function splitCorpus<T>(rows: ChatbotSentence[], make: (s: ChatbotSentence) => T): { train: T[]; dev: T[]; test: T[] } {
-  const carved = carveDev(rows.filter((s) => s.training), DEV_FRACTION, SPLIT_SEED);
+  const carved = carveDev(
+    rows.filter((s) => s.training),
+    DEV_FRACTION,
+    SPLIT_SEED,
+  );
   return { train: carved.train.map(make), dev: carved.dev.map(make), test: rows.filter((s) => !s.training).map(make) };
 }
 

@@ -181,7 +181,9 @@ function loadSpamMessages(): SpamMessage[] {
   const dir = spamDir();
   const out: SpamMessage[] = [];
   for (const folder of Object.keys(SPAM_FOLDERS).sort()) {
-    const files = readdirSync(join(dir, folder)).filter((f) => f.endsWith('.txt')).sort();
+    const files = readdirSync(join(dir, folder))
+      .filter((f) => f.endsWith('.txt'))
+      .sort();
     for (const f of files) {
       out.push({ id: `${folder}/${f}`, label: SPAM_FOLDERS[folder], text: mailToText(decodeBytes(readFileSync(join(dir, folder, f)))) });
     }

@@ -179,7 +179,11 @@ export function inflections(word: string, pos: WordNetPos): string[] {
     forms.add(w + 's').add(w + 'es');
     if (consY) forms.add(w.slice(0, -1) + 'ies');
   } else if (pos === 'v') {
-    forms.add(w + 's').add(w + 'es').add(w + 'ed').add(w + 'ing');
+    forms
+      .add(w + 's')
+      .add(w + 'es')
+      .add(w + 'ed')
+      .add(w + 'ing');
     if (last === 'e') forms.add(w + 'd').add(w.slice(0, -1) + 'ing');
     if (consY) forms.add(w.slice(0, -1) + 'ies').add(w.slice(0, -1) + 'ied');
     if (w.endsWith('ie')) forms.add(w.slice(0, -2) + 'ying');
@@ -318,7 +322,9 @@ export function wicPairs(): WicPair[] {
       const groups = usesOf(lemma, byLemma.get(lemma) ?? [], tokens);
       const diff: WicPair[] = [];
       const mk = (a: Use, b: Use, label: 'same' | 'different'): WicPair | null =>
-        norm(a.sentence) === norm(b.sentence) ? null : { lemma, split, label, sentence1: a.sentence, sentence2: b.sentence, synset1: a.synset, synset2: b.synset };
+        norm(a.sentence) === norm(b.sentence)
+          ? null
+          : { lemma, split, label, sentence1: a.sentence, sentence2: b.sentence, synset1: a.synset, synset2: b.synset };
       for (let g = 0; g < groups.length; g++) {
         const G = groups[g];
         for (let i = 0; i < G.length; i++) {
