@@ -1,0 +1,139 @@
+// The TaskModel interface at work (issue 14): typed predictions (BIO spans included), `pathwise
+// predict` with --json and with many inputs from a JSONL file or stdin, and the folder format's
+// version check. Uses the small committed model test/fixtures/reference/dense_tiny (sent, pos).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../helpers.js';
+import { Tensor } from '../../src/engine/index.js';
+import { Pathwise } from '../../src/index.js';
+import { decodePredictions, folderKind, loadModel, saveModel, type ClassPrediction, type TagPrediction } from '../../src/model/index.js';
+import type { Batch } from '../../src/tasks/encode.js';
+
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const DENSE = join(ROOT, 'test', 'fixtures', 'reference', 'dense_tiny');
+const cli = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input });
+
+describe('typed predictions', () => {
+  it('decodes BIO tags into entity spans, and words past the maximum length into unseen "O"', () => {
+    const labels = ['B-LOC', 'I-LOC', 'O', 'B-TIME'];
+    // Four scored words (a fifth was cut off by maxLen): Munich Central Station at [5]
+    const logits = new Tensor(Float32Array.from([5, 0, 0, 0, 0, 4, 0, 0, 0, 3, 1, 0, 0, 0, 0, 2]), [4, 4]);
+    const batch = { wordsScored: [4] } as unknown as Batch;
+    const [p] = decodePredictions({ name: 'slots', type: 'tagging', labels }, logits, batch, [{ text: 'Munich Central Station at 5' }]) as TagPrediction[];
+    assert.deepEqual(
+      p.words.map((w) => w.tag),
+      ['B-LOC', 'I-LOC', 'I-LOC', 'B-TIME', 'O'],
+    );
+    assert.equal(p.words[4].score, null, 'the cut-off word was not seen by the model');
+    const soft = (row: number[], k: number) => Math.exp(row[k]) / row.reduce((s, x) => s + Math.exp(x), 0);
+    assert.ok(Math.abs(p.words[0].score! - soft([5, 0, 0, 0], 0)) < 1e-6);
+    assert.deepEqual(
+      p.spans.map(({ score: _s, ...rest }) => rest),
+      [
+        { label: 'LOC', start: 0, end: 3, text: 'Munich Central Station' },
+        { label: 'TIME', start: 3, end: 4, text: 'at' },
+      ],
+    );
+    const mean = (soft([5, 0, 0, 0], 0) + soft([0, 4, 0, 0], 1) + soft([0, 3, 1, 0], 1)) / 3;
+    assert.ok(Math.abs(p.spans[0].score - mean) < 1e-6);
+  });
+});
+
+describe('pathwise predict', () => {
+  let work: string;
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'pw-predict-'));
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it("--json prints one typed prediction per input, equal to the library's; plain output is the label", async () => {
+    const texts = ['A wonderful film.', 'Dull and far too long.'];
+    const want = (await Pathwise.fromPretrained(DENSE).predict('sent', texts)) as ClassPrediction[];
+    const r = cli(['predict', DENSE, '--task', 'sent', '--json', ...texts]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      JSON.parse(JSON.stringify(want)),
+    );
+    const plain = cli(['predict', DENSE, '--task', 'sent', ...texts]);
+    assert.equal(plain.stdout, want.map((p) => p.label).join('\n') + '\n');
+  });
+
+  it('reads many inputs from a JSONL file or stdin (strings, {text}, {tokens}), in input order', async () => {
+    const lines = [JSON.stringify('A wonderful film.'), JSON.stringify({ text: 'Dull and far too long.' }), '', JSON.stringify({ sentence1: 'Fine.' })];
+    const file = join(work, 'in.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const want = (await Pathwise.fromPretrained(DENSE).predict('sent', ['A wonderful film.', 'Dull and far too long.', 'Fine.'])).map(
+      (p) => (p as ClassPrediction).label,
+    );
+    const fromFile = cli(['predict', DENSE, '--task', 'sent', '--input', file]);
+    assert.equal(fromFile.status, 0, fromFile.stderr);
+    assert.equal(fromFile.stdout, want.join('\n') + '\n');
+    const fromStdin = cli(['predict', DENSE, '--task', 'sent', '--input', '-'], lines.join('\n'));
+    assert.equal(fromStdin.stdout, fromFile.stdout);
+    const tagged = cli(['predict', DENSE, '--task', 'pos', '--json', '--input', '-'], JSON.stringify({ tokens: ['The', 'dog', 'barked', '.'] }));
+    assert.equal(tagged.status, 0, tagged.stderr);
+    const p = JSON.parse(tagged.stdout) as TagPrediction;
+    assert.deepEqual(
+      p.words.map((w) => w.word),
+      ['The', 'dog', 'barked', '.'],
+    );
+  });
+
+  it('bad input exits 2 naming the file and line, or the problem; nothing is predicted', () => {
+    const file = join(work, 'bad.jsonl');
+    writeFileSync(file, '"fine"\n{"text": 3}\n');
+    const cases: [string[], string | undefined, RegExp][] = [
+      [['--input', file], undefined, /bad\.jsonl line 2: "text" must be a string/],
+      [['--input', '-'], '"ok"\n{nope\n', /<stdin> line 2: not valid JSON/],
+      [['--input', '-'], '[1, 2]\n', /<stdin> line 1: expected a JSON string or object, got an array/],
+      [['--input', '-'], '{"label": "x"}\n', /<stdin> line 1: no text: give "text" \(or "sentence1"\), or "tokens"/],
+      [['--input', join(work, 'missing.jsonl')], undefined, /cannot read .*missing\.jsonl: ENOENT/],
+      [['--input', file, 'also a text'], undefined, /as arguments or with --input, not both/],
+      [[], undefined, /no input to predict/],
+      [['--inptu', file], undefined, /unknown option --inptu \(did you mean --input\?\)/],
+    ];
+    for (const [args, input, msg] of cases) {
+      const r = cli(['predict', DENSE, '--task', 'sent', ...args], input);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.equal(r.stdout, '');
+    }
+  });
+});
+
+describe('model folders', () => {
+  it('recognises every kind, saves a trained folder as the encoder kind again, and refuses a newer format', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'pw-folder-'));
+    try {
+      assert.equal(folderKind(DENSE), 'encoder');
+      assert.equal(folderKind(join(ROOT, 'test', 'fixtures', 'reference', 'path_system')), 'components');
+      assert.equal(folderKind(join(ROOT, 'models', 'base')), 'base');
+      assert.equal(folderKind(join(ROOT, 'test', 'fixtures', 'bert')), 'bert');
+      // Loaded and saved again, a trained folder keeps its kind and its predictions.
+      const model = loadModel(DENSE);
+      saveModel(join(work, 'again'), model);
+      const cfg = JSON.parse(readFileSync(join(work, 'again', 'config.json'), 'utf8'));
+      assert.equal(cfg.layout, 'encoder');
+      assert.equal(cfg.format, 2);
+      assert.deepEqual(await loadModel(join(work, 'again')).predict('sent', ['Fine.']), await model.predict('sent', ['Fine.']));
+      // A folder from a newer Pathwise is refused, by the library and the CLI (exit 2).
+      cpSync(DENSE, join(work, 'newer'), { recursive: true });
+      writeFileSync(join(work, 'newer', 'config.json'), JSON.stringify({ ...cfg, format: 99 }));
+      assert.throws(() => loadModel(join(work, 'newer')), /config\.json: written by a newer Pathwise \(folder format 99; this version reads formats 1 to 2\)/);
+      const r = cli(['predict', join(work, 'newer'), '--task', 'sent', 'Fine.']);
+      assert.equal(r.status, 2);
+      assert.match(r.stderr, /written by a newer Pathwise/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
