@@ -2,9 +2,9 @@
 //  [--base X] [--seed S] [--batch-size N] [--eval-examples N] [--parallel N] ...`: one flag per
 //  key of the search's config (src/evolve/search_config.ts), in kebab case.
 //
-// Adds one task to a model folder, in place, by μ2Net's search (src/evolve/search.ts). The folder
-// may be a path system or a dense `pathwise train` folder (converted on the fly: its tasks share
-// the encoder, each keeps its head, all locked). Everything is validated before anything is
+// Adds one task to a model folder, in place, by μ2Net's search (src/evolve/search.ts). Any folder
+// `pathwise train` or `pathwise pretrain` writes (dense, Switch or skills), or one add-task has
+// grown; its tasks' components are locked as it loads. Everything is validated before anything is
 // trained, and the folder is rewritten atomically (a temporary sibling, then a rename), so a
 // failure at any point leaves it as it was. Earlier tasks' predictions do not change.
 //

@@ -1,7 +1,8 @@
 // `pathwise tasks <model> [--json]`: the tasks of a model folder with their paths (component ids
 // in forward order, adapters marked +), activated parameters (those one forward pass of the task
-// touches) and added parameters (those created for the task). A dense `pathwise train` folder is
-// shown as the path system add-task would make of it.
+// touches) and added parameters (those created for the task). Any model folder: one `pathwise
+// train` wrote (every task runs the shared encoder and its own head), or one add-task has grown.
+// `converted` in the JSON (kept for scripts that read it): the folder is of the first kind.
 
 import { activatedParameters, addedParameters, describePath, folderKind, loadModel, pathComponents } from '../model/index.js';
 import { parseCommandLine, UsageError } from './args.js';
@@ -29,7 +30,7 @@ export function tasksCommand(argv: string[]): void {
   }
   const n = (x: number) => x.toLocaleString('en-US');
   process.stdout.write(
-    `${rest[0]}: ${converted ? 'a dense `pathwise train` model (shown as a path system)' : 'a path system'}, ` +
+    `${rest[0]}: ${converted ? 'one encoder, each task with its own head' : 'tasks on paths of their own'}, ` +
       `${rows.length} task(s), ${system.store.size} components, ${n(system.numParameters())} parameters\n\n`,
   );
   const head = ['task', 'type', 'activated', 'added', 'path'];

@@ -165,4 +165,21 @@ describe('pathwise pretrain with a sparse config, and pathwise inspect', () => {
     assert.equal(acc[0].layers[1].kind, 'skills(2/3 switch(4e, top-1))');
     assert.ok(acc[0].activeParams < acc[0].totalParams / 2, 'a task activates a small part of the model');
   });
+
+  it('pathwise add-task grows the sparse pretrained folder: the first task runs its Switch-in-skill blocks with the generic skill', () => {
+    const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+    const model = join(work, 'out', 'model');
+    const add = spawnSync(
+      process.execPath,
+      [cli, 'add-task', model, '--task', 'slotsIntent', '--children', '1', '--steps', '3', '--batch-size', '8', '--eval-examples', '20'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(add.status, 0, add.stderr);
+    const tasks = JSON.parse(spawnSync(process.execPath, [cli, 'tasks', model, '--json'], { encoding: 'utf8' }).stdout);
+    assert.deepEqual(
+      tasks.tasks.map((t: { task: string; skills?: string[] }) => [t.task, t.skills]),
+      [['slotsIntent', ['s0']]],
+      'a task with no row of the skill table runs the generic skill',
+    );
+  });
 });
