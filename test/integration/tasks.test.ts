@@ -64,19 +64,13 @@ function assertWellFormed(t: TaskData): void {
 
 describe('built-in tasks', () => {
   const tasks = new Map<string, TaskData>();
-  const loadMs = new Map<string, number>();
   before(() => {
-    for (const name of BUILTIN_TASK_NAMES) {
-      const t0 = performance.now();
-      tasks.set(name, loadBuiltinTask(name));
-      loadMs.set(name, performance.now() - t0);
-    }
+    for (const name of BUILTIN_TASK_NAMES) tasks.set(name, loadBuiltinTask(name));
   });
   const task = (name: string) => tasks.get(name)!;
 
-  it('registry: every task loads in well under 5 s; unknown names list the known ones', () => {
+  it('registry: every task loads; unknown names list the known ones', () => {
     assert.deepEqual(BUILTIN_TASK_NAMES, ['sent', 'spam', 'sense', 'genre', 'pos', 'wic', 'slots', 'slotsIntent']);
-    for (const [name, ms] of loadMs) assert.ok(ms < 5000, `${name} took ${ms.toFixed(0)} ms`);
     for (const name of BUILTIN_TASK_NAMES) {
       assert.equal(task(name).name, name);
       assertWellFormed(task(name));

@@ -55,19 +55,15 @@ const ROUND_TRIP = [
 
 let tmp: string;
 let tok: Tokenizer;
-let trainS = 0;
 
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'pathwise-tok-'));
-  const t0 = performance.now();
   tok = Tokenizer.train(TRAIN_TEXTS, { vocabSize: 600 });
-  trainS = (performance.now() - t0) / 1000;
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('byte-level BPE trainer', () => {
   it('gives exactly the requested vocabulary, specials first, then the 256 bytes', () => {
-    assert.ok(trainS < 5, `training took ${trainS.toFixed(1)} s`);
     assert.equal(tok.vocabSize, 600);
     assert.deepEqual({ ...tok.specialIds }, { pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 });
     ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].forEach((t, i) => {
