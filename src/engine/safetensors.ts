@@ -67,37 +67,102 @@ function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32A
   }
 }
 
-/** Parses a safetensors buffer; `source` names the file in errors. */
+/** The format's own bound on the header (safetensors refuses larger ones too). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * The keys of a JSON object's top level, in order, duplicates kept (JSON.parse keeps only the
+ * last of a duplicated key, so a header naming a tensor twice would load silently). `text` must
+ * already be valid JSON.
+ */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1) {
+        let k = j + 1;
+        while (/\s/.test(text[k])) k++;
+        if (text[k] === ':') keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+      }
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return keys;
+}
+
+/**
+ * Parses a safetensors buffer; `source` names the file in errors. Trusts nothing, in the order
+ * the format's own loader checks: the header length against the file size, the header as UTF-8
+ * JSON with each key once, known dtypes, sizes that match shapes, and byte ranges that tile the
+ * data section exactly (no gap, no overlap, no trailing bytes).
+ */
 export function parseSafetensors(buf: Buffer, source = 'safetensors'): SafetensorsFile {
   if (buf.length < 8) throw new Error(`${source}: not a safetensors file (${buf.length} bytes)`);
   const hlen = Number(buf.readBigUInt64LE(0));
   if (hlen < 2 || 8 + hlen > buf.length) throw new Error(`${source}: header length ${hlen} does not fit in a file of ${buf.length} bytes`);
+  if (hlen > MAX_HEADER_BYTES) throw new Error(`${source}: header length ${hlen} exceeds the format's ${MAX_HEADER_BYTES} bytes`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + hlen));
+  } catch {
+    throw new Error(`${source}: header is not valid UTF-8`);
+  }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + hlen).toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
     throw new Error(`${source}: header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error(`${source}: header is not a JSON object`);
+  const seen = new Set<string>();
+  for (const k of topLevelKeys(text)) {
+    if (seen.has(k)) throw new Error(`${source}: the header names "${k}" twice`);
+    seen.add(k);
+  }
   const data = buf.subarray(8 + hlen);
   const tensors = new Map<string, Tensor>();
+  const ranges: [number, number, string][] = [];
   let metadata: Record<string, string> = {};
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = (v ?? {}) as Record<string, string>;
+      const m = v ?? {};
+      if (typeof m !== 'object' || Array.isArray(m) || !Object.values(m).every((x) => typeof x === 'string')) {
+        throw new Error(`${source}: __metadata__ must map names to strings`);
+      }
+      metadata = m as Record<string, string>;
       continue;
     }
     const what = `${source}: tensor "${name}"`;
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e?.dtype !== 'string' || !(e.dtype in BYTES)) throw new Error(`${what}: unsupported or missing dtype ${JSON.stringify(e?.dtype)}`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new Error(`${what}: invalid shape ${JSON.stringify(e.shape)}`);
+    if (typeof e?.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype)) throw new Error(`${what}: unsupported or missing dtype ${JSON.stringify(e?.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`${what}: invalid shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d)) || off[0] < 0 || off[1] < off[0] || off[1] > data.length) {
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d)) || off[0] < 0 || off[1] < off[0] || off[1] > data.length) {
       throw new Error(`${what}: data_offsets ${JSON.stringify(off)} outside the ${data.length}-byte data section`);
     }
     const n = numel(e.shape as number[]);
     if (off[1] - off[0] !== n * BYTES[e.dtype]) throw new Error(`${what}: ${off[1] - off[0]} bytes for shape [${e.shape}] of ${e.dtype}`);
-    tensors.set(name, new Tensor(decode(e.dtype, data.subarray(off[0], off[1]), n, what), e.shape as number[]));
+    ranges.push([off[0], off[1], name]);
+  }
+  // The tensors' byte ranges must cover the data section exactly once.
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  for (const [from, to, name] of ranges) {
+    if (from < end) throw new Error(`${source}: tensor "${name}" overlaps another tensor's bytes (at byte ${from} of the data section)`);
+    if (from > end) throw new Error(`${source}: bytes ${end} to ${from} of the data section belong to no tensor`);
+    end = to;
+  }
+  if (end !== data.length) throw new Error(`${source}: ${data.length - end} trailing bytes after the last tensor`);
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    tensors.set(name, new Tensor(decode(e.dtype, data.subarray(e.data_offsets[0], e.data_offsets[1]), numel(e.shape), `${source}: tensor "${name}"`), e.shape));
   }
   return { tensors, metadata };
 }

@@ -168,7 +168,20 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
       throw new ModelFolderError(`${weightsFile}: missing parameter "${name}"`, weightsFile);
     }
     if (v.length !== p.size) throw new ModelFolderError(`${weightsFile}: "${name}" has ${v.length} values, the config implies shape [${p.shape}]`, weightsFile);
+    // A Pathwise file stores each parameter in its own shape: the same count in another shape
+    // (a transposed matrix) is a wrong file, not a reshape. BERT's are mapped by bertToPathwise.
+    const t = kind === 'bert' ? null : tensors.get(name)!;
+    if (t && t.shape.join() !== p.shape.join())
+      throw new ModelFolderError(`${weightsFile}: "${name}" has shape [${t.shape}], the config implies [${p.shape}]`, weightsFile);
+    checkFinite(v, name, weightsFile);
     p.f32.set(v);
+  }
+  // Every tensor of a Pathwise file is a parameter of the model, or a head of one of its tasks.
+  if (kind !== 'bert') {
+    const own = new Set(model.namedParameters().map(([n]) => n));
+    const taskNames = Array.isArray(raw.tasks) ? raw.tasks.map((t) => (isObject(t) ? t.name : null)) : [];
+    const extra = [...tensors.keys()].find((k) => !own.has(k) && !taskNames.some((n) => typeof n === 'string' && k.startsWith(`heads.${n}.`)));
+    if (extra !== undefined) throw new ModelFolderError(`${weightsFile}: tensor "${extra}" is no parameter of the model ${cfgFile} describes`, weightsFile);
   }
   const tokFile = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
@@ -208,6 +221,13 @@ export function loadModel(dir: string): TaskModel {
   return model.eval();
 }
 
+/** Weights must be finite: a NaN or an infinity would answer every input with garbage. */
+function checkFinite(v: Float32Array, name: string, file: string): void {
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new ModelFolderError(`${file}: "${name}" holds a non-finite value (${v[i]}) at index ${i}`, file);
+  }
+}
+
 /** Throws a ModelFolderError naming the folder's config.json. */
 function failIn(dir: string): Fail {
   const file = join(dir, 'config.json');
@@ -241,7 +261,8 @@ function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): Task
     const head = model.addTask(spec, { source }).head;
     for (const [name, p] of head.namedParameters(`heads.${spec.name}.`)) {
       const v = tensors.get(name);
-      if (!v || v.size !== p.size) throw new ModelFolderError(`${weightsFile}: missing or mis-shaped head parameter "${name}"`, weightsFile);
+      if (!v || v.shape.join() !== p.shape.join()) throw new ModelFolderError(`${weightsFile}: missing or mis-shaped head parameter "${name}"`, weightsFile);
+      checkFinite(v.f32, name, weightsFile);
       p.f32.set(v.f32);
     }
   });
@@ -304,6 +325,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
       if (!t) throw new ModelFolderError(`${weightsFile}: missing parameter "${key}"`, weightsFile);
       if (t.shape.join() !== p.shape.join())
         throw new ModelFolderError(`${weightsFile}: "${key}" has shape [${t.shape}], ${file} ${at} implies [${p.shape}]`, weightsFile);
+      checkFinite(t.f32, key, weightsFile);
       p.f32.set(t.f32);
       used.add(key);
     }

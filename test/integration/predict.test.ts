@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
-import { Tensor } from '../../src/engine/index.js';
+import { Tensor, readSafetensors, serializeSafetensors } from '../../src/engine/index.js';
 import { Pathwise } from '../../src/index.js';
 import { decodePredictions, folderKind, loadModel, saveModel, type ClassPrediction, type TagPrediction } from '../../src/model/index.js';
 import type { Batch } from '../../src/tasks/encode.js';
@@ -132,6 +132,40 @@ describe('model folders', () => {
       const r = cli(['predict', join(work, 'newer'), '--task', 'sent', 'Fine.']);
       assert.equal(r.status, 2);
       assert.match(r.stderr, /written by a newer Pathwise/);
+
+      // Weights that load silently elsewhere are refused here, naming the file and the tensor.
+      const damaged = (name: string, change: (t: Map<string, Tensor>) => void) => {
+        const dir = join(work, name);
+        cpSync(DENSE, dir, { recursive: true });
+        const { tensors, metadata } = readSafetensors(join(dir, 'model.safetensors'));
+        change(tensors);
+        writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, metadata));
+        return dir;
+      };
+      const cases: [string, (t: Map<string, Tensor>) => void, RegExp][] = [
+        ['nan', (t) => (t.get('layers.0.ffn.fc1.weight')!.f32[7] = Number.NaN), /"layers\.0\.ffn\.fc1\.weight" holds a non-finite value \(NaN\) at index 7/],
+        ['inf', (t) => (t.get('heads.sent.out.bias')!.f32[0] = Number.POSITIVE_INFINITY), /"heads\.sent\.out\.bias" holds a non-finite value/],
+        [
+          'transposed',
+          (t) => {
+            const w = t.get('layers.1.ffn.fc2.weight')!;
+            t.set('layers.1.ffn.fc2.weight', new Tensor(w.f32, [w.shape[1], w.shape[0]]));
+          },
+          /"layers\.1\.ffn\.fc2\.weight" has shape \[64,32\], the config implies \[32,64\]/,
+        ],
+        [
+          'extra',
+          (t) => t.set('layers.9.attn.qkv.weight', new Tensor(new Float32Array(4), [2, 2])),
+          /tensor "layers\.9\.attn\.qkv\.weight" is no parameter of the model/,
+        ],
+      ];
+      for (const [name, change, msg] of cases) {
+        const dir = damaged(name, change);
+        assert.throws(() => loadModel(dir), msg, name);
+        const p = cli(['predict', dir, '--task', 'sent', 'Fine.']);
+        assert.equal(p.status, 2, `${name}: ${p.stderr}`);
+        assert.match(p.stderr, /model\.safetensors: /);
+      }
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -87,3 +87,29 @@ it('floatToHalf rounds to the nearest half (ties to even), with subnormals and o
   const back = parseSafetensors(serializeSafetensors({ x: new Tensor(xs, [1000]) }, {}, { floatDtype: 'F16' })).tensors.get('x')!;
   xs.forEach((v, i) => assert.ok(Math.abs(back.data[i] - v) <= Math.abs(v) * 2 ** -11 + 2 ** -24, `${v} -> ${back.data[i]}`));
 });
+
+it('refuses headers and byte ranges the format forbids: gaps, overlaps, trailing bytes, duplicate keys, bad UTF-8', () => {
+  /** A file with this header text and `data` bytes after it. */
+  const file = (json: string, data = 8) => {
+    const j = Buffer.from(json, 'latin1');
+    const out = Buffer.alloc(8 + j.length + data);
+    out.writeBigUInt64LE(BigInt(j.length), 0);
+    j.copy(out, 8);
+    return out;
+  };
+  const t = (from: number, to: number) => ({ dtype: 'F32', shape: [(to - from) / 4], data_offsets: [from, to] });
+  assert.doesNotThrow(() => parseSafetensors(file(JSON.stringify({ a: t(0, 4), b: t(4, 8) })), 'f'));
+  assert.throws(() => parseSafetensors(file(JSON.stringify({ a: t(0, 4) })), 'f'), /f: 4 trailing bytes after the last tensor/);
+  assert.throws(() => parseSafetensors(file(JSON.stringify({ a: t(0, 4), b: t(0, 4) })), 'f'), /f: tensor "b" overlaps another tensor's bytes/);
+  assert.throws(() => parseSafetensors(file(JSON.stringify({ a: t(0, 4), b: t(8, 12) }), 12), 'f'), /f: bytes 4 to 8 of the data section belong to no tensor/);
+  assert.throws(() => parseSafetensors(file(`{"a": ${JSON.stringify(t(0, 4))}, "a": ${JSON.stringify(t(4, 8))}}`), 'f'), /f: the header names "a" twice/);
+  // A key that only looks like a duplicate (inside a value, or escaped) is not one.
+  assert.doesNotThrow(() => parseSafetensors(file(`{"__metadata__": {"a": "x"}, "a": ${JSON.stringify(t(0, 8))}}`), 'f'));
+  assert.doesNotThrow(() => parseSafetensors(file(`{"a\\"b": ${JSON.stringify(t(0, 4))}, "a": ${JSON.stringify(t(4, 8))}}`), 'f'));
+  assert.throws(() => parseSafetensors(file('{"\xff": 1}'), 'f'), /f: header is not valid UTF-8/);
+  assert.throws(() => parseSafetensors(file(JSON.stringify({ __metadata__: { n: 3 }, a: t(0, 8) })), 'f'), /__metadata__ must map names to strings/);
+  assert.throws(
+    () => parseSafetensors(file(JSON.stringify({ a: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } })), 'f'),
+    /unsupported or missing dtype/,
+  );
+});
