@@ -28,7 +28,7 @@ import { Tokenizer } from '../data/tokenizer/index.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import { InputError } from '../util/errors.js';
-import { writeDirAtomic } from '../util/atomic.js';
+import { recoverDir, writeDirAtomic } from '../util/atomic.js';
 import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, buildModule, describeComponent, type ComponentKind, type KindMap } from './components.js';
 import { HPARAM_NAMES, validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
@@ -69,6 +69,10 @@ function readJson(file: string): unknown {
 
 /** config.json of a model folder, checked to be a folder this version can read. */
 export function readFolderConfig(dir: string): Record<string, unknown> {
+  // A save killed between its two renames left no folder: finish or undo it (util/atomic.ts).
+  // Other leftovers are the next save's to reclaim, so that reading never touches a folder that is
+  // being written.
+  if (!existsSync(dir)) recoverDir(dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelFolderError(`${dir}: no such model folder`, dir);
   const file = join(dir, 'config.json');
   if (!existsSync(file)) throw new ModelFolderError(`${dir}: no config.json (is this a model folder?)`, file);
