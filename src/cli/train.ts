@@ -1,7 +1,8 @@
 // `pathwise train --config FILE` and `pathwise eval <model> [--task T] [--split dev|test]` (any
 // model folder with tasks: one `pathwise train` wrote, or one `pathwise add-task` has grown).
 
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder, type LanguageModel } from '../nn/index.js';
 import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
@@ -11,7 +12,8 @@ import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
 import type { TaskData } from '../tasks/task.js';
 import { ConfigError } from '../train/config.js';
-import { loadTrainConfig, trainConfigSchema } from '../train/train_config.js';
+import { loadTrainConfig, trainConfigSchema, type TrainConfig } from '../train/train_config.js';
+import { TrainingDiverged } from '../train/step.js';
 import { evaluateTask, trainMultiTask } from '../train/multitask.js';
 import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, specOf, type TaskSource } from '../model/index.js';
 import { UsageError } from './pretrain.js';
@@ -22,6 +24,38 @@ const TRAIN_USAGE = 'usage: pathwise train --config FILE [--KEY VALUE ...]   (FI
 
 function loadTask(src: TaskSource): TaskData {
   return 'builtin' in src ? loadBuiltinTask(src.builtin) : loadTaskFromFiles(src.files);
+}
+
+/**
+ * What can be known to fail before any training: per-task settings for tasks the config does not
+ * list, tasks too small to train and score, an output folder that cannot be written.
+ */
+function checkTrainable(file: string, cfg: TrainConfig, tasks: TaskData[]): void {
+  const names = tasks.map((t) => t.name);
+  for (const k of Object.keys(cfg.perTask ?? {})) {
+    if (!names.includes(k)) throw new ConfigError(`${file}: perTask.${k}: no task "${k}" in "tasks" (${names.join(', ')})`, file);
+  }
+  for (const t of tasks) {
+    if (t.train.length < 2) throw new ConfigError(`${file}: task "${t.name}" has ${t.train.length} training example(s); training needs at least 2`, file);
+    if (t.type !== 'regression' && t.labels.length < 2) {
+      throw new ConfigError(`${file}: task "${t.name}" has ${t.labels.length} label(s) (${t.labels.join(', ')}); a ${t.type} task needs at least 2`, file);
+    }
+  }
+  // The output folder, or the nearest folder above it that exists, must be a writable folder:
+  // checked without creating anything.
+  let at = resolve(cfg.out);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const why = !statSync(at).isDirectory() ? 'ENOTDIR' : canWrite(at) ? null : 'EACCES';
+  if (why) throw new ConfigError(`${file}: out: cannot write to ${cfg.out} (${why}: ${at})`, file);
+}
+
+function canWrite(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether `dir` holds tasks on paths of their own (unreadable folders are reported by the loader). */
@@ -59,6 +93,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const { tasks: taskList, perTask, sparse } = cfg;
   const sources = taskList.map(sourceOf);
   const tasks = sources.map(loadTask); // validates every task's data before anything is written
+  checkTrainable(flags.config, cfg, tasks);
   const log = (s: string) => process.stderr.write(s + '\n');
 
   let encoder: TransformerEncoder;
@@ -111,10 +146,19 @@ export async function trainCommand(argv: string[]): Promise<void> {
     encoder = new TransformerEncoder(c, rng, sparseFfnFactory(c, sp, rng));
     log(`from scratch: ${encoder.numParameters().toLocaleString('en-US')} encoder parameters`);
   }
+  if (cfg.train.freezeLayers > encoder.cfg.layers) {
+    throw new ConfigError(`${flags.config}: train.freezeLayers is ${cfg.train.freezeLayers}, but the model has ${encoder.cfg.layers} layers`, flags.config);
+  }
   const model = TaskModel.fromEncoder(encoder, tokenizer, { sparse: sp, rng, maxLen: Math.min(cfg.maxLen, encoder.cfg.maxPositions) });
   tasks.forEach((t, i) => model.addTask(specOf(t), { source: sources[i] }));
   const t0 = performance.now();
-  const res = await trainMultiTask(model, tasks, { ...cfg.train, perTask, log, progress: process.stderr });
+  let res: Awaited<ReturnType<typeof trainMultiTask>>;
+  try {
+    res = await trainMultiTask(model, tasks, { ...cfg.train, perTask, log, progress: process.stderr });
+  } catch (e) {
+    if (e instanceof TrainingDiverged) throw new TrainingDiverged(`${e.message}; nothing was saved (a lower train.lr may help)`, flags.config);
+    throw e;
+  }
   saveModel(join(cfg.out, 'model'), model);
   const test: [string, Record<string, number | string>][] = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);

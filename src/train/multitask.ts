@@ -111,6 +111,7 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     weightDecay: opts.weightDecay,
     clipNorm: opts.clipNorm,
     schedule: sched,
+    stopOnNonFinite: true,
     scaled: embeddings,
     lrScale: opts.embeddingLrScale,
   });
@@ -164,7 +165,7 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     const rows = await streams[ti].next();
     const batch = await model.encode(task.name, rows);
     const loss = model.loss(task.name, batch);
-    const m = trainer.step(loss, opts.perTask[task.name]?.lrScale ?? 1);
+    const m = trainer.step(loss, opts.perTask[task.name]?.lrScale ?? 1, `task "${task.name}"`);
     const l = m.loss;
     opts.onStep?.({ ...m, task: task.name });
     stepsPerTask[task.name]++;

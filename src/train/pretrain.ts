@@ -104,6 +104,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
   const switches = [...model.modules()].filter((m): m is SwitchFFN => m instanceof SwitchFFN);
   const sched = lrSchedule({ kind: cfg.train.schedule, warmupSteps: cfg.train.warmupSteps, totalSteps: cfg.train.steps, minRatio: cfg.train.minLrRatio });
   const trainer = new Trainer(model, model.parameters(), {
+    stopOnNonFinite: true,
     lr: cfg.train.lr,
     weightDecay: cfg.train.weightDecay,
     clipNorm: cfg.train.clipNorm,

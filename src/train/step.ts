@@ -15,6 +15,7 @@ import * as E from '../engine/index.js';
 import { AdamW, clipGradNorm, type ParamGroup, type Schedule, type Tensor } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { auxLoss } from '../sparse/index.js';
+import { InputError } from '../util/errors.js';
 
 /**
  * The weight-decay rule: matrices (ndim ≥ 2: weights, embedding tables, a Switch layer's stacked
@@ -66,7 +67,15 @@ export interface TrainerOptions extends GroupOptions {
   clipNorm: number;
   /** Multiplier of `lr` by the number of steps taken before this one (0 for the first). */
   schedule: Schedule;
+  /**
+   * Throw TrainingDiverged, before any update, when the loss or the gradient norm is not finite.
+   * μ2Net's children leave it off: a diverged child scores -Infinity and loses the search.
+   */
+  stopOnNonFinite?: boolean;
 }
+
+/** A run whose loss or gradient stopped being finite; its model keeps the last finite parameters. */
+export class TrainingDiverged extends InputError {}
 
 /** What one step reports (an `onStep` callback's argument). */
 export interface StepMetrics {
@@ -110,14 +119,18 @@ export class Trainer {
    * (auxLoss(model)), backpropagates (freeing the activations), clips, and steps at
    * lr × schedule × lrScale (lrScale: e.g. a task's own scale in multi-task training).
    */
-  step(loss: Tensor, lrScale = 1): StepMetrics {
+  step(loss: Tensor, lrScale = 1, what = ''): StepMetrics {
     const aux = auxLoss(this.model);
     const value = loss.item(); // before backward, which frees the graph's intermediates
+    const at = () => `step ${this.opt.stepCount + 1}${what ? ` (${what})` : ''}`;
+    if (this.o.stopOnNonFinite && !Number.isFinite(value)) throw new TrainingDiverged(`training diverged at ${at()}: the loss is ${value}`);
     const lr = this.o.lr * this.o.schedule(this.opt.stepCount) * lrScale;
     // Recycling hands last step's gradient buffers to this backward; nothing keeps a p.grad.
     this.opt.zeroGrad({ recycle: true });
     (aux ? E.add(loss, aux) : loss).backward(undefined, { freeActivations: true });
     const gradNorm = clipGradNorm(this.params, this.o.clipNorm);
+    // Checked before the update, so the parameters are still the last finite ones.
+    if (this.o.stopOnNonFinite && !Number.isFinite(gradNorm)) throw new TrainingDiverged(`training diverged at ${at()}: the gradient norm is ${gradNorm}`);
     this.opt.step(lr);
     return { step: this.opt.stepCount, loss: value, gradNorm, lr };
   }
