@@ -159,6 +159,7 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   }
   validateEncoderConfig(config, cfgFile);
   validateSparseConfig(sparse, config.layers, `${cfgFile}: sparse`);
+  checkSizeAgainstWeights(minParameters('block', config) * config.layers + minParameters('embeddings', config), tensors, cfgFile, weightsFile);
   const rng = new Rng(opts.seed ?? 0);
   const model = new LanguageModel(config, rng, sparseFfnFactory(config, sparse, rng));
   const missing: string[] = [];
@@ -189,6 +190,7 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   }
   const tokFile = join(dir, 'tokenizer.json');
   const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
+  if (tokenizer) checkVocabulary(tokenizer, config.vocabSize, tokFile, cfgFile);
   return { model: model.eval(), config, sparse, tokenizer, missing };
 }
 
@@ -223,6 +225,48 @@ export function loadModel(dir: string): TaskModel {
   const model = kindOfConfig(raw, file) === 'components' ? componentsFromConfig(dir, raw) : encoderModelFromConfig(dir, raw);
   model.lockTasks();
   return model.eval();
+}
+
+/**
+ * A lower bound on a component's parameters (its matrices; biases and norms left out), from its
+ * config alone: what a config must not exceed before anything is allocated for it.
+ */
+function minParameters(kind: ComponentKind, config: KindMap[ComponentKind]['config']): number {
+  const c = config as unknown as Record<string, number>;
+  switch (kind) {
+    case 'embeddings':
+      return (c.vocabSize + c.maxPositions) * c.dModel;
+    case 'block':
+      return 4 * c.dModel * c.dModel + 2 * c.dModel * c.ffn;
+    case 'adapter':
+      return 2 * c.dModel * c.size;
+    case 'head':
+      return c.dModel * c.classes;
+    default:
+      return c.dModel;
+  }
+}
+
+/** A config that needs more parameters than the weights file holds values is refused before it allocates them. */
+function checkSizeAgainstWeights(need: number, tensors: Map<string, Tensor>, where: string, weightsFile: string): void {
+  let have = 0;
+  for (const t of tensors.values()) have += t.size;
+  if (need > have) {
+    throw new ModelFolderError(
+      `${where} describes at least ${need.toLocaleString('en-US')} parameters, but ${weightsFile} holds ${have.toLocaleString('en-US')} values: the config does not match the weights`,
+      weightsFile,
+    );
+  }
+}
+
+/** Every id the tokenizer can produce must have a row in the embeddings. */
+function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, tokFile: string, where: string): void {
+  if (tokenizer.vocabSize > vocabSize) {
+    throw new ModelFolderError(
+      `${tokFile}: the tokenizer has ${tokenizer.vocabSize} ids, but the model's vocabulary (${where}: vocabSize) has ${vocabSize} rows`,
+      tokFile,
+    );
+  }
 }
 
 /** Weights must be finite: a NaN or an infinity would answer every input with garbage. */
@@ -309,6 +353,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   }
   const used = new Set<string>();
   const store = new ComponentStore();
+  let need = 0;
   (raw.components as unknown[]).forEach((c, i) => {
     const at = `components[${i}]`;
     if (!isObject(c)) fail(`${at} must be an object`);
@@ -322,6 +367,9 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     if (comp.owner !== null && typeof comp.owner !== 'string') fail(`${at}.owner must be a task name or null`);
     if (typeof comp.locked !== 'boolean') fail(`${at}.locked must be true or false`);
     const config = checkComponentConfig(kind, comp.config, `${at}.config`, fail);
+    // Checked before each component is built, so that no config allocates more than the file holds.
+    need += minParameters(kind, config);
+    checkSizeAgainstWeights(need, tensors, `${file} ${at}`, weightsFile);
     const module = buildModule(kind, config, new Rng(i));
     for (const [name, p] of module.namedParameters()) {
       const key = `components.${id}.${name}`;
@@ -364,7 +412,9 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     }
     layout = { sparse: sp };
   }
-  const system = new TaskModel(store, root, Tokenizer.fromFile(tokFile), maxLen as number, layout);
+  const tokenizer = Tokenizer.fromFile(tokFile);
+  for (const c of store.all()) if (c.kind === 'embeddings') checkVocabulary(tokenizer, c.config.vocabSize, tokFile, `${file} component ${c.id}`);
+  const system = new TaskModel(store, root, tokenizer, maxLen as number, layout);
 
   if (!Array.isArray(raw.tasks)) fail('"tasks" must be an array');
   (raw.tasks as unknown[]).forEach((t, i) => {

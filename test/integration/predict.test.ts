@@ -159,6 +159,28 @@ describe('model folders', () => {
           /tensor "layers\.9\.attn\.qkv\.weight" is no parameter of the model/,
         ],
       ];
+      // A config that would allocate more than the file holds, a tokenizer with ids past the
+      // vocabulary, and a tokenizer.json that is not UTF-8: refused, each naming its file.
+      const huge = join(work, 'huge');
+      cpSync(DENSE, huge, { recursive: true });
+      writeFileSync(join(huge, 'config.json'), JSON.stringify({ ...cfg, dModel: 32768, heads: 1, ffn: 131072, vocabSize: 2000000 }));
+      assert.throws(() => loadModel(huge), /config\.json describes at least [\d,]+ parameters, but .*model\.safetensors holds [\d,]+ values/);
+      const small = damaged('small-vocab', (t) => {
+        const w = t.get('embeddings.word.weight')!;
+        t.set('embeddings.word.weight', new Tensor(w.f32.slice(0, 500 * w.shape[1]), [500, w.shape[1]]));
+      });
+      writeFileSync(join(small, 'config.json'), JSON.stringify({ ...cfg, vocabSize: 500 }));
+      assert.throws(
+        () => loadModel(small),
+        /tokenizer\.json: the tokenizer has 600 ids, but the model's vocabulary \(.*config\.json: vocabSize\) has 500 rows/,
+      );
+      const badUtf8 = join(work, 'bad-utf8');
+      cpSync(DENSE, badUtf8, { recursive: true });
+      const tok = readFileSync(join(badUtf8, 'tokenizer.json'));
+      const at = tok.indexOf('"model"');
+      writeFileSync(join(badUtf8, 'tokenizer.json'), Buffer.concat([tok.subarray(0, at), Buffer.from([0xff]), tok.subarray(at)]));
+      assert.throws(() => loadModel(badUtf8), new RegExp(`tokenizer\\.json line \\d+: invalid UTF-8 at byte offset ${at}`));
+
       for (const [name, change, msg] of cases) {
         const dir = damaged(name, change);
         assert.throws(() => loadModel(dir), msg, name);

@@ -14,6 +14,8 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
+import { InputError } from '../../util/errors.js';
+import { decodeUtf8Strict } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
 
 export interface SpecialIds {
@@ -222,11 +224,14 @@ export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: s
 }
 
 function readText(path: string, what: string): string {
+  let bytes: Buffer;
   try {
-    return readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new Error(`${path}: cannot read ${what}: ${(e as Error).message}`);
   }
+  // Strictly: invalid bytes are named as such, not decoded to U+FFFD and blamed on a merge later.
+  return decodeUtf8Strict(bytes, path, InputError);
 }
 
 function parseJson(text: string, source: string): unknown {
