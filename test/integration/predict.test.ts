@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
@@ -180,6 +180,16 @@ describe('model folders', () => {
       const at = tok.indexOf('"model"');
       writeFileSync(join(badUtf8, 'tokenizer.json'), Buffer.concat([tok.subarray(0, at), Buffer.from([0xff]), tok.subarray(at)]));
       assert.throws(() => loadModel(badUtf8), new RegExp(`tokenizer\\.json line \\d+: invalid UTF-8 at byte offset ${at}`));
+
+      // export refuses to overwrite its input, and refuses a folder that does not load.
+      const same = cli(['export', DENSE, '--out', DENSE]);
+      assert.equal(same.status, 2);
+      assert.match(same.stderr, /--out .* is the folder being exported/);
+      const broken = damaged('broken-for-export', (t) => (t.get('heads.sent.out.weight')!.f32[0] = Number.NaN));
+      const ex = cli(['export', broken, '--out', join(work, 'exported')]);
+      assert.equal(ex.status, 2, ex.stderr);
+      assert.match(ex.stderr, /"heads\.sent\.out\.weight" holds a non-finite value/);
+      assert.equal(existsSync(join(work, 'exported')), false, 'nothing written');
 
       for (const [name, change, msg] of cases) {
         const dir = damaged(name, change);
