@@ -5,14 +5,14 @@
 
 import { z } from 'zod';
 import { SPLIT_SEED } from '../data/splits.js';
-import { parseOrThrow, seed } from '../util/schema.js';
+import { parseOrThrow, safeName, seed } from '../util/schema.js';
 import { TASK_TYPES, type TaskType } from './task.js';
 
 const path = () => z.string().min(1);
 
 export const taskConfigSchema = z
   .strictObject({
-    name: z.string().regex(/\S/).describe("the task's name (a head, a row in reports, the name `--task` takes)"),
+    name: safeName().describe("the task's name (a head, a row in reports, the name `--task` takes)"),
     type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]).describe('what the head predicts'),
     labels: z.array(z.string().min(1)).min(1).optional().describe('the label (tag) set, in order; omitted: inferred from train, sorted. Not for regression'),
     train: path().describe('training data, a JSONL or CSV file'),

@@ -12,6 +12,12 @@ import { z } from 'zod';
 export const count = () => z.int().min(1);
 /** A probability of a Bernoulli draw (dropout, jitter): a number in [0, 1). */
 export const probability = () => z.number().min(0).lt(1);
+/**
+ * A name that also becomes part of parameter names ("heads.<name>.out.weight"), file names and
+ * report rows: a letter, then letters, digits, "_" or "-", so it can never be a path.
+ */
+export const NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]{0,63}$';
+export const safeName = () => z.string().regex(new RegExp(NAME_PATTERN));
 /** A seed of the 32-bit generators (engine/rng.ts). */
 export const seed = () =>
   z
@@ -156,6 +162,7 @@ export function phrase(node: Json): string {
     }
     case 'string':
       if (node.pattern === '\\S') return 'a non-blank string';
+      if (node.pattern === NAME_PATTERN) return 'a name (a letter, then up to 63 letters, digits, "_" or "-")';
       return typeof node.minLength === 'number' && node.minLength > 0 ? 'a non-empty string' : 'a string';
     case 'boolean':
       return 'true or false';

@@ -54,6 +54,10 @@ describe('pathwise train refuses nonsense', () => {
       [['--config', cfg, '--perTask.nope.steps', '3'], /perTask\.nope: no task "nope" in "tasks" \(toy\)/],
       [['--config', withTasks([task('one.jsonl')])], /task "toy" has \d training example\(s\); training needs at least 2/],
       [['--config', withTasks([task('mono.jsonl')])], /task "toy" has 1 label\(s\) \(pos\); a classification task needs at least 2/],
+      [
+        ['--config', withTasks([{ ...task('toy.jsonl'), name: '../../evil\nname' }])],
+        /tasks\[0\]\.name must be a name \(a letter, then up to 63 letters, digits, "_" or "-"\), got "\.\.\/\.\.\/evil\\nname"/,
+      ],
       [['--config', cfg, '--out', join(work, 'a-file', 'run')], /out: cannot write to .*a-file\/run \(ENOTDIR: .*a-file\)/],
     ];
     for (const [args, msg] of cases) {
