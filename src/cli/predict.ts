@@ -6,13 +6,13 @@
 // label, the value or the tags as a JSON array; with --json the whole typed prediction as one
 // JSON object ({label, score, scores}, {words, spans} or {value}).
 
-import { readFileSync } from 'node:fs';
 import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
 import type { Example } from '../tasks/task.js';
 import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonl } from '../util/jsonl.js';
 import { parseCommandLine, UsageError } from './args.js';
+import { readFileOr } from '../util/read_file.js';
 
 const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ...]';
 
@@ -43,12 +43,9 @@ function exampleOf(v: unknown, at: string, file: string, line: number): Example 
 }
 
 function readInputs(file: string): Example[] {
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-  }
+  const text = readFileOr(file === '-' ? 0 : file, (code) => new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${code}`, file)).toString(
+    'utf8',
+  );
   const name = file === '-' ? '<stdin>' : file;
   return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, `${name} line ${line}`, name, line));
 }

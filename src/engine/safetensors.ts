@@ -3,8 +3,8 @@
 // little-endian data. Reading accepts the float types checkpoints use (F32, F16, BF16, F64,
 // converted to float32) and integer types (converted to int32). Writing produces F32 / I32.
 
-import { readFileSync } from 'node:fs';
 import { Tensor, numel } from './tensor.js';
+import { readFileOr } from '../util/read_file.js';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -168,12 +168,7 @@ export function parseSafetensors(buf: Buffer, source = 'safetensors'): Safetenso
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const buf = readFileOr(path, (code) => new Error(`cannot read ${path}: ${code}`));
   return parseSafetensors(buf, path);
 }
 

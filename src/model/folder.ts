@@ -19,7 +19,7 @@
 // the simplest kind that holds the model. Writes are atomic: a temporary sibling folder, then a
 // rename over the old one. Loading validates everything and names the file and field at fault.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors, serializeSafetensors, type Tensor } from '../engine/index.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig, type Module } from '../nn/index.js';
@@ -34,6 +34,7 @@ import { HPARAM_NAMES, validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
 import type { TaskSpec } from './predictions.js';
 import { TaskModel, type TaskSource } from './task_model.js';
+import { readFileOr } from '../util/read_file.js';
 
 /** A model folder that cannot be used: the message names the file and field. */
 export class ModelFolderError extends InputError {}
@@ -54,12 +55,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ModelFolderError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-  }
+  const text = readFileOr(file, (code) => new ModelFolderError(`cannot read ${file}: ${code}`, file)).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (e) {

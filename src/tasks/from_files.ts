@@ -50,7 +50,6 @@
 // set (naming the label and the set) or an integer index outside `labels`, tags whose count
 // differs from the words', and malformed CSV.
 
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { InputError } from '../util/errors.js';
@@ -60,6 +59,7 @@ import { parseCsvRows, type CsvRow } from './csv.js';
 import type { Example, TaskData, TaskType } from './task.js';
 import { chooseFields } from './task_fields.js';
 import { parseTaskConfig, type TaskFileConfig, type TaskFileFormat } from './task_config.js';
+import { readFileOr } from '../util/read_file.js';
 
 /** A task data file (or task config, file "<config>") that cannot be used. */
 export class TaskDataError extends InputError {}
@@ -270,14 +270,11 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
  * `labelsGiven`: they are the task config's, so integer labels and tags index them.
  */
 export function readTaskFile(file: string, type: TaskType, labels: readonly string[] | null, format: TaskFileFormat = 'auto', labelsGiven = false): Example[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TaskDataError(`task data file not found: ${file}`, file);
-    throw new TaskDataError(`cannot read task data file ${file}: ${(e as Error).message}`, file);
-  }
+  const bytes = readFileOr(file, (code, e) =>
+    code === 'ENOENT'
+      ? new TaskDataError(`task data file not found: ${file}`, file)
+      : new TaskDataError(`cannot read task data file ${file}: ${e.message}`, file),
+  );
   const text = decodeUtf8Strict(bytes, file, TaskDataError);
   if (text.trim() === '') throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
   const records = formatOf(file, text, format) === 'jsonl' ? readJsonl(text, file) : readCsv(text, file, type);

@@ -3,10 +3,10 @@
 // train_config.ts, pretrain_config.ts, ...). Objects are strict, so a key the schema does not know
 // is an error naming its dotted path with a suggestion: a typo must not fall back to a default.
 
-import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { InputError } from '../util/errors.js';
 import { closest, explain } from '../util/schema.js';
+import { readFileOr } from '../util/read_file.js';
 
 export { closest };
 
@@ -44,12 +44,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 
 /** Reads a JSON config file; a missing file or bad JSON is a ConfigError naming it. */
 export function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError(`config file not found: ${path}`, path);
-  }
+  const text = readFileOr(path, () => new ConfigError(`config file not found: ${path}`, path)).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -14,11 +14,12 @@
 // malformed JSONL line all throw CorpusError naming the file (and line, and byte offset for UTF-8),
 // which the CLI maps to exit code 2.
 
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../../util/errors.js';
 import { describeJson, parseJsonlObjects } from '../../util/jsonl.js';
 import { decodeUtf8Strict, firstInvalidUtf8 } from '../../util/utf8.js';
+import { readFileOr } from '../../util/read_file.js';
 
 /** A corpus file (or directory) that cannot be used; names the file and line. */
 export class CorpusError extends InputError {}
@@ -117,14 +118,9 @@ export function corpusFiles(path: string): string[] {
 
 /** Reads one corpus file. */
 function readFile(file: string, format: CorpusFormat, field: string): CorpusDocument[] {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new CorpusError(`corpus file not found: ${file}`, file);
-    throw new CorpusError(`cannot read corpus file ${file}: ${(e as Error).message}`, file);
-  }
+  const bytes = readFileOr(file, (code, e) =>
+    code === 'ENOENT' ? new CorpusError(`corpus file not found: ${file}`, file) : new CorpusError(`cannot read corpus file ${file}: ${e.message}`, file),
+  );
   const text = decodeUtf8Strict(bytes, file, CorpusError);
   return formatOf(file, text, format) === 'jsonl' ? parseJsonl(text, file, field) : parseTxt(text, file);
 }

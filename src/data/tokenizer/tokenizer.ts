@@ -11,12 +11,13 @@
 //    Pass {parseSpecialTokens: true} for the Hugging Face behaviour (e.g. fill-mask prompts).
 //  - The file's own truncation and padding sections are ignored; use `maxLength` per call.
 
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
 import { InputError } from '../../util/errors.js';
 import { decodeUtf8Strict } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
+import { readFileOr } from '../../util/read_file.js';
 
 export interface SpecialIds {
   pad: number | null;
@@ -224,12 +225,7 @@ export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: s
 }
 
 function readText(path: string, what: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read ${what}: ${(e as Error).message}`);
-  }
+  const bytes = readFileOr(path, (code) => new Error(`${path}: cannot read ${what}: ${code}`));
   // Strictly: invalid bytes are named as such, not decoded to U+FFFD and blamed on a merge later.
   return decodeUtf8Strict(bytes, path, InputError);
 }
