@@ -8,7 +8,8 @@
 
 import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
-import type { Example } from '../tasks/task.js';
+import type { Example, TaskType } from '../tasks/task.js';
+import { chooseFields } from '../tasks/task_fields.js';
 import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonl } from '../util/jsonl.js';
 import { parseCommandLine, UsageError } from './args.js';
@@ -19,8 +20,11 @@ const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input
 /** An input line that is not a usable example: names the file and line. */
 export class PredictInputError extends InputError {}
 
-/** One JSONL input line as an example; `at` names the file and line in errors. */
-function exampleOf(v: unknown, at: string, file: string, line: number): Example {
+/**
+ * One JSONL input line as an example of a task of `type`, under the field names task files accept
+ * (tasks/task_fields.ts); `at` names the file and line in errors.
+ */
+function exampleOf(v: unknown, type: TaskType, at: string, file: string, line: number): Example {
   if (typeof v === 'string') return { text: v };
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new PredictInputError(`${at}: expected a JSON string or object, got ${describeJson(v)}`, file, line);
@@ -30,24 +34,33 @@ function exampleOf(v: unknown, at: string, file: string, line: number): Example 
     if (typeof o[k] !== 'string') throw new PredictInputError(`${at}: "${k}" must be a string, got ${describeJson(o[k])}`, file, line);
     return o[k] as string;
   };
-  if (o.tokens !== undefined) {
-    if (!Array.isArray(o.tokens) || !o.tokens.every((w) => typeof w === 'string' && w !== '' && !/\s/.test(w))) {
-      throw new PredictInputError(`${at}: "tokens" must be an array of words (non-empty strings without spaces)`, file, line);
+  const f = chooseFields(
+    (k) => o[k] !== undefined,
+    type,
+    (what) => {
+      throw new PredictInputError(`${at}: ${what}`, file, line);
+    },
+    false,
+    false,
+  );
+  if (f.words) {
+    const w = o[f.words];
+    if (!Array.isArray(w) || !w.every((x) => typeof x === 'string' && x !== '' && !/\s/.test(x))) {
+      throw new PredictInputError(`${at}: "${f.words}" must be an array of words (non-empty strings without spaces)`, file, line);
     }
-    return { text: (o.tokens as string[]).join(' '), words: [...(o.tokens as string[])] };
+    return { text: w.join(' '), words: [...w] };
   }
-  const text = str('text') ?? str('sentence1');
-  if (text === undefined) throw new PredictInputError(`${at}: no text: give "text" (or "sentence1"), or "tokens" for a tagging task`, file, line);
-  const pair = str('text_pair') ?? str('sentence2');
+  const text = str(f.text!)!;
+  const pair = f.pair ? str(f.pair) : undefined;
   return pair === undefined ? { text } : { text, textPair: pair };
 }
 
-function readInputs(file: string): Example[] {
+function readInputs(file: string, type: TaskType): Example[] {
   const text = readFileOr(file === '-' ? 0 : file, (code) => new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${code}`, file)).toString(
     'utf8',
   );
   const name = file === '-' ? '<stdin>' : file;
-  return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, `${name} line ${line}`, name, line));
+  return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, type, `${name} line ${line}`, name, line));
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {
@@ -55,10 +68,12 @@ export async function predictCommand(argv: string[]): Promise<void> {
   const [dir, ...texts] = rest;
   if (!dir || !values.task) throw new UsageError(USAGE);
   if (values.input !== undefined && texts.length) throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
-  const inputs: Example[] = values.input !== undefined ? readInputs(values.input) : texts.map((text) => ({ text }));
-  if (inputs.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
+  if (values.input === undefined && texts.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
   const model = loadModel(dir);
   if (!model.tasks.has(values.task)) throw new UsageError(`no task "${values.task}" in ${dir} (it has: ${[...model.tasks.keys()].join(', ')})`);
+  // Input lines are read by the task's type: a pair task's need both texts, a tagging task's may give words.
+  const inputs: Example[] = values.input !== undefined ? readInputs(values.input, model.task(values.task).spec.type) : texts.map((text) => ({ text }));
+  if (inputs.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
   const out = await model.predict(values.task, inputs);
   const lines = out.map((p) => {
     if (values.json) return JSON.stringify(p);

@@ -30,9 +30,10 @@ const PAIRS_HINT = `a pair is ${Object.entries(PAIR_FIELD)
 /**
  * Which field names a row uses for its text, words, pair and tags, given which names it has.
  * `fail` gets a message naming the missing or clashing field and the accepted names, and must
- * throw; `csv` words it for a header row (columns) and says how CSV spells arrays.
+ * throw; `csv` words it for a header row (columns) and says how CSV spells arrays. Without
+ * `targets` (inputs to predict) neither tags nor a label are required.
  */
-export function chooseFields(has: (name: string) => boolean, type: TaskType, fail: (what: string) => never, csv = false): ChosenFields {
+export function chooseFields(has: (name: string) => boolean, type: TaskType, fail: (what: string) => never, csv = false, targets = true): ChosenFields {
   const absent = (name: string) => (csv ? `the header row has no "${name}" column` : `missing field "${name}"`);
   const one = <N extends string>(names: readonly N[]): N | undefined => {
     const given = names.filter(has);
@@ -47,7 +48,7 @@ export function chooseFields(has: (name: string) => boolean, type: TaskType, fai
       fail(`${absent(WORDS_FIELDS[0])} (give the words as ${quoted(WORDS_FIELDS)}, ${arrays}, or the text as ${quoted(TEXT_FIELDS)}, split on whitespace)`);
     }
     out.tags = one(TAG_FIELDS);
-    if (!out.tags) fail(`${absent(TAG_FIELDS[0])} (give the tags as ${quoted(TAG_FIELDS)}${csv ? ', separated by spaces' : ''})`);
+    if (!out.tags && targets) fail(`${absent(TAG_FIELDS[0])} (give the tags as ${quoted(TAG_FIELDS)}${csv ? ', separated by spaces' : ''})`);
     return out;
   }
   if (!out.text) fail(`${absent(TEXT_FIELDS[0])} (give the text as ${quoted(TEXT_FIELDS)})`);
@@ -58,6 +59,7 @@ export function chooseFields(has: (name: string) => boolean, type: TaskType, fai
     if (has(partner)) out.pair = partner;
     else if (type === 'pair_classification') fail(`${absent(partner)} (${PAIRS_HINT})`);
   }
-  if (!has('label')) fail(`${absent('label')} (${type === 'regression' ? 'a number' : `a string, or an integer index into the task config's "labels"`})`);
+  if (targets && !has('label'))
+    fail(`${absent('label')} (${type === 'regression' ? 'a number' : `a string, or an integer index into the task config's "labels"`})`);
   return out;
 }

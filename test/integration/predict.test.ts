@@ -95,7 +95,7 @@ describe('pathwise predict', () => {
       [['--input', file], undefined, /bad\.jsonl line 2: "text" must be a string/],
       [['--input', '-'], '"ok"\n{nope\n', /<stdin> line 2: not valid JSON/],
       [['--input', '-'], '[1, 2]\n', /<stdin> line 1: expected a JSON string or object, got an array/],
-      [['--input', '-'], '{"label": "x"}\n', /<stdin> line 1: no text: give "text" \(or "sentence1"\), or "tokens"/],
+      [['--input', '-'], '{"label": "x"}\n', /<stdin> line 1: missing field "text" \(give the text as "text" or "sentence1"\)/],
       [['--input', join(work, 'missing.jsonl')], undefined, /cannot read .*missing\.jsonl: ENOENT/],
       [['--input', file, 'also a text'], undefined, /as arguments or with --input, not both/],
       [[], undefined, /no input to predict/],
