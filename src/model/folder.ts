@@ -19,194 +19,24 @@
 // the simplest kind that holds the model. Writes are atomic: a temporary sibling folder, then a
 // rename over the old one. Loading validates everything and names the file and field at fault.
 
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors, serializeSafetensors, type Tensor } from '../engine/index.js';
-import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig, type Module } from '../nn/index.js';
-import { sparseFfnFactory, upcycle, validateBlockSparse, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
+import { validateEncoderConfig, type EncoderConfig, type Module } from '../nn/index.js';
+import { validateBlockSparse, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import { InputError } from '../util/errors.js';
-import { recoverDir, writeDirAtomic } from '../util/atomic.js';
+import { writeDirAtomic } from '../util/atomic.js';
 import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, buildModule, describeComponent, type ComponentKind, type KindMap } from './components.js';
+import { FOLDER_FORMAT, ModelFolderError, isObject, kindOfConfig, readFolderConfig } from './folder_config.js';
 import { HPARAM_NAMES, validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
 import type { TaskSpec } from './predictions.js';
+import { loadPretrained, type Pretrained } from './pretrained.js';
 import { TaskModel, type TaskSource } from './task_model.js';
-import { readFileOr } from '../util/read_file.js';
-
-/** A model folder that cannot be used: the message names the file and field. */
-export class ModelFolderError extends InputError {}
-
-/**
- * The folder format this version writes. 1: folders written before `format` existed (read as
- * they are). 2: adds "format", block components' "sparse", paths' "skills", and the
- * "components" kind's root "sparse" layout.
- */
-export const FOLDER_FORMAT = 2;
-
-export type FolderKind = 'base' | 'bert' | 'encoder' | 'components';
-
-// ------------------------------------------------------------------------ recognising
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function readJson(file: string): unknown {
-  const text = readFileOr(file, (code) => new ModelFolderError(`cannot read ${file}: ${code}`, file)).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ModelFolderError(`${file}: not valid JSON (${(e as Error).message})`, file);
-  }
-}
-
-/** config.json of a model folder, checked to be a folder this version can read. */
-export function readFolderConfig(dir: string): Record<string, unknown> {
-  // A save killed between its two renames left no folder: finish or undo it (util/atomic.ts).
-  // Other leftovers are the next save's to reclaim, so that reading never touches a folder that is
-  // being written.
-  if (!existsSync(dir)) recoverDir(dir);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelFolderError(`${dir}: no such model folder`, dir);
-  const file = join(dir, 'config.json');
-  if (!existsSync(file)) throw new ModelFolderError(`${dir}: no config.json (is this a model folder?)`, file);
-  const raw = readJson(file);
-  if (!isObject(raw)) throw new ModelFolderError(`${file}: expected a JSON object`, file);
-  const format = raw.format ?? 1;
-  if (!Number.isInteger(format) || (format as number) < 1)
-    throw new ModelFolderError(`${file}: "format" must be a positive integer, got ${JSON.stringify(raw.format)}`, file);
-  if ((format as number) > FOLDER_FORMAT) {
-    throw new ModelFolderError(
-      `${file}: written by a newer Pathwise (folder format ${format}; this version reads formats 1 to ${FOLDER_FORMAT}): upgrade pathwise to load it`,
-      file,
-    );
-  }
-  return raw;
-}
-
-/** What a folder's config.json describes. */
-export function kindOfConfig(raw: Record<string, unknown>, file = 'config.json'): FolderKind {
-  if (raw.model_type === 'bert') return 'bert';
-  if (raw.model_type !== 'pathwise')
-    throw new ModelFolderError(`${file}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`, file);
-  const arch = Array.isArray(raw.architectures) ? raw.architectures : [];
-  if (raw.layout === 'components' || arch.includes('PathSystem')) return 'components';
-  if (raw.layout === 'encoder' || Array.isArray(raw.tasks)) return 'encoder';
-  return 'base';
-}
-
-/** The kind of the model folder `dir` (its config.json is read and checked). */
-export function folderKind(dir: string): FolderKind {
-  return kindOfConfig(readFolderConfig(dir), join(dir, 'config.json'));
-}
-
-// ------------------------------------------------------------------ pretrained encoders
-
-export interface Pretrained {
-  model: LanguageModel;
-  config: EncoderConfig;
-  sparse: SparseConfig;
-  /** null when the folder has no tokenizer.json. */
-  tokenizer: Tokenizer | null;
-  /** Parameters the checkpoint did not provide (left at their initial values), e.g. lm_head.* of a BertModel. */
-  missing: string[];
-}
-
-const ENCODER_KEYS: (keyof EncoderConfig)[] = [
-  'vocabSize',
-  'maxPositions',
-  'typeVocabSize',
-  'dModel',
-  'layers',
-  'heads',
-  'ffn',
-  'activation',
-  'dropout',
-  'attentionDropout',
-  'layerNormEps',
-  'initStd',
-  'normPlacement',
-];
-
-/**
- * The encoder (with an LM head) of a base, BERT or "encoder" folder: what pretraining continues
- * from and what training starts from. A "components" folder has no single encoder.
- */
-export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretrained {
-  const cfgFile = join(dir, 'config.json');
-  const raw = readFolderConfig(dir);
-  const kind = kindOfConfig(raw, cfgFile);
-  if (kind === 'components') throw new ModelFolderError(`${dir} holds tasks on paths of their own (made by pathwise add-task), not one encoder`, cfgFile);
-  const weightsFile = join(dir, 'model.safetensors');
-  const { tensors } = readSafetensors(weightsFile);
-  let config: EncoderConfig;
-  let values: Map<string, Float32Array>;
-  const sparse: SparseConfig = (raw.sparse as SparseConfig | undefined) ?? { switch: null, skills: null };
-  if (kind === 'bert') {
-    config = encoderConfigFromBert(raw, cfgFile);
-    values = bertToPathwise(tensors, config.layers, weightsFile);
-  } else {
-    const missingKey = ENCODER_KEYS.find((k) => !(k in raw));
-    if (missingKey) throw new ModelFolderError(`${cfgFile}: missing "${missingKey}"`, cfgFile);
-    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, raw[k]])) as unknown as EncoderConfig;
-    values = new Map([...tensors].map(([k, t]) => [k, t.f32]));
-  }
-  validateEncoderConfig(config, cfgFile);
-  validateSparseConfig(sparse, config.layers, `${cfgFile}: sparse`);
-  checkSizeAgainstWeights(minParameters('block', config) * config.layers + minParameters('embeddings', config), tensors, cfgFile, weightsFile);
-  const rng = new Rng(opts.seed ?? 0);
-  const model = new LanguageModel(config, rng, sparseFfnFactory(config, sparse, rng));
-  const missing: string[] = [];
-  for (const [name, p] of model.namedParameters()) {
-    const v = values.get(name);
-    if (!v) {
-      if (name.startsWith('lm_head.')) {
-        missing.push(name);
-        continue;
-      }
-      throw new ModelFolderError(`${weightsFile}: missing parameter "${name}"`, weightsFile);
-    }
-    if (v.length !== p.size) throw new ModelFolderError(`${weightsFile}: "${name}" has ${v.length} values, the config implies shape [${p.shape}]`, weightsFile);
-    // A Pathwise file stores each parameter in its own shape: the same count in another shape
-    // (a transposed matrix) is a wrong file, not a reshape. BERT's are mapped by bertToPathwise.
-    const t = kind === 'bert' ? null : tensors.get(name)!;
-    if (t && t.shape.join() !== p.shape.join())
-      throw new ModelFolderError(`${weightsFile}: "${name}" has shape [${t.shape}], the config implies [${p.shape}]`, weightsFile);
-    checkFinite(v, name, weightsFile);
-    p.f32.set(v);
-  }
-  // Every tensor of a Pathwise file is a parameter of the model, or a head of one of its tasks.
-  if (kind !== 'bert') {
-    const own = new Set(model.namedParameters().map(([n]) => n));
-    const taskNames = Array.isArray(raw.tasks) ? raw.tasks.map((t) => (isObject(t) ? t.name : null)) : [];
-    const extra = [...tensors.keys()].find((k) => !own.has(k) && !taskNames.some((n) => typeof n === 'string' && k.startsWith(`heads.${n}.`)));
-    if (extra !== undefined) throw new ModelFolderError(`${weightsFile}: tensor "${extra}" is no parameter of the model ${cfgFile} describes`, weightsFile);
-  }
-  const tokFile = join(dir, 'tokenizer.json');
-  const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
-  if (tokenizer) checkVocabulary(tokenizer, config.vocabSize, tokFile, cfgFile);
-  return { model: model.eval(), config, sparse, tokenizer, missing };
-}
-
-/**
- * A pretrained model in the sparse layout `sparse`: a dense model is upcycled (each expert or skill
- * a copy of the FFN it replaces); a sparse model keeps its own layout, so asking for another is an
- * error. `where` names the setting in the message.
- */
-export function inLayout(pre: Pretrained, dir: string, sparse: SparseConfig, rng: Rng, where: string): LanguageModel {
-  const dense = !pre.sparse.switch && !pre.sparse.skills;
-  const wanted = !!(sparse.switch || sparse.skills);
-  if (dense && wanted) {
-    validateSparseConfig(sparse, pre.config.layers, where);
-    return upcycle(pre.model, sparse, rng);
-  }
-  if (JSON.stringify(pre.sparse) !== JSON.stringify(sparse)) {
-    throw new RangeError(`${where} differs from the layout of ${dir} (a sparse model keeps its own layout)`);
-  }
-  return pre.model;
-}
+import { checkFinite, checkSizeAgainstWeights, checkVocabulary, minParameters, valuesIn } from './weights_checks.js';
 
 // ----------------------------------------------------------------------------- loading
 
@@ -221,55 +51,6 @@ export function loadModel(dir: string): TaskModel {
   const model = kindOfConfig(raw, file) === 'components' ? componentsFromConfig(dir, raw) : encoderModelFromConfig(dir, raw);
   model.lockTasks();
   return model.eval();
-}
-
-/**
- * A lower bound on a component's parameters (its matrices; biases and norms left out), from its
- * config alone: what a config must not exceed before anything is allocated for it.
- */
-function minParameters(kind: ComponentKind, config: KindMap[ComponentKind]['config']): number {
-  const c = config as unknown as Record<string, number>;
-  switch (kind) {
-    case 'embeddings':
-      return (c.vocabSize + c.maxPositions) * c.dModel;
-    case 'block':
-      return 4 * c.dModel * c.dModel + 2 * c.dModel * c.ffn;
-    case 'adapter':
-      return 2 * c.dModel * c.size;
-    case 'head':
-      return c.dModel * c.classes;
-    default:
-      return c.dModel;
-  }
-}
-
-/** A config that needs more parameters than the weights file holds values is refused before it allocates them. */
-function checkSizeAgainstWeights(need: number, tensors: Map<string, Tensor>, where: string, weightsFile: string): void {
-  let have = 0;
-  for (const t of tensors.values()) have += t.size;
-  if (need > have) {
-    throw new ModelFolderError(
-      `${where} describes at least ${need.toLocaleString('en-US')} parameters, but ${weightsFile} holds ${have.toLocaleString('en-US')} values: the config does not match the weights`,
-      weightsFile,
-    );
-  }
-}
-
-/** Every id the tokenizer can produce must have a row in the embeddings. */
-function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, tokFile: string, where: string): void {
-  if (tokenizer.vocabSize > vocabSize) {
-    throw new ModelFolderError(
-      `${tokFile}: the tokenizer has ${tokenizer.vocabSize} ids, but the model's vocabulary (${where}: vocabSize) has ${vocabSize} rows`,
-      tokFile,
-    );
-  }
-}
-
-/** Weights must be finite: a NaN or an infinity would answer every input with garbage. */
-function checkFinite(v: Float32Array, name: string, file: string): void {
-  for (let i = 0; i < v.length; i++) {
-    if (!Number.isFinite(v[i])) throw new ModelFolderError(`${file}: "${name}" holds a non-finite value (${v[i]}) at index ${i}`, file);
-  }
 }
 
 /** Throws a ModelFolderError naming the folder's config.json. */
@@ -349,6 +130,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   }
   const used = new Set<string>();
   const store = new ComponentStore();
+  const have = valuesIn(tensors);
   let need = 0;
   (raw.components as unknown[]).forEach((c, i) => {
     const at = `components[${i}]`;
@@ -365,7 +147,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     const config = checkComponentConfig(kind, comp.config, `${at}.config`, fail);
     // Checked before each component is built, so that no config allocates more than the file holds.
     need += minParameters(kind, config);
-    checkSizeAgainstWeights(need, tensors, `${file} ${at}`, weightsFile);
+    checkSizeAgainstWeights(need, have, `${file} ${at}`, weightsFile);
     const module = buildModule(kind, config, new Rng(i));
     for (const [name, p] of module.namedParameters()) {
       const key = `components.${id}.${name}`;
