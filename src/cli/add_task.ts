@@ -23,11 +23,12 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../tasks/builtin/index.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
 import { parseTaskConfig } from '../tasks/task_config.js';
-import type { TaskData } from '../tasks/task.js';
+import { whyUntrainable, type TaskData } from '../tasks/task.js';
 import { activatedParameters, addedParameters, describePath, folderKind, loadModel, saveModel, type TaskSource } from '../model/index.js';
 import { DEFAULT_SEARCH_CONFIG, searchConfigSchema, searchTask } from '../evolve/index.js';
 import { InputError } from '../util/errors.js';
 import { explain } from '../util/schema.js';
+import { checkWritableFolder } from '../util/writable.js';
 import { parseCommandLine, UsageError } from './args.js';
 
 /** add-task's search flags: the search config's keys, in kebab case (batchSize: --batch-size). */
@@ -96,6 +97,8 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
       flags.task,
     );
   }
+  const why = whyUntrainable(data);
+  if (why) throw new InputError(`${flags.task}: ${why}`, flags.task);
   if (data.dev.length === 0)
     throw new InputError(
       `task "${data.name}" (${flags.task}) has no dev examples; the search scores children on dev: give "dev", or keep devFraction > 0`,
@@ -108,6 +111,9 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
     if (e.isFile()) extra[e.name] = readFileSync(join(dir, e.name));
     else throw new InputError(`${dir} holds "${e.name}", which is not a plain file; add-task rewrites the folder and would lose it (move it out first)`, dir);
   }
+
+  // The folder is rewritten through siblings in its parent (util/atomic.ts): that must be writable.
+  checkWritableFolder(dirname(resolve(dir)), dir, dir);
 
   const log = (s: string) => process.stderr.write(s + '\n');
   log(

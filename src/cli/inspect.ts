@@ -20,9 +20,20 @@ export function inspectCommand(argv: string[]): void {
     );
   }
   const { model, config, sparse } = loadPretrained(rest[0]);
-  const seqLen = flags['seq-len'] ? Number(flags['seq-len']) : config.maxPositions;
+  const seqLen = flags['seq-len'] !== undefined ? Number(flags['seq-len']) : config.maxPositions;
+  if (!Number.isInteger(seqLen) || seqLen < 1 || seqLen > config.maxPositions) {
+    throw new UsageError(`--seq-len must be an integer in [1, ${config.maxPositions}] (the model's positions), got ${JSON.stringify(flags['seq-len'])}`);
+  }
   const table = sparse.skills ? new SkillTable(sparse.skills) : null;
-  const tasks = flags.task ? [flags.task] : table ? Object.keys(sparse.skills!.table) : [null];
+  const known = table ? Object.keys(sparse.skills!.table) : [];
+  if (flags.task !== undefined && !known.includes(flags.task)) {
+    throw new UsageError(
+      table
+        ? `--task: no task "${flags.task}" in ${rest[0]}'s skill table (it has: ${known.join(', ')})`
+        : `--task: ${rest[0]} has no skill table, so every task activates the same parameters; leave --task out`,
+    );
+  }
+  const tasks = flags.task ? [flags.task] : table ? known : [null];
   const accounts = tasks.map((task) => account(model, model.encoder, { task, skills: task && table ? table.skillsFor(task) : [], seqLen }));
   if (flags.json) {
     process.stdout.write(JSON.stringify(accounts) + '\n');

@@ -1,10 +1,11 @@
-// `pathwise predict <model> --task T [--json] [--input FILE | --input -] ["text" ...]`
+// `pathwise predict <model> --task T [--json] [--input FILE | --input -] ["text" ... | "text" --pair "text"]`
 //
-// Inputs: the texts on the command line, or one per line of a JSONL file (or of stdin with
+// Inputs: the texts on the command line (one text and its --pair for a sentence-pair task), or one per line of a JSONL file (or of stdin with
 // `--input -`): a JSON string, or an object {"text", "text_pair"} (also "sentence1"/"sentence2"),
 // or {"tokens": [...]} for a tagging task. Answers come in input order, one line per input: the
 // label, the value or the tags as a JSON array; with --json the whole typed prediction as one
-// JSON object ({label, score, scores}, {words, spans} or {value}).
+// JSON object ({label, score, scores}, {words, spans} or {value}). An empty (or all-blank) text is
+// refused, naming the argument or the line: a model answers it with its prior, which is no answer.
 
 import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
@@ -15,7 +16,7 @@ import { describeJson, parseJsonl } from '../util/jsonl.js';
 import { parseCommandLine, UsageError } from './args.js';
 import { readFileOr } from '../util/read_file.js';
 
-const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ...]';
+const USAGE = 'usage: pathwise predict <model folder> --task T [--json] [--input FILE.jsonl | --input -] ["text" ... | "text" --pair "second text"]';
 
 /** An input line that is not a usable example: names the file and line. */
 export class PredictInputError extends InputError {}
@@ -45,14 +46,28 @@ function exampleOf(v: unknown, type: TaskType, at: string, file: string, line: n
   );
   if (f.words) {
     const w = o[f.words];
-    if (!Array.isArray(w) || !w.every((x) => typeof x === 'string' && x !== '' && !/\s/.test(x))) {
+    if (!Array.isArray(w) || w.length === 0 || !w.every((x) => typeof x === 'string' && x !== '' && !/\s/.test(x))) {
       throw new PredictInputError(`${at}: "${f.words}" must be an array of words (non-empty strings without spaces)`, file, line);
     }
     return { text: w.join(' '), words: [...w] };
   }
   const text = str(f.text!)!;
   const pair = f.pair ? str(f.pair) : undefined;
+  if (isBlank(text)) throw new PredictInputError(`${at}: "${f.text}" is empty`, file, line);
+  if (pair !== undefined && isBlank(pair)) throw new PredictInputError(`${at}: "${f.pair}" is empty`, file, line);
   return pair === undefined ? { text } : { text, textPair: pair };
+}
+
+const isBlank = (s: string) => s.trim() === '';
+
+/** The inputs given as arguments: texts, or one text and its --pair. */
+function argumentInputs(texts: string[], pair: string | undefined): Example[] {
+  if (pair !== undefined && texts.length !== 1) throw new UsageError(`--pair goes with exactly one text (for many pairs use --input FILE.jsonl)\n${USAGE}`);
+  texts.forEach((t, i) => {
+    if (isBlank(t)) throw new UsageError(`input ${i + 1} is empty: give a text to predict`);
+  });
+  if (pair !== undefined && isBlank(pair)) throw new UsageError('--pair is empty: give the second text');
+  return pair === undefined ? texts.map((text) => ({ text })) : [{ text: texts[0], textPair: pair }];
 }
 
 function readInputs(file: string, type: TaskType): Example[] {
@@ -64,15 +79,25 @@ function readInputs(file: string, type: TaskType): Example[] {
 }
 
 export async function predictCommand(argv: string[]): Promise<void> {
-  const { flags: values, rest } = parseCommandLine(argv, { task: 'string', json: 'boolean', input: 'string' }, USAGE);
+  const { flags: values, rest } = parseCommandLine(argv, { task: 'string', json: 'boolean', input: 'string', pair: 'string' }, USAGE);
   const [dir, ...texts] = rest;
   if (!dir || !values.task) throw new UsageError(USAGE);
-  if (values.input !== undefined && texts.length) throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
+  if (values.input !== undefined && (texts.length || values.pair !== undefined))
+    throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
   if (values.input === undefined && texts.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
+  const given = values.input === undefined ? argumentInputs(texts, values.pair) : null;
   const model = loadModel(dir);
   if (!model.tasks.has(values.task)) throw new UsageError(`no task "${values.task}" in ${dir} (it has: ${[...model.tasks.keys()].join(', ')})`);
+  const type = model.task(values.task).spec.type;
+  if (given && (type === 'pair_classification') !== (values.pair !== undefined)) {
+    throw new UsageError(
+      type === 'pair_classification'
+        ? `task "${values.task}" classifies sentence pairs: give one text and its --pair "second text" (or --input FILE.jsonl)`
+        : `--pair: task "${values.task}" is a ${type} task of single texts; leave --pair out`,
+    );
+  }
   // Input lines are read by the task's type: a pair task's need both texts, a tagging task's may give words.
-  const inputs: Example[] = values.input !== undefined ? readInputs(values.input, model.task(values.task).spec.type) : texts.map((text) => ({ text }));
+  const inputs: Example[] = values.input !== undefined ? readInputs(values.input, type) : given!;
   if (inputs.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
   const out = await model.predict(values.task, inputs);
   const lines = out.map((p) => {

@@ -1,8 +1,7 @@
 // `pathwise train --config FILE` and `pathwise eval <model> [--task T] [--split dev|test]` (any
 // model folder with tasks: one `pathwise train` wrote, or one `pathwise add-task` has grown).
 
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder, type LanguageModel } from '../nn/index.js';
 import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
@@ -10,7 +9,7 @@ import { Tokenizer } from '../data/tokenizer/index.js';
 import { loadBuiltinTask } from '../tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
-import type { TaskData } from '../tasks/task.js';
+import { whyUntrainable, type TaskData } from '../tasks/task.js';
 import { ConfigError } from '../train/config.js';
 import { loadTrainConfig, trainConfigSchema, type TrainConfig } from '../train/train_config.js';
 import { TrainingDiverged } from '../train/step.js';
@@ -19,6 +18,7 @@ import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, 
 import { UsageError } from './pretrain.js';
 import { parseCommandLine } from './args.js';
 import { keyPaths } from '../util/schema.js';
+import { checkWritableFolder } from '../util/writable.js';
 
 const TRAIN_USAGE = 'usage: pathwise train --config FILE [--KEY VALUE ...]   (FILE: docs/schemas/train.schema.json)';
 
@@ -36,26 +36,10 @@ function checkTrainable(file: string, cfg: TrainConfig, tasks: TaskData[]): void
     if (!names.includes(k)) throw new ConfigError(`${file}: perTask.${k}: no task "${k}" in "tasks" (${names.join(', ')})`, file);
   }
   for (const t of tasks) {
-    if (t.train.length < 2) throw new ConfigError(`${file}: task "${t.name}" has ${t.train.length} training example(s); training needs at least 2`, file);
-    if (t.type !== 'regression' && t.labels.length < 2) {
-      throw new ConfigError(`${file}: task "${t.name}" has ${t.labels.length} label(s) (${t.labels.join(', ')}); a ${t.type} task needs at least 2`, file);
-    }
+    const why = whyUntrainable(t);
+    if (why) throw new ConfigError(`${file}: ${why}`, file);
   }
-  // The output folder, or the nearest folder above it that exists, must be a writable folder:
-  // checked without creating anything.
-  let at = resolve(cfg.out);
-  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
-  const why = !statSync(at).isDirectory() ? 'ENOTDIR' : canWrite(at) ? null : 'EACCES';
-  if (why) throw new ConfigError(`${file}: out: cannot write to ${cfg.out} (${why}: ${at})`, file);
-}
-
-function canWrite(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  checkWritableFolder(cfg.out, `${file}: out`, file);
 }
 
 /** Whether `dir` holds tasks on paths of their own (unreadable folders are reported by the loader). */

@@ -79,3 +79,12 @@ export function sampleExamples<T>(xs: readonly T[], n: number, seed = 0, salt = 
     .sort((a, b) => a - b)
     .map((i) => xs[i]);
 }
+
+/** Why `t` cannot be trained and scored (too few examples, or a single label), or null if it can. */
+export function whyUntrainable(t: TaskData): string | null {
+  if (t.train.length < 2) return `task "${t.name}" has ${t.train.length} training example(s); training needs at least 2`;
+  if (t.type !== 'regression' && t.labels.length < 2) {
+    return `task "${t.name}" has ${t.labels.length} label(s) (${t.labels.join(', ')}); a ${t.type} task needs at least 2`;
+  }
+  return null;
+}

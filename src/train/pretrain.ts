@@ -21,6 +21,7 @@ import { maskTokens } from './objectives.js';
 import { Progress } from './progress.js';
 import { Trainer } from './step.js';
 import { FOLDER_FORMAT, inLayout, loadPretrained, saveModuleFolder } from '../model/index.js';
+import { checkWritableFolder } from '../util/writable.js';
 
 interface State extends TrainerState {
   step: number;
@@ -76,6 +77,7 @@ export async function pretrain(cfg: PretrainConfig, opts: PretrainOptions = {}):
     const d = sameRun(saved, cfg);
     if (d) throw new ConfigError(`${cfg.out} holds a checkpoint of a different run (${d} differs); use --overwrite or another --out`);
   }
+  checkWritableFolder(cfg.out, 'out');
   const texts = loadCorpusTexts(cfg.data);
   const init = cfg.init ? initFrom(cfg) : null;
   const given = init ? init.tokenizer : cfg.tokenizer.path ? Tokenizer.fromFile(cfg.tokenizer.path) : null;

@@ -7,6 +7,7 @@ import { count, seed } from '../util/schema.js';
 import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
 import { taskConfigSchema } from '../tasks/task_config.js';
+import { BUILTIN_TASK_NAMES } from '../tasks/builtin/index.js';
 import { loadConfig, type Overrides } from './config.js';
 import { MAX_VOCAB, MIN_VOCAB } from './pretrain_config.js';
 
@@ -60,6 +61,27 @@ export const trainConfigSchema = z.strictObject({
   tasks: z
     .array(z.union([z.string().min(1), taskConfigSchema]))
     .min(1)
+    .superRefine((tasks, ctx) => {
+      // Caught here, before any data is read: a task named twice, a built-in task that does not exist.
+      const seen = new Map<string, number>();
+      tasks.forEach((t, i) => {
+        const name = typeof t === 'string' ? t : t.name;
+        if (typeof t === 'string' && !BUILTIN_TASK_NAMES.includes(t)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `@{}: no built-in task ${JSON.stringify(t)} (built-in: ${BUILTIN_TASK_NAMES.join(', ')}; or give a task config object)`,
+          });
+        } else if (seen.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i],
+            message: `@{}: task ${JSON.stringify(name)} is already tasks[${seen.get(name)}]; task names must be unique`,
+          });
+        }
+        seen.set(name, i);
+      });
+    })
     .describe("the tasks: a built-in task's name, or a task config {name, type, train, ...} (docs/schemas/task.schema.json)"),
   perTask: z
     .record(

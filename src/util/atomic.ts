@@ -2,8 +2,9 @@
 // process is killed mid-write. Files are written to a temporary name in the same folder, flushed,
 // then renamed over the target (rename is atomic within a filesystem).
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { InputError } from './errors.js';
 
 function tmpName(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now().toString(36)}`);
@@ -122,12 +123,42 @@ export function recoverDir(dir: string): boolean {
 }
 
 /**
- * Writes a whole folder atomically (the steps above): a reader finds the old version or the new
- * one, complete, whenever the writer is killed.
+ * What a save may replace: nothing, an empty folder, or an earlier version of the folder being
+ * written (plain files only, at least one of them named as one of the new version's). Anything
+ * else (a file, a folder of other things: `--out ~`) is refused, because the swap would delete it.
  */
-export function writeDirAtomic(dir: string, files: Record<string, string | Uint8Array>): void {
+function checkReplaceable(dir: string, names: string[]): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new InputError(`${dir} is a file, not a folder; give a folder to write to`, dir);
+  const entries = readdirSync(dir, { withFileTypes: true });
+  const sub = entries.find((e) => !e.isFile());
+  if (sub)
+    throw new InputError(
+      `${dir} holds "${sub.name}", which is not a plain file, so it is not an earlier version of what is being written; give a new or empty folder`,
+      dir,
+    );
+  if (entries.length && !entries.some((e) => names.includes(e.name))) {
+    throw new InputError(
+      `${dir} holds other files (${entries
+        .slice(0, 3)
+        .map((e) => e.name)
+        .join(
+          ', ',
+        )}${entries.length > 3 ? ', ...' : ''}) and none of the files being written, so it is not an earlier version of them; give a new or empty folder`,
+      dir,
+    );
+  }
+}
+
+/**
+ * Writes a whole folder atomically (the steps above): a reader finds the old version or the new
+ * one, complete, whenever the writer is killed. `check` is called with the written folder before it
+ * replaces anything (export loads what it wrote there): if it throws, nothing is replaced.
+ */
+export function writeDirAtomic(dir: string, files: Record<string, string | Uint8Array>, opts: { check?: (written: string) => void } = {}): void {
   mkdirSync(dirname(dir), { recursive: true });
   recoverDir(dir);
+  checkReplaceable(dir, Object.keys(files));
   const id = `${process.pid}-${Date.now().toString(36)}`;
   const at = (kind: string) => join(dirname(dir), `.${basename(dir)}.${kind}-${id}`);
   const tmp = at('tmp');
@@ -135,6 +166,7 @@ export function writeDirAtomic(dir: string, files: Record<string, string | Uint8
   try {
     for (const [name, data] of Object.entries(files)) writeAndSync(join(tmp, name), data);
     syncDir(tmp);
+    opts.check?.(tmp);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;

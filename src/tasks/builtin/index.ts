@@ -3,6 +3,7 @@
 // unit of genre / pos / sense / wic), caches nothing on disk and returns fresh arrays.
 
 import type { TaskData } from '../task.js';
+import { InputError } from '../../util/errors.js';
 import { loadGenreTask } from './genre.js';
 import { loadPosTask } from './pos.js';
 import { loadSenseTask } from './sense.js';
@@ -26,7 +27,7 @@ export const BUILTIN_TASK_NAMES: readonly string[] = Object.keys(BUILTIN_TASKS);
 
 export function loadBuiltinTask(name: string): TaskData {
   if (!Object.hasOwn(BUILTIN_TASKS, name)) {
-    throw new Error(`unknown built-in task ${JSON.stringify(name)}; known tasks: ${BUILTIN_TASK_NAMES.join(', ')}`);
+    throw new InputError(`unknown built-in task ${JSON.stringify(name)}; known tasks: ${BUILTIN_TASK_NAMES.join(', ')}`);
   }
   return BUILTIN_TASKS[name]();
 }
