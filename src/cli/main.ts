@@ -2,13 +2,10 @@
 // The `pathwise` command line. Exit codes: 0 success, 1 internal failure, 2 bad input (usage,
 // config, corpus), with the message on stderr and nothing written.
 
-import { UsageError, pretrainCommand } from './pretrain.js';
-import { inspectCommand } from './inspect.js';
-import { exportCommand } from './export.js';
-import { evalCommand, trainCommand } from './train.js';
-import { predictCommand } from './predict.js';
-import { addTaskCommand } from './add_task.js';
-import { tasksCommand } from './tasks.js';
+// Each command's module is imported when it runs, so that a command loads only what it uses
+// (startup is most of a short command's time).
+
+import { UsageError } from './args.js';
 import { InputError } from '../util/errors.js';
 
 const USAGE = `usage: pathwise <command> [options]
@@ -29,28 +26,28 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   switch (cmd) {
     case 'pretrain':
-      await pretrainCommand(args);
+      await (await import('./pretrain.js')).pretrainCommand(args);
       return 0;
     case 'inspect':
-      inspectCommand(args);
+      (await import('./inspect.js')).inspectCommand(args);
       return 0;
     case 'train':
-      await trainCommand(args);
+      await (await import('./train.js')).trainCommand(args);
       return 0;
     case 'eval':
-      await evalCommand(args);
+      await (await import('./train.js')).evalCommand(args);
       return 0;
     case 'predict':
-      await predictCommand(args);
+      await (await import('./predict.js')).predictCommand(args);
       return 0;
     case 'export':
-      exportCommand(args);
+      (await import('./export.js')).exportCommand(args);
       return 0;
     case 'add-task':
-      await addTaskCommand(args);
+      await (await import('./add_task.js')).addTaskCommand(args);
       return 0;
     case 'tasks':
-      tasksCommand(args);
+      (await import('./tasks.js')).tasksCommand(args);
       return 0;
     case undefined:
     case '-h':
