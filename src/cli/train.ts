@@ -1,7 +1,7 @@
 // `pathwise train --config FILE` and `pathwise eval <model> [--task T] [--split dev|test]` (any
 // model folder with tasks: one `pathwise train` wrote, or one `pathwise add-task` has grown).
 
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Rng } from '../engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder, type LanguageModel } from '../nn/index.js';
 import { sparseFfnFactory, type SparseConfig } from '../sparse/index.js';
@@ -51,8 +51,15 @@ function isComponentsFolder(dir: string): boolean {
   }
 }
 
-function sourceOf(t: string | Record<string, unknown>): TaskSource {
-  return typeof t === 'string' ? { builtin: t } : { files: t as never };
+/**
+ * Where a task of the config comes from. Data paths are read from the working directory, as every
+ * path of the config is, and saved absolute, so that the model folder can be evaluated from anywhere.
+ */
+function sourceOf(t: TrainConfig['tasks'][number]): TaskSource {
+  if (typeof t === 'string') return { builtin: t };
+  const files = { ...t };
+  for (const k of ['train', 'dev', 'test'] as const) if (files[k] !== undefined) files[k] = resolve(files[k]);
+  return { files };
 }
 
 /** One line per task: its metrics, and for a built-in task the floor it must beat. */

@@ -12,6 +12,7 @@ import { ROOT } from '../helpers.js';
 
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+const cliIn = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
 
 describe('pathwise train refuses nonsense', () => {
   let work: string;
@@ -77,5 +78,18 @@ describe('pathwise train refuses nonsense', () => {
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /training diverged at step \d+ \(task "toy"\): the (loss|gradient norm) is (NaN|Infinity|-Infinity); nothing was saved/);
     assert.deepEqual(readFileSync(join(work, 'run', 'model', 'model.safetensors')), weights, 'the last good model is still the saved one');
+  });
+
+  it('saves data paths absolute, so the model can be scored from any folder', () => {
+    const rel = join(work, 'rel.json');
+    const c = JSON.parse(readFileSync(cfg, 'utf8'));
+    writeFileSync(rel, JSON.stringify({ ...c, tasks: [{ ...c.tasks[0], train: 'toy.jsonl' }], out: 'rel-run' }));
+    const r = cliIn(work, 'train', '--config', 'rel.json');
+    assert.equal(r.status, 0, r.stderr);
+    const saved = JSON.parse(readFileSync(join(work, 'rel-run', 'model', 'config.json'), 'utf8'));
+    assert.equal(JSON.stringify(saved).includes(JSON.stringify(join(work, 'toy.jsonl'))), true, 'the absolute path is saved');
+    const e = cliIn(tmpdir(), 'eval', join(work, 'rel-run', 'model'), '--split', 'dev');
+    assert.equal(e.status, 0, e.stderr);
+    assert.match(e.stdout, /^dev scores:\ntoy\s+score \d\.\d{4}  accuracy \d\.\d{4}/);
   });
 });
