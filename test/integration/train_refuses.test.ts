@@ -90,6 +90,6 @@ describe('pathwise train refuses nonsense', () => {
     assert.equal(JSON.stringify(saved).includes(JSON.stringify(join(work, 'toy.jsonl'))), true, 'the absolute path is saved');
     const e = cliIn(tmpdir(), 'eval', join(work, 'rel-run', 'model'), '--split', 'dev');
     assert.equal(e.status, 0, e.stderr);
-    assert.match(e.stdout, /^dev scores:\ntoy\s+score \d\.\d{4}  accuracy \d\.\d{4}/);
+    assert.match(e.stdout, /^dev scores:\ntoy\s+score \d\.\d{4} +accuracy \d\.\d{4}/);
   });
 });
