@@ -30,7 +30,7 @@ export class ServeMetrics {
 
   constructor(version: string) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'pathwise_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'pathwise_' });
     this.requests = new Counter({
       name: 'pathwise_http_requests_total',
       help: 'HTTP requests answered, by route and status',

@@ -101,6 +101,12 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'none', status: String(reply.statusCode) });
   });
+  // While draining, every answer closes its connection: a kept-alive connection would hold the
+  // close up for the keep-alive timeout.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('preClose', async () => {
     draining = true;
     void batcher.close();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backendName } from '../../src/engine/index.js';
 import { loadModel, type MixedRequest } from '../../src/model/index.js';
+import { assertDeepClose } from '../helpers.js';
 import { WORDS, makeFolders, type Folders } from '../model_folders.js';
 
 let root: string;
@@ -17,16 +18,6 @@ before(() => {
   folders = makeFolders(root);
 });
 after(() => rmSync(root, { recursive: true, force: true }));
-
-/** Numbers within tol, everything else equal. */
-function close(a: unknown, e: unknown, tol: number, where: string): void {
-  if (typeof e === 'number') {
-    assert.ok(typeof a === 'number' && Math.abs(a - e) <= tol, `${where}: ${a} != ${e}`);
-  } else if (e !== null && typeof e === 'object') {
-    assert.deepEqual(Object.keys(a as object), Object.keys(e), where);
-    for (const [k, v] of Object.entries(e)) close((a as Record<string, unknown>)[k], v, tol, `${where}.${k}`);
-  } else assert.strictEqual(a, e, where);
-}
 
 for (const kind of ['run', 'grown'] as const) {
   it(`a ${kind === 'run' ? '`pathwise train`' : '`pathwise add-task`'} folder: a mixed batch of all its tasks answers as predict does`, async () => {
@@ -45,7 +36,7 @@ for (const kind of ['run', 'grown'] as const) {
         task,
         idx.map((i) => reqs[i].input),
       );
-      idx.forEach((i, k) => close(got[i], want[k], tol, `request ${i} (${task})`));
+      idx.forEach((i, k) => assertDeepClose(got[i], want[k], tol, `request ${i} (${task})`));
     }
   });
 }

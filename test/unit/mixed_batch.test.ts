@@ -13,7 +13,7 @@ import { DEFAULT_SWITCH, sparseFfnFactory, type SparseConfig } from '../../src/s
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { TaskModel, defaultHParams, type ComponentRun, type MixedRequest, type Path, type TaskSpec } from '../../src/model/index.js';
 import type { Example } from '../../src/tasks/task.js';
-import { describeEachBackend } from '../helpers.js';
+import { assertDeepClose, describeEachBackend } from '../helpers.js';
 
 const WORDS = 'the a film was good bad lovely awful story plot actor music long short fun dull great poor ending scene and of it'.split(' ');
 const rng = new Rng(11);
@@ -130,27 +130,6 @@ const LAYOUTS: [string, Parameters<typeof build>[0]][] = [
   ['dropless Switch layers', { sparse: { switch: { ...DEFAULT_SWITCH, experts: 4, every: 1, jitter: 0, evalCapacityFactor: null }, skills: null } }],
 ];
 
-/**
- * Equal, numbers within `tol` (0: bit for bit), everything else (labels, tags, words, keys) exactly.
- * Returns the largest difference seen.
- */
-function assertSame(actual: unknown, expected: unknown, tol: number, where: string): number {
-  if (typeof expected === 'number') {
-    assert.equal(typeof actual, 'number', where);
-    const d = Math.abs((actual as number) - expected);
-    assert.ok(d <= tol, `${where}: ${actual} != ${expected} (difference ${d}, tolerance ${tol})`);
-    return d;
-  }
-  if (expected === null || typeof expected !== 'object') {
-    assert.strictEqual(actual, expected, where);
-    return 0;
-  }
-  assert.deepEqual(Object.keys(actual as object), Object.keys(expected), where);
-  let worst = 0;
-  for (const [k, v] of Object.entries(expected)) worst = Math.max(worst, assertSame((actual as Record<string, unknown>)[k], v, tol, `${where}.${k}`));
-  return worst;
-}
-
 describeEachBackend('mixed-task batches equal predict', (backend) => {
   // The TypeScript kernels compute each row of a product the same way whatever the batch, so
   // predict's answers do not depend on the batch and a mixed batch's are bit for bit the same.
@@ -165,7 +144,7 @@ describeEachBackend('mixed-task batches equal predict', (backend) => {
       for (const batchSize of [64, 7, 1]) {
         const got = await model.predictMixed(reqs, { batchSize });
         assert.equal(got.length, reqs.length);
-        const worst = Math.max(...got.map((p, i) => assertSame(p, expected[i], tol, `${name}, batchSize ${batchSize}, request ${i} (${reqs[i].task})`)));
+        const worst = Math.max(...got.map((p, i) => assertDeepClose(p, expected[i], tol, `${name}, batchSize ${batchSize}, request ${i} (${reqs[i].task})`)));
         t.diagnostic(`batchSize ${batchSize}: largest difference ${worst}`);
       }
     });
