@@ -42,3 +42,32 @@ export function openApiDocument(routes: readonly RouteDoc[], info: { title: stri
   }
   return { openapi: '3.1.0', info, paths };
 }
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A self-contained HTML page of the OpenAPI document (no scripts, nothing fetched): each route, its body's and answers' schemas. */
+export function docsPage(doc: Record<string, unknown>): string {
+  const info = doc.info as { title: string; version: string };
+  const paths = doc.paths as Record<string, Record<string, Record<string, unknown>>>;
+  const json = (v: unknown) => `<pre>${esc(JSON.stringify(v, null, 2))}</pre>`;
+  const sections = Object.entries(paths).flatMap(([url, methods]) =>
+    Object.entries(methods).map(([method, op]) => {
+      const body = (op.requestBody as { content: Record<string, { schema: unknown }> } | undefined)?.content['application/json'].schema;
+      const answers = Object.entries(op.responses as Record<string, { description: string; content?: Record<string, { schema: unknown }> }>).map(
+        ([status, a]) =>
+          `<li><b>${esc(status)}</b> ${esc(a.description)}${a.content?.['application/json'] ? `<details><summary>schema</summary>${json(a.content['application/json'].schema)}</details>` : ''}</li>`,
+      );
+      return (
+        `<section><h2><code>${esc(method.toUpperCase())} ${esc(url)}</code></h2><p>${esc(String(op.summary))}</p>` +
+        (body ? `<h3>body</h3><details open><summary>schema</summary>${json(body)}</details>` : '') +
+        `<h3>answers</h3><ul>${answers.join('')}</ul></section>`
+      );
+    }),
+  );
+  return (
+    `<!doctype html><html><head><meta charset="utf-8"><title>${esc(info.title)}</title>` +
+    '<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto}pre{background:#f4f4f4;padding:.5rem;overflow:auto}</style></head>' +
+    `<body><h1>${esc(info.title)} <small>model ${esc(info.version)}</small></h1><p>The same description as JSON: <a href="/openapi.json">/openapi.json</a>.</p>` +
+    `${sections.join('')}</body></html>\n`
+  );
+}

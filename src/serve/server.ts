@@ -5,7 +5,7 @@
 //   GET  /v1/tasks                    each task: type, labels, path, parameters, FLOPs per token
 //   POST /v1/tasks/:task/predict      {input} or {inputs: [...]}, options {top_k, truncate}
 //   POST /v1/predict                  {requests: [{task, input}, ...]}: tasks mixed
-//   GET  /healthz, /readyz, /metrics, /openapi.json
+//   GET  /healthz, /readyz, /metrics, /openapi.json, /docs (the OpenAPI description as a page)
 //
 // Every answer is JSON (metrics aside); every error is {error: {status, code, field, message}},
 // naming the field at fault. A full queue is 429 with Retry-After. Closing the app (app.close(),
@@ -37,7 +37,7 @@ import {
 } from './api.js';
 import { Batcher, ClosingError, QueueFullError } from './batcher.js';
 import { ServeMetrics } from './metrics.js';
-import { openApiDocument, type RouteDoc } from './openapi.js';
+import { docsPage, openApiDocument, type RouteDoc } from './openapi.js';
 import { parseServeConfig, type ServeConfig } from './serve_config.js';
 
 export interface ServerOptions {
@@ -259,6 +259,13 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       summary: 'this description',
       responses: { 200: { description: 'the OpenAPI 3.1 document' } },
       handler: async () => openapi,
+    },
+    {
+      method: 'GET',
+      url: '/docs',
+      summary: 'this description as a page',
+      responses: { 200: { description: 'an HTML page', contentType: 'text/html' } },
+      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(openapi)),
     },
   ];
   const openapi = openApiDocument(routes, { title: 'pathwise serve', version: o.version });

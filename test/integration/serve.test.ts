@@ -197,14 +197,23 @@ describe('pathwise serve: routes', () => {
     }
   });
 
-  it('GET /healthz, /readyz, /openapi.json', async () => {
+  it('GET /healthz, /readyz, /openapi.json, /docs', async () => {
     assert.deepEqual(await call(base, 'GET', '/healthz').then((r) => [r.status, r.json]), [200, { status: 'ok' }]);
     assert.deepEqual(await call(base, 'GET', '/readyz').then((r) => [r.status, r.json]), [200, { status: 'ready' }]);
     const o = await call(base, 'GET', '/openapi.json');
     assert.equal(o.status, 200);
     assert.equal(o.json.openapi, '3.1.0');
     const paths = o.json.paths as Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>>;
-    assert.deepEqual(Object.keys(paths).sort(), ['/healthz', '/metrics', '/openapi.json', '/readyz', '/v1/predict', '/v1/tasks', '/v1/tasks/{task}/predict']);
+    assert.deepEqual(Object.keys(paths).sort(), [
+      '/docs',
+      '/healthz',
+      '/metrics',
+      '/openapi.json',
+      '/readyz',
+      '/v1/predict',
+      '/v1/tasks',
+      '/v1/tasks/{task}/predict',
+    ]);
     const body = paths['/v1/tasks/{task}/predict'].post.requestBody!.content['application/json'].schema as {
       properties: Record<string, { maxItems?: number }>;
       additionalProperties: boolean;
@@ -212,6 +221,12 @@ describe('pathwise serve: routes', () => {
     assert.deepEqual(Object.keys(body.properties), ['input', 'inputs', 'options']);
     assert.equal(body.properties.inputs.maxItems, 8, "the config's maxInputs");
     assert.equal(body.additionalProperties, false);
+    const docs = await fetch(`${base}/docs`);
+    assert.equal(docs.status, 200);
+    assert.equal(docs.headers.get('content-type'), 'text/html; charset=utf-8');
+    const html = await docs.text();
+    for (const [url, methods] of Object.entries(paths))
+      for (const m of Object.keys(methods)) assert.ok(html.includes(`<code>${m.toUpperCase()} ${url}</code>`), `the page lists ${m} ${url}`);
   });
 
   it('GET /metrics: Prometheus text with the model version, inputs per task, latency, queue time, batch sizes and queue depth', async () => {
