@@ -47,7 +47,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const model = loadModel(dir);
   const version = folderVersion(dir);
   const app = buildServer({ model, version, config, logger: true });
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      await app.close();
+      throw new UsageError(
+        `cannot listen on ${config.host} port ${config.port}: ${code}${code === 'EADDRINUSE' ? ' (the port is taken; --port 0 picks a free one)' : ''}`,
+      );
+    }
+    throw e;
+  }
   const { port } = app.server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   process.stderr.write(`pathwise serve: ${dir} (version ${version}; tasks: ${[...model.tasks.keys()].join(', ')}) on http://${host}:${port}\n`);

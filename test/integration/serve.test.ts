@@ -482,6 +482,16 @@ describe('pathwise serve: the command', () => {
       code: 2,
       stderr: 'pathwise: maxInputs (5) must be at most maxQueueRows (4): a larger request could never be queued\n',
     });
+    const { app, base } = await start();
+    try {
+      const port = new URL(base).port;
+      assert.deepEqual(await run(folders.grown, '--port', port), {
+        code: 2,
+        stderr: `pathwise: cannot listen on 127.0.0.1 port ${port}: EADDRINUSE (the port is taken; --port 0 picks a free one)\n`,
+      });
+    } finally {
+      await app.close();
+    }
     const r = await run(folders.grown, '--max-wiat-ms', '3');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^pathwise: unknown option --max-wiat-ms \(did you mean --max-wait-ms\?\)/);
