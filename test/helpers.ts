@@ -68,3 +68,26 @@ export function describeEachBackend(title: string, body: (backend: BackendName) 
     });
   }
 }
+
+/**
+ * Asserts two JSON-like values equal: numbers within `tol` (0: bit for bit), everything else
+ * (strings, keys, nulls, booleans) exactly. Returns the largest numeric difference seen.
+ */
+export function assertDeepClose(actual: unknown, expected: unknown, tol: number, where = 'value'): number {
+  if (typeof expected === 'number') {
+    assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
+    const d = Math.abs((actual as number) - expected);
+    assert.ok(d <= tol, `${where}: ${actual} != ${expected} (difference ${d}, tolerance ${tol})`);
+    return d;
+  }
+  if (expected === null || typeof expected !== 'object') {
+    assert.strictEqual(actual, expected, where);
+    return 0;
+  }
+  assert.ok(actual !== null && typeof actual === 'object', `${where}: ${JSON.stringify(actual)} is not an object`);
+  assert.equal(Array.isArray(actual), Array.isArray(expected), `${where}: array against object`);
+  assert.deepEqual(Object.keys(actual as object), Object.keys(expected), `${where}: keys`);
+  let worst = 0;
+  for (const [k, v] of Object.entries(expected)) worst = Math.max(worst, assertDeepClose((actual as Record<string, unknown>)[k], v, tol, `${where}.${k}`));
+  return worst;
+}

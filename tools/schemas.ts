@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { searchConfigSchema } from '../src/evolve/search_config.js';
+import { serveConfigSchema } from '../src/serve/serve_config.js';
 import { taskConfigSchema } from '../src/tasks/task_config.js';
 import { pretrainConfigSchema } from '../src/train/pretrain_config.js';
 import { trainConfigSchema } from '../src/train/train_config.js';
@@ -36,6 +37,12 @@ export const CONFIGS: ConfigDoc[] = [
     schema: searchConfigSchema,
     key: (k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
   },
+  {
+    name: 'serve',
+    title: '`pathwise serve` flags (or the keys of a serve config file, `--config FILE`)',
+    schema: serveConfigSchema,
+    key: (k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+  },
 ];
 
 /** Which docs hold which tables. */
@@ -43,6 +50,7 @@ export const DOC_SECTIONS: Record<string, string[]> = {
   'docs/multitask.md': ['train', 'task'],
   'docs/pretraining.md': ['pretrain'],
   'docs/continual.md': ['search'],
+  'docs/serve.md': ['serve'],
 };
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');

@@ -27,36 +27,19 @@ import { whyUntrainable, type TaskData } from '../tasks/task.js';
 import { activatedParameters, addedParameters, describePath, folderKind, loadModel, saveModel, type TaskSource } from '../model/index.js';
 import { DEFAULT_SEARCH_CONFIG, searchConfigSchema, searchTask } from '../evolve/index.js';
 import { InputError } from '../util/errors.js';
-import { explain } from '../util/schema.js';
 import { checkWritableFolder } from '../util/writable.js';
-import { parseCommandLine, UsageError } from './args.js';
+import { configFlags, configOfFlags, parseCommandLine, UsageError } from './args.js';
 
 /** add-task's search flags: the search config's keys, in kebab case (batchSize: --batch-size). */
-const SEARCH_FLAGS = new Map(Object.keys(searchConfigSchema.shape).map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]));
+const SEARCH_FLAGS = configFlags(Object.keys(searchConfigSchema.shape));
 
 const USAGE = `usage: pathwise add-task <model folder> --task <task config .json | built-in task> ${[...SEARCH_FLAGS]
   .map(([flag, key]) => `[--${flag} ${DEFAULT_SEARCH_CONFIG[key as keyof typeof DEFAULT_SEARCH_CONFIG]}]`)
   .join(' ')}`;
 
-const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
-
 /** The search config the flags spell; a bad value is a UsageError naming the flag and its text. */
 function searchConfigOf(flags: Record<string, string | boolean | undefined>) {
-  const raw: Record<string, unknown> = {};
-  const text: Record<string, string> = {};
-  for (const [flag, key] of SEARCH_FLAGS) {
-    const v = flags[flag];
-    if (typeof v !== 'string') continue;
-    text[key] = v;
-    // Numbers are read as numbers; anything else goes to the schema as text, which it refuses.
-    raw[key] = DECIMAL.test(v) ? Number(v) : v;
-  }
-  const r = searchConfigSchema.safeParse(raw);
-  if (r.success) return r.data;
-  const { path, expected, message } = explain(searchConfigSchema, r.error, raw);
-  const key = String(path[0]);
-  const flag = [...SEARCH_FLAGS].find(([, k]) => k === key)?.[0];
-  throw new UsageError(flag && expected ? `--${flag} must be ${expected}, got ${JSON.stringify(text[key])}` : message);
+  return configOfFlags(searchConfigSchema, SEARCH_FLAGS, flags);
 }
 
 /** A task named on the command line: a task config file, or a built-in task's name. */

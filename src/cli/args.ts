@@ -4,9 +4,10 @@
 // no bounds of its own.
 
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
 import type { Overrides } from '../train/config.js';
 import { InputError } from '../util/errors.js';
-import { closest } from '../util/schema.js';
+import { closest, explain } from '../util/schema.js';
 
 /** Wrong command-line usage. */
 export class UsageError extends InputError {}
@@ -59,4 +60,41 @@ export function parseCommandLine<F extends FlagSpec>(argv: string[], flags: F, u
   const out: Record<string, string | boolean> = {};
   for (const k of Object.keys(flags)) if (values[k] !== undefined) out[k] = values[k] as string | boolean;
   return { flags: out as FlagValues<F>, rest, overrides };
+}
+
+/** A config's keys as flags in kebab case (batchSize: --batch-size), flag -> key. */
+export function configFlags(keys: readonly string[]): Map<string, string> {
+  return new Map(keys.map((k) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), k]));
+}
+
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+/**
+ * The config that `flags` (named by configFlags) spell over `base` (a config file's object, or {}),
+ * checked by `schema`. Numbers are read as numbers; any other text goes to the schema as text, which
+ * judges it. A bad flag is a UsageError naming the flag and its text; a bad key of `base` names the
+ * key, after `source` (the file).
+ */
+export function configOfFlags<S extends z.ZodType>(
+  schema: S,
+  flagKeys: ReadonlyMap<string, string>,
+  flags: Record<string, string | boolean | undefined>,
+  base: Record<string, unknown> = {},
+  source?: string,
+): z.output<S> {
+  const raw: Record<string, unknown> = { ...base };
+  const text: Record<string, string> = {};
+  for (const [flag, key] of flagKeys) {
+    const v = flags[flag];
+    if (typeof v !== 'string') continue;
+    text[key] = v;
+    raw[key] = DECIMAL.test(v) ? Number(v) : v;
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const { path, expected, message } = explain(schema, r.error, raw);
+  const key = String(path[0]);
+  const flag = key in text ? [...flagKeys].find(([, k]) => k === key)?.[0] : undefined;
+  if (flag && expected) throw new UsageError(`--${flag} must be ${expected}, got ${JSON.stringify(text[key])}`);
+  throw new UsageError(source && !(key in text) ? `${source}: ${message}` : message);
 }

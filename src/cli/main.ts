@@ -20,6 +20,8 @@ commands:
   add-task   add a task to a trained model in place by evolutionary path search (μ2Net):
              pathwise add-task <model> --task <task config .json | built-in task>
   tasks      list a model's tasks with their paths, activated and added parameters
+  serve      serve every task of a model over HTTP, batching inputs of mixed tasks:
+             pathwise serve <model> [--host 127.0.0.1] [--port 8080] [--config FILE.json] ...
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -48,6 +50,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'tasks':
       (await import('./tasks.js')).tasksCommand(args);
+      return 0;
+    case 'serve':
+      await (await import('./serve.js')).serveCommand(args);
       return 0;
     case undefined:
     case '-h':

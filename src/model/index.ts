@@ -7,6 +7,7 @@ export * from './path.js';
 export * from './predictions.js';
 export * from './task_path.js';
 export * from './task_model.js';
+export * from './mixed_batch.js';
 export * from './folder_config.js';
 export * from './pretrained.js';
 export * from './folder.js';

@@ -4,6 +4,7 @@
 // residual adapter inserted before blocks[i], or null; `skills`, the skills the path activates in
 // its skill blocks (SkillNet's row of the skill table for the task).
 
+import { blockAccount } from '../sparse/index.js';
 import type { ComponentKind, ComponentStore } from './components.js';
 import type { HParams } from './hparams.js';
 
@@ -43,6 +44,24 @@ export function pathComponents(p: Path): string[] {
 /** Parameters one forward pass of the task touches. */
 export function activatedParameters(store: ComponentStore, p: Path): number {
   return store.numParameters(pathComponents(p));
+}
+
+/**
+ * FLOPs per token of one forward pass of the path on inputs of `seqLen` tokens, counted as
+ * `pathwise inspect` counts an encoder's (sparse/accounting.ts: the blocks with the path's skills,
+ * each adapter's two projections; norms, embeddings and the head left out).
+ */
+export function flopsPerToken(store: ComponentStore, p: Path, seqLen: number): number {
+  let flops = 0;
+  p.blocks.forEach((id, i) => {
+    flops += blockAccount(store.get(id, 'block').module, i, p.skills ?? [], seqLen).flopsPerToken;
+    const a = p.adapters[i];
+    if (a) {
+      const c = store.get(a, 'adapter').config;
+      flops += 4 * c.dModel * c.size;
+    }
+  });
+  return flops;
 }
 
 /** Parameters the task added to the system: those of the path's components created for it. */

@@ -25,6 +25,7 @@ import { defaultHParams, type HParams } from './hparams.js';
 import { activatedParameters, addedParameters, checkPath, describePath, pathComponents, type Path, type Root } from './path.js';
 import type { Prediction, TaskSpec } from './predictions.js';
 import { TaskPath, type PredictOptions } from './task_path.js';
+import { predictMixed, type MixedOptions, type MixedRequest } from './mixed_batch.js';
 
 /** Where a task's data comes from: a built-in name, or data files; null for a task made in code. */
 export type TaskSource = { builtin: string } | { files: TaskFileConfig };
@@ -224,6 +225,15 @@ export class TaskModel extends Module {
   /** A typed prediction per input, in input order: {label, score, scores}, {words, spans} or {value}. */
   async predict(task: string, inputs: readonly (string | Example)[], o: PredictOptions = {}): Promise<Prediction[]> {
     return this.taskPath(task).predict(inputs, o);
+  }
+
+  /**
+   * Inputs of many tasks in one batched forward pass (mixed_batch.ts): a component shared by
+   * several tasks' paths runs once over all their rows. A typed prediction per request, in
+   * request order, equal to what predict(task, ...) answers for it.
+   */
+  async predictMixed(requests: readonly MixedRequest[], o: MixedOptions = {}): Promise<Prediction[]> {
+    return predictMixed(this, requests, o);
   }
 
   /** The task's natural metrics on labelled examples. */

@@ -29,7 +29,8 @@ export class TaskPath extends Module {
   readonly adapters: (ResidualAdapter | null)[];
   readonly finalNorm: LayerNorm | null;
   readonly head: TaskHead;
-  private readonly route: RouteContext | undefined;
+  /** What the path's blocks are told (the skills it activates), or undefined. */
+  readonly route: RouteContext | undefined;
 
   constructor(
     readonly store: ComponentStore,
@@ -103,7 +104,7 @@ export class TaskPath extends Module {
   }
 
   /** The path's components, each once. */
-  private parts(): Module[] {
+  parts(): Module[] {
     return [
       ...new Set<Module>([
         this.embeddings,

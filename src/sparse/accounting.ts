@@ -12,6 +12,7 @@
 
 import type { Module } from '../nn/module.js';
 import type { TransformerEncoder } from '../nn/encoder.js';
+import type { EncoderBlock } from '../nn/encoder_block.js';
 import { FeedForward, type FfnLike } from '../nn/ffn.js';
 import { SwitchFFN } from './switch_ffn.js';
 import { SkillFFN } from './skill_ffn.js';
@@ -69,6 +70,14 @@ function ffnAccount(f: FfnLike, skills: readonly string[]): { kind: string; tota
   throw new Error('accounting: unknown FFN kind');
 }
 
+/** One encoder block, for a task activating `skills`, on inputs of `seqLen` tokens. */
+export function blockAccount(block: EncoderBlock, layer: number, skills: readonly string[], seqLen: number): LayerAccount {
+  const d = block.cfg.dModel;
+  const f = ffnAccount(block.ffn, skills);
+  const attnAndNorms = count(block) - f.total;
+  return { layer, kind: f.kind, totalParams: count(block), activeParams: attnAndNorms + f.active, flopsPerToken: 8 * d * d + 4 * seqLen * d + f.flops };
+}
+
 /** Accounts for `encoder` inside `model` (the rest of `model` counts as heads). */
 export function account(model: Module, encoder: TransformerEncoder, opts: { task?: string | null; skills?: string[]; seqLen?: number } = {}): Account {
   const c = encoder.cfg;
@@ -78,11 +87,7 @@ export function account(model: Module, encoder: TransformerEncoder, opts: { task
   const emb = encoder.embeddings;
   const embTotal = count(emb);
   const embActive = embTotal - emb.word.size - emb.position.size - emb.type.size + 3 * d;
-  const layers: LayerAccount[] = encoder.layers.map((block, i) => {
-    const f = ffnAccount(block.ffn, skills);
-    const attnAndNorms = count(block) - f.total;
-    return { layer: i, kind: f.kind, totalParams: count(block), activeParams: attnAndNorms + f.active, flopsPerToken: 8 * d * d + 4 * T * d + f.flops };
-  });
+  const layers: LayerAccount[] = encoder.layers.map((block, i) => blockAccount(block, i, skills, T));
   const encTotal = count(encoder);
   const finalNorm = encTotal - embTotal - layers.reduce((s, l) => s + l.totalParams, 0);
   const otherTotal = count(model) - encTotal;

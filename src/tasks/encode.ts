@@ -24,7 +24,7 @@ export interface Batch {
 }
 
 /** One example's encoding: ids, segment ids and (tagging) each kept word's first-subtoken offset. */
-interface Encoded {
+export interface Encoded {
   ids: Int32Array;
   types: Int32Array;
   firsts: Int32Array | null;
@@ -104,6 +104,51 @@ export async function encodedLengths(tok: Tokenizer, task: Pick<TaskData, 'type'
   return (await encodeCached(tok, task, examples, maxLen)).map((e) => e.ids.length);
 }
 
+/**
+ * Each example's encoding (cached per example object; one tokenizer call for those not cached):
+ * what encodeBatch pads into a batch, for callers that batch examples of several tasks together
+ * (model/mixed_batch.ts).
+ */
+export function encodeExamples(tok: Tokenizer, task: Pick<TaskData, 'type'>, examples: readonly Example[], maxLen: number): Promise<Encoded[]> {
+  return encodeCached(tok, task, examples, maxLen);
+}
+
+/** A batch's time axis: its longest encoding (at least 2, [CLS] and [SEP]). */
+export function batchLength(lengths: readonly number[]): number {
+  return Math.max(2, ...lengths);
+}
+
+/**
+ * Encodings padded into one batch, without targets: ids (padded with `pad`), segment ids, the
+ * padding mask and, for tagging, each scored word's flat position. The one way inputs become a batch.
+ */
+export function collate(encoded: readonly Encoded[], pad: number, tagging: boolean): Batch {
+  const B = encoded.length;
+  const T = batchLength(encoded.map((e) => e.ids.length));
+  const ids = new Int32Array(B * T).fill(pad);
+  const typeIds = new Int32Array(B * T);
+  const keep = new Int32Array(B * T);
+  encoded.forEach((e, b) => {
+    ids.set(e.ids, b * T);
+    typeIds.set(e.types, b * T);
+    keep.fill(1, b * T, b * T + e.ids.length);
+  });
+  let rows: Tensor | null = null;
+  if (tagging) {
+    const flat: number[] = [];
+    encoded.forEach((e, b) => e.firsts?.forEach((t) => flat.push(b * T + t)));
+    rows = new Tensor(Int32Array.from(flat), [flat.length]);
+  }
+  return {
+    ids: new Tensor(ids, [B, T]),
+    typeIds: new Tensor(typeIds, [B, T]),
+    keep: new Tensor(keep, [B, T]),
+    targets: null,
+    rows,
+    wordsScored: tagging ? encoded.map((e) => e.firsts?.length ?? 0) : null,
+  };
+}
+
 export async function encodeBatch(
   tok: Tokenizer,
   task: Pick<TaskData, 'type' | 'labels'>,
@@ -112,64 +157,26 @@ export async function encodeBatch(
   withTargets = true,
 ): Promise<Batch> {
   const encoded = await encodeCached(tok, task, examples, maxLen);
-  const pad = tok.specialIds.pad!;
+  const batch = collate(encoded, tok.specialIds.pad!, task.type === 'tagging');
+  if (!withTargets) return batch;
   const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
-  const tagging = task.type === 'tagging';
-  const seqs = encoded.map((e) => e.ids);
-  const types = encoded.map((e) => e.types);
-  const rowsPer = encoded.map((e) => e.firsts ?? new Int32Array(0));
-  const scored = rowsPer.map((r) => r.length);
-  const tagTargets: number[] = [];
-  if (tagging && withTargets) {
+  if (task.type === 'tagging') {
+    const tagTargets: number[] = [];
     examples.forEach((ex, b) => {
       const tags = ex.tags ?? [];
-      for (let w = 0; w < scored[b]; w++) {
+      for (let w = 0; w < batch.wordsScored![b]; w++) {
         const t = labelIndex.get(tags[w]);
         if (t === undefined) throw new RangeError(`tag "${tags[w]}" is not in the task's labels`);
         tagTargets.push(t);
       }
     });
+    return { ...batch, targets: new Tensor(Int32Array.from(tagTargets), [tagTargets.length]) };
   }
-
-  const B = seqs.length;
-  const T = Math.max(2, ...seqs.map((s) => s.length));
-  const ids = new Int32Array(B * T).fill(pad);
-  const typeIds = new Int32Array(B * T);
-  const keep = new Int32Array(B * T);
-  seqs.forEach((s, b) => {
-    ids.set(s, b * T);
-    typeIds.set(types[b], b * T);
-    keep.fill(1, b * T, b * T + s.length);
+  if (task.type === 'regression') return { ...batch, targets: new Tensor(Float32Array.from(examples.map((e) => Number(e.label))), [examples.length]) };
+  const targets = examples.map((e) => {
+    const i = labelIndex.get(String(e.label));
+    if (i === undefined) throw new RangeError(`label "${e.label}" is not in the task's labels`);
+    return i;
   });
-  let targets: Tensor | null = null;
-  let rows: Tensor | null = null;
-  if (task.type === 'tagging') {
-    const flat: number[] = [];
-    rowsPer.forEach((r, b) => r.forEach((t) => flat.push(b * T + t)));
-    rows = new Tensor(Int32Array.from(flat), [flat.length]);
-    if (withTargets) targets = new Tensor(Int32Array.from(tagTargets), [tagTargets.length]);
-  } else if (withTargets) {
-    if (task.type === 'regression') {
-      targets = new Tensor(Float32Array.from(examples.map((e) => Number(e.label))), [B]);
-    } else {
-      targets = new Tensor(
-        Int32Array.from(
-          examples.map((e) => {
-            const i = labelIndex.get(String(e.label));
-            if (i === undefined) throw new RangeError(`label "${e.label}" is not in the task's labels`);
-            return i;
-          }),
-        ),
-        [B],
-      );
-    }
-  }
-  return {
-    ids: new Tensor(ids, [B, T]),
-    typeIds: new Tensor(typeIds, [B, T]),
-    keep: new Tensor(keep, [B, T]),
-    targets,
-    rows,
-    wordsScored: task.type === 'tagging' ? scored : null,
-  };
+  return { ...batch, targets: new Tensor(Int32Array.from(targets), [examples.length]) };
 }

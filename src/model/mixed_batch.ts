@@ -1,0 +1,231 @@
+// One forward pass over inputs of many tasks (what a server batches together): each component
+// runs once over all the rows whose paths use it, and rows split only where their paths part.
+//
+//   embeddings      grouped by the path's embeddings component
+//   slot i          (adapter i, grouped by adapter) -> block i, grouped by (block, the skills of
+//                   that block the path activates); a path shorter than i has left the stack
+//   final norm      grouped by the path's final norm
+//   head            grouped by task, then decoded as TaskPath.predict decodes
+//
+// A row's hidden states are carried from group to group: when a group is exactly the rows of the
+// tensor the previous step wrote, in the same order (the common case: tasks that share the root
+// blocks share one tensor from the embeddings to the heads), that tensor is used as it is; else
+// the group's rows are copied into a tensor padded to the group's longest row, and padded
+// positions are masked as TaskPath.hidden masks them. Every step calls the components' own forward
+// (the modules TaskPath runs, with the route it gives them): there is no second copy of the block
+// math here, only the grouping.
+//
+// What a row gets does not depend on the rows batched with it, for the same reason predict's does
+// not depend on its length-sorted batches: attention masks padding, and every other op is per
+// token. One exception, shared with predict: a Switch layer with an evaluation capacity
+// (evalCapacityFactor not null) drops tokens by the batch's size, so its answers can move with
+// the batch; a dropless Switch layer (evalCapacityFactor null) does not.
+
+import { Tensor, inference, paddingMask, zeros } from '../engine/index.js';
+import type { Module } from '../nn/index.js';
+import { batchLength, collate, encodeExamples, type Batch, type Encoded } from '../tasks/encode.js';
+import type { Example } from '../tasks/task.js';
+import { decodePredictions, type Prediction } from './predictions.js';
+import type { TaskPath } from './task_path.js';
+
+/** One input of one task. */
+export interface MixedRequest {
+  task: string;
+  /** A text, or an example ({text, textPair} for a pair task, {text, words} for a tagging task). */
+  input: string | Example;
+}
+
+/** A component run over a group of rows (reported to MixedOptions.onRun). */
+export interface ComponentRun {
+  kind: 'embeddings' | 'adapter' | 'block' | 'final_norm' | 'head';
+  /** The component's id in the store. */
+  id: string;
+  /** The block's slot in the paths (adapters and blocks), else null. */
+  slot: number | null;
+  /** The requests (indices into the request list) in the group, in batch order. */
+  rows: number[];
+}
+
+export interface MixedOptions {
+  /** Rows per forward pass (sorted by length across tasks, answered in request order). Default 64. */
+  batchSize?: number;
+  /** Called for each component run, in order: what tests and metrics see of the grouping. */
+  onRun?: (run: ComponentRun) => void;
+}
+
+/** Where the tasks' paths come from (a TaskModel). */
+export interface PathSource {
+  taskPath(name: string): TaskPath;
+}
+
+/** A typed prediction per request, in request order, as each task's TaskPath.predict answers it. */
+export async function predictMixed(model: PathSource, requests: readonly MixedRequest[], o: MixedOptions = {}): Promise<Prediction[]> {
+  const batchSize = o.batchSize ?? 64;
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  const paths = requests.map((r) => model.taskPath(r.task));
+  const examples = requests.map((r) => (typeof r.input === 'string' ? { text: r.input } : r.input));
+
+  // Encoded per task (one tokenizer call per task), then sorted by length across tasks.
+  const enc: Encoded[] = new Array(requests.length);
+  for (const idx of groupBy(requests.keys(), (i) => requests[i].task).values()) {
+    const tp = paths[idx[0]];
+    const e = await encodeExamples(
+      tp.tokenizer,
+      tp.spec,
+      idx.map((i) => examples[i]),
+      tp.maxLen,
+    );
+    idx.forEach((i, k) => (enc[i] = e[k]));
+  }
+  const order = [...requests.keys()].sort((a, b) => enc[a].ids.length - enc[b].ids.length || a - b);
+
+  const out: Prediction[] = new Array(requests.length);
+  // As in TaskPath.predict: every component runs in inference mode, and comes back as it was.
+  const parts = [...new Set<Module>(paths.flatMap((p) => p.parts()))];
+  const modes = parts.map((m) => m.training);
+  for (const m of parts) m.eval();
+  try {
+    for (let s = 0; s < order.length; s += batchSize) {
+      const rows = order.slice(s, s + batchSize);
+      const heads = [...groupBy(rows, (r) => requests[r].task).values()].map((g) => {
+        const tp = paths[g[0]];
+        return {
+          rows: g,
+          tp,
+          batch: collate(
+            g.map((r) => enc[r]),
+            padOf(tp),
+            tp.spec.type === 'tagging',
+          ),
+        };
+      });
+      const logits = inference(() => forward(rows, paths, enc, heads, o.onRun));
+      heads.forEach((h, k) => {
+        const preds = decodePredictions(
+          h.tp.spec,
+          logits[k],
+          h.batch,
+          h.rows.map((r) => examples[r]),
+        );
+        preds.forEach((p, j) => (out[h.rows[j]] = p));
+      });
+    }
+  } finally {
+    parts.forEach((m, i) => m.train(modes[i]));
+  }
+  return out;
+}
+
+interface HeadGroup {
+  rows: number[];
+  tp: TaskPath;
+  batch: Batch;
+}
+
+/** Hidden states of some rows: [rows.length, T, D], row k of `rows` at index k. */
+interface Segment {
+  rows: number[];
+  T: number;
+  x: Tensor;
+}
+
+/** The logits of each head group, in order (inside inference: every other tensor is released). */
+function forward(
+  rows: readonly number[],
+  paths: readonly TaskPath[],
+  enc: readonly Encoded[],
+  heads: readonly HeadGroup[],
+  onRun: MixedOptions['onRun'],
+): Tensor[] {
+  const at = new Map<number, { seg: Segment; pos: number }>();
+  const len = (r: number) => enc[r].ids.length;
+  const place = (g: number[], T: number, x: Tensor) => {
+    const seg = { rows: g, T, x };
+    g.forEach((r, pos) => at.set(r, { seg, pos }));
+  };
+  /** The group's hidden states: the tensor that holds exactly these rows in this order, or a padded copy. */
+  const gather = (g: number[], T: number): Tensor => {
+    const first = at.get(g[0])!.seg;
+    // Reused only when each row's latest state is that tensor's row k (a row an adapter has just
+    // run on has moved to the adapter's output, though the older tensor still lists it).
+    if (first.T === T && first.rows.length === g.length && g.every((r, k) => at.get(r)!.seg === first && at.get(r)!.pos === k)) return first.x;
+    const D = first.x.shape[2];
+    const x = zeros([g.length, T, D]);
+    const dst = x.f32;
+    g.forEach((r, k) => {
+      const { seg, pos } = at.get(r)!;
+      dst.set(seg.x.f32.subarray(pos * seg.T * D, (pos * seg.T + len(r)) * D), k * T * D);
+    });
+    return x;
+  };
+  const maskOf = (g: number[], T: number): Tensor => {
+    const keep = new Int32Array(g.length * T);
+    g.forEach((r, k) => keep.fill(1, k * T, k * T + len(r)));
+    return paddingMask(new Tensor(keep, [g.length, T]));
+  };
+
+  for (const g of groupBy(rows, (r) => paths[r].path.embeddings).values()) {
+    const tp = paths[g[0]];
+    const b = collate(
+      g.map((r) => enc[r]),
+      padOf(tp),
+      false,
+    );
+    onRun?.({ kind: 'embeddings', id: tp.path.embeddings, slot: null, rows: g });
+    place(g, b.ids.shape[1], tp.embeddings.forward(b.ids, b.typeIds));
+  }
+  const depth = Math.max(...rows.map((r) => paths[r].blocks.length));
+  for (let i = 0; i < depth; i++) {
+    const active = rows.filter((r) => paths[r].blocks.length > i);
+    for (const [id, g] of groupBy(active, (r) => paths[r].path.adapters[i])) {
+      const T = batchLength(g.map(len));
+      onRun?.({ kind: 'adapter', id, slot: i, rows: g });
+      place(g, T, paths[g[0]].adapters[i]!.forward(gather(g, T)));
+    }
+    for (const g of groupBy(active, (r) => blockKey(paths[r], i)).values()) {
+      const tp = paths[g[0]];
+      const T = batchLength(g.map(len));
+      onRun?.({ kind: 'block', id: tp.path.blocks[i], slot: i, rows: g });
+      place(g, T, tp.blocks[i].forward(gather(g, T), maskOf(g, T), false, tp.route));
+    }
+  }
+  for (const [id, g] of groupBy(rows, (r) => paths[r].path.finalNorm)) {
+    const T = batchLength(g.map(len));
+    onRun?.({ kind: 'final_norm', id, slot: null, rows: g });
+    place(g, T, paths[g[0]].finalNorm!.forward(gather(g, T)));
+  }
+  return heads.map((h) => {
+    onRun?.({ kind: 'head', id: h.tp.path.head, slot: null, rows: h.rows });
+    return h.tp.head.forward(gather(h.rows, h.batch.ids.shape[1]), h.batch.rows, h.batch.keep);
+  });
+}
+
+/**
+ * Rows run block i together when their paths run the same block there with the same route: in a
+ * skill block, the same of its skills in the same order (SkillFFN averages the path's skills that
+ * the block has, in the path's order); any other block ignores the route.
+ */
+function blockKey(tp: TaskPath, i: number): string {
+  const id = tp.path.blocks[i];
+  const has = tp.store.get(id, 'block').config.sparse?.skills;
+  return has ? `${id}\u0000${(tp.path.skills ?? []).filter((s) => has.includes(s)).join('\u0000')}` : id;
+}
+
+function padOf(tp: TaskPath): number {
+  const pad = tp.tokenizer.specialIds.pad;
+  if (pad === null) throw new Error('the tokenizer needs [PAD]');
+  return pad;
+}
+
+/** Indices grouped by key, groups in order of first appearance, indices in order; a null key is in no group. */
+function groupBy(items: Iterable<number>, key: (i: number) => string | null): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const i of items) {
+    const k = key(i);
+    if (k === null) continue;
+    let g = out.get(k);
+    if (!g) out.set(k, (g = []));
+    g.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,8 @@
+// `pathwise serve`: every task of one model over HTTP, with batches of mixed tasks.
+
+export * from './serve_config.js';
+export * from './api.js';
+export * from './batcher.js';
+export * from './metrics.js';
+export * from './openapi.js';
+export * from './server.js';
