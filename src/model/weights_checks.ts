@@ -46,8 +46,10 @@ export function checkSizeAgainstWeights(need: number, have: number, where: strin
 /** Every id the tokenizer can produce must have a row in the embeddings. */
 export function checkVocabulary(tokenizer: Tokenizer, vocabSize: number, tokFile: string, where: string): void {
   if (tokenizer.vocabSize > vocabSize) {
+    const top = tokenizer.vocabSize - 1;
+    const token = tokenizer.idToToken(top);
     throw new ModelFolderError(
-      `${tokFile}: the tokenizer has ${tokenizer.vocabSize} ids, but the model's vocabulary (${where}: vocabSize) has ${vocabSize} rows`,
+      `${tokFile}: ${token === null ? 'the tokenizer has' : `token ${JSON.stringify(token)} has`} id ${top}, but the model's vocabulary (${where}: vocabSize) has ${vocabSize} rows (ids 0 to ${vocabSize - 1})`,
       tokFile,
     );
   }

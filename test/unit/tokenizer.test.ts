@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { Tokenizer, trainBpe, trainBpeWithReport, bytesToUnicode, type TokenizerJson } from '../../src/data/tokenizer/index.js';
+import { InputError } from '../../src/util/errors.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const NM = join(ROOT, 'node_modules');
@@ -374,6 +375,16 @@ describe('errors', () => {
         bad((j) => ((j.added_tokens[1] as unknown as Record<string, unknown>).id = -1)),
         /added\.json: field "added_tokens\[1\]\.id" must be a non-negative integer/,
       ],
+      [
+        'dupid.json',
+        bad((j) => ((j.model.vocab as Record<string, number>)['Ġzz'] = (j.model.vocab as Record<string, number>).a)),
+        /dupid\.json: field "model\.vocab\["Ġzz"\]" has id \d+, which "a" has too/,
+      ],
+      [
+        'addedid.json',
+        bad((j) => (j.added_tokens[0].id = 99999)),
+        /addedid\.json: field "added_tokens\[0\]\.id" is 99999, but the tokenizer gives "\[PAD\]" id 0/,
+      ],
       ['pre.json', bad((j) => (j.pre_tokenizer = 'ByteLevel')), /pre\.json: field "pre_tokenizer" must be null or an object/],
       ['decoder.json', bad((j) => (j.decoder = { type: 'NoSuchDecoder' })), /decoder\.json: the tokenizers library cannot load it \(field "decoder"\): /],
     ];
@@ -381,12 +392,23 @@ describe('errors', () => {
       const f = write(name, content);
       assert.throws(
         () => Tokenizer.fromFile(f),
-        (e: Error) => re.test(e.message) && e.message.startsWith(f),
+        (e: Error) => e instanceof InputError && e.file === f && re.test(e.message) && e.message.startsWith(f),
         name,
       );
     }
     assert.throws(() => Tokenizer.fromFile(join(tmp, 'missing.json')), /missing\.json: cannot read tokenizer file/);
-    assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^Error: inline: not valid JSON/);
+    assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^InputError: inline: not valid JSON/);
+  });
+
+  it('counts ids, not tokens: a vocabulary whose ids skip ahead has vocabSize one more than its largest id', () => {
+    const j = tok.toJson();
+    const vocab = j.model.vocab as Record<string, number>;
+    const last = Object.keys(vocab).at(-1)!;
+    vocab[last] = 99999;
+    const skipped = Tokenizer.fromJson(j, 'skipped');
+    assert.equal(tok.vocabSize, Object.keys(vocab).length);
+    assert.equal(skipped.vocabSize, 100000);
+    assert.equal(skipped.idToToken(99999), last);
   });
 
   it('rejects ids outside the vocabulary and bad encode arguments', async () => {

@@ -56,6 +56,9 @@ const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** Ids are int32 everywhere downstream (encodings, embedding lookups). */
+const MAX_ID = 2 ** 31 - 1;
+const isId = (v: unknown): v is number => isNonNegInt(v) && v <= MAX_ID;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 type WellFormedString = string & { isWellFormed?: () => boolean; toWellFormed?: () => string };
@@ -73,9 +76,9 @@ export function toWellFormed(s: string): string {
  */
 export function validateTokenizerJson(json: unknown, source: string, deep = false): asserts json is TokenizerJson {
   const fail = (field: string, msg: string): never => {
-    throw new Error(`${source}: field "${field}" ${msg}`);
+    throw new InputError(`${source}: field "${field}" ${msg}`, source);
   };
-  if (!isObj(json)) throw new Error(`${source}: a tokenizer.json must hold a JSON object at the top level`);
+  if (!isObj(json)) throw new InputError(`${source}: a tokenizer.json must hold a JSON object at the top level`, source);
   if (!('model' in json)) fail('model', 'is missing');
   const model = json.model;
   if (!isObj(model)) return fail('model', 'must be an object');
@@ -91,9 +94,15 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
   const checkVocabMap = (): Record<string, number> => {
     if (!isObj(model.vocab)) return fail('model.vocab', 'must be an object mapping tokens to ids');
     const vocab = model.vocab;
+    // Each id names one token: two tokens sharing an id would share an embedding row, and decoding
+    // could give back only one of them.
+    const tokenOf = new Map<number, string>();
     for (const tok in vocab) {
       const id = vocab[tok];
-      if (!isNonNegInt(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id, got ${JSON.stringify(id)}`);
+      if (!isId(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id (at most ${MAX_ID}), got ${JSON.stringify(id)}`);
+      const other = tokenOf.get(id as number);
+      if (other !== undefined) fail(`model.vocab[${JSON.stringify(tok)}]`, `has id ${id}, which ${JSON.stringify(other)} has too (ids must be distinct)`);
+      tokenOf.set(id as number, tok);
     }
     return vocab as Record<string, number>;
   };
@@ -146,7 +155,7 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (!Array.isArray(json.added_tokens)) fail('added_tokens', 'must be an array');
     (json.added_tokens as unknown[]).forEach((t, i) => {
       if (!isObj(t)) return fail(`added_tokens[${i}]`, 'must be an object');
-      if (!isNonNegInt(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer, got ${JSON.stringify(t.id)}`);
+      if (!isId(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer id (at most ${MAX_ID}), got ${JSON.stringify(t.id)}`);
       if (typeof t.content !== 'string' || t.content.length === 0) fail(`added_tokens[${i}].content`, 'must be a non-empty string');
       if (t.special !== undefined && typeof t.special !== 'boolean') fail(`added_tokens[${i}].special`, 'must be a boolean');
     });
@@ -188,12 +197,13 @@ export function stringifyTokenizerJson(json: TokenizerJson): string {
  * byte-level BPE, no prefix space, no special tokens added around sequences.
  */
 export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: string, source = '<gpt2>'): TokenizerJson {
-  if (!isObj(encoder)) throw new Error(`${source}: the encoder must be a JSON object mapping tokens to ids`);
+  if (!isObj(encoder)) throw new InputError(`${source}: the encoder must be a JSON object mapping tokens to ids`, source);
   const merges: [string, string][] = [];
   mergesText.split(/\r?\n/).forEach((line, i) => {
     if (line.length === 0 || (i === 0 && line.startsWith('#version'))) return;
     const parts = line.split(' ');
-    if (parts.length !== 2) throw new Error(`${source}: line ${i + 1} must be two tokens separated by one space, got ${JSON.stringify(line)}`);
+    if (parts.length !== 2)
+      throw new InputError(`${source}: line ${i + 1} must be two tokens separated by one space, got ${JSON.stringify(line)}`, source, i + 1);
     merges.push([parts[0], parts[1]]);
   });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
@@ -225,7 +235,7 @@ export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: s
 }
 
 function readText(path: string, what: string): string {
-  const bytes = readFileOr(path, (code) => new Error(`${path}: cannot read ${what}: ${code}`));
+  const bytes = readFileOr(path, (code) => new InputError(`${path}: cannot read ${what}: ${code}`, path));
   // Strictly: invalid bytes are named as such, not decoded to U+FFFD and blamed on a merge later.
   return decodeUtf8Strict(bytes, path, InputError);
 }
@@ -234,7 +244,7 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`, source);
   }
 }
 
@@ -246,7 +256,7 @@ function loadHf(text: string, source: string, json: unknown): HfTokenizer {
     validateTokenizerJson(json, source, true); // a precise "file: field ..." error if we can find one
     const field = rejectedField(json as TokenizerJson);
     const where = field === null ? '' : ` (field "${field}")`;
-    throw new Error(`${source}: the tokenizers library cannot load it${where}: ${(e as Error).message}`);
+    throw new InputError(`${source}: the tokenizers library cannot load it${where}: ${(e as Error).message}`, source);
   }
   tok.disableTruncation();
   tok.disablePadding();
@@ -281,6 +291,31 @@ function rejectedField(json: TokenizerJson): string | null {
   return null;
 }
 
+/**
+ * One more than the largest id the tokenizer can produce. The binding's getVocabSize counts tokens,
+ * so a file whose ids skip ahead (a token given id 99999 in a vocabulary of 300) would pass a check
+ * against the model's embedding rows and then index past them. An added token must also keep the
+ * id the file gives it: the binding would otherwise assign another (the vocabulary's id for the
+ * same text, or the next free one) and the special ids read from the file would be wrong.
+ */
+function idBound(json: TokenizerJson, tok: HfTokenizer, source: string): number {
+  const vocab = json.model.vocab;
+  let bound = 0;
+  if (Array.isArray(vocab)) bound = vocab.length;
+  else for (const id of Object.values(vocab as Record<string, number>)) bound = Math.max(bound, id + 1);
+  (json.added_tokens ?? []).forEach((t, i) => {
+    const got = tok.tokenToId(t.content);
+    if (got !== t.id) {
+      throw new InputError(
+        `${source}: field "added_tokens[${i}].id" is ${t.id}, but the tokenizer gives ${JSON.stringify(t.content)} id ${got ?? 'none'} (an added token's id must be free or its vocabulary entry's)`,
+        source,
+      );
+    }
+    bound = Math.max(bound, t.id + 1);
+  });
+  return bound;
+}
+
 function toEncoded(e: HfEncoding): EncodedText {
   return { ids: Int32Array.from(e.getIds()), typeIds: Int32Array.from(e.getTypeIds()) };
 }
@@ -296,7 +331,10 @@ function checkTexts(texts: unknown, what: string): string[] {
 export class Tokenizer {
   /** Where the tokenizer came from (a file path, '<trained>', or the name given to fromJson). */
   readonly source: string;
-  /** Number of ids, added tokens included; every id is in [0, vocabSize). */
+  /**
+   * One more than the largest id (vocabulary and added tokens): every id the tokenizer can produce
+   * is in [0, vocabSize). Not the number of tokens: a file may leave ids unused.
+   */
   readonly vocabSize: number;
   readonly specialIds: Readonly<SpecialIds>;
   /** Set when the tokenizer was made by Tokenizer.train. */
@@ -313,7 +351,7 @@ export class Tokenizer {
     this.source = source;
     this.trainReport = report;
     this.full = loadHf(text, source, json);
-    this.vocabSize = this.full.getVocabSize(true);
+    this.vocabSize = Math.max(this.full.getVocabSize(true), idBound(json, this.full, source));
     const specials = new Map<string, number>();
     for (const t of json.added_tokens ?? []) if (t.special) specials.set(t.content, t.id);
     const ids: SpecialIds = { pad: null, unk: null, cls: null, sep: null, mask: null };
