@@ -6,6 +6,7 @@
 import { Tensor, numel } from './tensor.js';
 import { InputError } from '../util/errors.js';
 import { readFileOr } from '../util/read_file.js';
+import { shown } from '../util/schema.js';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -141,12 +142,12 @@ export function parseSafetensors(buf: Buffer, source = 'safetensors'): Safetenso
     const what = `${source}: tensor "${name}"`;
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e?.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype))
-      throw new InputError(`${what}: unsupported or missing dtype ${JSON.stringify(e?.dtype)}`, source);
+      throw new InputError(`${what}: ${e?.dtype === undefined ? 'missing dtype' : `unsupported dtype ${shown(e.dtype)}`}`, source);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw new InputError(`${what}: invalid shape ${JSON.stringify(e.shape)}`, source);
+      throw new InputError(`${what}: invalid shape ${shown(e.shape)}`, source);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d)) || off[0] < 0 || off[1] < off[0] || off[1] > data.length) {
-      throw new InputError(`${what}: data_offsets ${JSON.stringify(off)} outside the ${data.length}-byte data section`, source);
+      throw new InputError(`${what}: data_offsets ${shown(off)} outside the ${data.length}-byte data section`, source);
     }
     const n = numel(e.shape as number[]);
     if (off[1] - off[0] !== n * BYTES[e.dtype]) throw new InputError(`${what}: ${off[1] - off[0]} bytes for shape [${e.shape}] of ${e.dtype}`, source);

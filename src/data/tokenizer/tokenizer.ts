@@ -18,6 +18,7 @@ import { InputError } from '../../util/errors.js';
 import { decodeUtf8Strict } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
 import { readFileOr } from '../../util/read_file.js';
+import { shown } from '../../util/schema.js';
 
 export interface SpecialIds {
   pad: number | null;
@@ -69,15 +70,20 @@ export function toWellFormed(s: string): string {
   return s.replace(LONE_SURROGATE, '\uFFFD');
 }
 
+/** Throws an InputError naming the file and the field. */
+const fieldError =
+  (source: string) =>
+  (field: string, msg: string): never => {
+    throw new InputError(`${source}: field "${field}" ${msg}`, source);
+  };
+
 /**
  * Checks the parts of a tokenizer.json that matter most, with errors naming file and field.
  * `deep` also checks that every merge's tokens are in the vocabulary (slower on 100k+ vocabularies;
  * the loader runs it only to explain a file that the tokenizers library has rejected).
  */
 export function validateTokenizerJson(json: unknown, source: string, deep = false): asserts json is TokenizerJson {
-  const fail = (field: string, msg: string): never => {
-    throw new InputError(`${source}: field "${field}" ${msg}`, source);
-  };
+  const fail = fieldError(source);
   if (!isObj(json)) throw new InputError(`${source}: a tokenizer.json must hold a JSON object at the top level`, source);
   if (!('model' in json)) fail('model', 'is missing');
   const model = json.model;
@@ -89,7 +95,7 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (type === undefined) fail('model.type', 'is missing');
   }
   if (typeof type !== 'string' || !MODEL_TYPES.includes(type)) {
-    fail('model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+    fail('model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${shown(type)}`);
   }
   const checkVocabMap = (): Record<string, number> => {
     if (!isObj(model.vocab)) return fail('model.vocab', 'must be an object mapping tokens to ids');
@@ -99,7 +105,7 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     const tokenOf = new Map<number, string>();
     for (const tok in vocab) {
       const id = vocab[tok];
-      if (!isId(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id (at most ${MAX_ID}), got ${JSON.stringify(id)}`);
+      if (!isId(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id (at most ${MAX_ID}), got ${shown(id)}`);
       const other = tokenOf.get(id as number);
       if (other !== undefined) fail(`model.vocab[${JSON.stringify(tok)}]`, `has id ${id}, which ${JSON.stringify(other)} has too (ids must be distinct)`);
       tokenOf.set(id as number, tok);
@@ -122,10 +128,10 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
       if (typeof m === 'string') {
         const sp = m.indexOf(' ');
         if (sp <= 0 || sp === m.length - 1 || m.indexOf(' ', sp + 1) !== -1) {
-          fail(`model.merges[${i}]`, `must be two tokens separated by one space, got ${JSON.stringify(m)}`);
+          fail(`model.merges[${i}]`, `must be two tokens separated by one space, got ${shown(m)}`);
         }
       } else if (!(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string')) {
-        fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${JSON.stringify(m)}`);
+        fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${shown(m)}`);
       }
     }
     if (deep) {
@@ -146,7 +152,7 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (!Array.isArray(model.vocab)) fail('model.vocab', 'must be an array of [piece, score] pairs');
     (model.vocab as unknown[]).forEach((e, i) => {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
-        fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${JSON.stringify(e)}`);
+        fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${shown(e)}`);
       }
     });
     if (model.unk_id !== undefined && model.unk_id !== null && !isNonNegInt(model.unk_id)) fail('model.unk_id', 'must be a non-negative integer or null');
@@ -155,7 +161,7 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (!Array.isArray(json.added_tokens)) fail('added_tokens', 'must be an array');
     (json.added_tokens as unknown[]).forEach((t, i) => {
       if (!isObj(t)) return fail(`added_tokens[${i}]`, 'must be an object');
-      if (!isId(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer id (at most ${MAX_ID}), got ${JSON.stringify(t.id)}`);
+      if (!isId(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer id (at most ${MAX_ID}), got ${shown(t.id)}`);
       if (typeof t.content !== 'string' || t.content.length === 0) fail(`added_tokens[${i}].content`, 'must be a non-empty string');
       if (t.special !== undefined && typeof t.special !== 'boolean') fail(`added_tokens[${i}].special`, 'must be a boolean');
     });
@@ -163,7 +169,80 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
   for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     const v = json[k];
     if (v === undefined || v === null) continue;
-    if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${JSON.stringify(v).slice(0, 80)}`);
+    if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${shown(v)}`);
+  }
+  postProcessorOutput(json.post_processor, 'post_processor', fail);
+}
+
+/** What a post-processor adds to an encoding: the ids of its special tokens, and one more than the largest segment id it sets. */
+interface PostProcessorOutput {
+  ids: number[];
+  typeIds: number;
+}
+
+/**
+ * Checks the post-processor's fields and says what it adds. The tokenizers binding trusts them:
+ * a template naming a special token it does not define, or a single-text template that uses the
+ * pair's text, aborts the whole process (a Rust panic) on the first encode, so they are refused
+ * here. Its ids and segment ids go into encodings unchecked, so the loader bounds them too.
+ */
+function postProcessorOutput(p: unknown, field: string, fail: (field: string, msg: string) => never): PostProcessorOutput {
+  if (p === undefined || p === null) return { ids: [], typeIds: 1 };
+  if (!isObj(p)) return fail(field, 'must be null or an object');
+  const pairOf = (k: string): number => {
+    const v = p[k];
+    if (!(Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && isId(v[1]))) fail(`${field}.${k}`, `must be a [token, id] pair, got ${shown(v)}`);
+    return (v as [string, number])[1];
+  };
+  switch (p.type) {
+    case 'BertProcessing':
+      return { ids: [pairOf('sep'), pairOf('cls')], typeIds: 2 };
+    case 'RobertaProcessing':
+      return { ids: [pairOf('sep'), pairOf('cls')], typeIds: 1 };
+    case 'Sequence': {
+      if (!Array.isArray(p.processors)) fail(`${field}.processors`, 'must be an array of post-processors');
+      const parts = (p.processors as unknown[]).map((q, i) => postProcessorOutput(q, `${field}.processors[${i}]`, fail));
+      return { ids: parts.flatMap((x) => x.ids), typeIds: Math.max(1, ...parts.map((x) => x.typeIds)) };
+    }
+    case 'TemplateProcessing': {
+      const special = p.special_tokens;
+      if (!isObj(special)) return fail(`${field}.special_tokens`, 'must be an object');
+      const ids: number[] = [];
+      for (const [k, t] of Object.entries(special)) {
+        const at = `${field}.special_tokens[${JSON.stringify(k)}]`;
+        if (!isObj(t) || t.id !== k) fail(at, `must be an object whose "id" is ${JSON.stringify(k)}`);
+        const e = t as Obj;
+        if (!Array.isArray(e.ids) || !e.ids.every(isId)) fail(`${at}.ids`, 'must be an array of token ids');
+        if (!Array.isArray(e.tokens) || !e.tokens.every((x) => typeof x === 'string') || e.tokens.length !== (e.ids as unknown[]).length)
+          fail(`${at}.tokens`, 'must be an array of strings, one per id');
+        ids.push(...(e.ids as number[]));
+      }
+      let typeIds = 1;
+      for (const k of ['single', 'pair']) {
+        const pieces = p[k];
+        if (!Array.isArray(pieces)) fail(`${field}.${k}`, 'must be an array of pieces');
+        const seqs = new Set<string>();
+        (pieces as unknown[]).forEach((piece, i) => {
+          const at = `${field}.${k}[${i}]`;
+          const body = isObj(piece) ? (piece.Sequence ?? piece.SpecialToken) : undefined;
+          if (!isObj(body) || Object.keys(piece as Obj).length !== 1 || !isNonNegInt(body.type_id) || body.type_id > 255)
+            fail(at, 'must be {"Sequence": {"id": "A" or "B", "type_id": N}} or {"SpecialToken": {"id": NAME, "type_id": N}}, N in [0, 255]');
+          const b = body as Obj;
+          typeIds = Math.max(typeIds, (b.type_id as number) + 1);
+          if ((piece as Obj).Sequence !== undefined) {
+            if (b.id !== 'A' && b.id !== 'B') fail(`${at}.Sequence.id`, `must be "A" or "B", got ${shown(b.id)}`);
+            seqs.add(b.id as string);
+          } else if (typeof b.id !== 'string' || !Object.hasOwn(special, b.id))
+            fail(`${at}.SpecialToken.id`, `must name one of ${field}.special_tokens, got ${shown(b.id)}`);
+        });
+        if (k === 'single' && seqs.has('B')) fail(`${field}.single`, 'must not use the pair\'s sequence "B"');
+        if (k === 'pair' && !(seqs.has('A') && seqs.has('B'))) fail(`${field}.pair`, 'must use both sequences, "A" and "B"');
+      }
+      return { ids, typeIds };
+    }
+    default:
+      // ByteLevel adds nothing; any other type is the binding's to refuse.
+      return { ids: [], typeIds: 1 };
   }
 }
 
@@ -292,17 +371,19 @@ function rejectedField(json: TokenizerJson): string | null {
 }
 
 /**
- * One more than the largest id the tokenizer can produce. The binding's getVocabSize counts tokens,
+ * One more than the largest id the tokenizer can produce (its vocabulary, added tokens and the
+ * post-processor's special tokens). The binding's getVocabSize counts tokens,
  * so a file whose ids skip ahead (a token given id 99999 in a vocabulary of 300) would pass a check
  * against the model's embedding rows and then index past them. An added token must also keep the
  * id the file gives it: the binding would otherwise assign another (the vocabulary's id for the
  * same text, or the next free one) and the special ids read from the file would be wrong.
  */
-function idBound(json: TokenizerJson, tok: HfTokenizer, source: string): number {
+function idBound(json: TokenizerJson, tok: HfTokenizer, source: string, postIds: number[]): number {
   const vocab = json.model.vocab;
   let bound = 0;
   if (Array.isArray(vocab)) bound = vocab.length;
   else for (const id of Object.values(vocab as Record<string, number>)) bound = Math.max(bound, id + 1);
+  for (const id of postIds) bound = Math.max(bound, id + 1);
   (json.added_tokens ?? []).forEach((t, i) => {
     const got = tok.tokenToId(t.content);
     if (got !== t.id) {
@@ -336,6 +417,8 @@ export class Tokenizer {
    * is in [0, vocabSize). Not the number of tokens: a file may leave ids unused.
    */
   readonly vocabSize: number;
+  /** One more than the largest segment id (typeIds) an encoding can hold: 1 unless the post-processor marks pairs. */
+  readonly typeVocabSize: number;
   readonly specialIds: Readonly<SpecialIds>;
   /** Set when the tokenizer was made by Tokenizer.train. */
   readonly trainReport: BpeTrainReport | null;
@@ -351,7 +434,9 @@ export class Tokenizer {
     this.source = source;
     this.trainReport = report;
     this.full = loadHf(text, source, json);
-    this.vocabSize = Math.max(this.full.getVocabSize(true), idBound(json, this.full, source));
+    const post = postProcessorOutput(json.post_processor, 'post_processor', fieldError(source));
+    this.vocabSize = Math.max(this.full.getVocabSize(true), idBound(json, this.full, source, post.ids));
+    this.typeVocabSize = post.typeIds;
     const specials = new Map<string, number>();
     for (const t of json.added_tokens ?? []) if (t.special) specials.set(t.content, t.id);
     const ids: SpecialIds = { pad: null, unk: null, cls: null, sep: null, mask: null };
