@@ -36,7 +36,7 @@ import type { TaskSpec } from './predictions.js';
 import { loadPretrained } from './pretrained.js';
 import { checkTaskEntry, type Fail } from './task_entry.js';
 import { TaskModel, type TaskSource } from './task_model.js';
-import { checkSizeAgainstWeights, checkVocabulary, checkedParameter, parameterCount, sizeKeys, valuesIn } from './weights_checks.js';
+import { checkSizeAgainstWeights, checkSpecialTokens, checkVocabulary, checkedParameter, parameterCount, sizeKeys, valuesIn } from './weights_checks.js';
 
 // ----------------------------------------------------------------------------- loading
 
@@ -78,10 +78,10 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   const fail = failIn(dir);
   if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${shown(raw.pathSystemVersion)}`);
   // The whole config against its schema, every component's config by its kind's, before the
-  // weights are read or anything is built; the values are used as written (folder_schema.ts).
-  parseOrThrow(componentsFolderSchema, raw, { source: file, Err: ModelFolderError, file });
-  const maxLen = raw.maxLen as number;
-  const entries = raw.components as ComponentDescription[];
+  // weights are read or anything is built (folder_schema.ts).
+  const c = parseOrThrow(componentsFolderSchema, raw, { source: file, Err: ModelFolderError, file });
+  const maxLen = c.maxLen;
+  const entries = c.components as unknown as ComponentDescription[];
   const ids = new Set<string>();
   entries.forEach((c, i) => {
     if (ids.has(c.id)) fail(`components[${i}].id "${c.id}" is used twice`);
@@ -118,8 +118,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   });
   for (const k of tensors.keys()) if (!used.has(k)) throw new ModelFolderError(`${weightsFile}: tensor "${k}" belongs to no component of ${file}`, weightsFile);
 
-  const r = raw.root as { embeddings: string; blocks: string[]; finalNorm?: string | null };
-  const root: Root = { embeddings: r.embeddings, blocks: r.blocks, finalNorm: r.finalNorm ?? null };
+  const root: Root = { embeddings: c.root.embeddings, blocks: c.root.blocks, finalNorm: c.root.finalNorm ?? null };
   const expectKind = (id: unknown, kind: ComponentKind, where: string) => {
     if (typeof id !== 'string' || !store.has(id)) fail(`${where}: no component ${shown(id)}`);
     const c = store.get(id as string);
@@ -130,8 +129,8 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   if (root.finalNorm !== null) expectKind(root.finalNorm, 'final_norm', 'root.finalNorm');
 
   let layout: { sparse: SparseConfig } | null = null;
-  if (raw.sparse !== undefined) {
-    const sp = raw.sparse as SparseConfig;
+  if (c.sparse !== undefined) {
+    const sp = c.sparse;
     try {
       validateSparseConfig(sp, root.blocks.length, 'sparse');
     } catch (e) {
@@ -142,12 +141,13 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   const tokFile = join(dir, 'tokenizer.json');
   if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
   const tokenizer = Tokenizer.fromFile(tokFile);
+  checkSpecialTokens(tokenizer, tokFile);
   entries.forEach((c, i) => {
     if (c.kind === 'embeddings') checkVocabulary(tokenizer, c.config as EncoderConfig, tokFile, `${file} components[${i}].config`);
   });
   const system = new TaskModel(store, root, tokenizer, maxLen, layout);
 
-  (raw.tasks as unknown[]).forEach((t, i) => {
+  c.tasks.forEach((t, i) => {
     const at = `tasks[${i}]`;
     const { spec, source } = checkTaskEntry(t, at, system.tasks, fail);
     const task = t as Record<string, unknown>;

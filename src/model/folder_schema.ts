@@ -3,8 +3,8 @@
 // allocated for it. The encoder's keys come from nn/encoder_config.ts and the sparse layouts from
 // sparse/schema.ts, so a key means the same everywhere. Task entries and paths are checked where
 // they are read (folder.ts, task_entry.ts): their checks are about other entries (a head's kind, a
-// name used twice). A load validates with these schemas and then uses the values as written, so
-// that a folder written before a key got a default keeps behaving as it did.
+// name used twice). A load uses the values these schemas give: what the folder holds, and for a
+// key of a sparse layout that it lacks, the default that key has wherever the layout is read.
 
 import { z } from 'zod';
 import { headsDivideDModel, savedEncoderConfigSchema, savedEncoderFields } from '../nn/encoder_config.js';

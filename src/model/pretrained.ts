@@ -15,7 +15,16 @@ import { baseFolderSchema, encoderFolderSchema } from './folder_schema.js';
 import type { TaskSpec } from './predictions.js';
 import { checkTaskEntry } from './task_entry.js';
 import { headConfigFor, type TaskSource } from './task_model.js';
-import { checkSizeAgainstWeights, checkVocabulary, checkedParameter, languageModelParameters, parameterCount, sizeKeys, valuesIn } from './weights_checks.js';
+import {
+  checkSizeAgainstWeights,
+  checkSpecialTokens,
+  checkVocabulary,
+  checkedParameter,
+  languageModelParameters,
+  parameterCount,
+  sizeKeys,
+  valuesIn,
+} from './weights_checks.js';
 
 export interface Pretrained {
   model: LanguageModel;
@@ -60,17 +69,20 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   const tasks: { spec: TaskSpec; source: TaskSource | null }[] = [];
   if (kind === 'bert') config = encoderConfigFromBert(raw, cfgFile);
   else {
-    parseOrThrow(kind === 'base' ? baseFolderSchema : encoderFolderSchema, raw, { source: cfgFile, Err: ModelFolderError, file: cfgFile });
-    // The values as written (the schema has checked them; see folder_schema.ts).
-    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, raw[k]])) as unknown as EncoderConfig;
-    if (raw.sparse !== undefined) sparse = raw.sparse as SparseConfig;
+    const c: Record<string, unknown> = parseOrThrow(kind === 'base' ? baseFolderSchema : encoderFolderSchema, raw, {
+      source: cfgFile,
+      Err: ModelFolderError,
+      file: cfgFile,
+    });
+    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, c[k]])) as unknown as EncoderConfig;
+    if (c.sparse !== undefined) sparse = c.sparse as SparseConfig;
     try {
       validateSparseConfig(sparse, config.layers, 'sparse');
     } catch (e) {
       fail((e as Error).message);
     }
     const names = new Set<string>();
-    ((raw.tasks ?? []) as unknown[]).forEach((t, i) => {
+    ((c.tasks ?? []) as unknown[]).forEach((t, i) => {
       const task = checkTaskEntry(t, `tasks[${i}]`, names, fail);
       if (sparse.skills && !sparse.skills.table[task.spec.name]) fail(`tasks[${i}]: the skill table (sparse.skills.table) has no row for "${task.spec.name}"`);
       names.add(task.spec.name);
@@ -117,6 +129,7 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
   if (existsSync(tokFile)) {
     tokenizer = Tokenizer.fromFile(tokFile);
     checkVocabulary(tokenizer, config, tokFile, cfgFile);
+    checkSpecialTokens(tokenizer, tokFile);
   } else if (kind !== 'bert') throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
   return { model: model.eval(), config, sparse, tokenizer, missing, tasks: loadedTasks };
 }

@@ -128,13 +128,29 @@ export function checkVocabulary(tokenizer: Tokenizer, config: { vocabSize: numbe
  */
 export const MAX_WEIGHT = 65504;
 
+/**
+ * The special tokens every model-folder tokenizer holds: tasks encode [CLS] text [SEP] and pad
+ * batches, pretraining packs sequences between [CLS] and [SEP].
+ */
+export function checkSpecialTokens(tokenizer: Tokenizer, tokFile: string): void {
+  const ids = tokenizer.specialIds;
+  const missing = (['cls', 'sep', 'pad'] as const).filter((r) => ids[r] === null);
+  if (missing.length)
+    throw new ModelFolderError(
+      `${tokFile}: no special token for ${missing.join(', ')} (added_tokens must hold [CLS], [SEP] and [PAD], or their <s>, </s>, <pad> forms, marked special)`,
+      tokFile,
+    );
+}
+
 /** Weights must be finite and in range: a NaN, an infinity or a 1e36 would answer every input with garbage. */
 export function checkFinite(v: Float32Array, name: string, file: string): void {
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
     if (!(x <= MAX_WEIGHT && x >= -MAX_WEIGHT)) {
-      const why = Number.isFinite(x) ? `beyond ±${MAX_WEIGHT}, the float16 range` : 'a non-finite value';
-      throw new ModelFolderError(`${file}: "${name}" holds ${why} (${x}) at index ${i}`, file);
+      const what = Number.isFinite(x)
+        ? `${x} at index ${i}, beyond ±${MAX_WEIGHT} (float16's range, which pathwise export writes)`
+        : `a non-finite value (${x}) at index ${i}`;
+      throw new ModelFolderError(`${file}: "${name}" holds ${what}`, file);
     }
   }
 }

@@ -50,7 +50,7 @@ export function encoderConfigFromBert(hf: Record<string, unknown>, source = 'con
   };
   const act = hf.hidden_act ?? 'gelu';
   const activation = act === 'gelu' ? 'gelu' : act === 'gelu_new' || act === 'gelu_pytorch_tanh' ? 'gelu_tanh' : act === 'relu' ? 'relu' : null;
-  if (activation === null) throw new InputError(`${source}: unsupported hidden_act "${String(act)}"`, source);
+  if (activation === null) throw new InputError(`${source}: unsupported hidden_act ${shown(act)}`, source);
   if ((hf.position_embedding_type ?? 'absolute') !== 'absolute') throw new InputError(`${source}: only absolute position embeddings are supported`, source);
   const config: EncoderConfig = {
     vocabSize: num('vocab_size'),

@@ -8,35 +8,15 @@
 // assertion.
 
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Rng, Tensor, inference } from '../../src/engine/index.js';
-import { DEFAULT_ENCODER, LanguageModel, TransformerEncoder } from '../../src/nn/index.js';
-import { DEFAULT_SPARSE_SWITCH, sparseFfnFactory, type SparseConfig } from '../../src/sparse/index.js';
-import { Tokenizer } from '../../src/data/tokenizer/index.js';
-import { FOLDER_FORMAT, TaskModel, headConfigFor, loadModel, loadPretrained, saveModel, saveModuleFolder, type TaskSpec } from '../../src/model/index.js';
+import { Tensor, inference } from '../../src/engine/index.js';
+import { loadModel, loadPretrained, type TaskSpec } from '../../src/model/index.js';
 import type { Example } from '../../src/tasks/task.js';
-import { ROOT } from '../helpers.js';
-import { Prng, Tally, mutateBytes, mutateJson, naming, toJsonText } from '../fuzz.js';
-
-const DENSE: SparseConfig = { switch: null, skills: null };
-const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 2, every: 2 }, skills: null };
-const TEXTS = [
-  'the film was good and the music was lovely',
-  'a bad plot, a dull ending and poor actors',
-  'Ada Lovelace lived in London',
-  'short scenes, long story, great fun',
-  'nothing happens; the actor is awful',
-  'Ünïcödé text — with dashes and “quotes”',
-];
-
-type Kind = 'base' | 'encoder' | 'components' | 'bert';
-interface Folder {
-  kind: Kind;
-  files: Record<string, Buffer>;
-}
+import { Prng, Tally, cases, mutateBytes, mutateJson, naming, toJsonText } from '../fuzz.js';
+import { TEXTS, writeModelFolders, type Folder, type Kind } from '../model_folders.js';
 
 const exampleFor = (spec: TaskSpec): Example =>
   spec.type === 'pair_classification' ? { text: 'a good film', textPair: 'a bad film' } : { text: 'the good film was long' };
@@ -199,50 +179,11 @@ function mutateTokenizer(b: Buffer, r: Prng): { bytes: Buffer; what: string } {
 
 describe('fuzzing the model-folder loaders', () => {
   let work = '';
-  const folders: Folder[] = [];
+  let folders: Folder[] = [];
 
-  before(async () => {
+  before(() => {
     work = mkdtempSync(join(tmpdir(), 'pw-fuzz-model-'));
-    const tok = Tokenizer.train(TEXTS, { vocabSize: 300 });
-    const cfg = { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 24, dModel: 8, layers: 2, heads: 2, ffn: 16 };
-    const read = (dir: string) =>
-      Object.fromEntries(['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => [f, readFileSync(join(dir, f))])) as Record<string, Buffer>;
-
-    // A pretrained base (what pathwise pretrain writes): the encoder and its LM head.
-    const rng = new Rng(1);
-    const lm = new LanguageModel(cfg, rng);
-    const config = { model_type: 'pathwise', architectures: ['LanguageModel'], format: FOLDER_FORMAT, ...cfg, sparse: DENSE };
-    saveModuleFolder(join(work, 'base'), lm, { config, tokenizerJson: tok.toJsonString() });
-    folders.push({ kind: 'base', files: read(join(work, 'base')) });
-
-    // An encoder folder (pathwise train): a classification and a tagging head.
-    const sent: TaskSpec = { name: 'sent', type: 'classification', labels: ['neg', 'pos'], pooling: 'mean' };
-    const ner: TaskSpec = { name: 'ner', type: 'tagging', labels: ['O', 'B-PER', 'I-PER'] };
-    const enc = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng), tok, { sparse: DENSE, rng, maxLen: 24 });
-    enc.addTask(sent, { source: { builtin: 'sent' } });
-    enc.addTask(ner);
-    enc.lockTasks();
-    saveModel(join(work, 'encoder'), enc);
-    folders.push({ kind: 'encoder', files: read(join(work, 'encoder')) });
-
-    // A components folder (pathwise add-task): a Switch block at layer 1, and a pair task whose
-    // path has an adapter before block 0 and a head of its own.
-    const grown = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng, sparseFfnFactory(cfg, SWITCH, rng)), tok, { sparse: SWITCH, rng, maxLen: 24 });
-    grown.addTask(sent);
-    const pair: TaskSpec = { name: 'pair', type: 'pair_classification', labels: ['same', 'other', 'neither'], pooling: 'cls' };
-    const adapter = grown.store.create('adapter', { dModel: cfg.dModel, size: 4, layerNormEps: 1e-5, initStd: 0.02 }, 'pair', rng);
-    const head = grown.store.create('head', headConfigFor(pair, cfg), 'pair', rng);
-    grown.addTaskPath(pair, null, { ...grown.rootPath('pair'), adapters: [adapter.id, null], head: head.id });
-    grown.lockTasks();
-    saveModel(join(work, 'components'), grown);
-    folders.push({ kind: 'components', files: read(join(work, 'components')) });
-
-    // A Hugging Face BERT folder (no tokenizer.json: BERT folders may ship vocab.txt instead).
-    const bert = join(ROOT, 'test', 'fixtures', 'bert');
-    folders.push({
-      kind: 'bert',
-      files: { 'config.json': readFileSync(join(bert, 'config.json')), 'model.safetensors': readFileSync(join(bert, 'model.safetensors')) },
-    });
+    folders = writeModelFolders(work);
   });
   after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -260,7 +201,7 @@ describe('fuzzing the model-folder loaders', () => {
     }
   });
 
-  const CASES: Record<Kind, number> = { base: 400, encoder: 400, components: 400, bert: 150 };
+  const CASES: Record<Kind, number> = { base: 600, encoder: 600, components: 600, bert: 200 };
 
   for (const kind of ['base', 'encoder', 'components', 'bert'] as const) {
     it(`${kind} folder: ${CASES[kind]} mutated folders each load and run finite, or are refused naming their file`, { timeout: 120_000 }, async (t) => {
@@ -268,7 +209,9 @@ describe('fuzzing the model-folder loaders', () => {
       const r = new Prng(0x5eed + kind.length);
       const tally = new Tally(`${kind} folder`);
       const dir = join(work, `case-${kind}`);
-      for (let i = 0; i < CASES[kind]; i++) {
+      const dump = process.env.FUZZ_DUMP;
+      if (dump) tally.dump = (name) => cpSync(dir, join(dump, name), { recursive: true });
+      for (let i = 0; i < cases(CASES[kind]); i++) {
         const files = { ...f.files };
         const which = r.pick(kind === 'bert' ? ['config.json', 'model.safetensors'] : ['config.json', 'model.safetensors', 'tokenizer.json', 'config.json']);
         const m =
@@ -292,7 +235,7 @@ describe('fuzzing the model-folder loaders', () => {
     const f = folders[0];
     const dir = join(work, 'hostile');
     mkdirSync(dir);
-    copyFileSync(join(work, 'base', 'model.safetensors'), join(dir, 'model.safetensors'));
+    copyFileSync(join(f.dir, 'model.safetensors'), join(dir, 'model.safetensors'));
     writeFileSync(join(dir, 'tokenizer.json'), f.files['tokenizer.json']);
     const cfg = JSON.parse(f.files['config.json'].toString());
     // Each within its own bound, together terabytes: refused by the size check, with RSS unchanged.

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { Tokenizer, trainBpe, trainBpeWithReport, bytesToUnicode, type TokenizerJson } from '../../src/data/tokenizer/index.js';
 import { InputError } from '../../src/util/errors.js';
+import { tinyCharsmap } from '../fuzz.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const NM = join(ROOT, 'node_modules');
@@ -398,6 +399,40 @@ describe('errors', () => {
     }
     assert.throws(() => Tokenizer.fromFile(join(tmp, 'missing.json')), /missing\.json: cannot read tokenizer file/);
     assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^InputError: inline: not valid JSON/);
+  });
+
+  it('refuses normalizer, pre-tokenizer and decoder settings that the tokenizers binding would abort the process on', async () => {
+    const j = tok.toJson() as TokenizerJson & Record<string, unknown>;
+    const refused = (patch: Record<string, unknown>, re: RegExp) =>
+      assert.throws(
+        () => Tokenizer.fromJson({ ...j, ...patch }, 'p.json'),
+        (e: unknown) => e instanceof InputError && e.file === 'p.json' && re.test(e.message),
+        JSON.stringify(patch).slice(0, 80),
+      );
+    refused({ normalizer: { type: 'Replace', pattern: { Regex: 'x*' }, content: 'y' } }, /field "normalizer\.pattern" must not match the empty string/);
+    refused(
+      { normalizer: { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, { type: 'Prepend', prepend: '' }] } },
+      /"normalizer\.normalizers\[1\]\.prepend" must not be empty/,
+    );
+    refused({ pre_tokenizer: { type: 'FixedLength', length: 0 } }, /"pre_tokenizer\.length" must be an integer >= 1/);
+    refused({ decoder: { type: 'Strip', content: 'a', start: 1, stop: 1 } }, /field "decoder" a Strip decoder must strip/);
+    refused({ normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA' } }, /"normalizer\.precompiled_charsmap" is too short/);
+    refused(
+      { normalizer: { type: 'Precompiled', precompiled_charsmap: tinyCharsmap(true) } },
+      /precompiled_charsmap" has a trie edge that leads outside the trie/,
+    );
+    refused(
+      { post_processor: { ...(j.post_processor as object), single: [{ SpecialToken: { id: '[BOS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }] } },
+      /"post_processor\.single\[0\]\.SpecialToken\.id" must name one of post_processor\.special_tokens, got "\[BOS\]"/,
+    );
+    refused({ post_processor: { ...(j.post_processor as object), type: 'TemplateProcessing ' } }, /"post_processor\.type" must be one of TemplateProcessing,/);
+    refused(
+      { model: { ...j.model, continuing_subword_prefix: 'null' } },
+      /"model\.merges\[0\]" second token ".+" does not start with model\.continuing_subword_prefix "null"/,
+    );
+    // A valid map loads, and normalises as it says ("A" becomes "a").
+    const mapped = Tokenizer.fromJson({ ...j, normalizer: { type: 'Precompiled', precompiled_charsmap: tinyCharsmap() } }, 'map.json');
+    assert.equal(await mapped.decode((await mapped.encode('A film', null, { addSpecialTokens: false })).ids), 'a film');
   });
 
   it('counts ids, not tokens: a vocabulary whose ids skip ahead has vocabSize one more than its largest id', () => {

@@ -15,7 +15,7 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
 import { InputError } from '../../util/errors.js';
-import { decodeUtf8Strict } from '../../util/utf8.js';
+import { decodeUtf8Strict, firstInvalidUtf8 } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
 import { readFileOr } from '../../util/read_file.js';
 import { shown } from '../../util/schema.js';
@@ -115,9 +115,16 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
   const optString = (k: string) => {
     if (model[k] !== undefined && model[k] !== null && typeof model[k] !== 'string') fail(`model.${k}`, 'must be a string or null');
   };
+  // The token the model encodes unknown text as must be in the vocabulary: the binding loads a
+  // file without it and fails on the first unknown character instead.
+  const unkIn = (vocab: Record<string, number>, dflt: string | null) => {
+    const unk = model.unk_token ?? dflt;
+    if (typeof unk === 'string' && !Object.hasOwn(vocab, unk)) fail('model.unk_token', `${JSON.stringify(unk)} is not in model.vocab`);
+  };
   if (type === 'BPE') {
     const vocab = checkVocabMap();
     for (const k of ['unk_token', 'continuing_subword_prefix', 'end_of_word_suffix']) optString(k);
+    unkIn(vocab, null);
     if (model.dropout !== undefined && model.dropout !== null && !(typeof model.dropout === 'number' && model.dropout >= 0 && model.dropout <= 1)) {
       fail('model.dropout', 'must be null or a number in [0, 1]');
     }
@@ -134,6 +141,16 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
         fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${shown(m)}`);
       }
     }
+    // With a continuing-subword prefix, the binding cuts it off each merge's second token unchecked:
+    // a token that does not start with it aborts the process (a Rust panic), so it is refused here.
+    const prefix = model.continuing_subword_prefix;
+    if (typeof prefix === 'string' && prefix !== '') {
+      merges.forEach((m, i) => {
+        const b = typeof m === 'string' ? m.slice(m.indexOf(' ') + 1) : (m as [string, string])[1];
+        if (!b.startsWith(prefix))
+          fail(`model.merges[${i}]`, `second token ${JSON.stringify(b)} does not start with model.continuing_subword_prefix ${JSON.stringify(prefix)}`);
+      });
+    }
     if (deep) {
       const prefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '';
       for (let i = 0; i < merges.length; i++) {
@@ -146,8 +163,9 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
       }
     }
   } else if (type === 'WordPiece' || type === 'WordLevel') {
-    checkVocabMap();
+    const vocab = checkVocabMap();
     for (const k of ['unk_token', 'continuing_subword_prefix']) optString(k);
+    unkIn(vocab, type === 'WordPiece' ? '[UNK]' : '<unk>');
   } else {
     if (!Array.isArray(model.vocab)) fail('model.vocab', 'must be an array of [piece, score] pairs');
     (model.vocab as unknown[]).forEach((e, i) => {
@@ -155,7 +173,10 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
         fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${shown(e)}`);
       }
     });
-    if (model.unk_id !== undefined && model.unk_id !== null && !isNonNegInt(model.unk_id)) fail('model.unk_id', 'must be a non-negative integer or null');
+    const n = (model.vocab as unknown[]).length;
+    const unk = model.unk_id ?? null;
+    if (unk === null ? model.byte_fallback !== true : !(isNonNegInt(unk) && unk < n))
+      fail('model.unk_id', `must be the index of a piece of model.vocab (in [0, ${n})), or null with "byte_fallback": true, got ${shown(model.unk_id)}`);
   }
   if (json.added_tokens !== undefined) {
     if (!Array.isArray(json.added_tokens)) fail('added_tokens', 'must be an array');
@@ -172,7 +193,98 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${shown(v)}`);
   }
   postProcessorOutput(json.post_processor, 'post_processor', fail);
+  checkPanics(json.normalizer, 'normalizer', 'normalizers', fail);
+  checkPanics(json.pre_tokenizer, 'pre_tokenizer', 'pretokenizers', fail);
+  checkPanics(json.decoder, 'decoder', 'decoders', fail);
 }
+
+/**
+ * Settings the tokenizers binding loads and then aborts the whole process on (a Rust panic, which
+ * no try/catch can stop), in a normalizer, pre-tokenizer or decoder (and in the Sequences of them):
+ * found by fuzzing (test/unit/fuzz_*.test.ts), refused here with the field named.
+ */
+function checkPanics(v: unknown, field: string, listKey: string, fail: (field: string, msg: string) => never): void {
+  if (!isObj(v)) return;
+  if (v.type === 'Sequence' && Array.isArray(v[listKey])) {
+    (v[listKey] as unknown[]).forEach((x, i) => checkPanics(x, `${field}.${listKey}[${i}]`, listKey, fail));
+    return;
+  }
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
+  if (listKey === 'normalizers' && v.type === 'Replace' && isObj(v.pattern)) {
+    // A pattern that matches the empty string (or is empty) panics on the first text.
+    const { String: text, Regex: regex } = v.pattern as { String?: unknown; Regex?: unknown };
+    let matchesEmpty = text === '';
+    if (typeof regex === 'string') {
+      try {
+        matchesEmpty = new RegExp(regex, 'u').test('');
+      } catch {
+        matchesEmpty = regex === '';
+      }
+    }
+    if (matchesEmpty) fail(`${field}.pattern`, 'must not match the empty string');
+  }
+  if (v.type === 'Prepend' && str('prepend') === '') fail(`${field}.prepend`, 'must not be empty');
+  if (v.type === 'FixedLength' && !(isNonNegInt(v.length) && v.length >= 1)) fail(`${field}.length`, `must be an integer >= 1, got ${shown(v.length)}`);
+  if (v.type === 'Strip' && listKey === 'decoders') {
+    const { start, stop } = v;
+    if (!isNonNegInt(start) || !isNonNegInt(stop) || (stop > 0 && (start > 0 || stop > 1)))
+      fail(field, `a Strip decoder must strip from the start, or one character from the end (start 0, stop 1), got start ${shown(start)}, stop ${shown(stop)}`);
+  }
+  if (v.type === 'Precompiled') {
+    const map = str('precompiled_charsmap');
+    // Base64 exactly as the binding's decoder takes it (Node's skips stray characters; the binding aborts).
+    const bytes = map === null ? null : Buffer.from(map, 'base64');
+    const problem = bytes === null ? 'is not a string' : bytes.toString('base64') !== map ? 'is not canonical base64' : charsmapProblem(bytes);
+    if (problem !== null) fail(`${field}.precompiled_charsmap`, `${problem} (a SentencePiece normalisation map, base64)`);
+  }
+}
+
+/**
+ * What is wrong with a SentencePiece normalisation map, or null: a u32 trie size, a darts-clone
+ * double-array trie of that many bytes, then NUL-terminated replacement strings. The binding walks
+ * the trie with every byte of the text and reads the strings its leaves point at, unchecked, so
+ * every node reachable from the root must keep every child slot, and every leaf its string, in range.
+ */
+function charsmapProblem(blob: Buffer): string | null {
+  if (blob.length < 4) return 'is too short';
+  const size = blob.readUInt32LE(0);
+  if (size === 0 || size % 4 !== 0 || 4 + size > blob.length) return `has a trie size (${size} bytes) that does not fit`;
+  const n = size / 4;
+  const unit = (i: number) => blob.readUInt32LE(4 + 4 * i);
+  const offset = (u: number) => (u >>> 10) << ((u & (1 << 9)) >>> 6);
+  const strings = blob.subarray(4 + size);
+  if (firstInvalidUtf8(strings) >= 0) return 'has replacement strings that are not UTF-8';
+  const seen = new Set<number>();
+  const todo = [offset(unit(0))];
+  while (todo.length) {
+    const pos = todo.pop()!;
+    if (seen.has(pos)) continue;
+    seen.add(pos);
+    for (let c = 1; c < 0xf5; c++) {
+      if (c === 0xc0 || c === 0xc1) continue; // bytes UTF-8 text never holds
+      if ((pos ^ c) >= n) return 'has a trie node whose children lie outside the trie';
+      const u = unit(pos ^ c);
+      if ((u & ((1 << 31) | 0xff)) !== c) continue; // not a child labelled c
+      const next = pos ^ c ^ offset(u);
+      if (next >= n) return 'has a trie edge that leads outside the trie';
+      if ((u >>> 8) & 1) {
+        const at = unit(next) & 0x7fffffff;
+        if (at >= strings.length || strings.indexOf(0, at) < 0) return 'has a trie leaf whose string lies outside the map';
+      }
+      todo.push(next);
+    }
+  }
+  return null;
+}
+
+/** The post-processors the binding knows, with their keys besides "type". */
+const POST_PROCESSOR_KEYS: Record<string, string[]> = {
+  TemplateProcessing: ['single', 'pair', 'special_tokens'],
+  BertProcessing: ['sep', 'cls'],
+  RobertaProcessing: ['sep', 'cls', 'trim_offsets', 'add_prefix_space'],
+  ByteLevel: ['add_prefix_space', 'trim_offsets', 'use_regex'],
+  Sequence: ['processors'],
+};
 
 /** What a post-processor adds to an encoding: the ids of its special tokens, and one more than the largest segment id it sets. */
 interface PostProcessorOutput {
@@ -189,6 +301,16 @@ interface PostProcessorOutput {
 function postProcessorOutput(p: unknown, field: string, fail: (field: string, msg: string) => never): PostProcessorOutput {
   if (p === undefined || p === null) return { ids: [], typeIds: 1 };
   if (!isObj(p)) return fail(field, 'must be null or an object');
+  // The binding picks a post-processor by its fields, not by "type" (a "TemplateProcessing " with a
+  // stray space loads as a template), so the type must be one it has and the keys that type's own.
+  const keys = POST_PROCESSOR_KEYS[p.type as string];
+  if (!Object.hasOwn(POST_PROCESSOR_KEYS, p.type as string))
+    fail(`${field}.type`, `must be one of ${Object.keys(POST_PROCESSOR_KEYS).join(', ')}, got ${shown(p.type)}`);
+  const extra = Object.keys(p).find((k) => k !== 'type' && !keys.includes(k));
+  if (extra !== undefined) fail(`${field}.${extra}`, `is not a key of a ${p.type} post-processor (${keys.join(', ')})`);
+  for (const k of ['trim_offsets', 'add_prefix_space', 'use_regex']) {
+    if (p[k] !== undefined && typeof p[k] !== 'boolean') fail(`${field}.${k}`, `must be true or false, got ${shown(p[k])}`);
+  }
   const pairOf = (k: string): number => {
     const v = p[k];
     if (!(Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && isId(v[1]))) fail(`${field}.${k}`, `must be a [token, id] pair, got ${shown(v)}`);
@@ -241,7 +363,7 @@ function postProcessorOutput(p: unknown, field: string, fail: (field: string, ms
       return { ids, typeIds };
     }
     default:
-      // ByteLevel adds nothing; any other type is the binding's to refuse.
+      // ByteLevel only adjusts offsets.
       return { ids: [], typeIds: 1 };
   }
 }
