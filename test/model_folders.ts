@@ -1,62 +1,77 @@
-// Tiny real model folders, written by the CLI as a user would write them (a 3-step pretrain, a
-// 3-step `pathwise train` of two tasks, an `add-task` of one child × 2 steps): what tests of
-// commands that read folders (predict, serve) run against. A few seconds in all.
+// Tiny model folders of every kind, written by the code that writes real ones: what the loader
+// tests (test/unit/folder_checks.test.ts) and the loaders' fuzz test (test/unit/fuzz_model.test.ts)
+// start from.
 
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Rng } from '../src/engine/index.js';
+import { DEFAULT_ENCODER, LanguageModel, TransformerEncoder } from '../src/nn/index.js';
+import { DEFAULT_SPARSE_SWITCH, sparseFfnFactory, type SparseConfig } from '../src/sparse/index.js';
+import { Tokenizer } from '../src/data/tokenizer/index.js';
+import { FOLDER_FORMAT, TaskModel, headConfigFor, saveModel, saveModuleFolder, type TaskSpec } from '../src/model/index.js';
 import { ROOT } from './helpers.js';
 
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const DENSE: SparseConfig = { switch: null, skills: null };
+export const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 2, every: 2 }, skills: null };
+export const TEXTS = [
+  'the film was good and the music was lovely',
+  'a bad plot, a dull ending and poor actors',
+  'Ada Lovelace lived in London',
+  'short scenes, long story, great fun',
+  'nothing happens; the actor is awful',
+  'Ünïcödé text — with dashes and “quotes”',
+];
 
-export function cliSync(cwd: string, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
-  assert.equal(r.status, 0, `pathwise ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
+export type Kind = 'base' | 'encoder' | 'components' | 'bert';
+export interface Folder {
+  kind: Kind;
+  dir: string;
+  /** The folder's files, by name. */
+  files: Record<string, Buffer>;
 }
 
-export const WORDS = 'the a film was good bad lovely awful story plot actor music long short fun dull great poor ending scene'.split(' ');
+const read = (dir: string, names = ['config.json', 'model.safetensors', 'tokenizer.json']) =>
+  Object.fromEntries(names.map((f) => [f, readFileSync(join(dir, f))])) as Record<string, Buffer>;
 
-export interface Folders {
-  /** `pathwise train`'s folder: tasks toy (classification) and tags (tagging) on the root blocks. */
-  run: string;
-  /** A copy of it grown by `pathwise add-task` with toy2 (classification). */
-  grown: string;
-}
+/**
+ * Writes under `work`: "base", a pretrained encoder and its LM head (what pathwise pretrain
+ * writes); "encoder", a classification and a tagging head on one encoder (pathwise train);
+ * "components", a Switch block at layer 1 and a pair task whose path has an adapter and a head of
+ * its own (pathwise add-task); and the BERT fixture (no tokenizer.json). dModel 8, 2 layers.
+ */
+export function writeModelFolders(work: string): Folder[] {
+  const tok = Tokenizer.train(TEXTS, { vocabSize: 300 });
+  const cfg = { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 24, dModel: 8, layers: 2, heads: 2, ffn: 16 };
+  const rng = new Rng(1);
 
-/** Writes the corpus, task files and configs under `root` and makes the folders there. */
-export function makeFolders(root: string): Folders {
-  const doc = (d: number) => Array.from({ length: 40 }, (_, i) => WORDS[(d * 7 + i * i) % WORDS.length]).join(' ');
-  writeFileSync(join(root, 'corpus.txt'), Array.from({ length: 60 }, (_, d) => `${doc(d)}.`).join('\n\n'));
-  const rows = Array.from({ length: 60 }, (_, i) => JSON.stringify({ text: `${WORDS[i % 20]} ${WORDS[(i * 3) % 20]} film`, label: i % 2 ? 'pos' : 'neg' }));
-  writeFileSync(join(root, 'toy.jsonl'), rows.join('\n'));
-  const tagRows = Array.from({ length: 60 }, (_, i) => {
-    const tokens = [WORDS[i % 20], WORDS[(i * 3) % 20], 'film', WORDS[(i * 7) % 20]];
-    return JSON.stringify({ tokens, tags: tokens.map((w) => (w === 'film' ? 'B-THING' : w.length > 4 ? 'B-ADJ' : 'O')) });
-  });
-  writeFileSync(join(root, 'tags.jsonl'), tagRows.join('\n'));
-  const task = (name: string) => ({ name, type: 'classification', train: join(root, 'toy.jsonl'), devFraction: 0.2 });
-  writeFileSync(join(root, 'task2.json'), JSON.stringify(task('toy2')));
-  const pretrain = {
-    model: { dModel: 32, layers: 2, heads: 2, ffn: 64 },
-    tokenizer: { vocabSize: 300 },
-    data: { corpus: 'corpus.txt', seqLen: 32 },
-    train: { steps: 3, batchSize: 4, warmupSteps: 1, evalEvery: 3, evalBatches: 1, checkpointEvery: 3, logEvery: 1 },
-    out: 'pre',
-  };
-  writeFileSync(join(root, 'pre.json'), JSON.stringify(pretrain));
-  const train = {
-    base: 'pre/model',
-    tasks: [task('toy'), { name: 'tags', type: 'tagging', train: join(root, 'tags.jsonl'), devFraction: 0.2 }],
-    maxLen: 16,
-    train: { steps: 3, batchSize: 4, warmupSteps: 1, evalEvery: 3, evalExamples: 8 },
-    out: 'run',
-  };
-  writeFileSync(join(root, 'train.json'), JSON.stringify(train));
-  cliSync(root, 'pretrain', '--config', 'pre.json');
-  cliSync(root, 'train', '--config', 'train.json');
-  cpSync(join(root, 'run', 'model'), join(root, 'grown'), { recursive: true });
-  cliSync(root, 'add-task', 'grown', '--task', 'task2.json', '--children', '1', '--steps', '2');
-  return { run: join(root, 'run', 'model'), grown: join(root, 'grown') };
+  const base = join(work, 'base');
+  const config = { model_type: 'pathwise', architectures: ['LanguageModel'], format: FOLDER_FORMAT, ...cfg, sparse: DENSE };
+  saveModuleFolder(base, new LanguageModel(cfg, rng), { config, tokenizerJson: tok.toJsonString() });
+
+  const sent: TaskSpec = { name: 'sent', type: 'classification', labels: ['neg', 'pos'], pooling: 'mean' };
+  const ner: TaskSpec = { name: 'ner', type: 'tagging', labels: ['O', 'B-PER', 'I-PER'] };
+  const encoder = join(work, 'encoder');
+  const enc = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng), tok, { sparse: DENSE, rng, maxLen: 24 });
+  enc.addTask(sent, { source: { builtin: 'sent' } });
+  enc.addTask(ner);
+  enc.lockTasks();
+  saveModel(encoder, enc);
+
+  const components = join(work, 'components');
+  const grown = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng, sparseFfnFactory(cfg, SWITCH, rng)), tok, { sparse: SWITCH, rng, maxLen: 24 });
+  grown.addTask(sent);
+  const pair: TaskSpec = { name: 'pair', type: 'pair_classification', labels: ['same', 'other', 'neither'], pooling: 'cls' };
+  const adapter = grown.store.create('adapter', { dModel: cfg.dModel, size: 4, layerNormEps: 1e-5, initStd: 0.02 }, 'pair', rng);
+  const head = grown.store.create('head', headConfigFor(pair, cfg), 'pair', rng);
+  grown.addTaskPath(pair, null, { ...grown.rootPath('pair'), adapters: [adapter.id, null], head: head.id });
+  grown.lockTasks();
+  saveModel(components, grown);
+
+  const bert = join(ROOT, 'test', 'fixtures', 'bert');
+  return [
+    { kind: 'base', dir: base, files: read(base) },
+    { kind: 'encoder', dir: encoder, files: read(encoder) },
+    { kind: 'components', dir: components, files: read(components) },
+    { kind: 'bert', dir: bert, files: read(bert, ['config.json', 'model.safetensors']) },
+  ];
 }

@@ -4,7 +4,9 @@
 // converted to float32) and integer types (converted to int32). Writing produces F32 / I32.
 
 import { Tensor, numel } from './tensor.js';
+import { InputError } from '../util/errors.js';
 import { readFileOr } from '../util/read_file.js';
+import { shown } from '../util/schema.js';
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -36,7 +38,7 @@ const INT_READERS: Record<string, [number, (dv: DataView, at: number) => number]
   BOOL: [1, (dv, at) => dv.getUint8(at)],
 };
 
-function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32Array | Int32Array {
+function decode(dtype: string, bytes: Buffer, n: number, what: string, source: string): Float32Array | Int32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const float = Object.hasOwn(FLOAT_READERS, dtype);
   const reader = float ? FLOAT_READERS[dtype] : Object.hasOwn(INT_READERS, dtype) ? INT_READERS[dtype] : null;
@@ -57,13 +59,13 @@ function decode(dtype: string, bytes: Buffer, n: number, what: string): Float32A
       const out = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         const v = dv.getBigInt64(8 * i, true);
-        if (v > 2147483647n || v < -2147483648n) throw new RangeError(`${what}: int64 value ${v} at ${i} does not fit int32`);
+        if (v > 2147483647n || v < -2147483648n) throw new InputError(`${what}: int64 value ${v} at ${i} does not fit int32`, source);
         out[i] = Number(v);
       }
       return out;
     }
     default:
-      throw new TypeError(`${what}: unsupported dtype ${dtype}`);
+      throw new InputError(`${what}: unsupported dtype ${dtype}`, source);
   }
 }
 
@@ -102,26 +104,26 @@ function topLevelKeys(text: string): string[] {
  * data section exactly (no gap, no overlap, no trailing bytes).
  */
 export function parseSafetensors(buf: Buffer, source = 'safetensors'): SafetensorsFile {
-  if (buf.length < 8) throw new Error(`${source}: not a safetensors file (${buf.length} bytes)`);
+  if (buf.length < 8) throw new InputError(`${source}: not a safetensors file (${buf.length} bytes)`, source);
   const hlen = Number(buf.readBigUInt64LE(0));
-  if (hlen < 2 || 8 + hlen > buf.length) throw new Error(`${source}: header length ${hlen} does not fit in a file of ${buf.length} bytes`);
-  if (hlen > MAX_HEADER_BYTES) throw new Error(`${source}: header length ${hlen} exceeds the format's ${MAX_HEADER_BYTES} bytes`);
+  if (hlen < 2 || 8 + hlen > buf.length) throw new InputError(`${source}: header length ${hlen} does not fit in a file of ${buf.length} bytes`, source);
+  if (hlen > MAX_HEADER_BYTES) throw new InputError(`${source}: header length ${hlen} exceeds the format's ${MAX_HEADER_BYTES} bytes`, source);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + hlen));
   } catch {
-    throw new Error(`${source}: header is not valid UTF-8`);
+    throw new InputError(`${source}: header is not valid UTF-8`, source);
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source}: header is not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${source}: header is not valid JSON (${(e as Error).message})`, source);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new Error(`${source}: header is not a JSON object`);
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new InputError(`${source}: header is not a JSON object`, source);
   const seen = new Set<string>();
   for (const k of topLevelKeys(text)) {
-    if (seen.has(k)) throw new Error(`${source}: the header names "${k}" twice`);
+    if (seen.has(k)) throw new InputError(`${source}: the header names "${k}" twice`, source);
     seen.add(k);
   }
   const data = buf.subarray(8 + hlen);
@@ -132,43 +134,47 @@ export function parseSafetensors(buf: Buffer, source = 'safetensors'): Safetenso
     if (name === '__metadata__') {
       const m = v ?? {};
       if (typeof m !== 'object' || Array.isArray(m) || !Object.values(m).every((x) => typeof x === 'string')) {
-        throw new Error(`${source}: __metadata__ must map names to strings`);
+        throw new InputError(`${source}: __metadata__ must map names to strings`, source);
       }
       metadata = m as Record<string, string>;
       continue;
     }
     const what = `${source}: tensor "${name}"`;
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e?.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype)) throw new Error(`${what}: unsupported or missing dtype ${JSON.stringify(e?.dtype)}`);
+    if (typeof e?.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype))
+      throw new InputError(`${what}: ${e?.dtype === undefined ? 'missing dtype' : `unsupported dtype ${shown(e.dtype)}`}`, source);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw new Error(`${what}: invalid shape ${JSON.stringify(e.shape)}`);
+      throw new InputError(`${what}: invalid shape ${shown(e.shape)}`, source);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d)) || off[0] < 0 || off[1] < off[0] || off[1] > data.length) {
-      throw new Error(`${what}: data_offsets ${JSON.stringify(off)} outside the ${data.length}-byte data section`);
+      throw new InputError(`${what}: data_offsets ${shown(off)} outside the ${data.length}-byte data section`, source);
     }
     const n = numel(e.shape as number[]);
-    if (off[1] - off[0] !== n * BYTES[e.dtype]) throw new Error(`${what}: ${off[1] - off[0]} bytes for shape [${e.shape}] of ${e.dtype}`);
+    if (off[1] - off[0] !== n * BYTES[e.dtype]) throw new InputError(`${what}: ${off[1] - off[0]} bytes for shape [${e.shape}] of ${e.dtype}`, source);
     ranges.push([off[0], off[1], name]);
   }
   // The tensors' byte ranges must cover the data section exactly once.
   ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let end = 0;
   for (const [from, to, name] of ranges) {
-    if (from < end) throw new Error(`${source}: tensor "${name}" overlaps another tensor's bytes (at byte ${from} of the data section)`);
-    if (from > end) throw new Error(`${source}: bytes ${end} to ${from} of the data section belong to no tensor`);
+    if (from < end) throw new InputError(`${source}: tensor "${name}" overlaps another tensor's bytes (at byte ${from} of the data section)`, source);
+    if (from > end) throw new InputError(`${source}: bytes ${end} to ${from} of the data section belong to no tensor`, source);
     end = to;
   }
-  if (end !== data.length) throw new Error(`${source}: ${data.length - end} trailing bytes after the last tensor`);
+  if (end !== data.length) throw new InputError(`${source}: ${data.length - end} trailing bytes after the last tensor`, source);
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    tensors.set(name, new Tensor(decode(e.dtype, data.subarray(e.data_offsets[0], e.data_offsets[1]), numel(e.shape), `${source}: tensor "${name}"`), e.shape));
+    tensors.set(
+      name,
+      new Tensor(decode(e.dtype, data.subarray(e.data_offsets[0], e.data_offsets[1]), numel(e.shape), `${source}: tensor "${name}"`, source), e.shape),
+    );
   }
   return { tensors, metadata };
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  const buf = readFileOr(path, (code) => new Error(`cannot read ${path}: ${code}`));
+  const buf = readFileOr(path, (code) => new InputError(`cannot read ${path}: ${code}`, path));
   return parseSafetensors(buf, path);
 }
 

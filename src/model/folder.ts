@@ -22,21 +22,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors, serializeSafetensors, type Tensor } from '../engine/index.js';
-import { validateEncoderConfig, type EncoderConfig, type Module } from '../nn/index.js';
-import { validateBlockSparse, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
+import type { EncoderConfig, Module } from '../nn/index.js';
+import { validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
-import { TASK_TYPES, type TaskType } from '../tasks/task.js';
-import type { HeadConfig } from '../tasks/heads.js';
-import { InputError } from '../util/errors.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { COMPONENT_ID, COMPONENT_KINDS, ComponentStore, buildModule, describeComponent, type ComponentKind, type KindMap } from './components.js';
+import { parseOrThrow, shown } from '../util/schema.js';
+import { ComponentStore, buildModule, describeComponent, type BlockComponentConfig, type ComponentDescription, type ComponentKind } from './components.js';
 import { FOLDER_FORMAT, ModelFolderError, isObject, kindOfConfig, readFolderConfig } from './folder_config.js';
+import { componentsFolderSchema } from './folder_schema.js';
 import { HPARAM_NAMES, validateHParams } from './hparams.js';
 import { pathComponents, type Path, type Root } from './path.js';
 import type { TaskSpec } from './predictions.js';
-import { loadPretrained, type Pretrained } from './pretrained.js';
+import { loadPretrained } from './pretrained.js';
+import { checkTaskEntry, type Fail } from './task_entry.js';
 import { TaskModel, type TaskSource } from './task_model.js';
-import { checkFinite, checkSizeAgainstWeights, checkVocabulary, minParameters, valuesIn } from './weights_checks.js';
+import { checkSizeAgainstWeights, checkSpecialTokens, checkVocabulary, checkedParameter, parameterCount, sizeKeys, valuesIn } from './weights_checks.js';
 
 // ----------------------------------------------------------------------------- loading
 
@@ -63,113 +63,64 @@ function failIn(dir: string): Fail {
 
 function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
   const fail = failIn(dir);
-  let pre: Pretrained;
-  try {
-    pre = loadPretrained(dir);
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    // The loader's messages name the file and field; a folder it cannot read is bad input.
-    throw new ModelFolderError(`${dir}: cannot read the model: ${(e as Error).message}`, dir);
-  }
-  if (!pre.tokenizer) throw new ModelFolderError(`${dir}: no tokenizer.json`, dir);
+  const pre = loadPretrained(dir);
+  if (!pre.tokenizer) throw new ModelFolderError(`${dir}: no tokenizer.json`, join(dir, 'tokenizer.json'));
   const maxLen = raw.maxLen ?? pre.config.maxPositions;
   if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2 || maxLen > pre.config.maxPositions)
-    fail(`maxLen must be an integer in [2, ${pre.config.maxPositions}], got ${JSON.stringify(raw.maxLen)}`);
+    fail(`maxLen must be an integer in [2, ${pre.config.maxPositions}], got ${shown(raw.maxLen)}`);
   const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer, { sparse: pre.sparse, rng: new Rng(0), maxLen: maxLen as number });
-  const tasks = raw.tasks ?? [];
-  if (!Array.isArray(tasks)) fail('"tasks" must be an array');
-  const weightsFile = join(dir, 'model.safetensors');
-  const tensors = (tasks as unknown[]).length ? readSafetensors(weightsFile).tensors : new Map<string, Tensor>();
-  (tasks as unknown[]).forEach((t, i) => {
-    const { spec, source } = checkTask(t, `tasks[${i}]`, model, fail);
-    if (model.skills && !model.skills.cfg.table[spec.name]) fail(`tasks[${i}]: the skill table (sparse.skills.table) has no row for "${spec.name}"`);
-    const head = model.addTask(spec, { source }).head;
-    for (const [name, p] of head.namedParameters(`heads.${spec.name}.`)) {
-      const v = tensors.get(name);
-      if (!v || v.shape.join() !== p.shape.join()) throw new ModelFolderError(`${weightsFile}: missing or mis-shaped head parameter "${name}"`, weightsFile);
-      checkFinite(v.f32, name, weightsFile);
-      p.f32.set(v.f32);
-    }
-  });
+  for (const { spec, source, head } of pre.tasks) model.addTask(spec, { source, head });
   return model;
-}
-
-/** A task entry's name, type, labels, pooling and source; the message names the entry. */
-function checkTask(t: unknown, at: string, model: TaskModel, fail: Fail): { spec: TaskSpec; source: TaskSource | null } {
-  if (!isObject(t)) fail(`${at} must be an object`);
-  const task = t as Record<string, unknown>;
-  if (typeof task.name !== 'string' || task.name === '') fail(`${at}.name must be a non-empty string`);
-  const name = task.name as string;
-  if (model.tasks.has(name)) fail(`${at}.name "${name}" is used twice`);
-  if (!TASK_TYPES.includes(task.type as TaskType)) fail(`${at}.type must be one of ${TASK_TYPES.join(', ')}`);
-  if (!Array.isArray(task.labels) || !task.labels.every((l) => typeof l === 'string')) fail(`${at}.labels must be an array of strings`);
-  if (task.pooling !== undefined && task.pooling !== 'cls' && task.pooling !== 'mean')
-    fail(`${at}.pooling must be "cls" or "mean", got ${JSON.stringify(task.pooling)}`);
-  const src = task.source ?? null;
-  if (src !== null && (!isObject(src) || !(typeof src.builtin === 'string' || isObject(src.files))))
-    fail(`${at}.source must be {"builtin": NAME}, {"files": {...}} or null`);
-  const spec: TaskSpec = { name, type: task.type as TaskType, labels: task.labels as string[] };
-  if (task.pooling !== undefined) spec.pooling = task.pooling as 'cls' | 'mean';
-  return { spec, source: src as TaskSource | null };
 }
 
 function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
   const file = join(dir, 'config.json');
   const fail = failIn(dir);
-  if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${JSON.stringify(raw.pathSystemVersion)}`);
-  const maxLen = raw.maxLen;
-  if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2) fail(`maxLen must be an integer >= 2, got ${JSON.stringify(maxLen)}`);
-  if (!Array.isArray(raw.components) || raw.components.length === 0) fail('"components" must be a non-empty array');
+  if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${shown(raw.pathSystemVersion)}`);
+  // The whole config against its schema, every component's config by its kind's, before the
+  // weights are read or anything is built (folder_schema.ts).
+  const c = parseOrThrow(componentsFolderSchema, raw, { source: file, Err: ModelFolderError, file });
+  const maxLen = c.maxLen;
+  const entries = c.components as unknown as ComponentDescription[];
+  const ids = new Set<string>();
+  entries.forEach((c, i) => {
+    if (ids.has(c.id)) fail(`components[${i}].id "${c.id}" is used twice`);
+    ids.add(c.id);
+    if (c.kind === 'embeddings' && maxLen > (c.config as EncoderConfig).maxPositions)
+      fail(`maxLen (${maxLen}) exceeds components[${i}].config.maxPositions (${(c.config as EncoderConfig).maxPositions})`);
+  });
 
   const weightsFile = join(dir, 'model.safetensors');
-  let tensors: Map<string, Tensor>;
-  try {
-    tensors = readSafetensors(weightsFile).tensors;
-  } catch (e) {
-    throw new ModelFolderError((e as Error).message, weightsFile);
-  }
+  const tensors = readSafetensors(weightsFile).tensors;
+  // The size check, before anything is allocated (weights_checks.ts).
+  const sizes = entries.map((c) => parameterCount(c.kind, c.config));
+  const big = sizes.indexOf(Math.max(...sizes));
+  const { kind, config } = entries[big];
+  const what = `${file} components (the largest, components[${big}], a ${kind}: ${sizeKeys(config, (config as BlockComponentConfig).sparse)})`;
+  checkSizeAgainstWeights(
+    sizes.reduce((a, b) => a + b, 0),
+    valuesIn(tensors),
+    what,
+    file,
+    weightsFile,
+  );
+
   const used = new Set<string>();
   const store = new ComponentStore();
-  const have = valuesIn(tensors);
-  let need = 0;
-  (raw.components as unknown[]).forEach((c, i) => {
-    const at = `components[${i}]`;
-    if (!isObject(c)) fail(`${at} must be an object`);
-    const comp = c as Record<string, unknown>;
-    if (typeof comp.id !== 'string' || !COMPONENT_ID.test(comp.id)) fail(`${at}.id must be a string matching ${COMPONENT_ID}, got ${JSON.stringify(comp.id)}`);
-    const id = comp.id as string;
-    if (store.has(id)) fail(`${at}.id "${id}" is used twice`);
-    if (!COMPONENT_KINDS.includes(comp.kind as ComponentKind))
-      fail(`${at}.kind must be one of ${COMPONENT_KINDS.join(', ')}, got ${JSON.stringify(comp.kind)}`);
-    const kind = comp.kind as ComponentKind;
-    if (comp.owner !== null && typeof comp.owner !== 'string') fail(`${at}.owner must be a task name or null`);
-    if (typeof comp.locked !== 'boolean') fail(`${at}.locked must be true or false`);
-    const config = checkComponentConfig(kind, comp.config, `${at}.config`, fail);
-    // Checked before each component is built, so that no config allocates more than the file holds.
-    need += minParameters(kind, config);
-    checkSizeAgainstWeights(need, have, `${file} ${at}`, weightsFile);
-    const module = buildModule(kind, config, new Rng(i));
+  entries.forEach((c, i) => {
+    const module = buildModule(c.kind, c.config, new Rng(i));
     for (const [name, p] of module.namedParameters()) {
-      const key = `components.${id}.${name}`;
-      const t = tensors.get(key);
-      if (!t) throw new ModelFolderError(`${weightsFile}: missing parameter "${key}"`, weightsFile);
-      if (t.shape.join() !== p.shape.join())
-        throw new ModelFolderError(`${weightsFile}: "${key}" has shape [${t.shape}], ${file} ${at} implies [${p.shape}]`, weightsFile);
-      checkFinite(t.f32, key, weightsFile);
-      p.f32.set(t.f32);
+      const key = `components.${c.id}.${name}`;
+      p.f32.set(checkedParameter(tensors.get(key), key, p.shape, weightsFile, `${file} components[${i}] implies`));
       used.add(key);
     }
-    store.add(kind, config as never, module.eval() as never, comp.owner as string | null, comp.locked as boolean, id);
+    store.add(c.kind, c.config as never, module.eval() as never, c.owner, c.locked, c.id);
   });
   for (const k of tensors.keys()) if (!used.has(k)) throw new ModelFolderError(`${weightsFile}: tensor "${k}" belongs to no component of ${file}`, weightsFile);
 
-  if (!isObject(raw.root)) fail('"root" must be an object');
-  const r = raw.root as Record<string, unknown>;
-  if (!Array.isArray(r.blocks) || r.blocks.length === 0 || !r.blocks.every((b) => typeof b === 'string'))
-    fail('root.blocks must be a non-empty array of component ids');
-  const root: Root = { embeddings: r.embeddings as string, blocks: r.blocks as string[], finalNorm: (r.finalNorm ?? null) as string | null };
+  const root: Root = { embeddings: c.root.embeddings, blocks: c.root.blocks, finalNorm: c.root.finalNorm ?? null };
   const expectKind = (id: unknown, kind: ComponentKind, where: string) => {
-    if (typeof id !== 'string' || !store.has(id)) fail(`${where}: no component ${JSON.stringify(id)}`);
+    if (typeof id !== 'string' || !store.has(id)) fail(`${where}: no component ${shown(id)}`);
     const c = store.get(id as string);
     if (c.kind !== kind) fail(`${where}: component "${c.id}" is a ${c.kind}, expected a ${kind}`);
   };
@@ -177,27 +128,28 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
   root.blocks.forEach((b, i) => expectKind(b, 'block', `root.blocks[${i}]`));
   if (root.finalNorm !== null) expectKind(root.finalNorm, 'final_norm', 'root.finalNorm');
 
-  const tokFile = join(dir, 'tokenizer.json');
-  if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, dir);
   let layout: { sparse: SparseConfig } | null = null;
-  if (raw.sparse !== undefined) {
-    const sp = raw.sparse as SparseConfig;
+  if (c.sparse !== undefined) {
+    const sp = c.sparse;
     try {
-      if (!isObject(sp)) throw new RangeError('must be an object');
       validateSparseConfig(sp, root.blocks.length, 'sparse');
     } catch (e) {
-      fail(`sparse: ${(e as Error).message}`);
+      fail((e as Error).message);
     }
     layout = { sparse: sp };
   }
+  const tokFile = join(dir, 'tokenizer.json');
+  if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
   const tokenizer = Tokenizer.fromFile(tokFile);
-  for (const c of store.all()) if (c.kind === 'embeddings') checkVocabulary(tokenizer, c.config.vocabSize, tokFile, `${file} component ${c.id}`);
-  const system = new TaskModel(store, root, tokenizer, maxLen as number, layout);
+  checkSpecialTokens(tokenizer, tokFile);
+  entries.forEach((c, i) => {
+    if (c.kind === 'embeddings') checkVocabulary(tokenizer, c.config as EncoderConfig, tokFile, `${file} components[${i}].config`);
+  });
+  const system = new TaskModel(store, root, tokenizer, maxLen, layout);
 
-  if (!Array.isArray(raw.tasks)) fail('"tasks" must be an array');
-  (raw.tasks as unknown[]).forEach((t, i) => {
+  c.tasks.forEach((t, i) => {
     const at = `tasks[${i}]`;
-    const { spec, source } = checkTask(t, at, system, fail);
+    const { spec, source } = checkTaskEntry(t, at, system.tasks, fail);
     const task = t as Record<string, unknown>;
     const name = spec.name;
     if (!isObject(task.path)) fail(`${at}.path must be an object`);
@@ -224,9 +176,9 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     if (path.finalNorm !== null) expectKind(path.finalNorm, 'final_norm', `${at}.path.finalNorm`);
     expectKind(path.head, 'head', `${at}.path.head`);
     const head = store.get(path.head, 'head').config;
-    if (head.type !== task.type || head.classes !== Math.max(1, (task.labels as string[]).length)) {
+    if (head.type !== spec.type || head.classes !== Math.max(1, spec.labels.length)) {
       fail(
-        `${at}.path.head: head "${path.head}" is a ${head.type} head with ${head.classes} outputs, the task is ${task.type} with ${(task.labels as string[]).length} labels`,
+        `${at}.path.head: head "${path.head}" is a ${head.type} head with ${head.classes} outputs, the task is ${spec.type} with ${spec.labels.length} labels`,
       );
     }
     for (const id of pathComponents(path)) if (!store.get(id).locked) fail(`${at}: component "${id}" is on a finished task's path but not locked`);
@@ -237,63 +189,6 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     }
   });
   return system;
-}
-
-type Fail = (msg: string) => never;
-
-function checkComponentConfig(kind: ComponentKind, c: unknown, where: string, fail: Fail): KindMap[ComponentKind]['config'] {
-  if (!isObject(c)) return fail(`${where} must be an object`);
-  const int = (k: string, min = 1) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`${where}.${k} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  };
-  const pos = (k: string) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !(v > 0)) fail(`${where}.${k} must be a number > 0, got ${JSON.stringify(v)}`);
-  };
-  switch (kind) {
-    case 'embeddings':
-    case 'block': {
-      const { sparse, ...enc } = c;
-      if (kind === 'embeddings' && sparse !== undefined) fail(`${where}.sparse: embeddings have no FFN`);
-      try {
-        validateEncoderConfig(enc as unknown as EncoderConfig, where);
-        if (sparse !== undefined) validateBlockSparse(sparse, `${where}.sparse`);
-      } catch (e) {
-        fail((e as Error).message);
-      }
-      return { ...(c as unknown as EncoderConfig) };
-    }
-    case 'final_norm':
-      int('dModel');
-      pos('layerNormEps');
-      return { dModel: c.dModel as number, layerNormEps: c.layerNormEps as number };
-    case 'adapter':
-      int('dModel');
-      int('size');
-      pos('layerNormEps');
-      pos('initStd');
-      return { dModel: c.dModel as number, size: c.size as number, layerNormEps: c.layerNormEps as number, initStd: c.initStd as number };
-    case 'head': {
-      if (!TASK_TYPES.includes(c.type as TaskType)) fail(`${where}.type must be one of ${TASK_TYPES.join(', ')}`);
-      int('dModel');
-      int('classes');
-      pos('initStd');
-      const d = c.dropout;
-      if (typeof d !== 'number' || !(d >= 0 && d < 1)) fail(`${where}.dropout must be in [0, 1), got ${JSON.stringify(d)}`);
-      if (c.pooling !== undefined && c.pooling !== 'cls' && c.pooling !== 'mean')
-        fail(`${where}.pooling must be "cls" or "mean", got ${JSON.stringify(c.pooling)}`);
-      const h: HeadConfig = {
-        type: c.type as TaskType,
-        dModel: c.dModel as number,
-        classes: c.classes as number,
-        dropout: d as number,
-        initStd: c.initStd as number,
-      };
-      if (c.pooling !== undefined) h.pooling = c.pooling as 'cls' | 'mean';
-      return h;
-    }
-  }
 }
 
 // ----------------------------------------------------------------------------- saving

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { recoverDir } from '../util/atomic.js';
 import { InputError } from '../util/errors.js';
 import { readFileOr } from '../util/read_file.js';
+import { shown } from '../util/schema.js';
+import { decodeUtf8Strict } from '../util/utf8.js';
 
 /** A model folder that cannot be used: the message names the file and field. */
 export class ModelFolderError extends InputError {}
@@ -26,7 +28,11 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function readJson(file: string): unknown {
-  const text = readFileOr(file, (code) => new ModelFolderError(`cannot read ${file}: ${code}`, file)).toString('utf8');
+  const text = decodeUtf8Strict(
+    readFileOr(file, (code) => new ModelFolderError(`cannot read ${file}: ${code}`, file)),
+    file,
+    ModelFolderError,
+  );
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -47,7 +53,7 @@ export function readFolderConfig(dir: string): Record<string, unknown> {
   if (!isObject(raw)) throw new ModelFolderError(`${file}: expected a JSON object`, file);
   const format = raw.format ?? 1;
   if (!Number.isInteger(format) || (format as number) < 1)
-    throw new ModelFolderError(`${file}: "format" must be a positive integer, got ${JSON.stringify(raw.format)}`, file);
+    throw new ModelFolderError(`${file}: "format" must be a positive integer, got ${shown(raw.format)}`, file);
   if ((format as number) > FOLDER_FORMAT) {
     throw new ModelFolderError(
       `${file}: written by a newer Pathwise (folder format ${format}; this version reads formats 1 to ${FOLDER_FORMAT}): upgrade pathwise to load it`,
@@ -61,7 +67,12 @@ export function readFolderConfig(dir: string): Record<string, unknown> {
 export function kindOfConfig(raw: Record<string, unknown>, file = 'config.json'): FolderKind {
   if (raw.model_type === 'bert') return 'bert';
   if (raw.model_type !== 'pathwise')
-    throw new ModelFolderError(`${file}: unsupported model_type ${JSON.stringify(raw.model_type)} (expected "pathwise" or "bert")`, file);
+    throw new ModelFolderError(
+      `${file}: ${raw.model_type === undefined ? 'no model_type' : `unsupported model_type ${shown(raw.model_type)}`} (expected "pathwise" or "bert")`,
+      file,
+    );
+  if (raw.layout !== undefined && raw.layout !== 'encoder' && raw.layout !== 'components')
+    throw new ModelFolderError(`${file}: layout must be "encoder" or "components" (or absent, for a pretrained base), got ${shown(raw.layout)}`, file);
   const arch = Array.isArray(raw.architectures) ? raw.architectures : [];
   if (raw.layout === 'components' || arch.includes('PathSystem')) return 'components';
   if (raw.layout === 'encoder' || Array.isArray(raw.tasks)) return 'encoder';

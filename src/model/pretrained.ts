@@ -4,96 +4,134 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng, readSafetensors } from '../engine/index.js';
-import { LanguageModel, bertToPathwise, encoderConfigFromBert, validateEncoderConfig, type EncoderConfig } from '../nn/index.js';
+import { LanguageModel, bertToPathwise, encoderConfigFromBert, type EncoderConfig } from '../nn/index.js';
+import { savedEncoderFields } from '../nn/encoder_config.js';
 import { sparseFfnFactory, upcycle, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
-import { ModelFolderError, isObject, kindOfConfig, readFolderConfig } from './folder_config.js';
-import { checkFinite, checkSizeAgainstWeights, checkVocabulary, minParameters, valuesIn } from './weights_checks.js';
+import { TaskHead } from '../tasks/heads.js';
+import { parseOrThrow } from '../util/schema.js';
+import { ModelFolderError, kindOfConfig, readFolderConfig } from './folder_config.js';
+import { baseFolderSchema, encoderFolderSchema } from './folder_schema.js';
+import type { TaskSpec } from './predictions.js';
+import { checkTaskEntry } from './task_entry.js';
+import { headConfigFor, type TaskSource } from './task_model.js';
+import {
+  checkSizeAgainstWeights,
+  checkSpecialTokens,
+  checkVocabulary,
+  checkedParameter,
+  languageModelParameters,
+  parameterCount,
+  sizeKeys,
+  valuesIn,
+} from './weights_checks.js';
 
 export interface Pretrained {
   model: LanguageModel;
   config: EncoderConfig;
   sparse: SparseConfig;
-  /** null when the folder has no tokenizer.json. */
+  /** null only for a BERT folder without tokenizer.json (Hugging Face folders may ship vocab.txt instead). */
   tokenizer: Tokenizer | null;
-  /** Parameters the checkpoint did not provide (left at their initial values), e.g. lm_head.* of a BertModel. */
+  /** Parameters the checkpoint did not provide (left at their initial values): lm_head.* of a BertModel or an "encoder" folder. */
   missing: string[];
+  /** An "encoder" folder's tasks, each with its head built and loaded (none for the other kinds). */
+  tasks: PretrainedTask[];
 }
 
-const ENCODER_KEYS: (keyof EncoderConfig)[] = [
-  'vocabSize',
-  'maxPositions',
-  'typeVocabSize',
-  'dModel',
-  'layers',
-  'heads',
-  'ffn',
-  'activation',
-  'dropout',
-  'attentionDropout',
-  'layerNormEps',
-  'initStd',
-  'normPlacement',
-];
+export interface PretrainedTask {
+  spec: TaskSpec;
+  source: TaskSource | null;
+  head: TaskHead;
+}
+
+/** The encoder's keys, in the order a folder's config.json lists them. */
+const ENCODER_KEYS = Object.keys(savedEncoderFields) as (keyof EncoderConfig)[];
 
 /**
  * The encoder (with an LM head) of a base, BERT or "encoder" folder: what pretraining continues
- * from and what training starts from. A "components" folder has no single encoder.
+ * from, what training starts from, and what inspect reports on. A "components" folder has no
+ * single encoder. Everything the folder holds is checked, whether or not the caller uses it: the
+ * config against its schema (folder_schema.ts) and its size against the weights before anything
+ * is allocated; every tensor present (a base folder's LM head too; a BERT or "encoder" folder has
+ * none of its own to check), in its shape, finite, none extra; an "encoder" folder's task heads;
+ * the tokenizer against the vocabulary. Errors are ModelFolderErrors naming the file and field.
  */
 export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretrained {
   const cfgFile = join(dir, 'config.json');
   const raw = readFolderConfig(dir);
   const kind = kindOfConfig(raw, cfgFile);
   if (kind === 'components') throw new ModelFolderError(`${dir} holds tasks on paths of their own (made by pathwise add-task), not one encoder`, cfgFile);
+  const fail = (msg: string): never => {
+    throw new ModelFolderError(`${cfgFile}: ${msg}`, cfgFile);
+  };
+  let config: EncoderConfig;
+  let sparse: SparseConfig = { switch: null, skills: null };
+  const tasks: { spec: TaskSpec; source: TaskSource | null }[] = [];
+  if (kind === 'bert') config = encoderConfigFromBert(raw, cfgFile);
+  else {
+    const c: Record<string, unknown> = parseOrThrow(kind === 'base' ? baseFolderSchema : encoderFolderSchema, raw, {
+      source: cfgFile,
+      Err: ModelFolderError,
+      file: cfgFile,
+    });
+    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, c[k]])) as unknown as EncoderConfig;
+    if (c.sparse !== undefined) sparse = c.sparse as SparseConfig;
+    try {
+      validateSparseConfig(sparse, config.layers, 'sparse');
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    const names = new Set<string>();
+    ((c.tasks ?? []) as unknown[]).forEach((t, i) => {
+      const task = checkTaskEntry(t, `tasks[${i}]`, names, fail);
+      if (sparse.skills && !sparse.skills.table[task.spec.name]) fail(`tasks[${i}]: the skill table (sparse.skills.table) has no row for "${task.spec.name}"`);
+      names.add(task.spec.name);
+      tasks.push(task);
+    });
+  }
   const weightsFile = join(dir, 'model.safetensors');
   const { tensors } = readSafetensors(weightsFile);
-  let config: EncoderConfig;
-  let values: Map<string, Float32Array>;
-  const sparse: SparseConfig = (raw.sparse as SparseConfig | undefined) ?? { switch: null, skills: null };
-  if (kind === 'bert') {
-    config = encoderConfigFromBert(raw, cfgFile);
-    values = bertToPathwise(tensors, config.layers, weightsFile);
-  } else {
-    const missingKey = ENCODER_KEYS.find((k) => !(k in raw));
-    if (missingKey) throw new ModelFolderError(`${cfgFile}: missing "${missingKey}"`, cfgFile);
-    config = Object.fromEntries(ENCODER_KEYS.map((k) => [k, raw[k]])) as unknown as EncoderConfig;
-    values = new Map([...tensors].map(([k, t]) => [k, t.f32]));
-  }
-  validateEncoderConfig(config, cfgFile);
-  validateSparseConfig(sparse, config.layers, `${cfgFile}: sparse`);
-  checkSizeAgainstWeights(minParameters('block', config) * config.layers + minParameters('embeddings', config), valuesIn(tensors), cfgFile, weightsFile);
+
+  // The size check, before anything is allocated (weights_checks.ts): the LM head is built even
+  // for a folder that lacks one (BERT's, an "encoder" folder's).
+  const lm = languageModelParameters(config, sparse);
+  const heads = tasks.reduce((n, t) => n + parameterCount('head', headConfigFor(t.spec, config)), 0);
+  const what = `${cfgFile} (${sizeKeys(config, sparse)}${tasks.length ? `; ${tasks.length} tasks' labels` : ''})`;
+  checkSizeAgainstWeights(lm.encoder + lm.lmHead + heads, valuesIn(tensors), what, cfgFile, weightsFile);
+
+  const values = kind === 'bert' ? bertToPathwise(tensors, config.layers, weightsFile) : tensors;
   const rng = new Rng(opts.seed ?? 0);
   const model = new LanguageModel(config, rng, sparseFfnFactory(config, sparse, rng));
   const missing: string[] = [];
   for (const [name, p] of model.namedParameters()) {
-    const v = values.get(name);
-    if (!v) {
-      if (name.startsWith('lm_head.')) {
-        missing.push(name);
-        continue;
-      }
-      throw new ModelFolderError(`${weightsFile}: missing parameter "${name}"`, weightsFile);
+    const t = values.get(name);
+    // Only a folder written without an LM head may lack one: a base folder without it is damaged.
+    if (!t && kind !== 'base' && name.startsWith('lm_head.')) {
+      missing.push(name);
+      continue;
     }
-    if (v.length !== p.size) throw new ModelFolderError(`${weightsFile}: "${name}" has ${v.length} values, the config implies shape [${p.shape}]`, weightsFile);
-    // A Pathwise file stores each parameter in its own shape: the same count in another shape
-    // (a transposed matrix) is a wrong file, not a reshape. BERT's are mapped by bertToPathwise.
-    const t = kind === 'bert' ? null : tensors.get(name)!;
-    if (t && t.shape.join() !== p.shape.join())
-      throw new ModelFolderError(`${weightsFile}: "${name}" has shape [${t.shape}], the config implies [${p.shape}]`, weightsFile);
-    checkFinite(v, name, weightsFile);
-    p.f32.set(v);
+    p.f32.set(checkedParameter(t, name, p.shape, weightsFile, `${cfgFile} implies`));
   }
-  // Every tensor of a Pathwise file is a parameter of the model, or a head of one of its tasks.
+  const loadedTasks = tasks.map(({ spec, source }) => {
+    const head = new TaskHead(headConfigFor(spec, config), rng);
+    for (const [name, p] of head.namedParameters(`heads.${spec.name}.`))
+      p.f32.set(checkedParameter(tensors.get(name), name, p.shape, weightsFile, `${cfgFile} implies`));
+    return { spec, source, head: head.eval() };
+  });
+  // Every tensor of a Pathwise file is a parameter of the model or of a task's head.
   if (kind !== 'bert') {
-    const own = new Set(model.namedParameters().map(([n]) => n));
-    const taskNames = Array.isArray(raw.tasks) ? raw.tasks.map((t) => (isObject(t) ? t.name : null)) : [];
-    const extra = [...tensors.keys()].find((k) => !own.has(k) && !taskNames.some((n) => typeof n === 'string' && k.startsWith(`heads.${n}.`)));
+    const own = new Set([...model.namedParameters(), ...loadedTasks.flatMap((t) => t.head.namedParameters(`heads.${t.spec.name}.`))].map(([n]) => n));
+    const extra = [...tensors.keys()].find((k) => !own.has(k));
     if (extra !== undefined) throw new ModelFolderError(`${weightsFile}: tensor "${extra}" is no parameter of the model ${cfgFile} describes`, weightsFile);
   }
   const tokFile = join(dir, 'tokenizer.json');
-  const tokenizer = existsSync(tokFile) ? Tokenizer.fromFile(tokFile) : null;
-  if (tokenizer) checkVocabulary(tokenizer, config.vocabSize, tokFile, cfgFile);
-  return { model: model.eval(), config, sparse, tokenizer, missing };
+  let tokenizer: Tokenizer | null = null;
+  if (existsSync(tokFile)) {
+    tokenizer = Tokenizer.fromFile(tokFile);
+    checkVocabulary(tokenizer, config, tokFile, cfgFile);
+    checkSpecialTokens(tokenizer, tokFile);
+  } else if (kind !== 'bert') throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
+  return { model: model.eval(), config, sparse, tokenizer, missing, tasks: loadedTasks };
 }
 
 /**

@@ -17,6 +17,7 @@ import { Module, type TransformerEncoder } from '../nn/index.js';
 import { SkillTable, blockSparseOf, type SparseConfig } from '../sparse/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { Batch } from '../tasks/encode.js';
+import type { HeadConfig, TaskHead } from '../tasks/heads.js';
 import type { TaskFileConfig } from '../tasks/from_files.js';
 import type { TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
@@ -52,6 +53,18 @@ export interface TaskInfo extends TaskSpec {
  */
 export interface RootLayout {
   sparse: SparseConfig;
+}
+
+/** The head a task running an encoder of `enc` gets: as many outputs as labels (one for regression). */
+export function headConfigFor(spec: TaskSpec, enc: { dModel: number; initStd: number }, dropout = 0.1): HeadConfig {
+  return {
+    type: spec.type,
+    dModel: enc.dModel,
+    classes: Math.max(1, spec.labels.length),
+    dropout,
+    initStd: enc.initStd,
+    pooling: spec.pooling ?? 'cls',
+  };
 }
 
 export class TaskModel extends Module {
@@ -120,25 +133,16 @@ export class TaskModel extends Module {
   // ------------------------------------------------------------------------------ tasks
 
   /**
-   * Adds a task that runs the root stack and a new head of its own (joint training; in a skill
-   * layout the task's skills are its row of the skill table).
+   * Adds a task that runs the root stack and a head of its own (joint training; in a skill layout
+   * the task's skills are its row of the skill table): a new head, or `head`, one already built
+   * (and loaded) for it from headConfigFor.
    */
-  addTask(spec: TaskSpec, o: { source?: TaskSource | null; dropout?: number } = {}): TaskPath {
+  addTask(spec: TaskSpec, o: { source?: TaskSource | null; dropout?: number; head?: TaskHead } = {}): TaskPath {
     if (this.tasks.has(spec.name)) throw new Error(`task "${spec.name}" already exists`);
     const emb = this.store.get(this.root.embeddings, 'embeddings').config;
-    const head = this.store.create(
-      'head',
-      {
-        type: spec.type,
-        dModel: emb.dModel,
-        classes: Math.max(1, spec.labels.length),
-        dropout: o.dropout ?? 0.1,
-        initStd: emb.initStd,
-        pooling: spec.pooling ?? 'cls',
-      },
-      spec.name,
-      this.rng,
-    );
+    const head = o.head
+      ? this.store.add('head', o.head.cfg, o.head, spec.name, false)
+      : this.store.create('head', headConfigFor(spec, emb, o.dropout), spec.name, this.rng);
     return this.addTaskPath(spec, o.source ?? null, { ...this.rootPath(spec.name), head: head.id });
   }
 

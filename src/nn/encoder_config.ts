@@ -50,16 +50,19 @@ export type EncoderConfig = z.output<typeof encoderConfigSchema>;
 
 export const DEFAULT_ENCODER: EncoderConfig = encoderConfigSchema.parse({});
 
-// A saved config must be complete: a missing key is an error here, not a silent default.
-const completeEncoderConfig = z
-  .strictObject(
-    Object.fromEntries(Object.entries(encoderFields).map(([k, s]) => [k, s.unwrap()])) as {
-      [K in keyof typeof encoderFields]: ReturnType<(typeof encoderFields)[K]['unwrap']>;
-    },
-  )
-  .superRefine((v, ctx) => headsDivideDModel(v, ctx));
+/**
+ * The encoder's keys as a saved config holds them: every key required (a missing key is an error
+ * in a model folder, not a silent default), same bounds. Model folders' schemas (model/folder_schema.ts)
+ * spread these into their own objects.
+ */
+export const savedEncoderFields = Object.fromEntries(Object.entries(encoderFields).map(([k, s]) => [k, s.unwrap()])) as {
+  [K in keyof typeof encoderFields]: ReturnType<(typeof encoderFields)[K]['unwrap']>;
+};
+
+/** A complete encoder config (a model folder's, or a component's). */
+export const savedEncoderConfigSchema = z.strictObject(savedEncoderFields).superRefine((v, ctx) => headsDivideDModel(v, ctx));
 
 /** Checks a complete config for shapes that cannot work; throws a RangeError naming `where`.key. */
 export function validateEncoderConfig(c: EncoderConfig, where = 'model'): void {
-  parseOrThrow(completeEncoderConfig, c, { prefix: where });
+  parseOrThrow(savedEncoderConfigSchema, c, { prefix: where });
 }

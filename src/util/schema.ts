@@ -86,20 +86,35 @@ function jsonTypeOf(v: unknown): string {
   return typeof v;
 }
 
+/** A discriminated union's branch whose constant key (e.g. "kind": "block") the value has. */
+function discriminated(options: Json[], value: unknown): Json | undefined {
+  if (!isObject(value)) return undefined;
+  return options.find((o) => {
+    const props = o.properties as Record<string, Json> | undefined;
+    const consts = Object.entries(props ?? {}).filter(([, p]) => 'const' in p);
+    return consts.length > 0 && consts.every(([k, p]) => value[k] === p.const);
+  });
+}
+
 /**
- * The branch of an anyOf that a value of this type is checked against. When none fits, `descend`
- * picks one that can hold keys (to walk further in); otherwise the anyOf itself is kept, so the
- * message lists every alternative.
+ * The branch of an anyOf (or a discriminated union's oneOf) that a value of this type is checked
+ * against. When none fits, `descend` picks one that can hold keys (to walk further in); otherwise
+ * the union itself is kept, so the message lists every alternative.
  */
 function branchFor(node: Json, value: unknown, descend = false): Json {
-  const options = node.anyOf as Json[] | undefined;
+  const options = (node.anyOf ?? node.oneOf) as Json[] | undefined;
   if (!options) return node;
   const t = jsonTypeOf(value);
   const fits = (o: Json) => {
     const types = ([] as unknown[]).concat(o.type ?? []);
     return types.includes(t) || (t === 'integer' && types.includes('number'));
   };
-  return options.find(fits) ?? (descend ? options.find((o) => o.properties || o.items || o.additionalProperties) : undefined) ?? node;
+  return (
+    discriminated(options, value) ??
+    (node.oneOf && t === 'object' ? undefined : options.find(fits)) ??
+    (descend ? options.find((o) => o.properties || o.items || o.additionalProperties) : undefined) ??
+    node
+  );
 }
 
 /** The JSON Schema node that describes the value at `path` (walking the input alongside). */
@@ -138,7 +153,8 @@ function plural(node: Json): string {
 
 /** "an integer in [1, 1024]", "a number > 0", "one of "mlm", "clm"", "a string or null". */
 export function phrase(node: Json): string {
-  if (node.anyOf) return (node.anyOf as Json[]).map(phrase).join(' or ');
+  const union = (node.anyOf ?? node.oneOf) as Json[] | undefined;
+  if (union) return [...new Set(union.map(phrase))].join(' or ');
   if (Array.isArray(node.type)) return node.type.map((t) => phrase({ ...node, type: t })).join(' or ');
   if (node.enum) {
     const vals = node.enum as unknown[];
@@ -180,11 +196,21 @@ export function phrase(node: Json): string {
   }
 }
 
-function shown(v: unknown): string {
+/**
+ * A value in a message: its JSON when short, else what it is ("a list", "an object"); "nothing"
+ * for a missing value. Never throws: a value nested too deep for JSON.stringify is "a list" too.
+ */
+export function shown(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  const s = JSON.stringify(v);
-  return s.length <= 60 ? s : Array.isArray(v) ? 'a list' : 'an object';
+  let s: string;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    s = '';
+  }
+  if (s && s.length <= 60) return s;
+  return Array.isArray(v) ? 'a list' : typeof v === 'string' ? `a string of ${v.length} characters` : 'an object';
 }
 
 /** "train.steps", "tasks[1].type"; with quote, "\"tasks[1].type\"". */
@@ -228,9 +254,12 @@ export function explain(schema: z.ZodType, error: z.ZodError, input: unknown, st
     return { path, message };
   }
   const value = valueAt(input, path);
-  const node = nodeAt(root, path, input);
+  // A discriminated union's key with no branch of its own ("kind": "blok"): the values it takes.
+  const options = issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options) ? (issue.options as unknown[]) : null;
+  const node = options ? { enum: options } : nodeAt(root, path, input);
   const what = node ? phrase(node) : issue.message;
-  if (value === undefined && issue.code === 'invalid_type') return { path, expected: what, message: `${keyName(path, style)} is required (${what})` };
+  if (value === undefined && (issue.code === 'invalid_type' || options))
+    return { path, expected: what, message: `${keyName(path, style)} is required (${what})` };
   return { path, expected: what, message: `${keyName(path, style)} must be ${what}, got ${shown(value)}` };
 }
 

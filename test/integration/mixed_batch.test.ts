@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { backendName } from '../../src/engine/index.js';
 import { loadModel, type MixedRequest } from '../../src/model/index.js';
 import { assertDeepClose } from '../helpers.js';
-import { WORDS, makeFolders, type Folders } from '../model_folders.js';
+import { WORDS, makeFolders, type Folders } from '../cli_folders.js';
 
 let root: string;
 let folders: Folders;

@@ -17,7 +17,7 @@ import { backendName } from '../../src/engine/index.js';
 import { describePath, loadModel, pathComponents, type MixedRequest, type Prediction, type TaskModel } from '../../src/model/index.js';
 import { buildServer, folderVersion, type ServeConfig } from '../../src/serve/index.js';
 import { assertDeepClose } from '../helpers.js';
-import { CLI, WORDS, makeFolders, type Folders } from '../model_folders.js';
+import { CLI, WORDS, makeFolders, type Folders } from '../cli_folders.js';
 
 let root: string;
 let folders: Folders;

@@ -2,7 +2,10 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, Tensor, floatToHalf, intTensor, parseSafetensors, serializeSafetensors, tensor } from '../../src/engine/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng, Tensor, floatToHalf, intTensor, parseSafetensors, readSafetensors, serializeSafetensors, tensor } from '../../src/engine/index.js';
+import { InputError } from '../../src/util/errors.js';
 
 it('round-trips float32 and int32 tensors with metadata, data 8-byte aligned', () => {
   const a = tensor([1.5, -2, 3.25, Math.PI, -0, 1e-30], [2, 3]);
@@ -21,13 +24,22 @@ it('round-trips float32 and int32 tensors with metadata, data 8-byte aligned', (
   assert.equal(back.tensors.get('e')!.size, 0);
 });
 
-it('rejects damaged files with the file and tensor named', () => {
+/** Parsing throws an InputError (the CLI's exit 2, not an internal error) naming `file`. */
+const refuses = (fn: () => unknown, file: string, re: RegExp) =>
+  assert.throws(fn, (e: unknown) => e instanceof InputError && e.file === file && e.message.startsWith(file) && re.test(e.message));
+
+it('rejects damaged files with the file and tensor named, as input errors', () => {
   const good = serializeSafetensors({ w: tensor([1, 2, 3, 4], [2, 2]) });
-  assert.throws(() => parseSafetensors(good.subarray(0, 5), 'm.safetensors'), /m\.safetensors: not a safetensors file/);
-  assert.throws(() => parseSafetensors(good.subarray(0, good.length - 4), 'm.safetensors'), /m\.safetensors: tensor "w": data_offsets/);
+  refuses(() => parseSafetensors(good.subarray(0, 5), 'm.safetensors'), 'm.safetensors', /m\.safetensors: not a safetensors file/);
+  refuses(() => parseSafetensors(good.subarray(0, good.length - 4), 'm.safetensors'), 'm.safetensors', /m\.safetensors: tensor "w": data_offsets/);
   const bad = Buffer.from(good);
   bad.writeBigUInt64LE(10n ** 12n, 0);
-  assert.throws(() => parseSafetensors(bad, 'm.safetensors'), /header length/);
+  refuses(() => parseSafetensors(bad, 'm.safetensors'), 'm.safetensors', /header length/);
+  const missing = join(tmpdir(), `pathwise-no-such-${process.pid}.safetensors`);
+  assert.throws(
+    () => readSafetensors(missing),
+    (e: unknown) => e instanceof InputError && e.file === missing && /cannot read .*ENOENT/.test(e.message),
+  );
   const hdr = (h: object) => {
     const j = Buffer.from(JSON.stringify(h));
     const out = Buffer.alloc(8 + j.length + 16);
@@ -35,8 +47,8 @@ it('rejects damaged files with the file and tensor named', () => {
     j.copy(out, 8);
     return out;
   };
-  assert.throws(() => parseSafetensors(hdr({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }), 'f'), /tensor "w": unsupported or missing dtype/);
-  assert.throws(() => parseSafetensors(hdr({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), 'f'), /8 bytes for shape \[3\]/);
+  refuses(() => parseSafetensors(hdr({ w: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }), 'f'), 'f', /tensor "w": unsupported dtype "C64"/);
+  refuses(() => parseSafetensors(hdr({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }), 'f'), 'f', /8 bytes for shape \[3\]/);
 });
 
 it('converts F16, BF16 and I64 on read', () => {
@@ -110,6 +122,6 @@ it('refuses headers and byte ranges the format forbids: gaps, overlaps, trailing
   assert.throws(() => parseSafetensors(file(JSON.stringify({ __metadata__: { n: 3 }, a: t(0, 8) })), 'f'), /__metadata__ must map names to strings/);
   assert.throws(
     () => parseSafetensors(file(JSON.stringify({ a: { dtype: 'toString', shape: [2], data_offsets: [0, 8] } })), 'f'),
-    /unsupported or missing dtype/,
+    /unsupported dtype "toString"/,
   );
 });

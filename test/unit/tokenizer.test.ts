@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { Tokenizer, trainBpe, trainBpeWithReport, bytesToUnicode, type TokenizerJson } from '../../src/data/tokenizer/index.js';
+import { InputError } from '../../src/util/errors.js';
+import { tinyCharsmap } from '../fuzz.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const NM = join(ROOT, 'node_modules');
@@ -374,6 +376,16 @@ describe('errors', () => {
         bad((j) => ((j.added_tokens[1] as unknown as Record<string, unknown>).id = -1)),
         /added\.json: field "added_tokens\[1\]\.id" must be a non-negative integer/,
       ],
+      [
+        'dupid.json',
+        bad((j) => ((j.model.vocab as Record<string, number>)['Ġzz'] = (j.model.vocab as Record<string, number>).a)),
+        /dupid\.json: field "model\.vocab\["Ġzz"\]" has id \d+, which "a" has too/,
+      ],
+      [
+        'addedid.json',
+        bad((j) => (j.added_tokens[0].id = 99999)),
+        /addedid\.json: field "added_tokens\[0\]\.id" is 99999, but the tokenizer gives "\[PAD\]" id 0/,
+      ],
       ['pre.json', bad((j) => (j.pre_tokenizer = 'ByteLevel')), /pre\.json: field "pre_tokenizer" must be null or an object/],
       ['decoder.json', bad((j) => (j.decoder = { type: 'NoSuchDecoder' })), /decoder\.json: the tokenizers library cannot load it \(field "decoder"\): /],
     ];
@@ -381,12 +393,57 @@ describe('errors', () => {
       const f = write(name, content);
       assert.throws(
         () => Tokenizer.fromFile(f),
-        (e: Error) => re.test(e.message) && e.message.startsWith(f),
+        (e: Error) => e instanceof InputError && e.file === f && re.test(e.message) && e.message.startsWith(f),
         name,
       );
     }
     assert.throws(() => Tokenizer.fromFile(join(tmp, 'missing.json')), /missing\.json: cannot read tokenizer file/);
-    assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^Error: inline: not valid JSON/);
+    assert.throws(() => Tokenizer.fromJson('{oops', 'inline'), /^InputError: inline: not valid JSON/);
+  });
+
+  it('refuses normalizer, pre-tokenizer and decoder settings that the tokenizers binding would abort the process on', async () => {
+    const j = tok.toJson() as TokenizerJson & Record<string, unknown>;
+    const refused = (patch: Record<string, unknown>, re: RegExp) =>
+      assert.throws(
+        () => Tokenizer.fromJson({ ...j, ...patch }, 'p.json'),
+        (e: unknown) => e instanceof InputError && e.file === 'p.json' && re.test(e.message),
+        JSON.stringify(patch).slice(0, 80),
+      );
+    refused({ normalizer: { type: 'Replace', pattern: { Regex: 'x*' }, content: 'y' } }, /field "normalizer\.pattern" must not match the empty string/);
+    refused(
+      { normalizer: { type: 'Sequence', normalizers: [{ type: 'Lowercase' }, { type: 'Prepend', prepend: '' }] } },
+      /"normalizer\.normalizers\[1\]\.prepend" must not be empty/,
+    );
+    refused({ pre_tokenizer: { type: 'FixedLength', length: 0 } }, /"pre_tokenizer\.length" must be an integer >= 1/);
+    refused({ decoder: { type: 'Strip', content: 'a', start: 1, stop: 1 } }, /field "decoder" a Strip decoder must strip/);
+    refused({ normalizer: { type: 'Precompiled', precompiled_charsmap: 'AAAA' } }, /"normalizer\.precompiled_charsmap" is too short/);
+    refused(
+      { normalizer: { type: 'Precompiled', precompiled_charsmap: tinyCharsmap(true) } },
+      /precompiled_charsmap" has a trie edge that leads outside the trie/,
+    );
+    refused(
+      { post_processor: { ...(j.post_processor as object), single: [{ SpecialToken: { id: '[BOS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }] } },
+      /"post_processor\.single\[0\]\.SpecialToken\.id" must name one of post_processor\.special_tokens, got "\[BOS\]"/,
+    );
+    refused({ post_processor: { ...(j.post_processor as object), type: 'TemplateProcessing ' } }, /"post_processor\.type" must be one of TemplateProcessing,/);
+    refused(
+      { model: { ...j.model, continuing_subword_prefix: 'null' } },
+      /"model\.merges\[0\]" second token ".+" does not start with model\.continuing_subword_prefix "null"/,
+    );
+    // A valid map loads, and normalises as it says ("A" becomes "a").
+    const mapped = Tokenizer.fromJson({ ...j, normalizer: { type: 'Precompiled', precompiled_charsmap: tinyCharsmap() } }, 'map.json');
+    assert.equal(await mapped.decode((await mapped.encode('A film', null, { addSpecialTokens: false })).ids), 'a film');
+  });
+
+  it('counts ids, not tokens: a vocabulary whose ids skip ahead has vocabSize one more than its largest id', () => {
+    const j = tok.toJson();
+    const vocab = j.model.vocab as Record<string, number>;
+    const last = Object.keys(vocab).at(-1)!;
+    vocab[last] = 99999;
+    const skipped = Tokenizer.fromJson(j, 'skipped');
+    assert.equal(tok.vocabSize, Object.keys(vocab).length);
+    assert.equal(skipped.vocabSize, 100000);
+    assert.equal(skipped.idToToken(99999), last);
   });
 
   it('rejects ids outside the vocabulary and bad encode arguments', async () => {

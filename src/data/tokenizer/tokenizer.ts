@@ -15,9 +15,10 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer, type Encoding as HfEncoding } from 'tokenizers';
 import { InputError } from '../../util/errors.js';
-import { decodeUtf8Strict } from '../../util/utf8.js';
+import { decodeUtf8Strict, firstInvalidUtf8 } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
 import { readFileOr } from '../../util/read_file.js';
+import { shown } from '../../util/schema.js';
 
 export interface SpecialIds {
   pad: number | null;
@@ -56,6 +57,9 @@ const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** Ids are int32 everywhere downstream (encodings, embedding lookups). */
+const MAX_ID = 2 ** 31 - 1;
+const isId = (v: unknown): v is number => isNonNegInt(v) && v <= MAX_ID;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 type WellFormedString = string & { isWellFormed?: () => boolean; toWellFormed?: () => string };
@@ -66,16 +70,21 @@ export function toWellFormed(s: string): string {
   return s.replace(LONE_SURROGATE, '\uFFFD');
 }
 
+/** Throws an InputError naming the file and the field. */
+const fieldError =
+  (source: string) =>
+  (field: string, msg: string): never => {
+    throw new InputError(`${source}: field "${field}" ${msg}`, source);
+  };
+
 /**
  * Checks the parts of a tokenizer.json that matter most, with errors naming file and field.
  * `deep` also checks that every merge's tokens are in the vocabulary (slower on 100k+ vocabularies;
  * the loader runs it only to explain a file that the tokenizers library has rejected).
  */
 export function validateTokenizerJson(json: unknown, source: string, deep = false): asserts json is TokenizerJson {
-  const fail = (field: string, msg: string): never => {
-    throw new Error(`${source}: field "${field}" ${msg}`);
-  };
-  if (!isObj(json)) throw new Error(`${source}: a tokenizer.json must hold a JSON object at the top level`);
+  const fail = fieldError(source);
+  if (!isObj(json)) throw new InputError(`${source}: a tokenizer.json must hold a JSON object at the top level`, source);
   if (!('model' in json)) fail('model', 'is missing');
   const model = json.model;
   if (!isObj(model)) return fail('model', 'must be an object');
@@ -86,23 +95,36 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
     if (type === undefined) fail('model.type', 'is missing');
   }
   if (typeof type !== 'string' || !MODEL_TYPES.includes(type)) {
-    fail('model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${JSON.stringify(type)}`);
+    fail('model.type', `must be one of ${MODEL_TYPES.join(', ')}, got ${shown(type)}`);
   }
   const checkVocabMap = (): Record<string, number> => {
     if (!isObj(model.vocab)) return fail('model.vocab', 'must be an object mapping tokens to ids');
     const vocab = model.vocab;
+    // Each id names one token: two tokens sharing an id would share an embedding row, and decoding
+    // could give back only one of them.
+    const tokenOf = new Map<number, string>();
     for (const tok in vocab) {
       const id = vocab[tok];
-      if (!isNonNegInt(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id, got ${JSON.stringify(id)}`);
+      if (!isId(id)) fail(`model.vocab[${JSON.stringify(tok)}]`, `must be a non-negative integer id (at most ${MAX_ID}), got ${shown(id)}`);
+      const other = tokenOf.get(id as number);
+      if (other !== undefined) fail(`model.vocab[${JSON.stringify(tok)}]`, `has id ${id}, which ${JSON.stringify(other)} has too (ids must be distinct)`);
+      tokenOf.set(id as number, tok);
     }
     return vocab as Record<string, number>;
   };
   const optString = (k: string) => {
     if (model[k] !== undefined && model[k] !== null && typeof model[k] !== 'string') fail(`model.${k}`, 'must be a string or null');
   };
+  // The token the model encodes unknown text as must be in the vocabulary: the binding loads a
+  // file without it and fails on the first unknown character instead.
+  const unkIn = (vocab: Record<string, number>, dflt: string | null) => {
+    const unk = model.unk_token ?? dflt;
+    if (typeof unk === 'string' && !Object.hasOwn(vocab, unk)) fail('model.unk_token', `${JSON.stringify(unk)} is not in model.vocab`);
+  };
   if (type === 'BPE') {
     const vocab = checkVocabMap();
     for (const k of ['unk_token', 'continuing_subword_prefix', 'end_of_word_suffix']) optString(k);
+    unkIn(vocab, null);
     if (model.dropout !== undefined && model.dropout !== null && !(typeof model.dropout === 'number' && model.dropout >= 0 && model.dropout <= 1)) {
       fail('model.dropout', 'must be null or a number in [0, 1]');
     }
@@ -113,11 +135,21 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
       if (typeof m === 'string') {
         const sp = m.indexOf(' ');
         if (sp <= 0 || sp === m.length - 1 || m.indexOf(' ', sp + 1) !== -1) {
-          fail(`model.merges[${i}]`, `must be two tokens separated by one space, got ${JSON.stringify(m)}`);
+          fail(`model.merges[${i}]`, `must be two tokens separated by one space, got ${shown(m)}`);
         }
       } else if (!(Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string')) {
-        fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${JSON.stringify(m)}`);
+        fail(`model.merges[${i}]`, `must be an "a b" string or an [a, b] pair of strings, got ${shown(m)}`);
       }
+    }
+    // With a continuing-subword prefix, the binding cuts it off each merge's second token unchecked:
+    // a token that does not start with it aborts the process (a Rust panic), so it is refused here.
+    const prefix = model.continuing_subword_prefix;
+    if (typeof prefix === 'string' && prefix !== '') {
+      merges.forEach((m, i) => {
+        const b = typeof m === 'string' ? m.slice(m.indexOf(' ') + 1) : (m as [string, string])[1];
+        if (!b.startsWith(prefix))
+          fail(`model.merges[${i}]`, `second token ${JSON.stringify(b)} does not start with model.continuing_subword_prefix ${JSON.stringify(prefix)}`);
+      });
     }
     if (deep) {
       const prefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '';
@@ -131,22 +163,26 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
       }
     }
   } else if (type === 'WordPiece' || type === 'WordLevel') {
-    checkVocabMap();
+    const vocab = checkVocabMap();
     for (const k of ['unk_token', 'continuing_subword_prefix']) optString(k);
+    unkIn(vocab, type === 'WordPiece' ? '[UNK]' : '<unk>');
   } else {
     if (!Array.isArray(model.vocab)) fail('model.vocab', 'must be an array of [piece, score] pairs');
     (model.vocab as unknown[]).forEach((e, i) => {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
-        fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${JSON.stringify(e)}`);
+        fail(`model.vocab[${i}]`, `must be a [piece, score] pair, got ${shown(e)}`);
       }
     });
-    if (model.unk_id !== undefined && model.unk_id !== null && !isNonNegInt(model.unk_id)) fail('model.unk_id', 'must be a non-negative integer or null');
+    const n = (model.vocab as unknown[]).length;
+    const unk = model.unk_id ?? null;
+    if (unk === null ? model.byte_fallback !== true : !(isNonNegInt(unk) && unk < n))
+      fail('model.unk_id', `must be the index of a piece of model.vocab (in [0, ${n})), or null with "byte_fallback": true, got ${shown(model.unk_id)}`);
   }
   if (json.added_tokens !== undefined) {
     if (!Array.isArray(json.added_tokens)) fail('added_tokens', 'must be an array');
     (json.added_tokens as unknown[]).forEach((t, i) => {
       if (!isObj(t)) return fail(`added_tokens[${i}]`, 'must be an object');
-      if (!isNonNegInt(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer, got ${JSON.stringify(t.id)}`);
+      if (!isId(t.id)) fail(`added_tokens[${i}].id`, `must be a non-negative integer id (at most ${MAX_ID}), got ${shown(t.id)}`);
       if (typeof t.content !== 'string' || t.content.length === 0) fail(`added_tokens[${i}].content`, 'must be a non-empty string');
       if (t.special !== undefined && typeof t.special !== 'boolean') fail(`added_tokens[${i}].special`, 'must be a boolean');
     });
@@ -154,7 +190,181 @@ export function validateTokenizerJson(json: unknown, source: string, deep = fals
   for (const k of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     const v = json[k];
     if (v === undefined || v === null) continue;
-    if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${JSON.stringify(v).slice(0, 80)}`);
+    if (!isObj(v) || typeof v.type !== 'string') fail(k, `must be null or an object with a string "type", got ${shown(v)}`);
+  }
+  postProcessorOutput(json.post_processor, 'post_processor', fail);
+  checkPanics(json.normalizer, 'normalizer', 'normalizers', fail);
+  checkPanics(json.pre_tokenizer, 'pre_tokenizer', 'pretokenizers', fail);
+  checkPanics(json.decoder, 'decoder', 'decoders', fail);
+}
+
+/**
+ * Settings the tokenizers binding loads and then aborts the whole process on (a Rust panic, which
+ * no try/catch can stop), in a normalizer, pre-tokenizer or decoder (and in the Sequences of them):
+ * found by fuzzing (test/unit/fuzz_*.test.ts), refused here with the field named.
+ */
+function checkPanics(v: unknown, field: string, listKey: string, fail: (field: string, msg: string) => never): void {
+  if (!isObj(v)) return;
+  if (v.type === 'Sequence' && Array.isArray(v[listKey])) {
+    (v[listKey] as unknown[]).forEach((x, i) => checkPanics(x, `${field}.${listKey}[${i}]`, listKey, fail));
+    return;
+  }
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
+  if (listKey === 'normalizers' && v.type === 'Replace' && isObj(v.pattern)) {
+    // A pattern that matches the empty string (or is empty) panics on the first text.
+    const { String: text, Regex: regex } = v.pattern as { String?: unknown; Regex?: unknown };
+    let matchesEmpty = text === '';
+    if (typeof regex === 'string') {
+      try {
+        matchesEmpty = new RegExp(regex, 'u').test('');
+      } catch {
+        matchesEmpty = regex === '';
+      }
+    }
+    if (matchesEmpty) fail(`${field}.pattern`, 'must not match the empty string');
+  }
+  if (v.type === 'Prepend' && str('prepend') === '') fail(`${field}.prepend`, 'must not be empty');
+  if (v.type === 'FixedLength' && !(isNonNegInt(v.length) && v.length >= 1)) fail(`${field}.length`, `must be an integer >= 1, got ${shown(v.length)}`);
+  if (v.type === 'Strip' && listKey === 'decoders') {
+    const { start, stop } = v;
+    if (!isNonNegInt(start) || !isNonNegInt(stop) || (stop > 0 && (start > 0 || stop > 1)))
+      fail(field, `a Strip decoder must strip from the start, or one character from the end (start 0, stop 1), got start ${shown(start)}, stop ${shown(stop)}`);
+  }
+  if (v.type === 'Precompiled') {
+    const map = str('precompiled_charsmap');
+    // Base64 exactly as the binding's decoder takes it (Node's skips stray characters; the binding aborts).
+    const bytes = map === null ? null : Buffer.from(map, 'base64');
+    const problem = bytes === null ? 'is not a string' : bytes.toString('base64') !== map ? 'is not canonical base64' : charsmapProblem(bytes);
+    if (problem !== null) fail(`${field}.precompiled_charsmap`, `${problem} (a SentencePiece normalisation map, base64)`);
+  }
+}
+
+/**
+ * What is wrong with a SentencePiece normalisation map, or null: a u32 trie size, a darts-clone
+ * double-array trie of that many bytes, then NUL-terminated replacement strings. The binding walks
+ * the trie with every byte of the text and reads the strings its leaves point at, unchecked, so
+ * every node reachable from the root must keep every child slot, and every leaf its string, in range.
+ */
+function charsmapProblem(blob: Buffer): string | null {
+  if (blob.length < 4) return 'is too short';
+  const size = blob.readUInt32LE(0);
+  if (size === 0 || size % 4 !== 0 || 4 + size > blob.length) return `has a trie size (${size} bytes) that does not fit`;
+  const n = size / 4;
+  const unit = (i: number) => blob.readUInt32LE(4 + 4 * i);
+  const offset = (u: number) => (u >>> 10) << ((u & (1 << 9)) >>> 6);
+  const strings = blob.subarray(4 + size);
+  if (firstInvalidUtf8(strings) >= 0) return 'has replacement strings that are not UTF-8';
+  const seen = new Set<number>();
+  const todo = [offset(unit(0))];
+  while (todo.length) {
+    const pos = todo.pop()!;
+    if (seen.has(pos)) continue;
+    seen.add(pos);
+    for (let c = 1; c < 0xf5; c++) {
+      if (c === 0xc0 || c === 0xc1) continue; // bytes UTF-8 text never holds
+      if ((pos ^ c) >= n) return 'has a trie node whose children lie outside the trie';
+      const u = unit(pos ^ c);
+      if ((u & ((1 << 31) | 0xff)) !== c) continue; // not a child labelled c
+      const next = pos ^ c ^ offset(u);
+      if (next >= n) return 'has a trie edge that leads outside the trie';
+      if ((u >>> 8) & 1) {
+        const at = unit(next) & 0x7fffffff;
+        if (at >= strings.length || strings.indexOf(0, at) < 0) return 'has a trie leaf whose string lies outside the map';
+      }
+      todo.push(next);
+    }
+  }
+  return null;
+}
+
+/** The post-processors the binding knows, with their keys besides "type". */
+const POST_PROCESSOR_KEYS: Record<string, string[]> = {
+  TemplateProcessing: ['single', 'pair', 'special_tokens'],
+  BertProcessing: ['sep', 'cls'],
+  RobertaProcessing: ['sep', 'cls', 'trim_offsets', 'add_prefix_space'],
+  ByteLevel: ['add_prefix_space', 'trim_offsets', 'use_regex'],
+  Sequence: ['processors'],
+};
+
+/** What a post-processor adds to an encoding: the ids of its special tokens, and one more than the largest segment id it sets. */
+interface PostProcessorOutput {
+  ids: number[];
+  typeIds: number;
+}
+
+/**
+ * Checks the post-processor's fields and says what it adds. The tokenizers binding trusts them:
+ * a template naming a special token it does not define, or a single-text template that uses the
+ * pair's text, aborts the whole process (a Rust panic) on the first encode, so they are refused
+ * here. Its ids and segment ids go into encodings unchecked, so the loader bounds them too.
+ */
+function postProcessorOutput(p: unknown, field: string, fail: (field: string, msg: string) => never): PostProcessorOutput {
+  if (p === undefined || p === null) return { ids: [], typeIds: 1 };
+  if (!isObj(p)) return fail(field, 'must be null or an object');
+  // The binding picks a post-processor by its fields, not by "type" (a "TemplateProcessing " with a
+  // stray space loads as a template), so the type must be one it has and the keys that type's own.
+  const keys = POST_PROCESSOR_KEYS[p.type as string];
+  if (!Object.hasOwn(POST_PROCESSOR_KEYS, p.type as string))
+    fail(`${field}.type`, `must be one of ${Object.keys(POST_PROCESSOR_KEYS).join(', ')}, got ${shown(p.type)}`);
+  const extra = Object.keys(p).find((k) => k !== 'type' && !keys.includes(k));
+  if (extra !== undefined) fail(`${field}.${extra}`, `is not a key of a ${p.type} post-processor (${keys.join(', ')})`);
+  for (const k of ['trim_offsets', 'add_prefix_space', 'use_regex']) {
+    if (p[k] !== undefined && typeof p[k] !== 'boolean') fail(`${field}.${k}`, `must be true or false, got ${shown(p[k])}`);
+  }
+  const pairOf = (k: string): number => {
+    const v = p[k];
+    if (!(Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && isId(v[1]))) fail(`${field}.${k}`, `must be a [token, id] pair, got ${shown(v)}`);
+    return (v as [string, number])[1];
+  };
+  switch (p.type) {
+    case 'BertProcessing':
+      return { ids: [pairOf('sep'), pairOf('cls')], typeIds: 2 };
+    case 'RobertaProcessing':
+      return { ids: [pairOf('sep'), pairOf('cls')], typeIds: 1 };
+    case 'Sequence': {
+      if (!Array.isArray(p.processors)) fail(`${field}.processors`, 'must be an array of post-processors');
+      const parts = (p.processors as unknown[]).map((q, i) => postProcessorOutput(q, `${field}.processors[${i}]`, fail));
+      return { ids: parts.flatMap((x) => x.ids), typeIds: Math.max(1, ...parts.map((x) => x.typeIds)) };
+    }
+    case 'TemplateProcessing': {
+      const special = p.special_tokens;
+      if (!isObj(special)) return fail(`${field}.special_tokens`, 'must be an object');
+      const ids: number[] = [];
+      for (const [k, t] of Object.entries(special)) {
+        const at = `${field}.special_tokens[${JSON.stringify(k)}]`;
+        if (!isObj(t) || t.id !== k) fail(at, `must be an object whose "id" is ${JSON.stringify(k)}`);
+        const e = t as Obj;
+        if (!Array.isArray(e.ids) || !e.ids.every(isId)) fail(`${at}.ids`, 'must be an array of token ids');
+        if (!Array.isArray(e.tokens) || !e.tokens.every((x) => typeof x === 'string') || e.tokens.length !== (e.ids as unknown[]).length)
+          fail(`${at}.tokens`, 'must be an array of strings, one per id');
+        ids.push(...(e.ids as number[]));
+      }
+      let typeIds = 1;
+      for (const k of ['single', 'pair']) {
+        const pieces = p[k];
+        if (!Array.isArray(pieces)) fail(`${field}.${k}`, 'must be an array of pieces');
+        const seqs = new Set<string>();
+        (pieces as unknown[]).forEach((piece, i) => {
+          const at = `${field}.${k}[${i}]`;
+          const body = isObj(piece) ? (piece.Sequence ?? piece.SpecialToken) : undefined;
+          if (!isObj(body) || Object.keys(piece as Obj).length !== 1 || !isNonNegInt(body.type_id) || body.type_id > 255)
+            fail(at, 'must be {"Sequence": {"id": "A" or "B", "type_id": N}} or {"SpecialToken": {"id": NAME, "type_id": N}}, N in [0, 255]');
+          const b = body as Obj;
+          typeIds = Math.max(typeIds, (b.type_id as number) + 1);
+          if ((piece as Obj).Sequence !== undefined) {
+            if (b.id !== 'A' && b.id !== 'B') fail(`${at}.Sequence.id`, `must be "A" or "B", got ${shown(b.id)}`);
+            seqs.add(b.id as string);
+          } else if (typeof b.id !== 'string' || !Object.hasOwn(special, b.id))
+            fail(`${at}.SpecialToken.id`, `must name one of ${field}.special_tokens, got ${shown(b.id)}`);
+        });
+        if (k === 'single' && seqs.has('B')) fail(`${field}.single`, 'must not use the pair\'s sequence "B"');
+        if (k === 'pair' && !(seqs.has('A') && seqs.has('B'))) fail(`${field}.pair`, 'must use both sequences, "A" and "B"');
+      }
+      return { ids, typeIds };
+    }
+    default:
+      // ByteLevel only adjusts offsets.
+      return { ids: [], typeIds: 1 };
   }
 }
 
@@ -188,12 +398,13 @@ export function stringifyTokenizerJson(json: TokenizerJson): string {
  * byte-level BPE, no prefix space, no special tokens added around sequences.
  */
 export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: string, source = '<gpt2>'): TokenizerJson {
-  if (!isObj(encoder)) throw new Error(`${source}: the encoder must be a JSON object mapping tokens to ids`);
+  if (!isObj(encoder)) throw new InputError(`${source}: the encoder must be a JSON object mapping tokens to ids`, source);
   const merges: [string, string][] = [];
   mergesText.split(/\r?\n/).forEach((line, i) => {
     if (line.length === 0 || (i === 0 && line.startsWith('#version'))) return;
     const parts = line.split(' ');
-    if (parts.length !== 2) throw new Error(`${source}: line ${i + 1} must be two tokens separated by one space, got ${JSON.stringify(line)}`);
+    if (parts.length !== 2)
+      throw new InputError(`${source}: line ${i + 1} must be two tokens separated by one space, got ${JSON.stringify(line)}`, source, i + 1);
     merges.push([parts[0], parts[1]]);
   });
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
@@ -225,7 +436,7 @@ export function gpt2TokenizerJson(encoder: Record<string, number>, mergesText: s
 }
 
 function readText(path: string, what: string): string {
-  const bytes = readFileOr(path, (code) => new Error(`${path}: cannot read ${what}: ${code}`));
+  const bytes = readFileOr(path, (code) => new InputError(`${path}: cannot read ${what}: ${code}`, path));
   // Strictly: invalid bytes are named as such, not decoded to U+FFFD and blamed on a merge later.
   return decodeUtf8Strict(bytes, path, InputError);
 }
@@ -234,7 +445,7 @@ function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${source}: not valid JSON: ${(e as Error).message}`);
+    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`, source);
   }
 }
 
@@ -246,7 +457,7 @@ function loadHf(text: string, source: string, json: unknown): HfTokenizer {
     validateTokenizerJson(json, source, true); // a precise "file: field ..." error if we can find one
     const field = rejectedField(json as TokenizerJson);
     const where = field === null ? '' : ` (field "${field}")`;
-    throw new Error(`${source}: the tokenizers library cannot load it${where}: ${(e as Error).message}`);
+    throw new InputError(`${source}: the tokenizers library cannot load it${where}: ${(e as Error).message}`, source);
   }
   tok.disableTruncation();
   tok.disablePadding();
@@ -281,6 +492,33 @@ function rejectedField(json: TokenizerJson): string | null {
   return null;
 }
 
+/**
+ * One more than the largest id the tokenizer can produce (its vocabulary, added tokens and the
+ * post-processor's special tokens). The binding's getVocabSize counts tokens,
+ * so a file whose ids skip ahead (a token given id 99999 in a vocabulary of 300) would pass a check
+ * against the model's embedding rows and then index past them. An added token must also keep the
+ * id the file gives it: the binding would otherwise assign another (the vocabulary's id for the
+ * same text, or the next free one) and the special ids read from the file would be wrong.
+ */
+function idBound(json: TokenizerJson, tok: HfTokenizer, source: string, postIds: number[]): number {
+  const vocab = json.model.vocab;
+  let bound = 0;
+  if (Array.isArray(vocab)) bound = vocab.length;
+  else for (const id of Object.values(vocab as Record<string, number>)) bound = Math.max(bound, id + 1);
+  for (const id of postIds) bound = Math.max(bound, id + 1);
+  (json.added_tokens ?? []).forEach((t, i) => {
+    const got = tok.tokenToId(t.content);
+    if (got !== t.id) {
+      throw new InputError(
+        `${source}: field "added_tokens[${i}].id" is ${t.id}, but the tokenizer gives ${JSON.stringify(t.content)} id ${got ?? 'none'} (an added token's id must be free or its vocabulary entry's)`,
+        source,
+      );
+    }
+    bound = Math.max(bound, t.id + 1);
+  });
+  return bound;
+}
+
 function toEncoded(e: HfEncoding): EncodedText {
   return { ids: Int32Array.from(e.getIds()), typeIds: Int32Array.from(e.getTypeIds()) };
 }
@@ -296,8 +534,13 @@ function checkTexts(texts: unknown, what: string): string[] {
 export class Tokenizer {
   /** Where the tokenizer came from (a file path, '<trained>', or the name given to fromJson). */
   readonly source: string;
-  /** Number of ids, added tokens included; every id is in [0, vocabSize). */
+  /**
+   * One more than the largest id (vocabulary and added tokens): every id the tokenizer can produce
+   * is in [0, vocabSize). Not the number of tokens: a file may leave ids unused.
+   */
   readonly vocabSize: number;
+  /** One more than the largest segment id (typeIds) an encoding can hold: 1 unless the post-processor marks pairs. */
+  readonly typeVocabSize: number;
   readonly specialIds: Readonly<SpecialIds>;
   /** Set when the tokenizer was made by Tokenizer.train. */
   readonly trainReport: BpeTrainReport | null;
@@ -313,7 +556,9 @@ export class Tokenizer {
     this.source = source;
     this.trainReport = report;
     this.full = loadHf(text, source, json);
-    this.vocabSize = this.full.getVocabSize(true);
+    const post = postProcessorOutput(json.post_processor, 'post_processor', fieldError(source));
+    this.vocabSize = Math.max(this.full.getVocabSize(true), idBound(json, this.full, source, post.ids));
+    this.typeVocabSize = post.typeIds;
     const specials = new Map<string, number>();
     for (const t of json.added_tokens ?? []) if (t.special) specials.set(t.content, t.id);
     const ids: SpecialIds = { pad: null, unk: null, cls: null, sep: null, mask: null };

@@ -1,0 +1,100 @@
+// config.json of each kind of model folder (folder.ts describes the kinds), declared once as zod
+// schemas: the keys each kind holds, and the bounds every value must meet before anything is
+// allocated for it. The encoder's keys come from nn/encoder_config.ts and the sparse layouts from
+// sparse/schema.ts, so a key means the same everywhere. Task entries and paths are checked where
+// they are read (folder.ts, task_entry.ts): their checks are about other entries (a head's kind, a
+// name used twice). A load uses the values these schemas give: what the folder holds, and for a
+// key of a sparse layout that it lacks, the default that key has wherever the layout is read.
+
+import { z } from 'zod';
+import { headsDivideDModel, savedEncoderConfigSchema, savedEncoderFields } from '../nn/encoder_config.js';
+import { blockSparseSchema, sparseSchema } from '../sparse/schema.js';
+import { TASK_TYPES, type TaskType } from '../tasks/task.js';
+import { probability } from '../util/schema.js';
+import { COMPONENT_ID, COMPONENT_KINDS, type ComponentKind } from './components.js';
+
+const { dModel, layerNormEps, initStd } = savedEncoderFields;
+
+/** What each kind of component is built from (components.ts: KindMap). */
+export const componentConfigSchemas = {
+  /** The whole encoder config: Embeddings reads vocabulary, positions, segments, norm placement. */
+  embeddings: savedEncoderConfigSchema,
+  /** The whole encoder config, and what stands in the FFN slot (absent: a dense FFN). */
+  block: z.strictObject({ ...savedEncoderFields, sparse: blockSparseSchema.optional() }).superRefine((v, ctx) => headsDivideDModel(v, ctx)),
+  final_norm: z.strictObject({ dModel, layerNormEps }),
+  adapter: z.strictObject({
+    dModel,
+    size: z
+      .int()
+      .min(1)
+      .max(1 << 15),
+    layerNormEps,
+    initStd,
+  }),
+  head: z.strictObject({
+    type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]),
+    dModel,
+    classes: z
+      .int()
+      .min(1)
+      .max(1 << 21),
+    dropout: probability(),
+    initStd,
+    pooling: z.enum(['cls', 'mean']).optional(),
+  }),
+} satisfies Record<ComponentKind, z.ZodType>;
+
+/** One entry of a "components" folder's `components`: the schema of its config is its kind's. */
+const componentEntry = z.discriminatedUnion(
+  'kind',
+  COMPONENT_KINDS.map((kind) =>
+    z.strictObject({
+      id: z.string().regex(COMPONENT_ID),
+      kind: z.literal(kind),
+      owner: z.string().nullable(),
+      locked: z.boolean(),
+      config: componentConfigSchemas[kind],
+    }),
+  ) as unknown as [z.ZodObject, ...z.ZodObject[]],
+);
+
+/** Keys every Pathwise folder may hold. */
+const common = {
+  model_type: z.literal('pathwise'),
+  architectures: z.array(z.string()).optional(),
+  format: z.int().min(1).optional(),
+};
+
+/** A pretrained encoder with its LM head (`pathwise pretrain`). */
+export const baseFolderSchema = z
+  .strictObject({ ...common, ...savedEncoderFields, sparse: sparseSchema.optional() })
+  .superRefine((v, ctx) => headsDivideDModel(v, ctx));
+
+/** An encoder with a head per task (`pathwise train`); the task entries are checked by task_entry.ts. */
+export const encoderFolderSchema = z
+  .strictObject({
+    ...common,
+    layout: z.literal('encoder').optional(),
+    ...savedEncoderFields,
+    sparse: sparseSchema.optional(),
+    maxLen: z.int().min(2).optional(),
+    tasks: z.array(z.unknown()).optional(),
+  })
+  .superRefine((v, ctx) => headsDivideDModel(v, ctx));
+
+/** Tasks on paths of their own through a component store (`pathwise add-task`). */
+export const componentsFolderSchema = z.strictObject({
+  ...common,
+  layout: z.literal('components').optional(),
+  /** Folders written before `format` existed. */
+  pathSystemVersion: z.literal(1).optional(),
+  maxLen: z.int().min(2),
+  root: z.strictObject({
+    embeddings: z.string(),
+    blocks: z.array(z.string()).min(1),
+    finalNorm: z.string().nullable().optional(),
+  }),
+  sparse: sparseSchema.optional(),
+  components: z.array(componentEntry).min(1),
+  tasks: z.array(z.unknown()),
+});
