@@ -174,11 +174,12 @@ export function stringifyTokenizerJson(json: TokenizerJson): string {
   if (listVocab) {
     const entries = Object.entries(vocab as Record<string, number>).sort((x, y) => x[1] - y[1]);
     const body = entries.map(([t, id]) => `${ind}${JSON.stringify(t)}: ${id}`).join(',\n');
-    s = s.replace(JSON.stringify(VOCAB), entries.length ? `{\n${body}\n    }` : '{}');
+    // A function, not a string: a replacement string would read "$$" or "$&" in a token as patterns.
+    s = s.replace(JSON.stringify(VOCAB), () => (entries.length ? `{\n${body}\n    }` : '{}'));
   }
   if (Array.isArray(merges)) {
     const body = merges.map((m) => ind + JSON.stringify(m).replace(/^\["(.*)","(.*)"\]$/, '["$1", "$2"]')).join(',\n');
-    s = s.replace(JSON.stringify(MERGES), merges.length ? `[\n${body}\n    ]` : '[]');
+    s = s.replace(JSON.stringify(MERGES), () => (merges.length ? `[\n${body}\n    ]` : '[]'));
   }
   return s + '\n';
 }
