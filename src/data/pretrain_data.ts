@@ -83,17 +83,22 @@ export function tokenizerFor(texts: CorpusTexts, vocabSize: number, log: (s: str
   return tok;
 }
 
-/** Encodes documents into one stream with [SEP] between documents. */
+/**
+ * Encodes documents into one stream with [SEP] between documents. Every id of every document is
+ * used, however long: Tokenizer.encodeWhole encodes a long document in pieces cut where the ids
+ * cannot change, so memory follows the piece size and the stream (4 bytes per id), not the longest
+ * document. A 50 MB one-line corpus gives all its ~10M ids as windows, as a corpus of many short
+ * documents would: what is bounded is memory, not how much of the corpus is used.
+ */
 async function tokenStream(tok: Tokenizer, docs: string[]): Promise<Int32Array> {
   const sep = tok.specialIds.sep;
   if (sep === null) throw new Error('the tokenizer has no [SEP] token');
   const parts: Int32Array[] = [];
   let total = 0;
   for (let i = 0; i < docs.length; i += 512) {
-    const enc = await tok.encodeBatch(docs.slice(i, i + 512), null, { addSpecialTokens: false });
-    for (const e of enc) {
-      parts.push(e.ids, Int32Array.of(sep));
-      total += e.ids.length + 1;
+    for (const ids of await tok.encodeWhole(docs.slice(i, i + 512))) {
+      parts.push(ids, Int32Array.of(sep));
+      total += ids.length + 1;
     }
   }
   const out = new Int32Array(total);

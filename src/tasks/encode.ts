@@ -59,29 +59,45 @@ async function encodeSequences(tok: Tokenizer, examples: readonly Example[], max
 }
 
 /**
- * Tagging examples, word by word (each word with the leading space running text gives it), all
- * words of all examples in one tokenizer call; words that do not fit in maxLen are dropped.
+ * Tagging examples, word by word (each word with the leading space running text gives it); words
+ * that do not fit in maxLen are dropped. Words are encoded maxLen per example at a time, all
+ * examples in one tokenizer call, and an example's next words only while it still has room, so a
+ * huge example costs memory for the words that can fit, not for all of them. Each word is encoded
+ * with maxLength maxLen: a word of more ids never fits (it would need [CLS] + maxLen + [SEP]), and
+ * cut to maxLen ids it still does not.
  */
 async function encodeTagged(tok: Tokenizer, examples: readonly Example[], maxLen: number, cls: number, sep: number): Promise<Encoded[]> {
   const words = examples.map(exampleWords);
-  const flat = words.flatMap((ws) => ws.map((w, i) => (i === 0 ? w : ' ' + w)));
-  const pieces = flat.length ? await tok.encodeBatch(flat, null, { addSpecialTokens: false }) : [];
-  let k = 0;
-  return words.map((ws) => {
-    const ids = [cls];
-    const firsts: number[] = [];
-    let full = false;
-    for (let w = 0; w < ws.length; w++, k++) {
-      const p = pieces[k].ids;
-      if (full || ids.length + p.length + 1 > maxLen) {
-        full = true;
-        continue;
-      }
-      firsts.push(ids.length);
-      for (const id of p) ids.push(id);
+  const ids = examples.map(() => [cls]);
+  const firsts: number[][] = examples.map(() => []);
+  const next = examples.map(() => 0);
+  const full = examples.map(() => false);
+  let open = examples.map((_, b) => b).filter((b) => words[b].length > 0);
+  while (open.length > 0) {
+    const flat: string[] = [];
+    for (const b of open) {
+      const end = Math.min(words[b].length, next[b] + maxLen);
+      for (let w = next[b]; w < end; w++) flat.push(w === 0 ? words[b][w] : ' ' + words[b][w]);
     }
-    ids.push(sep);
-    return { ids: Int32Array.from(ids), types: new Int32Array(ids.length), firsts: Int32Array.from(firsts) };
+    const pieces = await tok.encodeBatch(flat, null, { addSpecialTokens: false, maxLength: maxLen });
+    let k = 0;
+    for (const b of open) {
+      const end = Math.min(words[b].length, next[b] + maxLen);
+      for (; next[b] < end; next[b]++, k++) {
+        const p = pieces[k].ids;
+        if (full[b] || ids[b].length + p.length + 1 > maxLen) {
+          full[b] = true;
+          continue;
+        }
+        firsts[b].push(ids[b].length);
+        for (const id of p) ids[b].push(id);
+      }
+    }
+    open = open.filter((b) => !full[b] && next[b] < words[b].length);
+  }
+  return ids.map((x, b) => {
+    x.push(sep);
+    return { ids: Int32Array.from(x), types: new Int32Array(x.length), firsts: Int32Array.from(firsts[b]) };
   });
 }
 

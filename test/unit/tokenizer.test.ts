@@ -317,6 +317,17 @@ describe('tokenizer.json files', () => {
       assert.deepEqual(Array.from(encs[i].ids), ref.encode(sentences[i]), JSON.stringify(sentences[i]));
       assert.equal(await gpt2.decode(encs[i].ids), sentences[i]);
     }
+    // Saved and loaded back, it is the same tokenizer: tokens such as "$$" and "Ġ$$" are written
+    // as they are (a replacement string once turned "$$" into "$").
+    const file = join(tmp, 'gpt2.json');
+    gpt2.save(file);
+    const back = Tokenizer.fromFile(file);
+    assert.equal(back.vocabSize, 50257);
+    assert.equal(back.tokenToId('$$'), gpt2.tokenToId('$$'));
+    assert.deepEqual(
+      (await back.encodeBatch(sentences)).map((e) => Array.from(e.ids)),
+      encs.map((e) => Array.from(e.ids)),
+    );
   });
 });
 

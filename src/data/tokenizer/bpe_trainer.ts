@@ -17,6 +17,10 @@
 //      under lazy deletion; stop at vocabSize tokens or when the best pair is rarer than
 //      minFrequency.
 //
+// A pre-token longer than MAX_TRAIN_WORD code units (a 50 MB line without spaces is one) is counted
+// as pieces of that length, so that the merge phase, whose cost per merge grows with the length of
+// the words it rewrites, stays bounded; long runs of one character dedupe into a single piece.
+//
 // Pre-tokenization uses JavaScript's regex engine and the binding uses Rust's; both read the same
 // pattern, and the few characters their `\s` classes disagree on (U+0085, U+FEFF, U+180E) can only
 // change which merges are learnt, never whether text is encodable: every byte is in the alphabet.
@@ -82,7 +86,7 @@ export interface BpeTrainReport {
   merges: number;
   stopReason: BpeStopReason;
   texts: number;
-  /** Pre-tokens counted, and distinct ones. */
+  /** Pre-tokens counted (a pre-token over MAX_TRAIN_WORD counts once per piece), and distinct ones. */
   words: number;
   distinctWords: number;
   bytes: number;
@@ -92,6 +96,14 @@ export interface BpeTrainReport {
 }
 
 export const DEFAULT_SPECIAL_TOKENS: readonly string[] = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+
+/**
+ * Pre-tokens longer than this (UTF-16 code units) are counted as consecutive pieces of this length
+ * (the last shorter, never splitting a surrogate pair). Far above any word of real text (the
+ * longest in the built-in corpus and tasks is 305, a run of digits in spam); a merge could only
+ * ever make a token this long from such a run.
+ */
+export const MAX_TRAIN_WORD = 1024;
 
 /** The exact pattern of HF's ByteLevel pre-tokenizer (GPT-2). */
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -218,8 +230,20 @@ export function trainBpeWithReport(texts: Iterable<string>, opts: BpeTrainOption
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const w = m[0];
-      wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
-      nWords++;
+      if (w.length <= MAX_TRAIN_WORD) {
+        wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
+        nWords++;
+        continue;
+      }
+      for (let a = 0; a < w.length; ) {
+        let b = Math.min(a + MAX_TRAIN_WORD, w.length);
+        const c = w.charCodeAt(b - 1);
+        if (b < w.length && c >= 0xd800 && c <= 0xdbff) b--; // keep a surrogate pair together
+        const piece = w.slice(a, b);
+        wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
+        nWords++;
+        a = b;
+      }
     }
     if (onProgress && nTexts % 200_000 === 0) onProgress({ phase: 'count', texts: nTexts, words: nWords });
   }

@@ -8,6 +8,7 @@ export {
   byteAlphabet,
   DEFAULT_SPECIAL_TOKENS,
   GPT2_PATTERN,
+  MAX_TRAIN_WORD,
   type AddedTokenJson,
   type BpeProgress,
   type BpeStopReason,
@@ -24,4 +25,7 @@ export {
   type EncodeOptions,
   type EncodedText,
   type SpecialIds,
+  MAX_CUT_CHARS,
+  PIECE_CHARS,
 } from './tokenizer.js';
+export { LLAMA3_PATTERN, cutEnd, cutProfile, isBoundary, pieceEnds, type CutProfile } from './cut.js';

@@ -10,6 +10,9 @@
 //    text by default, so corpus text can never inject a special token and round trips stay exact.
 //    Pass {parseSpecialTokens: true} for the Hugging Face behaviour (e.g. fill-mask prompts).
 //  - The file's own truncation and padding sections are ignored; use `maxLength` per call.
+//  - Memory follows the model, not the input: with a maxLength, a long text is cut before it is
+//    encoded, and encodeWhole encodes long texts in pieces; both cut where the ids cannot change
+//    (./cut.ts says where, and why).
 
 import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -19,6 +22,25 @@ import { decodeUtf8Strict, firstInvalidUtf8 } from '../../util/utf8.js';
 import { trainBpeWithReport, type BpeTrainOptions, type BpeTrainReport, type TokenizerJson } from './bpe_trainer.js';
 import { readFileOr } from '../../util/read_file.js';
 import { shown } from '../../util/schema.js';
+import { UNPROVEN_FACTOR, cutEnd, cutProfile, pieceEnds, type CutProfile } from './cut.js';
+
+/**
+ * A text cut for a maxLength is first cut after about this many characters per id; when that gives
+ * too few ids it is cut again four times further out, up to the bound that ./cut.ts proves enough
+ * for a byte-level BPE ((maxLength + 1) x the longest token) or MAX_CUT_CHARS, whichever is larger.
+ */
+const CUT_CHARS_PER_ID = 8;
+/**
+ * How far out a text is cut at most when the longest token gives no smaller bound (about 45 MB
+ * while encoded). Only a tokenizer that drops characters reaches it, on a text whose first
+ * maxLength ids need more: a BERT tokenizer reading 256k characters of whitespace or control
+ * characters, say. Its ids then come from the first 256k to 512k characters.
+ */
+export const MAX_CUT_CHARS = 1 << 18;
+/** encodeWhole's pieces: at least this many characters (and under twice as many) each. */
+export const PIECE_CHARS = 4096;
+/** encodeWhole encodes pieces in batches of about this many characters (~175 bytes each while encoded). */
+const BATCH_CHARS = 1 << 18;
 
 export interface SpecialIds {
   pad: number | null;
@@ -384,11 +406,12 @@ export function stringifyTokenizerJson(json: TokenizerJson): string {
   if (listVocab) {
     const entries = Object.entries(vocab as Record<string, number>).sort((x, y) => x[1] - y[1]);
     const body = entries.map(([t, id]) => `${ind}${JSON.stringify(t)}: ${id}`).join(',\n');
-    s = s.replace(JSON.stringify(VOCAB), entries.length ? `{\n${body}\n    }` : '{}');
+    // A function, not a string: a replacement string would read "$$" or "$&" in a token as patterns.
+    s = s.replace(JSON.stringify(VOCAB), () => (entries.length ? `{\n${body}\n    }` : '{}'));
   }
   if (Array.isArray(merges)) {
     const body = merges.map((m) => ind + JSON.stringify(m).replace(/^\["(.*)","(.*)"\]$/, '["$1", "$2"]')).join(',\n');
-    s = s.replace(JSON.stringify(MERGES), merges.length ? `[\n${body}\n    ]` : '[]');
+    s = s.replace(JSON.stringify(MERGES), () => (merges.length ? `[\n${body}\n    ]` : '[]'));
   }
   return s + '\n';
 }
@@ -550,6 +573,7 @@ export class Tokenizer {
   private plainTok: HfTokenizer | null = null;
   private jsonText: string | null = null;
   private added: [number, number] | null = null;
+  private cuts: [CutProfile | null, CutProfile | null] = [null, null];
 
   private constructor(json: TokenizerJson, text: string, source: string, report: BpeTrainReport | null) {
     this.json = json;
@@ -665,9 +689,17 @@ export class Tokenizer {
     return this.added;
   }
 
+  /** How texts are cut for this tokenizer (./cut.ts), with or without special tokens parsed. */
+  cutProfile(parseSpecialTokens = false): CutProfile {
+    const k = parseSpecialTokens ? 1 : 0;
+    this.cuts[k] ??= cutProfile(this.json, parseSpecialTokens);
+    return this.cuts[k];
+  }
+
   /**
    * Encodes texts (and, optionally, a second text per row: pairs[i] goes with texts[i]).
-   * Runs on the binding's thread pool.
+   * Runs on the binding's thread pool. With a maxLength, a long text is cut before it is encoded
+   * (see encodeCut), so any text costs memory for about maxLength ids, not for its length.
    */
   async encodeBatch(texts: string[], pairs?: string[] | null, opts: EncodeOptions = {}): Promise<EncodedText[]> {
     checkTexts(texts, 'texts');
@@ -684,15 +716,13 @@ export class Tokenizer {
     if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 1)) {
       throw new RangeError(`Tokenizer.encodeBatch: maxLength must be a positive integer, got ${String(maxLength)}`);
     }
-    const tok = opts.parseSpecialTokens ? this.full : this.plain();
-    const a = texts.map(toWellFormed);
+    const parse = opts.parseSpecialTokens ?? false;
+    const tok = parse ? this.full : this.plain();
     if (pairs === null && maxLength === undefined) {
-      return (await tok.encodeBatch(a, { addSpecialTokens: add })).map(toEncoded);
+      return (await tok.encodeBatch(texts.map(toWellFormed), { addSpecialTokens: add })).map(toEncoded);
     }
     // The binding's batch call takes no pairs and its truncation is tokenizer-wide state, so encode
     // each side bare, truncate (Hugging Face's longest-first rule), then post-process.
-    const ea = await tok.encodeBatch(a, { addSpecialTokens: false });
-    const eb = pairs === null ? null : await tok.encodeBatch(pairs.map(toWellFormed), { addSpecialTokens: false });
     let budget = Infinity;
     if (maxLength !== undefined) {
       const nAdded = add ? (await this.addedCounts(tok))[pairs === null ? 0 : 1] : 0;
@@ -701,10 +731,113 @@ export class Tokenizer {
         throw new RangeError(`Tokenizer.encodeBatch: maxLength ${maxLength} leaves no room for the ${nAdded} special tokens added`);
       }
     }
-    return ea.map((e, i) => {
-      const f = eb === null ? null : eb[i];
-      if (budget !== Infinity) truncatePair(e, f, budget);
-      return toEncoded(f === null && !add ? e : tok.postProcess(e, f, add));
+    const sides = async (list: string[]) =>
+      maxLength === undefined
+        ? { enc: await tok.encodeBatch(list.map(toWellFormed), { addSpecialTokens: false }), cut: null }
+        : this.encodeCut(tok, list, maxLength, parse);
+    const a = await sides(texts);
+    const b = pairs === null ? null : await sides(pairs);
+    const out: EncodedText[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const e = a.enc[i];
+      const f = b === null ? null : b.enc[i];
+      if (budget !== Infinity) {
+        let la = e.getLength();
+        let lb = f === null ? 0 : f.getLength();
+        // A cut side has more than maxLength ids, so it is truncated as the whole text would be,
+        // except in one case: both sides outgrow the budget, each keeps half of it, and an odd id
+        // goes to the longer side, longer on the whole texts. Then the cut sides are counted whole
+        // (in pieces, so in bounded memory).
+        const cutA = a.cut?.[i] ?? false;
+        const cutB = b?.cut?.[i] ?? false;
+        if (f !== null && (cutA || cutB) && budget % 2 === 1 && la > budget && lb > budget) {
+          if (cutA) la = (await this.encodeWhole([texts[i]], { parseSpecialTokens: parse }))[0].length;
+          if (cutB) lb = (await this.encodeWhole([pairs![i]], { parseSpecialTokens: parse }))[0].length;
+        }
+        truncatePair(e, f, budget, la, lb);
+      }
+      out.push(toEncoded(f === null && !add ? e : tok.postProcess(e, f, add)));
+    }
+    return out;
+  }
+
+  /**
+   * Encodes texts bare, each cut first where its first maxLength ids cannot change (./cut.ts):
+   * `cut[i]` says text i was cut, and then its encoding has more than maxLength ids (so truncating
+   * it gives what truncating the whole text would), unless even the furthest cut gave no more.
+   */
+  private async encodeCut(tok: HfTokenizer, texts: string[], maxLength: number, parse: boolean): Promise<{ enc: HfEncoding[]; cut: boolean[] }> {
+    const prof = this.cutProfile(parse);
+    const scale = prof.proven ? 1 : UNPROVEN_FACTOR;
+    // Enough for a byte-level BPE (each token covers at most tokenChars bytes; ./cut.ts).
+    const enough = (maxLength + 1) * prof.tokenChars * scale;
+    const furthest = Math.max(enough, MAX_CUT_CHARS);
+    let minChars = Math.min((maxLength + 1) * CUT_CHARS_PER_ID * scale, enough);
+    const ends = texts.map((t) => cutEnd(t, minChars));
+    const prefix = (i: number) => toWellFormed(ends[i] < texts[i].length ? texts[i].slice(0, ends[i]) : texts[i]);
+    const enc = await tok.encodeBatch(
+      texts.map((_, i) => prefix(i)),
+      { addSpecialTokens: false },
+    );
+    const short = (i: number) => ends[i] < texts[i].length && enc[i].getLength() <= maxLength;
+    // Too few ids: long tokens, or characters that make none (BERT drops whitespace and control
+    // characters, and makes one [UNK] of a long word). Cut again, further out.
+    let redo = texts.map((_, i) => i).filter(short);
+    while (redo.length > 0 && minChars < furthest) {
+      minChars = Math.min(minChars * 4, furthest);
+      for (const i of redo) ends[i] = cutEnd(texts[i], minChars);
+      const again = await tok.encodeBatch(
+        redo.map((i) => prefix(i)),
+        { addSpecialTokens: false },
+      );
+      redo.forEach((i, k) => (enc[i] = again[k]));
+      redo = redo.filter(short);
+    }
+    return { enc, cut: ends.map((e, i) => e < texts[i].length) };
+  }
+
+  /**
+   * The ids of each whole text, without special tokens: what encodeBatch(texts, null,
+   * {addSpecialTokens: false}) gives, but encoded in pieces of PIECE_CHARS to 2 x PIECE_CHARS
+   * characters cut where the ids cannot change (./cut.ts), a few hundred thousand characters per
+   * call, so memory follows the piece size, not the text (4 bytes per id are kept). For a pipeline
+   * that ./cut.ts does not prove (cutProfile().proven false) the ids next to a piece's end may differ.
+   */
+  async encodeWhole(texts: string[], opts: Pick<EncodeOptions, 'parseSpecialTokens'> = {}): Promise<Int32Array[]> {
+    checkTexts(texts, 'texts');
+    const tok = opts.parseSpecialTokens ? this.full : this.plain();
+    const parts: Int32Array[][] = texts.map(() => []);
+    let batch: string[] = [];
+    let owners: number[] = [];
+    let chars = 0;
+    const flush = async () => {
+      const enc = await tok.encodeBatch(batch, { addSpecialTokens: false });
+      enc.forEach((e, k) => parts[owners[k]].push(Int32Array.from(e.getIds())));
+      batch = [];
+      owners = [];
+      chars = 0;
+    };
+    for (let i = 0; i < texts.length; i++) {
+      const t = texts[i];
+      let start = 0;
+      for (const end of pieceEnds(t, PIECE_CHARS)) {
+        batch.push(toWellFormed(start === 0 && end === t.length ? t : t.slice(start, end)));
+        owners.push(i);
+        chars += end - start;
+        start = end;
+        if (chars >= BATCH_CHARS) await flush();
+      }
+    }
+    if (batch.length > 0) await flush();
+    return parts.map((p) => {
+      if (p.length === 1) return p[0];
+      const out = new Int32Array(p.reduce((n, x) => n + x.length, 0));
+      let o = 0;
+      for (const x of p) {
+        out.set(x, o);
+        o += x.length;
+      }
+      return out;
     });
   }
 
@@ -727,16 +860,15 @@ export class Tokenizer {
 }
 
 /**
- * Hugging Face's longest-first truncation of one or two encodings to `budget` ids in total.
+ * Hugging Face's longest-first truncation of one or two encodings to `budget` ids in total, `la`
+ * and `lb` ids long on the whole texts (an encoding of a cut text is shorter, but long enough).
  * The direction is spelled out: the binding's Encoding.truncate defaults to 'left' (drops the start).
  */
-function truncatePair(a: HfEncoding, b: HfEncoding | null, budget: number): void {
-  const la = a.getLength();
+function truncatePair(a: HfEncoding, b: HfEncoding | null, budget: number, la: number, lb: number): void {
   if (b === null) {
-    if (la > budget) a.truncate(budget, 0, 'right');
+    if (a.getLength() > budget) a.truncate(budget, 0, 'right');
     return;
   }
-  const lb = b.getLength();
   if (la + lb <= budget) return;
   let n1 = Math.min(la, lb);
   let n2 = n1 > budget ? n1 : Math.max(n1, budget - n1);
@@ -745,6 +877,6 @@ function truncatePair(a: HfEncoding, b: HfEncoding | null, budget: number): void
     n2 = n1 + (budget % 2);
   }
   const [na, nb] = la > lb ? [n2, n1] : [n1, n2];
-  if (la > na) a.truncate(na, 0, 'right');
-  if (lb > nb) b.truncate(nb, 0, 'right');
+  if (a.getLength() > na) a.truncate(na, 0, 'right');
+  if (b.getLength() > nb) b.truncate(nb, 0, 'right');
 }
