@@ -2,8 +2,8 @@
 // process, handles a 50 MB one-line task file (training from scratch, so the tokenizer is trained
 // on it too; then predicting it) and a 50 MB one-line pretraining corpus with a peak resident size
 // under 1 GB, read from the child itself (process.resourceUsage().maxRSS at exit). Before texts
-// were cut before tokenizing, the same train run peaked at about 20 GB and the pretrain run at
-// about 6.4 GB. A CSV file whose quote is never closed stops at the record bound, naming the line.
+// were cut before tokenizing, the same train run passed 12 GiB (and was killed there) and the
+// pretrain run peaked at about 6.7 GB. A CSV file whose quote is never closed stops at the record bound, naming the line.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
