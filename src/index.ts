@@ -25,6 +25,7 @@ export * from './model/index.js';
 export * as data from './data/index.js';
 export * as tasks from './tasks/index.js';
 export * as train from './train/index.js';
+export * as serve from './serve/index.js';
 export { Tokenizer } from './data/tokenizer/index.js';
 export { pretrain } from './train/pretrain.js';
 export { trainMultiTask, evaluateTask } from './train/multitask.js';
