@@ -211,6 +211,8 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         );
       }, WATCH_DEBOUNCE_MS);
     });
+    // A watch that fails (its folder's parent removed) is logged; the server keeps serving.
+    watcher.on('error', (e) => app.log.warn({ err: e }, `the model folder's watch stopped: ${e.message}`));
   }
 
   const app = Fastify({
@@ -436,17 +438,19 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       url: '/openapi.json',
       summary: 'this description',
       responses: { 200: { description: 'the OpenAPI 3.1 document' } },
-      handler: async () => openapi,
+      handler: async () => openapiNow(),
     },
     {
       method: 'GET',
       url: '/docs',
       summary: 'this description as a page',
       responses: { 200: { description: 'an HTML page', contentType: 'text/html' } },
-      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(openapi)),
+      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(openapiNow())),
     },
   ];
   const openapi = openApiDocument(routes, { title: 'pathwise serve', version: o.version });
+  /** The description, with the version served now. */
+  const openapiNow = () => ({ ...openapi, info: { title: 'pathwise serve', version: current.version } });
   for (const r of routes) app.route({ method: r.method, url: r.url, handler: r.handler });
   return app;
 }

@@ -43,9 +43,9 @@ function copyOfRun(): string {
 }
 
 /** `pathwise add-task <dir> --task task2.json` (toy2), run asynchronously: the server keeps answering. */
-function addTask(dir: string): Promise<void> {
+function addTask(dir: string, taskFile = 'task2.json'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CLI, 'add-task', dir, '--task', join(root, 'task2.json'), '--children', '1', '--steps', '2'], {
+    const c = spawn(process.execPath, [CLI, 'add-task', dir, '--task', join(root, taskFile), '--children', '1', '--steps', '2'], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -195,6 +195,45 @@ describe('pathwise serve: tasks added live', () => {
       assert.doesNotMatch(after, new RegExp(`version="${oldVersion}"`));
       // A reload of the same folder again changes nothing.
       assert.deepEqual((await reload(base)).json, { version: newVersion, previous: newVersion, changed: false, tasks: ['toy', 'tags', 'toy2'] });
+    } finally {
+      gate.open();
+      await app.close();
+    }
+  });
+
+  it('at most two versions: a reload waits until the version before the current one is dropped', async () => {
+    const dir = copyOfRun();
+    writeFileSync(join(root, 'task3.json'), JSON.stringify({ name: 'toy3', type: 'classification', train: join(root, 'toy.jsonl'), devFraction: 0.2 }));
+    const v0 = folderVersion(dir);
+    const gate = new Gate();
+    const { app, base } = await start(loadModel(dir), v0, { folder: dir, adminToken: TOKEN, hooks: { beforeBatch: gate.hook } }, { maxWaitMs: 0 });
+    try {
+      // A request is held on version 0 while version 1 becomes current.
+      let heldAnswered = false;
+      const held = call(base, 'POST', '/v1/tasks/toy/predict', { input: text(1, 2) }).then((a) => {
+        heldAnswered = true;
+        return a;
+      });
+      await gate.entered;
+      await addTask(dir);
+      const v1 = folderVersion(dir);
+      assert.equal((await reload(base)).json.version, v1);
+      // Version 2 must wait for version 0 to go: the reload is answered only after the held request.
+      await addTask(dir, 'task3.json');
+      const v2 = folderVersion(dir);
+      const second = reload(base).then((a) => {
+        assert.equal(heldAnswered, true, 'the second reload was answered while version 0 was still loaded');
+        return a;
+      });
+      const meanwhile = await (await fetch(`${base}/metrics`)).text();
+      assert.equal(meanwhile.match(/^pathwise_model_info\{/gm)?.length, 2);
+      assert.equal((await call(base, 'GET', '/v1/tasks')).json.version, v1);
+      gate.open();
+      assert.equal((await held).status, 200);
+      const r = await second;
+      assert.deepEqual([r.status, r.json], [200, { version: v2, previous: v1, changed: true, tasks: ['toy', 'tags', 'toy2', 'toy3'] }]);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.deepEqual(metrics.match(/^pathwise_model_info\{.*$/gm), [`pathwise_model_info{version="${v2}"} 1`]);
     } finally {
       gate.open();
       await app.close();
