@@ -163,6 +163,13 @@ export const mixedAnswer = z.object({
   predictions: z.array(z.object({ task: z.string(), prediction: predictionSchema })).describe('one per request, in order'),
 });
 
+export const reloadAnswer = z.object({
+  version: z.string().describe('the version served now'),
+  previous: z.string().describe('the version served before the reload'),
+  changed: z.boolean().describe('whether the folder held a new version'),
+  tasks: z.array(z.string()).describe('the tasks of the version served now'),
+});
+
 export const tasksAnswer = z.object({
   version: z.string().describe("the served model's version"),
   tasks: z.array(

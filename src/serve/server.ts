@@ -6,29 +6,38 @@
 //   POST /v1/tasks/:task/predict      {input} or {inputs: [...]}, options {top_k, truncate}
 //   POST /v1/predict                  {requests: [{task, input}, ...]}: tasks mixed
 //   GET  /healthz, /readyz, /metrics, /openapi.json, /docs (the OpenAPI description as a page)
+//   POST /v1/admin/reload             loads the folder's new version beside the old (bearer token)
 //
 // Every answer is JSON (metrics aside); every error is {error: {status, code, field, message}},
 // naming the field at fault. A full queue is 429 with Retry-After. Closing the app (app.close(),
 // which `pathwise serve` calls on SIGTERM) stops taking requests (readyz 503; new requests 503),
 // runs every queued input without waiting, answers them, then closes.
 //
+// Versions live side by side: each loaded version of the model has its own batcher. A request
+// takes the current version when it arrives and runs on it to the end; a reload (POST
+// /v1/admin/reload, or the folder watch) loads the folder's new version completely, then makes it
+// current, and the old one is dropped once the last request that took it is answered. A reload
+// waits for the version before the current one to be dropped, so at most two are ever loaded.
+//
 // Inference runs on the event loop: while a batch computes, nothing else is answered (health
 // checks and metrics included) until it ends. Worker threads with shared weights are the next step.
 
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { flopsPerToken, pathComponents, describePath, type MixedRequest, type Prediction, type TaskModel } from '../model/index.js';
+import { flopsPerToken, loadModel, pathComponents, describePath, type MixedRequest, type Prediction, type TaskModel } from '../model/index.js';
 import { encodedLengths } from '../tasks/encode.js';
 import type { Example } from '../tasks/task.js';
+import { InputError } from '../util/errors.js';
 import {
   HttpError,
   errorSchema,
   healthAnswer,
   mixedAnswer,
   parseBody,
+  reloadAnswer,
   predictAnswer,
   requestSchemas,
   tasksAnswer,
@@ -49,8 +58,28 @@ export interface ServerOptions {
   /** Log with pino (Fastify's logger) at the config's logLevel; default false. */
   logger?: boolean;
   /** Test hooks. beforeBatch may hold a batch (return a promise): the queue fills meanwhile. */
-  hooks?: { beforeBatch?: (items: readonly MixedRequest[]) => void | Promise<void> };
+  hooks?: { beforeBatch?: (items: readonly MixedRequest[], version: string) => void | Promise<void> };
+  /** The model's folder: what POST /v1/admin/reload and the watch load again. */
+  folder?: string;
+  /** The bearer token of the admin routes; without it they answer 403. */
+  adminToken?: string;
+  /** Watch the folder (its parent, for the rename an atomic save ends with) and reload on a change. */
+  watch?: boolean;
 }
+
+/** What a reload answers. */
+export interface ReloadResult {
+  /** The version now served. */
+  version: string;
+  /** The version served before. */
+  previous: string;
+  /** Whether the folder held a new version (false: it is the one already served). */
+  changed: boolean;
+  tasks: string[];
+}
+
+/** The watch waits this long after the folder's last change before reloading it. */
+export const WATCH_DEBOUNCE_MS = 200;
 
 /** A model folder's version: the first 12 hex digits of the SHA-256 of its config and weights. */
 export function folderVersion(dir: string): string {
@@ -59,24 +88,132 @@ export function folderVersion(dir: string): string {
   return h.digest('hex').slice(0, 12);
 }
 
+/**
+ * Loads a model folder and its version. The version is read before and after the load: if they
+ * differ, a save replaced the folder meanwhile, and the load is tried again (three times at most).
+ * A folder that cannot be read is an InputError naming the file.
+ */
+export function loadVersion(dir: string): { model: TaskModel; version: string } {
+  const versionOf = () => {
+    try {
+      return folderVersion(dir);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new InputError(`${err.path ?? dir}: cannot read it (${err.code ?? err.message})`, err.path ?? dir);
+    }
+  };
+  for (let i = 0; ; i++) {
+    const before = versionOf();
+    const model = loadModel(dir);
+    const version = versionOf();
+    if (before === version) return { model, version };
+    if (i === 2) throw new InputError(`${dir}: the folder kept changing while it was loaded; try again`, dir);
+  }
+}
+
+/** One loaded version of the model, with its own batcher: what was queued on it runs on it. */
+interface Version {
+  model: TaskModel;
+  version: string;
+  batcher: Batcher<MixedRequest, Prediction>;
+  /** Requests that took this version and are not answered yet. */
+  users: number;
+  /** Called once the version is dropped. */
+  dropped: () => void;
+}
+
 const UNTRUNCATED = 1 << 20;
 
 export function buildServer(o: ServerOptions): FastifyInstance {
   const cfg = parseServeConfig(o.config ?? {}, 'serve config');
-  const { model } = o;
   const schemas = requestSchemas(cfg);
   const metrics = new ServeMetrics(o.version);
   let draining = false;
 
-  const batcher = new Batcher<MixedRequest, Prediction>(cfg, (items) => model.predictMixed(items, { batchSize: cfg.maxBatchRows }), {
-    beforeBatch: async (items, waitedMs) => {
-      metrics.batchRows.observe(items.length);
-      metrics.batchTasks.observe(new Set(items.map((i) => i.task)).size);
-      items.forEach((it, k) => metrics.queueTime.observe({ task: it.task }, waitedMs[k] / 1000));
-      await o.hooks?.beforeBatch?.(items);
-    },
-    onDepth: (n) => metrics.queueDepth.set(n),
-  });
+  const makeVersion = (model: TaskModel, version: string): Version => {
+    const v: Version = { model, version, users: 0, dropped: () => {}, batcher: null as unknown as Version['batcher'] };
+    v.batcher = new Batcher<MixedRequest, Prediction>(cfg, (items) => model.predictMixed(items, { batchSize: cfg.maxBatchRows }), {
+      beforeBatch: async (items, waitedMs) => {
+        metrics.batchRows.observe(items.length);
+        metrics.batchTasks.observe(new Set(items.map((i) => i.task)).size);
+        items.forEach((it, k) => metrics.queueTime.observe({ task: it.task }, waitedMs[k] / 1000));
+        await o.hooks?.beforeBatch?.(items, version);
+      },
+      onDepth: () => metrics.queueDepth.set(current.batcher.depth + (previous?.batcher.depth ?? 0)),
+    });
+    return v;
+  };
+  /** The version new requests take; the one before it while requests that took it are unanswered. */
+  let current = makeVersion(o.model, o.version);
+  let previous: Version | null = null;
+  let previousDropped: Promise<void> = Promise.resolve();
+
+  /** The version a request runs on, from its arrival to its answer; release() it when answered. */
+  const acquire = (): Version => {
+    current.users++;
+    return current;
+  };
+  const release = (v: Version) => {
+    if (--v.users === 0 && v === previous) drop(v);
+  };
+  /** Its requests are answered (so its queue is empty): the old version goes. */
+  const drop = (v: Version) => {
+    previous = null;
+    void v.batcher.close();
+    metrics.model.remove({ version: v.version });
+    v.dropped();
+  };
+
+  /** Loads the folder again and serves its version, if new. Reloads run one at a time. */
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadResult> => {
+    const r = reloads.then(async (): Promise<ReloadResult> => {
+      if (!o.folder) throw new HttpError(409, 'no_folder', null, 'this server was started without a model folder to reload');
+      // At most two versions: the one before the current must be gone before a third is loaded.
+      await previousDropped;
+      if (draining) throw new ClosingError();
+      let loaded: { model: TaskModel; version: string };
+      try {
+        loaded = loadVersion(o.folder);
+      } catch (e) {
+        if (e instanceof InputError)
+          throw new HttpError(422, 'bad_model_folder', null, `reload refused, still serving version ${current.version}: ${e.message}`);
+        throw e;
+      }
+      const old = current;
+      const tasks = [...loaded.model.tasks.keys()];
+      if (loaded.version === old.version) return { version: old.version, previous: old.version, changed: false, tasks };
+      current = makeVersion(loaded.model, loaded.version);
+      metrics.model.set({ version: loaded.version }, 1);
+      previous = old;
+      previousDropped = new Promise<void>((res) => (old.dropped = res));
+      if (old.users === 0) drop(old);
+      return { version: loaded.version, previous: old.version, changed: true, tasks };
+    });
+    reloads = r.catch(() => {});
+    return r;
+  };
+
+  let watcher: FSWatcher | null = null;
+  let watchTimer: NodeJS.Timeout | null = null;
+  if (o.watch && o.folder) {
+    // An atomic save ends with a rename in the folder's parent: the folder is complete whenever
+    // its name is there. Each change of the name restarts the wait; the reload reads it after.
+    const name = basename(resolve(o.folder));
+    watcher = watch(dirname(resolve(o.folder)), (_event, file) => {
+      if (file !== null && file !== name) return;
+      if (watchTimer) clearTimeout(watchTimer);
+      watchTimer = setTimeout(() => {
+        watchTimer = null;
+        reload().then(
+          (r) => r.changed && app.log.info({ version: r.version, previous: r.previous, tasks: r.tasks }, 'reloaded the model folder'),
+          (e: Error) => app.log.warn({ err: e }, `the watch could not reload the model folder: ${e.message}`),
+        );
+      }, WATCH_DEBOUNCE_MS);
+    });
+    // A watch that fails (its folder's parent removed) is logged; the server keeps serving.
+    watcher.on('error', (e) => app.log.warn({ err: e }, `the model folder's watch stopped: ${e.message}`));
+  }
 
   const app = Fastify({
     logger: o.logger ? { level: cfg.logLevel } : false,
@@ -109,16 +246,31 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   });
   app.addHook('preClose', async () => {
     draining = true;
-    void batcher.close();
+    watcher?.close();
+    if (watchTimer) clearTimeout(watchTimer);
+    for (const v of [current, previous]) void v?.batcher.close();
   });
   app.addHook('onClose', async () => {
-    await batcher.close();
+    await Promise.all([current, previous].map((v) => v?.batcher.close()));
   });
+
+  /** Admin routes: a 403 without a configured token, a 401 without the right bearer token. */
+  const tokenHash = o.adminToken === undefined ? null : createHash('sha256').update(o.adminToken).digest();
+  const checkAdmin = (req: FastifyRequest) => {
+    if (!tokenHash) throw new HttpError(403, 'forbidden', null, 'admin routes are off: start pathwise serve with --admin-token-file FILE');
+    const m = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '');
+    const given = m ? createHash('sha256').update(m[1]).digest() : null;
+    if (!given || !timingSafeEqual(given, tokenHash)) {
+      throw new HttpError(401, 'unauthorized', 'authorization', 'the authorization header must be "Bearer <the admin token>"', {
+        'www-authenticate': 'Bearer realm="pathwise"',
+      });
+    }
+  };
 
   // ------------------------------------------------------------------------ predicting
 
   /** The inputs as examples of the task, or a 400 naming the field. */
-  const examplesOf = (task: string, inputs: readonly InputJson[], field: (i: number) => string): Example[] => {
+  const examplesOf = ({ model }: Version, task: string, inputs: readonly InputJson[], field: (i: number) => string): Example[] => {
     const { type } = model.task(task).spec;
     return inputs.map((x, i) => {
       const at = field(i);
@@ -140,7 +292,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   };
 
   /** With truncate false: a 422 naming the first input longer than the model's maximum length. */
-  const checkLengths = async (rows: readonly MixedRequest[], field: (i: number) => string) => {
+  const checkLengths = async ({ model }: Version, rows: readonly MixedRequest[], field: (i: number) => string) => {
     for (let i = 0; i < rows.length; i++) {
       const spec = model.task(rows[i].task).spec;
       const [n] = await encodedLengths(model.tokenizer, spec, [rows[i].input as Example], UNTRUNCATED);
@@ -152,10 +304,10 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   };
 
   /** Runs the rows through the batcher; each prediction shaped by the options. */
-  const run = async (rows: MixedRequest[], options: PredictOptionsJson, field: (i: number) => string): Promise<Prediction[]> => {
-    if (!options.truncate) await checkLengths(rows, field);
+  const run = async (v: Version, rows: MixedRequest[], options: PredictOptionsJson, field: (i: number) => string): Promise<Prediction[]> => {
+    if (!options.truncate) await checkLengths(v, rows, field);
     const t0 = performance.now();
-    const preds = await batcher.submit(rows);
+    const preds = await v.batcher.submit(rows);
     const s = (performance.now() - t0) / 1000;
     for (const r of rows) {
       metrics.inputs.inc({ task: r.task });
@@ -164,7 +316,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     return preds.map((p) => shape(p, options));
   };
 
-  const unknownTask = (name: string, field: string, status: number) =>
+  const unknownTask = ({ model }: Version, name: string, field: string, status: number) =>
     new HttpError(status, 'unknown_task', field, `${field}: no task ${JSON.stringify(name)} in this model (it has: ${[...model.tasks.keys()].join(', ')})`);
 
   // ------------------------------------------------------------------------- the routes
@@ -175,7 +327,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       url: '/v1/tasks',
       summary: "every task: type, labels, path (components, shared or the task's own), activated parameters, FLOPs per token",
       responses: { 200: { description: 'the tasks', schema: tasksAnswer } },
-      handler: async () => tasksView(model, o.version),
+      handler: async () => tasksView(current.model, current.version),
     },
     {
       method: 'POST',
@@ -192,18 +344,24 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         503: { description: 'the server is shutting down', schema: errorSchema },
       },
       handler: async (req) => {
-        const task = (req.params as { task: string }).task;
-        if (!model.tasks.has(task)) throw unknownTask(task, 'task', 404);
-        const body = parseBody(schemas.predict, req.body);
-        const list = body.inputs ?? [body.input!];
-        const field = (i: number) => (body.inputs ? `inputs[${i}]` : 'input');
-        const examples = examplesOf(task, list, field);
-        const preds = await run(
-          examples.map((input) => ({ task, input })),
-          body.options,
-          field,
-        );
-        return body.inputs ? { task, predictions: preds } : { task, prediction: preds[0] };
+        const v = acquire();
+        try {
+          const task = (req.params as { task: string }).task;
+          if (!v.model.tasks.has(task)) throw unknownTask(v, task, 'task', 404);
+          const body = parseBody(schemas.predict, req.body);
+          const list = body.inputs ?? [body.input!];
+          const field = (i: number) => (body.inputs ? `inputs[${i}]` : 'input');
+          const examples = examplesOf(v, task, list, field);
+          const preds = await run(
+            v,
+            examples.map((input) => ({ task, input })),
+            body.options,
+            field,
+          );
+          return body.inputs ? { task, predictions: preds } : { task, prediction: preds[0] };
+        } finally {
+          release(v);
+        }
       },
     },
     {
@@ -220,13 +378,18 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         503: { description: 'the server is shutting down', schema: errorSchema },
       },
       handler: async (req) => {
-        const body = parseBody(schemas.mixed, req.body);
-        const rows = body.requests.map((r, i) => {
-          if (!model.tasks.has(r.task)) throw unknownTask(r.task, `requests[${i}].task`, 400);
-          return { task: r.task, input: examplesOf(r.task, [r.input], () => `requests[${i}].input`)[0] };
-        });
-        const preds = await run(rows, body.options, (i) => `requests[${i}].input`);
-        return { predictions: preds.map((prediction, i) => ({ task: rows[i].task, prediction })) };
+        const v = acquire();
+        try {
+          const body = parseBody(schemas.mixed, req.body);
+          const rows = body.requests.map((r, i) => {
+            if (!v.model.tasks.has(r.task)) throw unknownTask(v, r.task, `requests[${i}].task`, 400);
+            return { task: r.task, input: examplesOf(v, r.task, [r.input], () => `requests[${i}].input`)[0] };
+          });
+          const preds = await run(v, rows, body.options, (i) => `requests[${i}].input`);
+          return { predictions: preds.map((prediction, i) => ({ task: rows[i].task, prediction })) };
+        } finally {
+          release(v);
+        }
       },
     },
     {
@@ -242,7 +405,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       summary: 'the model is loaded and requests are taken (503 while shutting down)',
       responses: { 200: { description: 'ready', schema: healthAnswer }, 503: { description: 'draining', schema: healthAnswer } },
       handler: async (_req, reply) => {
-        if (draining || batcher.isClosing) return reply.code(503).send({ status: 'draining' });
+        if (draining || current.batcher.isClosing) return reply.code(503).send({ status: 'draining' });
         return { status: 'ready' };
       },
     },
@@ -254,21 +417,40 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       handler: async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     },
     {
+      method: 'POST',
+      url: '/v1/admin/reload',
+      summary:
+        "load the model folder's version beside the one served (Authorization: Bearer <admin token>): new requests go to it, queued ones finish on the old one",
+      responses: {
+        200: { description: 'the version served now, the one before, whether it changed, the tasks', schema: reloadAnswer },
+        401: { description: 'no bearer token, or a wrong one (WWW-Authenticate: Bearer)', schema: errorSchema },
+        403: { description: 'admin routes are off (the server has no admin token)', schema: errorSchema },
+        422: { description: 'the folder cannot be loaded (the file is named); the old version keeps serving', schema: errorSchema },
+        503: { description: 'the server is shutting down', schema: errorSchema },
+      },
+      handler: async (req) => {
+        checkAdmin(req);
+        return reload();
+      },
+    },
+    {
       method: 'GET',
       url: '/openapi.json',
       summary: 'this description',
       responses: { 200: { description: 'the OpenAPI 3.1 document' } },
-      handler: async () => openapi,
+      handler: async () => openapiNow(),
     },
     {
       method: 'GET',
       url: '/docs',
       summary: 'this description as a page',
       responses: { 200: { description: 'an HTML page', contentType: 'text/html' } },
-      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(openapi)),
+      handler: async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(openapiNow())),
     },
   ];
   const openapi = openApiDocument(routes, { title: 'pathwise serve', version: o.version });
+  /** The description, with the version served now. */
+  const openapiNow = () => ({ ...openapi, info: { title: 'pathwise serve', version: current.version } });
   for (const r of routes) app.route({ method: r.method, url: r.url, handler: r.handler });
   return app;
 }

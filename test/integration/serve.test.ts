@@ -210,6 +210,7 @@ describe('pathwise serve: routes', () => {
       '/metrics',
       '/openapi.json',
       '/readyz',
+      '/v1/admin/reload',
       '/v1/predict',
       '/v1/tasks',
       '/v1/tasks/{task}/predict',
