@@ -321,6 +321,13 @@ export function buildServer(o: ServerOptions): FastifyInstance {
 
   // ------------------------------------------------------------------------- the routes
 
+  // The answers every predict route may give besides 200 and its own 400/404.
+  const predictErrors = {
+    413: { description: 'a body or a text over the limit', schema: errorSchema },
+    422: { description: 'an input too long, with options.truncate false', schema: errorSchema },
+    429: { description: 'the queue is full: retry after Retry-After seconds', schema: errorSchema },
+    503: { description: 'the server is shutting down', schema: errorSchema },
+  };
   const routes: (RouteDoc & { handler: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown> })[] = [
     {
       method: 'GET',
@@ -338,10 +345,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         200: { description: 'the predictions', schema: predictAnswer },
         400: { description: 'a bad request (the field is named)', schema: errorSchema },
         404: { description: 'no such task', schema: errorSchema },
-        413: { description: 'a body or a text over the limit', schema: errorSchema },
-        422: { description: 'an input too long, with options.truncate false', schema: errorSchema },
-        429: { description: 'the queue is full: retry after Retry-After seconds', schema: errorSchema },
-        503: { description: 'the server is shutting down', schema: errorSchema },
+        ...predictErrors,
       },
       handler: async (req) => {
         const v = acquire();
@@ -372,10 +376,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       responses: {
         200: { description: 'the predictions, in order', schema: mixedAnswer },
         400: { description: 'a bad request, or an unknown task (the field is named)', schema: errorSchema },
-        413: { description: 'a body or a text over the limit', schema: errorSchema },
-        422: { description: 'an input too long, with options.truncate false', schema: errorSchema },
-        429: { description: 'the queue is full: retry after Retry-After seconds', schema: errorSchema },
-        503: { description: 'the server is shutting down', schema: errorSchema },
+        ...predictErrors,
       },
       handler: async (req) => {
         const v = acquire();

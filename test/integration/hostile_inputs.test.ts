@@ -7,21 +7,14 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers.js';
-
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+import { CLI, makeFolders } from '../cli_folders.js';
 
 type Kind = 'pre' | 'run' | 'grown';
-
-function cliSync(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
-  assert.equal(r.status, 0, `pathwise ${args.join(' ')}: ${r.stderr}`);
-}
 
 function cli(cwd: string, args: string[]): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve) => {
@@ -325,33 +318,9 @@ describe('hostile input through every command that reads it', () => {
   let root: string;
   before(() => {
     root = mkdtempSync(join(tmpdir(), 'pw-hostile-'));
-    const words = 'the a film was good bad lovely awful story plot actor music long short fun dull great poor ending scene'.split(' ');
-    const doc = (d: number) => Array.from({ length: 40 }, (_, i) => words[(d * 7 + i * i) % words.length]).join(' ');
-    writeFileSync(join(root, 'corpus.txt'), Array.from({ length: 60 }, (_, d) => `${doc(d)}.`).join('\n\n'));
-    const rows = Array.from({ length: 60 }, (_, i) => JSON.stringify({ text: `${words[i % 20]} ${words[(i * 3) % 20]} film`, label: i % 2 ? 'pos' : 'neg' }));
-    writeFileSync(join(root, 'toy.jsonl'), rows.join('\n'));
-    const task = (name: string) => ({ name, type: 'classification', train: join(root, 'toy.jsonl'), devFraction: 0.2 });
-    writeFileSync(join(root, 'task2.json'), JSON.stringify(task('toy2')));
-    const pretrain = {
-      model: { dModel: 32, layers: 1, heads: 2, ffn: 64 },
-      tokenizer: { vocabSize: 300 },
-      data: { corpus: 'corpus.txt', seqLen: 32 },
-      train: { steps: 3, batchSize: 4, warmupSteps: 1, evalEvery: 3, evalBatches: 1, checkpointEvery: 3, logEvery: 1 },
-      out: 'pre',
-    };
-    writeFileSync(join(root, 'pre.json'), JSON.stringify(pretrain));
-    const train = {
-      base: 'pre/model',
-      tasks: [task('toy')],
-      maxLen: 16,
-      train: { steps: 3, batchSize: 4, warmupSteps: 1, evalEvery: 3, evalExamples: 8 },
-      out: 'run',
-    };
-    writeFileSync(join(root, 'train.json'), JSON.stringify(train));
-    cliSync(root, 'pretrain', '--config', 'pre.json');
-    cliSync(root, 'train', '--config', 'train.json');
-    cpSync(join(root, 'run', 'model'), join(root, 'grown'), { recursive: true });
-    cliSync(root, 'add-task', 'grown', '--task', 'task2.json', '--children', '1', '--steps', '2');
+    // pre/model, run/model (tasks toy and tags) and grown (toy2 added), with pre.json, train.json,
+    // task2.json and toy.jsonl beside them.
+    makeFolders(root);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -376,7 +345,7 @@ describe('hostile input through every command that reads it', () => {
   }
 
   /** Runs the jobs two at a time (the machine's cores), reporting every failure at once. */
-  async function all(jobs: (() => Promise<void>)[]): Promise<void> {
+  async function all(t: { diagnostic: (s: string) => void }, jobs: (() => Promise<void>)[]): Promise<void> {
     const failures: string[] = [];
     let next = 0;
     const worker = async () => {
@@ -387,9 +356,10 @@ describe('hostile input through every command that reads it', () => {
     };
     await Promise.all([worker(), worker()]);
     assert.deepEqual(failures, [], `${failures.length} of ${jobs.length} cases failed`);
+    t.diagnostic(`${jobs.length} cases, each exit 2 with the file and field named and nothing changed`);
   }
 
-  it('a broken model folder: every command that reads it exits 2 naming the file and field, and changes nothing', async () => {
+  it('a broken model folder: every command that reads it exits 2 naming the file and field, and changes nothing', async (t) => {
     const jobs: (() => Promise<void>)[] = [];
     FOLDER_CASES.forEach((c, i) => {
       for (const cmd of FOLDER_COMMANDS) {
@@ -413,10 +383,10 @@ describe('hostile input through every command that reads it', () => {
         );
       }
     });
-    await all(jobs);
+    await all(t, jobs);
   });
 
-  it('a broken task file: train, add-task, eval and predict --input exit 2 naming the file and line, and change nothing', async () => {
+  it('a broken task file: train, add-task, eval and predict --input exit 2 naming the file and line, and change nothing', async (t) => {
     const jobs: (() => Promise<void>)[] = [];
     for (const c of TASK_FILE_CASES) {
       const taskConfig = (work: string) => {
@@ -475,10 +445,10 @@ describe('hostile input through every command that reads it', () => {
         );
       }
     }
-    await all(jobs);
+    await all(t, jobs);
   });
 
-  it('bad arguments and outputs: exit 2 naming the argument, and nothing written', async () => {
+  it('bad arguments and outputs: exit 2 naming the argument, and nothing written', async (t) => {
     const cases: [string, string[], RegExp, ((work: string) => void)?][] = [
       ['export over its own input', ['export', 'model', '--out', 'model'], /--out model is the folder being exported/],
       ['export into its own input', ['export', 'model', '--out', 'model/copy'], /--out model\/copy is inside the folder being exported/],
@@ -503,7 +473,7 @@ describe('hostile input through every command that reads it', () => {
         ['predict', 'model', '--task', 'toy', 'a', '--pair', 'b'],
         /--pair: task "toy" is a classification task of single texts/,
       ],
-      ['predict a task the model lacks', ['predict', 'model', '--task', 'nope', 'a'], /no task "nope" in model \(it has: toy\)/],
+      ['predict a task the model lacks', ['predict', 'model', '--task', 'nope', 'a'], /no task "nope" in model \(it has: toy, tags\)/],
       ['inspect a nonsense length', ['inspect', 'model', '--seq-len', 'abc'], /--seq-len must be an integer in \[1, 32\]/],
       [
         'add-task an unknown built-in task',
@@ -533,6 +503,7 @@ describe('hostile input through every command that reads it', () => {
       ],
     ];
     await all(
+      t,
       cases.map(
         ([label, args, expect, setup]) =>
           () =>
