@@ -11,3 +11,4 @@ export * from './mixed_batch.js';
 export * from './folder_config.js';
 export * from './pretrained.js';
 export * from './folder.js';
+export { checkedParameter } from './weights_checks.js';

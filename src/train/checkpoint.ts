@@ -12,19 +12,13 @@ import { join } from 'node:path';
 import { Tensor, readSafetensors, serializeSafetensors, type AdamW, type AdamWState } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic.js';
-import { folderFiles, type SavedModel } from '../model/index.js';
+import { checkedParameter, folderFiles, type SavedModel } from '../model/index.js';
 
 /** Loads model.safetensors into a module; every parameter must be present with its shape. */
 export function loadModelWeights(model: Module, file: string): void {
+  // A checkpoint is checked as a model folder's weights are: a damaged one is named, never resumed from.
   const { tensors } = readSafetensors(file);
-  for (const [name, p] of model.namedParameters()) {
-    const t = tensors.get(name);
-    if (!t) throw new Error(`${file}: missing parameter "${name}"`);
-    if (t.size !== p.size || t.shape.join() !== p.shape.join()) {
-      throw new Error(`${file}: parameter "${name}" has shape [${t.shape}], the model expects [${p.shape}]`);
-    }
-    p.f32.set(t.f32);
-  }
+  for (const [name, p] of model.namedParameters()) p.f32.set(checkedParameter(tensors.get(name), name, p.shape, file, 'the model expects'));
 }
 
 export interface TrainerState {

@@ -116,6 +116,25 @@ describe('pathwise pretrain', () => {
     assert.equal(loaded.tokenizer?.vocabSize, 400);
   });
 
+  it('a damaged checkpoint is named and never resumed from: exit 2, nothing written', () => {
+    const c = join(work, 'damaged');
+    const r0 = cli(['pretrain', '--config', config, '--train.steps', '10', '--out', c]);
+    assert.equal(r0.status, 0, r0.stderr);
+    const [last] = readdirSync(join(c, 'checkpoints')).sort().reverse();
+    const f = join(c, 'checkpoints', last, 'model.safetensors');
+    const buf = readFileSync(f);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    const name = Object.keys(header).find((k) => k !== '__metadata__' && header[k].dtype === 'F32')!;
+    buf.writeFloatLE(Number.NaN, 8 + n + header[name].data_offsets[0]);
+    writeFileSync(f, buf);
+    const before = readFileSync(join(c, 'metrics.jsonl'));
+    const r = cli(['pretrain', '--config', config, '--train.steps', '20', '--out', c]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`model\\.safetensors: "${name.replace(/\./g, '\\.')}" holds a non-finite value \\(NaN\\) at index 0`));
+    assert.deepEqual(readFileSync(join(c, 'metrics.jsonl')), before, 'nothing written');
+  });
+
   it('init: a dense model is upcycled to skills and pretrained further, each step on one of objective.skillRows', () => {
     const dense = join(work, 'init-dense');
     let r = cli(['pretrain', '--config', config, '--train.steps', '10', '--out', dense]);
