@@ -146,6 +146,17 @@ async function run(): Promise<void> {
     }
     log(`server pid ${server.pid} on ${url} (log level ${LOG_LEVEL})`);
 
+    /** The batcher's totals from /metrics: batches, inputs, and distinct tasks summed over batches. */
+    const batchTotals = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const sum = (name: string) => {
+        let t = 0;
+        for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) t += Number(m[1]);
+        return t;
+      };
+      return { batches: sum('pathwise_batch_inputs_count'), rows: sum('pathwise_batch_inputs_sum'), tasks: sum('pathwise_batch_tasks_sum') };
+    };
+
     const load = async (name: string, bodies: Body[], connections: number, seconds: number, during?: () => Promise<void>) => {
       let k = 0;
       const inst = autocannon({
@@ -162,13 +173,17 @@ async function run(): Promise<void> {
           },
         ],
       });
+      const before = await batchTotals();
       const side = during?.();
       const r = await inst;
       await side;
       const rps = r.requests.total / r.duration;
       const bad = r.non2xx + r.errors;
+      const after = await batchTotals();
+      const batches = after.batches - before.batches;
       log(
-        `${name.padEnd(8)} c${connections}: ${rps.toFixed(1)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.total} requests, ${r.non2xx} non-2xx, ${r.errors} errors (${r.timeouts} timeouts)`,
+        `${name.padEnd(8)} c${connections}: ${rps.toFixed(1)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.total} requests, ${r.non2xx} non-2xx, ${r.errors} errors (${r.timeouts} timeouts); ` +
+          `${batches} batches, ${((after.rows - before.rows) / batches).toFixed(1)} inputs and ${((after.tasks - before.tasks) / batches).toFixed(1)} tasks per batch`,
       );
       return { rps, p50: r.latency.p50, p99: r.latency.p99, bad };
     };
