@@ -21,16 +21,17 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { exampleWords, type Example } from '../src/tasks/task.js';
 import { ROOT, log } from './common.js';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-};
+const { values: flags } = parseArgs({
+  options: { model: { type: 'string' }, duration: { type: 'string' }, 'log-level': { type: 'string' }, 'single-task': { type: 'string' } },
+});
+const arg = (name: keyof typeof flags, dflt: string): string => flags[name] ?? dflt;
 
 const MODEL = resolve(arg('model', process.env.PATHWISE_BENCH_MODEL ?? join(ROOT, 'runs', 'quickstart', 'model')));
 const DURATION = Number(arg('duration', '10'));
