@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { backendName } from '../../src/engine/index.js';
-import { describePath, loadModel, pathComponents, type MixedRequest, type Prediction, type TaskModel } from '../../src/model/index.js';
+import { describePath, loadModel, pathComponents, type MixedRequest, type TaskModel } from '../../src/model/index.js';
 import { buildServer, folderVersion, type ServeConfig } from '../../src/serve/index.js';
 import { assertDeepClose } from '../helpers.js';
 import { CLI, WORDS, makeFolders, type Folders } from '../cli_folders.js';
+import { call, expected, untilMetrics } from '../serve_helpers.js';
 
 let root: string;
 let folders: Folders;
@@ -37,53 +38,12 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const text = (i: number, n: number) => Array.from({ length: n }, (_, k) => WORDS[(i * 7 + k * 3) % WORDS.length]).join(' ');
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const r = await fetch(base + path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const t = await r.text();
-  return { status: r.status, headers: r.headers, json: r.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(t) : { text: t } };
-}
-
 /** A server on 127.0.0.1, port 0; closed after the suite. */
 async function start(config: Partial<ServeConfig> = {}, hooks?: Parameters<typeof buildServer>[0]['hooks'], m = model) {
   const app = buildServer({ model: m, version, config, hooks });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return { app, base: `http://127.0.0.1:${port}` };
-}
-
-/** Waits (bounded) until the metrics text matches: a way to know the queue's state, not a timing check. */
-async function untilMetrics(base: string, re: RegExp): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    const r = await fetch(`${base}/metrics`);
-    if (re.test(await r.text())) return;
-    await sleep(10);
-  }
-  assert.fail(`metrics never matched ${re}`);
-}
-
-/** What predict answers for each request, in order. */
-async function expected(reqs: readonly MixedRequest[]): Promise<Prediction[]> {
-  const out: Prediction[] = new Array(reqs.length);
-  for (const task of model.tasks.keys()) {
-    const idx = [...reqs.keys()].filter((i) => reqs[i].task === task);
-    if (!idx.length) continue;
-    const p = await model.predict(
-      task,
-      idx.map((i) => reqs[i].input),
-    );
-    idx.forEach((i, k) => (out[i] = p[k]));
-  }
-  return out;
 }
 
 /** A gate a test hook waits at: the batch that reaches it is held until open(). */
@@ -192,7 +152,7 @@ describe('pathwise serve: routes', () => {
     );
     for (const [b, r] of answers.entries()) {
       assert.equal(r.status, 200, JSON.stringify(r.json));
-      const want = await expected(bodies[b]);
+      const want = await expected(model, bodies[b]);
       assertDeepClose(r.json, { predictions: bodies[b].map((q, i) => ({ task: q.task, prediction: want[i] })) }, tol, `body ${b}`);
     }
   });
@@ -391,7 +351,7 @@ describe('pathwise serve: a full queue', () => {
       assert.equal(ra.status, 200);
       assertDeepClose(ra.json.prediction, (await model.predict('toy', [text(1, 3)]))[0], tol, 'A');
       assert.equal(rb.status, 200);
-      const want = await expected([
+      const want = await expected(model, [
         { task: 'tags', input: text(2, 5) },
         { task: 'toy2', input: text(3, 2) },
       ]);
@@ -431,7 +391,7 @@ describe('pathwise serve: a full queue', () => {
       answers.map((r) => r.status),
       [200, 200, 200, 200, 200, 200, 200],
     );
-    const want = await expected(reqs);
+    const want = await expected(model, reqs);
     answers.slice(1).forEach((r, i) => assertDeepClose(r.json.prediction, want[i], tol, `request ${i}`));
     assert.deepEqual(gate.batches, [['toy'], reqs.map((q) => q.task)]);
   });
@@ -461,7 +421,7 @@ describe('pathwise serve: the command', () => {
         answers.map((r) => r.status),
         [200, 200, 200, 200, 200],
       );
-      const want = await expected(reqs);
+      const want = await expected(model, reqs);
       answers.forEach((r, i) => assertDeepClose(r.json, { predictions: [{ task: reqs[i].task, prediction: want[i] }] }, tol, `request ${i}`));
       assert.equal(await exited, 0, stderr);
       assert.match(stderr, /SIGTERM: answering the queued requests, then stopping\npathwise serve: stopped\n$/);

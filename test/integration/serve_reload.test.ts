@@ -14,10 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backendName } from '../../src/engine/index.js';
-import { loadModel, type MixedRequest, type Prediction, type TaskModel } from '../../src/model/index.js';
+import { loadModel, type MixedRequest, type TaskModel } from '../../src/model/index.js';
 import { buildServer, folderVersion, type ServeConfig } from '../../src/serve/index.js';
 import { assertDeepClose } from '../helpers.js';
 import { CLI, WORDS, makeFolders, type Folders } from '../cli_folders.js';
+import { call, expected, untilMetrics } from '../serve_helpers.js';
 
 let root: string;
 let folders: Folders;
@@ -55,22 +56,6 @@ function addTask(dir: string, taskFile = 'task2.json'): Promise<void> {
   });
 }
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
-
-async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const r = await fetch(base + path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const t = await r.text();
-  return { status: r.status, headers: r.headers, json: r.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(t) : { text: t } };
-}
-
 const reload = (base: string, auth: string | null = `Bearer ${TOKEN}`) =>
   call(base, 'POST', '/v1/admin/reload', undefined, auth === null ? {} : { authorization: auth });
 
@@ -79,30 +64,6 @@ async function start(model: TaskModel, version: string, extra: Partial<Parameter
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return { app, base: `http://127.0.0.1:${port}` };
-}
-
-/** Waits (bounded) until the metrics text matches: a way to know the queue's state, not a timing check. */
-async function untilMetrics(base: string, re: RegExp): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (re.test(await (await fetch(`${base}/metrics`)).text())) return;
-    await sleep(10);
-  }
-  assert.fail(`metrics never matched ${re}`);
-}
-
-/** What predict answers on `model` for each request, in order. */
-async function expected(model: TaskModel, reqs: readonly MixedRequest[]): Promise<Prediction[]> {
-  const out: Prediction[] = new Array(reqs.length);
-  for (const task of model.tasks.keys()) {
-    const idx = [...reqs.keys()].filter((i) => reqs[i].task === task);
-    if (!idx.length) continue;
-    const p = await model.predict(
-      task,
-      idx.map((i) => reqs[i].input),
-    );
-    idx.forEach((i, k) => (out[i] = p[k]));
-  }
-  return out;
 }
 
 /** Holds every batch until open(); records each batch's version and tasks. */
