@@ -78,6 +78,18 @@ export class Tensor {
     this.storage = null;
   }
 
+  /**
+   * Makes `data` (float32, as many values) this tensor's storage in place of its own, which is
+   * left to the GC: how a parameter comes to read weights that other threads share with no copy
+   * (model/shared_model.ts). The values are the caller's; nothing is copied.
+   */
+  adoptStorage(data: Float32Array): void {
+    if (!(this.data instanceof Float32Array)) throw new TypeError(`adoptStorage: ${shapeStr(this.shape)} is an int32 tensor`);
+    if (data.length !== this.size) throw new RangeError(`adoptStorage: ${data.length} values for a ${shapeStr(this.shape)} tensor of ${this.size}`);
+    noteWrap(data);
+    this.storage = data;
+  }
+
   /** Whether freeStorage() was called. */
   get freed(): boolean {
     return this.storage === null;

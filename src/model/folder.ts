@@ -74,8 +74,44 @@ function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): Task
 }
 
 function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
-  const file = join(dir, 'config.json');
-  const fail = failIn(dir);
+  const weightsFile = join(dir, 'model.safetensors');
+  const tokFile = join(dir, 'tokenizer.json');
+  return componentsModel(raw, {
+    file: join(dir, 'config.json'),
+    weightsFile,
+    tokFile,
+    tensors: () => readSafetensors(weightsFile).tensors,
+    tokenizer: () => {
+      if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
+      return Tokenizer.fromFile(tokFile);
+    },
+    adopt: false,
+  });
+}
+
+/** Where a "components" model's parts come from: a folder's files, or memory (shared_model.ts). */
+export interface ComponentsSource {
+  /** The config's name in errors (a folder's config.json). */
+  file: string;
+  /** The weights' name in errors. */
+  weightsFile: string;
+  /** The tokenizer's name in errors. */
+  tokFile: string;
+  tensors: () => Map<string, Tensor>;
+  tokenizer: () => Tokenizer;
+  /**
+   * Whether each parameter takes the checked tensor's storage as its own (shared memory: no copy)
+   * rather than a copy of its values (a file's: the file's buffer is let go).
+   */
+  adopt: boolean;
+}
+
+/** @internal A "components" config, checked whole, with its weights and tokenizer, as a TaskModel. */
+export function componentsModel(raw: Record<string, unknown>, src: ComponentsSource): TaskModel {
+  const { file, weightsFile, tokFile } = src;
+  const fail = (msg: string): never => {
+    throw new ModelFolderError(`${file}: ${msg}`, file);
+  };
   if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${shown(raw.pathSystemVersion)}`);
   // The whole config against its schema, every component's config by its kind's, before the
   // weights are read or anything is built (folder_schema.ts).
@@ -90,8 +126,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
       fail(`maxLen (${maxLen}) exceeds components[${i}].config.maxPositions (${(c.config as EncoderConfig).maxPositions})`);
   });
 
-  const weightsFile = join(dir, 'model.safetensors');
-  const tensors = readSafetensors(weightsFile).tensors;
+  const tensors = src.tensors();
   // The size check, before anything is allocated (weights_checks.ts).
   const sizes = entries.map((c) => parameterCount(c.kind, c.config));
   const big = sizes.indexOf(Math.max(...sizes));
@@ -111,7 +146,9 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     const module = buildModule(c.kind, c.config, new Rng(i));
     for (const [name, p] of module.namedParameters()) {
       const key = `components.${c.id}.${name}`;
-      p.f32.set(checkedParameter(tensors.get(key), key, p.shape, weightsFile, `${file} components[${i}] implies`));
+      const values = checkedParameter(tensors.get(key), key, p.shape, weightsFile, `${file} components[${i}] implies`);
+      if (src.adopt) p.adoptStorage(values);
+      else p.f32.set(values);
       used.add(key);
     }
     store.add(c.kind, c.config as never, module.eval() as never, c.owner, c.locked, c.id);
@@ -138,9 +175,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     }
     layout = { sparse: sp };
   }
-  const tokFile = join(dir, 'tokenizer.json');
-  if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
-  const tokenizer = Tokenizer.fromFile(tokFile);
+  const tokenizer = src.tokenizer();
   checkSpecialTokens(tokenizer, tokFile);
   entries.forEach((c, i) => {
     if (c.kind === 'embeddings') checkVocabulary(tokenizer, c.config as EncoderConfig, tokFile, `${file} components[${i}].config`);
@@ -267,7 +302,12 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
     };
     return folderFiles(names, { config, tokenizerJson });
   }
-  const config = {
+  return folderFiles(m.namedParameters(), { config: componentsConfig(m), tokenizerJson });
+}
+
+/** The config.json of the "components" kind, which holds any TaskModel (its parameters named "components.<id>.<param>"). */
+export function componentsConfig(m: TaskModel): Record<string, unknown> {
+  return {
     model_type: 'pathwise',
     architectures: ['TaskModel'],
     format: FOLDER_FORMAT,
@@ -281,7 +321,6 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
       return { ...taskEntry(t), path };
     }),
   };
-  return folderFiles(m.namedParameters(), { config, tokenizerJson });
 }
 
 /**

@@ -11,4 +11,5 @@ export * from './mixed_batch.js';
 export * from './folder_config.js';
 export * from './pretrained.js';
 export * from './folder.js';
+export * from './shared_model.js';
 export { checkedParameter } from './weights_checks.js';

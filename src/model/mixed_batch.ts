@@ -21,9 +21,9 @@
 // (evalCapacityFactor not null) drops tokens by the batch's size, so its answers can move with
 // the batch; a dropless Switch layer (evalCapacityFactor null) does not.
 
-import { Tensor, inference, paddingMask, zeros } from '../engine/index.js';
+import { type Tensor, inference, zeros } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
-import { batchLength, collate, encodeExamples, type Batch, type Encoded } from '../tasks/encode.js';
+import { collate, encodeExamples, type Batch, type Encoded } from '../tasks/encode.js';
 import type { Example } from '../tasks/task.js';
 import { decodePredictions, type Prediction } from './predictions.js';
 import type { TaskPath } from './task_path.js';
@@ -122,10 +122,10 @@ interface HeadGroup {
   batch: Batch;
 }
 
-/** Hidden states of some rows: [rows.length, T, D], row k of `rows` at index k. */
+/** Hidden states of some rows, packed: [1, Σ len, D], row k of `rows` at token offset offsets[k]. */
 interface Segment {
   rows: number[];
-  T: number;
+  offsets: number[];
   x: Tensor;
 }
 
@@ -139,30 +139,38 @@ function forward(
 ): Tensor[] {
   const at = new Map<number, { seg: Segment; pos: number }>();
   const len = (r: number) => enc[r].ids.length;
-  const place = (g: number[], T: number, x: Tensor) => {
-    const seg = { rows: g, T, x };
+  const place = (g: number[], x: Tensor) => {
+    const offsets: number[] = [];
+    let n = 0;
+    for (const r of g) {
+      offsets.push(n);
+      n += len(r);
+    }
+    const seg = { rows: g, offsets, x };
     g.forEach((r, pos) => at.set(r, { seg, pos }));
   };
-  /** The group's hidden states: the tensor that holds exactly these rows in this order, or a padded copy. */
-  const gather = (g: number[], T: number): Tensor => {
+  /** Copies each row's tokens from where it is to [dst, at k*T per row] (T null: packed, end to end). */
+  const copyRows = (g: readonly number[], dst: Float32Array, D: number, T: number | null) => {
+    let o = 0;
+    g.forEach((r, k) => {
+      const { seg, pos } = at.get(r)!;
+      const from = seg.offsets[pos] * D;
+      dst.set(seg.x.f32.subarray(from, from + len(r) * D), (T === null ? o : k * T) * D);
+      o += len(r);
+    });
+  };
+  /** The group's packed hidden states: the tensor that holds exactly these rows in this order, or a packed copy. */
+  const gather = (g: number[]): Tensor => {
     const first = at.get(g[0])!.seg;
     // Reused only when each row's latest state is that tensor's row k (a row an adapter has just
     // run on has moved to the adapter's output, though the older tensor still lists it).
-    if (first.T === T && first.rows.length === g.length && g.every((r, k) => at.get(r)!.seg === first && at.get(r)!.pos === k)) return first.x;
+    if (first.rows.length === g.length && g.every((r, k) => at.get(r)!.seg === first && at.get(r)!.pos === k)) return first.x;
     const D = first.x.shape[2];
-    const x = zeros([g.length, T, D]);
-    const dst = x.f32;
-    g.forEach((r, k) => {
-      const { seg, pos } = at.get(r)!;
-      dst.set(seg.x.f32.subarray(pos * seg.T * D, (pos * seg.T + len(r)) * D), k * T * D);
-    });
+    const x = zeros([1, g.reduce((n, r) => n + len(r), 0), D]);
+    copyRows(g, x.f32, D, null);
     return x;
   };
-  const maskOf = (g: number[], T: number): Tensor => {
-    const keep = new Int32Array(g.length * T);
-    g.forEach((r, k) => keep.fill(1, k * T, k * T + len(r)));
-    return paddingMask(new Tensor(keep, [g.length, T]));
-  };
+  const segmentsOf = (g: number[]) => ({ segments: g.map(len) });
 
   for (const g of groupBy(rows, (r) => paths[r].path.embeddings).values()) {
     const tp = paths[g[0]];
@@ -172,31 +180,43 @@ function forward(
       false,
     );
     onRun?.({ kind: 'embeddings', id: tp.path.embeddings, slot: null, rows: g });
-    place(g, b.ids.shape[1], tp.embeddings.forward(b.ids, b.typeIds));
+    // Embedded padded (positions count from each row's start), then packed: every later step but
+    // the heads runs on the real tokens only.
+    const e = tp.embeddings.forward(b.ids, b.typeIds);
+    const [, T, D] = e.shape;
+    const x = zeros([1, g.reduce((n, r) => n + len(r), 0), D]);
+    let o = 0;
+    g.forEach((r, k) => {
+      x.f32.set(e.f32.subarray(k * T * D, (k * T + len(r)) * D), o * D);
+      o += len(r);
+    });
+    place(g, x);
   }
   const depth = Math.max(...rows.map((r) => paths[r].blocks.length));
   for (let i = 0; i < depth; i++) {
     const active = rows.filter((r) => paths[r].blocks.length > i);
     for (const [id, g] of groupBy(active, (r) => paths[r].path.adapters[i])) {
-      const T = batchLength(g.map(len));
       onRun?.({ kind: 'adapter', id, slot: i, rows: g });
-      place(g, T, paths[g[0]].adapters[i]!.forward(gather(g, T)));
+      place(g, paths[g[0]].adapters[i]!.forward(gather(g)));
     }
     for (const g of groupBy(active, (r) => blockKey(paths[r], i)).values()) {
       const tp = paths[g[0]];
-      const T = batchLength(g.map(len));
       onRun?.({ kind: 'block', id: tp.path.blocks[i], slot: i, rows: g });
-      place(g, T, tp.blocks[i].forward(gather(g, T), maskOf(g, T), false, tp.route));
+      place(g, tp.blocks[i].forward(gather(g), segmentsOf(g), false, tp.route));
     }
   }
   for (const [id, g] of groupBy(rows, (r) => paths[r].path.finalNorm)) {
-    const T = batchLength(g.map(len));
     onRun?.({ kind: 'final_norm', id, slot: null, rows: g });
-    place(g, T, paths[g[0]].finalNorm!.forward(gather(g, T)));
+    place(g, paths[g[0]].finalNorm!.forward(gather(g)));
   }
   return heads.map((h) => {
     onRun?.({ kind: 'head', id: h.tp.path.head, slot: null, rows: h.rows });
-    return h.tp.head.forward(gather(h.rows, h.batch.ids.shape[1]), h.batch.rows, h.batch.keep);
+    // Heads read the padded layout their batch describes (pooling over `keep`, tagging's flat rows).
+    const T = h.batch.ids.shape[1];
+    const D = at.get(h.rows[0])!.seg.x.shape[2];
+    const x = zeros([h.rows.length, T, D]);
+    copyRows(h.rows, x.f32, D, T);
+    return h.tp.head.forward(x, h.batch.rows, h.batch.keep);
   });
 }
 

@@ -2,6 +2,13 @@ import { Tensor, dropout, selfAttention, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 
+/**
+ * Which keys each position attends to: an additive mask (padding; x is [B, T, D]), or packed
+ * sequences (x is [1, N, D] holding sequences of these lengths end to end, each attending only
+ * within itself: a batch with no padding), or every position (null).
+ */
+export type Attend = Tensor | { segments: ArrayLike<number> } | null;
+
 export interface AttentionConfig {
   dModel: number;
   heads: number;
@@ -30,11 +37,13 @@ export class MultiHeadSelfAttention extends Module {
     this.out = this.child('out', new Linear(cfg.dModel, cfg.dModel, rng, { std: cfg.initStd }));
   }
 
-  /** x [B, T, D]; mask additive, broadcastable to [B, H, T, T]. */
-  forward(x: Tensor, mask: Tensor | null = null, causal = false): Tensor {
+  /** x [B, T, D]; mask additive, broadcastable to [B, H, T, T]; or x [1, N, D] packed (Attend). */
+  forward(x: Tensor, mask: Attend = null, causal = false): Tensor {
+    const packed = mask !== null && !(mask instanceof Tensor);
     const ctx = selfAttention(this.qkv.forward(x), {
       heads: this.cfg.heads,
-      mask,
+      mask: packed ? null : mask,
+      segments: packed ? mask.segments : null,
       causal,
       dropout: this.cfg.attentionDropout ?? this.cfg.dropout,
       rng: this.rng,

@@ -1,7 +1,7 @@
 import { Tensor, add, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
-import { MultiHeadSelfAttention } from './attention.js';
+import { MultiHeadSelfAttention, type Attend } from './attention.js';
 import { FeedForward, type Activation, type FfnLike, type RouteContext } from './ffn.js';
 
 export type NormPlacement = 'pre' | 'post';
@@ -45,7 +45,8 @@ export class EncoderBlock extends Module {
     this.ffn = this.child('ffn', ffn ?? new FeedForward(cfg, rng));
   }
 
-  forward(x: Tensor, mask: Tensor | null = null, causal = false, route?: RouteContext): Tensor {
+  /** x [B, T, D] with a padding mask, or [1, N, D] packed (Attend: every other op is per token). */
+  forward(x: Tensor, mask: Attend = null, causal = false, route?: RouteContext): Tensor {
     if (this.cfg.normPlacement === 'post') {
       const h = this.ln1.forward(add(x, this.attn.forward(x, mask, causal)));
       return this.ln2.forward(add(h, this.ffn.forward(h, route)));

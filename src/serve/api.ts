@@ -197,4 +197,4 @@ export const tasksAnswer = z.object({
   maxLength: z.int().describe('the longest input in tokens; longer ones are cut (or refused with options.truncate false)'),
 });
 
-export const healthAnswer = z.object({ status: z.enum(['ok', 'ready', 'draining']) });
+export const healthAnswer = z.object({ status: z.enum(['ok', 'ready', 'starting', 'draining']) });

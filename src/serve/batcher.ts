@@ -1,7 +1,7 @@
 // Dynamic batching: requests' inputs wait in one bounded queue, of any tasks together, and run as
-// one batch when `maxBatchRows` of them are waiting or the oldest has waited `maxWaitMs`. One batch
-// runs at a time; a request's inputs may be split over consecutive batches, and it is answered when
-// the last of them is done. A request that would take the queue past `maxQueueRows` is refused at
+// one batch when `maxBatchRows` of them are waiting or the oldest has waited `maxWaitMs`. Up to
+// `concurrency` batches run at once (one per inference thread); a request's inputs may be split
+// over several batches, and it is answered when the last of them is done. A request that would take the queue past `maxQueueRows` is refused at
 // once (QueueFullError: the server answers 429 with Retry-After): the queue never grows without
 // bound. close() refuses new requests, runs what is queued without waiting, and resolves when the
 // last batch is done.
@@ -28,6 +28,8 @@ export interface BatcherOptions {
   maxWaitMs: number;
   maxBatchRows: number;
   maxQueueRows: number;
+  /** Batches running at once at most (default 1). */
+  concurrency?: number;
 }
 
 /** What the batcher reports (metrics). */
@@ -55,7 +57,7 @@ interface Request<R> {
 
 export class Batcher<T, R> {
   private readonly queue: Pending<T, R>[] = [];
-  private running: Promise<void> | null = null;
+  private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   private drained: Promise<void> | null = null;
@@ -96,8 +98,8 @@ export class Batcher<T, R> {
     if (!this.drained) {
       this.drained = (async () => {
         this.schedule();
-        while (this.running || this.queue.length) {
-          if (this.running) await this.running;
+        while (this.running.size || this.queue.length) {
+          if (this.running.size) await Promise.race(this.running);
           else this.schedule();
         }
       })();
@@ -105,18 +107,19 @@ export class Batcher<T, R> {
     return this.drained;
   }
 
-  /** Starts a batch now if one is due, else sets the timer for when the oldest input is due. */
+  /** Starts batches while they are due and may run, else sets the timer for when the oldest input is due. */
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
-    const waited = performance.now() - this.queue[0].enqueued;
-    if (this.closing || this.queue.length >= this.o.maxBatchRows || waited >= this.o.maxWaitMs) {
+    for (;;) {
+      if (this.running.size >= (this.o.concurrency ?? 1) || this.queue.length === 0) return;
+      const waited = performance.now() - this.queue[0].enqueued;
+      if (!(this.closing || this.queue.length >= this.o.maxBatchRows || waited >= this.o.maxWaitMs)) break;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
-      this.running = this.runBatch().finally(() => {
-        this.running = null;
+      const run: Promise<void> = this.runBatch().finally(() => {
+        this.running.delete(run);
         this.schedule();
       });
-      return;
+      this.running.add(run);
     }
     if (!this.timer) {
       this.timer = setTimeout(
@@ -124,7 +127,7 @@ export class Batcher<T, R> {
           this.timer = null;
           this.schedule();
         },
-        Math.max(0, this.o.maxWaitMs - waited),
+        Math.max(0, this.o.maxWaitMs - (performance.now() - this.queue[0].enqueued)),
       );
     }
   }

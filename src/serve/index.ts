@@ -6,3 +6,6 @@ export * from './batcher.js';
 export * from './metrics.js';
 export * from './openapi.js';
 export * from './server.js';
+export * from './model_version.js';
+export * from './versions.js';
+export * from './inference_pool.js';

@@ -3,6 +3,7 @@
 // case (maxWaitMs: --max-wait-ms); a serve config file (--config FILE.json) holds the same keys,
 // and flags given beside it win.
 
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { count, parseOrThrow } from '../util/schema.js';
 
@@ -10,6 +11,14 @@ export const serveConfigSchema = z
   .strictObject({
     host: z.string().min(1).default('127.0.0.1').describe('address to listen on (the default answers this machine only)'),
     port: z.int().min(0).max(65535).default(8080).describe('TCP port (0: any free port, printed when listening)'),
+    threads: z
+      .int()
+      .min(0)
+      .max(256)
+      .optional()
+      .describe(
+        "inference threads, each running one batch at a time over the same shared weights (default: the machine's cores; 0 runs batches on the event loop)",
+      ),
     maxWaitMs: z.number().min(0).max(10_000).default(5).describe('longest a request waits in the queue for others to batch with (a full batch runs at once)'),
     maxBatchRows: count().max(4096).default(64).describe('inputs per forward pass, of any tasks together'),
     maxQueueRows: count()
@@ -41,4 +50,9 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = serveConfigSchema.parse({});
 /** Checks serve settings; a RangeError names the setting ("port must be an integer in [0, 65535], got -1"). */
 export function parseServeConfig(raw: unknown, source?: string): ServeConfig {
   return parseOrThrow(serveConfigSchema, raw, { source });
+}
+
+/** The inference threads the settings ask for: `threads`, or the machine's cores. */
+export function inferenceThreads(c: ServeConfig): number {
+  return c.threads ?? availableParallelism();
 }

@@ -13,24 +13,20 @@
 // which `pathwise serve` calls on SIGTERM) stops taking requests (readyz 503; new requests 503),
 // runs every queued input without waiting, answers them, then closes.
 //
-// Versions live side by side: each loaded version of the model has its own batcher. A request
-// takes the current version when it arrives and runs on it to the end; a reload (POST
-// /v1/admin/reload, or the folder watch) loads the folder's new version completely, then makes it
-// current, and the old one is dropped once the last request that took it is answered. A reload
-// waits for the version before the current one to be dropped, so at most two are ever loaded.
-//
-// Inference runs on the event loop: while a batch computes, nothing else is answered (health
-// checks and metrics included) until it ends. Worker threads with shared weights are the next step.
+// Versions live side by side (versions.ts): a request runs on the version current when it arrived,
+// and a reload (POST /v1/admin/reload, or the folder watch) serves the folder's new version once it
+// is loaded, while queued requests finish on the old one. Batches run on inference threads
+// (inference_pool.ts) over weights shared with them, off the event loop: health checks and metrics
+// answer while batches compute.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type FSWatcher, readFileSync, watch } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { type FSWatcher, watch } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { flopsPerToken, loadModel, pathComponents, describePath, type MixedRequest, type Prediction, type TaskModel } from '../model/index.js';
+import { flopsPerToken, pathComponents, describePath, type MixedRequest, type Prediction, type TaskModel } from '../model/index.js';
 import { encodedLengths } from '../tasks/encode.js';
 import type { Example } from '../tasks/task.js';
-import { InputError } from '../util/errors.js';
 import {
   HttpError,
   errorSchema,
@@ -44,10 +40,11 @@ import {
   type InputJson,
   type PredictOptionsJson,
 } from './api.js';
-import { Batcher, ClosingError, QueueFullError } from './batcher.js';
+import { ClosingError, QueueFullError } from './batcher.js';
 import { ServeMetrics } from './metrics.js';
 import { docsPage, openApiDocument, type RouteDoc } from './openapi.js';
 import { parseServeConfig, type ServeConfig } from './serve_config.js';
+import { Versions, type Version } from './versions.js';
 
 export interface ServerOptions {
   model: TaskModel;
@@ -67,60 +64,8 @@ export interface ServerOptions {
   watch?: boolean;
 }
 
-/** What a reload answers. */
-export interface ReloadResult {
-  /** The version now served. */
-  version: string;
-  /** The version served before. */
-  previous: string;
-  /** Whether the folder held a new version (false: it is the one already served). */
-  changed: boolean;
-  tasks: string[];
-}
-
 /** The watch waits this long after the folder's last change before reloading it. */
 export const WATCH_DEBOUNCE_MS = 200;
-
-/** A model folder's version: the first 12 hex digits of the SHA-256 of its config and weights. */
-export function folderVersion(dir: string): string {
-  const h = createHash('sha256');
-  for (const f of ['config.json', 'model.safetensors']) h.update(readFileSync(join(dir, f)));
-  return h.digest('hex').slice(0, 12);
-}
-
-/**
- * Loads a model folder and its version. The version is read before and after the load: if they
- * differ, a save replaced the folder meanwhile, and the load is tried again (three times at most).
- * A folder that cannot be read is an InputError naming the file.
- */
-export function loadVersion(dir: string): { model: TaskModel; version: string } {
-  const versionOf = () => {
-    try {
-      return folderVersion(dir);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new InputError(`${err.path ?? dir}: cannot read it (${err.code ?? err.message})`, err.path ?? dir);
-    }
-  };
-  for (let i = 0; ; i++) {
-    const before = versionOf();
-    const model = loadModel(dir);
-    const version = versionOf();
-    if (before === version) return { model, version };
-    if (i === 2) throw new InputError(`${dir}: the folder kept changing while it was loaded; try again`, dir);
-  }
-}
-
-/** One loaded version of the model, with its own batcher: what was queued on it runs on it. */
-interface Version {
-  model: TaskModel;
-  version: string;
-  batcher: Batcher<MixedRequest, Prediction>;
-  /** Requests that took this version and are not answered yet. */
-  users: number;
-  /** Called once the version is dropped. */
-  dropped: () => void;
-}
 
 const UNTRUNCATED = 1 << 20;
 
@@ -130,69 +75,14 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   const metrics = new ServeMetrics(o.version);
   let draining = false;
 
-  const makeVersion = (model: TaskModel, version: string): Version => {
-    const v: Version = { model, version, users: 0, dropped: () => {}, batcher: null as unknown as Version['batcher'] };
-    v.batcher = new Batcher<MixedRequest, Prediction>(cfg, (items) => model.predictMixed(items, { batchSize: cfg.maxBatchRows }), {
-      beforeBatch: async (items, waitedMs) => {
-        metrics.batchRows.observe(items.length);
-        metrics.batchTasks.observe(new Set(items.map((i) => i.task)).size);
-        items.forEach((it, k) => metrics.queueTime.observe({ task: it.task }, waitedMs[k] / 1000));
-        await o.hooks?.beforeBatch?.(items, version);
-      },
-      onDepth: () => metrics.queueDepth.set(current.batcher.depth + (previous?.batcher.depth ?? 0)),
-    });
-    return v;
-  };
-  /** The version new requests take; the one before it while requests that took it are unanswered. */
-  let current = makeVersion(o.model, o.version);
-  let previous: Version | null = null;
-  let previousDropped: Promise<void> = Promise.resolve();
-
-  /** The version a request runs on, from its arrival to its answer; release() it when answered. */
-  const acquire = (): Version => {
-    current.users++;
-    return current;
-  };
-  const release = (v: Version) => {
-    if (--v.users === 0 && v === previous) drop(v);
-  };
-  /** Its requests are answered (so its queue is empty): the old version goes. */
-  const drop = (v: Version) => {
-    previous = null;
-    void v.batcher.close();
-    metrics.model.remove({ version: v.version });
-    v.dropped();
-  };
-
-  /** Loads the folder again and serves its version, if new. Reloads run one at a time. */
-  let reloads: Promise<unknown> = Promise.resolve();
-  const reload = (): Promise<ReloadResult> => {
-    const r = reloads.then(async (): Promise<ReloadResult> => {
-      if (!o.folder) throw new HttpError(409, 'no_folder', null, 'this server was started without a model folder to reload');
-      // At most two versions: the one before the current must be gone before a third is loaded.
-      await previousDropped;
-      if (draining) throw new ClosingError();
-      let loaded: { model: TaskModel; version: string };
-      try {
-        loaded = loadVersion(o.folder);
-      } catch (e) {
-        if (e instanceof InputError)
-          throw new HttpError(422, 'bad_model_folder', null, `reload refused, still serving version ${current.version}: ${e.message}`);
-        throw e;
-      }
-      const old = current;
-      const tasks = [...loaded.model.tasks.keys()];
-      if (loaded.version === old.version) return { version: old.version, previous: old.version, changed: false, tasks };
-      current = makeVersion(loaded.model, loaded.version);
-      metrics.model.set({ version: loaded.version }, 1);
-      previous = old;
-      previousDropped = new Promise<void>((res) => (old.dropped = res));
-      if (old.users === 0) drop(old);
-      return { version: loaded.version, previous: old.version, changed: true, tasks };
-    });
-    reloads = r.catch(() => {});
-    return r;
-  };
+  // Built before the versions: their threads' warnings go to its logger.
+  const app = Fastify({
+    logger: o.logger ? { level: cfg.logLevel } : false,
+    bodyLimit: cfg.bodyLimit,
+    return503OnClosing: true,
+  });
+  const versions = new Versions(o.model, o.version, { cfg, metrics, log: app.log, folder: o.folder, hooks: o.hooks });
+  const reload = () => versions.reload();
 
   let watcher: FSWatcher | null = null;
   let watchTimer: NodeJS.Timeout | null = null;
@@ -215,11 +105,6 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     watcher.on('error', (e) => app.log.warn({ err: e }, `the model folder's watch stopped: ${e.message}`));
   }
 
-  const app = Fastify({
-    logger: o.logger ? { level: cfg.logLevel } : false,
-    bodyLimit: cfg.bodyLimit,
-    return503OnClosing: true,
-  });
   // JSON only: a text/plain body is refused (415) rather than read as a string.
   app.removeContentTypeParser('text/plain');
 
@@ -248,10 +133,10 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     draining = true;
     watcher?.close();
     if (watchTimer) clearTimeout(watchTimer);
-    for (const v of [current, previous]) void v?.batcher.close();
+    versions.stopIntake();
   });
   app.addHook('onClose', async () => {
-    await Promise.all([current, previous].map((v) => v?.batcher.close()));
+    await versions.close();
   });
 
   /** Admin routes: a 403 without a configured token, a 401 without the right bearer token. */
@@ -334,7 +219,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       url: '/v1/tasks',
       summary: "every task: type, labels, path (components, shared or the task's own), activated parameters, FLOPs per token",
       responses: { 200: { description: 'the tasks', schema: tasksAnswer } },
-      handler: async () => tasksView(current.model, current.version),
+      handler: async () => tasksView(versions.current.model, versions.current.version),
     },
     {
       method: 'POST',
@@ -347,9 +232,8 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         404: { description: 'no such task', schema: errorSchema },
         ...predictErrors,
       },
-      handler: async (req) => {
-        const v = acquire();
-        try {
+      handler: (req) =>
+        versions.use(async (v) => {
           const task = (req.params as { task: string }).task;
           if (!v.model.tasks.has(task)) throw unknownTask(v, task, 'task', 404);
           const body = parseBody(schemas.predict, req.body);
@@ -363,10 +247,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
             field,
           );
           return body.inputs ? { task, predictions: preds } : { task, prediction: preds[0] };
-        } finally {
-          release(v);
-        }
-      },
+        }),
     },
     {
       method: 'POST',
@@ -378,9 +259,8 @@ export function buildServer(o: ServerOptions): FastifyInstance {
         400: { description: 'a bad request, or an unknown task (the field is named)', schema: errorSchema },
         ...predictErrors,
       },
-      handler: async (req) => {
-        const v = acquire();
-        try {
+      handler: (req) =>
+        versions.use(async (v) => {
           const body = parseBody(schemas.mixed, req.body);
           const rows = body.requests.map((r, i) => {
             if (!v.model.tasks.has(r.task)) throw unknownTask(v, r.task, `requests[${i}].task`, 400);
@@ -388,10 +268,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
           });
           const preds = await run(v, rows, body.options, (i) => `requests[${i}].input`);
           return { predictions: preds.map((prediction, i) => ({ task: rows[i].task, prediction })) };
-        } finally {
-          release(v);
-        }
-      },
+        }),
     },
     {
       method: 'GET',
@@ -403,10 +280,14 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     {
       method: 'GET',
       url: '/readyz',
-      summary: 'the model is loaded and requests are taken (503 while shutting down)',
-      responses: { 200: { description: 'ready', schema: healthAnswer }, 503: { description: 'draining', schema: healthAnswer } },
+      summary: 'the model is loaded, its inference threads are up, and requests are taken (503 while starting or shutting down)',
+      responses: {
+        200: { description: 'ready', schema: healthAnswer },
+        503: { description: 'starting (the threads are not up yet) or draining', schema: healthAnswer },
+      },
       handler: async (_req, reply) => {
-        if (draining || current.batcher.isClosing) return reply.code(503).send({ status: 'draining' });
+        if (draining || versions.current.batcher.isClosing) return reply.code(503).send({ status: 'draining' });
+        if (!versions.current.isReady) return reply.code(503).send({ status: 'starting' });
         return { status: 'ready' };
       },
     },
@@ -451,7 +332,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   ];
   const openapi = openApiDocument(routes, { title: 'pathwise serve', version: o.version });
   /** The description, with the version served now. */
-  const openapiNow = () => ({ ...openapi, info: { title: 'pathwise serve', version: current.version } });
+  const openapiNow = () => ({ ...openapi, info: { title: 'pathwise serve', version: versions.current.version } });
   for (const r of routes) app.route({ method: r.method, url: r.url, handler: r.handler });
   return app;
 }

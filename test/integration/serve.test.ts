@@ -325,10 +325,11 @@ describe('pathwise serve: routes', () => {
   });
 });
 
+// One inference thread: one batch runs at a time, so a held batch holds every later one in the queue.
 describe('pathwise serve: a full queue', () => {
   it('answers 429 with Retry-After when a request would overflow the queue, and the queued requests still succeed', async () => {
     const gate = new Gate();
-    const { app, base } = await start({ maxQueueRows: 2, maxInputs: 2, maxWaitMs: 0, retryAfterS: 7 }, { beforeBatch: gate.hook });
+    const { app, base } = await start({ maxQueueRows: 2, maxInputs: 2, maxWaitMs: 0, retryAfterS: 7, threads: 1 }, { beforeBatch: gate.hook });
     try {
       // A's batch is held at the gate; B's two inputs fill the queue; C finds no room.
       const a = call(base, 'POST', '/v1/tasks/toy/predict', { input: text(1, 3) });
@@ -377,7 +378,7 @@ describe('pathwise serve: a full queue', () => {
 
   it('a held batch gathers the requests that arrive meanwhile into one mixed batch; closing answers them all', async () => {
     const gate = new Gate();
-    const { app, base } = await start({ maxWaitMs: 0, maxBatchRows: 64 }, { beforeBatch: gate.hook });
+    const { app, base } = await start({ maxWaitMs: 0, maxBatchRows: 64, threads: 1 }, { beforeBatch: gate.hook });
     const first = call(base, 'POST', '/v1/tasks/toy/predict', { input: text(0, 2) });
     await gate.entered;
     const reqs: MixedRequest[] = Array.from({ length: 6 }, (_, i) => ({ task: [...model.tasks.keys()][i % 3], input: text(i + 1, 2 + i) }));

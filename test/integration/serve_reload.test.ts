@@ -91,7 +91,12 @@ describe('pathwise serve: tasks added live', () => {
     const oldModel = loadModel(dir);
     const oldVersion = folderVersion(dir);
     const gate = new Gate();
-    const { app, base } = await start(oldModel, oldVersion, { folder: dir, adminToken: TOKEN, hooks: { beforeBatch: gate.hook } }, { maxWaitMs: 0 });
+    const { app, base } = await start(
+      oldModel,
+      oldVersion,
+      { folder: dir, adminToken: TOKEN, hooks: { beforeBatch: gate.hook } },
+      { maxWaitMs: 0, threads: 1 },
+    );
     try {
       // One request's batch is held on the old version; four more wait in its queue.
       const first: MixedRequest = { task: 'toy', input: text(0, 3) };
@@ -167,7 +172,7 @@ describe('pathwise serve: tasks added live', () => {
     writeFileSync(join(root, 'task3.json'), JSON.stringify({ name: 'toy3', type: 'classification', train: join(root, 'toy.jsonl'), devFraction: 0.2 }));
     const v0 = folderVersion(dir);
     const gate = new Gate();
-    const { app, base } = await start(loadModel(dir), v0, { folder: dir, adminToken: TOKEN, hooks: { beforeBatch: gate.hook } }, { maxWaitMs: 0 });
+    const { app, base } = await start(loadModel(dir), v0, { folder: dir, adminToken: TOKEN, hooks: { beforeBatch: gate.hook } }, { maxWaitMs: 0, threads: 1 });
     try {
       // A request is held on version 0 while version 1 becomes current.
       let heldAnswered = false;

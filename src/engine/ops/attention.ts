@@ -25,6 +25,11 @@ export interface AttentionOptions {
   dropout?: number;
   rng?: Rng;
   training?: boolean;
+  /**
+   * Packed sequences: qkv is [1, N, 3D] holding sequences of these lengths (summing to N) end to
+   * end, each attending only within itself (no padding, no mask).
+   */
+  segments?: ArrayLike<number> | null;
 }
 
 /** [B, T] of 1 (real token) / 0 (padding) -> additive key mask [B, 1, 1, T]. */
@@ -90,7 +95,14 @@ function plan(B: number, T: number, H: number, Dh: number): Plan {
   return p;
 }
 
-/** softmax(Q Kᵀ / sqrt(Dh) + mask) V for every head; qkv [B, T, 3D] -> [B, T, D]. */
+/**
+ * softmax(Q Kᵀ / sqrt(Dh) + mask) V for every head; qkv [B, T, 3D] -> [B, T, D].
+ *
+ * With `segments`, qkv is [1, N, 3D]: sequences of those lengths laid end to end with no padding
+ * (a packed batch), each attending only within itself. The work is then what the real tokens
+ * need, Σ L² per head, not B T² for a batch padded to its longest row; what a position gets is
+ * what it gets alone (the same GEMMs over the same values, and no masked keys in the softmax).
+ */
 export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
   const H = opts.heads;
   if (qkv.ndim !== 3 || qkv.shape[2] % (3 * H) !== 0) {
@@ -98,46 +110,120 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
   }
   const [B, T, D3] = qkv.shape;
   const D = D3 / 3;
-  const Dh = D / H;
-  const scale = 1 / Math.sqrt(Dh);
   const p = opts.dropout ?? 0;
-  const training = opts.training ?? true;
-  const useDropout = training && p > 0;
+  const useDropout = (opts.training ?? true) && p > 0;
   if (useDropout && !opts.rng) throw new Error('selfAttention: dropout needs an rng');
 
-  let mask = opts.mask ?? null;
-  if (opts.causal) mask = mask ? add(mask, causalMask(T)) : causalMask(T);
+  // The pieces attention runs over: each [b, T] row, or each packed segment of the one row.
+  let pieces: { start: number; len: number; batch: number; mask: Tensor | null }[];
+  const segments = opts.segments;
+  if (segments) {
+    if (B !== 1) throw new RangeError(`selfAttention: packed segments need qkv [1, N, 3D], got ${shapeStr(qkv.shape)}`);
+    if (opts.mask) throw new RangeError('selfAttention: segments replace the padding mask: give one or the other');
+    let total = 0;
+    pieces = Array.from(segments, (len) => {
+      if (!(Number.isInteger(len) && len > 0)) throw new RangeError(`selfAttention: segment lengths must be positive integers, got ${len}`);
+      const piece = { start: total, len, batch: 1, mask: opts.causal ? causalMask(len) : null };
+      total += len;
+      return piece;
+    });
+    if (total !== T) throw new RangeError(`selfAttention: segments sum to ${total}, qkv has ${T} positions`);
+  } else {
+    let mask = opts.mask ?? null;
+    if (opts.causal) mask = mask ? add(mask, causalMask(T)) : causalMask(T);
+    pieces = [{ start: 0, len: T, batch: B, mask }];
+  }
+
+  const X = qkv.f32;
+  const ctx = emptyF32(B * T * D);
+  const saved = pieces.map((pc) =>
+    attendForward(
+      X.subarray(pc.start * D3, (pc.start + pc.batch * pc.len) * D3),
+      ctx.subarray(pc.start * D, (pc.start + pc.batch * pc.len) * D),
+      pc,
+      H,
+      D,
+      useDropout ? { p, rng: opts.rng! } : null,
+    ),
+  );
+  const out = new Tensor(ctx, [B, T, D]);
+  if (!needsGrad(qkv)) {
+    for (const sv of saved) {
+      release(sv.P);
+      if (sv.Pd !== sv.P) release(sv.Pd);
+    }
+    return out;
+  }
+  return record(out, 'selfAttention', [qkv], (g) => {
+    const dqkv = emptyF32(X.length); // every element is written by exactly one of dQ, dK, dV
+    pieces.forEach((pc, i) => {
+      const [a, b] = [pc.start, pc.start + pc.batch * pc.len];
+      attendBackward(X.subarray(a * D3, b * D3), g.subarray(a * D, b * D), dqkv.subarray(a * D3, b * D3), pc, H, D, saved[i], p);
+    });
+    return [dqkv];
+  });
+}
+
+interface Saved {
+  P: Float32Array;
+  Pd: Float32Array;
+  dmask: Uint8Array | null;
+}
+
+/** One piece's attention: X [batch, len, 3D] -> ctx [batch, len, D]; keeps what the backward needs. */
+function attendForward(
+  X: Float32Array,
+  ctx: Float32Array,
+  pc: { len: number; batch: number; mask: Tensor | null },
+  H: number,
+  D: number,
+  drop: { p: number; rng: Rng } | null,
+): Saved {
+  const { len: T, batch: B, mask } = pc;
+  const D3 = 3 * D;
+  const Dh = D / H;
   const rows = B * H * T;
   const rowMap = mask ? maskRowMap([B, H, T, T], mask.shape) : null;
-
   const pl = plan(B, T, H, Dh);
-  const X = qkv.f32;
   const S = emptyF32(rows * T);
-  K.gemmGrouped(false, true, pl.scores, scale, X, D3, X, D3, 0, S, T);
+  K.gemmGrouped(false, true, pl.scores, 1 / Math.sqrt(Dh), X, D3, X, D3, 0, S, T);
   const P = emptyF32(rows * T);
   K.softmax(P, S, rows, T, mask ? mask.f32 : null, rowMap, false);
   release(S);
   let Pd = P;
   let dmask: Uint8Array | null = null;
-  if (useDropout) {
+  if (drop) {
     Pd = emptyF32(P.length);
     dmask = emptyU8(P.length);
-    K.dropout(Pd, dmask, P, p, opts.rng!.nextU32());
+    K.dropout(Pd, dmask, P, drop.p, drop.rng.nextU32());
   }
-  const ctx = emptyF32(B * T * D);
   K.gemmGrouped(false, false, pl.ctx, 1, Pd, T, X, D3, 0, ctx, D);
-  const out = new Tensor(ctx, [B, T, D]);
-  if (!needsGrad(qkv)) return out;
-  return record(out, 'selfAttention', [qkv], (g) => {
-    const dqkv = emptyF32(X.length); // every element is written by exactly one of dQ, dK, dV
-    const dP = emptyF32(rows * T);
-    K.gemmGrouped(false, true, pl.dP, 1, g, D, X, D3, 0, dP, T);
-    K.gemmGrouped(true, false, pl.dV, 1, Pd, T, g, D, 0, dqkv, D3);
-    if (dmask) K.dropoutBackward(dP, dP, dmask, p);
-    K.softmaxBackward(dP, P, dP, rows, T, false);
-    K.gemmGrouped(false, false, pl.dQ, scale, dP, T, X, D3, 0, dqkv, D3);
-    K.gemmGrouped(true, false, pl.dK, scale, dP, T, X, D3, 0, dqkv, D3);
-    release(dP);
-    return [dqkv];
-  });
+  return { P, Pd, dmask };
+}
+
+/** One piece's gradient: g [batch, len, D] -> dX [batch, len, 3D] (every element written). */
+function attendBackward(
+  X: Float32Array,
+  g: Float32Array,
+  dX: Float32Array,
+  pc: { len: number; batch: number },
+  H: number,
+  D: number,
+  { P, Pd, dmask }: Saved,
+  p: number,
+): void {
+  const { len: T, batch: B } = pc;
+  const D3 = 3 * D;
+  const Dh = D / H;
+  const rows = B * H * T;
+  const scale = 1 / Math.sqrt(Dh);
+  const pl = plan(B, T, H, Dh);
+  const dP = emptyF32(rows * T);
+  K.gemmGrouped(false, true, pl.dP, 1, g, D, X, D3, 0, dP, T);
+  K.gemmGrouped(true, false, pl.dV, 1, Pd, T, g, D, 0, dX, D3);
+  if (dmask) K.dropoutBackward(dP, dP, dmask, p);
+  K.softmaxBackward(dP, P, dP, rows, T, false);
+  K.gemmGrouped(false, false, pl.dQ, scale, dP, T, X, D3, 0, dX, D3);
+  K.gemmGrouped(true, false, pl.dK, scale, dP, T, X, D3, 0, dX, D3);
+  release(dP);
 }
