@@ -14,8 +14,12 @@
 //   reload  the mixed load at 16 connections; halfway, the served folder is replaced by an F16
 //           export of it (a new version) and POST /v1/admin/reload is called: every non-2xx answer
 //           and connection error of the phase is counted (reload_failed)
+//   soak    the mixed load at 16 connections for --soak-minutes (default 10; 0 skips it), the
+//           server's resident memory (VmRSS) sampled every 10 s: soak_rss_mb_1min after the first
+//           minute, soak_rss_mb_end at the end (a server that leaks grows between the two)
 // Peak RSS is the server process's VmHWM (/proc/<pid>/status) at the end. The figures print last
-// as one JSON line; a short bench, so nothing is written to docs/results.
+// as one JSON line; with the soak the bench takes about 12 minutes, so nothing is written to
+// docs/results.
 // The load generator runs in this process, beside the server: on a small machine they share the cores.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -29,13 +33,22 @@ import { exampleWords, type Example } from '../src/tasks/task.js';
 import { ROOT, log } from './common.js';
 
 const { values: flags } = parseArgs({
-  options: { model: { type: 'string' }, duration: { type: 'string' }, 'log-level': { type: 'string' }, 'single-task': { type: 'string' } },
+  options: {
+    model: { type: 'string' },
+    duration: { type: 'string' },
+    'log-level': { type: 'string' },
+    'single-task': { type: 'string' },
+    'soak-minutes': { type: 'string' },
+  },
 });
 const arg = (name: keyof typeof flags, dflt: string): string => flags[name] ?? dflt;
 
 const MODEL = resolve(arg('model', process.env.PATHWISE_BENCH_MODEL ?? join(ROOT, 'runs', 'quickstart', 'model')));
 const DURATION = Number(arg('duration', '10'));
 const LOG_LEVEL = arg('log-level', 'warn');
+const SOAK_MINUTES = Number(arg('soak-minutes', '10'));
+if (!(Number.isFinite(DURATION) && DURATION > 0)) throw new Error(`--duration must be a positive number of seconds, got ${flags.duration}`);
+if (!(Number.isFinite(SOAK_MINUTES) && SOAK_MINUTES >= 0)) throw new Error(`--soak-minutes must be a number >= 0, got ${flags['soak-minutes']}`);
 const TOKEN = 'bench-serve-token';
 
 interface TaskInfo {
@@ -206,8 +219,26 @@ async function run(): Promise<void> {
     });
     log(reloadInfo);
 
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
-    const rssMb = hwm ? Number(hwm[1]) / 1024 : NaN;
+    const memory = (field: 'VmRSS' | 'VmHWM') => {
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : Number.NaN;
+    };
+    let soak: { minutes: number; rss1: number; rssEnd: number; rps: number; bad: number } | null = null;
+    if (SOAK_MINUTES > 0) {
+      const samples: [number, number][] = [];
+      const t0 = performance.now();
+      const timer = setInterval(() => samples.push([(performance.now() - t0) / 1000, memory('VmRSS')]), 10_000);
+      const r = await load('soak', mixed, 16, SOAK_MINUTES * 60);
+      clearInterval(timer);
+      const rssEnd = memory('VmRSS');
+      const rss1 = (samples.find(([t]) => t >= 60) ?? samples[0] ?? [0, rssEnd])[1];
+      log(
+        `soak RSS (MB) every 10 s: ${samples.map(([, m]) => m.toFixed(0)).join(' ')}; after 1 min ${rss1.toFixed(0)}, at the end ${rssEnd.toFixed(0)} (${(((rssEnd - rss1) / rss1) * 100).toFixed(1)}%)`,
+      );
+      soak = { minutes: SOAK_MINUTES, rss1, rssEnd, rps: r.rps, bad: r.bad };
+    }
+
+    const rssMb = memory('VmHWM');
     log(`server peak RSS (VmHWM) ${rssMb.toFixed(0)} MB`);
     const r2 = (x: number) => Math.round(x * 100) / 100;
     console.log(
@@ -220,6 +251,14 @@ async function run(): Promise<void> {
         p99_ms: c16.p99,
         reload_failed: rl.bad,
         rss_mb: Math.round(rssMb),
+        ...(soak && {
+          soak_minutes: soak.minutes,
+          soak_rps: r2(soak.rps),
+          soak_failed: soak.bad,
+          soak_rss_mb_1min: Math.round(soak.rss1),
+          soak_rss_mb_end: Math.round(soak.rssEnd),
+          soak_rss_change: r2((soak.rssEnd - soak.rss1) / soak.rss1),
+        }),
       }),
     );
   } finally {

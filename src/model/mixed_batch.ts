@@ -7,19 +7,24 @@
 //   final norm      grouped by the path's final norm
 //   head            grouped by task, then decoded as TaskPath.predict decodes
 //
-// A row's hidden states are carried from group to group: when a group is exactly the rows of the
-// tensor the previous step wrote, in the same order (the common case: tasks that share the root
-// blocks share one tensor from the embeddings to the heads), that tensor is used as it is; else
-// the group's rows are copied into a tensor padded to the group's longest row, and padded
-// positions are masked as TaskPath.hidden masks them. Every step calls the components' own forward
-// (the modules TaskPath runs, with the route it gives them): there is no second copy of the block
-// math here, only the grouping.
+// Rows are packed, not padded: from the embeddings to the final norm a group's hidden states are
+// one [1, Σ len, D] tensor of its rows' real tokens end to end, and attention runs within each
+// row (selfAttention's `segments`); every other op of a block is per token. A batch then costs
+// what its tokens cost, however unequal its rows' lengths (padded to the longest, a batch of
+// mixed lengths did two to three times the work). A row's states are carried from group to
+// group: when a group is exactly the rows of the tensor the previous step wrote, in the same order
+// (the common case: tasks that share the root blocks share one tensor from the embeddings to the
+// heads), that tensor is used as it is; else the group's rows are copied into a new packed one.
+// The heads read the padded layout their batch describes. Every step calls the components' own
+// forward (the modules TaskPath runs, with the route it gives them): there is no second copy of
+// the block math here, only the grouping.
 //
-// What a row gets does not depend on the rows batched with it, for the same reason predict's does
-// not depend on its length-sorted batches: attention masks padding, and every other op is per
-// token. One exception, shared with predict: a Switch layer with an evaluation capacity
-// (evalCapacityFactor not null) drops tokens by the batch's size, so its answers can move with
-// the batch; a dropless Switch layer (evalCapacityFactor null) does not.
+// What a row gets does not depend on the rows batched with it: attention sees only its own row,
+// and every other op is per token (bit for bit on the TypeScript kernels; OpenBLAS may round a
+// GEMM row differently with the number of rows, by a few ulps). One exception, shared with
+// predict: a Switch layer with an evaluation capacity (evalCapacityFactor not null) drops tokens
+// by the batch's size, so its answers can move with the batch; a dropless Switch layer
+// (evalCapacityFactor null) does not.
 
 import { type Tensor, inference, zeros } from '../engine/index.js';
 import type { Module } from '../nn/index.js';

@@ -36,6 +36,8 @@ interface Thread {
   worker: Worker;
   /** Resolves once the thread has answered its start (only then may it be terminated safely). */
   started: Promise<void>;
+  /** Whether it has built the model and takes batches. */
+  ready: boolean;
   busy: { id: number; resolve: (p: Prediction[]) => void; reject: (e: unknown) => void } | null;
   dead: boolean;
 }
@@ -73,7 +75,7 @@ export class InferencePool {
     return pool;
   }
 
-  /** Threads able to run batches. */
+  /** Threads running batches or starting (a dead one being replaced is not counted). */
   get size(): number {
     return this.threads.filter((t) => !t.dead).length;
   }
@@ -83,7 +85,7 @@ export class InferencePool {
     for (;;) {
       if (this.closed) throw new Error('the inference threads are stopped');
       if (this.size === 0) throw new Error('no inference thread is left (each one failed to start again)');
-      const t = this.threads.find((t) => !t.dead && !t.busy);
+      const t = this.threads.find((t) => t.ready && !t.dead && !t.busy);
       if (t) return this.send(t, requests, batchSize);
       await new Promise<void>((res) => this.waiting.push(res));
     }
@@ -123,17 +125,16 @@ export class InferencePool {
     const data: InferenceWorkerData = { shared: this.shared, backend: backendName() };
     const worker = new Worker(fileURLToPath(WORKER_SCRIPT), { workerData: data });
     let answered = () => {};
-    const t: Thread = { worker, started: new Promise<void>((res) => (answered = res)), busy: null, dead: false };
+    const t: Thread = { worker, started: new Promise<void>((res) => (answered = res)), ready: false, busy: null, dead: false };
     this.threads.push(t);
     return new Promise<void>((ready, fail) => {
-      let isReady = false;
       const lost = (reason: string) => {
         answered();
         if (t.dead) return;
         t.dead = true;
         const busy = t.busy;
         t.busy = null;
-        if (!isReady) return fail(new ThreadsUnavailable(`an inference thread could not start: ${reason}`));
+        if (!t.ready) return fail(new ThreadsUnavailable(`an inference thread could not start: ${reason}`));
         busy?.reject(new Error(`the inference thread running this batch failed: ${reason}`));
         for (const w of this.waiting.splice(0)) w();
         if (this.closed) return;
@@ -149,7 +150,7 @@ export class InferencePool {
         switch (m.kind) {
           case 'ready':
             answered();
-            isReady = true;
+            t.ready = true;
             ready();
             return;
           case 'unavailable':

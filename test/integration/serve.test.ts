@@ -398,6 +398,45 @@ describe('pathwise serve: a full queue', () => {
   });
 });
 
+describe('pathwise serve: inference threads', () => {
+  it('/readyz answers "starting" until the threads are up; health checks and metrics answer while a batch computes', async () => {
+    let started = () => {};
+    const batchStarted = new Promise<void>((r) => (started = r));
+    const config = { threads: 1, maxInputs: 256, maxBatchRows: 256, maxQueueRows: 256, maxInputChars: 20_000 };
+    const app = buildServer({ model, version, config, hooks: { beforeBatch: () => started() } });
+    try {
+      // Threads take a while to start (a module graph and the model to build): the first answer comes before.
+      const first = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.deepEqual([first.statusCode, first.json()], [503, { status: 'starting' }]);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      while ((await call(base, 'GET', '/readyz')).status !== 200) await sleep(20);
+      // One batch of 256 long inputs on the one thread; while it computes, the event loop is free.
+      const inputs = Array.from({ length: 256 }, (_, i) => text(i, 80));
+      let answered = false;
+      const t0 = performance.now();
+      const big = call(base, 'POST', '/v1/tasks/toy/predict', { inputs }).then((r) => {
+        answered = true;
+        return r;
+      });
+      await batchStarted;
+      const health = await call(base, 'GET', '/healthz');
+      const metrics = await call(base, 'GET', '/metrics');
+      assert.equal(answered, false, 'the health check and the metrics were answered before the batch was done');
+      assert.deepEqual([health.status, metrics.status], [200, 200]);
+      const r = await big;
+      assert.equal(r.status, 200);
+      const preds = r.json.predictions as unknown[];
+      assert.equal(preds.length, 256);
+      assertDeepClose(preds.slice(0, 8), await model.predict('toy', inputs.slice(0, 8)), tol, 'the first predictions');
+      // (How long the batch took, for the record: the check above is the order of the answers.)
+      process.stderr.write(`# a batch of 256 took ${(performance.now() - t0).toFixed(0)} ms\n`);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('pathwise serve: the command', () => {
   it('SIGTERM: the queued requests are answered, then the process exits 0', async () => {
     // A long wait keeps the requests queued until SIGTERM; draining runs them at once.

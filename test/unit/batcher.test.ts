@@ -1,5 +1,5 @@
 // The serve batcher (src/serve/batcher.ts): a bounded queue of inputs of any requests, run in
-// batches of at most maxBatchRows, one batch at a time. Batches are held by the beforeBatch hook
+// batches of at most maxBatchRows, at most `concurrency` batches at a time. Batches are held by the beforeBatch hook
 // to make the queue's state certain: nothing here depends on timing.
 
 import { describe, it } from 'node:test';
@@ -32,6 +32,28 @@ function holder() {
 const double = async (xs: number[]) => xs.map((x) => 2 * x);
 
 describe('batcher', () => {
+  it('runs up to `concurrency` batches at once (one per inference thread); the next waits for one to end', async () => {
+    const h = holder();
+    const b = new Batcher<number, number>({ maxWaitMs: 0, maxBatchRows: 2, maxQueueRows: 100, concurrency: 2 }, double, { beforeBatch: h.hook });
+    const r1 = b.submit([1, 2]);
+    const r2 = b.submit([3, 4]);
+    const r3 = b.submit([5]);
+    await h.reached(2);
+    // Two batches are running (held); the third input waits in the queue.
+    assert.deepEqual(h.batches, [
+      [1, 2],
+      [3, 4],
+    ]);
+    assert.equal(b.depth, 1);
+    h.release(); // the first batch ends: the third runs
+    await h.reached(3);
+    assert.deepEqual(h.batches[2], [5]);
+    assert.equal(b.depth, 0);
+    h.release();
+    h.release();
+    assert.deepEqual(await Promise.all([r1, r2, r3]), [[2, 4], [6, 8], [10]]);
+  });
+
   it('runs inputs in batches of at most maxBatchRows, splitting a request over batches; each request answered in order', async () => {
     const h = holder();
     const b = new Batcher<number, number>({ maxWaitMs: 0, maxBatchRows: 3, maxQueueRows: 100 }, double, { beforeBatch: h.hook });

@@ -126,12 +126,14 @@ describeEachBackend('gradient checks', () => {
     gradcheck('logSoftmax', [R([2, 3, 3])], ([x]) => E.logSoftmax(x, pad));
     gradcheck('softmax nomask', [R([3, 4])], ([x]) => E.softmax(x));
   });
-  it('fused self-attention (padding mask, causal, dropout)', () => {
+  it('fused self-attention (padding mask, causal, dropout, packed segments)', () => {
     const keep = new Tensor(Int32Array.from([1, 1, 1, 1, 1, 1, 0, 0]), [2, 4]);
     const mask = E.paddingMask(keep);
     gradcheck('attn', [R([2, 4, 12])], ([q]) => E.selfAttention(q, { heads: 2, mask }));
     gradcheck('attn causal', [R([2, 4, 12])], ([q]) => E.selfAttention(q, { heads: 2, causal: true }));
     gradcheck('attn dropout', [R([1, 3, 6])], ([q]) => E.selfAttention(q, { heads: 1, mask: null, dropout: 0.25, rng: new Rng(3) }));
+    gradcheck('attn packed', [R([1, 6, 12])], ([q]) => E.selfAttention(q, { heads: 2, segments: [3, 1, 2] }));
+    gradcheck('attn packed causal', [R([1, 5, 12])], ([q]) => E.selfAttention(q, { heads: 2, segments: [2, 3], causal: true }));
   });
   it('groupedLinear (experts with and without rows)', () => {
     const offsets = Int32Array.from([0, 2, 2, 5]); // expert 1 gets no rows
