@@ -4,8 +4,9 @@
 //   npm run bench:serve [-- --model runs/quickstart/model --duration 10 --log-level warn]
 //   (or PATHWISE_BENCH_MODEL=DIR; the default folder is the one `npm start` writes)
 //
-// One run, five phases of --duration seconds each (a 3 s warm-up first), all on
-// POST /v1/tasks/{task}/predict {input}:
+// First the server's answers to 120 inputs of the mixed load are checked against predict's, in
+// this process (labels equal; predict_max_diff, the largest score difference). Then five phases
+// of --duration seconds each (a 3 s warm-up first), all on POST /v1/tasks/{task}/predict {input}:
 //   c1      mixed load (a round-robin over the model's tasks), 1 connection
 //   c16     the same mixed load, 16 connections                 → rps_c16, p50_ms, p99_ms
 //   single  one task's inputs (--single-task; default: the classification task with the longest test
@@ -28,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { loadModel } from '../src/model/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { exampleWords, type Example } from '../src/tasks/task.js';
 import { ROOT, log } from './common.js';
@@ -62,6 +64,8 @@ interface Body {
   task: string;
   body: string;
   words: number;
+  /** The test example the body holds (for predict's answer), on the mixed load. */
+  example?: Example;
 }
 
 function inputJson(type: string, ex: Example, words?: number): unknown {
@@ -102,7 +106,7 @@ async function run(): Promise<void> {
     for (const t of tasks) {
       const xs = tests.get(t.name)!;
       const ex = xs[i % xs.length];
-      mixed.push({ task: t.name, body: JSON.stringify({ input: inputJson(t.type, ex) }), words: wordCount(t.type, ex) });
+      mixed.push({ task: t.name, body: JSON.stringify({ input: inputJson(t.type, ex) }), words: wordCount(t.type, ex), example: ex });
     }
   }
   // The single load: one task (--single-task; by default the classification task whose longest test
@@ -160,6 +164,13 @@ async function run(): Promise<void> {
     }
     log(`server pid ${server.pid} on ${url} (log level ${LOG_LEVEL})`);
 
+    /** The server's resident memory now (VmRSS) or at its peak (VmHWM), in MB. */
+    const memory = (field: 'VmRSS' | 'VmHWM') => {
+      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : Number.NaN;
+    };
+    log(`server RSS after the start: ${memory('VmRSS').toFixed(0)} MB`);
+
     /** The batcher's totals from /metrics: batches, inputs, and distinct tasks summed over batches. */
     const batchTotals = async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -188,19 +199,45 @@ async function run(): Promise<void> {
         ],
       });
       const before = await batchTotals();
-      const side = during?.();
+      // Caught at once: a failure while the load runs must reach the finally that stops the server.
+      const side = during
+        ? during().then(
+            () => null,
+            (e: unknown) => e,
+          )
+        : null;
       const r = await inst;
-      await side;
+      const failed = await side;
+      if (failed) throw failed;
       const rps = r.requests.total / r.duration;
       const bad = r.non2xx + r.errors;
       const after = await batchTotals();
       const batches = after.batches - before.batches;
       log(
         `${name.padEnd(8)} c${connections}: ${rps.toFixed(1)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.total} requests, ${r.non2xx} non-2xx, ${r.errors} errors (${r.timeouts} timeouts); ` +
-          `${batches} batches, ${((after.rows - before.rows) / batches).toFixed(1)} inputs and ${((after.tasks - before.tasks) / batches).toFixed(1)} tasks per batch`,
+          `${batches} batches, ${((after.rows - before.rows) / batches).toFixed(1)} inputs and ${((after.tasks - before.tasks) / batches).toFixed(1)} tasks per batch; ` +
+          `server RSS ${memory('VmRSS').toFixed(0)} MB`,
       );
       return { rps, p50: r.latency.p50, p99: r.latency.p99, bad };
     };
+
+    // The server's answers against predict's, in this process, on the first 120 inputs of the mixed
+    // load sent as one mixed request (labels equal, scores within predict_max_diff).
+    const sample = mixed.slice(0, 120);
+    const answer = await fetch(`${url}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: sample.map((b) => ({ task: b.task, input: (JSON.parse(b.body) as { input: unknown }).input })) }),
+    });
+    if (!answer.ok) throw new Error(`POST /v1/predict answered ${answer.status}: ${await answer.text()}`);
+    const answers = ((await answer.json()) as { predictions: { prediction: unknown }[] }).predictions.map((p) => p.prediction);
+    const reference = loadModel(MODEL);
+    let predictDiff = 0;
+    for (let i = 0; i < sample.length; i++) {
+      const [want] = await reference.predict(sample[i].task, [tagged(sample[i])]);
+      predictDiff = Math.max(predictDiff, difference(answers[i], want, `input ${i} (${sample[i].task})`));
+    }
+    log(`${sample.length} answers of the server against predict's: labels equal, largest score difference ${predictDiff}`);
 
     await load('warm-up', mixed, 16, 3);
     const c1 = await load('c1', mixed, 1, DURATION);
@@ -219,10 +256,6 @@ async function run(): Promise<void> {
     });
     log(reloadInfo);
 
-    const memory = (field: 'VmRSS' | 'VmHWM') => {
-      const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : Number.NaN;
-    };
     let soak: { minutes: number; rss1: number; rssEnd: number; rps: number; bad: number } | null = null;
     if (SOAK_MINUTES > 0) {
       const samples: [number, number][] = [];
@@ -251,6 +284,7 @@ async function run(): Promise<void> {
         p99_ms: c16.p99,
         reload_failed: rl.bad,
         rss_mb: Math.round(rssMb),
+        predict_max_diff: predictDiff,
         ...(soak && {
           soak_minutes: soak.minutes,
           soak_rps: r2(soak.rps),
@@ -265,6 +299,29 @@ async function run(): Promise<void> {
     await stop(server);
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The example as the server reads its JSON: a tagging task's words given as tokens. */
+function tagged(b: Body): Example {
+  const input = (JSON.parse(b.body) as { input: unknown }).input;
+  if (typeof input === 'object' && input !== null && 'tokens' in input) {
+    const words = (input as { tokens: string[] }).tokens;
+    return { text: words.join(' '), words };
+  }
+  return b.example!;
+}
+
+/** The largest difference between two predictions' numbers; anything else (labels, keys) must be equal. */
+function difference(a: unknown, b: unknown, where: string): number {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b);
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) return Math.max(0, ...a.map((x, i) => difference(x, b[i], `${where}[${i}]`)));
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    if (ka.join() === kb.join()) return Math.max(0, ...ka.map((k) => difference((a as never)[k], (b as never)[k], `${where}.${k}`)));
+  }
+  if (a === b) return 0;
+  throw new Error(`the server's answer differs from predict's at ${where}: ${JSON.stringify(a)} against ${JSON.stringify(b)}`);
 }
 
 function stop(p: ChildProcess): Promise<void> {

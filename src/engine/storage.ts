@@ -23,7 +23,17 @@ const SMALL = 1024;
 // floats of a free buffer of n's class or a little above.
 const pool = new Map<number, ArrayBuffer[]>();
 let pooled = 0;
-const POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? 512) * (1 << 18); // in floats
+let POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? 512) * (1 << 18); // in floats
+
+/**
+ * Sets this thread's pool cap (MiB; PATHWISE_POOL_MB, else 512, at start), emptying the pool if it
+ * holds more. An inference thread, whose batches are small, sets a lower one than training needs.
+ */
+export function setPoolLimit(mb: number): void {
+  if (!(Number.isFinite(mb) && mb >= 0)) throw new RangeError(`setPoolLimit: a size in MiB >= 0, got ${mb}`);
+  POOL_LIMIT = mb * (1 << 18);
+  if (pooled > POOL_LIMIT) clearPool();
+}
 
 /** The smallest class holding n floats (n >= SMALL). */
 function classUp(n: number): number {

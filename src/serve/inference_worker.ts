@@ -4,7 +4,7 @@
 // the same call the server makes when it runs batches in process. One batch at a time.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { availableBackends, backendName, setBackend, type BackendName } from '../engine/index.js';
+import { availableBackends, backendName, setBackend, setPoolLimit, type BackendName } from '../engine/index.js';
 import { modelFromShared, type MixedRequest, type Prediction, type SharedModel } from '../model/index.js';
 
 export interface InferenceWorkerData {
@@ -27,7 +27,15 @@ export type WorkerReply =
   | { kind: 'done'; id: number; predictions: Prediction[] }
   | { kind: 'failed'; id: number; name: string; message: string };
 
+/**
+ * The buffer pool's cap in an inference thread (MiB), unless PATHWISE_POOL_MB sets one: enough
+ * for the activations of a few batches, not the 512 MiB training keeps (that, in every thread,
+ * is most of a server's memory).
+ */
+export const INFERENCE_POOL_MB = 128;
+
 function start(port: NonNullable<typeof parentPort>, data: InferenceWorkerData): void {
+  if (process.env.PATHWISE_POOL_MB === undefined) setPoolLimit(INFERENCE_POOL_MB);
   if (backendName() !== data.backend) {
     if (!availableBackends().includes(data.backend)) {
       port.postMessage({

@@ -47,6 +47,10 @@ import { parseServeConfig, type ServeConfig } from './serve_config.js';
 import { Versions, type Version } from './versions.js';
 
 export interface ServerOptions {
+  /**
+   * The model served. With inference threads its parameters move into shared memory (their
+   * values unchanged: model/shared_model.ts), where the threads read them.
+   */
   model: TaskModel;
   /** The model's version (folderVersion), reported by /v1/tasks and the metrics. */
   version: string;

@@ -194,7 +194,7 @@ export class Versions {
   private drop(v: Version): void {
     this.previous = null;
     this.o.metrics.model.remove({ version: v.version });
-    void this.retire(v).then(v.dropped);
+    void this.retire(v).finally(v.dropped);
   }
 
   /** Runs what is queued on the version, then stops its threads. */
