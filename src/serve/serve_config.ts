@@ -17,7 +17,7 @@ export const serveConfigSchema = z
       .max(256)
       .optional()
       .describe(
-        "inference threads, each running one batch at a time over the same shared weights (default: the machine's cores; 0 runs batches on the event loop)",
+        "inference threads, each running one batch at a time over the same shared weights (default: the machine's cores, at most 8; 0 runs batches on the event loop)",
       ),
     maxWaitMs: z.number().min(0).max(10_000).default(5).describe('longest a request waits in the queue for others to batch with (a full batch runs at once)'),
     maxBatchRows: count().max(4096).default(64).describe('inputs per forward pass, of any tasks together'),
@@ -52,7 +52,10 @@ export function parseServeConfig(raw: unknown, source?: string): ServeConfig {
   return parseOrThrow(serveConfigSchema, raw, { source });
 }
 
-/** The inference threads the settings ask for: `threads`, or the machine's cores. */
+/**
+ * The inference threads the settings ask for: `threads`, or the machine's cores up to 8 (each
+ * thread keeps a buffer pool of its own: on a large machine, more is a choice, not a default).
+ */
 export function inferenceThreads(c: ServeConfig): number {
-  return c.threads ?? availableParallelism();
+  return c.threads ?? Math.min(availableParallelism(), 8);
 }
