@@ -82,6 +82,17 @@ export function setBackend(name: BackendName): void {
   else throw new Error(`native backend unavailable: ${native.error}`);
 }
 
+/**
+ * Selects `name` in a worker thread, which does not inherit its main thread's choice (a
+ * setBackend in code): the worker must run the same kernels. Returns why it cannot, or null.
+ */
+export function followBackend(name: BackendName): string | null {
+  if (backendName() === name) return null;
+  if (!availableBackends().includes(name)) return `the ${name} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})`;
+  setBackend(name);
+  return null;
+}
+
 /** Runs fn with the named backend, then restores the previous one. */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
   const prev = K;

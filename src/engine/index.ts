@@ -4,7 +4,7 @@ export * from './tensor.js';
 export { backward, noGrad, isGradEnabled, type BackwardOptions } from './autograd.js';
 export { inference } from './scope.js';
 export { setPoolLimit } from './storage.js';
-export { availableBackends, backendName, setBackend, withBackend, blas, type BackendName, type Blas } from './backend.js';
+export { availableBackends, backendName, followBackend, setBackend, withBackend, blas, type BackendName, type Blas } from './backend.js';
 export { Rng, type RngState } from './rng.js';
 export * from './ops/matmul.js';
 export * from './ops/elementwise.js';

@@ -6,7 +6,7 @@
 // trains in process.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { availableBackends, backendName, setBackend, type BackendName } from '../engine/index.js';
+import { followBackend, type BackendName } from '../engine/index.js';
 import { outcomeBuffers, runChildJob, type ChildJob, type ChildOutcome } from './child_job.js';
 
 export interface WorkerInput {
@@ -21,16 +21,10 @@ export type WorkerReply =
 
 async function main(port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> {
   port.postMessage({ kind: 'started' } satisfies WorkerReply);
-  // The main thread may have chosen its backend in code (setBackend), which a new thread does not inherit.
-  if (backendName() !== input.backend) {
-    if (!availableBackends().includes(input.backend)) {
-      port.postMessage({
-        kind: 'unavailable',
-        reason: `the ${input.backend} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})`,
-      } satisfies WorkerReply);
-      return;
-    }
-    setBackend(input.backend);
+  const unavailable = followBackend(input.backend);
+  if (unavailable) {
+    port.postMessage({ kind: 'unavailable', reason: unavailable } satisfies WorkerReply);
+    return;
   }
   try {
     const outcome = await runChildJob(input.job);

@@ -4,7 +4,7 @@
 // the same call the server makes when it runs batches in process. One batch at a time.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { availableBackends, backendName, setBackend, setPoolLimit, type BackendName } from '../engine/index.js';
+import { followBackend, setPoolLimit, type BackendName } from '../engine/index.js';
 import { modelFromShared, type MixedRequest, type Prediction, type SharedModel } from '../model/index.js';
 
 export interface InferenceWorkerData {
@@ -36,15 +36,10 @@ export const INFERENCE_POOL_MB = 128;
 
 function start(port: NonNullable<typeof parentPort>, data: InferenceWorkerData): void {
   if (process.env.PATHWISE_POOL_MB === undefined) setPoolLimit(INFERENCE_POOL_MB);
-  if (backendName() !== data.backend) {
-    if (!availableBackends().includes(data.backend)) {
-      port.postMessage({
-        kind: 'unavailable',
-        reason: `the ${data.backend} kernels do not load in a worker thread (it has: ${availableBackends().join(', ')})`,
-      } satisfies WorkerReply);
-      return;
-    }
-    setBackend(data.backend);
+  const unavailable = followBackend(data.backend);
+  if (unavailable) {
+    port.postMessage({ kind: 'unavailable', reason: unavailable } satisfies WorkerReply);
+    return;
   }
   let model: ReturnType<typeof modelFromShared>;
   try {
