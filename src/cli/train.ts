@@ -18,6 +18,7 @@ import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, 
 import { UsageError } from './pretrain.js';
 import { parseCommandLine } from './args.js';
 import { keyPaths } from '../util/schema.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkWritableFolder } from '../util/writable.js';
 
 const TRAIN_USAGE = 'usage: pathwise train --config FILE [--KEY VALUE ...]   (FILE: docs/schemas/train.schema.json)';
@@ -151,11 +152,37 @@ export async function trainCommand(argv: string[]): Promise<void> {
     throw e;
   }
   saveModel(join(cfg.out, 'model'), model);
+  const seconds = (performance.now() - t0) / 1000;
   const test: [string, Record<string, number | string>][] = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
+  const report = scoresReport(test, res.bestStep, seconds);
+  writeFileAtomic(join(cfg.out, 'scores.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const missed = report.floors_missed.length ? `floors missed: ${report.floors_missed.join(', ')}` : 'every floor beaten';
   process.stdout.write(
-    `best dev at step ${res.bestStep}; ${((performance.now() - t0) / 1000).toFixed(0)} s\n\ntest scores:\n${table(test)}\n\nsaved ${join(cfg.out, 'model')}\n`,
+    `best dev at step ${res.bestStep}; ${seconds.toFixed(0)} s\n\ntest scores:\n${table(test)}\n${missed}\n\nsaved ${join(cfg.out, 'model')} and ${join(cfg.out, 'scores.json')}\n`,
   );
+}
+
+/**
+ * What `pathwise train` writes beside the model (scores.json): each task's test metrics, each
+ * built-in task's floor (the baseline it must beat) and whether it was beaten, and floors_missed,
+ * the tasks whose floor was not beaten (empty when all were).
+ */
+export function scoresReport(test: [string, Record<string, number | string>][], bestStep: number, seconds: number) {
+  const floors: Record<string, { floor: number; baseline: string; beaten: boolean }> = {};
+  for (const [name, s] of test) {
+    const floor = floorOf(name);
+    if (floor !== null) floors[name] = { floor, baseline: TASK_FLOORS[name].baseline, beaten: (s.score as number) > floor };
+  }
+  return {
+    best_step: bestStep,
+    seconds: Math.round(seconds),
+    test: Object.fromEntries(test),
+    floors,
+    floors_missed: Object.entries(floors)
+      .filter(([, f]) => !f.beaten)
+      .map(([name]) => name),
+  };
 }
 
 export async function evalCommand(argv: string[]): Promise<void> {

@@ -129,6 +129,21 @@ describe('numeric references from before the one-model rewrite', () => {
       const want = scores(readFileSync(join(REF, 'quickstart_20_steps.txt'), 'utf8'));
       assert.equal(want.length, 6);
       assert.deepEqual(scores(r.stdout), want);
+      // scores.json beside the model: the same scores, and floors_missed naming exactly the tasks
+      // whose line says "NOT beaten".
+      const report = JSON.parse(readFileSync(join(work, 'scores.json'), 'utf8')) as {
+        test: Record<string, { score: number }>;
+        floors: Record<string, { beaten: boolean }>;
+        floors_missed: string[];
+      };
+      const missed = want.filter((l) => l.endsWith('NOT beaten')).map((l) => l.split(/\s+/)[0]);
+      assert.deepEqual(report.floors_missed, missed);
+      assert.ok(r.stdout.includes(missed.length ? `floors missed: ${missed.join(', ')}` : 'every floor beaten'));
+      for (const l of want) {
+        const [name, , score] = l.split(/\s+/);
+        assert.equal(report.test[name].score.toFixed(4), score, `${name}'s score in scores.json`);
+        assert.equal(report.floors[name].beaten, !l.endsWith('NOT beaten'), `${name} beaten`);
+      }
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
