@@ -63,16 +63,29 @@ function sourceOf(t: TrainConfig['tasks'][number]): TaskSource {
   return { files };
 }
 
+type Scores = [string, Record<string, number | string>][];
+
+/** Each built-in task's floor (the baseline it must beat) and whether its score beat it. */
+function floorsOf(rows: Scores): Record<string, { floor: number; baseline: string; beaten: boolean }> {
+  const floors: Record<string, { floor: number; baseline: string; beaten: boolean }> = {};
+  for (const [name, s] of rows) {
+    const floor = floorOf(name);
+    if (floor !== null) floors[name] = { floor, baseline: TASK_FLOORS[name].baseline, beaten: (s.score as number) > floor };
+  }
+  return floors;
+}
+
 /** One line per task: its metrics, and for a built-in task the floor it must beat. */
-function table(rows: [string, Record<string, number | string>][]): string {
+function table(rows: Scores): string {
+  const floors = floorsOf(rows);
   return rows
     .map(([name, s]) => {
       const metrics = Object.entries(s)
         .filter(([, v]) => typeof v === 'number')
         .map(([k, v]) => `${k} ${(v as number).toFixed(4)}`)
         .join('  ');
-      const floor = floorOf(name);
-      const vs = floor === null ? '' : `   floor ${floor.toFixed(3)} (${TASK_FLOORS[name].baseline}) ${(s.score as number) > floor ? 'beaten' : 'NOT beaten'}`;
+      const f = floors[name];
+      const vs = f ? `   floor ${f.floor.toFixed(3)} (${f.baseline}) ${f.beaten ? 'beaten' : 'NOT beaten'}` : '';
       return `${name.padEnd(14)}${metrics}${vs}`;
     })
     .join('\n');
@@ -153,7 +166,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
   saveModel(join(cfg.out, 'model'), model);
   const seconds = (performance.now() - t0) / 1000;
-  const test: [string, Record<string, number | string>][] = [];
+  const test: Scores = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
   const report = scoresReport(test, res.bestStep, seconds);
   writeFileAtomic(join(cfg.out, 'scores.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -168,12 +181,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
  * built-in task's floor (the baseline it must beat) and whether it was beaten, and floors_missed,
  * the tasks whose floor was not beaten (empty when all were).
  */
-export function scoresReport(test: [string, Record<string, number | string>][], bestStep: number, seconds: number) {
-  const floors: Record<string, { floor: number; baseline: string; beaten: boolean }> = {};
-  for (const [name, s] of test) {
-    const floor = floorOf(name);
-    if (floor !== null) floors[name] = { floor, baseline: TASK_FLOORS[name].baseline, beaten: (s.score as number) > floor };
-  }
+export function scoresReport(test: Scores, bestStep: number, seconds: number) {
+  const floors = floorsOf(test);
   return {
     best_step: bestStep,
     seconds: Math.round(seconds),
@@ -194,7 +203,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const tasks = [...model.tasks.values()];
   const chosen = flags.task ? tasks.filter((t) => t.spec.name === flags.task) : tasks;
   if (chosen.length === 0) throw new UsageError(`no task "${flags.task}" in ${rest[0]} (it has: ${tasks.map((t) => t.spec.name).join(', ')})`);
-  const rows: [string, Record<string, number | string>][] = [];
+  const rows: Scores = [];
   for (const t of chosen) {
     if (!t.source) throw new UsageError(`task "${t.spec.name}" of ${rest[0]} was made in code and names no data to score it on`);
     rows.push([t.spec.name, await model.evaluate(t.spec.name, loadTask(t.source)[split])]);

@@ -55,7 +55,11 @@ export function loadModel(dir: string): TaskModel {
 
 /** Throws a ModelFolderError naming the folder's config.json. */
 function failIn(dir: string): Fail {
-  const file = join(dir, 'config.json');
+  return failWith(join(dir, 'config.json'));
+}
+
+/** Throws a ModelFolderError naming `file`. */
+function failWith(file: string): Fail {
   return (msg: string): never => {
     throw new ModelFolderError(`${file}: ${msg}`, file);
   };
@@ -109,9 +113,7 @@ export interface ComponentsSource {
 /** @internal A "components" config, checked whole, with its weights and tokenizer, as a TaskModel. */
 export function componentsModel(raw: Record<string, unknown>, src: ComponentsSource): TaskModel {
   const { file, weightsFile, tokFile } = src;
-  const fail = (msg: string): never => {
-    throw new ModelFolderError(`${file}: ${msg}`, file);
-  };
+  const fail = failWith(file);
   if (raw.format === undefined && raw.pathSystemVersion !== 1) fail(`pathSystemVersion must be 1, got ${shown(raw.pathSystemVersion)}`);
   // The whole config against its schema, every component's config by its kind's, before the
   // weights are read or anything is built (folder_schema.ts).

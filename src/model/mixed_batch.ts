@@ -127,10 +127,12 @@ interface HeadGroup {
   batch: Batch;
 }
 
-/** Hidden states of some rows, packed: [1, Σ len, D], row k of `rows` at token offset offsets[k]. */
+/** Hidden states of some rows: packed [1, Σ len, D] (or padded [rows, T, D]), row k of `rows` at token offset offsets[k]. */
 interface Segment {
   rows: number[];
   offsets: number[];
+  /** False for the embeddings' padded output, which is never reused as it is. */
+  packed: boolean;
   x: Tensor;
 }
 
@@ -144,14 +146,16 @@ function forward(
 ): Tensor[] {
   const at = new Map<number, { seg: Segment; pos: number }>();
   const len = (r: number) => enc[r].ids.length;
-  const place = (g: number[], x: Tensor) => {
-    const offsets: number[] = [];
+  /** x holds g's rows packed, or (offsets given) at those token offsets, padded. */
+  const place = (g: number[], x: Tensor, padded?: number[]) => {
+    const offsets: number[] = padded ?? [];
     let n = 0;
-    for (const r of g) {
-      offsets.push(n);
-      n += len(r);
-    }
-    const seg = { rows: g, offsets, x };
+    if (!padded)
+      for (const r of g) {
+        offsets.push(n);
+        n += len(r);
+      }
+    const seg = { rows: g, offsets, packed: !padded, x };
     g.forEach((r, pos) => at.set(r, { seg, pos }));
   };
   /** Copies each row's tokens from where it is to [dst, at k*T per row] (T null: packed, end to end). */
@@ -169,7 +173,7 @@ function forward(
     const first = at.get(g[0])!.seg;
     // Reused only when each row's latest state is that tensor's row k (a row an adapter has just
     // run on has moved to the adapter's output, though the older tensor still lists it).
-    if (first.rows.length === g.length && g.every((r, k) => at.get(r)!.seg === first && at.get(r)!.pos === k)) return first.x;
+    if (first.packed && first.rows.length === g.length && g.every((r, k) => at.get(r)!.seg === first && at.get(r)!.pos === k)) return first.x;
     const D = first.x.shape[2];
     const x = zeros([1, g.reduce((n, r) => n + len(r), 0), D]);
     copyRows(g, x.f32, D, null);
@@ -185,17 +189,14 @@ function forward(
       false,
     );
     onRun?.({ kind: 'embeddings', id: tp.path.embeddings, slot: null, rows: g });
-    // Embedded padded (positions count from each row's start), then packed: every later step but
-    // the heads runs on the real tokens only.
-    const e = tp.embeddings.forward(b.ids, b.typeIds);
-    const [, T, D] = e.shape;
-    const x = zeros([1, g.reduce((n, r) => n + len(r), 0), D]);
-    let o = 0;
-    g.forEach((r, k) => {
-      x.f32.set(e.f32.subarray(k * T * D, (k * T + len(r)) * D), o * D);
-      o += len(r);
-    });
-    place(g, x);
+    // Embedded padded (positions count from each row's start); the first step after packs them:
+    // every later step but the heads runs on the real tokens only.
+    const T = b.ids.shape[1];
+    place(
+      g,
+      tp.embeddings.forward(b.ids, b.typeIds),
+      g.map((_, k) => k * T),
+    );
   }
   const depth = Math.max(...rows.map((r) => paths[r].blocks.length));
   for (let i = 0; i < depth; i++) {

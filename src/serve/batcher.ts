@@ -1,9 +1,9 @@
 // Dynamic batching: requests' inputs wait in one bounded queue, of any tasks together, and run as
 // one batch when `maxBatchRows` of them are waiting or the oldest has waited `maxWaitMs`. Up to
 // `concurrency` batches run at once (one per inference thread); a request's inputs may be split
-// over several batches, and it is answered when the last of them is done. A request that would take the queue past `maxQueueRows` is refused at
-// once (QueueFullError: the server answers 429 with Retry-After): the queue never grows without
-// bound. close() refuses new requests, runs what is queued without waiting, and resolves when the
+// over several batches, and it is answered when the last of them is done. A request that would
+// take the queue past `maxQueueRows` is refused at once (QueueFullError: the server answers 429
+// with Retry-After): the queue never grows without bound. close() refuses new requests, runs what is queued without waiting, and resolves when the
 // last batch is done.
 
 /** The queue has no room for the request's inputs. */
