@@ -6,18 +6,22 @@
 // on average), split across tasks the same way: the multi-task models draw each batch's task
 // ∝ n^(1/2) (SkillNet's sampling), and a single-task model of task t trains for t's expected share
 // of those batches, so a task sees as many examples alone as it does in a multi-task model. The
-// same optimizer, learning rate and schedule, model selection on dev, and one score on test. Results go to
-// runs/bench-multitask/c<N>.json (one per configuration, so configurations can run separately or
-// in parallel) and are assembled into docs/results/multitask.md.
+// same optimizer, learning rate and schedule, model selection on dev, and one score on test. Every
+// configuration runs once per seed (--seeds; the seed draws the heads, the task sampling and the
+// batches), and the report gives each task's mean and spread over the seeds and judges the floors
+// on the mean. Every sequence task's head has a hashed n-gram bag beside the encoder (tasks/heads.ts;
+// --lexical 0 for none). Results go to runs/bench-multitask/c<N>-s<seed>.json (one per
+// configuration and seed, so they can run separately or in parallel) and are assembled into
+// docs/results/multitask.md and multitask.json (the figures, `floors_missed` among them).
 //
-//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --skill-steps 300]
-//   npm run bench:multitask -- --report      (rewrite the Markdown from the saved results and the settings they record)
-// Not in CI: at the default budget the six configurations take 3.2-3.4 core-hours (run two at a time,
+//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --seeds 0,1,2 --skill-steps 300 --lexical 1]
+//   npm run bench:multitask -- --report      (rewrite the Markdown and JSON from the saved results and the settings they record)
+// Not in CI: at the default budget one seed of the six configurations takes 3.2-3.4 core-hours (run two at a time,
 // one per core, with OPENBLAS_NUM_THREADS=1 and --configs N, (1)-(5) took 1 h 33 min to 1 h 41 min of wall clock).
 // test/integration/multitask.test.ts runs a reduced version.
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import { TransformerEncoder } from '../src/nn/index.js';
 import { DEFAULT_SPARSE_SWITCH, account, type SparseConfig } from '../src/sparse/index.js';
@@ -25,6 +29,7 @@ import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { TASK_FLOORS, floorOf } from '../src/tasks/builtin/floors.js';
 import { BUILTIN_SKILLS as SKILLS } from '../src/tasks/builtin/skills.js';
 import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.js';
+import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { DEFAULT_MULTITASK, evaluateTask, taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
@@ -42,6 +47,8 @@ const BASE = arg('base', join(ROOT, 'models', 'base'));
 const STEPS = Number(arg('steps', '800'));
 const SKILL_STEPS = Number(arg('skill-steps', '300'));
 const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
+const SEEDS = arg('seeds', '0,1,2').split(',').map(Number);
+const LEXICAL = arg('lexical', '1') !== '0';
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
 /** The embeddings' lr scale for models that start from the pretrained base (MultiTaskOptions.embeddingLrScale
@@ -49,17 +56,20 @@ const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
  *  embeddings are fresh. */
 const EMB_LR_SCALE = Number(arg('embedding-lr-scale', '3'));
 
-/** One set of training hyperparameters for every configuration (no per-configuration tuning). */
+/** One set of training hyperparameters for every configuration (no per-configuration tuning); the seed is the run's. */
 const TRAIN: Partial<MultiTaskOptions> = {
   batchSize: 32,
   lr: 5e-4,
   weightDecay: 0.01,
   clipNorm: 1,
   temperature: 2,
-  seed: 0,
   patience: 0,
   evalExamples: 500,
+  lexicalLrScale: 20,
 };
+/** A sequence task's n-gram bag, when --lexical is on: train_config.ts's defaults. */
+const BAG = lexicalDefaultsSchema.parse({});
+const specFor = (t: TaskData) => ({ ...specOf(t), ...(LEXICAL && t.type !== 'tagging' ? { lexical: BAG } : {}) });
 
 const SWITCH: SparseConfig = { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null };
 
@@ -82,6 +92,8 @@ interface TaskResult {
 }
 interface ConfigResult {
   config: number;
+  /** The run's seed; absent in results from before seeds: 0. */
+  seed?: number;
   name: string;
   tasks: Record<string, TaskResult>;
   totalParams: number;
@@ -104,6 +116,8 @@ interface ConfigResult {
     /** How single-task models' steps were set: "share" (the task's expected share of the
      *  multi-task budget); absent in older results, where every task got `steps`. */
     singleTaskSteps?: 'share';
+    /** The heads' n-gram bag and its lr scale; absent: none. */
+    lexical?: { bag: LexicalConfig; lrScale: number } | null;
   };
 }
 
@@ -118,10 +132,11 @@ function shares(trainSizes: number[], steps: number): number[] {
   return taskProbabilities(trainSizes, TRAIN.temperature!).map((p) => Math.max(1, Math.round(steps * trainSizes.length * p)));
 }
 
-/** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head. */
+/** Activated parameters for one task: the encoder's path (embeddings' rows excluded) plus its head (its n-gram bag's rows excluded alike). */
 function activated(model: TaskModel, encoder: TransformerEncoder, task: string): number {
   const a = account(encoder, encoder, { task, skills: model.skills ? model.skills.skillsFor(task) : [] });
-  return a.activeParams + count(model.store.get(model.task(task).path.head).module.parameters());
+  const head = model.store.get(model.task(task).path.head, 'head').module;
+  return a.activeParams + count(head.parameters()) - (head.bag ? head.bag.table.size : 0);
 }
 
 function baseEncoder(sparse: SparseConfig | null, rng: Rng, dir = BASE) {
@@ -136,10 +151,12 @@ async function trainOne(
   tasks: TaskData[],
   steps: number,
   embeddingLrScale: number,
+  seed: number,
 ): Promise<{ res: Awaited<ReturnType<typeof trainMultiTask>>; seconds: number }> {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
     ...TRAIN,
+    seed,
     embeddingLrScale,
     steps,
     warmupSteps: Math.round(steps / 10),
@@ -151,10 +168,13 @@ async function trainOne(
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
+async function runConfig(n: number, seed: number, data: TaskData[]): Promise<ConfigResult> {
   const embeddingLrScale = n === 6 ? 1 : EMB_LR_SCALE;
+  // Seed 0 draws as every run before seeds did: heads from Rng(1), sampling and batches from seed 0.
+  const heads = 1 + seed;
   const out: ConfigResult = {
     config: n,
+    seed,
     name: NAMES[n],
     tasks: {},
     totalParams: 0,
@@ -168,6 +188,7 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       shapeDigest: shapeDigest(BASE),
       singleTaskSteps: 'share',
       embeddingLrScale,
+      lexical: LEXICAL ? { bag: BAG, lrScale: TRAIN.lexicalLrScale! } : null,
     },
   };
   const score = async (model: TaskModel, encoder: TransformerEncoder, t: TaskData, dev: number, steps: number) => {
@@ -181,21 +202,21 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       STEPS,
     );
     for (const [i, t] of data.entries()) {
-      const rng = new Rng(1);
+      const rng = new Rng(heads);
       const b = baseEncoder(null, rng);
       // From scratch: the base's shape and tokenizer, fresh random weights.
       const encoder = n === 1 ? b.encoder : new TransformerEncoder(b.config, rng);
       const model = TaskModel.fromEncoder(encoder, b.tokenizer, { sparse: { switch: null, skills: null }, rng, maxLen: 128 });
-      model.addTask(specOf(t));
-      log(`config ${n}: ${t.name}`);
-      const { res, seconds } = await trainOne(model, [t], steps[i], embeddingLrScale);
+      model.addTask(specFor(t));
+      log(`config ${n}, seed ${seed}: ${t.name}`);
+      const { res, seconds } = await trainOne(model, [t], steps[i], embeddingLrScale, seed);
       out.trainSeconds += seconds;
       out.totalParams += model.numParameters();
       await score(model, encoder, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
     }
     return out;
   }
-  const rng = new Rng(1);
+  const rng = new Rng(heads);
   let dir = BASE;
   if (n === 5) {
     // Skill-aware pretraining: the dense base upcycled to the skill model, then masked LM where
@@ -209,12 +230,13 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
       train: {
         ...DEFAULT_PRETRAIN.train,
         steps: SKILL_STEPS,
+        seed,
         lr: 3e-4,
         warmupSteps: Math.round(SKILL_STEPS / 10),
         evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)),
         checkpointEvery: 100,
       },
-      out: join(RESULTS, 'skill-pretrain'),
+      out: join(RESULTS, `skill-pretrain-s${seed}`),
     };
     // A fresh run: pretrain() resumes from a folder's checkpoints, and a leftover folder from an
     // earlier run would hand back its model with none of the time it cost.
@@ -228,9 +250,9 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
   const sparse: SparseConfig | null = n === 3 ? SWITCH : n === 4 || n === 5 ? { switch: null, skills: SKILLS } : null;
   const b = baseEncoder(sparse, rng, dir);
   const model = TaskModel.fromEncoder(b.encoder, b.tokenizer, { sparse: sparse ?? { switch: null, skills: null }, rng, maxLen: 128 });
-  for (const t of data) model.addTask(specOf(t));
-  log(`config ${n}: ${NAMES[n]}, ${model.numParameters().toLocaleString('en-US')} parameters`);
-  const { res, seconds } = await trainOne(model, data, STEPS * data.length, embeddingLrScale);
+  for (const t of data) model.addTask(specFor(t));
+  log(`config ${n}, seed ${seed}: ${NAMES[n]}, ${model.numParameters().toLocaleString('en-US')} parameters`);
+  const { res, seconds } = await trainOne(model, data, STEPS * data.length, embeddingLrScale, seed);
   out.trainSeconds = seconds;
   out.totalParams = model.numParameters();
   for (const t of data) await score(model, b.encoder, t, res.dev[t.name].score, res.stepsPerTask[t.name]);
@@ -242,12 +264,57 @@ async function runConfig(n: number, data: TaskData[]): Promise<ConfigResult> {
 const pct = (x: number) => (100 * x).toFixed(1);
 const mparams = (x: number) => `${(x / 1e6).toFixed(2)}M`;
 
+/** Mean and sample standard deviation (0 for one value). */
+function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/** One configuration over its seeds: each task's test scores, their mean and spread; the floors judged on the means. */
+interface ConfigSummary {
+  config: number;
+  seeds: number[];
+  tasks: Record<string, { scores: number[]; mean: number; sd: number; floor: number }>;
+  average: { mean: number; sd: number };
+  floors_missed: string[];
+}
+
+function summarise(runs: ConfigResult[]): ConfigSummary {
+  const avgOf = (r: ConfigResult) => TASKS.reduce((s, t) => s + r.tasks[t].test, 0) / TASKS.length;
+  const tasks = Object.fromEntries(
+    TASKS.map((t) => {
+      const scores = runs.map((r) => r.tasks[t].test);
+      return [t, { scores, ...meanSd(scores), floor: floorOf(t)! }];
+    }),
+  );
+  return {
+    config: runs[0].config,
+    seeds: runs.map((r) => r.seed ?? 0),
+    tasks,
+    average: meanSd(runs.map(avgOf)),
+    floors_missed: TASKS.filter((t) => !(tasks[t].mean > tasks[t].floor)),
+  };
+}
+
+/** The configurations' results, each the mean of its seeds' runs (`results` holds every run). */
 function report(results: ConfigResult[]): string {
-  const rows = results.sort((a, b) => a.config - b.config);
-  const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + r.tasks[t].test, 0) / TASKS.length;
+  const byConfig = new Map<number, ConfigResult[]>();
+  for (const r of [...results].sort((a, b) => a.config - b.config || (a.seed ?? 0) - (b.seed ?? 0))) {
+    if (!byConfig.has(r.config)) byConfig.set(r.config, []);
+    byConfig.get(r.config)!.push(r);
+  }
+  const rows = [...byConfig.values()].map((runs) => runs[0]);
+  const summary = new Map([...byConfig].map(([n, runs]) => [n, summarise(runs)]));
+  const seedSets = new Set([...summary.values()].map((s) => s.seeds.join(',')));
+  const meanOf = (r: ConfigResult, t: string) => summary.get(r.config)!.tasks[t];
+  const cell = (x: { mean: number; sd: number }, n: number) => (n > 1 ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean));
   const floorRow = TASKS.map((t) => pct(floorOf(t)!));
   const steps = rows[0].setup.steps;
-  if (rows.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
+  if (results.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
+  const lexicals = new Set(results.map((r) => JSON.stringify(r.setup.lexical ?? null)));
+  if (lexicals.size > 1) throw new Error('results under runs/bench-multitask differ in their lexical heads; rerun them alike');
+  const lexical = rows[0].setup.lexical ?? null;
   const threads = rows[0].setup.threads;
   // (1)-(5) read the base's weights and must share them; (6) reads only its config and tokenizer,
   // so it must share those (or, in results from before they were recorded, the weights too).
@@ -287,7 +354,8 @@ function report(results: ConfigResult[]): string {
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
     '',
     'Produced by `npm run bench:multitask` (`bench/multitask.ts`); every figure below is read from',
-    '`runs/bench-multitask/c<N>.json`. Test scores in %: accuracy, except pos (token accuracy).',
+    '`runs/bench-multitask/c<N>-s<seed>.json`; `multitask.json` beside this page holds the same figures.',
+    `Test scores in %: accuracy, except pos (token accuracy); the mean ± standard deviation over seeds ${[...seedSets].join(' / ')}${seedSets.size > 1 ? ' (configurations differ in their seeds)' : ''}.`,
     '',
     ...(rows.length < 6
       ? [
@@ -304,18 +372,20 @@ function report(results: ConfigResult[]): string {
       const act = TASKS.map((t) => r.tasks[t].activated);
       const lo = Math.min(...act);
       const hi = Math.max(...act);
-      const time = r.extraPretrainSeconds
-        ? `${(r.trainSeconds / 60).toFixed(1)} min (+${(r.extraPretrainSeconds / 60).toFixed(1)} min skill pretraining)`
-        : `${(r.trainSeconds / 60).toFixed(1)} min`;
-      return `| (${r.config}) ${r.name} | ${TASKS.map((t) => pct(r.tasks[t].test)).join(' | ')} | **${pct(avg(r))}** | ${mparams(r.totalParams)} | ${lo === hi ? mparams(lo) : `${mparams(lo)}–${mparams(hi)}`} | ${time} |`;
+      const runs = byConfig.get(r.config)!;
+      const train = meanSd(runs.map((x) => x.trainSeconds)).mean;
+      const extra = meanSd(runs.map((x) => x.extraPretrainSeconds)).mean;
+      const time = extra ? `${(train / 60).toFixed(1)} min (+${(extra / 60).toFixed(1)} min skill pretraining)` : `${(train / 60).toFixed(1)} min`;
+      const s = summary.get(r.config)!;
+      return `| (${r.config}) ${r.name} | ${TASKS.map((t) => cell(meanOf(r, t), s.seeds.length)).join(' | ')} | **${cell(s.average, s.seeds.length)}** | ${mparams(r.totalParams)} | ${lo === hi ? mparams(lo) : `${mparams(lo)}–${mparams(hi)}`} | ${time} |`;
     }),
     `| floor (data-sources.md; genre: our document split) | ${floorRow.join(' | ')} | | | | |`,
     `| baseline measured on our test split | ${TASKS.map((t) => pct(TASK_FLOORS[t].measured)).join(' | ')} | | | | |`,
     '',
-    '## Floors',
+    '## Floors (judged on the mean over seeds)',
     '',
     ...rows.map((r) => {
-      const missed = TASKS.filter((t) => !(r.tasks[t].test > floorOf(t)!));
+      const missed = summary.get(r.config)!.floors_missed;
       return `- (${r.config}): ${missed.length === 0 ? 'beats every floor' : `**below the floor on ${missed.join(', ')}**`}.`;
     }),
     '',
@@ -327,7 +397,7 @@ function report(results: ConfigResult[]): string {
     '',
     'Activated: the parameters one forward pass of that task reads (embedding rows excluded, as in',
     '`pathwise inspect`): attention, norms, the dense FFNs, the router and one expert of a Switch',
-    "layer, the active skills of a skill layer, and the task's head.",
+    "layer, the active skills of a skill layer, and the task's head (its n-gram bag's rows excluded like the embeddings').",
     '',
     '## Setup',
     '',
@@ -337,6 +407,10 @@ function report(results: ConfigResult[]): string {
       : `- Budget: ${steps} batches of 32 per task. Single-task models: ${steps} steps each. Multi-task models: ${steps * TASKS.length} steps, each one batch of one task, tasks drawn ∝ n^(1/2) (SkillNet's sampling), so large tasks get more than ${steps} batches and small ones fewer (steps per task are in the JSON).`,
     `- The same hyperparameters everywhere, but for the embeddings' learning rate (next line): AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated ${shared ? EVALS : 4} times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
     `- The embeddings' learning rate (\`embeddingLrScale\`, [docs/multitask.md](../multitask.md) says why): ${embLines.join('; ')}.`,
+    lexical
+      ? `- Lexical heads: every sequence task's head adds the logits of a hashed n-gram bag (fastText; ${lexical.bag.buckets.toLocaleString('en-US')} buckets × ${lexical.bag.dim}, words and word ${lexical.bag.ngrams >= 2 ? 'n-grams up to ' + lexical.bag.ngrams : 'alone'}) trained at ×${lexical.lrScale} the learning rate; pos (tagging) has none.`
+      : '- No lexical heads.',
+    `- Seeds: each configuration ran once per seed; a seed draws the heads' initial weights, the task sampling and the batches (and (5)'s skill pretraining).`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',
     '- (4), (5) SkillNet: skill layers at layers 1 and 3, each skill a copy of the base FFN; the task → skills table is `BUILTIN_SKILLS` in `src/tasks/builtin/skills.ts`, with why each skill exists:',
@@ -354,6 +428,42 @@ function report(results: ConfigResult[]): string {
 
 // ------------------------------------------------------------------------------------ main
 
+const resultFile = (n: number, seed: number) => join(RESULTS, `c${n}-s${seed}.json`);
+
+/** The figures the JSON beside the Markdown holds: per configuration, each task's scores over seeds. */
+function figures(results: ConfigResult[]) {
+  const configs = [...new Set(results.map((r) => r.config))].sort((a, b) => a - b);
+  const out = configs.map((n) => summarise(results.filter((r) => r.config === n).sort((a, b) => (a.seed ?? 0) - (b.seed ?? 0))));
+  return {
+    configs: Object.fromEntries(
+      out.map((s) => [
+        `c${s.config}`,
+        {
+          name: NAMES[s.config],
+          seeds: s.seeds,
+          average: +s.average.mean.toFixed(4),
+          average_sd: +s.average.sd.toFixed(4),
+          tasks: Object.fromEntries(
+            TASKS.map((t) => [
+              t,
+              {
+                mean: +s.tasks[t].mean.toFixed(4),
+                sd: +s.tasks[t].sd.toFixed(4),
+                scores: s.tasks[t].scores.map((x) => +x.toFixed(4)),
+                floor: s.tasks[t].floor,
+              },
+            ]),
+          ),
+          floors_missed: s.floors_missed,
+        },
+      ]),
+    ),
+    // What the floors are judged on: the configurations that start from the pretrained base,
+    // (1)-(5); "c<N>:<task>" for each floor a configuration's mean missed.
+    floors_missed: out.filter((s) => s.config !== 6).flatMap((s) => s.floors_missed.map((t) => `c${s.config}:${t}`)),
+  };
+}
+
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   if (!process.argv.includes('--report')) {
@@ -361,30 +471,34 @@ async function main(): Promise<void> {
     // --subsample N: at most N examples per split (a quick check of the harness, not a result).
     const cap = Number(arg('subsample', '0'));
     const data = TASKS.map(loadBuiltinTask).map((t) => (cap > 0 ? subsample(t, { train: cap, dev: cap, test: cap }) : t));
+    for (const n of CONFIGS) if (!NAMES[n]) throw new Error(`--configs: no configuration ${n} (1-6)`);
     for (const n of CONFIGS) {
-      if (!NAMES[n]) throw new Error(`--configs: no configuration ${n} (1-6)`);
-      const r = await runConfig(n, data);
-      writeFileAtomic(join(RESULTS, `c${n}.json`), JSON.stringify(r, null, 1));
+      for (const seed of SEEDS) {
+        const r = await runConfig(n, seed, data);
+        writeFileAtomic(resultFile(n, seed), JSON.stringify(r, null, 1));
+      }
     }
   }
-  const results = [1, 2, 3, 4, 5, 6]
-    .filter((n) => existsSync(join(RESULTS, `c${n}.json`)))
-    .map((n) => JSON.parse(readFileSync(join(RESULTS, `c${n}.json`), 'utf8')) as ConfigResult);
+  const results = readdirSync(RESULTS)
+    .filter((f) => /^c[1-6]-s\d+\.json$/.test(f))
+    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as ConfigResult);
+  const fig = figures(results);
   if (results.length) {
-    mkdirSync(join(ROOT, 'docs', 'results'), { recursive: true });
+    mkdirSync(dirname(OUT_MD), { recursive: true });
     writeFileAtomic(OUT_MD, report(results));
-    log(`wrote ${OUT_MD}`);
+    writeFileAtomic(OUT_MD.replace(/\.md$/, '.json'), JSON.stringify(fig, null, 1) + '\n');
+    log(`wrote ${OUT_MD} and its JSON`);
   }
-  const avg = (r: ConfigResult) => TASKS.reduce((s, t) => s + (r.tasks[t]?.test ?? NaN), 0) / TASKS.length;
   process.stdout.write(
-    JSON.stringify(
-      Object.fromEntries(
-        results.map((r) => [
-          `c${r.config}`,
-          { average: +avg(r).toFixed(4), ...Object.fromEntries(TASKS.map((t) => [t, +r.tasks[t].test.toFixed(4)])), train_s: Math.round(r.trainSeconds) },
+    JSON.stringify({
+      ...Object.fromEntries(
+        Object.entries(fig.configs).map(([k, c]) => [
+          k,
+          { average: c.average, ...Object.fromEntries(TASKS.map((t) => [t, c.tasks[t].mean])), seeds: c.seeds.length },
         ]),
       ),
-    ) + '\n',
+      floors_missed: fig.floors_missed,
+    }) + '\n',
   );
 }
 

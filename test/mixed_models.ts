@@ -24,6 +24,9 @@ const SPECS: TaskSpec[] = [
   { name: 'pair', type: 'pair_classification', labels: ['same', 'different'], pooling: 'mean' },
   { name: 'tag', type: 'tagging', labels: ['O', 'B-X', 'I-X', 'B-Y', 'I-Y'] },
   { name: 'reg', type: 'regression', labels: [], pooling: 'mean' },
+  // Heads with a hashed n-gram bag beside the encoder (few buckets: collisions on purpose).
+  { name: 'lex', type: 'classification', labels: ['u', 'v', 'w'], pooling: 'mean', lexical: { buckets: 97, dim: 5, ngrams: 2 } },
+  { name: 'lexPair', type: 'pair_classification', labels: ['s', 'd'], pooling: 'cls', lexical: { buckets: 31, dim: 3, ngrams: 1 } },
 ];
 
 /** A model of the layout with one task per spec on the root, plus grown paths (dense layouts only). */
@@ -33,6 +36,11 @@ export function build(o: { cfg?: Partial<EncoderConfig>; sparse?: SparseConfig; 
   const cfg = { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 40, dModel: 16, layers: 3, heads: 2, ffn: 32, initStd: 0.2, ...o.cfg };
   const model = TaskModel.fromEncoder(new TransformerEncoder(cfg, r, sparseFfnFactory(cfg, sparse, r)), tok, { sparse, rng: r, maxLen: 24 });
   for (const s of SPECS) model.addTask(s);
+  for (const s of SPECS) {
+    // A bag's output layer starts at zero; give it weights so that the bag changes the logits.
+    const out = model.store.get(model.tasks.get(s.name)!.path.head, 'head').module.bagOut;
+    if (out) for (let i = 0; i < out.weight.size; i++) out.weight.f32[i] = (r.uniform() - 0.5) * 2;
+  }
   if (o.grow) {
     const { store, root } = model;
     const head = (spec: TaskSpec) =>

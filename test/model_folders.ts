@@ -48,7 +48,7 @@ export function writeModelFolders(work: string): Folder[] {
   const config = { model_type: 'pathwise', architectures: ['LanguageModel'], format: FOLDER_FORMAT, ...cfg, sparse: DENSE };
   saveModuleFolder(base, new LanguageModel(cfg, rng), { config, tokenizerJson: tok.toJsonString() });
 
-  const sent: TaskSpec = { name: 'sent', type: 'classification', labels: ['neg', 'pos'], pooling: 'mean' };
+  const sent: TaskSpec = { name: 'sent', type: 'classification', labels: ['neg', 'pos'], pooling: 'mean', lexical: { buckets: 13, dim: 3, ngrams: 2 } };
   const ner: TaskSpec = { name: 'ner', type: 'tagging', labels: ['O', 'B-PER', 'I-PER'] };
   const encoder = join(work, 'encoder');
   const enc = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng), tok, { sparse: DENSE, rng, maxLen: 24 });

@@ -69,10 +69,21 @@ export function configFlags(keys: readonly string[]): Map<string, string> {
 
 const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 
+/** A flag's text that is a JSON object (`--lexical '{"buckets": 4096}'`), parsed; else null. */
+function jsonObject(v: string): object | null {
+  if (!/^\s*\{/.test(v)) return null;
+  try {
+    const o: unknown = JSON.parse(v);
+    return o !== null && typeof o === 'object' && !Array.isArray(o) ? o : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The config that `flags` (named by configFlags) spell over `base` (a config file's object, or {}),
- * checked by `schema`. Numbers are read as numbers; any other text goes to the schema as text, which
- * judges it. A bad flag is a UsageError naming the flag and its text; a bad key of `base` names the
+ * checked by `schema`. Numbers are read as numbers, a JSON object as that object; any other text
+ * goes to the schema as text, which judges it. A bad flag is a UsageError naming the flag and its text; a bad key of `base` names the
  * key, after `source` (the file).
  */
 export function configOfFlags<S extends z.ZodType>(
@@ -88,7 +99,7 @@ export function configOfFlags<S extends z.ZodType>(
     const v = flags[flag];
     if (typeof v !== 'string') continue;
     text[key] = v;
-    raw[key] = DECIMAL.test(v) ? Number(v) : v;
+    raw[key] = DECIMAL.test(v) ? Number(v) : (jsonObject(v) ?? v);
   }
   const r = schema.safeParse(raw);
   if (r.success) return r.data;

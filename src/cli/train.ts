@@ -155,7 +155,8 @@ export async function trainCommand(argv: string[]): Promise<void> {
     throw new ConfigError(`${flags.config}: train.freezeLayers is ${cfg.train.freezeLayers}, but the model has ${encoder.cfg.layers} layers`, flags.config);
   }
   const model = TaskModel.fromEncoder(encoder, tokenizer, { sparse: sp, rng, maxLen: Math.min(cfg.maxLen, encoder.cfg.maxPositions) });
-  tasks.forEach((t, i) => model.addTask(specOf(t), { source: sources[i] }));
+  const lexical = cfg.lexical;
+  tasks.forEach((t, i) => model.addTask({ ...specOf(t), ...(lexical && t.type !== 'tagging' ? { lexical } : {}) }, { source: sources[i] }));
   const t0 = performance.now();
   let res: Awaited<ReturnType<typeof trainMultiTask>>;
   try {

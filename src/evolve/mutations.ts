@@ -116,6 +116,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
         dropout: headDropout,
         initStd: emb.initStd,
         ...(task.type === 'tagging' ? {} : { pooling: 'mean' as const }),
+        ...(task.lexical ? { lexical: { ...task.lexical } } : {}),
       },
       task.name,
       rng.fork(),

@@ -39,7 +39,7 @@
 import { Rng } from '../engine/index.js';
 import type { TaskData } from '../tasks/task.js';
 import type { TaskScore } from '../tasks/score.js';
-import { addedParameters, describePath, pathComponents, type Path, type TaskModel, type TaskSource } from '../model/index.js';
+import { addedParameters, describePath, pathComponents, type Path, type TaskModel, type TaskSource, type TaskSpec } from '../model/index.js';
 import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
@@ -104,7 +104,12 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   // The task's name is mixed into the seed: with the default seed, successive add-task runs
   // would otherwise draw the very same mutations for every task.
   const rng = new Rng((opts.seed ^ nameHash(task.name)) >>> 0);
-  const spec = { name: task.name, type: task.type, labels: task.labels };
+  const spec: TaskSpec = {
+    name: task.name,
+    type: task.type,
+    labels: task.labels,
+    ...(opts.lexical && task.type !== 'tagging' ? { lexical: opts.lexical } : {}),
+  };
   const others: Path[] = [...system.tasks.values()].map((t) => t.path);
   const totalBefore = system.numParameters();
   const existing = new Set(store.all().map((c) => c.id));
@@ -159,6 +164,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         warmupRatio: child.path.hparams.warmupRatio,
         weightDecay: opts.weightDecay,
         clipNorm: opts.clipNorm,
+        lexicalLrScale: opts.lexicalLrScale,
         seed: rng.nextU32(),
       };
       round.push({ index: c, parentName, child, train });

@@ -3,6 +3,7 @@
 // search.ts explains what each setting does to the search.
 
 import { z } from 'zod';
+import { lexicalDefaultsSchema } from '../tasks/ngrams.js';
 import { parseOrThrow, count, seed } from '../util/schema.js';
 
 export const searchConfigSchema = z.strictObject({
@@ -20,6 +21,10 @@ export const searchConfigSchema = z.strictObject({
   weightDecay: z.number().min(0).default(0.01).describe("AdamW weight decay of a child's training"),
   clipNorm: z.number().gt(0).default(1.0).describe("gradient-norm clip of a child's training"),
   headDropout: z.number().min(0).lt(1).default(0.1).describe('dropout of a new head'),
+  lexical: lexicalDefaultsSchema
+    .optional()
+    .describe("a hashed n-gram bag (fastText) beside the encoder in a sequence task's new heads ({} for the defaults); omitted: none"),
+  lexicalLrScale: z.number().gt(0).default(20).describe("multiplies a child's learning rate on its head's n-gram bag"),
 });
 
 export type SearchConfig = z.output<typeof searchConfigSchema>;

@@ -18,6 +18,8 @@ export interface TrainPathOptions {
   warmupRatio: number;
   weightDecay: number;
   clipNorm: number;
+  /** Multiplies the learning rate of a head's n-gram bag (tasks/heads.ts). Default 1. */
+  lexicalLrScale?: number;
   seed: number;
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
@@ -48,7 +50,14 @@ export async function trainPath(model: TaskPath, trainable: readonly Component[]
   const thaw = freeze(frozen);
   try {
     const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
-    const trainer = new Trainer(model, params, { lr: o.lr, weightDecay: o.weightDecay, clipNorm: o.clipNorm, schedule: sched });
+    const bag = model.head.bag && own.has(model.head.bag.table) ? new Set([...model.head.bag.parameters(), ...model.head.bagOut!.parameters()]) : null;
+    const trainer = new Trainer(model, params, {
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      clipNorm: o.clipNorm,
+      schedule: sched,
+      ...(bag ? { scaled: [{ params: bag, lrScale: o.lexicalLrScale ?? 1 }] } : {}),
+    });
     const stream = new BatchStream(train, rng, { batchSize: o.batchSize, group: o.groupByLength ?? 16 }, (xs) => model.lengths(xs));
     for (let step = 1; step <= o.steps; step++) {
       const rows = await stream.next();

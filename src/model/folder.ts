@@ -65,6 +65,11 @@ function failWith(file: string): Fail {
   };
 }
 
+/** A pair is encoded [CLS] a [SEP] b [SEP]: found by fuzzing, a pair task under maxLen 3 failed at its first input. */
+function checkRoomFor(spec: TaskSpec, maxLen: number, at: string, fail: (msg: string) => never): void {
+  if (spec.type === 'pair_classification' && maxLen < 3) fail(`${at}: a pair task needs maxLen >= 3 ([CLS] a [SEP] b [SEP]), the folder's maxLen is ${maxLen}`);
+}
+
 function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): TaskModel {
   const fail = failIn(dir);
   const pre = loadPretrained(dir);
@@ -73,6 +78,7 @@ function encoderModelFromConfig(dir: string, raw: Record<string, unknown>): Task
   if (typeof maxLen !== 'number' || !Number.isInteger(maxLen) || maxLen < 2 || maxLen > pre.config.maxPositions)
     fail(`maxLen must be an integer in [2, ${pre.config.maxPositions}], got ${shown(raw.maxLen)}`);
   const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer, { sparse: pre.sparse, rng: new Rng(0), maxLen: maxLen as number });
+  pre.tasks.forEach(({ spec }, i) => checkRoomFor(spec, maxLen as number, `tasks[${i}]`, fail));
   for (const { spec, source, head } of pre.tasks) model.addTask(spec, { source, head });
   return model;
 }
@@ -187,6 +193,7 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
   c.tasks.forEach((t, i) => {
     const at = `tasks[${i}]`;
     const { spec, source } = checkTaskEntry(t, at, system.tasks, fail);
+    checkRoomFor(spec, maxLen, at, fail);
     const task = t as Record<string, unknown>;
     const name = spec.name;
     if (!isObject(task.path)) fail(`${at}.path must be an object`);
@@ -218,6 +225,8 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
         `${at}.path.head: head "${path.head}" is a ${head.type} head with ${head.classes} outputs, the task is ${spec.type} with ${spec.labels.length} labels`,
       );
     }
+    if (JSON.stringify(head.lexical ?? null) !== JSON.stringify(spec.lexical ?? null))
+      fail(`${at}.lexical must equal its head "${path.head}"'s lexical (${JSON.stringify(head.lexical ?? null)})`);
     for (const id of pathComponents(path)) if (!store.get(id).locked) fail(`${at}: component "${id}" is on a finished task's path but not locked`);
     try {
       system.addTaskPath(spec, source, path);

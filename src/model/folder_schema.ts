@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { headsDivideDModel, savedEncoderConfigSchema, savedEncoderFields } from '../nn/encoder_config.js';
 import { blockSparseSchema, sparseSchema } from '../sparse/schema.js';
+import { lexicalSchema } from '../tasks/ngrams.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import { probability } from '../util/schema.js';
 import { COMPONENT_ID, COMPONENT_KINDS, type ComponentKind } from './components.js';
@@ -41,6 +42,7 @@ export const componentConfigSchemas = {
     dropout: probability(),
     initStd,
     pooling: z.enum(['cls', 'mean']).optional(),
+    lexical: lexicalSchema.optional(),
   }),
 } satisfies Record<ComponentKind, z.ZodType>;
 

@@ -29,6 +29,7 @@
 import { type Tensor, inference, zeros } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { collate, encodeExamples, type Batch, type Encoded } from '../tasks/encode.js';
+import { withBags } from '../tasks/ngrams.js';
 import type { Example } from '../tasks/task.js';
 import { decodePredictions, type Prediction } from './predictions.js';
 import type { TaskPath } from './task_path.js';
@@ -94,13 +95,18 @@ export async function predictMixed(model: PathSource, requests: readonly MixedRe
       const rows = order.slice(s, s + batchSize);
       const heads = [...groupBy(rows, (r) => requests[r].task).values()].map((g) => {
         const tp = paths[g[0]];
+        const batch = collate(
+          g.map((r) => enc[r]),
+          padOf(tp),
+          tp.spec.type === 'tagging',
+        );
         return {
           rows: g,
           tp,
-          batch: collate(
-            g.map((r) => enc[r]),
-            padOf(tp),
-            tp.spec.type === 'tagging',
+          batch: withBags(
+            batch,
+            g.map((r) => examples[r]),
+            tp.head.cfg.lexical,
           ),
         };
       });
@@ -222,7 +228,7 @@ function forward(
     const D = at.get(h.rows[0])!.seg.x.shape[2];
     const x = zeros([h.rows.length, T, D]);
     copyRows(h.rows, x.f32, D, T);
-    return h.tp.head.forward(x, h.batch.rows, h.batch.keep);
+    return h.tp.head.forward(x, h.batch.rows, h.batch.keep, h.batch.bag ?? null);
   });
 }
 

@@ -12,6 +12,7 @@ import type { Tensor } from '../engine/index.js';
 import type { Batch } from '../tasks/encode.js';
 import { bioSpans } from '../tasks/metrics.js';
 import type { Prediction as RawPrediction } from '../tasks/score.js';
+import type { LexicalConfig } from '../tasks/ngrams.js';
 import type { Example, TaskData, TaskType } from '../tasks/task.js';
 
 export interface TaskSpec {
@@ -20,6 +21,8 @@ export interface TaskSpec {
   labels: string[];
   /** Sequence tasks' pooling (see tasks/heads.ts); absent: "cls" (models saved before the option). */
   pooling?: 'cls' | 'mean';
+  /** Sequence tasks: the head's hashed n-gram bag (tasks/ngrams.ts); absent: none. */
+  lexical?: LexicalConfig;
 }
 
 /** A new task's spec from its data: mean pooling for sequence tasks (tasks/heads.ts says why). */

@@ -3,7 +3,8 @@
 // that hold tasks, with messages that name the entry.
 
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
-import { shown } from '../util/schema.js';
+import { lexicalSchema } from '../tasks/ngrams.js';
+import { explain, shown } from '../util/schema.js';
 import { isObject } from './folder_config.js';
 import type { TaskSpec } from './predictions.js';
 import type { TaskSource } from './task_model.js';
@@ -32,5 +33,11 @@ export function checkTaskEntry(t: unknown, at: string, taken: { has(name: string
     fail(`${at}.source must be {"builtin": NAME}, {"files": {...}} or null`);
   const spec: TaskSpec = { name, type: task.type as TaskType, labels };
   if (task.pooling !== undefined) spec.pooling = task.pooling as 'cls' | 'mean';
+  if (task.lexical !== undefined) {
+    const lex = lexicalSchema.safeParse(task.lexical);
+    if (!lex.success) fail(explain(lexicalSchema, lex.error, task.lexical, { prefix: `${at}.lexical` }).message);
+    if (spec.type === 'tagging') fail(`${at}.lexical: a tagging task's head has no lexical part`);
+    spec.lexical = lex.data;
+  }
   return { spec, source: src as TaskSource | null };
 }

@@ -64,6 +64,7 @@ export function headConfigFor(spec: TaskSpec, enc: { dModel: number; initStd: nu
     dropout,
     initStd: enc.initStd,
     pooling: spec.pooling ?? 'cls',
+    ...(spec.lexical ? { lexical: { ...spec.lexical } } : {}),
   };
 }
 

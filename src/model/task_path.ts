@@ -10,6 +10,7 @@ import { Tensor, inference, paddingMask } from '../engine/index.js';
 import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
+import { withBags } from '../tasks/ngrams.js';
 import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
 import { lengthSortedBatches } from '../tasks/batches.js';
 import { scorePredictions, type TaskScore } from '../tasks/score.js';
@@ -64,7 +65,7 @@ export class TaskPath extends Module {
   }
 
   logits(batch: Batch): Tensor {
-    return this.head.forward(this.hidden(batch), batch.rows, batch.keep);
+    return this.head.forward(this.hidden(batch), batch.rows, batch.keep, batch.bag ?? null);
   }
 
   loss(batch: Batch): Tensor {
@@ -72,8 +73,8 @@ export class TaskPath extends Module {
     return this.head.loss(this.logits(batch), batch.targets);
   }
 
-  encode(examples: readonly Example[], withTargets = true): Promise<Batch> {
-    return encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets);
+  async encode(examples: readonly Example[], withTargets = true): Promise<Batch> {
+    return withBags(await encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets), examples, this.head.cfg.lexical);
   }
 
   /** Each example's encoded length in tokens (for grouping batches by length). */

@@ -43,7 +43,9 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
     }
     case 'head': {
       const c = config as HeadConfig;
-      return (c.type === 'tagging' ? 0 : linear(c.dModel, c.dModel)) + linear(c.dModel, c.type === 'regression' ? 1 : c.classes);
+      const outputs = c.type === 'regression' ? 1 : c.classes;
+      const bag = c.lexical ? c.lexical.buckets * c.lexical.dim + linear(c.lexical.dim, outputs) : 0;
+      return (c.type === 'tagging' ? 0 : linear(c.dModel, c.dModel)) + linear(c.dModel, outputs) + bag;
     }
   }
 }

@@ -10,3 +10,4 @@ export * from './lm_head.js';
 export * from './language_model.js';
 export * from './bert_import.js';
 export * from './adapter.js';
+export * from './ngram_bag.js';

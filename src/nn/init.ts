@@ -32,6 +32,14 @@ export function truncNormal(shape: Shape, rng: Rng, std: number): Tensor {
   return new Tensor(d, shape);
 }
 
+/** Uniform(-bound, bound) (fastText's init of its input vectors: bound = 1 / dim). */
+export function uniformInit(shape: Shape, rng: Rng, bound: number): Tensor {
+  const d = new Float32Array(numel(shape));
+  if (noInit > 0) return new Tensor(d, shape);
+  for (let i = 0; i < d.length; i++) d[i] = (2 * rng.uniform() - 1) * bound;
+  return new Tensor(d, shape);
+}
+
 export function constant(shape: Shape, value: number): Tensor {
   return new Tensor(new Float32Array(numel(shape)).fill(value), shape);
 }

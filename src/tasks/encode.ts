@@ -8,6 +8,7 @@
 
 import { Tensor } from '../engine/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
+import type { BagInput } from '../nn/index.js';
 import { exampleWords, type Example, type TaskData } from './task.js';
 
 export interface Batch {
@@ -21,6 +22,8 @@ export interface Batch {
   rows: Tensor | null;
   /** Tagging: how many words of each example were scored (the rest were truncated). */
   wordsScored: number[] | null;
+  /** Each example's hashed n-grams, for a head with a lexical part (ngrams.ts); else absent. */
+  bag?: BagInput;
 }
 
 /** One example's encoding: ids, segment ids and (tagging) each kept word's first-subtoken offset. */

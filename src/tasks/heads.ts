@@ -6,11 +6,15 @@
 //     pooling "cls": the [CLS] state, as BERT (and models saved before the option existed).
 //   tagging:    dropout -> Linear(D, C) at the first subtoken of every word
 //   regression: the pooler -> dropout -> Linear(D, 1)
+//   lexical (sequence tasks, optional): + Linear(dim, C) of the mean of the example's hashed
+//     n-gram embeddings (fastText beside the encoder, nn/ngram_bag.ts), added to the logits. Its
+//     output layer starts at zero, as fastText's, so a new lexical head starts as the plain one.
 // Each head returns logits (or predictions) and knows its loss.
 
 import * as E from '../engine/index.js';
 import { Tensor, type Rng } from '../engine/index.js';
-import { Linear, Module } from '../nn/index.js';
+import { Linear, Module, NgramBag, type BagInput } from '../nn/index.js';
+import type { LexicalConfig } from './ngrams.js';
 import type { TaskType } from './task.js';
 
 export interface HeadConfig {
@@ -22,26 +26,38 @@ export interface HeadConfig {
   initStd: number;
   /** Sequence tasks: how the hidden states become one vector; absent means "cls". */
   pooling?: 'cls' | 'mean';
+  /** Sequence tasks: a hashed n-gram bag beside the encoder; absent means none. */
+  lexical?: LexicalConfig;
 }
 
 export class TaskHead extends Module {
   readonly pooler: Linear | null;
   readonly out: Linear;
+  readonly bag: NgramBag | null = null;
+  readonly bagOut: Linear | null = null;
 
   constructor(
     readonly cfg: HeadConfig,
     private readonly rng: Rng,
   ) {
     super();
+    const outputs = cfg.type === 'regression' ? 1 : cfg.classes;
     this.pooler = cfg.type === 'tagging' ? null : this.child('pooler', new Linear(cfg.dModel, cfg.dModel, rng, { std: cfg.initStd }));
-    this.out = this.child('out', new Linear(cfg.dModel, cfg.type === 'regression' ? 1 : cfg.classes, rng, { std: cfg.initStd }));
+    this.out = this.child('out', new Linear(cfg.dModel, outputs, rng, { std: cfg.initStd }));
+    // Built after the rest, so a head without it draws the same initial weights as before it existed.
+    if (cfg.lexical) {
+      if (cfg.type === 'tagging') throw new RangeError('a tagging head has no lexical part (it scores words, not a text)');
+      this.bag = this.child('bag', new NgramBag(cfg.lexical.buckets, cfg.lexical.dim, rng));
+      this.bagOut = this.child('bag_out', new Linear(cfg.lexical.dim, outputs, rng, { std: cfg.initStd }));
+      this.bagOut.weight.f32.fill(0);
+    }
   }
 
   /**
    * hidden [B, T, D] -> logits: [B, C] for sequence tasks (from position 0, [CLS]); for tagging,
    * [R, C] at the flat positions `rows` (b*T + t of each word's first subtoken).
    */
-  forward(hidden: Tensor, rows: Tensor | null = null, keep: Tensor | null = null): Tensor {
+  forward(hidden: Tensor, rows: Tensor | null = null, keep: Tensor | null = null, bag: BagInput | null = null): Tensor {
     const [B, T, D] = hidden.shape;
     const flat = E.reshape(hidden, [B * T, D]);
     if (this.cfg.type === 'tagging') {
@@ -55,7 +71,10 @@ export class TaskHead extends Module {
       summary = E.mul(E.sum(E.mul(hidden, mask), { axis: 1 }), inverseCount);
     } else summary = E.gatherRows(flat, clsRows(B, T));
     const pooled = E.tanh(this.pooler!.forward(summary));
-    return this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
+    const logits = this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
+    if (!this.bag) return logits;
+    if (!bag) throw new Error('lexical head: the batch has no n-gram bags');
+    return E.add(logits, this.bagOut!.forward(this.bag.forward(bag)));
   }
 
   /** Cross-entropy (classification, tagging) or MSE (regression) against targets. */

@@ -7,6 +7,7 @@ export { TASK_FLOORS, floorOf, type TaskFloor } from './builtin/floors.js';
 export { BUILTIN_SKILLS } from './builtin/skills.js';
 export { DEFAULT_DEV_FRACTION, TaskDataError, loadTaskFromFiles, readTaskFile, type TaskFileConfig, type TaskFileFormat } from './from_files.js';
 export * from './heads.js';
+export * from './ngrams.js';
 export * from './encode.js';
 export * from './batches.js';
 export * from './metrics.js';

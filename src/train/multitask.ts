@@ -40,6 +40,8 @@ export interface MultiTaskOptions {
    * feel it (docs/multitask.md).
    */
   embeddingLrScale: number;
+  /** Multiplies the learning rate of the heads' n-gram bags (heads with a lexical part). */
+  lexicalLrScale: number;
   /**
    * Batches' worth of each task's examples sorted by length together, so that a batch pads less
    * (tasks/batches.ts); 1 = plain shuffled batches.
@@ -86,6 +88,7 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
     throw new RangeError(`groupByLength must be an integer >= 1 (1: no grouping), got ${opts.groupByLength}`);
   // Checked before freezing below changes the model's parameters.
   if (!(opts.embeddingLrScale > 0)) throw new RangeError(`embeddingLrScale must be > 0, got ${opts.embeddingLrScale}`);
+  if (!(opts.lexicalLrScale > 0)) throw new RangeError(`lexicalLrScale must be > 0, got ${opts.lexicalLrScale}`);
   const rng = new Rng(opts.seed);
   for (const t of tasks) if (!model.tasks.has(t.name)) throw new Error(`the model has no head for task "${t.name}"`);
 
@@ -105,6 +108,14 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   const params = model.parameters().filter((p) => !frozen.has(p));
   // The embeddings (tables, and a post-LN stack's norm) at their own lr scale.
   const embeddings = new Set(model.store.get(model.root.embeddings).module.parameters());
+  // The heads' n-gram bags, and their output layers, at theirs: fastText trains them at a rate
+  // far above an encoder's fine-tuning rate (tasks/heads.ts).
+  const bags = new Set(
+    tasks.flatMap((t) => {
+      const head = model.store.get(model.tasks.get(t.name)!.path.head, 'head').module;
+      return head.bag ? [...head.bag.parameters(), ...head.bagOut!.parameters()] : [];
+    }),
+  );
   const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.min(opts.warmupSteps, opts.steps), totalSteps: opts.steps });
   const trainer = new Trainer(model, params, {
     lr: opts.lr,
@@ -112,8 +123,10 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     clipNorm: opts.clipNorm,
     schedule: sched,
     stopOnNonFinite: true,
-    scaled: embeddings,
-    lrScale: opts.embeddingLrScale,
+    scaled: [
+      { params: embeddings, lrScale: opts.embeddingLrScale },
+      { params: bags, lrScale: opts.lexicalLrScale },
+    ],
   });
 
   const probs = taskProbabilities(

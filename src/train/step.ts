@@ -27,35 +27,41 @@ export function decays(p: Tensor): boolean {
   return p.ndim >= 2;
 }
 
+/** Parameters trained at `lrScale` × the learning rate (multi-task training's embeddings, lexical bags). */
+export interface ScaledParams {
+  params: ReadonlySet<Tensor>;
+  lrScale: number;
+}
+
 export interface GroupOptions {
-  /** Parameters trained at `lrScale` × the learning rate (multi-task training's embeddings). */
-  scaled?: ReadonlySet<Tensor>;
-  lrScale?: number;
+  scaled?: readonly ScaledParams[];
 }
 
 /**
  * AdamW's parameter groups: decaying, then non-decaying (weight decay 0); with `scaled`, that pair
- * for the other parameters and then for the scaled ones. Empty groups are left out. Each group
- * keeps the caller's order, which is the optimizer state's order (pretraining checkpoints store
- * the moments in it).
+ * for the other parameters and then for each scaled set in turn (a parameter in two sets belongs
+ * to the first). Empty groups are left out. Each group keeps the caller's order, which is the
+ * optimizer state's order (pretraining checkpoints store the moments in it).
  */
 export function paramGroups(params: readonly Tensor[], o: GroupOptions = {}): ParamGroup[] {
   const pair = (ps: readonly Tensor[], lrScale?: number): ParamGroup[] => [
     { params: ps.filter(decays), ...(lrScale === undefined ? {} : { lrScale }) },
     { params: ps.filter((p) => !decays(p)), weightDecay: 0, ...(lrScale === undefined ? {} : { lrScale }) },
   ];
-  const groups = o.scaled
-    ? [
-        ...pair(
-          params.filter((p) => !o.scaled!.has(p)),
-          1,
-        ),
-        ...pair(
-          params.filter((p) => o.scaled!.has(p)),
-          o.lrScale ?? 1,
-        ),
-      ]
-    : pair(params);
+  if (!o.scaled?.length) return pair(params).filter((g) => g.params.length > 0);
+  const setOf = params.map((p) => o.scaled!.findIndex((s) => s.params.has(p)));
+  const groups = [
+    ...pair(
+      params.filter((_, i) => setOf[i] < 0),
+      1,
+    ),
+    ...o.scaled.flatMap((s, k) =>
+      pair(
+        params.filter((_, i) => setOf[i] === k),
+        s.lrScale,
+      ),
+    ),
+  ];
   return groups.filter((g) => g.params.length > 0);
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { count, seed } from '../util/schema.js';
 import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
+import { lexicalDefaultsSchema } from '../tasks/ngrams.js';
 import { taskConfigSchema } from '../tasks/task_config.js';
 import { BUILTIN_TASK_NAMES } from '../tasks/builtin/index.js';
 import { loadConfig, type Overrides } from './config.js';
@@ -30,6 +31,11 @@ export const trainOptionsSchema = z.strictObject({
     .gt(0)
     .default(1)
     .describe("multiplies the embeddings' learning rate (the quickstart uses 3 from a pretrained base; 1: the encoder's)"),
+  lexicalLrScale: z
+    .number()
+    .gt(0)
+    .default(20)
+    .describe("multiplies the learning rate of the heads' n-gram bags (top-level `lexical`); fastText trains them far faster than an encoder"),
   freezeLayers: z.int().min(0).default(0).describe('transfer learning: keep the lowest k encoder blocks fixed'),
   logEvery: count().default(50).describe('steps between progress lines when stderr is not a terminal'),
   groupByLength: count().default(16).describe("batches' worth of a task's examples sorted by length together, so batches pad less (1: no grouping)"),
@@ -97,6 +103,11 @@ export const trainConfigSchema = z.strictObject({
     .optional()
     .describe(
       "Switch / skill layout, as pretraining's model.sparse; from a dense base it is made by upcycling. Omitted: the base's layout (dense from scratch)",
+    ),
+  lexical: lexicalDefaultsSchema
+    .optional()
+    .describe(
+      "a hashed n-gram bag (fastText) beside the encoder in every sequence task's head, its logits added to the head's ({} for the defaults); omitted: none",
     ),
   train: trainOptionsSchema.prefault({}),
   out: z.string().min(1).default('runs/train').describe('output folder; the model goes to out/model'),

@@ -70,6 +70,8 @@ describe('model folder checks', () => {
       ['head', { type: 'classification', dModel: 8, classes: 7, dropout: 0.1, initStd: 0.02 }],
       ['head', { type: 'tagging', dModel: 8, classes: 7, dropout: 0.1, initStd: 0.02 }],
       ['head', { type: 'regression', dModel: 8, classes: 1, dropout: 0.1, initStd: 0.02 }],
+      ['head', { type: 'classification', dModel: 8, classes: 7, dropout: 0.1, initStd: 0.02, lexical: { buckets: 11, dim: 3, ngrams: 2 } }],
+      ['head', { type: 'regression', dModel: 8, classes: 1, dropout: 0.1, initStd: 0.02, lexical: { buckets: 5, dim: 2, ngrams: 1 } }],
     ];
     for (const [kind, config] of configs) {
       assert.equal(parameterCount(kind, config as never), buildModule(kind, config as never, new Rng(0)).numParameters(), `${kind} ${JSON.stringify(config)}`);

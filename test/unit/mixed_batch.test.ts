@@ -79,9 +79,9 @@ describe('mixed-task batches', () => {
         .sort();
     // Slot 0 is dense: one run over every row. Slots 1 and 2 are skill blocks: one run per
     // distinct skill list (the generic skill first, then the task's row: cls and reg both run
-    // general, sentence; tag general, token; clsCls and pair, absent from the table, general).
-    assert.deepEqual(groups(0), ['cls+clsCls+pair+reg+tag']);
-    for (const slot of [1, 2]) assert.deepEqual(groups(slot), ['cls+reg', 'clsCls+pair', 'tag']);
+    // general, sentence; tag general, token; the others, absent from the table, general).
+    assert.deepEqual(groups(0), ['cls+clsCls+lex+lexPair+pair+reg+tag']);
+    for (const slot of [1, 2]) assert.deepEqual(groups(slot), ['cls+reg', 'clsCls+lex+lexPair+pair', 'tag']);
   });
 
   it('an unknown task is refused before anything runs, naming it', async () => {

@@ -60,7 +60,7 @@ describe('training step', () => {
     ]);
     // The scaled parameters (multi-task training's embeddings) form their own pair, after the rest.
     const scaled = new Set([m.proj.weight, m.norm.bias]);
-    assert.deepEqual(show(paramGroups(m.parameters(), { scaled, lrScale: 3 })), [
+    assert.deepEqual(show(paramGroups(m.parameters(), { scaled: [{ params: scaled, lrScale: 3 }] })), [
       { params: ['lin.weight', 'normals.weight'], lrScale: 1 },
       { params: ['lin.bias', 'norm.weight'], weightDecay: 0, lrScale: 1 },
       { params: ['proj.weight'], lrScale: 3 },
