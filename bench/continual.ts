@@ -9,28 +9,36 @@
 //   2. For each further task, in order:
 //      - every task already in the system is scored on its test set, and the SHA-256 of all its
 //        test logits (raw float32 bytes) is taken: "before";
-//      - the task is added by searchTask: --children children of --steps steps each, --parallel
-//        of them trained at a time in worker threads (default 1: one after another);
+//      - the task is added by searchTask: at most --children children of --steps steps each
+//        (with --patience, each until its dev score stops rising), --parallel of them trained at
+//        a time in worker threads, within --budget training steps in all (default: children ×
+//        steps), stopping after --stop-after generations without a better child;
 //      - the new task is scored on test; parameters added (its own new components) and activated
 //        (one forward pass of its path) are counted; search wall time is measured;
 //      - the earlier tasks are scored and digested again: "after". Both digests must equal the one
 //        taken when that task entered the system (bit-for-bit unchanged logits);
 //      - plain fine-tuning: a fresh copy of the base plus a new head, all parameters trained on the
-//        task alone for children × steps batches of the same size (the same number of training
-//        batches the whole search spent, over all its children), learning rate and schedule of
-//        bench:multitask, best of 6 dev evaluations kept, scored once on test.
-//   3. Results: runs/bench-continual/{setup,initial,step-<k>-<task>}.json, each written atomically
-//      as soon as it is measured, plus system/ (the path system after the last finished step), so
-//      an interrupted run can be reported (--report) and resumed (run the same command again).
-//      docs/results/continual.md is written from those files; one JSON line is printed last.
+//        task alone for the search's bound of training batches (μ2Net gives its baselines the
+//        search's compute), learning rate and schedule of bench:multitask, best of 6 dev
+//        evaluations kept, scored once on test.
+//      Sequence tasks' heads have a hashed n-gram bag (--lexical 0: none), in the initial model,
+//      the search and fine-tuning alike.
+//   3. All of it once per seed (--seeds, default 0,1,2). Results: runs/bench-continual/seed-<s>/
+//      {setup,initial,step-<k>-<task>}.json, each written atomically as soon as it is measured,
+//      plus system/ (the path system after the last finished step), so an interrupted run can be
+//      reported (--report) and resumed (run the same command again). docs/results/continual.md
+//      (the summary over seeds, then each seed in full) and continual.json (the summary:
+//      min_path_minus_finetune, max_added_fraction, max_search_time_ratio, ...) are written from
+//      those files; one JSON line is printed last.
 //
-//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1]
-//   npm run bench:continual -- --report                 (rewrite the Markdown from saved results)
+//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1 --seeds 0,1,2
+//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --lexical 1]
+//   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
@@ -54,6 +62,7 @@ import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
+import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { ROOT, log, modelDigest } from './common.js';
 
 const argv = process.argv.slice(2);
@@ -71,7 +80,14 @@ const intArg = (name: string, dflt: number, min: number): number => {
 const REPORT_ONLY = argv.includes('--report');
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-continual'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'continual.md'));
-const SYSTEM_DIR = join(RESULTS, 'system');
+const SEEDS = arg('seeds', '0,1,2')
+  .split(',')
+  .map((x) => Number(x.trim()));
+for (const x of SEEDS) if (!Number.isInteger(x) || x < 0) throw new Error(`--seeds must be integers >= 0, got ${arg('seeds', '')}`);
+/** The folder of the seed being run or reported: RESULTS/seed-<s>. */
+let RUN = '';
+const seedDir = (seed: number) => join(RESULTS, `seed-${seed}`);
+const systemDir = () => join(RUN, 'system');
 
 /** Everything that decides the results; a resumed run must use the same. */
 interface Setup {
@@ -92,6 +108,13 @@ interface Setup {
   finetuneLr: number;
   subsample: number;
   seed: number;
+  /** Heads' n-gram bag (search, initial model and fine-tuning alike); null: none. Absent in older results: null. */
+  lexical: LexicalConfig | null;
+  /** The search's child patience, its evaluation interval, its generations without improvement, its step bound (search_config.ts); absent in older results: 0, 50, 0, 0. */
+  patience: number;
+  evalEvery: number;
+  stopAfter: number;
+  budget: number;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -106,12 +129,12 @@ const TRAIN: Partial<MultiTaskOptions> = {
   weightDecay: 0.01,
   clipNorm: 1,
   temperature: 2,
-  seed: 0,
   patience: 0,
   evalExamples: 1000,
+  lexicalLrScale: 20,
 };
 
-function setupFromArgs(): Setup {
+function setupFromArgs(seed: number): Setup {
   const order = arg('order', 'sent,pos,spam,sense,genre,wic')
     .split(',')
     .map((s) => s.trim())
@@ -139,15 +162,34 @@ function setupFromArgs(): Setup {
     evalExamples: TRAIN.evalExamples!,
     finetuneLr: TRAIN.lr!,
     subsample: intArg('subsample', 0, 0),
-    seed: 0,
+    seed,
+    lexical: arg('lexical', '1') === '0' ? null : lexicalDefaultsSchema.parse({}),
+    patience: intArg('patience', DEFAULT_SEARCH.patience, 0),
+    evalEvery: intArg('eval-every', DEFAULT_SEARCH.evalEvery, 1),
+    stopAfter: intArg('stop-after', DEFAULT_SEARCH.stopAfter, 0),
+    budget: intArg('budget', DEFAULT_SEARCH.budget, 0),
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
 
 /** A setup.json written before an option existed, with that option's value at the time. */
 function withDefaults(setup: Setup): Setup {
-  return { ...setup, parallel: setup.parallel ?? 1 };
+  return {
+    ...setup,
+    parallel: setup.parallel ?? 1,
+    lexical: setup.lexical ?? null,
+    patience: setup.patience ?? 0,
+    evalEvery: setup.evalEvery ?? 50,
+    stopAfter: setup.stopAfter ?? 0,
+    budget: setup.budget ?? 0,
+  };
 }
+
+/** A task's spec in this run: a sequence task's head gets the run's n-gram bag. */
+const specIn = (setup: Setup, t: TaskData): TaskSpec => ({ ...specOf(t), ...(setup.lexical && t.type !== 'tagging' ? { lexical: setup.lexical } : {}) });
+
+/** The training steps a search may spend, and fine-tuning gets: `budget`, or children × steps. */
+const boundOf = (setup: Setup) => (setup.budget > 0 ? setup.budget : setup.children * setup.steps);
 
 // ------------------------------------------------------------------------------ measuring
 
@@ -184,7 +226,7 @@ async function measure(
 
 const measurePath = (model: TaskModel, t: TaskData) =>
   measure(
-    specOf(t),
+    model.tasks.get(t.name)!.spec,
     t.test,
     (xs) => model.encode(t.name, xs, false),
     (b) => model.logits(t.name, b),
@@ -227,6 +269,10 @@ interface StepResult {
     notes: string[];
     searchSeconds: number;
     candidates: CandidateSummary[];
+    /** Training steps over all children, generations, why the search stopped; absent in older results. */
+    stepsSpent?: number;
+    generations?: number;
+    stopped?: string;
   };
   finetune: { test: number; metric: string; dev: number; steps: number; parameters: number; seconds: number };
   /** The system's parameters before and after the addition. */
@@ -236,12 +282,12 @@ interface StepResult {
   earlier: Record<string, { before: Measured; after: Measured; original: string; identical: boolean }>;
 }
 
-const stepFile = (k: number, task: string) => join(RESULTS, `step-${k}-${task}.json`);
+const stepFile = (k: number, task: string) => join(RUN, `step-${k}-${task}.json`);
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 const writeJson = (file: string, v: unknown) => writeFileAtomic(file, JSON.stringify(v, null, 1) + '\n');
 
 function loadResults(setup: Setup): { initial: InitialResult | null; steps: StepResult[] } {
-  const initial = existsSync(join(RESULTS, 'initial.json')) ? readJson<InitialResult>(join(RESULTS, 'initial.json')) : null;
+  const initial = existsSync(join(RUN, 'initial.json')) ? readJson<InitialResult>(join(RUN, 'initial.json')) : null;
   const steps: StepResult[] = [];
   for (const [i, task] of setup.order.slice(setup.initial).entries()) {
     const f = stepFile(i + 1, task);
@@ -290,7 +336,7 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
     rng: new Rng(1),
     maxLen: Math.min(128, pre.config.maxPositions),
   });
-  for (const t of data) model.addTask(specOf(t), { source: { builtin: t.name } });
+  for (const t of data) model.addTask(specIn(setup, t), { source: { builtin: t.name } });
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
   const { res, seconds } = await train(model, data, steps, setup.seed);
@@ -303,8 +349,8 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
   for (const t of data) converted[t.name] = await measurePath(system, t);
   const initial: InitialResult = { tasks: names, steps, stepsPerTask: res.stepsPerTask, seconds, dense, converted, parameters: system.numParameters() };
   // The JSON first, then the system: a run killed in between redoes this stage on resume.
-  writeJson(join(RESULTS, 'initial.json'), initial);
-  saveModel(SYSTEM_DIR, system);
+  writeJson(join(RUN, 'initial.json'), initial);
+  saveModel(systemDir(), system);
   log(`initial: ${names.map((n) => `${n} ${converted[n].metric} ${converted[n].score.toFixed(4)}`).join(', ')}`);
   return { system, initial };
 }
@@ -330,6 +376,11 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       base: setup.searchBase,
       seed: setup.seed,
       evalExamples: setup.evalExamples,
+      ...(setup.lexical ? { lexical: setup.lexical, lexicalLrScale: TRAIN.lexicalLrScale! } : {}),
+      patience: setup.patience,
+      evalEvery: setup.evalEvery,
+      stopAfter: setup.stopAfter,
+      budget: setup.budget,
       log,
     },
   );
@@ -351,8 +402,8 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   // Plain fine-tuning of the base at the same number of training batches as the whole search.
   const pre = baseModel(setup);
   const ft = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: system.maxLen });
-  ft.addTask(specOf(data));
-  const budget = setup.children * setup.steps;
+  ft.addTask(specIn(setup, data));
+  const budget = boundOf(setup);
   log(`  fine-tuning the base on ${name}: ${budget} steps`);
   const tr = await train(ft, [data], budget, setup.seed);
   const ftTest = await measurePath(ft, data);
@@ -373,6 +424,9 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       notes: res.best.notes,
       searchSeconds,
       candidates: res.candidates.map((c) => ({ index: c.index, parent: c.parent, dev: c.dev.score, added: c.added, score: c.score, notes: c.notes })),
+      stepsSpent: res.stepsSpent,
+      generations: res.generations,
+      stopped: res.stopped,
     },
     finetune: {
       test: ftTest.score,
@@ -389,8 +443,8 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
 }
 
 async function run(setup: Setup): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  const setupFile = join(RESULTS, 'setup.json');
+  mkdirSync(RUN, { recursive: true });
+  const setupFile = join(RUN, 'setup.json');
   if (existsSync(setupFile)) {
     const old = withDefaults(readJson<Setup>(setupFile));
     const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => k !== 'threads' && JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
@@ -406,9 +460,9 @@ async function run(setup: Setup): Promise<void> {
   const saved = loadResults(setup);
   let system: TaskModel | null = null;
   let initial = saved.initial;
-  if (initial && existsSync(join(SYSTEM_DIR, 'config.json'))) system = loadModel(SYSTEM_DIR);
+  if (initial && existsSync(join(systemDir(), 'config.json'))) system = loadModel(systemDir());
   if (!system || !initial) ({ system, initial } = await runInitial(setup));
-  else log(`resuming from ${SYSTEM_DIR}: ${[...system.tasks.keys()].join(', ')}`);
+  else log(`resuming from ${systemDir()}: ${[...system.tasks.keys()].join(', ')}`);
 
   // The digest each task had when it entered the system.
   const original: Record<string, string> = Object.fromEntries(Object.entries(initial.converted).map(([n, m]) => [n, m.digest]));
@@ -420,11 +474,11 @@ async function run(setup: Setup): Promise<void> {
       original[name] = done.path.test.digest;
       continue;
     }
-    if (system.tasks.has(name)) throw new Error(`${SYSTEM_DIR} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RESULTS} to start over`);
+    if (system.tasks.has(name)) throw new Error(`${systemDir()} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RUN} to start over`);
     const r = await runStep(setup, system, k, name, original);
     original[name] = r.path.test.digest;
     writeJson(stepFile(k, name), r);
-    saveModel(SYSTEM_DIR, system);
+    saveModel(systemDir(), system);
   }
 }
 
@@ -455,7 +509,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
   const addedSeq = steps.map((s) => s.path.added);
   const falling = addedSeq.every((a, i) => i === 0 || a < addedSeq[i - 1]);
   const convertedSame = initial.tasks.every((t) => initial.dense[t].digest === initial.converted[t].digest);
-  const budget = setup.children * setup.steps;
+  const budget = boundOf(setup);
   const lines = [
     '# Continual learning: adding tasks one at a time with μ2Net paths',
     '',
@@ -465,7 +519,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     ...(setup.subsample > 0 ? [`**A harness check on subsampled data (at most ${setup.subsample} examples per split), not a result.**`, ''] : []),
     ...(complete ? [] : [`**Interrupted: ${steps.length} of ${toAdd.length} tasks added so far** (run the same command again to resume).`, '']),
     `Initial model: the base trained jointly on ${initial.tasks.join(' and ')} (${initial.steps} steps, ${secs(initial.seconds)}), converted to a path system of ${num(initial.parameters)} parameters. ` +
-      `Then ${toAdd.join(', ')} are added in that order; each search trains ${setup.children} children × ${setup.steps} steps, and fine-tuning gets the same ${budget} steps (see Setup).`,
+      `Then ${toAdd.join(', ')} are added in that order; each search trains at most ${setup.children} children × ${setup.steps} steps${setup.budget > 0 ? ` and ${budget} steps in all` : ''}, and fine-tuning gets ${budget} steps (see Setup).`,
     '',
     '## Each added task: the path against fine-tuning the base',
     '',
@@ -525,12 +579,20 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     '',
     `- Base: \`${setup.base}\` (model.safetensors SHA-256 ${setup.baseDigest ?? 'not recorded'}). Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
-    `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
+    `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): at most ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
+      (setup.patience > 0
+        ? `A child is scored on dev every ${setup.evalEvery} steps and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `
+        : '') +
+      (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
+      `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
+      (setup.lexical
+        ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `
+        : '') +
       (setup.parallel > 1
         ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).`
         : 'Children trained one after another (parallel 1).'),
     `- Fine-tuning, the comparison: the same base, a new head, every parameter trained on the task alone for ${budget} steps of batch ${setup.batchSize} — ` +
-      'children × steps, the number of training batches the whole search spent over all its children, so both see the same number of training examples. ' +
+      "the search's bound on training batches over all its children (μ2Net's baselines get the search's compute), so fine-tuning sees at least as many training examples as the search. " +
       `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
       "A child's step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.",
     '- Parameters added: the parameters of the components created for the task (clones, adapters, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
@@ -542,42 +604,148 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
 
 // ------------------------------------------------------------------------------ main
 
-async function main(): Promise<void> {
-  let setup: Setup;
-  if (REPORT_ONLY) {
-    const f = join(RESULTS, 'setup.json');
-    if (!existsSync(f)) throw new Error(`no results in ${RESULTS} (no setup.json); run the benchmark first, or give --results DIR`);
-    setup = withDefaults(readJson<Setup>(f));
-  } else {
-    setup = setupFromArgs();
-    await run(setup);
+interface SeedRun {
+  seed: number;
+  setup: Setup;
+  initial: InitialResult;
+  steps: StepResult[];
+}
+
+/** Mean and sample standard deviation (0 for one value). */
+function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+
+/**
+ * The figures over seeds, per added task (in order): the path's and fine-tuning's test scores, their
+ * difference in points, parameters added and their share of a fine-tuned copy, search time over
+ * fine-tuning time; and the three the acceptance reads. Only tasks every seed has added count.
+ */
+function figures(runs: SeedRun[]) {
+  const order = runs[0].setup.order.slice(runs[0].setup.initial);
+  const done = order.filter((t) => runs.every((r) => r.steps.some((s) => s.task === t)));
+  const tasks = done.map((task) => {
+    const of = runs.map((r) => r.steps.find((s) => s.task === task)!);
+    const path = meanSd(of.map((s) => s.path.test.score));
+    const ft = meanSd(of.map((s) => s.finetune.test));
+    const diff = meanSd(of.map((s) => 100 * (s.path.test.score - s.finetune.test)));
+    const added = meanSd(of.map((s) => s.path.added));
+    const fraction = of.map((s) => s.path.added / s.finetune.parameters);
+    const ratio = meanSd(of.map((s) => s.path.searchSeconds / s.finetune.seconds));
+    return {
+      task,
+      metric: of[0].path.test.metric,
+      path: { mean: +path.mean.toFixed(4), sd: +path.sd.toFixed(4), scores: of.map((s) => +f4(s.path.test.score)) },
+      finetune: { mean: +ft.mean.toFixed(4), sd: +ft.sd.toFixed(4), scores: of.map((s) => +f4(s.finetune.test)) },
+      path_minus_finetune: { mean: +diff.mean.toFixed(2), sd: +diff.sd.toFixed(2) },
+      added: { mean: Math.round(added.mean), per_seed: of.map((s) => s.path.added) },
+      added_fraction_max: +Math.max(...fraction).toFixed(4),
+      search_time_ratio: { mean: +ratio.mean.toFixed(3), per_seed: of.map((s) => +(s.path.searchSeconds / s.finetune.seconds).toFixed(3)) },
+      steps_spent: of.map((s) => s.path.stepsSpent ?? null),
+    };
+  });
+  const checks = runs.flatMap((r) => r.steps.flatMap((s) => Object.values(s.earlier)));
+  return {
+    seeds: runs.map((r) => r.seed),
+    complete: done.length === order.length,
+    tasks,
+    // The acceptance's three: the worst task's mean difference in points, the largest share of a
+    // fine-tuned copy any seed's path added, the largest mean search-to-fine-tuning time ratio.
+    min_path_minus_finetune: tasks.length ? Math.min(...tasks.map((t) => t.path_minus_finetune.mean)) : null,
+    max_added_fraction: tasks.length ? Math.max(...tasks.map((t) => t.added_fraction_max)) : null,
+    max_search_time_ratio: tasks.length ? Math.max(...tasks.map((t) => t.search_time_ratio.mean)) : null,
+    added_in_order: tasks.map((t) => t.added.mean),
+    earlier_identical: checks.every((c) => c.identical),
+    checks: checks.length,
+  };
+}
+
+function combinedReport(runs: SeedRun[], fig: ReturnType<typeof figures>): string {
+  const cell = (x: { mean: number; sd: number }) => (runs.length > 1 ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean));
+  const lines = [
+    '# Continual learning: adding tasks one at a time with μ2Net paths',
+    '',
+    'Produced by `npm run bench:continual` (`bench/continual.ts`); every figure below is read from',
+    `the JSON files it wrote (\`${relative(ROOT, RESULTS).startsWith('..') ? RESULTS : relative(ROOT, RESULTS)}/seed-<s>/\`); \`continual.json\` beside this page holds the summary.`,
+    `Seeds: ${fig.seeds.join(', ')}; each seed is a whole run (initial model, searches, fine-tuning) and is reported in full below the summary.`,
+    '',
+    ...(fig.complete
+      ? []
+      : [
+          '**Incomplete:** not every seed has added every task yet (run the same command again to resume); the summary covers the tasks all seeds have added.',
+          '',
+        ]),
+    '## Summary: each added task over the seeds',
+    '',
+    'Test scores in %, mean ± standard deviation over the seeds; path − fine-tuning in points; parameters added: the mean; share of a fine-tuned copy: the largest over the seeds; time: search wall time over fine-tuning wall time, the mean.',
+    '',
+    '| task | μ2Net path | fine-tuning | path − fine-tuning | parameters added | share of a fine-tuned copy | search time / fine-tuning time |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...fig.tasks.map(
+      (t) =>
+        `| ${t.task} | ${cell(t.path)} | ${cell(t.finetune)} | ${t.path_minus_finetune.mean.toFixed(1)}${runs.length > 1 ? ` ± ${t.path_minus_finetune.sd.toFixed(1)}` : ''} | ${num(t.added.mean)} | ${pct(t.added_fraction_max)}% | ${t.search_time_ratio.mean.toFixed(2)} |`,
+    ),
+    '',
+    `- Worst task, path − fine-tuning (mean): ${fig.min_path_minus_finetune === null ? '–' : `${fig.min_path_minus_finetune.toFixed(2)} points`} (the acceptance asks ≥ −0.5).`,
+    `- Largest share of a fine-tuned copy added: ${fig.max_added_fraction === null ? '–' : `${pct(fig.max_added_fraction)}%`} (asked: ≤ 25%).`,
+    `- Largest search time / fine-tuning time: ${fig.max_search_time_ratio === null ? '–' : fig.max_search_time_ratio.toFixed(2)} (asked: ≤ 2).`,
+    `- Parameters added per task in the order added (mean): ${fig.added_in_order.map(num).join(', ') || '–'}.`,
+    `- Earlier tasks: ${fig.checks} before/after checks over all seeds, ${fig.earlier_identical ? 'every one bit-for-bit identical' : '**some differ**'}.`,
+    '',
+  ];
+  for (const r of runs) {
+    const body = report(r.setup, r.initial, r.steps).split('\n');
+    // The seed's own report, its title dropped and its sections one level down.
+    lines.push(`## Seed ${r.seed}`, '', ...body.slice(1).map((l) => (l.startsWith('## ') ? `#${l}` : l)));
   }
-  const { initial, steps } = loadResults(setup);
-  if (!initial) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+  return lines.join('\n').replace(/\n{3,}/g, '\n\n');
+}
+
+async function main(): Promise<void> {
+  const runs: SeedRun[] = [];
+  const seeds = REPORT_ONLY
+    ? (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+        .map((d) => /^seed-(\d+)$/.exec(d)?.[1])
+        .filter((x): x is string => x !== undefined)
+        .map(Number)
+        .sort((a, b) => a - b)
+    : SEEDS;
+  if (seeds.length === 0) throw new Error(`no results in ${RESULTS} (no seed-<s>/ folder); run the benchmark first, or give --results DIR`);
+  for (const seed of seeds) {
+    RUN = seedDir(seed);
+    let setup: Setup;
+    if (REPORT_ONLY) {
+      const f = join(RUN, 'setup.json');
+      if (!existsSync(f)) throw new Error(`no results in ${RUN} (no setup.json)`);
+      setup = withDefaults(readJson<Setup>(f));
+    } else {
+      setup = setupFromArgs(seed);
+      log(`seed ${seed}: results in ${RUN}`);
+      await run(setup);
+    }
+    const { initial, steps } = loadResults(setup);
+    if (initial) runs.push({ seed, setup, initial, steps });
+  }
+  if (runs.length === 0) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+  const fig = figures(runs);
   mkdirSync(dirname(OUT_MD), { recursive: true });
-  writeFileAtomic(OUT_MD, report(setup, initial, steps));
-  log(`wrote ${OUT_MD}`);
-  const checks = steps.flatMap((s) => Object.values(s.earlier));
+  writeFileAtomic(OUT_MD, combinedReport(runs, fig));
+  writeFileAtomic(OUT_MD.replace(/\.md$/, '.json'), JSON.stringify(fig, null, 1) + '\n');
+  log(`wrote ${OUT_MD} and its JSON`);
   process.stdout.write(
     JSON.stringify({
-      initial: Object.fromEntries(initial.tasks.map((t) => [t, +f4(initial.converted[t].score)])),
+      seeds: fig.seeds,
       added: Object.fromEntries(
-        steps.map((s) => [
-          s.task,
-          {
-            path: +f4(s.path.test.score),
-            finetune: +f4(s.finetune.test),
-            added: s.path.added,
-            activated: s.path.activated,
-            search_s: Math.round(s.path.searchSeconds),
-            finetune_s: Math.round(s.finetune.seconds),
-          },
-        ]),
+        fig.tasks.map((t) => [t.task, { path: t.path.mean, finetune: t.finetune.mean, added: t.added.mean, search_time_ratio: t.search_time_ratio.mean }]),
       ),
-      earlier_identical: checks.every((c) => c.identical),
-      checks: checks.length,
-      parameters: steps.length ? steps[steps.length - 1].parametersAfter : initial.parameters,
-      complete: steps.length === setup.order.length - setup.initial,
+      min_path_minus_finetune: fig.min_path_minus_finetune,
+      max_added_fraction: fig.max_added_fraction,
+      max_search_time_ratio: fig.max_search_time_ratio,
+      earlier_identical: fig.earlier_identical,
+      checks: fig.checks,
+      complete: fig.complete,
     }) + '\n',
   );
 }

@@ -103,7 +103,7 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
     `${dir}: ${converted ? 'one encoder whose tasks each run all of it' : 'a model whose tasks run paths of their own'} with ${system.tasks.size} task(s), ${system.numParameters().toLocaleString('en-US')} parameters`,
   );
   log(
-    `searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.steps} steps${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}`,
+    `searching a path for "${data.name}" (${data.type}, ${data.train.length} train / ${data.dev.length} dev): ${opts.children} children × ${opts.patience > 0 ? `at most ${opts.steps} steps (until dev stops rising for ${opts.patience} evaluations)` : `${opts.steps} steps`}${opts.parallel > 1 ? `, ${opts.parallel} at a time` : ''}${opts.budget > 0 ? `, at most ${opts.budget} steps in all` : ''}`,
   );
   const t0 = performance.now();
   const res = await searchTask(system, data, source, { ...opts, log });
@@ -118,6 +118,7 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}\n` +
       `dev ${res.best.dev.metric} ${res.best.dev.score.toFixed(4)}${test ? `; test ${test.metric} ${test.score.toFixed(4)}` : ' (no test set)'}\n` +
+      `search: ${res.candidates.length} children in ${res.generations} generations, ${res.stepsSpent.toLocaleString('en-US')} training steps; stopped: ${res.stopped}\n` +
       `parameters: ${addedParameters(system.store, path).toLocaleString('en-US')} added, ${activatedParameters(system.store, path).toLocaleString('en-US')} activated; the model now has ${system.numParameters().toLocaleString('en-US')}\n`,
   );
 }

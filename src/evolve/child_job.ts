@@ -37,6 +37,8 @@ export interface ChildOutcome {
   weights: Record<string, Record<string, Float32Array>>;
   dev: TaskScore;
   trainLoss: number;
+  /** Training steps the child took. */
+  steps: number;
 }
 
 /** The job for a child just made by makeChild (before it is trained). */
@@ -80,11 +82,11 @@ export async function runChildJob(job: ChildJob): Promise<ChildOutcome> {
   const tokenizer = Tokenizer.fromJson(job.tokenizerJson, `<tokenizer of child ${job.index}>`);
   const model = new TaskPath(store, job.path, job.spec, tokenizer, job.maxLen).eval();
   const trainable = job.trainable.map((id) => store.get(id));
-  const trained = await trainPath(model, trainable, job.train, job.options);
-  const dev = await model.evaluate(job.dev);
+  const trained = await trainPath(model, trainable, job.train, job.options, job.dev);
+  const dev = trained.dev ?? (await model.evaluate(job.dev));
   const weights: ChildOutcome['weights'] = {};
   for (const c of trainable) weights[c.id] = parameterCopies(c.module);
-  return { index: job.index, weights, dev, trainLoss: trained.finalLoss };
+  return { index: job.index, weights, dev, trainLoss: trained.finalLoss, steps: trained.steps };
 }
 
 /** Writes an outcome's trained weights into the store's components (copies). */

@@ -1,14 +1,15 @@
-// μ2Net's search for a new task's path, within a fixed budget of children, trained `parallel`
-// at a time:
+// μ2Net's search for a new task's path, in generations of `parallel` children trained at once:
 //
-//   repeat until `children` children are made, in rounds of `parallel` children:
+//   repeat until `children` children are made, the task's compute bound (`budget` training steps
+//   over all children) is spent, or `stopAfter` generations in a row found no better child:
 //     for each child of the round, in order:
 //       parent <- this task's candidates in order of decreasing score, each accepted with
 //                 probability 0.5^(children it already has); if none is accepted (always so for
 //                 the first child): another task's path, drawn uniformly at random among the
 //                 system's tasks (the root stack when the system has no task yet)
 //       child  <- makeChild(parent)                     (mutations.ts)
-//     train the round's children's new components briefly, concurrently  (train_path.ts)
+//     train the round's children's new components, concurrently: `steps` steps, or with
+//       `patience` until dev stops improving, keeping the best evaluation's weights  (train_path.ts)
 //     score  <- dev quality × base^(added parameters / total parameters), for each child
 //   keep the best-scoring child: its path becomes the task's, its components are locked for
 //   ever, and every component made for a discarded child is dropped.
@@ -66,6 +67,8 @@ export interface Candidate {
   /** How many children this candidate has had (for the 0.5^children acceptance). */
   children: number;
   trainLoss: number;
+  /** Training steps the child took (fewer than `steps` when patience stopped it). */
+  steps: number;
 }
 
 export interface SearchResult {
@@ -73,6 +76,12 @@ export interface SearchResult {
   candidates: Candidate[];
   /** Components created during the search and dropped with the discarded candidates. */
   dropped: string[];
+  /** Training steps over all children: what the task cost, against its bound. */
+  stepsSpent: number;
+  /** Generations run (rounds of `parallel` children). */
+  generations: number;
+  /** Why the search stopped: all children made, the compute bound spent, or `stopAfter` generations without a better child. */
+  stopped: 'children' | 'budget' | 'no improvement';
 }
 
 /** quality × base^(added / total). A negative quality (Pearson < 0) is divided instead, so that size is never rewarded. */
@@ -123,14 +132,30 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       child.created.map((id) => store.get(id)),
       task.train,
       train,
+      dev,
     );
-    return { dev: await model.evaluate(dev), trainLoss: trained.finalLoss };
+    return { dev: trained.dev ?? (await model.evaluate(dev)), trainLoss: trained.finalLoss, steps: trained.steps };
   };
+  const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
+  let stepsSpent = 0;
+  let generations = 0;
+  let stale = 0;
+  let stopped: SearchResult['stopped'] = 'children';
   let useWorkers = opts.parallel > 1;
   let tokenizerJson: string | null = null;
   if (useWorkers) opts.log(`training up to ${opts.parallel} children at a time, each in a worker thread (OpenBLAS at 1 thread meanwhile)`);
 
   for (let c = 0; c < opts.children; ) {
+    if (stepsSpent >= budget) {
+      stopped = 'budget';
+      break;
+    }
+    if (opts.stopAfter > 0 && stale >= opts.stopAfter) {
+      stopped = 'no improvement';
+      break;
+    }
+    const bestBefore = candidates.reduce((m, x) => Math.max(m, x.score), -Infinity);
+    generations++;
     // The round's parents and children, in order, from the candidates finished before it.
     const ranked = [...candidates].sort((a, b) => b.score - a.score || a.index - b.index);
     const round: { index: number; parentName: string; child: Child; train: TrainPathOptions }[] = [];
@@ -165,12 +190,13 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         weightDecay: opts.weightDecay,
         clipNorm: opts.clipNorm,
         lexicalLrScale: opts.lexicalLrScale,
+        ...(opts.patience > 0 ? { patience: opts.patience, evalEvery: opts.evalEvery } : {}),
         seed: rng.nextU32(),
       };
       round.push({ index: c, parentName, child, train });
     }
 
-    let results: { dev: TaskScore; trainLoss: number }[] | null = null;
+    let results: { dev: TaskScore; trainLoss: number; steps: number }[] | null = null;
     if (useWorkers && round.length > 1) {
       tokenizerJson ??= system.tokenizer.toJsonString();
       const jobs = round.map((r) => childJob(store, r.index, r.child, spec, tokenizerJson!, system.maxLen, task.train, dev, r.train));
@@ -190,7 +216,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     }
 
     round.forEach((r, i) => {
-      const { dev: score, trainLoss } = results![i];
+      const { dev: score, trainLoss, steps } = results![i];
+      stepsSpent += steps;
       const added = addedParameters(store, r.child.path);
       const total = totalBefore + added;
       const cand: Candidate = {
@@ -204,20 +231,24 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         score: pathScore(score.score, added, total, opts.base),
         children: 0,
         trainLoss,
+        steps,
       };
       candidates.push(cand);
       opts.log(
-        `child ${r.index} (parent ${r.parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}; ${r.child.notes.join('; ')}`,
+        `child ${r.index} (parent ${r.parentName}): dev ${score.metric} ${score.score.toFixed(4)}, +${added.toLocaleString('en-US')} params, score ${cand.score.toFixed(4)}, ${steps} steps; ${r.child.notes.join('; ')}`,
       );
     });
+    stale = candidates.some((x) => x.score > bestBefore) ? 0 : stale + 1;
   }
 
   const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
   system.addTaskPath(spec, source, best.path);
   store.lock(pathComponents(best.path));
   const dropped = system.collectGarbage().filter((id) => !existing.has(id));
-  opts.log(`best: child ${best.index}, ${describePath(best.path)}`);
-  return { best, candidates, dropped };
+  opts.log(
+    `best: child ${best.index}, ${describePath(best.path)}; ${generations} generations, ${stepsSpent} training steps (bound ${budget}), stopped: ${stopped}`,
+  );
+  return { best, candidates, dropped, stepsSpent, generations, stopped };
 }
 
 /** FNV-1a over the name's UTF-16 code units. */

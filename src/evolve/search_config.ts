@@ -7,8 +7,24 @@ import { lexicalDefaultsSchema } from '../tasks/ngrams.js';
 import { parseOrThrow, count, seed } from '../util/schema.js';
 
 export const searchConfigSchema = z.strictObject({
-  children: count().default(8).describe('the budget: children built, trained and scored'),
-  steps: count().default(300).describe('training steps per child (the same for every child: equal cost)'),
+  children: count().default(8).describe('the most children built, trained and scored'),
+  steps: count().default(300).describe('training steps per child: all of them, or with `patience` the most'),
+  patience: z
+    .int()
+    .min(0)
+    .default(0)
+    .describe("a child's dev evaluations without a better score before it stops, keeping its best weights (0: every child trains `steps` steps)"),
+  evalEvery: count().default(50).describe("with `patience`: steps between a child's dev evaluations"),
+  stopAfter: z
+    .int()
+    .min(0)
+    .default(0)
+    .describe('generations (rounds of `parallel` children) in a row without a better child before the search stops (0: make all `children`)'),
+  budget: z
+    .int()
+    .min(0)
+    .default(0)
+    .describe("the task's compute bound: training steps over all its children; no generation starts once it is spent (0: children × steps)"),
   base: z.number().gt(0).max(1).default(0.95).describe('size penalty in score = quality × base^(added / total parameters); 1: no penalty'),
   seed: seed().default(0).describe("seed of the search's draws (mixed with the task's name)"),
   batchSize: count().default(32).describe('examples per training step'),

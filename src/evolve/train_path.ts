@@ -1,14 +1,18 @@
-// Brief training of one child path (μ2Net trains each child for a short, fixed budget). Only the
-// components created for the child are trained: their parameters are the only ones given to the
-// optimizer, and every other parameter of the path has requiresGrad turned off for the duration,
-// so it gets no gradient and no update of any kind (no weight decay either: it is not in the
-// optimizer at all). A locked component is refused outright.
+// Training of one child path: `steps` steps, or, with `patience`, until its dev score stops rising
+// (μ2Net trains each child until validation stops improving): scored on dev every `evalEvery`
+// steps, stopped after `patience` evaluations without a better score, and handed back with the
+// weights of its best evaluation. Only the components created for the child are trained: their
+// parameters are the only ones given to the optimizer, and every other parameter of the path has
+// requiresGrad turned off for the duration, so it gets no gradient and no update of any kind (no
+// weight decay either: it is not in the optimizer at all). A locked component is refused outright.
 
 import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
+import type { TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import type { Component, TaskPath } from '../model/index.js';
 import { Trainer, freeze, type StepMetrics } from '../train/step.js';
+import { parameterCopies } from './component_snapshot.js';
 
 export interface TrainPathOptions {
   steps: number;
@@ -21,6 +25,10 @@ export interface TrainPathOptions {
   /** Multiplies the learning rate of a head's n-gram bag (tasks/heads.ts). Default 1. */
   lexicalLrScale?: number;
   seed: number;
+  /** With `patience` > 0 (and dev examples given): steps between dev evaluations. Default 50. */
+  evalEvery?: number;
+  /** Dev evaluations without a better score before training stops (best weights kept); 0 or absent: train `steps` steps. */
+  patience?: number;
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
   /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
@@ -31,9 +39,19 @@ export interface TrainPathResult {
   /** Mean training loss over the last quarter of the steps. */
   finalLoss: number;
   trainableParameters: number;
+  /** Steps taken (fewer than `steps` when patience stopped the child). */
+  steps: number;
+  /** With patience: the best dev score, whose weights the child now holds. */
+  dev: TaskScore | null;
 }
 
-export async function trainPath(model: TaskPath, trainable: readonly Component[], train: readonly Example[], o: TrainPathOptions): Promise<TrainPathResult> {
+export async function trainPath(
+  model: TaskPath,
+  trainable: readonly Component[],
+  train: readonly Example[],
+  o: TrainPathOptions,
+  dev: readonly Example[] = [],
+): Promise<TrainPathResult> {
   if (train.length === 0) throw new RangeError('trainPath: no training examples');
   for (const c of trainable) if (c.locked) throw new Error(`trainPath: component "${c.id}" is locked and must never be trained`);
   const own = new Set<Tensor>(trainable.flatMap((c) => c.module.parameters()));
@@ -43,6 +61,12 @@ export async function trainPath(model: TaskPath, trainable: readonly Component[]
   const params = [...own];
   const rng = new Rng(o.seed);
   const losses: number[] = [];
+  const validate = (o.patience ?? 0) > 0 && dev.length > 0;
+  const every = o.evalEvery ?? 50;
+  if (validate && !(Number.isInteger(every) && every >= 1)) throw new RangeError(`trainPath: evalEvery must be an integer >= 1, got ${every}`);
+  let best: { dev: TaskScore; weights: Record<string, Float32Array>[] } | null = null;
+  let sinceBest = 0;
+  let taken = 0;
   // Frozen components stay in inference mode (no dropout): they are fixed feature extractors,
   // and the features the child learns on are then exactly those it will see at prediction.
   model.eval();
@@ -64,12 +88,26 @@ export async function trainPath(model: TaskPath, trainable: readonly Component[]
       const loss = model.loss(await model.encode(rows));
       const m = trainer.step(loss);
       losses.push(m.loss);
+      taken = step;
       o.onStep?.(m);
+      if (validate && (step % every === 0 || step === o.steps)) {
+        const score = await model.evaluate(dev);
+        if (!best || score.score > best.dev.score) {
+          best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
+          sinceBest = 0;
+        } else if (++sinceBest >= o.patience!) break;
+      }
     }
+    if (best) trainable.forEach((c, i) => c.module.loadParameters(best!.weights[i]));
   } finally {
     thaw();
     for (const c of trainable) c.module.eval();
   }
   const tail = losses.slice(Math.floor(losses.length * 0.75));
-  return { finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length), trainableParameters: params.reduce((s, p) => s + p.size, 0) };
+  return {
+    finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
+    trainableParameters: params.reduce((s, p) => s + p.size, 0),
+    steps: taken,
+    dev: best?.dev ?? null,
+  };
 }

@@ -1,0 +1,87 @@
+// μ2Net's search as issue 17 asks for it: a child trained until its dev score stops rising
+// (patience), handed back with its best evaluation's weights; a per-task compute bound the search
+// reports; generations without improvement that stop it; and lexical heads on searched paths.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Rng } from '../../src/engine/index.js';
+import { searchTask, trainPath } from '../../src/evolve/index.js';
+import { loadModel, saveModel, specOf } from '../../src/model/index.js';
+import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
+import { subsample } from '../../src/tasks/task.js';
+import { build } from '../mixed_models.js';
+
+const sent = subsample(loadBuiltinTask('sent'), { train: 400, dev: 60, test: 60 });
+
+describe('the search: patience, a compute bound, generations', () => {
+  it('patience: a child stops after its dev score stops rising, at an evaluation, holding the weights of its best one', async () => {
+    const system = build({});
+    const spec = specOf(sent);
+    const head = system.store.create(
+      'head',
+      { type: spec.type, dModel: 16, classes: 2, dropout: 0.1, initStd: 0.2, pooling: 'mean', lexical: { buckets: 251, dim: 4, ngrams: 2 } },
+      sent.name,
+      new Rng(1),
+    );
+    const path = { ...system.rootPath(sent.name), head: head.id };
+    const model = system.pathModel({ ...spec, lexical: { buckets: 251, dim: 4, ngrams: 2 } }, path).eval();
+    const r = await trainPath(
+      model,
+      [head],
+      sent.train,
+      { steps: 2000, batchSize: 16, lr: 3e-3, warmupRatio: 0, weightDecay: 0, clipNorm: 1, seed: 2, patience: 2, evalEvery: 5, lexicalLrScale: 20 },
+      sent.dev,
+    );
+    assert.ok(r.steps < 2000 && r.steps % 5 === 0, `stopped at step ${r.steps}`);
+    assert.ok(r.dev !== null);
+    // The weights it holds are its best evaluation's: scoring them again gives that score exactly.
+    assert.deepEqual(await model.evaluate(sent.dev), r.dev);
+  });
+
+  it('stops when the compute bound is spent, and reports the steps it spent', async () => {
+    const system = build({});
+    const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 5, steps: 20, budget: 30, batchSize: 8, seed: 1 });
+    assert.equal(res.stopped, 'budget');
+    assert.equal(res.candidates.length, 2);
+    assert.equal(res.generations, 2);
+    assert.equal(res.stepsSpent, 40);
+    assert.deepEqual(
+      res.candidates.map((c) => c.steps),
+      [20, 20],
+    );
+  });
+
+  it('stops after stopAfter generations without a better child; the kept path has the best score of all', async () => {
+    const system = build({});
+    const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 12, steps: 5, stopAfter: 1, batchSize: 8, seed: 3 });
+    const scores = res.candidates.map((c) => c.score);
+    if (res.stopped === 'no improvement') {
+      // The last generation (one child at parallel 1) found nothing better than what came before it.
+      assert.ok(scores[scores.length - 1] <= Math.max(...scores.slice(0, -1)));
+      assert.ok(res.candidates.length < 12);
+    } else assert.equal(res.candidates.length, 12);
+    assert.equal(res.best.score, Math.max(...scores));
+    assert.equal(res.stepsSpent, 5 * res.candidates.length);
+  });
+
+  it('lexical: a searched path of a sequence task gets a head with an n-gram bag, saved and loaded alike', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-search-lex-'));
+    try {
+      const system = build({ grow: true });
+      const lexical = { buckets: 509, dim: 4, ngrams: 2 };
+      await searchTask(system, sent, { builtin: 'sent' }, { children: 2, steps: 10, batchSize: 8, seed: 0, lexical, patience: 1, evalEvery: 5 });
+      const t = system.tasks.get('sent')!;
+      assert.deepEqual(t.spec.lexical, lexical);
+      assert.deepEqual(system.store.get(t.path.head, 'head').config.lexical, lexical);
+      saveModel(dir, system);
+      const again = loadModel(dir);
+      const inputs = sent.test.slice(0, 20).map((e) => e.text);
+      assert.deepEqual(await again.predict('sent', inputs), await system.predict('sent', inputs));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
