@@ -191,11 +191,17 @@ export async function encodeBatch(
     });
     return { ...batch, targets: new Tensor(Int32Array.from(tagTargets), [tagTargets.length]) };
   }
-  if (task.type === 'regression') return { ...batch, targets: new Tensor(Float32Array.from(examples.map((e) => Number(e.label))), [examples.length]) };
+  return { ...batch, targets: labelTargets(task, examples) };
+}
+
+/** A sequence task's targets: label indices [B] (classification), or the numbers [B] (regression). */
+export function labelTargets(task: Pick<TaskData, 'type' | 'labels'>, examples: readonly Example[], what = ''): Tensor {
+  if (task.type === 'regression') return new Tensor(Float32Array.from(examples.map((e) => Number(e.label))), [examples.length]);
+  const labelIndex = new Map(task.labels.map((l, i) => [l, i]));
   const targets = examples.map((e) => {
     const i = labelIndex.get(String(e.label));
-    if (i === undefined) throw new RangeError(`label "${e.label}" is not in the task's labels`);
+    if (i === undefined) throw new RangeError(`${what ? `${what}: ` : ''}label "${e.label}" is not in the task's labels`);
     return i;
   });
-  return { ...batch, targets: new Tensor(Int32Array.from(targets), [examples.length]) };
+  return new Tensor(Int32Array.from(targets), [examples.length]);
 }

@@ -74,7 +74,13 @@ export class TaskHead extends Module {
     const logits = this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
     if (!this.bag) return logits;
     if (!bag) throw new Error('lexical head: the batch has no n-gram bags');
-    return E.add(logits, this.bagOut!.forward(this.bag.forward(bag)));
+    return E.add(logits, this.bagLogits(bag));
+  }
+
+  /** The lexical part's logits alone, [B, C] (what its warm-up trains: train/lexical_warmup.ts). */
+  bagLogits(bag: BagInput): Tensor {
+    if (!this.bag) throw new Error('this head has no lexical part');
+    return this.bagOut!.forward(this.bag.forward(bag));
   }
 
   /** Cross-entropy (classification, tagging) or MSE (regression) against targets. */

@@ -9,3 +9,4 @@ export { Trainer, decays, freeze, paramGroups, withFrozen, type StepMetrics } fr
 export { pretrain, type PretrainOptions, type PretrainResult } from './pretrain.js';
 export { CheckpointDir, loadModelWeights, type TrainerState } from './checkpoint.js';
 export * from './multitask.js';
+export { warmLexicalHeads, type LexicalWarmupOptions } from './lexical_warmup.js';

@@ -10,6 +10,7 @@ import type { TaskModel } from '../model/index.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
+import { warmLexicalHeads } from './lexical_warmup.js';
 import { Trainer, withFrozen, type StepMetrics } from './step.js';
 import { trainOptionsSchema } from './train_config.js';
 
@@ -42,6 +43,8 @@ export interface MultiTaskOptions {
   embeddingLrScale: number;
   /** Multiplies the learning rate of the heads' n-gram bags (heads with a lexical part). */
   lexicalLrScale: number;
+  /** Epochs each head's n-gram bag trains alone before joint training (lexical_warmup.ts); 0: none. */
+  lexicalWarmupEpochs: number;
   /**
    * Batches' worth of each task's examples sorted by length together, so that a batch pads less
    * (tasks/batches.ts); 1 = plain shuffled batches.
@@ -99,6 +102,15 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
   if (opts.freezeEmbeddings) for (const p of rootEmbeddings.parameters()) frozen.add(p);
   for (let i = 0; i < Math.min(opts.freezeLayers, model.depth); i++) {
     for (const p of model.store.get(model.root.blocks[i]).module.parameters()) frozen.add(p);
+  }
+  if (opts.lexicalWarmupEpochs > 0) {
+    await warmLexicalHeads(model, tasks, {
+      epochs: opts.lexicalWarmupEpochs,
+      lr: opts.lr * opts.lexicalLrScale,
+      batchSize: opts.batchSize,
+      seed: (opts.seed ^ 0x5eed) >>> 0,
+      log: opts.log,
+    });
   }
   return withFrozen(frozen, () => trainLoop(model, tasks, opts, rng, frozen));
 }

@@ -36,6 +36,12 @@ export const trainOptionsSchema = z.strictObject({
     .gt(0)
     .default(20)
     .describe("multiplies the learning rate of the heads' n-gram bags (top-level `lexical`); fastText trains them far faster than an encoder"),
+  lexicalWarmupEpochs: z
+    .number()
+    .min(0)
+    .max(100)
+    .default(0)
+    .describe("epochs each head's n-gram bag trains alone (fastText, no encoder: seconds) before joint training; 0: none"),
   freezeLayers: z.int().min(0).default(0).describe('transfer learning: keep the lowest k encoder blocks fixed'),
   logEvery: count().default(50).describe('steps between progress lines when stderr is not a terminal'),
   groupByLength: count().default(16).describe("batches' worth of a task's examples sorted by length together, so batches pad less (1: no grouping)"),

@@ -9,8 +9,12 @@ import { describe, it } from 'node:test';
 import * as E from '../../src/engine/index.js';
 import { Rng, Tensor } from '../../src/engine/index.js';
 import { NgramBag } from '../../src/nn/index.js';
-import { MAX_NGRAMS, TaskHead, hashedNgrams, ngramBags, type HeadConfig } from '../../src/tasks/index.js';
-import { loadModel, saveModel } from '../../src/model/index.js';
+import { MAX_NGRAMS, TaskHead, hashedNgrams, lexicalDefaultsSchema, ngramBags, type HeadConfig } from '../../src/tasks/index.js';
+
+const DEFAULT_BAG = lexicalDefaultsSchema.parse({});
+import { loadModel, saveModel, specOf } from '../../src/model/index.js';
+import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
+import { warmLexicalHeads } from '../../src/train/index.js';
 import { InputError } from '../../src/util/errors.js';
 import { build } from '../mixed_models.js';
 
@@ -118,5 +122,33 @@ describe('the n-gram bag and a lexical head', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('warming the lexical part', () => {
+  it('trains only the n-gram bags, alone, and the bag then classifies sent well above chance on its own', async () => {
+    const sent = loadBuiltinTask('sent');
+    const model = build({});
+    const spec = { ...specOf(sent), lexical: DEFAULT_BAG };
+    model.addTask(spec);
+    const head = model.store.get(model.task('sent').path.head, 'head').module;
+    const before = new Map(model.parameters().map((p) => [p, Float32Array.from(p.f32)]));
+    const r = await warmLexicalHeads(model, [sent], { epochs: 2, lr: 0.02, batchSize: 32, seed: 0 });
+    assert.equal(r.sent.steps, Math.ceil((2 * sent.train.length) / 32));
+    const own = new Set([...head.bag!.parameters(), ...head.bagOut!.parameters()]);
+    for (const [p, v] of before) {
+      if (own.has(p)) assert.notDeepEqual([...p.f32], [...v], `${p.name} trained`);
+      else assert.deepEqual([...p.f32], [...v], `${p.name} must not change`);
+    }
+    // The bag alone on the test set: measured 0.837 (Naive Bayes: 0.837 on this split); the bound leaves room.
+    const logits = E.noGrad(() => head.bagLogits(ngramBags(sent.test, DEFAULT_BAG))).f32;
+    const labels = sent.labels;
+    let right = 0;
+    sent.test.forEach((ex, i) => {
+      const pred = logits[2 * i + 1] > logits[2 * i] ? labels[1] : labels[0];
+      if (pred === ex.label) right++;
+    });
+    const acc = right / sent.test.length;
+    assert.ok(acc > 0.75, `bag alone: test accuracy ${acc.toFixed(3)}`);
   });
 });
