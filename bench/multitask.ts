@@ -14,7 +14,7 @@
 // configuration and seed, so they can run separately or in parallel) and are assembled into
 // docs/results/multitask.md and multitask.json (the figures, `floors_missed` among them).
 //
-//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --seeds 0,1,2 --skill-steps 300 --lexical 1]
+//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --seeds 0,1,2 --skill-steps 300 --lexical 1 --lexical-warmup 0]
 //   npm run bench:multitask -- --report      (rewrite the Markdown and JSON from the saved results and the settings they record)
 // Not in CI: at the default budget one seed of the six configurations takes 3.2-3.4 core-hours (run two at a time,
 // one per core, with OPENBLAS_NUM_THREADS=1 and --configs N, (1)-(5) took 1 h 33 min to 1 h 41 min of wall clock).
@@ -49,6 +49,8 @@ const SKILL_STEPS = Number(arg('skill-steps', '300'));
 const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
 const SEEDS = arg('seeds', '0,1,2').split(',').map(Number);
 const LEXICAL = arg('lexical', '1') !== '0';
+/** Epochs each n-gram bag trains alone before the run (train.lexicalWarmupEpochs). */
+const LEXICAL_WARMUP = Number(arg('lexical-warmup', '0'));
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
 /** The embeddings' lr scale for models that start from the pretrained base (MultiTaskOptions.embeddingLrScale
@@ -65,7 +67,7 @@ const TRAIN: Partial<MultiTaskOptions> = {
   temperature: 2,
   patience: 0,
   evalExamples: 500,
-  lexicalLrScale: 20,
+  lexicalLrScale: 100,
 };
 /** A sequence task's n-gram bag, when --lexical is on: train_config.ts's defaults. */
 const BAG = lexicalDefaultsSchema.parse({});
@@ -116,8 +118,8 @@ interface ConfigResult {
     /** How single-task models' steps were set: "share" (the task's expected share of the
      *  multi-task budget); absent in older results, where every task got `steps`. */
     singleTaskSteps?: 'share';
-    /** The heads' n-gram bag and its lr scale; absent: none. */
-    lexical?: { bag: LexicalConfig; lrScale: number } | null;
+    /** The heads' n-gram bag, its lr scale and its warm-up epochs; absent: none. */
+    lexical?: { bag: LexicalConfig; lrScale: number; warmupEpochs?: number } | null;
   };
 }
 
@@ -158,6 +160,7 @@ async function trainOne(
     ...TRAIN,
     seed,
     embeddingLrScale,
+    lexicalWarmupEpochs: LEXICAL ? LEXICAL_WARMUP : 0,
     steps,
     warmupSteps: Math.round(steps / 10),
     evalEvery: Math.max(1, Math.round(steps / EVALS)),
@@ -188,7 +191,7 @@ async function runConfig(n: number, seed: number, data: TaskData[]): Promise<Con
       shapeDigest: shapeDigest(BASE),
       singleTaskSteps: 'share',
       embeddingLrScale,
-      lexical: LEXICAL ? { bag: BAG, lrScale: TRAIN.lexicalLrScale! } : null,
+      lexical: LEXICAL ? { bag: BAG, lrScale: TRAIN.lexicalLrScale!, warmupEpochs: LEXICAL_WARMUP } : null,
     },
   };
   const score = async (model: TaskModel, encoder: TransformerEncoder, t: TaskData, dev: number, steps: number) => {
@@ -408,7 +411,7 @@ function report(results: ConfigResult[]): string {
     `- The same hyperparameters everywhere, but for the embeddings' learning rate (next line): AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, linear warmup (10%) and decay, clip ${TRAIN.clipNorm}, dropout 0.1, max length 128, batches grouped by length (${[...groups][0]} batches' worth sorted together; 1 = none); dev evaluated ${shared ? EVALS : 4} times (≤ ${TRAIN.evalExamples} examples per task), the best average kept; test scored once.`,
     `- The embeddings' learning rate (\`embeddingLrScale\`, [docs/multitask.md](../multitask.md) says why): ${embLines.join('; ')}.`,
     lexical
-      ? `- Lexical heads: every sequence task's head adds the logits of a hashed n-gram bag (fastText; ${lexical.bag.buckets.toLocaleString('en-US')} buckets × ${lexical.bag.dim}, words and word ${lexical.bag.ngrams >= 2 ? 'n-grams up to ' + lexical.bag.ngrams : 'alone'}) trained at ×${lexical.lrScale} the learning rate; pos (tagging) has none.`
+      ? `- Lexical heads: every sequence task's head adds the logits of a hashed n-gram bag (fastText; ${lexical.bag.buckets.toLocaleString('en-US')} buckets × ${lexical.bag.dim}, words and word ${lexical.bag.ngrams >= 2 ? 'n-grams up to ' + lexical.bag.ngrams : 'alone'}) trained at ×${lexical.lrScale} the learning rate${lexical.warmupEpochs ? `, after ${lexical.warmupEpochs} epoch(s) of training alone (\`lexicalWarmupEpochs\`)` : ''}; pos (tagging) has none.`
       : '- No lexical heads.',
     `- Seeds: each configuration ran once per seed; a seed draws the heads' initial weights, the task sampling and the batches (and (5)'s skill pretraining).`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,

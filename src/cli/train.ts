@@ -11,7 +11,7 @@ import { TASK_FLOORS, floorOf } from '../tasks/builtin/floors.js';
 import { loadTaskFromFiles } from '../tasks/from_files.js';
 import { whyUntrainable, type TaskData } from '../tasks/task.js';
 import { ConfigError } from '../train/config.js';
-import { loadTrainConfig, trainConfigSchema, type TrainConfig } from '../train/train_config.js';
+import { lexicalFor, loadTrainConfig, trainConfigSchema, type TrainConfig } from '../train/train_config.js';
 import { TrainingDiverged } from '../train/step.js';
 import { evaluateTask, trainMultiTask } from '../train/multitask.js';
 import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, specOf, type TaskSource } from '../model/index.js';
@@ -155,8 +155,10 @@ export async function trainCommand(argv: string[]): Promise<void> {
     throw new ConfigError(`${flags.config}: train.freezeLayers is ${cfg.train.freezeLayers}, but the model has ${encoder.cfg.layers} layers`, flags.config);
   }
   const model = TaskModel.fromEncoder(encoder, tokenizer, { sparse: sp, rng, maxLen: Math.min(cfg.maxLen, encoder.cfg.maxPositions) });
-  const lexical = cfg.lexical;
-  tasks.forEach((t, i) => model.addTask({ ...specOf(t), ...(lexical && t.type !== 'tagging' ? { lexical } : {}) }, { source: sources[i] }));
+  tasks.forEach((t, i) => {
+    const lexical = lexicalFor(cfg, t);
+    model.addTask({ ...specOf(t), ...(lexical ? { lexical } : {}) }, { source: sources[i] });
+  });
   const t0 = performance.now();
   let res: Awaited<ReturnType<typeof trainMultiTask>>;
   try {

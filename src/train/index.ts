@@ -3,7 +3,7 @@
 
 export { ConfigError, loadConfig, type Overrides } from './config.js';
 export { DEFAULT_PRETRAIN, loadPretrainConfig, pretrainConfigSchema, validatePretrainConfig, type PretrainConfig } from './pretrain_config.js';
-export { loadTrainConfig, trainConfigSchema, trainOptionsSchema, type TrainConfig, type TrainOptions } from './train_config.js';
+export { lexicalFor, loadTrainConfig, trainConfigSchema, trainOptionsSchema, type TrainConfig, type TrainOptions } from './train_config.js';
 export { maskTokens, type MaskedBatch } from './objectives.js';
 export { Trainer, decays, freeze, paramGroups, withFrozen, type StepMetrics } from './step.js';
 export { pretrain, type PretrainOptions, type PretrainResult } from './pretrain.js';

@@ -107,7 +107,6 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
     await warmLexicalHeads(model, tasks, {
       epochs: opts.lexicalWarmupEpochs,
       lr: opts.lr * opts.lexicalLrScale,
-      batchSize: opts.batchSize,
       seed: (opts.seed ^ 0x5eed) >>> 0,
       log: opts.log,
     });

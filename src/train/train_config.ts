@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { count, seed } from '../util/schema.js';
 import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
-import { lexicalDefaultsSchema } from '../tasks/ngrams.js';
+import { lexicalDefaultsSchema, type LexicalConfig } from '../tasks/ngrams.js';
 import { taskConfigSchema } from '../tasks/task_config.js';
 import { BUILTIN_TASK_NAMES } from '../tasks/builtin/index.js';
 import { loadConfig, type Overrides } from './config.js';
@@ -101,6 +101,7 @@ export const trainConfigSchema = z.strictObject({
       z.strictObject({
         lrScale: z.number().gt(0).optional().describe("scales the learning rate on this task's steps"),
         steps: count().optional().describe("caps this task's steps (it then drops out of the sampling)"),
+        lexical: z.boolean().optional().describe("false: no n-gram bag in this task's head although `lexical` is set (default: every sequence task has one)"),
       }),
     )
     .default({})
@@ -120,6 +121,12 @@ export const trainConfigSchema = z.strictObject({
 });
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+/** The n-gram bag a task's head gets under `cfg`: the config's `lexical`, for a sequence task not opted out by `perTask.<name>.lexical: false`. */
+export function lexicalFor(cfg: Pick<TrainConfig, 'lexical' | 'perTask'>, task: { name: string; type: string }): LexicalConfig | null {
+  if (!cfg.lexical || task.type === 'tagging' || cfg.perTask[task.name]?.lexical === false) return null;
+  return { ...cfg.lexical };
+}
 
 /** Reads `pathwise train`'s config file, applies the command-line overrides, validates. */
 export function loadTrainConfig(file: string, overrides: Overrides): TrainConfig {
