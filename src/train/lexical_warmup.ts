@@ -1,6 +1,6 @@
 // Warming the heads' lexical parts before joint training: each head's n-gram bag is trained alone,
 // as fastText, on its task's whole training set, with no encoder in the step. A bag step costs
-// milliseconds where an encoder step costs hundreds, so the lexical part can see every training
+// tens of milliseconds where an encoder step costs hundreds, so the lexical part can see every training
 // example in seconds while joint training's budget shows a small task's head only a few hundred
 // batches; joint training then starts from a head whose lexical half already knows the words.
 
