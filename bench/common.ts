@@ -20,6 +20,13 @@ export function median(xs: number[]): number {
   return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
 }
 
+/** Mean and sample standard deviation (0 for one value): a figure over seeds. */
+export function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd };
+}
+
 export const log = (s: string): void => {
   process.stderr.write(s + '\n');
 };

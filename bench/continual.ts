@@ -63,7 +63,7 @@ import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js
 import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
-import { ROOT, log, modelDigest } from './common.js';
+import { ROOT, log, meanSd, modelDigest } from './common.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -609,13 +609,6 @@ interface SeedRun {
   setup: Setup;
   initial: InitialResult;
   steps: StepResult[];
-}
-
-/** Mean and sample standard deviation (0 for one value). */
-function meanSd(xs: readonly number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
 }
 
 /**

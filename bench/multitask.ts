@@ -35,7 +35,7 @@ import { DEFAULT_MULTITASK, evaluateTask, taskProbabilities, trainMultiTask, typ
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, log, modelDigest, shapeDigest } from './common.js';
+import { ROOT, log, meanSd, modelDigest, shapeDigest } from './common.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -266,13 +266,6 @@ async function runConfig(n: number, seed: number, data: TaskData[]): Promise<Con
 
 const pct = (x: number) => (100 * x).toFixed(1);
 const mparams = (x: number) => `${(x / 1e6).toFixed(2)}M`;
-
-/** Mean and sample standard deviation (0 for one value). */
-function meanSd(xs: readonly number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, sd };
-}
 
 /** One configuration over its seeds: each task's test scores, their mean and spread; the floors judged on the means. */
 interface ConfigSummary {

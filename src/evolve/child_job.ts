@@ -83,7 +83,7 @@ export async function runChildJob(job: ChildJob): Promise<ChildOutcome> {
   const model = new TaskPath(store, job.path, job.spec, tokenizer, job.maxLen).eval();
   const trainable = job.trainable.map((id) => store.get(id));
   const trained = await trainPath(model, trainable, job.train, job.options, job.dev);
-  const dev = trained.dev ?? (await model.evaluate(job.dev));
+  const dev = trained.dev!;
   const weights: ChildOutcome['weights'] = {};
   for (const c of trainable) weights[c.id] = parameterCopies(c.module);
   return { index: job.index, weights, dev, trainLoss: trained.finalLoss, steps: trained.steps };

@@ -134,7 +134,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       train,
       dev,
     );
-    return { dev: trained.dev ?? (await model.evaluate(dev)), trainLoss: trained.finalLoss, steps: trained.steps };
+    return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
   };
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
   let stepsSpent = 0;

@@ -41,7 +41,7 @@ export interface TrainPathResult {
   trainableParameters: number;
   /** Steps taken (fewer than `steps` when patience stopped the child). */
   steps: number;
-  /** With patience: the best dev score, whose weights the child now holds. */
+  /** Given dev examples: the dev score of the weights the child now holds (with patience, its best evaluation's); else null. */
   dev: TaskScore | null;
 }
 
@@ -104,10 +104,11 @@ export async function trainPath(
     for (const c of trainable) c.module.eval();
   }
   const tail = losses.slice(Math.floor(losses.length * 0.75));
+  const devScore = best?.dev ?? (dev.length > 0 ? await model.evaluate(dev) : null);
   return {
     finalLoss: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
     trainableParameters: params.reduce((s, p) => s + p.size, 0),
     steps: taken,
-    dev: best?.dev ?? null,
+    dev: devScore,
   };
 }
