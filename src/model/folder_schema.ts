@@ -32,18 +32,24 @@ export const componentConfigSchemas = {
     layerNormEps,
     initStd,
   }),
-  head: z.strictObject({
-    type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]),
-    dModel,
-    classes: z
-      .int()
-      .min(1)
-      .max(1 << 21),
-    dropout: probability(),
-    initStd,
-    pooling: z.enum(['cls', 'mean']).optional(),
-    lexical: lexicalSchema.optional(),
-  }),
+  head: z
+    .strictObject({
+      type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]),
+      dModel,
+      classes: z
+        .int()
+        .min(1)
+        .max(1 << 21),
+      dropout: probability(),
+      initStd,
+      pooling: z.enum(['cls', 'mean']).optional(),
+      lexical: lexicalSchema.optional(),
+    })
+    .superRefine((h, ctx) => {
+      // Refused here, naming the file, rather than by TaskHead's constructor while building.
+      if (h.type === 'tagging' && h.lexical)
+        ctx.addIssue({ code: 'custom', path: ['lexical'], message: '@{}: a tagging head has no lexical part (it scores words, not a text)' });
+    }),
 } satisfies Record<ComponentKind, z.ZodType>;
 
 /** One entry of a "components" folder's `components`: the schema of its config is its kind's. */

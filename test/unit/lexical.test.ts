@@ -110,6 +110,16 @@ describe('the n-gram bag and a lexical head', () => {
         }
         assert.equal(again.tasks.get('lex')!.spec.lexical?.buckets, 97);
       }
+      // A components folder whose tagging head claims a bag: refused by the schema, naming the file.
+      const comp = join(dir, 'components', 'config.json');
+      const cj = JSON.parse(readFileSync(comp, 'utf8'));
+      const tagHead = cj.components.find((c: { kind: string; config: { type: string } }) => c.kind === 'head' && c.config.type === 'tagging');
+      tagHead.config.lexical = { buckets: 7, dim: 2, ngrams: 1 };
+      writeFileSync(comp, JSON.stringify(cj));
+      assert.throws(
+        () => loadModel(join(dir, 'components')),
+        (e: Error) => e instanceof InputError && e.message.includes('config.json') && e.message.includes('tagging head has no lexical part'),
+      );
       const file = join(dir, 'encoder', 'config.json');
       const j = JSON.parse(readFileSync(file, 'utf8'));
       const i = j.tasks.findIndex((t: { name: string }) => t.name === 'lex');
