@@ -8,6 +8,7 @@ import { DEFAULT_ENCODER, TransformerEncoder, type EncoderConfig } from '../src/
 import { DEFAULT_SWITCH, sparseFfnFactory, type SparseConfig } from '../src/sparse/index.js';
 import { Tokenizer } from '../src/data/tokenizer/index.js';
 import { TaskModel, defaultHParams, type MixedRequest, type Path, type TaskSpec } from '../src/model/index.js';
+import { NaiveBayesPrior } from '../src/tasks/naive_bayes_prior.js';
 import type { Example } from '../src/tasks/task.js';
 
 const WORDS = 'the a film was good bad lovely awful story plot actor music long short fun dull great poor ending scene and of it'.split(' ');
@@ -37,9 +38,19 @@ export function build(o: { cfg?: Partial<EncoderConfig>; sparse?: SparseConfig; 
   const model = TaskModel.fromEncoder(new TransformerEncoder(cfg, r, sparseFfnFactory(cfg, sparse, r)), tok, { sparse, rng: r, maxLen: 24 });
   for (const s of SPECS) model.addTask(s);
   for (const s of SPECS) {
+    const head = model.store.get(model.tasks.get(s.name)!.path.head, 'head').module;
     // A bag's output layer starts at zero; give it weights so that the bag changes the logits.
-    const out = model.store.get(model.tasks.get(s.name)!.path.head, 'head').module.bagOut;
+    const out = head.bagOut;
     if (out) for (let i = 0; i < out.weight.size; i++) out.weight.f32[i] = (r.uniform() - 0.5) * 2;
+    // The lexical heads also get a Naive Bayes prior, counted on a few labelled sentences.
+    if (s.lexical) {
+      const counted = Array.from({ length: 30 }, (_, i) => ({
+        text: sentence(2 + (i % 7)),
+        ...(s.type === 'pair_classification' ? { textPair: sentence(3) } : {}),
+        label: s.labels[i % s.labels.length],
+      }));
+      head.setPrior(NaiveBayesPrior.count(counted, s.labels, { buckets: 53 }).withWeight(0.7));
+    }
   }
   if (o.grow) {
     const { store, root } = model;

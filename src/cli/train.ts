@@ -13,6 +13,7 @@ import { whyUntrainable, type TaskData } from '../tasks/task.js';
 import { ConfigError } from '../train/config.js';
 import { lexicalFor, loadTrainConfig, trainConfigSchema, type TrainConfig } from '../train/train_config.js';
 import { TrainingDiverged } from '../train/step.js';
+import type { PriorFit } from '../train/fit_prior.js';
 import { evaluateTask, trainMultiTask } from '../train/multitask.js';
 import { TaskModel, folderKind, inLayout, loadModel, loadPretrained, saveModel, specOf, type TaskSource } from '../model/index.js';
 import { UsageError } from './pretrain.js';
@@ -171,7 +172,7 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const test: Scores = [];
   for (const t of tasks) test.push([t.name, await evaluateTask(model, t, t.test)]);
-  const report = scoresReport(test, res.bestStep, seconds);
+  const report = scoresReport(test, res.bestStep, seconds, res.priors);
   writeFileAtomic(join(cfg.out, 'scores.json'), `${JSON.stringify(report, null, 2)}\n`);
   const missed = report.floors_missed.length ? `floors missed: ${report.floors_missed.join(', ')}` : 'every floor beaten';
   process.stdout.write(
@@ -182,13 +183,15 @@ export async function trainCommand(argv: string[]): Promise<void> {
 /**
  * What `pathwise train` writes beside the model (scores.json): each task's test metrics, each
  * built-in task's floor (the baseline it must beat) and whether it was beaten, and floors_missed,
- * the tasks whose floor was not beaten (empty when all were).
+ * the tasks whose floor was not beaten (empty when all were); with train.naiveBayesPrior, each
+ * classification task's prior weight and the dev scores it was chosen on.
  */
-export function scoresReport(test: Scores, bestStep: number, seconds: number) {
+export function scoresReport(test: Scores, bestStep: number, seconds: number, priors?: Record<string, PriorFit>) {
   const floors = floorsOf(test);
   return {
     best_step: bestStep,
     seconds: Math.round(seconds),
+    ...(priors ? { priors } : {}),
     test: Object.fromEntries(test),
     floors,
     floors_missed: Object.entries(floors)

@@ -28,6 +28,7 @@ import { Tokenizer } from '../data/tokenizer/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
 import { parseOrThrow, shown } from '../util/schema.js';
 import { ComponentStore, buildModule, describeComponent, type BlockComponentConfig, type ComponentDescription, type ComponentKind } from './components.js';
+import { TaskHead } from '../tasks/heads.js';
 import { FOLDER_FORMAT, ModelFolderError, isObject, kindOfConfig, readFolderConfig } from './folder_config.js';
 import { componentsFolderSchema } from './folder_schema.js';
 import { HPARAM_NAMES, validateHParams } from './hparams.js';
@@ -158,6 +159,12 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
       if (src.adopt) p.adoptStorage(values);
       else p.f32.set(values);
       used.add(key);
+    }
+    if (module instanceof TaskHead) {
+      const fail = (msg: string): never => {
+        throw new ModelFolderError(`${weightsFile}: components[${i}] (head "${c.id}"): ${msg}`, weightsFile);
+      };
+      for (const name of module.loadPrior(tensors, `components.${c.id}.`, fail)) used.add(name);
     }
     store.add(c.kind, c.config as never, module.eval() as never, c.owner, c.locked, c.id);
   });
@@ -299,7 +306,7 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
       ...m.store.get(m.root.embeddings).module.namedParameters('embeddings.'),
       ...m.root.blocks.flatMap((id, i) => m.store.get(id).module.namedParameters(`layers.${i}.`)),
       ...(m.root.finalNorm ? m.store.get(m.root.finalNorm).module.namedParameters('final_norm.') : []),
-      ...[...m.tasks.values()].flatMap((t) => m.store.get(t.path.head).module.namedParameters(`heads.${t.spec.name}.`)),
+      ...[...m.tasks.values()].flatMap((t) => m.store.get(t.path.head).module.namedState(`heads.${t.spec.name}.`)),
     ];
     const config = {
       model_type: 'pathwise',
@@ -313,7 +320,7 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
     };
     return folderFiles(names, { config, tokenizerJson });
   }
-  return folderFiles(m.namedParameters(), { config: componentsConfig(m), tokenizerJson });
+  return folderFiles(m.namedState(), { config: componentsConfig(m), tokenizerJson });
 }
 
 /** The config.json of the "components" kind, which holds any TaskModel (its parameters named "components.<id>.<param>"). */

@@ -29,6 +29,7 @@
 import { type Tensor, inference, zeros } from '../engine/index.js';
 import type { Module } from '../nn/index.js';
 import { collate, encodeExamples, type Batch, type Encoded } from '../tasks/encode.js';
+import { withPrior } from '../tasks/naive_bayes_prior.js';
 import { withBags } from '../tasks/ngrams.js';
 import type { Example } from '../tasks/task.js';
 import { decodePredictions, type Prediction } from './predictions.js';
@@ -103,10 +104,14 @@ export async function predictMixed(model: PathSource, requests: readonly MixedRe
         return {
           rows: g,
           tp,
-          batch: withBags(
-            batch,
+          batch: withPrior(
+            withBags(
+              batch,
+              g.map((r) => examples[r]),
+              tp.head.cfg.lexical,
+            ),
             g.map((r) => examples[r]),
-            tp.head.cfg.lexical,
+            tp.head.prior,
           ),
         };
       });
@@ -228,7 +233,7 @@ function forward(
     const D = at.get(h.rows[0])!.seg.x.shape[2];
     const x = zeros([h.rows.length, T, D]);
     copyRows(h.rows, x.f32, D, T);
-    return h.tp.head.forward(x, h.batch.rows, h.batch.keep, h.batch.bag ?? null);
+    return h.tp.head.forward(x, h.batch.rows, h.batch.keep, h.batch.bag ?? null, h.batch.prior ?? null);
   });
 }
 

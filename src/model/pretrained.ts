@@ -116,11 +116,14 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
     const head = new TaskHead(headConfigFor(spec, config), rng);
     for (const [name, p] of head.namedParameters(`heads.${spec.name}.`))
       p.f32.set(checkedParameter(tensors.get(name), name, p.shape, weightsFile, `${cfgFile} implies`));
+    head.loadPrior(tensors, `heads.${spec.name}.`, (msg): never => {
+      throw new ModelFolderError(`${weightsFile}: task "${spec.name}": ${msg}`, weightsFile);
+    });
     return { spec, source, head: head.eval() };
   });
   // Every tensor of a Pathwise file is a parameter of the model or of a task's head.
   if (kind !== 'bert') {
-    const own = new Set([...model.namedParameters(), ...loadedTasks.flatMap((t) => t.head.namedParameters(`heads.${t.spec.name}.`))].map(([n]) => n));
+    const own = new Set([...model.namedParameters(), ...loadedTasks.flatMap((t) => t.head.namedState(`heads.${t.spec.name}.`))].map(([n]) => n));
     const extra = [...tensors.keys()].find((k) => !own.has(k));
     if (extra !== undefined) throw new ModelFolderError(`${weightsFile}: tensor "${extra}" is no parameter of the model ${cfgFile} describes`, weightsFile);
   }

@@ -22,8 +22,11 @@ export interface SharedModel {
   tokenizerJson: string;
   /** Every parameter's float32 values, one after another. */
   weights: SharedArrayBuffer;
-  /** Each parameter: its name ("components.<id>.<param>"), shape, and offset in floats. */
-  parameters: { name: string; shape: number[]; offset: number }[];
+  /**
+   * Each parameter, then each buffer: its name ("components.<id>.<param>"), shape, and offset in
+   * 4-byte words; int32 for an integer buffer (else float32).
+   */
+  parameters: { name: string; shape: number[]; offset: number; int32?: true }[];
 }
 
 /**
@@ -33,7 +36,9 @@ export interface SharedModel {
  */
 export function shareModel(m: TaskModel): SharedModel {
   const named = m.namedParameters();
-  const total = named.reduce((n, [, p]) => n + p.size, 0);
+  // Buffers (a head's Naive Bayes prior: float and int32 tensors) go in the same buffer, copied.
+  const buffers = m.namedBuffers();
+  const total = [...named, ...buffers].reduce((n, [, p]) => n + p.size, 0);
   const weights = new SharedArrayBuffer(total * 4);
   const parameters: SharedModel['parameters'] = [];
   let offset = 0;
@@ -44,8 +49,16 @@ export function shareModel(m: TaskModel): SharedModel {
     parameters.push({ name, shape: [...p.shape], offset });
     offset += p.size;
   }
+  for (const [name, b] of buffers) {
+    const int = b.dtype === 'int32';
+    (int ? new Int32Array(weights, offset * 4, b.size) : new Float32Array(weights, offset * 4, b.size)).set(b.data);
+    parameters.push({ name, shape: [...b.shape], offset, ...(int ? { int32: true } : {}) });
+    offset += b.size;
+  }
   return { config: componentsConfig(m), tokenizerJson: m.tokenizer.toJsonString(), weights, parameters };
 }
+
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * The model `s` describes, built as a folder's model is (every check included), in inference mode
@@ -64,14 +77,7 @@ export function modelFromShared(s: SharedModel): TaskModel {
         new Map(
           s.parameters.map((p) => [
             p.name,
-            new Tensor(
-              new Float32Array(
-                s.weights,
-                p.offset * 4,
-                p.shape.reduce((a, b) => a * b, 1),
-              ),
-              p.shape,
-            ),
+            new Tensor(p.int32 ? new Int32Array(s.weights, p.offset * 4, numel(p.shape)) : new Float32Array(s.weights, p.offset * 4, numel(p.shape)), p.shape),
           ]),
         ),
       tokenizer: () => Tokenizer.fromJson(s.tokenizerJson, `${where}'s tokenizer`),

@@ -116,6 +116,10 @@ export class TaskModel extends Module {
     return this.store.all().flatMap((c) => c.module.namedParameters(`${prefix}components.${c.id}.`));
   }
 
+  override namedBuffers(prefix = ''): [string, Tensor][] {
+    return this.store.all().flatMap((c) => c.module.namedBuffers(`${prefix}components.${c.id}.`));
+  }
+
   override *modules(): Generator<Module> {
     yield this;
     for (const c of this.store.all()) yield* c.module.modules();

@@ -10,6 +10,7 @@ import { Tensor, inference, paddingMask } from '../engine/index.js';
 import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
+import { withPrior } from '../tasks/naive_bayes_prior.js';
 import { withBags } from '../tasks/ngrams.js';
 import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
 import { lengthSortedBatches } from '../tasks/batches.js';
@@ -65,7 +66,7 @@ export class TaskPath extends Module {
   }
 
   logits(batch: Batch): Tensor {
-    return this.head.forward(this.hidden(batch), batch.rows, batch.keep, batch.bag ?? null);
+    return this.head.forward(this.hidden(batch), batch.rows, batch.keep, batch.bag ?? null, batch.prior ?? null);
   }
 
   loss(batch: Batch): Tensor {
@@ -74,7 +75,8 @@ export class TaskPath extends Module {
   }
 
   async encode(examples: readonly Example[], withTargets = true): Promise<Batch> {
-    return withBags(await encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets), examples, this.head.cfg.lexical);
+    const batch = withBags(await encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets), examples, this.head.cfg.lexical);
+    return withPrior(batch, examples, this.head.prior);
   }
 
   /** Each example's encoded length in tokens (for grouping batches by length). */
@@ -86,21 +88,53 @@ export class TaskPath extends Module {
   async predict(inputs: readonly (string | Example)[], o: PredictOptions = {}): Promise<Prediction[]> {
     const examples = inputs.map((x) => (typeof x === 'string' ? { text: x } : x));
     const out: Prediction[] = new Array(examples.length);
-    // The components' own modes are restored, not this view's flag: a component shared with other
-    // paths may be in training mode for one of them (joint training) and must come back as it was.
+    await this.eachBatch(examples, o.batchSize ?? 64, (idx, batch, logits) =>
+      decodePredictions(
+        this.spec,
+        logits,
+        batch,
+        idx.map((i) => examples[i]),
+      ).forEach((p, k) => (out[idx[k]] = p)),
+    );
+    return out;
+  }
+
+  /**
+   * Runs `examples` through the path in length-sorted batches, in inference mode, handing each
+   * batch's example indices, batch and logits to `use`. The components' own modes are restored,
+   * not this view's flag: a component shared with other paths may be in training mode for one of
+   * them (joint training) and must come back as it was.
+   */
+  private async eachBatch(examples: readonly Example[], batchSize: number, use: (idx: number[], batch: Batch, logits: Tensor) => void): Promise<void> {
     const parts = this.parts();
     const modes = parts.map((m) => m.training);
     this.eval();
     try {
-      for (const idx of await lengthSortedBatches(examples, o.batchSize ?? 64, (xs) => this.lengths(xs))) {
-        const chunk = idx.map((i) => examples[i]);
-        const batch = await this.encode(chunk, false);
-        const logits = inference(() => this.logits(batch));
-        decodePredictions(this.spec, logits, batch, chunk).forEach((p, k) => (out[idx[k]] = p));
+      for (const idx of await lengthSortedBatches(examples, batchSize, (xs) => this.lengths(xs))) {
+        const batch = await this.encode(
+          idx.map((i) => examples[i]),
+          false,
+        );
+        use(
+          idx,
+          batch,
+          inference(() => this.logits(batch)),
+        );
       }
     } finally {
       parts.forEach((m, i) => m.train(modes[i]));
     }
+  }
+
+  /**
+   * A sequence task's logits for each example, [N · C] in input order, in inference mode: what
+   * predict turns into labels (a prior's weight is fitted on them: train/fit_prior.ts).
+   */
+  async logitsOf(examples: readonly Example[], batchSize = 64): Promise<Float32Array> {
+    if (this.spec.type === 'tagging') throw new Error(`logitsOf: "${this.spec.name}" is a tagging task (logits per word, not per example)`);
+    const C = this.spec.type === 'regression' ? 1 : this.spec.labels.length;
+    const out = new Float32Array(examples.length * C);
+    await this.eachBatch(examples, batchSize, (idx, _batch, logits) => idx.forEach((i, k) => out.set(logits.f32.subarray(k * C, (k + 1) * C), i * C)));
     return out;
   }
 

@@ -32,6 +32,21 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * State saved and loaded with the parameters but never trained (PyTorch's buffers): a head's
+   * Naive Bayes prior. None by default; children's are included.
+   */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, c] of this.children) out.push(...c.namedBuffers(n ? `${prefix}${n}.` : prefix));
+    return out;
+  }
+
+  /** Parameters, then buffers: everything a checkpoint of this module holds. */
+  namedState(prefix = ''): [string, Tensor][] {
+    return [...this.namedParameters(prefix), ...this.namedBuffers(prefix)];
+  }
+
   /** This module and every descendant, depth first. */
   *modules(): Generator<Module> {
     yield this;

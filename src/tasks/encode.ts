@@ -24,6 +24,8 @@ export interface Batch {
   wordsScored: number[] | null;
   /** Each example's hashed n-grams, for a head with a lexical part (ngrams.ts); else absent. */
   bag?: BagInput;
+  /** Each example's Naive Bayes logits [B, C], for a head with a prior (naive_bayes_prior.ts); else absent. */
+  prior?: Tensor;
 }
 
 /** One example's encoding: ids, segment ids and (tagging) each kept word's first-subtoken offset. */

@@ -9,11 +9,15 @@
 //   lexical (sequence tasks, optional): + Linear(dim, C) of the mean of the example's hashed
 //     n-gram embeddings (fastText beside the encoder, nn/ngram_bag.ts), added to the logits. Its
 //     output layer starts at zero, as fastText's, so a new lexical head starts as the plain one.
+//   prior (classification, pair_classification, optional): + w · a Naive Bayes log posterior,
+//     counted after training and weighted on dev (naive_bayes_prior.ts); stored beside the
+//     parameters, never trained.
 // Each head returns logits (or predictions) and knows its loss.
 
 import * as E from '../engine/index.js';
 import { Tensor, type Rng } from '../engine/index.js';
 import { Linear, Module, NgramBag, type BagInput } from '../nn/index.js';
+import { NaiveBayesPrior } from './naive_bayes_prior.js';
 import type { LexicalConfig } from './ngrams.js';
 import type { TaskType } from './task.js';
 
@@ -35,6 +39,8 @@ export class TaskHead extends Module {
   readonly out: Linear;
   readonly bag: NgramBag | null = null;
   readonly bagOut: Linear | null = null;
+  /** Counted, not trained: outside the parameters, saved and loaded beside them (namedBuffers). */
+  prior: NaiveBayesPrior | null = null;
 
   constructor(
     readonly cfg: HeadConfig,
@@ -57,7 +63,7 @@ export class TaskHead extends Module {
    * hidden [B, T, D] -> logits: [B, C] for sequence tasks (from position 0, [CLS]); for tagging,
    * [R, C] at the flat positions `rows` (b*T + t of each word's first subtoken).
    */
-  forward(hidden: Tensor, rows: Tensor | null = null, keep: Tensor | null = null, bag: BagInput | null = null): Tensor {
+  forward(hidden: Tensor, rows: Tensor | null = null, keep: Tensor | null = null, bag: BagInput | null = null, prior: Tensor | null = null): Tensor {
     const [B, T, D] = hidden.shape;
     const flat = E.reshape(hidden, [B * T, D]);
     if (this.cfg.type === 'tagging') {
@@ -71,10 +77,42 @@ export class TaskHead extends Module {
       summary = E.mul(E.sum(E.mul(hidden, mask), { axis: 1 }), inverseCount);
     } else summary = E.gatherRows(flat, clsRows(B, T));
     const pooled = E.tanh(this.pooler!.forward(summary));
-    const logits = this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
-    if (!this.bag) return logits;
-    if (!bag) throw new Error('lexical head: the batch has no n-gram bags');
-    return E.add(logits, this.bagLogits(bag));
+    let logits = this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
+    if (this.bag) {
+      if (!bag) throw new Error('lexical head: the batch has no n-gram bags');
+      logits = E.add(logits, this.bagLogits(bag));
+    }
+    if (this.prior) {
+      if (!prior) throw new Error('this head has a Naive Bayes prior, but the batch has no prior logits');
+      logits = E.add(logits, prior);
+    }
+    return logits;
+  }
+
+  /** Sets (or with null removes) the head's Naive Bayes prior; refuses one of another label count or a head it cannot join. */
+  setPrior(prior: NaiveBayesPrior | null): void {
+    if (prior && (this.cfg.type === 'tagging' || this.cfg.type === 'regression'))
+      throw new RangeError(`a ${this.cfg.type} head has no Naive Bayes prior (it scores ${this.cfg.type === 'tagging' ? 'words' : 'values'}, not labels)`);
+    if (prior && prior.classes !== this.cfg.classes) throw new RangeError(`a prior of ${prior.classes} classes for a head of ${this.cfg.classes}`);
+    this.prior = prior;
+  }
+
+  /**
+   * Takes the prior stored under `prefix` in a folder's tensors (none stored: none); a malformed
+   * one, or one on a head that cannot have it, goes to `fail` (which throws the folder's error).
+   * Returns the tensor names it used.
+   */
+  loadPrior(tensors: ReadonlyMap<string, Tensor>, prefix: string, fail: (msg: string) => never): string[] {
+    const prior = NaiveBayesPrior.fromTensors(tensors, prefix, this.cfg.classes, fail);
+    if (prior && (this.cfg.type === 'tagging' || this.cfg.type === 'regression'))
+      fail(`a ${this.cfg.type} head has no Naive Bayes prior, but "${prefix}prior.keys" is stored`);
+    this.prior = prior;
+    return this.namedBuffers(prefix).map(([n]) => n);
+  }
+
+  /** Saved and loaded with the parameters, but not trained: the prior's tensors ("prior.keys", ...). */
+  override namedBuffers(prefix = ''): [string, Tensor][] {
+    return this.prior ? this.prior.tensors().map(([n, t]) => [prefix + n, t] as [string, Tensor]) : [];
   }
 
   /** The lexical part's logits alone, [B, C] (what its warm-up trains: train/lexical_warmup.ts). */

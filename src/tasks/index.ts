@@ -8,6 +8,7 @@ export { BUILTIN_SKILLS } from './builtin/skills.js';
 export { DEFAULT_DEV_FRACTION, TaskDataError, loadTaskFromFiles, readTaskFile, type TaskFileConfig, type TaskFileFormat } from './from_files.js';
 export * from './heads.js';
 export * from './ngrams.js';
+export * from './naive_bayes_prior.js';
 export * from './encode.js';
 export * from './batches.js';
 export * from './metrics.js';

@@ -10,3 +10,4 @@ export { pretrain, type PretrainOptions, type PretrainResult } from './pretrain.
 export { CheckpointDir, loadModelWeights, type TrainerState } from './checkpoint.js';
 export * from './multitask.js';
 export { warmLexicalHeads, type LexicalWarmupOptions } from './lexical_warmup.js';
+export { PRIOR_DEV_EXAMPLES, PRIOR_WEIGHTS, fitPriors, type FitPriorOptions, type PriorFit } from './fit_prior.js';

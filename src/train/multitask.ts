@@ -10,6 +10,7 @@ import type { TaskModel } from '../model/index.js';
 import { sampleExamples, type Example, type TaskData } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
 import { Progress } from './progress.js';
+import { PRIOR_DEV_EXAMPLES, fitPriors, type PriorFit } from './fit_prior.js';
 import { warmLexicalHeads } from './lexical_warmup.js';
 import { Trainer, withFrozen, type StepMetrics } from './step.js';
 import { trainOptionsSchema } from './train_config.js';
@@ -45,6 +46,8 @@ export interface MultiTaskOptions {
   lexicalLrScale: number;
   /** Epochs each head's n-gram bag trains alone before joint training (lexical_warmup.ts); 0: none. */
   lexicalWarmupEpochs: number;
+  /** After training, fit each classification head's Naive Bayes prior on dev (fit_prior.ts). */
+  naiveBayesPrior: boolean;
   /**
    * Batches' worth of each task's examples sorted by length together, so that a batch pads less
    * (tasks/batches.ts); 1 = plain shuffled batches.
@@ -83,6 +86,8 @@ export interface MultiTaskResult {
   dev: Record<string, TaskScore>;
   history: { step: number; dev: Record<string, number>; average: number }[];
   stepsPerTask: Record<string, number>;
+  /** With naiveBayesPrior: each classification task's fitted prior. */
+  priors?: Record<string, PriorFit>;
 }
 
 export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Partial<MultiTaskOptions> = {}): Promise<MultiTaskResult> {
@@ -111,7 +116,9 @@ export async function trainMultiTask(model: TaskModel, tasks: TaskData[], o: Par
       log: opts.log,
     });
   }
-  return withFrozen(frozen, () => trainLoop(model, tasks, opts, rng, frozen));
+  const res = await withFrozen(frozen, () => trainLoop(model, tasks, opts, rng, frozen));
+  if (!opts.naiveBayesPrior) return res;
+  return { ...res, priors: await fitPriors(model, tasks, { devExamples: PRIOR_DEV_EXAMPLES, seed: opts.seed, log: opts.log }) };
 }
 
 /** trainMultiTask's loop, run with `frozen` frozen. */

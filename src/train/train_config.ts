@@ -42,6 +42,10 @@ export const trainOptionsSchema = z.strictObject({
     .max(100)
     .default(0)
     .describe("epochs each head's n-gram bag trains alone (fastText, no encoder: seconds) before joint training; 0: none"),
+  naiveBayesPrior: z
+    .boolean()
+    .default(false)
+    .describe('after training, give each classification head a Naive Bayes prior counted on its training set, weighted on dev (0: none); train/fit_prior.ts'),
   freezeLayers: z.int().min(0).default(0).describe('transfer learning: keep the lowest k encoder blocks fixed'),
   logEvery: count().default(50).describe('steps between progress lines when stderr is not a terminal'),
   groupByLength: count().default(16).describe("batches' worth of a task's examples sorted by length together, so batches pad less (1: no grouping)"),
