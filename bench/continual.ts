@@ -21,8 +21,9 @@
 //        task alone for the search's bound of training batches (μ2Net gives its baselines the
 //        search's compute), learning rate and schedule of bench:multitask, best of 6 dev
 //        evaluations kept, scored once on test.
-//      Sequence tasks' heads have a hashed n-gram bag (--lexical 0: none), in the initial model,
-//      the search and fine-tuning alike.
+//      Sequence tasks' heads have a hashed n-gram bag (--lexical 0: none), and classification
+//      heads a Naive Bayes prior fitted on dev after training (--prior 0: none; its stored numbers
+//      count as added parameters), in the initial model, the search and fine-tuning alike.
 //   3. All of it once per seed (--seeds, default 0,1,2). Results: runs/bench-continual/seed-<s>/
 //      {setup,initial,step-<k>-<task>}.json, each written atomically as soon as it is measured,
 //      plus system/ (the path system after the last finished step), so an interrupted run can be
@@ -32,7 +33,7 @@
 //      those files; one JSON line is printed last.
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1 --seeds 0,1,2
-//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --lexical 1]
+//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --lexical 1 --prior 1]
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -115,6 +116,8 @@ interface Setup {
   evalEvery: number;
   stopAfter: number;
   budget: number;
+  /** Classification heads get a Naive Bayes prior after training (search, initial model and fine-tuning alike); absent in older results: false. */
+  prior: boolean;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -168,6 +171,7 @@ function setupFromArgs(seed: number): Setup {
     evalEvery: intArg('eval-every', DEFAULT_SEARCH.evalEvery, 1),
     stopAfter: intArg('stop-after', DEFAULT_SEARCH.stopAfter, 0),
     budget: intArg('budget', DEFAULT_SEARCH.budget, 0),
+    prior: arg('prior', '1') !== '0',
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -182,6 +186,7 @@ function withDefaults(setup: Setup): Setup {
     evalEvery: setup.evalEvery ?? 50,
     stopAfter: setup.stopAfter ?? 0,
     budget: setup.budget ?? 0,
+    prior: setup.prior ?? false,
   };
 }
 
@@ -231,6 +236,11 @@ const measurePath = (model: TaskModel, t: TaskData) =>
     (xs) => model.encode(t.name, xs, false),
     (b) => model.logits(t.name, b),
   );
+
+/** Numbers a task's Naive Bayes prior stores (0: none): counted with the parameters it adds. */
+const priorSize = (m: TaskModel, task: string) => m.taskPath(task).head.prior?.size ?? 0;
+/** What adding the task stored: its path's new components' parameters, and its prior. */
+const added = (m: TaskModel, task: string) => addedParameters(m.store, m.task(task).path) + priorSize(m, task);
 
 // ------------------------------------------------------------------------------ results
 
@@ -311,11 +321,12 @@ function baseModel(setup: Setup) {
 }
 
 /** trainMultiTask with bench:multitask's settings: 10% warm-up, 6 dev evaluations, best kept. */
-async function train(model: TaskModel, tasks: TaskData[], steps: number, seed: number) {
+async function train(model: TaskModel, tasks: TaskData[], steps: number, setup: Setup) {
   const t0 = performance.now();
   const res = await trainMultiTask(model, tasks, {
     ...TRAIN,
-    seed,
+    seed: setup.seed,
+    naiveBayesPrior: setup.prior,
     steps,
     warmupSteps: Math.round(steps / 10),
     evalEvery: Math.max(1, Math.round(steps / 6)),
@@ -339,7 +350,7 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
   for (const t of data) model.addTask(specIn(setup, t), { source: { builtin: t.name } });
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
-  const { res, seconds } = await train(model, data, steps, setup.seed);
+  const { res, seconds } = await train(model, data, steps, setup);
   const dense: Record<string, Measured> = {};
   for (const t of data) dense[t.name] = await measurePath(model, t);
   // The trained tasks are finished: locked, they become the system later tasks grow from.
@@ -381,6 +392,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       evalEvery: setup.evalEvery,
       stopAfter: setup.stopAfter,
       budget: setup.budget,
+      naiveBayesPrior: setup.prior,
       log,
     },
   );
@@ -395,7 +407,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
     earlier[t.name] = { before: b, after, original: original[t.name], identical: b.digest === after.digest && after.digest === original[t.name] };
   }
   log(
-    `  path: ${test.metric} ${test.score.toFixed(4)}, +${addedParameters(system.store, path).toLocaleString('en-US')} parameters, ${searchSeconds.toFixed(0)} s; ` +
+    `  path: ${test.metric} ${test.score.toFixed(4)}, +${added(system, name).toLocaleString('en-US')} parameters, ${searchSeconds.toFixed(0)} s; ` +
       `earlier tasks identical: ${Object.values(earlier).every((e) => e.identical)}`,
   );
 
@@ -405,7 +417,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   ft.addTask(specIn(setup, data));
   const budget = boundOf(setup);
   log(`  fine-tuning the base on ${name}: ${budget} steps`);
-  const tr = await train(ft, [data], budget, setup.seed);
+  const tr = await train(ft, [data], budget, setup);
   const ftTest = await measurePath(ft, data);
   log(`  fine-tuning: ${ftTest.metric} ${ftTest.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
 
@@ -416,7 +428,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
     path: {
       test,
       dev: res.best.dev.score,
-      added: addedParameters(system.store, path),
+      added: added(system, name),
       activated: activatedParameters(system.store, path),
       description: describePath(path),
       hparams: { ...path.hparams },
@@ -433,7 +445,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       metric: ftTest.metric,
       dev: tr.res.dev[name]?.score ?? NaN,
       steps: tr.res.stepsPerTask[name],
-      parameters: ft.numParameters(),
+      parameters: ft.numParameters() + priorSize(ft, name),
       seconds: tr.seconds,
     },
     parametersBefore,
@@ -587,6 +599,9 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical
         ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `
+        : '') +
+      (setup.prior
+        ? 'Classification heads (search, initial model and fine-tuning alike) get a Naive Bayes prior after training, weighted on dev; its stored numbers count as parameters added. '
         : '') +
       (setup.parallel > 1
         ? `Children trained ${setup.parallel} at a time, each in a worker thread with OpenBLAS at 1 thread (rounds of ${setup.parallel}: a round's parents are chosen from the children finished before it).`

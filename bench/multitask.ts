@@ -10,11 +10,12 @@
 // configuration runs once per seed (--seeds; the seed draws the heads, the task sampling and the
 // batches), and the report gives each task's mean and spread over the seeds and judges the floors
 // on the mean. Every sequence task's head has a hashed n-gram bag beside the encoder (tasks/heads.ts;
-// --lexical 0 for none). Results go to runs/bench-multitask/c<N>-s<seed>.json (one per
+// --lexical 0 for none), and every classification head a Naive Bayes prior fitted on dev after
+// training (tasks/naive_bayes_prior.ts; --prior 0 for none). Results go to runs/bench-multitask/c<N>-s<seed>.json (one per
 // configuration and seed, so they can run separately or in parallel) and are assembled into
 // docs/results/multitask.md and multitask.json (the figures, `floors_missed` among them).
 //
-//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --seeds 0,1,2 --skill-steps 300 --lexical 1 --lexical-warmup 0]
+//   npm run bench:multitask [-- --base models/base --steps 800 --configs 1,2,3,4,5,6 --seeds 0,1,2 --skill-steps 300 --lexical 1 --lexical-warmup 0 --prior 1]
 //   npm run bench:multitask -- --report      (rewrite the Markdown and JSON from the saved results and the settings they record)
 // Not in CI: at the default budget one seed of the six configurations takes 3.2-3.4 core-hours (run two at a time,
 // one per core, with OPENBLAS_NUM_THREADS=1 and --configs N, (1)-(5) took 1 h 33 min to 1 h 41 min of wall clock).
@@ -32,6 +33,7 @@ import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { DEFAULT_MULTITASK, evaluateTask, taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { PRIOR_DEV_EXAMPLES } from '../src/train/fit_prior.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
@@ -51,6 +53,8 @@ const SEEDS = arg('seeds', '0,1,2').split(',').map(Number);
 const LEXICAL = arg('lexical', '1') !== '0';
 /** Epochs each n-gram bag trains alone before the run (train.lexicalWarmupEpochs). */
 const LEXICAL_WARMUP = Number(arg('lexical-warmup', '0'));
+/** Whether classification heads get a Naive Bayes prior after training (train.naiveBayesPrior). */
+const PRIOR = arg('prior', '1') !== '0';
 const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
 /** The embeddings' lr scale for models that start from the pretrained base (MultiTaskOptions.embeddingLrScale
@@ -68,6 +72,7 @@ const TRAIN: Partial<MultiTaskOptions> = {
   patience: 0,
   evalExamples: 500,
   lexicalLrScale: 100,
+  naiveBayesPrior: PRIOR,
 };
 /** A sequence task's n-gram bag, when --lexical is on: train_config.ts's defaults. */
 const BAG = lexicalDefaultsSchema.parse({});
@@ -120,6 +125,8 @@ interface ConfigResult {
     singleTaskSteps?: 'share';
     /** The heads' n-gram bag, its lr scale and its warm-up epochs; absent: none. */
     lexical?: { bag: LexicalConfig; lrScale: number; warmupEpochs?: number } | null;
+    /** Whether classification heads got a Naive Bayes prior; absent in older results: no. */
+    prior?: boolean;
   };
 }
 
@@ -192,6 +199,7 @@ async function runConfig(n: number, seed: number, data: TaskData[]): Promise<Con
       singleTaskSteps: 'share',
       embeddingLrScale,
       lexical: LEXICAL ? { bag: BAG, lrScale: TRAIN.lexicalLrScale!, warmupEpochs: LEXICAL_WARMUP } : null,
+      prior: PRIOR,
     },
   };
   const score = async (model: TaskModel, encoder: TransformerEncoder, t: TaskData, dev: number, steps: number) => {
@@ -311,6 +319,9 @@ function report(results: ConfigResult[]): string {
   const lexicals = new Set(results.map((r) => JSON.stringify(r.setup.lexical ?? null)));
   if (lexicals.size > 1) throw new Error('results under runs/bench-multitask differ in their lexical heads; rerun them alike');
   const lexical = rows[0].setup.lexical ?? null;
+  if (new Set(results.map((r) => r.setup.prior ?? false)).size > 1)
+    throw new Error('results under runs/bench-multitask differ in their Naive Bayes priors; rerun them alike');
+  const prior = rows[0].setup.prior ?? false;
   const threads = rows[0].setup.threads;
   // (1)-(5) read the base's weights and must share them; (6) reads only its config and tokenizer,
   // so it must share those (or, in results from before they were recorded, the weights too).
@@ -406,6 +417,9 @@ function report(results: ConfigResult[]): string {
     lexical
       ? `- Lexical heads: every sequence task's head adds the logits of a hashed n-gram bag (fastText; ${lexical.bag.buckets.toLocaleString('en-US')} buckets × ${lexical.bag.dim}, words and word ${lexical.bag.ngrams >= 2 ? 'n-grams up to ' + lexical.bag.ngrams : 'alone'}) trained at ×${lexical.lrScale} the learning rate${lexical.warmupEpochs ? `, after ${lexical.warmupEpochs} epoch(s) of training alone (\`lexicalWarmupEpochs\`)` : ''}; pos (tagging) has none.`
       : '- No lexical heads.',
+    prior
+      ? `- Naive Bayes priors: after training, each classification head adds w × a multinomial Naive Bayes log posterior over hashed words, counted on its training set, w fitted on ${PRIOR_DEV_EXAMPLES.toLocaleString('en-US')} dev examples (0: none; tasks/naive_bayes_prior.ts).`
+      : '- No Naive Bayes priors.',
     `- Seeds: each configuration ran once per seed; a seed draws the heads' initial weights, the task sampling and the batches (and (5)'s skill pretraining).`,
     `- Threads: ${threads ? `OPENBLAS_NUM_THREADS=${threads} (configurations were run two at a time, one per core, so times are single-core times)` : 'OpenBLAS default, one configuration at a time'}.`,
     '- (3) Switch: the dense base upcycled (each expert a copy of the FFN it replaces), 8 experts, top-1, capacity 1.25, load-balancing and z losses.',

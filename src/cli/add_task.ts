@@ -119,6 +119,9 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
         .join(', ')}\n` +
       `dev ${res.best.dev.metric} ${res.best.dev.score.toFixed(4)}${test ? `; test ${test.metric} ${test.score.toFixed(4)}` : ' (no test set)'}\n` +
       `search: ${res.candidates.length} children in ${res.generations} generations, ${res.stepsSpent.toLocaleString('en-US')} training steps; stopped: ${res.stopped}\n` +
+      (res.prior
+        ? `Naive Bayes prior: ${res.prior.weight > 0 ? `weight ${res.prior.weight}, ${system.taskPath(data.name).head.prior!.size.toLocaleString('en-US')} numbers stored` : 'not used'} (dev ${res.prior.devWithout.toFixed(4)} -> ${res.prior.devWith.toFixed(4)})\n`
+        : '') +
       `parameters: ${addedParameters(system.store, path).toLocaleString('en-US')} added, ${activatedParameters(system.store, path).toLocaleString('en-US')} activated; the model now has ${system.numParameters().toLocaleString('en-US')}\n`,
   );
 }

@@ -99,7 +99,7 @@ export function configOfFlags<S extends z.ZodType>(
     const v = flags[flag];
     if (typeof v !== 'string') continue;
     text[key] = v;
-    raw[key] = DECIMAL.test(v) ? Number(v) : (jsonObject(v) ?? v);
+    raw[key] = DECIMAL.test(v) ? Number(v) : v === 'true' || v === 'false' ? v === 'true' : (jsonObject(v) ?? v);
   }
   const r = schema.safeParse(raw);
   if (r.success) return r.data;

@@ -44,6 +44,7 @@ import { addedParameters, describePath, pathComponents, type Path, type TaskMode
 import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
+import { PRIOR_DEV_EXAMPLES, fitPriors, type PriorFit } from '../train/fit_prior.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
 import { DEFAULT_SEARCH_CONFIG, parseSearchConfig, type SearchConfig } from './search_config.js';
 
@@ -82,6 +83,8 @@ export interface SearchResult {
   generations: number;
   /** Why the search stopped: all children made, the compute bound spent, or `stopAfter` generations without a better child. */
   stopped: 'children' | 'budget' | 'no improvement';
+  /** With naiveBayesPrior, a classification task's fitted prior (weight 0: none). */
+  prior?: PriorFit;
 }
 
 /** quality × base^(added / total). A negative quality (Pearson < 0) is divided instead, so that size is never rewarded. */
@@ -243,12 +246,16 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
 
   const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
   system.addTaskPath(spec, source, best.path);
+  // The prior is the new head's alone (counted on this task's data), set before the head is locked.
+  const prior = opts.naiveBayesPrior
+    ? (await fitPriors(system, [task], { devExamples: PRIOR_DEV_EXAMPLES, seed: opts.seed, log: opts.log }))[task.name]
+    : undefined;
   store.lock(pathComponents(best.path));
   const dropped = system.collectGarbage().filter((id) => !existing.has(id));
   opts.log(
     `best: child ${best.index}, ${describePath(best.path)}; ${generations} generations, ${stepsSpent} training steps (bound ${budget}), stopped: ${stopped}`,
   );
-  return { best, candidates, dropped, stepsSpent, generations, stopped };
+  return { best, candidates, dropped, stepsSpent, generations, stopped, ...(prior ? { prior } : {}) };
 }
 
 /** FNV-1a over the name's UTF-16 code units. */

@@ -41,6 +41,10 @@ export const searchConfigSchema = z.strictObject({
     .optional()
     .describe("a hashed n-gram bag (fastText) beside the encoder in a sequence task's new heads ({} for the defaults); omitted: none"),
   lexicalLrScale: z.number().gt(0).default(20).describe("multiplies a child's learning rate on its head's n-gram bag"),
+  naiveBayesPrior: z
+    .boolean()
+    .default(false)
+    .describe("after the search, give a classification task's head a Naive Bayes prior counted on its training set, weighted on dev (train/fit_prior.ts)"),
 });
 
 export type SearchConfig = z.output<typeof searchConfigSchema>;

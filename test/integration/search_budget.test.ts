@@ -1,6 +1,7 @@
 // μ2Net's search as issue 17 asks for it: a child trained until its dev score stops rising
 // (patience), handed back with its best evaluation's weights; a per-task compute bound the search
-// reports; generations without improvement that stop it; and lexical heads on searched paths.
+// reports; generations without improvement that stop it; lexical heads and Naive Bayes priors on
+// searched paths.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,6 +81,33 @@ describe('the search: patience, a compute bound, generations', () => {
       const again = loadModel(dir);
       const inputs = sent.test.slice(0, 20).map((e) => e.text);
       assert.deepEqual(await again.predict('sent', inputs), await system.predict('sent', inputs));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("naiveBayesPrior: the new head gets a prior weighted on dev, earlier tasks' logits do not move, and the folder keeps it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-search-prior-'));
+    try {
+      const system = build({ grow: true });
+      const inputs = ['the film was good', 'awful plot and a long dull ending'];
+      const earlier = new Map<string, string>();
+      const single = [...system.tasks.values()].filter((t) => t.spec.type === 'classification' || t.spec.type === 'regression').map((t) => t.spec.name);
+      for (const name of single) earlier.set(name, Buffer.from(await system.taskPath(name).logitsOf(inputs.map((text) => ({ text })))).toString('base64'));
+      const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 2, steps: 10, batchSize: 8, seed: 0, naiveBayesPrior: true });
+      const prior = system.taskPath('sent').head.prior;
+      assert.ok(res.prior && res.prior.weight > 0 && prior, `fit ${JSON.stringify(res.prior)}`);
+      // Ten steps leave the network near chance on sent; Naive Bayes does not.
+      assert.ok(res.prior.devWith > res.prior.devWithout, `dev ${res.prior.devWithout} -> ${res.prior.devWith}`);
+      assert.equal(prior.weight, Math.fround(res.prior.weight));
+      for (const [name, digest] of earlier) {
+        const now = Buffer.from(await system.taskPath(name).logitsOf(inputs.map((text) => ({ text })))).toString('base64');
+        assert.equal(now, digest, `${name}'s logits`);
+      }
+      saveModel(dir, system);
+      const again = loadModel(dir);
+      const test = sent.test.map((e) => e.text);
+      assert.deepEqual(await again.predict('sent', test), await system.predict('sent', test));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
