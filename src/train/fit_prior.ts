@@ -38,6 +38,9 @@ export async function fitPriors(model: TaskModel, tasks: readonly TaskData[], o:
   const out: Record<string, PriorFit> = {};
   for (const t of tasks) {
     if ((t.type !== 'classification' && t.type !== 'pair_classification') || t.train.length === 0 || t.dev.length === 0) continue;
+    const headId = model.task(t.name).path.head;
+    // A finished task's head is locked, and so is what it predicts: a prior would change it.
+    if (model.store.get(headId).locked) throw new Error(`task "${t.name}" is finished (its head "${headId}" is locked): its prior cannot change`);
     const path = model.taskPath(t.name);
     path.head.setPrior(null);
     const dev = sampleExamples(t.dev, o.devExamples, o.seed, 0x9b);

@@ -155,5 +155,10 @@ describe('fitting the prior on dev', () => {
     assert.equal(model.taskPath('sent').head.prior?.weight, fit.weight);
     const test = (await model.evaluate('sent', sent.test)).score;
     assert.ok(test > 0.8, `test accuracy ${test.toFixed(3)} (Naive Bayes alone: 0.837)`);
+    // A finished (locked) task's head keeps what it has: refused, and left as it was.
+    const finished = { ...sent, name: 'lex', labels: ['u', 'v', 'w'], train: sent.train.map((e, i) => ({ ...e, label: 'uvw'[i % 3] })) };
+    const before = model.taskPath('lex').head.prior;
+    await assert.rejects(fitPriors(model, [finished], { devExamples: 10, seed: 0 }), /task "lex" is finished \(its head "\w+" is locked\)/);
+    assert.equal(model.taskPath('lex').head.prior, before);
   });
 });
