@@ -19,6 +19,8 @@
 //   npm run bench:multitask -- --report      (rewrite the Markdown and JSON from the saved results and the settings they record)
 // Not in CI: at the default budget one seed of the six configurations takes 3.2-3.4 core-hours (run two at a time,
 // one per core, with OPENBLAS_NUM_THREADS=1 and --configs N, (1)-(5) took 1 h 33 min to 1 h 41 min of wall clock).
+// That was before the n-gram bags: with them, (2) alone took 64 min at one thread (3,865 s, on a shared
+// machine; 26.1 min before), so budget about twice as much.
 // test/integration/multitask.test.ts runs a reduced version.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
