@@ -89,9 +89,14 @@ export class TaskHead extends Module {
     return logits;
   }
 
+  /** Whether the head scores one label per example (classification, pair_classification): what a prior needs. */
+  private get scoresLabels(): boolean {
+    return this.cfg.type === 'classification' || this.cfg.type === 'pair_classification';
+  }
+
   /** Sets (or with null removes) the head's Naive Bayes prior; refuses one of another label count or a head it cannot join. */
   setPrior(prior: NaiveBayesPrior | null): void {
-    if (prior && (this.cfg.type === 'tagging' || this.cfg.type === 'regression'))
+    if (prior && !this.scoresLabels)
       throw new RangeError(`a ${this.cfg.type} head has no Naive Bayes prior (it scores ${this.cfg.type === 'tagging' ? 'words' : 'values'}, not labels)`);
     if (prior && prior.classes !== this.cfg.classes) throw new RangeError(`a prior of ${prior.classes} classes for a head of ${this.cfg.classes}`);
     this.prior = prior;
@@ -104,8 +109,7 @@ export class TaskHead extends Module {
    */
   loadPrior(tensors: ReadonlyMap<string, Tensor>, prefix: string, fail: (msg: string) => never): string[] {
     const prior = NaiveBayesPrior.fromTensors(tensors, prefix, this.cfg.classes, fail);
-    if (prior && (this.cfg.type === 'tagging' || this.cfg.type === 'regression'))
-      fail(`a ${this.cfg.type} head has no Naive Bayes prior, but "${prefix}prior.keys" is stored`);
+    if (prior && !this.scoresLabels) fail(`a ${this.cfg.type} head has no Naive Bayes prior, but "${prefix}prior.keys" is stored`);
     this.prior = prior;
     return this.namedBuffers(prefix).map(([n]) => n);
   }
