@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace pw {
 
@@ -49,6 +50,21 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 
 void argmax(int32_t* out, const float* x, size_t rows, size_t cols);
 void topk(float* values, int32_t* indices, const float* x, size_t rows, size_t cols, size_t k);
+
+// int8 inference GEMMs (int8.cc). gemmI8/linearI8 run on the selected int8 path, threaded over
+// openblas_get_num_threads() threads; quantizeRowsI8 too for large inputs.
+void quantizeRowsI8(int8_t* q, float* scale, const float* x, size_t rows, size_t cols, size_t ldq);
+void gemmI8(int M, int N, int Kp, const int8_t* A, size_t lda, const int8_t* Wp, int32_t* acc);
+void linearI8(int M, int N, int Kp, const int8_t* A, size_t lda, const float* sa, const int8_t* Wp,
+              const float* sw, const float* bias, float* out, int act);
+/** The int8 paths available in this process, best first ("amx", "avx512vnni", "avxvnni", "avx2", "scalar"). */
+std::vector<const char*> int8Isas();
+/** The selected int8 path. */
+const char* int8Isa();
+/** Selects an available int8 path; false if `name` is not one. */
+bool setInt8Isa(const char* name);
+/** Non-null while PATHWISE_INT8_ISA names a path that is not available (until setInt8Isa). */
+const char* int8IsaError();
 
 /** Which SIMD path was compiled ("avx2+fma" or "scalar"). */
 const char* simdPath();

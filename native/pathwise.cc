@@ -23,6 +23,8 @@
 #endif
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 extern "C" {
 // OpenBLAS extensions (declared here too, in case cblas.h is not OpenBLAS's own).
@@ -98,6 +100,9 @@ class Args {
   }
   Arr<int32_t> i32(size_t i, const char* name) {
     return array<int32_t>(i, name, napi_int32_array, "Int32Array");
+  }
+  Arr<int8_t> i8(size_t i, const char* name) {
+    return array<int8_t>(i, name, napi_int8_array, "Int8Array");
   }
   Arr<uint8_t> u8(size_t i, const char* name) {
     return array<uint8_t>(i, name, napi_uint8_array, "Uint8Array");
@@ -599,6 +604,122 @@ napi_value Topk(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// -------------------------------------------------------------------------------------- int8
+napi_value QuantizeRowsI8(napi_env env, napi_callback_info info) {
+  Args a(env, info, "quantizeRowsI8", 6);
+  auto q = a.i8(0, "q");
+  auto scale = a.f32(1, "scale"), x = a.f32(2, "x");
+  int64_t rows = a.count(3, "rows", kMaxOffset), cols = a.count(4, "cols", kMaxOffset),
+          ldq = a.count(5, "ldq", kMaxOffset);
+  if (a.ok() && ldq < cols)
+    a.fail(true, "ldq (%lld) must be at least cols (%lld)", static_cast<long long>(ldq), static_cast<long long>(cols));
+  a.need("x", x.len, msat(rows, cols));
+  a.need("scale", scale.len, rows);
+  a.need("q", q.len, msat(rows, ldq));
+  if (!a.ok()) return nullptr;
+  pw::quantizeRowsI8(q.p, scale.p, x.p, rows, cols, ldq);
+  return nullptr;
+}
+
+/** The shape checks shared by gemmI8 and linearI8 (argument order: M, N, Kp, A, lda, ..., Wp). */
+void checkI8Gemm(Args& a, int64_t M, int64_t N, int64_t Kp, const Arr<int8_t>& A, int64_t lda,
+                 const Arr<int8_t>& Wp) {
+  if (!a.ok()) return;
+  if (Kp % 64 != 0) a.fail(true, "Kp (%lld) must be a multiple of 64", static_cast<long long>(Kp));
+  else if (lda < Kp) a.fail(true, "lda (%lld) must be at least Kp (%lld)", static_cast<long long>(lda), static_cast<long long>(Kp));
+  if (M > 0 && Kp > 0) a.need("A", A.len, asat(msat(M - 1, lda), Kp));
+  if (N > 0 && Kp > 0) a.need("Wp", Wp.len, msat((N + 15) / 16 * 16, Kp));
+}
+
+/** Throws while PATHWISE_INT8_ISA names a path that is not available. */
+void checkI8Isa(Args& a) {
+  if (!a.ok()) return;
+  if (const char* e = pw::int8IsaError()) a.fail(true, "%s", e);
+}
+
+napi_value GemmI8(napi_env env, napi_callback_info info) {
+  Args a(env, info, "gemmI8", 7);
+  int64_t M = a.count(0, "M"), N = a.count(1, "N"), Kp = a.count(2, "Kp");
+  auto A = a.i8(3, "A");
+  int64_t lda = a.count(4, "lda", kMaxOffset);
+  auto Wp = a.i8(5, "Wp");
+  auto acc = a.i32(6, "acc");
+  checkI8Gemm(a, M, N, Kp, A, lda, Wp);
+  a.need("acc", acc.len, msat(M, N));
+  checkI8Isa(a);
+  if (!a.ok()) return nullptr;
+  pw::gemmI8(int(M), int(N), int(Kp), A.p, size_t(lda), Wp.p, acc.p);
+  return nullptr;
+}
+
+napi_value LinearI8(napi_env env, napi_callback_info info) {
+  Args a(env, info, "linearI8", 11);
+  int64_t M = a.count(0, "M"), N = a.count(1, "N"), Kp = a.count(2, "Kp");
+  auto A = a.i8(3, "A");
+  int64_t lda = a.count(4, "lda", kMaxOffset);
+  auto sa = a.f32(5, "sa");
+  auto Wp = a.i8(6, "Wp");
+  auto sw = a.f32(7, "sw");
+  bool biasNull = false;
+  auto bias = a.nullable<float>(8, "bias", napi_float32_array, "Float32Array or null", &biasNull);
+  auto out = a.f32(9, "out");
+  double act = a.num(10, "act");
+  if (a.ok() && !(act == -1 || act == 0 || act == 1 || act == 2 || act == 3))
+    a.fail(true, "act must be -1 (none) or a UnaryOp code 0..3, got %g", act);
+  checkI8Gemm(a, M, N, Kp, A, lda, Wp);
+  a.need("sa", sa.len, M);
+  a.need("sw", sw.len, N);
+  if (!biasNull) a.need("bias", bias.len, N);
+  a.need("out", out.len, msat(M, N));
+  checkI8Isa(a);
+  if (!a.ok()) return nullptr;
+  pw::linearI8(int(M), int(N), int(Kp), A.p, size_t(lda), sa.p, Wp.p, sw.p, biasNull ? nullptr : bias.p,
+               out.p, int(act));
+  return nullptr;
+}
+
+/** The int8 paths available in this process, best first. */
+napi_value Int8Isas(napi_env env, napi_callback_info info) {
+  const std::vector<const char*> isas = pw::int8Isas();
+  napi_value arr;
+  napi_create_array_with_length(env, isas.size(), &arr);
+  for (size_t i = 0; i < isas.size(); i++) {
+    napi_value s;
+    napi_create_string_utf8(env, isas[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, static_cast<uint32_t>(i), s);
+  }
+  return arr;
+}
+
+napi_value Int8Isa(napi_env env, napi_callback_info info) {
+  Args a(env, info, "int8Isa", 0);
+  checkI8Isa(a);
+  if (!a.ok()) return nullptr;
+  napi_value r;
+  napi_create_string_utf8(env, pw::int8Isa(), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+napi_value SetInt8Isa(napi_env env, napi_callback_info info) {
+  Args a(env, info, "setInt8Isa", 1);
+  if (!a.ok()) return nullptr;
+  size_t argc = 1;
+  napi_value v;
+  napi_get_cb_info(env, info, &argc, &v, nullptr, nullptr);
+  char name[64];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, name, sizeof name, &len) != napi_ok) {
+    a.fail(false, "name must be a string");
+    return nullptr;
+  }
+  if (len >= sizeof name - 1 || !pw::setInt8Isa(name)) {
+    std::string avail;
+    for (const char* s : pw::int8Isas()) avail += std::string(avail.empty() ? "" : ", ") + s;
+    a.fail(true, "\"%s\" is not an int8 path of this build and CPU (available: %s)", name, avail.c_str());
+  }
+  return nullptr;
+}
+
 // ------------------------------------------------------------------------------ BLAS control
 napi_value BlasThreads(napi_env env, napi_callback_info info) {
   napi_value r;
@@ -659,6 +780,12 @@ const Export kExports[] = {
     {"adamw", AdamW},
     {"argmax", Argmax},
     {"topk", Topk},
+    {"quantizeRowsI8", QuantizeRowsI8},
+    {"gemmI8", GemmI8},
+    {"linearI8", LinearI8},
+    {"int8Isas", Int8Isas},
+    {"int8Isa", Int8Isa},
+    {"setInt8Isa", SetInt8Isa},
     {"blasThreads", BlasThreads},
     {"setBlasThreads", SetBlasThreads},
     {"blasConfig", BlasConfig},

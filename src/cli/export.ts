@@ -6,12 +6,12 @@
 // written, before it replaces anything (util/atomic.ts): an export never leaves a folder that
 // cannot be used. --out may be neither the folder itself nor inside it.
 
-import { readFileSync, readdirSync, realpathSync } from 'node:fs';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../engine/index.js';
 import { folderKind, loadModel, loadPretrained } from '../model/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
-import { checkWritableFolder } from '../util/writable.js';
+import { checkOutsideOf, checkWritableFolder } from '../util/writable.js';
 import { parseCommandLine, UsageError } from './args.js';
 
 const USAGE = 'usage: pathwise export <model folder> --out DIR [--dtype f16|f32]';
@@ -30,10 +30,7 @@ export function exportCommand(argv: string[]): void {
   if (dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`--dtype must be f16 or f32, got ${flags.dtype}`);
   const src = rest[0];
   loadFolder(src);
-  const from = relative(realpathSync(src), resolve(flags.out));
-  if (from === '' || (!from.startsWith('..') && !isAbsolute(from))) {
-    throw new UsageError(`--out ${flags.out} is ${from === '' ? 'the folder being exported' : 'inside the folder being exported'}; give another folder`);
-  }
+  checkOutsideOf(src, flags.out, 'exported');
   checkWritableFolder(flags.out, '--out');
   const { tensors, metadata } = readSafetensors(join(src, 'model.safetensors'));
   const files: Record<string, string | Uint8Array> = {};

@@ -10,7 +10,7 @@
 
 import type { Kernels } from './kernels.js';
 import { tsKernels } from './kernels_ts.js';
-import { loadNativeKernels, type BlasControl } from './kernels_native.js';
+import { loadNativeKernels, type BlasControl, type Int8Control } from './kernels_native.js';
 
 export type BackendName = 'native' | 'ts';
 
@@ -121,5 +121,26 @@ export const blas: Blas = {
   config: () => {
     const native = loadNativeKernels();
     return native.blas ? native.blas.config() : `none (${native.error})`;
+  },
+};
+
+export interface Int8Paths extends Int8Control {
+  /** Whether the native int8 kernels are loaded (the TypeScript kernels have a single path, 'ts'). */
+  available(): boolean;
+}
+
+/**
+ * The native int8 GEMM path (AMX, AVX-512 VNNI, AVX-VNNI, AVX2 or scalar; all give the same
+ * results, exactly). Each call loads the addon if it is not loaded yet. Without it, isas() is
+ * ['ts'], isa() 'ts', and setIsa() accepts only 'ts'.
+ */
+export const int8: Int8Paths = {
+  available: () => loadNativeKernels().int8 !== undefined,
+  isas: () => loadNativeKernels().int8?.isas() ?? ['ts'],
+  isa: () => loadNativeKernels().int8?.isa() ?? 'ts',
+  setIsa: (name: string) => {
+    const c = loadNativeKernels().int8;
+    if (c) c.setIsa(name);
+    else if (name !== 'ts') throw new RangeError(`int8.setIsa: "${name}" is not available: the native kernels did not load`);
   },
 };

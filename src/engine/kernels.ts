@@ -13,6 +13,7 @@
 export type F32 = Float32Array;
 export type I32 = Int32Array;
 export type U8 = Uint8Array;
+export type I8 = Int8Array;
 
 /** Element-wise binary ops. The second operand may repeat (see `binary`). */
 // biome-ignore lint/suspicious/noConstEnum: inlined as plain numbers into the ops' kernel calls; internal to the engine (not exported by pathwise/engine) and compiled by tsc only
@@ -217,6 +218,47 @@ export interface Kernels {
    * where bc1 = 1 - beta1^t and bc2 = 1 - beta2^t are passed in.
    */
   adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number): void;
+
+  // ----------------------------------------------------------------------------------- int8
+  // Inference GEMMs on int8 operands: activations quantized per row (quantizeRowsI8), weights
+  // per output channel and packed once at model load (engine/int8.ts: quantizeWeightsI8, packI8,
+  // whose header defines the quantization rule and the packed "I8P" layout). Products are
+  // accumulated exactly in int32, so every backend and every native ISA path (AMX, AVX-512 VNNI,
+  // AVX-VNNI, AVX2, scalar; see backend.ts `int8`) gives the same accumulations bit for bit.
+  // Operands must lie in [-127, 127] (the quantizers never produce -128; with -128 the result is
+  // unspecified: the AVX2 path's 16-bit pair sums could saturate). Kp, the padded depth, is a
+  // multiple of 64; the packed weight Wp holds ceil(N/16)*16 * Kp bytes, zero beyond W's K
+  // columns, so A's columns K..Kp-1 meet zeros (quantizeRowsI8 zeroes them anyway).
+
+  /**
+   * Per-row symmetric dynamic quantization of x (rows x cols, row-major) by the rule in
+   * engine/int8.ts: scale[r] = fround(absmax/127), q = clamp(roundHalfEven(fround(x * fround(127/absmax))), ±127),
+   * with scale 0 and q 0 for a zero row (or one whose 127/absmax overflows), and scale NaN and
+   * q 0 for a row holding NaN or ±Infinity. Row r is written at q[r*ldq .. r*ldq+cols) and
+   * q[r*ldq+cols .. (r+1)*ldq) is set to 0 (the K padding); ldq >= cols. Both backends agree bit
+   * for bit.
+   */
+  quantizeRowsI8(q: I8, scale: F32, x: F32, rows: number, cols: number, ldq: number): void;
+
+  /**
+   * acc[m*N + n] = sum_{k < Kp} A[m*lda + k] * W[n, k], exactly in int32, for m < M, n < N,
+   * with W given packed (Wp, packed for N and some K <= Kp: at least ceil(N/16)*16 * Kp bytes).
+   * Kp % 64 == 0 and lda >= Kp. A and W in [-127, 127]; sums cannot overflow for Kp <= 133120
+   * (they would wrap modulo 2^32, alike on every path). Natively the rows (or, for few rows,
+   * the columns) are split over the BLAS thread count; each element is summed by one thread, so
+   * the thread count changes nothing. (The exact entry point of the tests.)
+   */
+  gemmI8(M: number, N: number, Kp: number, A: I8, lda: number, Wp: I8, acc: I32): void;
+
+  /**
+   * Fused int8 linear layer: with acc as in gemmI8,
+   *   out[m*N + n] = act(fround(fround(fround(acc) * fround(sa[m] * sw[n])) + bias[n]))
+   * (bias null: no addition), the multiplication and addition rounded separately (no fused
+   * multiply-add), so that with act = -1 both backends agree bit for bit. act = -1 for none,
+   * else a UnaryOp code applied exactly as `unary` computes it. sa: M per-row activation
+   * scales, sw: N per-channel weight scales (quantizeRowsI8, quantizeWeightsI8), bias: N.
+   */
+  linearI8(M: number, N: number, Kp: number, A: I8, lda: number, sa: F32, Wp: I8, sw: F32, bias: F32 | null, out: F32, act: number): void;
 
   // ----------------------------------------------------------------------- no-grad helpers
   /** Index of the max of each row (first one on ties). */

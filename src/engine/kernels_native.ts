@@ -17,12 +17,23 @@ export interface BlasControl {
   config(): string;
 }
 
+/** The native int8 GEMM paths (kernels.ts, "int8"): which exist, which runs. */
+export interface Int8Control {
+  /** The paths available in this process, best first: 'amx', 'avx512vnni', 'avxvnni', 'avx2', 'scalar'. */
+  isas(): string[];
+  /** The path gemmI8 / linearI8 run on (initially PATHWISE_INT8_ISA, else the best). */
+  isa(): string;
+  /** Selects a path; RangeError if it is not available. */
+  setIsa(name: string): void;
+}
+
 export interface NativeLoad {
   kernels: Kernels | null;
   error: string | null;
   blas?: BlasControl;
   /** SIMD path of the element-wise kernels: 'avx2+fma', or 'scalar' on a CPU without them. */
   simd?: string;
+  int8?: Int8Control;
 }
 
 /** Every kernel the addon must export (the methods of `Kernels`). */
@@ -52,6 +63,9 @@ const KERNEL_NAMES = [
   'adamw',
   'argmax',
   'topk',
+  'quantizeRowsI8',
+  'gemmI8',
+  'linearI8',
 ] as const satisfies readonly Exclude<keyof Kernels, 'name'>[];
 
 // Compile-time check that the list is complete: fails if Kernels gains a method not listed.
@@ -101,7 +115,9 @@ function load(): NativeLoad {
   } catch (e) {
     return { kernels: null, error: `native addon ${path} failed to load: ${(e as Error).message}` };
   }
-  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'simdPath'].filter((n) => typeof addon[n] !== 'function');
+  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'simdPath', 'int8Isas', 'int8Isa', 'setInt8Isa'].filter(
+    (n) => typeof addon[n] !== 'function',
+  );
   if (missing.length > 0) {
     return {
       kernels: null,
@@ -116,5 +132,10 @@ function load(): NativeLoad {
     config: addon.blasConfig as () => string,
   };
   const simd = (addon.simdPath as () => string)();
-  return { kernels: Object.freeze(kernels) as unknown as Kernels, error: null, blas, simd };
+  const int8: Int8Control = {
+    isas: addon.int8Isas as () => string[],
+    isa: addon.int8Isa as () => string,
+    setIsa: addon.setInt8Isa as (name: string) => void,
+  };
+  return { kernels: Object.freeze(kernels) as unknown as Kernels, error: null, blas, simd, int8 };
 }

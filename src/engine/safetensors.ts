@@ -1,7 +1,9 @@
 // The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then raw
 // little-endian data. Reading accepts the float types checkpoints use (F32, F16, BF16, F64,
-// converted to float32) and integer types (converted to int32). Writing produces F32 / I32.
+// converted to float32) and integer types (converted to int32; `dtypes` keeps what each tensor was
+// stored as). Writing produces F32 (or F16) / I32, and I8 for int8 tensors given as bytes
+// (Int8Tensor: a quantized model's weights, engine/quantized.ts).
 
 import { Tensor, numel } from './tensor.js';
 import { InputError } from '../util/errors.js';
@@ -11,6 +13,15 @@ import { shown } from '../util/schema.js';
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
+  /** Each tensor's dtype as stored ("F32", "I8", ...). */
+  dtypes: Map<string, string>;
+}
+
+/** An int8 tensor to write (stored as I8). */
+export interface Int8Tensor {
+  readonly dtype: 'int8';
+  readonly data: Int8Array;
+  readonly shape: readonly number[];
 }
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
@@ -162,15 +173,17 @@ export function parseSafetensors(buf: Buffer, source = 'safetensors'): Safetenso
     end = to;
   }
   if (end !== data.length) throw new InputError(`${source}: ${data.length - end} trailing bytes after the last tensor`, source);
+  const dtypes = new Map<string, string>();
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    dtypes.set(name, e.dtype);
     tensors.set(
       name,
       new Tensor(decode(e.dtype, data.subarray(e.data_offsets[0], e.data_offsets[1]), numel(e.shape), `${source}: tensor "${name}"`, source), e.shape),
     );
   }
-  return { tensors, metadata };
+  return { tensors, metadata, dtypes };
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
@@ -218,21 +231,22 @@ export interface SerializeOptions {
   floatDtype?: 'F32' | 'F16';
 }
 
-/** Serialises tensors (float32 -> F32 or F16, int32 -> I32) in the given order. */
+/** Serialises tensors (float32 -> F32 or F16, int32 -> I32, Int8Tensor -> I8) in the given order. */
 export function serializeSafetensors(
-  tensors: Record<string, Tensor> | Map<string, Tensor>,
+  tensors: Record<string, Tensor | Int8Tensor> | Map<string, Tensor | Int8Tensor>,
   metadata: Record<string, string> = {},
   opts: SerializeOptions = {},
 ): Buffer {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const half = opts.floatDtype === 'F16';
-  const width = (t: Tensor) => (t.dtype === 'float32' && half ? 2 : 4);
+  const dtypeOf = (t: Tensor | Int8Tensor) => (t.dtype === 'int8' ? 'I8' : t.dtype === 'float32' ? (half ? 'F16' : 'F32') : 'I32');
+  const count = (t: Tensor | Int8Tensor) => t.data.length;
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let off = 0;
   for (const [name, t] of entries) {
-    const bytes = t.size * width(t);
-    header[name] = { dtype: t.dtype === 'float32' ? (half ? 'F16' : 'F32') : 'I32', shape: [...t.shape], data_offsets: [off, off + bytes] };
+    const bytes = count(t) * BYTES[dtypeOf(t)];
+    header[name] = { dtype: dtypeOf(t), shape: [...t.shape], data_offsets: [off, off + bytes] };
     off += bytes;
   }
   let json = JSON.stringify(header);
@@ -243,14 +257,15 @@ export function serializeSafetensors(
   hbytes.copy(out, 8);
   let p = 8 + hbytes.length;
   for (const [, t] of entries) {
+    const bytes = count(t) * BYTES[dtypeOf(t)];
     if (t.dtype === 'float32' && half) {
-      const d = t.f32;
+      const d = (t as Tensor).f32;
       for (let i = 0; i < d.length; i++) out.writeUInt16LE(floatToHalf(d[i]), p + 2 * i);
     } else {
-      const src = Buffer.from(t.data.buffer, t.data.byteOffset, t.size * 4);
+      const src = Buffer.from(t.data.buffer, t.data.byteOffset, bytes);
       if (src.length) src.copy(out, p); // little-endian hosts (x86-64, arm64)
     }
-    p += t.size * width(t);
+    p += bytes;
   }
   return out;
 }

@@ -1,7 +1,8 @@
 // Model folders: the one module that reads, recognises and writes them.
 //
 //   config.json        what the folder holds (below), with `format`, the folder format's version
-//   model.safetensors  the parameters (F32, or F16 after `pathwise export`)
+//   model.safetensors  the parameters (F32, or F16 after `pathwise export`, or int8 with F32 scales
+//                      after `pathwise quantize`: quantized_weights.ts)
 //   tokenizer.json     the tokenizer, Hugging Face format
 //
 // Kinds, told apart by config.json:
@@ -21,7 +22,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, readSafetensors, serializeSafetensors, type Tensor } from '../engine/index.js';
+import { Rng, serializeSafetensors, setInt8, type Tensor } from '../engine/index.js';
 import type { EncoderConfig, Module } from '../nn/index.js';
 import { validateSparseConfig, type SparseConfig } from '../sparse/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
@@ -37,6 +38,7 @@ import type { TaskSpec } from './predictions.js';
 import { loadPretrained } from './pretrained.js';
 import { checkTaskEntry, type Fail } from './task_entry.js';
 import { TaskModel, type TaskSource } from './task_model.js';
+import { readModelWeights, withInt8, type ModelWeights } from './quantized_weights.js';
 import { checkSizeAgainstWeights, checkSpecialTokens, checkVocabulary, checkedParameter, parameterCount, sizeKeys, valuesIn } from './weights_checks.js';
 
 // ----------------------------------------------------------------------------- loading
@@ -91,7 +93,7 @@ function componentsFromConfig(dir: string, raw: Record<string, unknown>): TaskMo
     file: join(dir, 'config.json'),
     weightsFile,
     tokFile,
-    tensors: () => readSafetensors(weightsFile).tensors,
+    weights: () => readModelWeights(weightsFile),
     tokenizer: () => {
       if (!existsSync(tokFile)) throw new ModelFolderError(`${dir}: no tokenizer.json`, tokFile);
       return Tokenizer.fromFile(tokFile);
@@ -108,7 +110,8 @@ export interface ComponentsSource {
   weightsFile: string;
   /** The tokenizer's name in errors. */
   tokFile: string;
-  tensors: () => Map<string, Tensor>;
+  /** The parameters' values by name, and the int8 forms of quantized ones (quantized_weights.ts). */
+  weights: () => ModelWeights;
   tokenizer: () => Tokenizer;
   /**
    * Whether each parameter takes the checked tensor's storage as its own (shared memory: no copy)
@@ -135,7 +138,7 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
       fail(`maxLen (${maxLen}) exceeds components[${i}].config.maxPositions (${(c.config as EncoderConfig).maxPositions})`);
   });
 
-  const tensors = src.tensors();
+  const { tensors, int8 } = src.weights();
   // The size check, before anything is allocated (weights_checks.ts).
   const sizes = entries.map((c) => parameterCount(c.kind, c.config));
   const big = sizes.indexOf(Math.max(...sizes));
@@ -158,6 +161,8 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
       const values = checkedParameter(tensors.get(key), key, p.shape, weightsFile, `${file} components[${i}] implies`);
       if (src.adopt) p.adoptStorage(values);
       else p.f32.set(values);
+      const form = int8.get(key);
+      if (form) setInt8(p, form);
       used.add(key);
     }
     if (module instanceof TaskHead) {
@@ -254,7 +259,7 @@ export interface SavedModel {
 /** The files of a model folder (model.safetensors, config.json, tokenizer.json) from named parameters. */
 export function folderFiles(params: Iterable<[string, Tensor]>, saved: SavedModel): Record<string, Uint8Array | string> {
   return {
-    'model.safetensors': serializeSafetensors(new Map(params), { format: 'pt', producer: 'pathwise' }),
+    'model.safetensors': serializeSafetensors(new Map(withInt8(params)), { format: 'pt', producer: 'pathwise' }),
     'config.json': JSON.stringify(saved.config, null, 2) + '\n',
     'tokenizer.json': saved.tokenizerJson,
   };

@@ -3,7 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, readSafetensors } from '../engine/index.js';
+import { Rng, setInt8 } from '../engine/index.js';
+import { readModelWeights } from './quantized_weights.js';
 import { LanguageModel, bertToPathwise, encoderConfigFromBert, type EncoderConfig } from '../nn/index.js';
 import { savedEncoderFields } from '../nn/encoder_config.js';
 import { sparseFfnFactory, upcycle, validateSparseConfig, type SparseConfig } from '../sparse/index.js';
@@ -90,7 +91,7 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
     });
   }
   const weightsFile = join(dir, 'model.safetensors');
-  const { tensors } = readSafetensors(weightsFile);
+  const { tensors, int8 } = readModelWeights(weightsFile);
 
   // The size check, before anything is allocated (weights_checks.ts): the LM head is built even
   // for a folder that lacks one (BERT's, an "encoder" folder's).
@@ -111,11 +112,16 @@ export function loadPretrained(dir: string, opts: { seed?: number } = {}): Pretr
       continue;
     }
     p.f32.set(checkedParameter(t, name, p.shape, weightsFile, `${cfgFile} implies`));
+    const form = int8.get(name);
+    if (form) setInt8(p, form);
   }
   const loadedTasks = tasks.map(({ spec, source }) => {
     const head = new TaskHead(headConfigFor(spec, config), rng);
-    for (const [name, p] of head.namedParameters(`heads.${spec.name}.`))
+    for (const [name, p] of head.namedParameters(`heads.${spec.name}.`)) {
       p.f32.set(checkedParameter(tensors.get(name), name, p.shape, weightsFile, `${cfgFile} implies`));
+      const form = int8.get(name);
+      if (form) setInt8(p, form);
+    }
     head.loadPrior(tensors, `heads.${spec.name}.`, (msg): never => {
       throw new ModelFolderError(`${weightsFile}: task "${spec.name}": ${msg}`, weightsFile);
     });

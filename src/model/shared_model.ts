@@ -9,7 +9,7 @@
 // The model's components are locked (finished tasks) in every model a server runs, so nothing
 // writes them.
 
-import { Tensor } from '../engine/index.js';
+import { Tensor, int8Of, type Int8Rows } from '../engine/index.js';
 import { Tokenizer } from '../data/tokenizer/index.js';
 import { withoutRandomInit } from '../nn/index.js';
 import { componentsConfig, componentsModel } from './folder.js';
@@ -27,6 +27,10 @@ export interface SharedModel {
    * 4-byte words; int32 for an integer buffer (else float32).
    */
   parameters: { name: string; shape: number[]; offset: number; int32?: true }[];
+  /** The int8 forms of a quantized model's parameters (engine/quantized.ts), in their own buffer. */
+  int8: { name: string; rows: number; cols: number; qOffset: number; scaleOffset: number }[];
+  /** Their values and scales: int8 bytes, then float32 scales (byte offsets above). */
+  int8Weights: SharedArrayBuffer;
 }
 
 /**
@@ -55,7 +59,23 @@ export function shareModel(m: TaskModel): SharedModel {
     parameters.push({ name, shape: [...b.shape], offset, ...(int ? { int32: true } : {}) });
     offset += b.size;
   }
-  return { config: componentsConfig(m), tokenizerJson: m.tokenizer.toJsonString(), weights, parameters };
+  // The int8 forms: each parameter's bytes, then its scales (4-byte aligned).
+  const forms = named.flatMap(([name, p]) => {
+    const f = int8Of(p);
+    return f ? [[name, f] as [string, Int8Rows]] : [];
+  });
+  const align = (n: number) => Math.ceil(n / 4) * 4;
+  const int8Weights = new SharedArrayBuffer(forms.reduce((n, [, f]) => n + align(f.q.length) + 4 * f.rows, 0));
+  const int8: SharedModel['int8'] = [];
+  let at = 0;
+  for (const [name, f] of forms) {
+    new Int8Array(int8Weights, at, f.q.length).set(f.q);
+    const scaleOffset = at + align(f.q.length);
+    new Float32Array(int8Weights, scaleOffset, f.rows).set(f.scale);
+    int8.push({ name, rows: f.rows, cols: f.cols, qOffset: at, scaleOffset });
+    at = scaleOffset + 4 * f.rows;
+  }
+  return { config: componentsConfig(m), tokenizerJson: m.tokenizer.toJsonString(), weights, parameters, int8, int8Weights };
 }
 
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -73,13 +93,25 @@ export function modelFromShared(s: SharedModel): TaskModel {
       file: `${where}'s config`,
       weightsFile: `${where}'s weights`,
       tokFile: `${where}'s tokenizer`,
-      tensors: () =>
-        new Map(
+      weights: () => ({
+        tensors: new Map(
           s.parameters.map((p) => [
             p.name,
             new Tensor(p.int32 ? new Int32Array(s.weights, p.offset * 4, numel(p.shape)) : new Float32Array(s.weights, p.offset * 4, numel(p.shape)), p.shape),
           ]),
         ),
+        int8: new Map(
+          s.int8.map((f) => [
+            f.name,
+            {
+              rows: f.rows,
+              cols: f.cols,
+              q: new Int8Array(s.int8Weights, f.qOffset, f.rows * f.cols),
+              scale: new Float32Array(s.int8Weights, f.scaleOffset, f.rows),
+            },
+          ]),
+        ),
+      }),
       tokenizer: () => Tokenizer.fromJson(s.tokenizerJson, `${where}'s tokenizer`),
       adopt: true,
     }),

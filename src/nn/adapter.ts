@@ -4,7 +4,7 @@
 // inserting one into a trained path leaves that path's function unchanged until it trains, and
 // a child that inserts adapters starts from its parent's quality instead of from noise.
 
-import { Tensor, add, gelu, type Rng } from '../engine/index.js';
+import { Tensor, add, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
 import { Linear } from './linear.js';
@@ -49,6 +49,6 @@ export class ResidualAdapter extends Module {
 
   /** x [..., D] -> [..., D]. */
   forward(x: Tensor): Tensor {
-    return add(x, this.up.forward(gelu(this.down.forward(this.norm.forward(x)))));
+    return add(x, this.up.forward(this.down.forwardActivated(this.norm.forward(x), 'gelu')));
   }
 }

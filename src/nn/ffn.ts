@@ -44,7 +44,7 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor, _route?: RouteContext): Tensor {
-    const h = dropout(activate(this.fc1.forward(x), this.cfg.activation), this.cfg.dropout, this.rng, this.training);
+    const h = dropout(this.fc1.forwardActivated(x, this.cfg.activation), this.cfg.dropout, this.rng, this.training);
     return dropout(this.fc2.forward(h), this.cfg.dropout, this.rng, this.training);
   }
 }

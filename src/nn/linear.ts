@@ -1,8 +1,12 @@
-import { Tensor, linear, type Rng } from '../engine/index.js';
+import { Tensor, gelu, geluTanh, int8Applies, linear, linearI8, relu, tanh, type FusedActivation, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { constant, truncNormal } from './init.js';
 
-/** y = x Wᵀ + b, W stored [out, in] (PyTorch / Hugging Face layout). */
+/**
+ * y = x Wᵀ + b, W stored [out, in] (PyTorch / Hugging Face layout). A quantized layer (its weight
+ * has an int8 form: engine/quantized.ts) runs the int8 GEMM in inference, from the crossover
+ * batch size up; otherwise, and always in training, the fp32 GEMM on the dequantized weights.
+ */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -19,6 +23,13 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    return int8Applies(x, this.weight) ? linearI8(x, this.weight, this.bias) : linear(x, this.weight, this.bias);
+  }
+
+  /** act(forward(x)), the activation fused into the int8 GEMM when that runs. */
+  forwardActivated(x: Tensor, act: FusedActivation): Tensor {
+    if (int8Applies(x, this.weight)) return linearI8(x, this.weight, this.bias, act);
+    const y = linear(x, this.weight, this.bias);
+    return act === 'gelu' ? gelu(y) : act === 'gelu_tanh' ? geluTanh(y) : act === 'relu' ? relu(y) : tanh(y);
   }
 }

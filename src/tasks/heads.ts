@@ -76,7 +76,7 @@ export class TaskHead extends Module {
       const { mask, inverseCount } = meanWeights(keep);
       summary = E.mul(E.sum(E.mul(hidden, mask), { axis: 1 }), inverseCount);
     } else summary = E.gatherRows(flat, clsRows(B, T));
-    const pooled = E.tanh(this.pooler!.forward(summary));
+    const pooled = this.pooler!.forwardActivated(summary, 'tanh');
     let logits = this.out.forward(E.dropout(pooled, this.cfg.dropout, this.rng, this.training));
     if (this.bag) {
       if (!bag) throw new Error('lexical head: the batch has no n-gram bags');

@@ -2,7 +2,8 @@
 // a run that can only fail at its last step (saving) should fail at its first.
 
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { InputError } from './errors.js';
 
 /**
@@ -24,4 +25,14 @@ function canWrite(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Throws an InputError when `out` is the folder `src` or inside it: a command that rewrites a
+ * folder into a new one (export, quantize) must not write over or into what it reads.
+ */
+export function checkOutsideOf(src: string, out: string, what: string, flag = '--out'): void {
+  const from = relative(realpathSync(src), resolve(out));
+  if (from === '' || (!from.startsWith('..') && !isAbsolute(from)))
+    throw new InputError(`${flag} ${out} is ${from === '' ? `the folder being ${what}` : `inside the folder being ${what}`}; give another folder`);
 }

@@ -3,6 +3,7 @@
 
 import { K } from '../backend.js';
 import { release } from '../storage.js';
+import { dropInt8 } from '../quantized.js';
 import type { Tensor } from '../tensor.js';
 
 export interface AdamWOptions {
@@ -50,6 +51,8 @@ export class AdamW {
     this.groups = groups.map((g) => ({ params: g.params, weightDecay: g.weightDecay ?? wd, lrScale: g.lrScale ?? 1 }));
     for (const p of this.parameters()) {
       if (!p.requiresGrad) throw new Error(`AdamW: parameter "${p.name}" does not require grad`);
+      // A parameter being trained leaves its int8 form behind (engine/quantized.ts): it would go stale.
+      dropInt8(p);
       this.m.set(p, new Float32Array(p.size));
       this.v.set(p, new Float32Array(p.size));
     }

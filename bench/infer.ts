@@ -1,0 +1,300 @@
+// Inference benchmark: tokens per second of a task's forward pass (encoder, pooler, output layer)
+// at batch 1 × 32 tokens and 32 × 128, for the quickstart model and a Switch model made from it:
+//   Pathwise fp32, Pathwise int8 (`pathwise quantize`), PyTorch fp32 on the same weights and
+//   PyTorch's quantize_dynamic (bench/torch_infer.py; Debian's PyTorch at its fastest threads).
+// Inputs are random token ids, every position a real token (no padding on either side). The
+// PyTorch model is first checked to compute Pathwise's logits. Then the quality check: every task
+// of the quickstart model scored on its test set in fp32 and int8 (max_task_drop, points), the
+// folders' sizes (size_ratio), and the crossover: the rows per batch from which int8 beats fp32.
+// Prints one JSON line last; writes docs/results/int8.md and docs/results/infer.json.
+//
+//   npm run bench:infer [-- --model runs/quickstart/model --task sent --experts 8 --seconds 3 --no-quality]
+
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_INT8_MIN_ROWS, Rng, Tensor, blas, inference, readSafetensors, serializeSafetensors, setInt8MinRows } from '../src/engine/index.js';
+import { TaskModel, loadModel, loadPretrained, saveModel } from '../src/model/index.js';
+import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.js';
+import { quantizeModel } from '../src/compress/index.js';
+import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
+import type { Batch } from '../src/tasks/encode.js';
+import { ROOT, flag, log, median, runTorch, torchMissing } from './common.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
+const TASK = arg('task', 'sent');
+const EXPERTS = flag('experts', 8);
+const SECONDS = flag('seconds', 3);
+const QUALITY = !args.includes('--no-quality');
+const SHAPES: [number, number][] = [
+  [1, 32],
+  [32, 128],
+];
+
+const tmp = mkdtempSync(join(tmpdir(), 'pw-bench-infer-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+/**
+ * The model's encoder with one plain head, `task`'s pooler and output layer (no n-gram bag, no
+ * prior: what the PyTorch reference computes), as an "encoder" folder.
+ */
+function plainFolder(src: string, task: string, out: string): void {
+  const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+  const spec = (cfg.tasks as { name: string; lexical?: unknown }[]).find((t) => t.name === task);
+  if (!spec) throw new Error(`${src} has no task "${task}"`);
+  delete spec.lexical;
+  cfg.tasks = [spec];
+  const { tensors, metadata } = readSafetensors(join(src, 'model.safetensors'));
+  const own = (n: string) => !n.startsWith('heads.') || n.startsWith(`heads.${task}.pooler.`) || n.startsWith(`heads.${task}.out.`);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2));
+  writeFileSync(join(out, 'model.safetensors'), serializeSafetensors(new Map([...tensors].filter(([n]) => own(n))), metadata));
+  writeFileSync(join(out, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
+}
+
+/** The plain model with every FFN upcycled to a Switch layer of `experts` experts (top-1, dropless), as a folder. */
+function switchFolder(plain: string, out: string): void {
+  const pre = loadPretrained(plain);
+  const sparse: SparseConfig = { switch: { ...DEFAULT_SWITCH, experts: EXPERTS, every: 1, jitter: 0, evalCapacityFactor: null }, skills: null };
+  const lm = upcycle(pre.model, sparse, new Rng(1));
+  const model = TaskModel.fromEncoder(lm.encoder, pre.tokenizer!, { sparse, rng: new Rng(2), maxLen: pre.config.maxPositions });
+  const t = pre.tasks[0];
+  model.addTask(t.spec, { source: t.source, head: t.head });
+  saveModel(out, model);
+}
+
+/** A batch of B random sequences of T real tokens (ids >= 5: past the special tokens). */
+function randomBatch(B: number, T: number, vocab: number, seed: number): Batch {
+  const rng = new Rng(seed);
+  const ids = Int32Array.from({ length: B * T }, () => 5 + Math.floor(rng.uniform() * (vocab - 5)));
+  return {
+    ids: new Tensor(ids, [B, T]),
+    typeIds: new Tensor(new Int32Array(B * T), [B, T]),
+    keep: new Tensor(new Float32Array(B * T).fill(1), [B, T]),
+    targets: null,
+    rows: null,
+    wordsScored: null,
+  };
+}
+
+/** Tokens per second of the task's logits on `batch`, and the median ms per batch. */
+function timeForward(model: TaskModel, task: string, batch: Batch, seconds = SECONDS): { tokensPerS: number; ms: number } {
+  const path = model.taskPath(task);
+  const run = () => inference(() => path.logits(batch));
+  for (let i = 0; i < 3; i++) run();
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000 || times.length < 5) {
+    const t = performance.now();
+    run();
+    times.push(performance.now() - t);
+  }
+  const total = times.reduce((a, b) => a + b, 0);
+  return { tokensPerS: (batch.ids.size * times.length) / (total / 1000), ms: median(times) };
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+}
+
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  blas.setThreads(2);
+  const plain = join(tmp, 'plain');
+  const sw = join(tmp, 'switch');
+  plainFolder(MODEL, TASK, plain);
+  switchFolder(plain, sw);
+  const torch = torchMissing();
+  const figures: Record<string, Record<string, Record<string, number>>> = {};
+  for (const [name, dir] of [
+    ['quickstart', plain],
+    ['switch', sw],
+  ] as const) {
+    const fp32 = loadModel(dir);
+    const int8 = loadModel(dir);
+    quantizeModel(int8);
+    const vocab = fp32.tokenizer.vocabSize;
+    // Parity first: PyTorch must compute this model's logits.
+    const check = randomBatch(2, 16, vocab, 7);
+    const mine = inference(() => fp32.taskPath(TASK).logits(check)).f32;
+    let ref: Record<string, Record<string, number>> = {};
+    if (torch === null) {
+      const idsFile = join(tmp, `${name}-ids.json`);
+      const outFile = join(tmp, `${name}-logits.json`);
+      writeFileSync(idsFile, JSON.stringify({ ids: Array.from({ length: 2 }, (_, b) => Array.from(check.ids.i32.subarray(b * 16, (b + 1) * 16))) }));
+      const r = runTorch('torch_infer.py', [
+        '--model',
+        dir,
+        '--task',
+        TASK,
+        '--shapes',
+        SHAPES.map(([b, t]) => `${b}x${t}`).join(','),
+        '--quantized',
+        '1',
+        '--pick-threads',
+        '--parity-ids',
+        idsFile,
+        '--parity-out',
+        outFile,
+      ]);
+      const theirs: number[] = JSON.parse(readFileSync(outFile, 'utf8')).fp32.flat();
+      const diff = Math.max(...theirs.map((v, i) => Math.abs(v - mine[i])));
+      log(`${name}: PyTorch's logits against Pathwise's: max |difference| ${diff.toExponential(2)}`);
+      if (!(diff < 1e-3)) throw new Error(`${name}: PyTorch computes another function (max logit difference ${diff})`);
+      ref = r.shapes;
+    } else log(`no PyTorch reference: ${torch}`);
+    figures[name] = {};
+    for (const [B, T] of SHAPES) {
+      const batch = randomBatch(B, T, vocab, B * 1000 + T);
+      const f = timeForward(fp32, TASK, batch);
+      const q = timeForward(int8, TASK, batch);
+      const key = `${B}x${T}`;
+      const t = ref[key] ?? {};
+      figures[name][key] = {
+        pathwise_fp32_tokens_per_s: round(f.tokensPerS, 0),
+        pathwise_int8_tokens_per_s: round(q.tokensPerS, 0),
+        torch_fp32_tokens_per_s: round(t.fp32_tokens_per_s ?? NaN, 0),
+        torch_int8_tokens_per_s: round(t.int8_tokens_per_s ?? NaN, 0),
+        pathwise_fp32_ms: round(f.ms),
+        pathwise_int8_ms: round(q.ms),
+      };
+      log(`${name} ${key}: ${JSON.stringify(figures[name][key])}`);
+    }
+  }
+
+  // The crossover: rows per batch (B sequences of 32 tokens) from which int8 beats fp32.
+  const crossover: { rows: number; fp32_tokens_per_s: number; int8_tokens_per_s: number }[] = [];
+  {
+    const fp32 = loadModel(plain);
+    const int8 = loadModel(plain);
+    quantizeModel(int8);
+    const prev = setInt8MinRows(1);
+    for (const [B, T] of [
+      [1, 1],
+      [1, 4],
+      [1, 8],
+      [1, 16],
+      [1, 32],
+      [4, 32],
+      [32, 32],
+    ]) {
+      const batch = randomBatch(B, T, fp32.tokenizer.vocabSize, 99);
+      const f = timeForward(fp32, TASK, batch, 1);
+      const q = timeForward(int8, TASK, batch, 1);
+      crossover.push({ rows: B * T, fp32_tokens_per_s: round(f.tokensPerS, 0), int8_tokens_per_s: round(q.tokensPerS, 0) });
+      log(`crossover ${B}x${T}: fp32 ${f.tokensPerS.toFixed(0)} tokens/s, int8 ${q.tokensPerS.toFixed(0)}`);
+    }
+    setInt8MinRows(prev);
+  }
+  const firstWin = crossover.find((_c, i) => crossover.slice(i).every((d) => d.int8_tokens_per_s > d.fp32_tokens_per_s));
+
+  // Quality and size: every task of the full model (bags and priors included) on its test set.
+  const quality: Record<string, { fp32: number; int8: number; metric: string }> = {};
+  let sizes = { fp32_bytes: NaN, int8_bytes: NaN };
+  if (QUALITY) {
+    const fp32 = loadModel(MODEL);
+    const int8 = loadModel(MODEL);
+    quantizeModel(int8);
+    const out = join(tmp, 'int8-full');
+    saveModel(out, int8);
+    sizes = { fp32_bytes: folderBytes(MODEL), int8_bytes: folderBytes(out) };
+    for (const [task, t] of fp32.tasks) {
+      if (!t.source || !('builtin' in t.source)) continue;
+      const test = loadBuiltinTask(t.source.builtin).test;
+      const a = await fp32.evaluate(task, test);
+      const b = await int8.evaluate(task, test);
+      quality[task] = { fp32: round(a.score * 100, 2), int8: round(b.score * 100, 2), metric: a.metric };
+      log(`${task}: ${a.metric} fp32 ${(a.score * 100).toFixed(2)}, int8 ${(b.score * 100).toFixed(2)}`);
+    }
+  }
+  const drops = Object.values(quality).map((q) => q.fp32 - q.int8);
+  const at = (m: string) => figures[m]['32x128'];
+  const ratios = (m: string) => ({
+    fp32_vs_torch: round(at(m).pathwise_fp32_tokens_per_s / at(m).torch_fp32_tokens_per_s),
+    int8_vs_fp32: round(at(m).pathwise_int8_tokens_per_s / at(m).pathwise_fp32_tokens_per_s),
+    int8_vs_torch_int8: round(at(m).pathwise_int8_tokens_per_s / at(m).torch_int8_tokens_per_s),
+  });
+  const result = {
+    ...ratios('quickstart'),
+    max_task_drop: drops.length ? round(Math.max(...drops), 2) : null,
+    size_ratio: round(sizes.fp32_bytes / sizes.int8_bytes),
+    crossover_rows: firstWin?.rows ?? null,
+    switch: ratios('switch'),
+    figures,
+    quality,
+    sizes,
+    crossover,
+    threads: blas.threads(),
+    int8_min_rows: DEFAULT_INT8_MIN_ROWS,
+  };
+  if (QUALITY) writeReport(result);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the result object assembled above
+function writeReport(r: Record<string, any>): void {
+  const dir = join(ROOT, 'docs', 'results');
+  writeFileSync(join(dir, 'infer.json'), `${JSON.stringify(r, null, 2)}\n`);
+  const rows = Object.entries(r.quality as Record<string, { fp32: number; int8: number; metric: string }>)
+    .map(([t, q]) => `| ${t} | ${q.metric} | ${q.fp32.toFixed(2)} | ${q.int8.toFixed(2)} | ${(q.int8 - q.fp32).toFixed(2)} |`)
+    .join('\n');
+  const speed = Object.entries(r.figures as Record<string, Record<string, Record<string, number>>>)
+    .flatMap(([m, shapes]) =>
+      Object.entries(shapes).map(
+        ([s, f]) =>
+          `| ${m} | ${s} | ${f.pathwise_fp32_tokens_per_s} | ${f.pathwise_int8_tokens_per_s} | ${f.torch_fp32_tokens_per_s} | ${f.torch_int8_tokens_per_s} |`,
+      ),
+    )
+    .join('\n');
+  const cross = (r.crossover as { rows: number; fp32_tokens_per_s: number; int8_tokens_per_s: number }[])
+    .map((c) => `| ${c.rows} | ${c.fp32_tokens_per_s} | ${c.int8_tokens_per_s} |`)
+    .join('\n');
+  const md = `# int8 inference (\`npm run bench:infer\`)
+
+Written by bench/infer.ts; the figures are that run's (${r.threads} threads). Model: the quickstart's
+(\`${MODEL.replace(ROOT + '/', '')}\`), quantized by \`pathwise quantize\` (int8 weights with one scale per row,
+activations per row at run time).
+
+## Test scores, fp32 and int8 (every task, its built-in test set)
+
+| task | metric | fp32 | int8 | int8 - fp32 |
+|---|---|---|---|---|
+${rows}
+
+Largest drop: ${r.max_task_drop} points.
+
+## Folder sizes
+
+fp32 folder ${(r.sizes.fp32_bytes / 1e6).toFixed(1)} MB, int8 folder ${(r.sizes.int8_bytes / 1e6).toFixed(1)} MB: ${r.size_ratio}× smaller.
+
+## Speed (tokens/s; one task's forward: encoder, pooler, output layer)
+
+| model | batch × tokens | Pathwise fp32 | Pathwise int8 | PyTorch fp32 | PyTorch int8 (quantize_dynamic) |
+|---|---|---|---|---|---|
+${speed}
+
+At 32 × 128: fp32 / PyTorch fp32 = ${r.fp32_vs_torch}, int8 / fp32 = ${r.int8_vs_fp32}, int8 / PyTorch int8 = ${r.int8_vs_torch_int8}.
+
+## Crossover
+
+Rows (tokens) per call; int8 runs from ${r.int8_min_rows} row(s) up (engine/ops/linear_int8.ts).
+
+| rows | fp32 tokens/s | int8 tokens/s |
+|---|---|---|
+${cross}
+
+First batch size from which int8 is faster at every larger size measured: ${r.crossover_rows ?? 'none'} rows.
+`;
+  writeFileSync(join(dir, 'int8.md'), md);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

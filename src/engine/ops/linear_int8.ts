@@ -1,0 +1,60 @@
+// The int8 linear layer: y = act(x Wᵀ + b) with W's int8 form (engine/quantized.ts) and x
+// quantized per row at run time, int8 × int8 products accumulated exactly in int32
+// (kernels.ts: quantizeRowsI8, linearI8). Inference only: it records nothing for backward.
+
+import { K } from '../backend.js';
+import { isGradEnabled } from '../autograd.js';
+import { UnaryOp } from '../kernels.js';
+import { KBLOCK_I8 } from '../int8.js';
+import { packedInt8 } from '../quantized.js';
+import { emptyF32 } from '../storage.js';
+import { Tensor, shapeStr } from '../tensor.js';
+
+/**
+ * Rows (tokens) per call below which a quantized linear layer runs in fp32 on its dequantized
+ * weights, because there quantizing the activations costs more than the int8 GEMM saves. The
+ * default is the crossover bench/infer.ts measured (docs/results/int8.md); setInt8MinRows changes
+ * it (the benchmark measures both sides of it).
+ */
+export const DEFAULT_INT8_MIN_ROWS = 1;
+let minRows = DEFAULT_INT8_MIN_ROWS;
+
+/** Sets the crossover (rows per call from which int8 runs); returns the previous value. */
+export function setInt8MinRows(rows: number): number {
+  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`setInt8MinRows: rows must be an integer >= 1, got ${rows}`);
+  const prev = minRows;
+  minRows = rows;
+  return prev;
+}
+
+/** Whether linearI8 would run for x through w: w has an int8 form, no gradient is wanted, enough rows. */
+export function int8Applies(x: Tensor, w: Tensor): boolean {
+  return !isGradEnabled() && x.rows >= minRows && packedInt8(w) !== undefined;
+}
+
+/** An activation the int8 GEMM's epilogue can apply (nn's names). */
+export type FusedActivation = 'gelu' | 'gelu_tanh' | 'relu' | 'tanh';
+
+const ACT: Record<FusedActivation, UnaryOp> = { gelu: UnaryOp.Gelu, gelu_tanh: UnaryOp.GeluTanh, relu: UnaryOp.Relu, tanh: UnaryOp.Tanh };
+
+/**
+ * x [..., in] through a quantized weight w [out, in] (its int8 form must exist) and bias b [out]:
+ * [..., out], then `act` if given (fused into the GEMM's epilogue).
+ */
+export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: FusedActivation | null = null): Tensor {
+  if (isGradEnabled() && (x.requiresGrad || w.requiresGrad || b?.requiresGrad))
+    throw new Error('linearI8: the int8 linear layer is for inference (it has no backward); run it under noGrad() or inference()');
+  const p = packedInt8(w);
+  if (!p) throw new Error(`linearI8: weight ${w.name || shapeStr(w.shape)} has no int8 form (quantize it first)`);
+  const { rows: O, cols: I } = p.form;
+  if (x.cols !== I) throw new RangeError(`linearI8: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
+  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearI8: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  const R = x.rows;
+  const Kp = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
+  const qx = new Int8Array(R * Kp);
+  const sx = new Float32Array(R);
+  K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp);
+  const Y = emptyF32(R * O);
+  K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACT[act]);
+  return new Tensor(Y, [...x.shape.slice(0, -1), O]);
+}
