@@ -13,7 +13,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_INT8_MIN_ROWS, Rng, Tensor, blas, inference, readSafetensors, serializeSafetensors, setInt8MinRows } from '../src/engine/index.js';
+import { DEFAULT_INT8_MIN_ROWS, Rng, int8, Tensor, blas, inference, readSafetensors, serializeSafetensors, setInt8MinRows } from '../src/engine/index.js';
 import { TaskModel, loadModel, loadPretrained, saveModel } from '../src/model/index.js';
 import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.js';
 import { quantizeModel } from '../src/compress/index.js';
@@ -232,6 +232,7 @@ async function main(): Promise<void> {
     crossover,
     threads: blas.threads(),
     int8_min_rows: DEFAULT_INT8_MIN_ROWS,
+    int8_isa: int8.isa(),
   };
   if (QUALITY) writeReport(result);
   process.stdout.write(`${JSON.stringify(result)}\n`);

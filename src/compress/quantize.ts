@@ -5,12 +5,15 @@
 // adapters and heads; the stacked expert weights of Switch layers; embedding tables and n-gram
 // bags) except the Switch router, whose argmax decides each token's route: a flipped route costs
 // more than the router's few bytes save. Biases (the experts' stacked ones too) and LayerNorm
-// stay float32, as in PyTorch's quantize_dynamic.
+// stay float32, as in PyTorch's quantize_dynamic. One scale per output channel: per row of a
+// linear weight, per column of an embedding table (engine/quantized.ts). A head's Naive Bayes
+// prior is counts, not weights, and is kept as it is.
 // Quantizing changes every weight it touches, including those of finished tasks: a quantized
 // folder is a new model to score (docs/results/int8.md), not a path system grown in place.
 
 import { quantizeParameter } from '../engine/index.js';
 import type { TaskModel } from '../model/index.js';
+import { Embeddings, NgramBag } from '../nn/index.js';
 import { Experts, Router } from '../sparse/index.js';
 
 export interface QuantizeReport {
@@ -30,6 +33,10 @@ export function quantizeModel(m: TaskModel): QuantizeReport {
     ...modules.filter((x): x is Router => x instanceof Router).map((r) => r.weight),
     ...modules.filter((x): x is Experts => x instanceof Experts).flatMap((e) => [e.b1, e.b2]),
   ]);
+  const tables = new Set([
+    ...modules.filter((x): x is Embeddings => x instanceof Embeddings).flatMap((e) => [e.word, e.position, e.type]),
+    ...modules.filter((x): x is NgramBag => x instanceof NgramBag).map((b) => b.table),
+  ]);
   const report: QuantizeReport = { quantized: [], int8Values: 0, floatValues: 0 };
   for (const [name, p] of m.namedParameters()) {
     if (p.ndim < 2 || keep.has(p)) {
@@ -37,7 +44,7 @@ export function quantizeModel(m: TaskModel): QuantizeReport {
       continue;
     }
     if (!p.name) p.name = name;
-    quantizeParameter(p);
+    quantizeParameter(p, tables.has(p) ? 'column' : 'row');
     report.quantized.push(name);
     report.int8Values += p.size;
   }

@@ -24,5 +24,5 @@ export * from './optim/clip.js';
 export * from './optim/schedule.js';
 export * from './safetensors.js';
 export * from './ops/linear_int8.js';
-export { quantizeParameter, setInt8, int8Of, dropInt8, type Int8Rows } from './quantized.js';
+export { quantizeParameter, setInt8, int8Of, dropInt8, dequantizeForm, type Int8Rows } from './quantized.js';
 export { dequantizeI8, quantizeWeightsI8 } from './int8.js';

@@ -1,9 +1,11 @@
 // The int8 form of a parameter: what a quantized model folder stores for it, and what the int8
 // inference path multiplies with.
 //
-// A quantized parameter (a weight matrix [rows, cols]: a linear layer's [out, in], an embedding
-// table's [entries, dim]) is int8 with one float32 scale per row, symmetric (engine/int8.ts has
-// the arithmetic). The parameter tensor itself keeps float32 values, the dequantized ones
+// A quantized parameter is int8 with one float32 scale per output channel, symmetric
+// (engine/int8.ts has the arithmetic): per row for a linear layer's weight [out, in] (stacked
+// experts [E, F, D] are E·F rows), per column for an embedding table [entries, dim], whose
+// output channels are its columns (a lookup is a one-hot product; and a row of a 16-wide n-gram
+// bag would pay a 4-byte scale for 16 bytes). The parameter tensor itself keeps float32 values, the dequantized ones
 // (q · scale): every op that reads it (the fp32 path below the int8 crossover, a gather from an
 // embedding table, an export) computes with exactly the weights the folder holds, so a model's
 // fp32 and int8 paths differ only by the activations' rounding.
@@ -16,12 +18,29 @@ import { type Tensor, shapeStr } from './tensor.js';
 import { dequantizeI8, packI8, quantizeWeightsI8 } from './int8.js';
 
 export interface Int8Rows {
+  /** The parameter as a matrix: every axis but the last is rows. */
   readonly rows: number;
   readonly cols: number;
+  /** Which channels have a scale each: rows (linear layers) or columns (embedding tables). */
+  readonly axis: 'row' | 'column';
   /** [rows, cols] row-major, values in [-127, 127]. */
   readonly q: Int8Array;
-  /** [rows], >= 0; the row's values are q · scale. */
+  /** [rows] or [cols], each >= 0: a value is q · its row's or column's scale. */
   readonly scale: Float32Array;
+}
+
+/** The float32 values an int8 form stands for (fround(q · scale), engine/int8.ts). */
+export function dequantizeForm(f: Omit<Int8Rows, 'scale' | 'q'> & { q: Int8Array; scale: Float32Array }): Float32Array {
+  if (f.axis === 'row') return dequantizeI8(f.q, f.scale, f.rows, f.cols);
+  const w = new Float32Array(f.rows * f.cols);
+  for (let r = 0; r < f.rows; r++) for (let c = 0; c < f.cols; c++) w[r * f.cols + c] = f.q[r * f.cols + c] * f.scale[c];
+  return w;
+}
+
+function transposed<T extends Int8Array | Float32Array>(a: T, rows: number, cols: number): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
 }
 
 interface Entry extends Int8Rows {
@@ -41,19 +60,26 @@ function checkMatrix(p: Tensor, what: string): [number, number] {
 }
 
 /**
- * Quantizes a parameter per row, makes its values the dequantized ones and records its int8
- * form. Throws (naming the parameter and row) on a value that is not finite.
+ * Quantizes a parameter per row (or per column), makes its values the dequantized ones and
+ * records its int8 form. Throws (naming the parameter and row or column) on a value that is not
+ * finite.
  */
-export function quantizeParameter(p: Tensor): Int8Rows {
+export function quantizeParameter(p: Tensor, axis: 'row' | 'column' = 'row'): Int8Rows {
   const [rows, cols] = checkMatrix(p, 'quantizeParameter');
-  let qs: { q: Int8Array; scale: Float32Array };
+  let form: Int8Rows;
   try {
-    qs = quantizeWeightsI8(p.f32, rows, cols);
+    if (axis === 'row') form = { rows, cols, axis, ...quantizeWeightsI8(p.f32, rows, cols) };
+    else {
+      // A column's scale is the row's of the transpose (the same arithmetic).
+      const t = quantizeWeightsI8(transposed(p.f32, rows, cols), cols, rows);
+      form = { rows, cols, axis, q: transposed(t.q, cols, rows), scale: t.scale };
+    }
   } catch (e) {
-    throw new RangeError(`${p.name || `parameter ${shapeStr(p.shape)}`}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    throw new RangeError(`${p.name || `parameter ${shapeStr(p.shape)}`}: ${axis === 'column' ? msg.replace('row', 'column') : msg}`);
   }
-  p.f32.set(dequantizeI8(qs.q, qs.scale, rows, cols));
-  return setInt8(p, { rows, cols, q: qs.q, scale: qs.scale });
+  p.f32.set(dequantizeForm(form));
+  return setInt8(p, form);
 }
 
 /**
@@ -63,9 +89,9 @@ export function quantizeParameter(p: Tensor): Int8Rows {
  */
 export function setInt8(p: Tensor, form: Int8Rows): Int8Rows {
   const [rows, cols] = checkMatrix(p, 'setInt8');
-  if (form.rows !== rows || form.cols !== cols || form.q.length !== rows * cols || form.scale.length !== rows)
+  if (form.rows !== rows || form.cols !== cols || form.q.length !== rows * cols || form.scale.length !== (form.axis === 'row' ? rows : cols))
     throw new RangeError(`setInt8: an int8 form of [${form.rows}, ${form.cols}] for a parameter of ${shapeStr(p.shape)}${p.name ? ` (${p.name})` : ''}`);
-  const entry: Entry = { rows, cols, q: form.q, scale: form.scale };
+  const entry: Entry = { rows, cols, axis: form.axis, q: form.q, scale: form.scale };
   forms.set(p, entry);
   return entry;
 }
@@ -80,10 +106,10 @@ export function dropInt8(p: Tensor): void {
   forms.delete(p);
 }
 
-/** @internal p's packed weights for linearI8 (made once), or undefined when p is not quantized. */
+/** @internal p's packed weights for linearI8 (made once), or undefined when p has no int8 form per row. */
 export function packedInt8(p: Tensor): { form: Int8Rows; packed: Int8Array } | undefined {
   const e = forms.get(p);
-  if (!e) return undefined;
+  if (e?.axis !== 'row') return undefined;
   e.packed ??= packI8(e.q, e.rows, e.cols);
   return { form: e, packed: e.packed };
 }

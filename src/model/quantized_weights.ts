@@ -1,13 +1,15 @@
 // A quantized folder's weights (`pathwise quantize`): every quantized parameter is stored as
 //   <name>        I8, the parameter's shape, values in [-127, 127]
-//   <name>_scale  F32, one scale per row (every axis but the last: [out] for a linear layer's
-//                 [out, in] weight, [entries] for an embedding table, [E·F] for stacked experts)
-// and means q · scale, row by row. Every other tensor is stored as in any folder. A reader sees
-// the dequantized float32 values under <name> (so every loader's checks of names, shapes and
-// finiteness apply unchanged) and, beside them, the int8 forms the loader hands to the parameters
-// (engine/quantized.ts) for the int8 GEMM.
+//   <name>_scale  F32, the same rank, one scale per output channel, broadcast as numpy does:
+//                 [..., 1] per row (a linear layer's [out, in] weight: [out, 1]; stacked experts
+//                 [E, F, D]: [E, F, 1]) or [1, ..., cols] per column (an embedding table
+//                 [entries, dim]: [1, dim])
+// and means q · scale. Every other tensor is stored as in any folder. A reader sees the
+// dequantized float32 values under <name> (so every loader's checks of names, shapes and
+// finiteness apply unchanged) and, beside them, the int8 forms the loader hands to the
+// parameters (engine/quantized.ts) for the int8 GEMM.
 
-import { Tensor, dequantizeI8, int8Of, readSafetensors, type Int8Rows, type Int8Tensor } from '../engine/index.js';
+import { Tensor, dequantizeForm, int8Of, readSafetensors, type Int8Rows, type Int8Tensor } from '../engine/index.js';
 import { ModelFolderError } from './folder_config.js';
 
 export const SCALE_SUFFIX = '_scale';
@@ -47,13 +49,18 @@ export function dequantizeWeights(tensors: Map<string, Tensor>, dtypes: Map<stri
     if (t.ndim < 2) fail(`int8 tensor "${name}" has shape [${t.shape.join(', ')}]; a quantized parameter has 2 or more axes`);
     const rows = t.rows;
     const cols = t.cols;
-    if (dtypes.get(name + SCALE_SUFFIX) !== 'F32' || scaleT!.ndim !== 1 || scaleT!.size !== rows)
+    const s = scaleT!;
+    const lead = t.shape.slice(0, -1);
+    const perRow = s.ndim === t.ndim && s.shape.slice(0, -1).every((d, i) => d === lead[i]) && s.cols === 1;
+    const perColumn = s.ndim === t.ndim && s.shape.slice(0, -1).every((d) => d === 1) && s.cols === cols;
+    if (dtypes.get(name + SCALE_SUFFIX) !== 'F32' || !(perRow || perColumn))
       fail(
-        `scale "${name}${SCALE_SUFFIX}" must be F32 of shape [${rows}] (one per row of "${name}"), got ${dtypes.get(name + SCALE_SUFFIX)} [${scaleT!.shape.join(', ')}]`,
+        `scale "${name}${SCALE_SUFFIX}" must be F32 of shape [${[...lead, 1].join(', ')}] (per row) or [${[...lead.map(() => 1), cols].join(', ')}] (per column) for "${name}" [${t.shape.join(', ')}], got ${dtypes.get(name + SCALE_SUFFIX)} [${s.shape.join(', ')}]`,
       );
-    const scale = new Float32Array(scaleT!.f32);
-    for (let r = 0; r < rows; r++)
-      if (!(scale[r] >= 0 && scale[r] < Infinity)) fail(`scale "${name}${SCALE_SUFFIX}" row ${r} is ${scale[r]}; scales are finite and >= 0`);
+    const axis = perRow ? 'row' : 'column';
+    const scale = new Float32Array(s.f32);
+    for (let r = 0; r < scale.length; r++)
+      if (!(scale[r] >= 0 && scale[r] < Infinity)) fail(`scale "${name}${SCALE_SUFFIX}" ${axis} ${r} is ${scale[r]}; scales are finite and >= 0`);
     const v = t.i32;
     const q = new Int8Array(v.length);
     for (let i = 0; i < v.length; i++) {
@@ -61,8 +68,9 @@ export function dequantizeWeights(tensors: Map<string, Tensor>, dtypes: Map<stri
       if (v[i] < -127) fail(`int8 tensor "${name}" holds -128 at row ${Math.floor(i / cols)}, column ${i % cols}; quantized values are in [-127, 127]`);
       q[i] = v[i];
     }
-    out.set(name, new Tensor(dequantizeI8(q, scale, rows, cols), t.shape));
-    int8.set(name, { rows, cols, q, scale });
+    const form: Int8Rows = { rows, cols, axis, q, scale };
+    out.set(name, new Tensor(dequantizeForm(form), t.shape));
+    int8.set(name, form);
   }
   return { tensors: out, int8 };
 }
@@ -76,7 +84,10 @@ export function withInt8(named: Iterable<[string, Tensor]>): [string, Tensor | I
   for (const [name, t] of named) {
     const f = int8Of(t);
     if (!f) out.push([name, t]);
-    else out.push([name, { dtype: 'int8', data: f.q, shape: t.shape }], [name + SCALE_SUFFIX, new Tensor(f.scale, [f.rows])]);
+    else {
+      const scaleShape = f.axis === 'row' ? [...t.shape.slice(0, -1), 1] : [...t.shape.slice(0, -1).map(() => 1), f.cols];
+      out.push([name, { dtype: 'int8', data: f.q, shape: t.shape }], [name + SCALE_SUFFIX, new Tensor(f.scale, scaleShape)]);
+    }
   }
   return out;
 }

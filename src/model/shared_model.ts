@@ -28,7 +28,7 @@ export interface SharedModel {
    */
   parameters: { name: string; shape: number[]; offset: number; int32?: true }[];
   /** The int8 forms of a quantized model's parameters (engine/quantized.ts), in their own buffer. */
-  int8: { name: string; rows: number; cols: number; qOffset: number; scaleOffset: number }[];
+  int8: { name: string; rows: number; cols: number; axis: 'row' | 'column'; qOffset: number; scaleOffset: number }[];
   /** Their values and scales: int8 bytes, then float32 scales (byte offsets above). */
   int8Weights: SharedArrayBuffer;
 }
@@ -65,15 +65,15 @@ export function shareModel(m: TaskModel): SharedModel {
     return f ? [[name, f] as [string, Int8Rows]] : [];
   });
   const align = (n: number) => Math.ceil(n / 4) * 4;
-  const int8Weights = new SharedArrayBuffer(forms.reduce((n, [, f]) => n + align(f.q.length) + 4 * f.rows, 0));
+  const int8Weights = new SharedArrayBuffer(forms.reduce((n, [, f]) => n + align(f.q.length) + 4 * f.scale.length, 0));
   const int8: SharedModel['int8'] = [];
   let at = 0;
   for (const [name, f] of forms) {
     new Int8Array(int8Weights, at, f.q.length).set(f.q);
     const scaleOffset = at + align(f.q.length);
-    new Float32Array(int8Weights, scaleOffset, f.rows).set(f.scale);
-    int8.push({ name, rows: f.rows, cols: f.cols, qOffset: at, scaleOffset });
-    at = scaleOffset + 4 * f.rows;
+    new Float32Array(int8Weights, scaleOffset, f.scale.length).set(f.scale);
+    int8.push({ name, rows: f.rows, cols: f.cols, axis: f.axis, qOffset: at, scaleOffset });
+    at = scaleOffset + 4 * f.scale.length;
   }
   return { config: componentsConfig(m), tokenizerJson: m.tokenizer.toJsonString(), weights, parameters, int8, int8Weights };
 }
@@ -106,8 +106,9 @@ export function modelFromShared(s: SharedModel): TaskModel {
             {
               rows: f.rows,
               cols: f.cols,
+              axis: f.axis,
               q: new Int8Array(s.int8Weights, f.qOffset, f.rows * f.cols),
-              scale: new Float32Array(s.int8Weights, f.scaleOffset, f.rows),
+              scale: new Float32Array(s.int8Weights, f.scaleOffset, f.axis === 'row' ? f.rows : f.cols),
             },
           ]),
         ),

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +157,23 @@ describe('numeric references from before the one-model rewrite', () => {
         const [name, , score] = l.split(/\s+/);
         assert.equal(report.test[name].score.toFixed(4), score, `${name}'s score in scores.json`);
         assert.equal(report.floors[name].beaten, !l.endsWith('NOT beaten'), `${name} beaten`);
+      }
+
+      // The same model in int8 (pathwise quantize): a folder over 3x smaller that eval scores
+      // within a point of fp32 on every task's real test set.
+      const q = cli('quantize', join(work, 'model'), '--out', join(work, 'int8'));
+      assert.equal(q.status, 0, q.stderr);
+      const bytes = (d: string) => readdirSync(d).reduce((n, f) => n + statSync(join(d, f)).size, 0);
+      const ratio = bytes(join(work, 'model')) / bytes(join(work, 'int8'));
+      assert.ok(ratio > 3, `int8 folder ${ratio.toFixed(2)}x smaller`);
+      const e = cli('eval', join(work, 'int8'));
+      assert.equal(e.status, 0, e.stderr);
+      const got = scores(e.stdout);
+      assert.equal(got.length, 6);
+      for (const l of got) {
+        const [name, , score] = l.split(/\s+/);
+        const drop = (report.test[name].score - Number(score)) * 100;
+        assert.ok(Math.abs(drop) <= 1, `${name}: fp32 ${report.test[name].score.toFixed(4)}, int8 ${score}`);
       }
     } finally {
       rmSync(work, { recursive: true, force: true });

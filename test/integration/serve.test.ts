@@ -17,7 +17,7 @@ import { backendName } from '../../src/engine/index.js';
 import { describePath, loadModel, pathComponents, type MixedRequest, type TaskModel } from '../../src/model/index.js';
 import { buildServer, folderVersion, type ServeConfig } from '../../src/serve/index.js';
 import { assertDeepClose } from '../helpers.js';
-import { CLI, WORDS, makeFolders, type Folders } from '../cli_folders.js';
+import { CLI, WORDS, cliSync, makeFolders, type Folders } from '../cli_folders.js';
 import { call, expected, untilMetrics } from '../serve_helpers.js';
 
 let root: string;
@@ -154,6 +154,25 @@ describe('pathwise serve: routes', () => {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       const want = await expected(model, bodies[b]);
       assertDeepClose(r.json, { predictions: bodies[b].map((q, i) => ({ task: q.task, prediction: want[i] })) }, tol, `body ${b}`);
+    }
+  });
+
+  it('a quantized folder (pathwise quantize) is served like any other: its answers are its own predict', async () => {
+    cliSync(root, 'quantize', folders.grown, '--out', join(root, 'int8'));
+    const q = loadModel(join(root, 'int8'));
+    const { app: qapp, base: qbase } = await start({}, undefined, q);
+    try {
+      const tasks = [...q.tasks.keys()];
+      const reqs = Array.from({ length: 9 }, (_, i): MixedRequest => ({ task: tasks[i % tasks.length], input: text(i, 2 + i) }));
+      const r = await call(qbase, 'POST', '/v1/predict', { requests: reqs });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const want = await expected(q, reqs);
+      assertDeepClose(r.json, { predictions: reqs.map((x, i) => ({ task: x.task, prediction: want[i] })) }, tol, 'int8 answers');
+      // And they are the int8 model's, not the fp32 one's: some score differs.
+      const fp32 = await expected(model, reqs);
+      assert.notDeepEqual(want, fp32);
+    } finally {
+      await qapp.close();
     }
   });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, Tensor, dequantizeI8, dropInt8, int8Of, readSafetensors, serializeSafetensors, type Int8Tensor } from '../../src/engine/index.js';
+import { AdamW, Tensor, dequantizeForm, dropInt8, int8Of, readSafetensors, serializeSafetensors, type Int8Tensor } from '../../src/engine/index.js';
 import { loadModel, modelFromShared, saveModel, shareModel, type Prediction } from '../../src/model/index.js';
 import { quantizeModel } from '../../src/compress/index.js';
 import { Experts, Router } from '../../src/sparse/index.js';
@@ -47,14 +47,20 @@ describeEachBackend('int8 quantization', () => {
           continue;
         }
         assert.ok(form, `${n} has an int8 form`);
-        assert.deepEqual(p.f32, dequantizeI8(form.q, form.scale, form.rows, form.cols), `${n} holds the dequantized values`);
-        // Per row, the largest magnitude maps to ±127 and the rounding error is at most half a step.
+        assert.deepEqual(p.f32, dequantizeForm(form), `${n} holds the dequantized values`);
+        // Embedding tables have a scale per column (output channel), the rest per row.
+        const table = /\.(word|position|type)\.weight$|\.bag\.table$/.test(n);
+        assert.equal(form.axis, table ? 'column' : 'row', n);
+        // Per channel, the largest magnitude maps to ±127 and the rounding error is at most half a step.
         const v = values.get(n)!;
-        for (let r = 0; r < form.rows; r++) {
+        const channels = form.axis === 'row' ? form.rows : form.cols;
+        const at = (ch: number, j: number) => (form.axis === 'row' ? ch * form.cols + j : j * form.cols + ch);
+        const len = form.axis === 'row' ? form.cols : form.rows;
+        for (let ch = 0; ch < channels; ch++) {
           let big = 0;
-          for (let c = 0; c < form.cols; c++) big = Math.max(big, Math.abs(form.q[r * form.cols + c]));
-          assert.ok(big === 127 || form.scale[r] === 0, `${n} row ${r} uses the full range`);
-          for (let c = 0; c < form.cols; c++) assert.ok(Math.abs(p.f32[r * form.cols + c] - v[r * form.cols + c]) <= form.scale[r] * 0.5 + 1e-7);
+          for (let j = 0; j < len; j++) big = Math.max(big, Math.abs(form.q[at(ch, j)]));
+          assert.ok(big === 127 || form.scale[ch] === 0, `${n} ${form.axis} ${ch} uses the full range`);
+          for (let j = 0; j < len; j++) assert.ok(Math.abs(p.f32[at(ch, j)] - v[at(ch, j)]) <= form.scale[ch] * 0.5 + 1e-7);
         }
       }
       assert.equal(report.quantized.length, q.namedParameters().filter(([, p]) => p.ndim >= 2 && !routers.has(p)).length);
@@ -135,14 +141,14 @@ describe('a quantized folder that is damaged', () => {
   });
   it('refuses a scale of the wrong shape, a negative or NaN scale', () => {
     fails(
-      damaged((t) => t.set(`${w}_scale`, new Tensor(new Float32Array(3), [3]))),
-      /must be F32 of shape \[48\]/,
+      damaged((t) => t.set(`${w}_scale`, new Tensor(new Float32Array(48), [48]))),
+      /must be F32 of shape \[48, 1\] \(per row\) or \[1, 16\] \(per column\)/,
     );
     fails(
       damaged((t) => {
         const s = (t.get(`${w}_scale`) as Tensor).f32.slice();
         s[5] = Number.NaN;
-        t.set(`${w}_scale`, new Tensor(s, [s.length]));
+        t.set(`${w}_scale`, new Tensor(s, [s.length, 1]));
       }),
       /row 5 is NaN/,
     );
@@ -160,7 +166,7 @@ describe('a quantized folder that is damaged', () => {
   });
   it('refuses a scale whose weight is not int8', () => {
     fails(
-      damaged((t) => t.set('components.blk1.ln1.weight_scale', new Tensor(new Float32Array(16), [16]))),
+      damaged((t) => t.set('components.blk1.ln1.weight_scale', new Tensor(new Float32Array(16), [16, 1]))),
       /"components\.blk1\.ln1\.weight_scale" is a scale, but "components\.blk1\.ln1\.weight" is F32, not I8/,
     );
   });

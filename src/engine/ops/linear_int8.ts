@@ -2,7 +2,7 @@
 // quantized per row at run time, int8 × int8 products accumulated exactly in int32
 // (kernels.ts: quantizeRowsI8, linearI8). Inference only: it records nothing for backward.
 
-import { K } from '../backend.js';
+import { K, int8 } from '../backend.js';
 import { isGradEnabled } from '../autograd.js';
 import { UnaryOp } from '../kernels.js';
 import { KBLOCK_I8 } from '../int8.js';
@@ -12,24 +12,50 @@ import { Tensor, shapeStr } from '../tensor.js';
 
 /**
  * Rows (tokens) per call below which a quantized linear layer runs in fp32 on its dequantized
- * weights, because there quantizing the activations costs more than the int8 GEMM saves. The
- * default is the crossover bench/infer.ts measured (docs/results/int8.md); setInt8MinRows changes
- * it (the benchmark measures both sides of it).
+ * weights, because there quantizing the activations would cost more than the int8 GEMM saves.
+ * bench/infer.ts measures the crossover (docs/results/int8.md): on AMX and VNNI the int8 GEMM
+ * is faster from one row up, so the default is 1. setInt8MinRows changes it.
  */
 export const DEFAULT_INT8_MIN_ROWS = 1;
-let minRows = DEFAULT_INT8_MIN_ROWS;
+let minRows: number | null = null;
 
-/** Sets the crossover (rows per call from which int8 runs); returns the previous value. */
-export function setInt8MinRows(rows: number): number {
-  if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`setInt8MinRows: rows must be an integer >= 1, got ${rows}`);
+/**
+ * Sets the crossover (rows per call from which int8 runs; null: the default for this CPU);
+ * returns the previous setting.
+ */
+export function setInt8MinRows(rows: number | null): number | null {
+  if (rows !== null && (!Number.isInteger(rows) || rows < 1)) throw new RangeError(`setInt8MinRows: rows must be an integer >= 1, got ${rows}`);
   const prev = minRows;
   minRows = rows;
   return prev;
 }
 
-/** Whether linearI8 would run for x through w: w has an int8 form, no gradient is wanted, enough rows. */
+/**
+ * The crossover in effect. Without int8 dot-product instructions (the native 'avx2' and 'scalar'
+ * paths) the int8 GEMM is slower than OpenBLAS's fp32 one at every size (0.7-0.9x measured on
+ * AVX2), so there int8 never runs by default: a quantized folder still loads, 4x smaller, and
+ * computes in fp32 on its dequantized weights.
+ */
+function crossover(): number {
+  if (minRows !== null) return minRows;
+  const isa = K.name === 'native' ? int8.isa() : 'ts';
+  return isa === 'avx2' || isa === 'scalar' ? Number.POSITIVE_INFINITY : DEFAULT_INT8_MIN_ROWS;
+}
+
+/** Whether linearI8 would run for x through w: w has an int8 form per row, no gradient is wanted, enough rows. */
 export function int8Applies(x: Tensor, w: Tensor): boolean {
-  return !isGradEnabled() && x.rows >= minRows && packedInt8(w) !== undefined;
+  return !isGradEnabled() && packedInt8(w) !== undefined && x.rows >= crossover();
+}
+
+// The quantized activations of the call in progress: calls never overlap (one JS thread), and
+// quantizeRowsI8 writes every byte the GEMM reads (padding included), so one buffer, grown when a
+// call needs more, serves them all: no 1-4 MB allocation and zero-fill per layer.
+let qxBuf = new Int8Array(0);
+let sxBuf = new Float32Array(0);
+function scratch(R: number, Kp: number): { qx: Int8Array; sx: Float32Array } {
+  if (qxBuf.length < R * Kp) qxBuf = new Int8Array(R * Kp);
+  if (sxBuf.length < R) sxBuf = new Float32Array(R);
+  return { qx: qxBuf.subarray(0, R * Kp), sx: sxBuf.subarray(0, R) };
 }
 
 /** An activation the int8 GEMM's epilogue can apply (nn's names). */
@@ -51,8 +77,7 @@ export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: Fus
   if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearI8: bias must be [${O}], got ${shapeStr(b.shape)}`);
   const R = x.rows;
   const Kp = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
-  const qx = new Int8Array(R * Kp);
-  const sx = new Float32Array(R);
+  const { qx, sx } = scratch(R, Kp);
   K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp);
   const Y = emptyF32(R * O);
   K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACT[act]);
