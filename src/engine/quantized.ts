@@ -15,7 +15,7 @@
 // folder used as a training base can never run stale int8 weights.
 
 import { type Tensor, shapeStr } from './tensor.js';
-import { dequantizeI8, packI8, quantizeWeightsI8 } from './int8.js';
+import { dequantizeI8, packI8, packedLengthI8, quantizeWeightsI8 } from './int8.js';
 
 export interface Int8Rows {
   /** The parameter as a matrix: every axis but the last is rows. */
@@ -44,8 +44,14 @@ function transposed<T extends Int8Array | Float32Array>(a: T, rows: number, cols
 }
 
 interface Entry extends Int8Rows {
-  /** The GEMM layout (engine/int8.ts packI8), made on first use: only linear layers need it. */
+  /**
+   * The GEMM layout (engine/int8.ts packI8) of each matrix of the last two axes (one for a linear
+   * weight, one per expert of stacked experts [E, out, in]), one after another; made on first use.
+   */
   packed?: Int8Array;
+  /** Matrices packed, and each one's output channels. */
+  groups?: number;
+  groupRows?: number;
 }
 
 const forms = new WeakMap<Tensor, Entry>();
@@ -106,10 +112,23 @@ export function dropInt8(p: Tensor): void {
   forms.delete(p);
 }
 
-/** @internal p's packed weights for linearI8 (made once), or undefined when p has no int8 form per row. */
-export function packedInt8(p: Tensor): { form: Int8Rows; packed: Int8Array } | undefined {
+/**
+ * @internal p's packed weights for linearI8 (made once), or undefined when p has no int8 form per
+ * row. For a weight of more than two axes ([E, out, in]), each matrix is packed on its own:
+ * matrix g starts at g · packedLengthI8(out, in).
+ */
+export function packedInt8(p: Tensor): { form: Int8Rows; packed: Int8Array; groups: number; groupRows: number } | undefined {
   const e = forms.get(p);
   if (e?.axis !== 'row') return undefined;
-  e.packed ??= packI8(e.q, e.rows, e.cols);
-  return { form: e, packed: e.packed };
+  if (!e.packed) {
+    const out = p.ndim > 2 ? p.shape[p.ndim - 2] : e.rows;
+    const groups = e.rows / out;
+    const size = packedLengthI8(out, e.cols);
+    const packed = new Int8Array(groups * size);
+    for (let g = 0; g < groups; g++) packed.set(packI8(e.q.subarray(g * out * e.cols, (g + 1) * out * e.cols), out, e.cols), g * size);
+    e.packed = packed;
+    e.groups = groups;
+    e.groupRows = out;
+  }
+  return { form: e, packed: e.packed, groups: e.groups!, groupRows: e.groupRows! };
 }

@@ -87,9 +87,12 @@ export class SwitchFFN extends Module implements FfnLike {
     const rows = new Tensor(plan.token, [plan.token.length]);
     const xs = E.gatherRows(xf, rows);
     const { w1, b1, w2, b2 } = this.experts;
-    let h = activate(E.groupedLinear(xs, w1, b1, plan.offsets), this.activation);
+    // Quantized experts (pathwise quantize) run the int8 GEMM in inference (engine/ops/linear_int8.ts).
+    let h = E.int8Applies(xs, w1)
+      ? E.groupedLinearI8(xs, w1, b1, plan.offsets, this.activation)
+      : activate(E.groupedLinear(xs, w1, b1, plan.offsets), this.activation);
     h = E.dropout(h, this.cfg.expertDropout, this.rng, this.training);
-    const ys = E.groupedLinear(h, w2, b2, plan.offsets);
+    const ys = E.int8Applies(h, w2) ? E.groupedLinearI8(h, w2, b2, plan.offsets) : E.groupedLinear(h, w2, b2, plan.offsets);
     const gated = E.mul(ys, E.gatherRows(r.gates, new Tensor(plan.gate, [plan.gate.length])));
     const out = E.scatterAddRows(gated, rows, N);
 

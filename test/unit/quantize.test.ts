@@ -8,7 +8,24 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, Tensor, dequantizeForm, dropInt8, int8Of, readSafetensors, serializeSafetensors, type Int8Tensor } from '../../src/engine/index.js';
+import {
+  AdamW,
+  Rng,
+  Tensor,
+  dequantizeForm,
+  dropInt8,
+  gelu,
+  groupedLinear,
+  groupedLinearI8,
+  linearI8,
+  noGrad,
+  quantizeParameter,
+  randn,
+  int8Of,
+  readSafetensors,
+  serializeSafetensors,
+  type Int8Tensor,
+} from '../../src/engine/index.js';
 import { loadModel, modelFromShared, saveModel, shareModel, type Prediction } from '../../src/model/index.js';
 import { quantizeModel } from '../../src/compress/index.js';
 import { Experts, Router } from '../../src/sparse/index.js';
@@ -104,6 +121,32 @@ describeEachBackend('int8 quantization', () => {
       }
     });
   }
+});
+
+describeEachBackend('int8 Switch experts (groupedLinearI8)', () => {
+  it('each expert computes its rows as linearI8 with its own weights would, close to fp32 on the dequantized weights', () => {
+    const rng = new Rng(5);
+    const [E, O, I, M] = [3, 20, 24, 11];
+    const w = randn([E, O, I], rng, 0.3);
+    w.name = 'experts.w1';
+    quantizeParameter(w);
+    const b = randn([E, O], rng);
+    const x = randn([M, I], rng);
+    const offsets = Int32Array.of(0, 4, 4, 11); // expert 1 gets no row
+    const got = noGrad(() => groupedLinearI8(x, w, b, offsets, 'gelu')).f32;
+    for (let e = 0; e < E; e++) {
+      const [r0, r1] = [offsets[e], offsets[e + 1]];
+      if (r1 === r0) continue;
+      const we = new Tensor(w.f32.slice(e * O * I, (e + 1) * O * I), [O, I]);
+      quantizeParameter(we); // the same rows, so the same int8 values and scales
+      const xe = new Tensor(x.f32.slice(r0 * I, r1 * I), [r1 - r0, I]);
+      const be = new Tensor(b.f32.slice(e * O, (e + 1) * O), [O]);
+      const want = noGrad(() => linearI8(xe, we, be, 'gelu')).f32;
+      assert.deepEqual(got.subarray(r0 * O, r1 * O), want, `expert ${e}`);
+    }
+    const fp32 = noGrad(() => gelu(groupedLinear(x, w, b, offsets))).f32;
+    assert.ok(Math.max(...got.map((v, i) => Math.abs(v - fp32[i]))) < 0.05);
+  });
 });
 
 describe('a quantized folder that is damaged', () => {

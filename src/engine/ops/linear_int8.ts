@@ -72,6 +72,7 @@ export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: Fus
     throw new Error('linearI8: the int8 linear layer is for inference (it has no backward); run it under noGrad() or inference()');
   const p = packedInt8(w);
   if (!p) throw new Error(`linearI8: weight ${w.name || shapeStr(w.shape)} has no int8 form (quantize it first)`);
+  if (w.ndim !== 2) throw new RangeError(`linearI8: weight must be [out, in], got ${shapeStr(w.shape)} (groupedLinearI8 takes stacked experts)`);
   const { rows: O, cols: I } = p.form;
   if (x.cols !== I) throw new RangeError(`linearI8: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
   if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearI8: bias must be [${O}], got ${shapeStr(b.shape)}`);
@@ -81,5 +82,48 @@ export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: Fus
   K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp);
   const Y = emptyF32(R * O);
   K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACT[act]);
+  return new Tensor(Y, [...x.shape.slice(0, -1), O]);
+}
+
+/**
+ * The int8 twin of groupedLinear (ops/grouped.ts), for Switch experts in inference: rows of x
+ * grouped by expert (group e owns rows offsets[e] .. offsets[e+1]), each multiplied by its own
+ * quantized weight w[e] [out, in] (w [E, out, in] with an int8 form) plus b[e], then `act`. The
+ * activations are quantized once for all groups; an expert with no rows costs nothing.
+ */
+export function groupedLinearI8(x: Tensor, w: Tensor, b: Tensor | null, offsets: Int32Array, act: FusedActivation | null = null): Tensor {
+  if (isGradEnabled() && (x.requiresGrad || w.requiresGrad || b?.requiresGrad))
+    throw new Error('groupedLinearI8: the int8 layer is for inference (it has no backward); run it under noGrad() or inference()');
+  const p = packedInt8(w);
+  if (!p || w.ndim !== 3) throw new Error(`groupedLinearI8: weight ${w.name || shapeStr(w.shape)} must be [E, out, in] with an int8 form`);
+  const [E, O, I] = w.shape;
+  const M = x.rows;
+  if (x.cols !== I) throw new RangeError(`groupedLinearI8: input ${shapeStr(x.shape)} does not end in ${I}`);
+  if (offsets.length !== E + 1 || offsets[0] !== 0 || offsets[E] !== M)
+    throw new RangeError(`groupedLinearI8: offsets must have ${E + 1} entries from 0 to ${M}`);
+  if (b && (b.ndim !== 2 || b.shape[0] !== E || b.shape[1] !== O)) throw new RangeError(`groupedLinearI8: bias must be [${E}, ${O}], got ${shapeStr(b.shape)}`);
+  const Kp = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
+  const { qx, sx } = scratch(M, Kp);
+  K.quantizeRowsI8(qx, sx, x.f32, M, I, Kp);
+  const Y = emptyF32(M * O);
+  const size = p.packed.length / E;
+  const code = act === null ? -1 : ACT[act];
+  for (let e = 0; e < E; e++) {
+    const [r0, r1] = [offsets[e], offsets[e + 1]];
+    if (r1 <= r0) continue;
+    K.linearI8(
+      r1 - r0,
+      O,
+      Kp,
+      qx.subarray(r0 * Kp, r1 * Kp),
+      Kp,
+      sx.subarray(r0, r1),
+      p.packed.subarray(e * size, (e + 1) * size),
+      p.form.scale.subarray(e * O, (e + 1) * O),
+      b ? b.f32.subarray(e * O, (e + 1) * O) : null,
+      Y.subarray(r0 * O, r1 * O),
+      code,
+    );
+  }
   return new Tensor(Y, [...x.shape.slice(0, -1), O]);
 }
