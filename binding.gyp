@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "pathwise",
-      "sources": ["native/pathwise.cc", "native/kernels.cc", "native/int8.cc"],
+      "sources": ["native/pathwise.cc", "native/kernels.cc", "native/int8.cc", "native/attention.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],

@@ -808,6 +808,10 @@ std::vector<const char*> int8Isas() {
 
 const char* int8Isa() { return kIsaNames[isaState().current.load()]; }
 
+int poolThreadCount() { return poolThreads(); }
+
+void poolRun(int n, const std::function<void(int)>& fn) { Pool::get().run(n, fn); }
+
 bool setInt8Isa(const char* name) {
   IsaState& s = isaState();
   for (int i = 0; i < kIsaCount; i++) {

@@ -1,10 +1,12 @@
 // Pathwise compute kernels (no N-API here: pointers and sizes only; validation lives in the
 // binding, pathwise.cc). Semantics are those documented in src/engine/kernels.ts.
-// Every non-GEMM kernel runs single-threaded on the calling thread; GEMMs go to OpenBLAS.
+// Every non-GEMM kernel runs single-threaded on the calling thread (except attentionInference, on
+// the int8 pool); GEMMs go to OpenBLAS.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace pw {
@@ -65,6 +67,20 @@ const char* int8Isa();
 bool setInt8Isa(const char* name);
 /** Non-null while PATHWISE_INT8_ISA names a path that is not available (until setInt8Isa). */
 const char* int8IsaError();
+
+// The persistent worker pool of int8.cc, shared by the threaded kernels (int8 GEMMs, attention).
+/** Threads a pooled kernel uses: openblas_get_num_threads(), at least 1. */
+int poolThreadCount();
+/** fn(t) for t in [0, n), t = 0 on the calling thread; serial when another call holds the pool. */
+void poolRun(int n, const std::function<void(int)>& fn);
+
+/**
+ * Fused multi-head self-attention for inference (attention.cc; contract: kernels.ts,
+ * attentionInference): X [batch, T, 3 H Dh] -> ctx [batch, T, H Dh], keyMask null or
+ * [batch, T]. Threaded over the pool; results do not depend on the thread count.
+ */
+void attentionInference(float* ctx, const float* X, int batch, int T, int H, int Dh,
+                        const float* keyMask, bool causal);
 
 /** Which SIMD path was compiled ("avx2+fma" or "scalar"). */
 const char* simdPath();

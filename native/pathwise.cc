@@ -604,6 +604,29 @@ napi_value Topk(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// --------------------------------------------------------------------------------- attention
+napi_value AttentionInference(napi_env env, napi_callback_info info) {
+  Args a(env, info, "attentionInference", 8);
+  auto ctx = a.f32(0, "ctx"), X = a.f32(1, "X");
+  int64_t batch = a.count(2, "batch"), T = a.count(3, "T"), H = a.count(4, "H"), Dh = a.count(5, "Dh");
+  bool maskNull = false;
+  auto keyMask = a.nullable<float>(6, "keyMask", napi_float32_array, "Float32Array or null", &maskNull);
+  bool causal = a.flag(7, "causal");
+  if (a.ok() && (batch < 1 || T < 1 || H < 1 || Dh < 1))
+    a.fail(true, "batch, T, H and Dh must be positive, got %lld, %lld, %lld, %lld", static_cast<long long>(batch),
+           static_cast<long long>(T), static_cast<long long>(H), static_cast<long long>(Dh));
+  const uint64_t D = msat(H, Dh);
+  if (a.ok() && D > static_cast<uint64_t>(kMaxDim) / 3)
+    a.fail(true, "H * Dh (%llu) is too large", static_cast<unsigned long long>(D));
+  const uint64_t rows = msat(batch, T);
+  a.need("X", X.len, mul3(rows, 3, D));
+  a.need("ctx", ctx.len, msat(rows, D));
+  if (!maskNull) a.need("keyMask", keyMask.len, rows);
+  if (!a.ok()) return nullptr;
+  pw::attentionInference(ctx.p, X.p, int(batch), int(T), int(H), int(Dh), maskNull ? nullptr : keyMask.p, causal);
+  return nullptr;
+}
+
 // -------------------------------------------------------------------------------------- int8
 napi_value QuantizeRowsI8(napi_env env, napi_callback_info info) {
   Args a(env, info, "quantizeRowsI8", 6);
@@ -783,6 +806,7 @@ const Export kExports[] = {
     {"quantizeRowsI8", QuantizeRowsI8},
     {"gemmI8", GemmI8},
     {"linearI8", LinearI8},
+    {"attentionInference", AttentionInference},
     {"int8Isas", Int8Isas},
     {"int8Isa", Int8Isa},
     {"setInt8Isa", SetInt8Isa},

@@ -219,6 +219,39 @@ export interface Kernels {
    */
   adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, bc1: number, bc2: number): void;
 
+  // ------------------------------------------------------------------------------ attention
+  /**
+   * Fused multi-head self-attention for inference (no backward: nothing is saved).
+   * X is [batch, T, 3D] with D = H * Dh: row (b, t) holds q, k, v side by side, head h of q at
+   * columns h*Dh .. (h+1)*Dh, of k at D + h*Dh, of v at 2D + h*Dh. ctx is [batch, T, D], head h at
+   * columns h*Dh (fully written; must not overlap X). keyMask is null or [batch, T], additive
+   * (0 keeps, -Infinity removes, finite values are added to the scores). For each b, h and
+   * query row i:
+   *
+   *   the visible keys J = (j_1 < ... < j_n): every j < T (j <= i when causal) whose
+   *   keyMask[b, j] is not -Infinity. Other keys are skipped, not weighted by zero, so what a row
+   *   gets depends only on its q and its visible keys, in order: a padded sequence's real rows
+   *   get bit for bit what the same sequence gets alone (packed, no mask).
+   *   n = 0: the row is zeros.
+   *   scores, all in float32 (fround after every operation):
+   *     dot_j = fma(q[Dh-1], k_j[Dh-1], ... fma(q[1], k_j[1], fma(q[0], k_j[0], 0)))   (d ascending)
+   *     x_j   = fround(dot_j * scale) (+ keyMask[b, j], when keyMask is given)   scale = fround(1/sqrt(Dh))
+   *   m = max_j x_j over the non-NaN x_j; m = -Infinity: the row is NaN if some x_j is NaN, else
+   *   zeros (the softmax kernel's fully masked row).
+   *   e_j = exp(fround(x_j - m)) rounded to float32, 0 where x_j - m < -86.5
+   *   s   = Σ_j e_j in float64 (any order);  inv = fround(1 / s);  p_j = fround(e_j * inv)
+   *   ctx[d] = fma(p_{j_n}, v_{j_n}[d], ... fma(p_{j_1}, v_{j_1}[d], 0))   (keys ascending)
+   *
+   * The TypeScript twin does exactly this, with fround(a + b*c) for fma (double rounding: rarely
+   * 1 ulp off) and Math.exp; natively exp is a float32 polynomial (about 1 ulp) and the sum of e
+   * runs over vector lanes. The backends therefore agree to about 1e-6 relative (of
+   * Σ_j p_j |v_j[d]|), not bit for bit. NaN inputs give NaN outputs as the arithmetic above says.
+   * Natively the (b, h) pairs (and, when they are few, ranges of query rows) are split over the
+   * BLAS thread count on the int8 pool; each row is computed by one thread in the order above,
+   * so the thread count changes nothing.
+   */
+  attentionInference(ctx: F32, X: F32, batch: number, T: number, H: number, Dh: number, keyMask: F32 | null, causal: boolean): void;
+
   // ----------------------------------------------------------------------------------- int8
   // Inference GEMMs on int8 operands: activations quantized per row (quantizeRowsI8), weights
   // per output channel and packed once at model load (engine/int8.ts: quantizeWeightsI8, packI8,

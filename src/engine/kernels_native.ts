@@ -66,6 +66,7 @@ const KERNEL_NAMES = [
   'quantizeRowsI8',
   'gemmI8',
   'linearI8',
+  'attentionInference',
 ] as const satisfies readonly Exclude<keyof Kernels, 'name'>[];
 
 // Compile-time check that the list is complete: fails if Kernels gains a method not listed.

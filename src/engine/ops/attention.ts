@@ -6,6 +6,11 @@
 // in place, and the context is written straight into [B, T, D] (leading dimension D). No head
 // transposes, no split, no concat: the only memory traffic besides the GEMMs is the T x T
 // attention matrix (this is also why it is one op: split would cost a copy per piece).
+//
+// With no gradient to keep (qkv needs none) and no dropout, and a mask that is absent or a key
+// padding mask [B, 1, 1, T], the fused kernel attentionInference runs instead: no T x T buffers
+// at all, the softmax in registers, threaded. The two paths agree to about 1e-6 (natively, on
+// OpenBLAS's AVX-512 kernels, usually bit for bit: the kernel's sums are the FMA chains of sgemm).
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
@@ -114,20 +119,36 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
   const useDropout = (opts.training ?? true) && p > 0;
   if (useDropout && !opts.rng) throw new Error('selfAttention: dropout needs an rng');
 
-  // The pieces attention runs over: each [b, T] row, or each packed segment of the one row.
-  let pieces: { start: number; len: number; batch: number; mask: Tensor | null }[];
   const segments = opts.segments;
+  let lens: number[] | null = null;
   if (segments) {
     if (B !== 1) throw new RangeError(`selfAttention: packed segments need qkv [1, N, 3D], got ${shapeStr(qkv.shape)}`);
     if (opts.mask) throw new RangeError('selfAttention: segments replace the padding mask: give one or the other');
-    let total = 0;
-    pieces = Array.from(segments, (len) => {
+    lens = Array.from(segments, (len) => {
       if (!(Number.isInteger(len) && len > 0)) throw new RangeError(`selfAttention: segment lengths must be positive integers, got ${len}`);
+      return len;
+    });
+    const total = lens.reduce((a, b) => a + b, 0);
+    if (total !== T) throw new RangeError(`selfAttention: segments sum to ${total}, qkv has ${T} positions`);
+  }
+
+  // Inference (no gradient, no dropout) with no mask or a key-padding mask: the fused kernel,
+  // which never materialises the T x T scores and skips masked keys (what a position gets is
+  // still what it gets alone, padded or packed).
+  if (!needsGrad(qkv) && !useDropout) {
+    const mask = opts.mask ?? null;
+    if (mask === null || isKeyPaddingMask(mask, B, T)) return attendInference(qkv, H, D, mask, opts.causal ?? false, lens);
+  }
+
+  // The pieces attention runs over: each [b, T] row, or each packed segment of the one row.
+  let pieces: { start: number; len: number; batch: number; mask: Tensor | null }[];
+  if (lens) {
+    let total = 0;
+    pieces = lens.map((len) => {
       const piece = { start: total, len, batch: 1, mask: opts.causal ? causalMask(len) : null };
       total += len;
       return piece;
     });
-    if (total !== T) throw new RangeError(`selfAttention: segments sum to ${total}, qkv has ${T} positions`);
   } else {
     let mask = opts.mask ?? null;
     if (opts.causal) mask = mask ? add(mask, causalMask(T)) : causalMask(T);
@@ -162,6 +183,33 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
     });
     return [dqkv];
   });
+}
+
+/** A mask of exactly [B, 1, 1, T] (what paddingMask makes): one additive value per key. */
+function isKeyPaddingMask(mask: Tensor, B: number, T: number): boolean {
+  const s = mask.shape;
+  return s.length === 4 && s[0] === B && s[1] === 1 && s[2] === 1 && s[3] === T;
+}
+
+/** The no-gradient path: K.attentionInference over the batch (key mask: [B, 1, 1, T] as [B, T]) or per packed segment. */
+function attendInference(qkv: Tensor, H: number, D: number, mask: Tensor | null, causal: boolean, lens: number[] | null): Tensor {
+  const [B, T] = qkv.shape;
+  const D3 = 3 * D;
+  const Dh = D / H;
+  const X = qkv.f32;
+  const ctx = emptyF32(B * T * D);
+  if (ctx.length > 0) {
+    if (lens) {
+      let start = 0;
+      for (const len of lens) {
+        K.attentionInference(ctx.subarray(start * D, (start + len) * D), X.subarray(start * D3, (start + len) * D3), 1, len, H, Dh, null, causal);
+        start += len;
+      }
+    } else {
+      K.attentionInference(ctx, X, B, T, H, Dh, mask ? mask.f32 : null, causal);
+    }
+  }
+  return new Tensor(ctx, [B, T, D]);
 }
 
 interface Saved {
