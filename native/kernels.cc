@@ -159,6 +159,28 @@ inline F geluTanhB(F x, F dy) {
   return mul(dy, fma(mul(mul(x, s), oms), du2, s));
 }
 
+// Element-wise and row-wise kernels on large inputs split their range between the threads of
+// the pool (native/int8.cc): each element (each row) is computed by one thread with the same
+// operations as on one, so the results are bit for bit those of one thread.
+constexpr size_t kParallelWork = 1u << 16;  // elements: below this, waking a thread costs more
+
+/** fn(begin, end) over [0, n) in per-thread ranges whose starts are multiples of `align`. */
+template <class Fn>
+void parallelFor(size_t n, size_t align, size_t work, Fn fn) {
+  const int threads = poolThreadCount();
+  const size_t units = align > 0 ? n / align : 0;
+  if (threads <= 1 || work < kParallelWork || units < 2) {
+    fn(size_t{0}, n);
+    return;
+  }
+  const int nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), units));
+  poolRun(nt, [&](int t) {
+    const size_t s = units * t / nt * align;
+    const size_t e = t == nt - 1 ? n : units * (t + 1) / nt * align;
+    if (e > s) fn(s, e);
+  });
+}
+
 template <int OP>
 inline F bop(F a, F b) {
   if constexpr (OP == 0) return add(a, b);
@@ -306,12 +328,18 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
 // ----------------------------------------------------------------------------- elementwise
 void binary(int op, float* out, const float* a, const float* b, size_t n, size_t bn) {
   if (n == 0) return;
-  switch (op) {
-    case 0: binaryT<0>(out, a, b, n, bn); break;
-    case 1: binaryT<1>(out, a, b, n, bn); break;
-    case 2: binaryT<2>(out, a, b, n, bn); break;
-    default: binaryT<3>(out, a, b, n, bn); break;
-  }
+  // A range starts at a multiple of bn, so b's index restarts with it.
+  parallelFor(n, bn == n ? 64 : (bn < 64 ? ((64 + bn - 1) / bn) * bn : bn), n, [&](size_t s, size_t e) {
+    const size_t m = e - s;
+    const size_t bm = bn == n ? m : bn;
+    const float* bb = bn == n ? b + s : b;
+    switch (op) {
+      case 0: binaryT<0>(out + s, a + s, bb, m, bm); break;
+      case 1: binaryT<1>(out + s, a + s, bb, m, bm); break;
+      case 2: binaryT<2>(out + s, a + s, bb, m, bm); break;
+      default: binaryT<3>(out + s, a + s, bb, m, bm); break;
+    }
+  });
 }
 
 void binaryCol(int op, float* out, const float* a, const float* b, size_t rows, size_t cols) {
@@ -334,12 +362,14 @@ void axpby(float* out, double alpha, const float* a, double beta, size_t n) {
 }
 
 void unary(int op, float* out, const float* x, size_t n) {
-  switch (op) {
-    case 0: map1(out, x, n, geluF); break;
-    case 1: map1(out, x, n, [](F v) { return vmax(zero(), v); }); break;  // NaN stays NaN
-    case 2: map1(out, x, n, [](F v) { return simd::tanh(v); }); break;
-    default: map1(out, x, n, geluTanhF); break;
-  }
+  parallelFor(n, 64, n, [&](size_t s, size_t e) {
+    switch (op) {
+      case 0: map1(out + s, x + s, e - s, geluF); break;
+      case 1: map1(out + s, x + s, e - s, [](F v) { return vmax(zero(), v); }); break;  // NaN stays NaN
+      case 2: map1(out + s, x + s, e - s, [](F v) { return simd::tanh(v); }); break;
+      default: map1(out + s, x + s, e - s, geluTanhF); break;
+    }
+  });
 }
 
 void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n) {
@@ -428,9 +458,17 @@ double sumSquares(const float* a, size_t n) {
 }
 
 // ------------------------------------------------------------------------------ layer norm
+void layerNormRows(float* y, float* mean, float* rstd, const float* x, const float* gamma,
+                   const float* beta, size_t r0, size_t r1, size_t cols, double eps);
+
 void layerNorm(float* y, float* mean, float* rstd, const float* x, const float* gamma,
                const float* beta, size_t rows, size_t cols, double eps) {
-  for (size_t r = 0; r < rows; r++) {
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) { layerNormRows(y, mean, rstd, x, gamma, beta, r0, r1, cols, eps); });
+}
+
+void layerNormRows(float* y, float* mean, float* rstd, const float* x, const float* gamma,
+                   const float* beta, size_t r0, size_t r1, size_t cols, double eps) {
+  for (size_t r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double mu = 0.0, var = 0.0;
