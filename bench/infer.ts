@@ -259,8 +259,11 @@ function writeReport(r: Record<string, any>): void {
   const md = `# int8 inference (\`npm run bench:infer\`)
 
 Written by bench/infer.ts; the figures are that run's (${r.threads} threads). Model: the quickstart's
-(\`${MODEL.replace(ROOT + '/', '')}\`), quantized by \`pathwise quantize\` (int8 weights with one scale per row,
-activations per row at run time).
+(\`${MODEL.replace(ROOT + '/', '')}\`), quantized by \`pathwise quantize\` (int8 weights, one scale per output channel: per row of a
+linear weight, per column of an embedding table; activations quantized per row at run time). The
+folder size includes what stays float: the heads' Naive Bayes priors (2.7 MB of sparse counts),
+biases, norms and tokenizer.json. PyTorch's figures are its fastest thread setting in this run
+(\`--pick-threads\`); on this shared 2-core VM they vary by up to 1.5x between runs.
 
 ## Test scores, fp32 and int8 (every task, its built-in test set)
 
