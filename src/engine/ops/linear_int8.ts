@@ -44,7 +44,7 @@ function crossover(): number {
 
 /** Whether linearI8 would run for x through w: w has an int8 form per row, no gradient is wanted, enough rows. */
 export function int8Applies(x: Tensor, w: Tensor): boolean {
-  return !isGradEnabled() && packedInt8(w) !== undefined && x.rows >= crossover();
+  return !isGradEnabled() && x.rows >= crossover() && packedInt8(w) !== undefined;
 }
 
 // The quantized activations of the call in progress: calls never overlap (one JS thread), and
