@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   switchFolder(plain, sw);
   const torch = torchMissing();
   const figures: Record<string, Record<string, Record<string, number>>> = {};
+  const torchThreads: Record<string, unknown> = {};
   for (const [name, dir] of [
     ['quickstart', plain],
     ['switch', sw],
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
       log(`${name}: PyTorch's logits against Pathwise's: max |difference| ${diff.toExponential(2)}`);
       if (!(diff < 1e-3)) throw new Error(`${name}: PyTorch computes another function (max logit difference ${diff})`);
       ref = r.shapes;
+      torchThreads[name] = r.threads;
     } else log(`no PyTorch reference: ${torch}`);
     figures[name] = {};
     for (const [B, T] of SHAPES) {
@@ -231,6 +233,7 @@ async function main(): Promise<void> {
     sizes,
     crossover,
     threads: blas.threads(),
+    torch_threads: torchThreads,
     int8_min_rows: DEFAULT_INT8_MIN_ROWS,
     int8_isa: int8.isa(),
   };
