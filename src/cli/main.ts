@@ -17,7 +17,7 @@ commands:
   eval       score a trained model on its tasks' test (or dev) sets
   predict    predict with a trained model: pathwise predict <model> --task T [--json] [--input FILE|-] "text"
   export     rewrite a model folder's weights, e.g. as F16: pathwise export <model> --out DIR
-  quantize   the model with int8 weights (faster inference, 4x smaller): pathwise quantize <model> --out DIR
+  quantize   the model with int8 weights (faster inference, weights ~3.5x smaller): pathwise quantize <model> --out DIR
   add-task   add a task to a trained model in place by evolutionary path search (μ2Net):
              pathwise add-task <model> --task <task config .json | built-in task>
   tasks      list a model's tasks with their paths, activated and added parameters

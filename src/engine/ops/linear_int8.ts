@@ -33,7 +33,7 @@ export function setInt8MinRows(rows: number | null): number | null {
 /**
  * The crossover in effect. Without int8 dot-product instructions (the native 'avx2' and 'scalar'
  * paths) the int8 GEMM is slower than OpenBLAS's fp32 one at every size (0.7-0.9x measured on
- * AVX2), so there int8 never runs by default: a quantized folder still loads, 4x smaller, and
+ * AVX2), so there int8 never runs by default: a quantized folder still loads, as small, and
  * computes in fp32 on its dequantized weights.
  */
 function crossover(): number {
