@@ -113,6 +113,7 @@ async function main(): Promise<void> {
   const torch = torchMissing();
   const figures: Record<string, Record<string, Record<string, number>>> = {};
   const torchThreads: Record<string, unknown> = {};
+  const loaded: Record<string, { fp32: TaskModel; int8: TaskModel }> = {};
   for (const [name, dir] of [
     ['quickstart', plain],
     ['switch', sw],
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
     const fp32 = loadModel(dir);
     const int8 = loadModel(dir);
     quantizeModel(int8);
+    loaded[name] = { fp32, int8 };
     const vocab = fp32.tokenizer.vocabSize;
     // Parity first: PyTorch must compute this model's logits.
     const check = randomBatch(2, 16, vocab, 7);
@@ -173,9 +175,7 @@ async function main(): Promise<void> {
   // The crossover: rows per batch (B sequences of 32 tokens) from which int8 beats fp32.
   const crossover: { rows: number; fp32_tokens_per_s: number; int8_tokens_per_s: number }[] = [];
   {
-    const fp32 = loadModel(plain);
-    const int8 = loadModel(plain);
-    quantizeModel(int8);
+    const { fp32, int8 } = loaded.quickstart;
     const prev = setInt8MinRows(1);
     for (const [B, T] of [
       [1, 1],

@@ -1,4 +1,4 @@
-import { Tensor, dropout, gelu, geluTanh, relu, type Rng } from '../engine/index.js';
+import { Tensor, activation, dropout, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 
@@ -26,7 +26,7 @@ export interface FfnLike extends Module {
 }
 
 export function activate(x: Tensor, a: Activation): Tensor {
-  return a === 'gelu' ? gelu(x) : a === 'gelu_tanh' ? geluTanh(x) : relu(x);
+  return activation(x, a);
 }
 
 /** The position-wise feed-forward network: fc2(dropout(act(fc1(x)))), then dropout. */

@@ -1,4 +1,4 @@
-import { Tensor, gelu, geluTanh, int8Applies, linear, linearI8, relu, tanh, type FusedActivation, type Rng } from '../engine/index.js';
+import { Tensor, activation, int8Applies, linear, linearI8, type FusedActivation, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { constant, truncNormal } from './init.js';
 
@@ -29,7 +29,6 @@ export class Linear extends Module {
   /** act(forward(x)), the activation fused into the int8 GEMM when that runs. */
   forwardActivated(x: Tensor, act: FusedActivation): Tensor {
     if (int8Applies(x, this.weight)) return linearI8(x, this.weight, this.bias, act);
-    const y = linear(x, this.weight, this.bias);
-    return act === 'gelu' ? gelu(y) : act === 'gelu_tanh' ? geluTanh(y) : act === 'relu' ? relu(y) : tanh(y);
+    return activation(linear(x, this.weight, this.bias), act);
   }
 }

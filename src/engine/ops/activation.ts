@@ -28,6 +28,22 @@ export const geluTanh = (x: Tensor): Tensor => unaryOp(UnaryOp.GeluTanh, 'geluTa
 export const relu = (x: Tensor): Tensor => unaryOp(UnaryOp.Relu, 'relu', x);
 export const tanh = (x: Tensor): Tensor => unaryOp(UnaryOp.Tanh, 'tanh', x);
 
+/** An activation by name (nn's names): what an FFN, a pooler or the int8 GEMM's epilogue applies. */
+export type ActivationName = 'gelu' | 'gelu_tanh' | 'relu' | 'tanh';
+
+/** @internal Each name's kernel op (the int8 epilogue takes the code). */
+export const ACTIVATION_OPS: Readonly<Record<ActivationName, UnaryOp>> = {
+  gelu: UnaryOp.Gelu,
+  gelu_tanh: UnaryOp.GeluTanh,
+  relu: UnaryOp.Relu,
+  tanh: UnaryOp.Tanh,
+};
+
+/** The named activation of x: the same op as gelu, geluTanh, relu or tanh. */
+export function activation(x: Tensor, name: ActivationName): Tensor {
+  return unaryOp(ACTIVATION_OPS[name], name === 'gelu_tanh' ? 'geluTanh' : name, x);
+}
+
 /**
  * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
  * Identity when p = 0 or `training` is false. The mask comes from a counter-based hash seeded by

@@ -4,7 +4,7 @@
 
 import { K, int8 } from '../backend.js';
 import { isGradEnabled } from '../autograd.js';
-import { UnaryOp } from '../kernels.js';
+import { ACTIVATION_OPS, type ActivationName } from './activation.js';
 import { KBLOCK_I8 } from '../int8.js';
 import { packedInt8 } from '../quantized.js';
 import { emptyF32 } from '../storage.js';
@@ -58,10 +58,8 @@ function scratch(R: number, Kp: number): { qx: Int8Array; sx: Float32Array } {
   return { qx: qxBuf.subarray(0, R * Kp), sx: sxBuf.subarray(0, R) };
 }
 
-/** An activation the int8 GEMM's epilogue can apply (nn's names). */
-export type FusedActivation = 'gelu' | 'gelu_tanh' | 'relu' | 'tanh';
-
-const ACT: Record<FusedActivation, UnaryOp> = { gelu: UnaryOp.Gelu, gelu_tanh: UnaryOp.GeluTanh, relu: UnaryOp.Relu, tanh: UnaryOp.Tanh };
+/** An activation the int8 GEMM's epilogue can apply. */
+export type FusedActivation = ActivationName;
 
 /**
  * x [..., in] through a quantized weight w [out, in] (its int8 form must exist) and bias b [out]:
@@ -81,7 +79,7 @@ export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: Fus
   const { qx, sx } = scratch(R, Kp);
   K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp);
   const Y = emptyF32(R * O);
-  K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACT[act]);
+  K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACTIVATION_OPS[act]);
   return new Tensor(Y, [...x.shape.slice(0, -1), O]);
 }
 
@@ -107,7 +105,7 @@ export function groupedLinearI8(x: Tensor, w: Tensor, b: Tensor | null, offsets:
   K.quantizeRowsI8(qx, sx, x.f32, M, I, Kp);
   const Y = emptyF32(M * O);
   const size = p.packed.length / E;
-  const code = act === null ? -1 : ACT[act];
+  const code = act === null ? -1 : ACTIVATION_OPS[act];
   for (let e = 0; e < E; e++) {
     const [r0, r1] = [offsets[e], offsets[e + 1]];
     if (r1 <= r0) continue;
