@@ -7,7 +7,7 @@
 // more than the router's few bytes save. Biases (the experts' stacked ones too) and LayerNorm
 // stay float32, as in PyTorch's quantize_dynamic. One scale per output channel: per row of a
 // linear weight, per column of an embedding table (engine/quantized.ts). A head's Naive Bayes
-// prior is counts, not weights, and is kept as it is.
+// prior is counts, not weights: kept exactly, stored compactly (model/compact_prior.ts).
 // Quantizing changes every weight it touches, including those of finished tasks: a quantized
 // folder is a new model to score (docs/results/int8.md), not a path system grown in place.
 

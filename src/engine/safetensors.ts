@@ -2,8 +2,9 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}, then raw
 // little-endian data. Reading accepts the float types checkpoints use (F32, F16, BF16, F64,
 // converted to float32) and integer types (converted to int32; `dtypes` keeps what each tensor was
-// stored as). Writing produces F32 (or F16) / I32, and I8 for int8 tensors given as bytes
-// (Int8Tensor: a quantized model's weights, engine/quantized.ts).
+// stored as). Writing produces F32 (or F16) / I32, and I8, U8 or U16 for small-integer tensors
+// given as typed arrays (PackedTensor: a quantized model's weights, engine/quantized.ts, and its
+// compactly stored Naive Bayes priors, model/compact_prior.ts).
 
 import { Tensor, numel } from './tensor.js';
 import { InputError } from '../util/errors.js';
@@ -24,7 +25,17 @@ export interface Int8Tensor {
   readonly shape: readonly number[];
 }
 
-const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+/** An unsigned small-integer tensor to write (stored as U8 or U16). */
+export interface UintTensor {
+  readonly dtype: 'uint8' | 'uint16';
+  readonly data: Uint8Array | Uint16Array;
+  readonly shape: readonly number[];
+}
+
+/** What serializeSafetensors writes besides float32 and int32 tensors. */
+export type PackedTensor = Int8Tensor | UintTensor;
+
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -44,6 +55,7 @@ const FLOAT_READERS: Record<string, [number, (dv: DataView, at: number) => numbe
 const INT_READERS: Record<string, [number, (dv: DataView, at: number) => number]> = {
   I32: [4, (dv, at) => dv.getInt32(at, true)],
   I16: [2, (dv, at) => dv.getInt16(at, true)],
+  U16: [2, (dv, at) => dv.getUint16(at, true)],
   I8: [1, (dv, at) => dv.getInt8(at)],
   U8: [1, (dv, at) => dv.getUint8(at)],
   BOOL: [1, (dv, at) => dv.getUint8(at)],
@@ -231,16 +243,18 @@ export interface SerializeOptions {
   floatDtype?: 'F32' | 'F16';
 }
 
-/** Serialises tensors (float32 -> F32 or F16, int32 -> I32, Int8Tensor -> I8) in the given order. */
+const PACKED_DTYPES = { int8: 'I8', uint8: 'U8', uint16: 'U16' } as const;
+
+/** Serialises tensors (float32 -> F32 or F16, int32 -> I32, PackedTensor -> I8 / U8 / U16) in the given order. */
 export function serializeSafetensors(
-  tensors: Record<string, Tensor | Int8Tensor> | Map<string, Tensor | Int8Tensor>,
+  tensors: Record<string, Tensor | PackedTensor> | Map<string, Tensor | PackedTensor>,
   metadata: Record<string, string> = {},
   opts: SerializeOptions = {},
 ): Buffer {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const half = opts.floatDtype === 'F16';
-  const dtypeOf = (t: Tensor | Int8Tensor) => (t.dtype === 'int8' ? 'I8' : t.dtype === 'float32' ? (half ? 'F16' : 'F32') : 'I32');
-  const count = (t: Tensor | Int8Tensor) => t.data.length;
+  const dtypeOf = (t: Tensor | PackedTensor) => (t.dtype === 'float32' ? (half ? 'F16' : 'F32') : t.dtype === 'int32' ? 'I32' : PACKED_DTYPES[t.dtype]);
+  const count = (t: Tensor | PackedTensor) => t.data.length;
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let off = 0;

@@ -7,9 +7,11 @@
 // and means q · scale. Every other tensor is stored as in any folder. A reader sees the
 // dequantized float32 values under <name> (so every loader's checks of names, shapes and
 // finiteness apply unchanged) and, beside them, the int8 forms the loader hands to the
-// parameters (engine/quantized.ts) for the int8 GEMM.
+// parameters (engine/quantized.ts) for the int8 GEMM. Such a folder also stores its heads' Naive
+// Bayes priors compactly, without loss (compact_prior.ts).
 
-import { Tensor, dequantizeForm, int8Of, readSafetensors, type Int8Rows, type Int8Tensor } from '../engine/index.js';
+import { Tensor, dequantizeForm, int8Of, readSafetensors, type Int8Rows, type PackedTensor } from '../engine/index.js';
+import { compactPriors, expandPriors } from './compact_prior.js';
 import { ModelFolderError } from './folder_config.js';
 
 export const SCALE_SUFFIX = '_scale';
@@ -32,6 +34,8 @@ export function dequantizeWeights(tensors: Map<string, Tensor>, dtypes: Map<stri
   const fail = (msg: string): never => {
     throw new ModelFolderError(`${file}: ${msg}`, file);
   };
+  tensors = new Map(tensors);
+  expandPriors(tensors, dtypes, fail);
   const out = new Map<string, Tensor>();
   const int8 = new Map<string, Int8Rows>();
   for (const [name, t] of tensors) {
@@ -77,17 +81,19 @@ export function dequantizeWeights(tensors: Map<string, Tensor>, dtypes: Map<stri
 
 /**
  * A folder's named tensors as written: each parameter with an int8 form becomes its I8 tensor and
- * its scale, the rest stay as they are.
+ * its scale, the rest stay as they are; with any int8 form, the priors are stored compactly.
  */
-export function withInt8(named: Iterable<[string, Tensor]>): [string, Tensor | Int8Tensor][] {
-  const out: [string, Tensor | Int8Tensor][] = [];
+export function withInt8(named: Iterable<[string, Tensor]>): [string, Tensor | PackedTensor][] {
+  const out: [string, Tensor | PackedTensor][] = [];
+  let quantized = false;
   for (const [name, t] of named) {
     const f = int8Of(t);
     if (!f) out.push([name, t]);
     else {
+      quantized = true;
       const scaleShape = f.axis === 'row' ? [...t.shape.slice(0, -1), 1] : [...t.shape.slice(0, -1).map(() => 1), f.cols];
       out.push([name, { dtype: 'int8', data: f.q, shape: t.shape }], [name + SCALE_SUFFIX, new Tensor(f.scale, scaleShape)]);
     }
   }
-  return out;
+  return quantized ? compactPriors(out) : out;
 }

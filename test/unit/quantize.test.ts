@@ -25,7 +25,9 @@ import {
   readSafetensors,
   serializeSafetensors,
   type Int8Tensor,
+  type PackedTensor,
 } from '../../src/engine/index.js';
+import { compactPriors, expandPriors } from '../../src/model/compact_prior.js';
 import { loadModel, modelFromShared, saveModel, shareModel, type Prediction } from '../../src/model/index.js';
 import { quantizeModel } from '../../src/compress/index.js';
 import { Experts, Router } from '../../src/sparse/index.js';
@@ -149,6 +151,38 @@ describeEachBackend('int8 Switch experts (groupedLinearI8)', () => {
   });
 });
 
+describe('compact priors (model/compact_prior.ts)', () => {
+  const fail = (msg: string): never => {
+    throw new Error(msg);
+  };
+  const roundTrip = (keys: Int32Array, values: Float32Array) => {
+    const packed = compactPriors([
+      ['h.prior.keys', new Tensor(keys, [keys.length])],
+      ['h.prior.values', new Tensor(values, [values.length])],
+    ]);
+    const dtypes = new Map(packed.map(([n, t]) => [n, { float32: 'F32', int32: 'I32', int8: 'I8', uint8: 'U8', uint16: 'U16' }[t.dtype]]));
+    const back = new Map(packed.map(([n, t]) => [n, t instanceof Tensor ? t : new Tensor(Int32Array.from(t.data), t.shape)]));
+    expandPriors(back, dtypes, fail);
+    assert.deepEqual(back.get('h.prior.keys')!.i32, keys);
+    assert.deepEqual(back.get('h.prior.values')!.f32, values);
+    return dtypes;
+  };
+  it('gives back the same keys and float32 values, across 16-bit key blocks and U8 / U16 / F32 values', () => {
+    const r = new Rng(3);
+    const keys = new Int32Array(5000);
+    for (let i = 0, k = 0; i < keys.length; i++) keys[i] = k += 1 + Math.floor(r.uniform() * (i % 100 === 0 ? 300000 : 2000));
+    assert.ok(keys[keys.length - 1] > 1 << 22, 'keys span many 16-bit blocks, some empty');
+    const few = Float32Array.from(keys, (_, i) => Math.log1p(i % 200));
+    assert.equal(roundTrip(keys, few).get('h.prior.codes'), 'U8');
+    const more = Float32Array.from(keys, (_, i) => Math.log1p(i % 3000));
+    assert.equal(roundTrip(keys, more).get('h.prior.codes'), 'U16');
+    const manyKeys = Int32Array.from({ length: 70000 }, (_, i) => 3 * i);
+    const all = Float32Array.from(manyKeys, (_, i) => i / 7);
+    const d = roundTrip(manyKeys, all);
+    assert.equal(d.get('h.prior.values'), 'F32', 'more than 65,536 distinct values stay float32');
+  });
+});
+
 describe('a quantized folder that is damaged', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-int8-bad-'));
   const q = build(LAYOUTS[0][1]);
@@ -157,11 +191,15 @@ describe('a quantized folder that is damaged', () => {
   const file = join(dir, 'good', 'model.safetensors');
   const w = 'components.blk1.attn.qkv.weight';
 
-  /** The folder with its weights rewritten by `edit` (I8 tensors kept I8). */
-  function damaged(edit: (t: Map<string, Tensor | Int8Tensor>) => void): string {
+  const PACKED = { I8: ['int8', Int8Array], U8: ['uint8', Uint8Array], U16: ['uint16', Uint16Array] } as const;
+  /** The folder with its weights rewritten by `edit` (I8, U8 and U16 tensors kept so). */
+  function damaged(edit: (t: Map<string, Tensor | PackedTensor>) => void): string {
     const { tensors, dtypes, metadata } = readSafetensors(file);
-    const m = new Map<string, Tensor | Int8Tensor>(
-      [...tensors].map(([n, t]) => [n, dtypes.get(n) === 'I8' ? { dtype: 'int8' as const, data: Int8Array.from(t.i32), shape: t.shape } : t]),
+    const m = new Map<string, Tensor | PackedTensor>(
+      [...tensors].map(([n, t]) => {
+        const p = PACKED[dtypes.get(n) as keyof typeof PACKED];
+        return [n, p ? ({ dtype: p[0], data: p[1].from(t.i32), shape: t.shape } as PackedTensor) : t];
+      }),
     );
     edit(m);
     const out = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
@@ -220,6 +258,38 @@ describe('a quantized folder that is damaged', () => {
     assert.throws(
       () => loadModel(d),
       (e: Error) => e.message.includes(join(d, 'model.safetensors')),
+    );
+  });
+  const prior = [...readSafetensors(file).tensors.keys()].find((n) => n.endsWith('prior.keys_low'))!.slice(0, -'keys_low'.length);
+  it('stores the priors compactly (U16 key halves, U8 codes), and refuses a damaged encoding', () => {
+    const { dtypes } = readSafetensors(file);
+    assert.equal(dtypes.get(`${prior}keys_low`), 'U16');
+    assert.equal(dtypes.get(`${prior}codes`), 'U8');
+    assert.ok(!dtypes.has(`${prior}keys`) && !dtypes.has(`${prior}values`));
+    fails(
+      damaged((t) => {
+        const c = t.get(`${prior}codes`) as PackedTensor;
+        const d = c.data.slice();
+        d[3] = 250;
+        t.set(`${prior}codes`, { ...c, data: d } as PackedTensor);
+      }),
+      new RegExp(`"${prior.replaceAll('.', '\\.')}codes"\\[3\\] is 250, but "${prior.replaceAll('.', '\\.')}levels" has \\d+ values`),
+    );
+    fails(
+      damaged((t) => {
+        const h = (t.get(`${prior}keys_high`) as Tensor).i32.slice();
+        h[0] += 1;
+        t.set(`${prior}keys_high`, new Tensor(h, [h.length]));
+      }),
+      /keys_high"\[0\] is \d+: the counts must be >= 0 and sum to the \d+ entries of/,
+    );
+    fails(
+      damaged((t) => t.delete(`${prior}keys_high`)),
+      /keys_low" has no ".*prior\.keys_high" beside it/,
+    );
+    fails(
+      damaged((t) => t.set(`${prior}levels`, new Tensor(new Int32Array(3), [3]))),
+      /levels" must be F32, not I32/,
     );
   });
   it('training a quantized parameter drops its int8 form (it would go stale)', () => {
