@@ -1,6 +1,7 @@
 // Shared by the benchmarks: flags, medians, the PyTorch reference run as a subprocess, and model digests.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -75,6 +76,53 @@ export function torchReference(script: string, args: string[]): { ref: TorchRefe
   log(`PyTorch ${info.torch}: best threads intra ${intra} / OpenBLAS ${blas}${info.impl ? ` (impl ${info.impl})` : ''}`);
   const run = (extra: string[]) => runTorch(script, [...args, ...extra, '--intra-threads', `${intra}`, '--blas-threads', `${blas}`]);
   return { ref: { intra, blas, info, run }, missing: null };
+}
+
+/**
+ * A PyTorch script kept running in `--serve` mode (bench/torch_infer.py): one request line in, one
+ * JSON line out. Lets a benchmark alternate PyTorch and Pathwise in short slices, so that both
+ * are timed under the same machine conditions (this VM's speed drifts by up to 1.5x over minutes).
+ */
+export class TorchWorker {
+  private readonly lines: AsyncIterator<string>;
+  private readonly proc;
+
+  private constructor(script: string, args: string[], env: Record<string, string>) {
+    this.proc = spawn(PY, [join('bench', script), ...args, '--serve'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
+  }
+
+  /** Starts `script` with `args` (plus --serve) and waits for its "ready" line. */
+  static async start(script: string, args: string[], env: Record<string, string> = {}): Promise<TorchWorker> {
+    const w = new TorchWorker(script, args, env);
+    await w.next();
+    return w;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: the script's JSON answer
+  private async next(): Promise<Record<string, any>> {
+    for (;;) {
+      const r = await this.lines.next();
+      if (r.done) throw new Error(`PyTorch worker exited (code ${this.proc.exitCode})`);
+      const line = r.value.trim();
+      if (!line.startsWith('{')) continue; // a log line
+      const j = JSON.parse(line);
+      if (j.error) throw new Error(`PyTorch worker: ${j.error}`);
+      return j;
+    }
+  }
+
+  /** Sends one request line; resolves to the JSON answer. */
+  // biome-ignore lint/suspicious/noExplicitAny: the script's JSON answer
+  async request(line: string): Promise<Record<string, any>> {
+    this.proc.stdin!.write(`${line}\n`);
+    return this.next();
+  }
+
+  stop(): void {
+    this.proc.stdin!.end();
+    this.proc.kill();
+  }
 }
 
 /** The first 16 hex digits of the SHA-256 of a folder's files, read in the order given. */

@@ -6,13 +6,15 @@
 // PyTorch model is first checked to compute Pathwise's logits. Then the quality check: every task
 // of the quickstart model scored on its test set in fp32 and int8 (max_task_drop, points), the
 // folders' sizes (size_ratio), and the crossover: the rows per batch from which int8 beats fp32.
-// Timing protocol: this VM's speed drifts by up to 1.5x over minutes, so the systems are measured
-// in --rounds rounds, each round running PyTorch (a subprocess at its picked thread settings) and
-// then Pathwise, and each figure is the best round's: tokens/s = B*T / (median ms per batch). A
-// slow spell then slows one round of every system rather than all of one system.
+// Timing protocol: this VM's speed drifts by up to 1.5x over minutes, so PyTorch (two workers kept
+// loaded, bench/torch_infer.py --serve, each at the thread setting --pick-threads found fastest for
+// it) and Pathwise alternate in --slices short slices (about --slice-seconds each) per shape:
+// PyTorch fp32, Pathwise fp32, PyTorch int8, Pathwise int8, the order flipped every other slice,
+// with a pause between systems so that idle BLAS threads stop spinning. Each figure is
+// tokens/s = B*T / (median ms per forward over all its slices).
 // Prints one JSON line last; writes docs/results/int8.md and docs/results/infer.json.
 //
-//   npm run bench:infer [-- --model runs/quickstart/model --task sent --experts 8 --seconds 3 --rounds 3 --no-quality]
+//   npm run bench:infer [-- --model runs/quickstart/model --task sent --experts 8 --slices 8 --slice-seconds 0.4 --no-quality]
 
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,7 @@ import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.
 import { quantizeModel } from '../src/compress/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { ROOT, flag, log, median, runTorch, torchMissing } from './common.js';
+import { ROOT, TorchWorker, flag, log, median, runTorch, torchMissing } from './common.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -34,7 +36,10 @@ const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
 const TASK = arg('task', 'sent');
 const EXPERTS = flag('experts', 8);
 const SECONDS = flag('seconds', 3);
-const ROUNDS = flag('rounds', 3);
+const SLICES = flag('slices', 8);
+const SLICE_S = flag('slice-seconds', 0.4);
+const PAUSE_MS = 250;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUALITY = !args.includes('--no-quality');
 const SHAPES: [number, number][] = [
   [1, 32],
@@ -122,7 +127,7 @@ async function main(): Promise<void> {
   const figures: Record<string, Record<string, Record<string, number>>> = {};
   const torchThreads: Record<string, unknown> = {};
   const loaded: Record<string, { fp32: TaskModel; int8: TaskModel }> = {};
-  const roundFigures: Record<string, Record<string, Record<string, number>>[]> = {};
+  const sliceCounts: Record<string, Record<string, Record<string, number>>> = {};
   for (const [name, dir] of [
     ['quickstart', plain],
     ['switch', sw],
@@ -135,7 +140,6 @@ async function main(): Promise<void> {
     // Parity first: PyTorch must compute this model's logits.
     const check = randomBatch(2, 16, vocab, 7);
     const mine = inference(() => fp32.taskPath(TASK).logits(check)).f32;
-    let ref: Record<string, Record<string, number>> = {};
     if (torch === null) {
       const idsFile = join(tmp, `${name}-ids.json`);
       const outFile = join(tmp, `${name}-logits.json`);
@@ -159,72 +163,69 @@ async function main(): Promise<void> {
       const diff = Math.max(...theirs.map((v, i) => Math.abs(v - mine[i])));
       log(`${name}: PyTorch's logits against Pathwise's: max |difference| ${diff.toExponential(2)}`);
       if (!(diff < 1e-3)) throw new Error(`${name}: PyTorch computes another function (max logit difference ${diff})`);
-      ref = r.shapes;
       torchThreads[name] = r.threads;
     } else log(`no PyTorch reference: ${torch}`);
-    // Rounds: PyTorch, then Pathwise; the first PyTorch round is the thread-picking run above.
-    const best: Record<string, Record<string, number>> = {};
-    const keep = (key: string, fig: string, ms: number) => {
-      best[key] ??= {};
-      if (Number.isFinite(ms) && !(best[key][fig] <= ms)) best[key][fig] = ms;
-    };
-    const rounds: Record<string, Record<string, number>>[] = [];
-    for (let rep = 0; rep < ROUNDS; rep++) {
-      if (torch === null && rep > 0) {
-        const th = torchThreads[name] as Record<string, { intra: number; blas: number }>;
-        for (const v of ['fp32', 'int8'] as const) {
-          const again = runTorch('torch_infer.py', [
-            '--model',
-            dir,
-            '--task',
-            TASK,
-            '--shapes',
-            SHAPES.map(([b, t]) => `${b}x${t}`).join(','),
-            '--quantized',
-            '1',
-            '--variants',
-            v,
-            '--intra-threads',
-            String(th[v].intra),
-            '--blas-threads',
-            String(th[v].blas),
-          ]);
-          for (const key of Object.keys(again.shapes)) ref[key][`${v}_ms_median`] = again.shapes[key][`${v}_ms_median`];
-        }
-      }
-      const thisRound: Record<string, Record<string, number>> = {};
-      for (const shape of SHAPES) {
-        const [B, T] = shape;
-        const key = `${B}x${T}`;
-        const batch = randomBatch(B, T, vocab, B * 1000 + T);
-        const t = ref[key] ?? {};
-        const ms = {
-          pathwise_fp32: timeForward(fp32, TASK, batch),
-          pathwise_int8: timeForward(int8, TASK, batch),
-          torch_fp32: t.fp32_ms_median ?? NaN,
-          torch_int8: t.int8_ms_median ?? NaN,
-        };
-        thisRound[key] = Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}_tokens_per_s`, round0(tokensPerS(shape, v))]));
-        for (const [k, v] of Object.entries(ms)) keep(key, k, v);
-        log(`${name} ${key} round ${rep + 1}/${ROUNDS}: ${JSON.stringify(thisRound[key])}`);
-      }
-      rounds.push(thisRound);
+    // Slices: PyTorch and Pathwise alternate in short slices of forwards (the PyTorch workers stay
+    // loaded at their picked thread settings), so that both are timed under the same conditions.
+    const th = torchThreads[name] as Record<string, { intra: number; blas: number }> | undefined;
+    const workers: Record<string, TorchWorker> = {};
+    if (torch === null && th) {
+      for (const v of ['fp32', 'int8'] as const)
+        workers[v] = await TorchWorker.start(
+          'torch_infer.py',
+          ['--model', dir, '--task', TASK, '--quantized', '1', '--variants', v, '--intra-threads', String(th[v].intra)],
+          { OPENBLAS_NUM_THREADS: String(th[v].blas) },
+        );
     }
     figures[name] = {};
+    const perShape: Record<string, Record<string, number>> = {};
     for (const shape of SHAPES) {
-      const key = `${shape[0]}x${shape[1]}`;
-      const b = best[key];
-      figures[name][key] = {
-        pathwise_fp32_tokens_per_s: round0(tokensPerS(shape, b.pathwise_fp32)),
-        pathwise_int8_tokens_per_s: round0(tokensPerS(shape, b.pathwise_int8)),
-        torch_fp32_tokens_per_s: round0(tokensPerS(shape, b.torch_fp32 ?? NaN)),
-        torch_int8_tokens_per_s: round0(tokensPerS(shape, b.torch_int8 ?? NaN)),
-        pathwise_fp32_ms: round(b.pathwise_fp32),
-        pathwise_int8_ms: round(b.pathwise_int8),
+      const [B, T] = shape;
+      const key = `${B}x${T}`;
+      const batch = randomBatch(B, T, vocab, B * 1000 + T);
+      const ms: Record<string, number[]> = { pathwise_fp32: [], pathwise_int8: [], torch_fp32: [], torch_int8: [] };
+      // Forwards per slice: about SLICE_S seconds of the slowest system (fp32), from one timed call.
+      const one = timeForward(fp32, TASK, batch, 0);
+      const iters = Math.max(2, Math.round((SLICE_S * 1000) / one));
+      const pathwise = (m: TaskModel, into: number[]) => {
+        const run = () => inference(() => m.taskPath(TASK).logits(batch));
+        run();
+        for (let i = 0; i < iters; i++) {
+          const t = performance.now();
+          run();
+          into.push(performance.now() - t);
+        }
       };
-      log(`${name} ${key} best of ${ROUNDS}: ${JSON.stringify(figures[name][key])}`);
+      for (let slice = 0; slice < SLICES; slice++) {
+        for (const v of ['fp32', 'int8'] as const) {
+          const ours = () => pathwise(v === 'fp32' ? fp32 : int8, ms[`pathwise_${v}`]);
+          const theirs = async () => {
+            if (workers[v]) ms[`torch_${v}`].push(...((await workers[v].request(`${v} ${key} ${iters}`)).ms as number[]));
+          };
+          // Alternate who goes first; pause between systems so that idle BLAS / OpenMP threads
+          // stop spinning before the other one runs.
+          for (const f of slice % 2 ? [ours, theirs] : [theirs, ours]) {
+            await f();
+            await sleep(PAUSE_MS);
+          }
+        }
+      }
+      const med = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, median(v)]));
+      perShape[key] = Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}_forwards`, v.length]));
+      figures[name][key] = {
+        pathwise_fp32_tokens_per_s: round0(tokensPerS(shape, med.pathwise_fp32)),
+        pathwise_int8_tokens_per_s: round0(tokensPerS(shape, med.pathwise_int8)),
+        torch_fp32_tokens_per_s: round0(tokensPerS(shape, med.torch_fp32)),
+        torch_int8_tokens_per_s: round0(tokensPerS(shape, med.torch_int8)),
+        pathwise_fp32_ms: round(med.pathwise_fp32),
+        pathwise_int8_ms: round(med.pathwise_int8),
+        torch_fp32_ms: round(med.torch_fp32),
+        torch_int8_ms: round(med.torch_int8),
+      };
+      log(`${name} ${key} (${SLICES} slices of ${iters} forwards each): ${JSON.stringify(figures[name][key])}`);
     }
-    roundFigures[name] = rounds;
+    for (const w of Object.values(workers)) w.stop();
+    sliceCounts[name] = perShape;
   }
 
   // The crossover: rows per batch (B sequences of 32 tokens) from which int8 beats fp32.
@@ -284,9 +285,8 @@ async function main(): Promise<void> {
     crossover_rows: firstWin?.rows ?? null,
     switch: ratios('switch'),
     figures,
-    rounds: roundFigures,
-    rounds_count: ROUNDS,
-    timing: `best of ${ROUNDS} rounds (PyTorch, then Pathwise, each round); tokens/s = B*T / median ms per batch`,
+    forwards_timed: sliceCounts,
+    timing: `${SLICES} alternating slices of about ${SLICE_S} s per system and shape; tokens/s = B*T / median ms per forward`,
     quality,
     sizes,
     crossover,
@@ -325,8 +325,8 @@ linear weight, per column of an embedding table; activations quantized per row a
 folder size includes what stays float: the heads' Naive Bayes priors (2.7 MB of sparse counts),
 biases, norms and tokenizer.json. PyTorch runs at its fastest thread setting in this run
 (\`--pick-threads\`). This shared 2-core VM's speed drifts by up to 1.5x over minutes, so each figure
-is the best of ${r.rounds_count} rounds, every round timing PyTorch and then Pathwise (tokens/s from the median
-ms per batch); every round's figures are in infer.json.
+is timed in ${r.timing} (PyTorch and Pathwise alternating,
+so that both run under the same conditions).
 
 ## Test scores, fp32 and int8 (every task, its built-in test set)
 

@@ -53,6 +53,12 @@ Accuracy: PyTorch's dynamic Linear quantizes activations with reduce_range=True 
 onednn/fbgemm), so int8 logits differ from fp32 ones by ~1-3% of their scale (quickstart "sent":
 max |int8 - fp32| 0.014-0.03 on logits up to ~0.6; the argmax agreed on every parity row).
 
+Serving (--serve, with --variants one of fp32/int8 and that variant's thread flags): after building
+the models, the script reads one request per stdin line, "<variant> <B>x<T> <iters>", and answers
+each with one JSON line {"ms": [...]}: the per-forward times of iters forwards (after one untimed
+forward) on the same inputs as above. bench/infer.ts keeps one such worker per variant and
+alternates it with Pathwise in short slices, so that both are timed under the same conditions.
+
 Parity (--parity-ids FILE --parity-out FILE): FILE holds {"ids": [[...], ...]}, one B x T batch
 of real tokens; the output file gets {"fp32": logits, "int8": logits (with --quantized 1 only),
 "shape": [B, T], "task": ..., "logits_shape": [...]}, logits as nested lists, so the TypeScript
@@ -140,6 +146,8 @@ def parse_args(argv=None):
     p.add_argument("--parity-ids", default=None)
     p.add_argument("--parity-out", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--serve", action="store_true",
+                   help="after building the models, answer timing requests on stdin (see serve())")
     torch_common.add_thread_args(p, pick_steps=5, pick_warmup=2)
     args = p.parse_args(argv)
     if (args.parity_ids is None) != (args.parity_out is None):
@@ -522,6 +530,39 @@ def time_forward(fn, warmup, iters, seconds):
     return iters, dt, torch_common.median(per)
 
 
+def serve(args, models, V):
+    """--serve: one request per stdin line, "<variant> <B>x<T> <iters>"; the answer is one JSON line
+    {"ms": [per-forward ms, ...]} after one untimed forward. The inputs are those of the timed
+    runs (same seed per shape). "ready" is printed first; EOF ends. This lets the caller alternate
+    PyTorch and its own runs in short slices, so that both see the same machine."""
+    import torch
+    inputs = {}
+    print(json.dumps({"ready": True, "variants": sorted(models)}), flush=True)
+    with torch.inference_mode():
+        for line in sys.stdin:
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                v, shape, iters = parts[0], parts[1], int(parts[2])
+                B, T = (int(x) for x in shape.lower().split("x"))
+                m = models[v]
+            except (ValueError, KeyError, IndexError):
+                print(json.dumps({"error": f"bad request {line.strip()!r}"}), flush=True)
+                continue
+            if (B, T) not in inputs:
+                g = torch.Generator().manual_seed(args.seed * 1000003 + B * 4099 + T)
+                inputs[(B, T)] = (torch.randint(5, V, (B, T), generator=g), torch.zeros(B, T, dtype=torch.long))
+            ids, type_ids = inputs[(B, T)]
+            m(ids, type_ids)
+            per = []
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                m(ids, type_ids)
+                per.append(1000.0 * (time.perf_counter() - t0))
+            print(json.dumps({"ms": per}), flush=True)
+
+
 def run(args):
     import torch
     if args.intra_threads is not None:
@@ -545,6 +586,9 @@ def run(args):
     V = cfg["vocabSize"]
     if V <= 5:
         raise SystemExit(f"vocabSize {V}: no ids in [5, vocab)")
+    if args.serve:
+        serve(args, {v: models[v] for v in variants}, V)
+        return None
     res_shapes = {}
     with torch.inference_mode():
         for (B, T) in args.shape_list:

@@ -3,7 +3,7 @@
 // probabilities are ever materialised beyond a block of query rows.
 //
 // Work unit: one (sequence b, head h, range of query rows). Units are handed out through an
-// atomic counter to the pool's threads (int8.cc: openblas_get_num_threads() threads); a unit is
+// atomic counter to the pool's threads (int8.cc: blas.setThreads()'s count); a unit is
 // computed by one thread, and what a query row gets depends only on its own inputs (not on the
 // unit, the block it shares, or the thread), so results do not depend on the thread count.
 //

@@ -20,9 +20,9 @@
 // tile data state through arch_prctl); PATHWISE_INT8_ISA picks the initial one, setInt8Isa()
 // another.
 //
-// Threads: a small persistent pool (not OpenMP, whose idle threads spin for milliseconds after
-// each region and would steal the cores OpenBLAS runs on next) of openblas_get_num_threads()
-// threads, the caller being one of them. Large M is split in row ranges, small M in column
+// Threads: the engine's one small persistent pool (not OpenMP, whose idle threads spin for
+// milliseconds after each region and would steal the cores the next kernel runs on) of
+// blas.setThreads()'s count, the caller being one of them; kernels.cc's GEMMs run on it too. Large M is split in row ranges, small M in column
 // ranges; each output element is computed by one thread in a fixed order, and integer sums are
 // exact anyway, so results do not depend on the thread count.
 //
@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
@@ -53,9 +54,11 @@
 #include <thread>
 #include <vector>
 
+#include "gelu512.h"
 #include "kernels.h"
 
 extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
 
 #if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__linux__) && defined(__x86_64__)
 #define PW_AMX 1
@@ -148,6 +151,33 @@ IsaState& isaState() {
 }
 
 // ------------------------------------------------------------------------------ thread pool
+// Set while this thread runs a pool job: a kernel called from inside one (a GEMM of a batch run
+// item by item on the pool) then runs on its thread alone, rather than splitting into parts the
+// busy pool would run one after another.
+thread_local bool tlsInPool = false;
+
+/**
+ * Spins (pausing) until done() or about kSpinUs microseconds have passed; returns done(). Kernels
+ * come back to back in a forward or backward pass, microseconds apart: waking a thread asleep on
+ * a condition variable costs far more than that on a VM (its idle vCPU is halted), so a thread
+ * that just finished waits here first. Short, unlike OpenBLAS's ~0.1 s of spinning, so an idle
+ * pool gives its core back almost at once.
+ */
+template <class Done>
+bool spinUntil(Done done) {
+  constexpr int kSpinUs = 100;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
+  for (;;) {
+    for (int i = 0; i < 64; i++) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+  }
+}
+
 class Pool {
  public:
   static Pool& get() {
@@ -173,29 +203,45 @@ class Pool {
       }
       job_ = &fn;
       njobs_ = n;
-      remaining_ = n - 1;
-      gen_++;
+      remaining_.store(n - 1, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
+    tlsInPool = true;
     fn(0);
-    std::unique_lock<std::mutex> lk(mu_);
-    done_.wait(lk, [this] { return remaining_ == 0; });
-    job_ = nullptr;
+    tlsInPool = false;
+    const auto finished = [this] { return remaining_.load(std::memory_order_acquire) == 0; };
+    if (!spinUntil(finished)) {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_.wait(lk, finished);
+    }
   }
 
  private:
   void worker(int id) {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> lk(mu_);
+    const auto posted = [&] { return gen_.load(std::memory_order_acquire) != seen; };
     for (;;) {
-      cv_.wait(lk, [&] { return gen_ != seen; });
-      seen = gen_;
-      if (id >= njobs_) continue;
-      const std::function<void(int)>* job = job_;
-      lk.unlock();
+      if (!spinUntil(posted)) {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, posted);
+      }
+      const std::function<void(int)>* job;
+      int njobs;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        seen = gen_.load(std::memory_order_relaxed);
+        job = job_;
+        njobs = njobs_;
+      }
+      if (id >= njobs) continue;
+      tlsInPool = true;
       (*job)(id);
-      lk.lock();
-      if (--remaining_ == 0) done_.notify_one();
+      tlsInPool = false;
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(mu_);
+        done_.notify_one();
+      }
     }
   }
 
@@ -204,14 +250,27 @@ class Pool {
   std::condition_variable cv_, done_;
   size_t workers_ = 0;
   const std::function<void(int)>* job_ = nullptr;
-  int njobs_ = 0, remaining_ = 0;
-  uint64_t gen_ = 0;
+  int njobs_ = 0;
+  std::atomic<int> remaining_{0};
+  std::atomic<uint64_t> gen_{0};
 };
 
-int poolThreads() {
-  int t = openblas_get_num_threads();
-  return std::max(1, std::min(t, 256));
+// The pool's size: every native kernel's threads, GEMMs included. OpenBLAS itself is kept
+// single-threaded (its idle workers spin for a while after each call, and spinning next to the
+// pool's threads halved the speed of the kernels that ran after a GEMM: attention measured
+// 13-15 ms a call inside the fp32 forward, 8-9 ms inside the int8 one); kernels.cc's gemm splits
+// large products between the pool's threads instead. Starts at OpenBLAS's own count (its
+// OPENBLAS_NUM_THREADS or the cores).
+std::atomic<int>& threadsSetting() {
+  static std::atomic<int> n{[] {
+    const int t = std::max(1, std::min(openblas_get_num_threads(), 256));
+    openblas_set_num_threads(1);
+    return t;
+  }()};
+  return n;
 }
+
+int poolThreads() { return tlsInPool ? 1 : threadsSetting().load(std::memory_order_relaxed); }
 
 template <class T>
 T* scratch(std::vector<T>& v, size_t n) {
@@ -600,34 +659,6 @@ inline void opaque(T& v) {
 inline void opaque512(__m512& v) { __asm__("" : "+v"(v)); }
 #endif
 
-#if PW_AVX512
-/**
- * Exact GELU on 16 lanes: the same operations, in the same order, as simd.h's erf and
- * kernels.cc's geluF on 8 (each IEEE-rounded per lane), so every lane's bits equal the `unary`
- * kernel's; inlined into the epilogue instead of a `unary` call per short row segment.
- */
-inline __m512 gelu512(__m512 x) {
-  const auto f = [](float v) { return _mm512_set1_ps(v); };
-  __m512 z = _mm512_mul_ps(x, f(0.70710678118654752440f));
-  z = _mm512_max_ps(f(-4.0f), _mm512_min_ps(f(4.0f), z));
-  const __m512 z2 = _mm512_mul_ps(z, z);
-  __m512 p = f(-2.72614225801306e-10f);
-  p = _mm512_fmadd_ps(z2, p, f(2.77068142495902e-08f));
-  p = _mm512_fmadd_ps(z2, p, f(-2.10102402082508e-06f));
-  p = _mm512_fmadd_ps(z2, p, f(-5.69250639462346e-05f));
-  p = _mm512_fmadd_ps(z2, p, f(-7.34990630326855e-04f));
-  p = _mm512_fmadd_ps(z2, p, f(-2.95459980854025e-03f));
-  p = _mm512_fmadd_ps(z2, p, f(-1.60960333262415e-02f));
-  p = _mm512_mul_ps(z, p);
-  __m512 q = f(-1.45660718464996e-05f);
-  q = _mm512_fmadd_ps(z2, q, f(-2.13374055278905e-04f));
-  q = _mm512_fmadd_ps(z2, q, f(-1.68282697438203e-03f));
-  q = _mm512_fmadd_ps(z2, q, f(-7.37332916720468e-03f));
-  q = _mm512_fmadd_ps(z2, q, f(-1.42647390514189e-02f));
-  const __m512 e = _mm512_div_ps(p, q);
-  return _mm512_mul_ps(_mm512_mul_ps(f(0.5f), x), _mm512_add_ps(f(1.0f), e));
-}
-#endif
 
 struct LinearSink {
   float* out;
@@ -654,7 +685,7 @@ struct LinearSink {
           opaque512(y);
           y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(k, bias + n0 + j));
         }
-        if (act == 0) y = gelu512(y);
+        if (act == 0) y = simd512::gelu(y);
         _mm512_mask_storeu_ps(o + j, k, y);
       }
 #endif
@@ -843,6 +874,11 @@ std::vector<const char*> int8Isas() {
 const char* int8Isa() { return kIsaNames[isaState().current.load()]; }
 
 int poolThreadCount() { return poolThreads(); }
+
+void setPoolThreads(int n) {
+  threadsSetting().store(std::max(1, std::min(n, 256)), std::memory_order_relaxed);
+  openblas_set_num_threads(1);
+}
 
 void poolRun(int n, const std::function<void(int)>& fn) { Pool::get().run(n, fn); }
 

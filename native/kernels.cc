@@ -10,11 +10,14 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "gelu512.h"
 #include "simd.h"
 
 namespace pw {
@@ -163,6 +166,7 @@ inline F geluTanhB(F x, F dy) {
 // the pool (native/int8.cc): each element (each row) is computed by one thread with the same
 // operations as on one, so the results are bit for bit those of one thread.
 constexpr size_t kParallelWork = 1u << 16;  // elements: below this, waking a thread costs more
+constexpr double kParallelGemm = 1 << 21;   // multiply-adds: below this, a GEMM runs on one thread
 
 /** fn(begin, end) over [0, n) in per-thread ranges whose starts are multiples of `align`. */
 template <class Fn>
@@ -321,8 +325,46 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   lda = std::max(lda, std::max(aCols, 1));
   ldb = std::max(ldb, std::max(bCols, 1));
   ldc = std::max(ldc, std::max(N, 1));
-  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const auto part = [&](int m0, int m1, int n0, int n1) {
+    // op(A) rows m0.., op(B) columns n0..: A is [K, M] when transposed, B is [N, K] when transposed.
+    const float* a = A + (transA ? static_cast<size_t>(m0) : static_cast<size_t>(m0) * lda);
+    const float* b = B + (transB ? static_cast<size_t>(n0) * ldb : static_cast<size_t>(n0));
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, C + static_cast<size_t>(m0) * ldc + n0, ldc);
+  };
+  // OpenBLAS runs single-threaded (see setPoolThreads); a large product is split between the
+  // pool's threads instead, by rows of C, or by columns when C has fewer rows than columns (each
+  // part re-packs the operand it shares: the smaller one). Every element is computed by one
+  // single-threaded sgemm over the whole K, in the same order whatever the split, so results
+  // do not depend on the thread count.
+  const int threads = poolThreadCount();
+  const double work = static_cast<double>(M) * N * K;
+  const bool byRows = M >= N;
+  const int extent = byRows ? M : N;
+  const int nt = work < kParallelGemm ? 1 : std::min(threads, extent / 16);
+  if (nt <= 1) {
+    part(0, M, 0, N);
+    return;
+  }
+  poolRun(nt, [&](int t) {
+    const int s = static_cast<int>(static_cast<long>(extent) * t / nt / 16 * 16);
+    const int e = t == nt - 1 ? extent : static_cast<int>(static_cast<long>(extent) * (t + 1) / nt / 16 * 16);
+    if (e > s) byRows ? part(s, e, 0, N) : part(0, M, s, e);
+  });
+}
+
+void gemmEach(size_t count, double work, const std::function<void(size_t)>& item) {
+  const int threads = poolThreadCount();
+  // Enough items: each on one thread, items shared out as they finish (groups differ in size).
+  // Few items: one after another, each split between the threads by gemm.
+  if (threads <= 1 || count < 2 * static_cast<size_t>(threads) || work < kParallelGemm) {
+    for (size_t i = 0; i < count; i++) item(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  poolRun(threads, [&](int) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < count;) item(i);
+  });
 }
 
 // ----------------------------------------------------------------------------- elementwise
@@ -361,15 +403,28 @@ void axpby(float* out, double alpha, const float* a, double beta, size_t n) {
   }
 }
 
-void unary(int op, float* out, const float* x, size_t n) {
-  parallelFor(n, 64, n, [&](size_t s, size_t e) {
-    switch (op) {
-      case 0: map1(out + s, x + s, e - s, geluF); break;
-      case 1: map1(out + s, x + s, e - s, [](F v) { return vmax(zero(), v); }); break;  // NaN stays NaN
-      case 2: map1(out + s, x + s, e - s, [](F v) { return simd::tanh(v); }); break;
-      default: map1(out + s, x + s, e - s, geluTanhF); break;
+namespace {
+/** unary on one thread. */
+void unaryRange(int op, float* out, const float* x, size_t n) {
+  switch (op) {
+    case 0: {
+      size_t i = 0;
+#if defined(__AVX512F__)
+      // 16 lanes, bit for bit the 8-lane geluF (gelu512.h).
+      for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, simd512::gelu(_mm512_loadu_ps(x + i)));
+#endif
+      map1(out + i, x + i, n - i, geluF);
+      break;
     }
-  });
+    case 1: map1(out, x, n, [](F v) { return vmax(zero(), v); }); break;  // NaN stays NaN
+    case 2: map1(out, x, n, [](F v) { return simd::tanh(v); }); break;
+    default: map1(out, x, n, geluTanhF); break;
+  }
+}
+}  // namespace
+
+void unary(int op, float* out, const float* x, size_t n) {
+  parallelFor(n, 64, n, [&](size_t s, size_t e) { unaryRange(op, out + s, x + s, e - s); });
 }
 
 void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n) {

@@ -1,7 +1,8 @@
 // Pathwise compute kernels (no N-API here: pointers and sizes only; validation lives in the
 // binding, pathwise.cc). Semantics are those documented in src/engine/kernels.ts.
-// Every non-GEMM kernel runs single-threaded on the calling thread (except attentionInference, on
-// the int8 pool); GEMMs go to OpenBLAS.
+// Kernels run on the calling thread, and large inputs on the pool of int8.cc as well (GEMMs,
+// attention, the element-wise and row-wise kernels); OpenBLAS computes the GEMMs, single-threaded
+// inside each of the pool's parts.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,9 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
 void binary(int op, float* out, const float* a, const float* b, size_t n, size_t bn);
 void binaryCol(int op, float* out, const float* a, const float* b, size_t rows, size_t cols);
 void axpby(float* out, double alpha, const float* a, double beta, size_t n);
+/** item(i) for i in [0, count): independent GEMMs (`work` multiply-adds in all), shared out
+ *  between the pool's threads when there are enough of them, else one after another. */
+void gemmEach(size_t count, double work, const std::function<void(size_t)>& item);
 void unary(int op, float* out, const float* x, size_t n);
 void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n);
 
@@ -69,8 +73,10 @@ bool setInt8Isa(const char* name);
 const char* int8IsaError();
 
 // The persistent worker pool of int8.cc, shared by the threaded kernels (int8 GEMMs, attention).
-/** Threads a pooled kernel uses: openblas_get_num_threads(), at least 1. */
+/** Threads a pooled kernel uses: setPoolThreads's (at first OpenBLAS's own count); 1 inside a pool job. */
 int poolThreadCount();
+/** Sets the pool's size (1..256); OpenBLAS stays single-threaded. */
+void setPoolThreads(int n);
 /** fn(t) for t in [0, n), t = 0 on the calling thread; serial when another call holds the pool. */
 void poolRun(int n, const std::function<void(int)>& fn);
 

@@ -228,9 +228,10 @@ napi_value GemmBatched(napi_env env, napi_callback_info info) {
     a.matrix("C", C.len, M, N, ldc, msat(batch - 1, sC));
   }
   if (!a.ok()) return nullptr;
-  for (int64_t i = 0; i < batch; i++)
+  pw::gemmEach(size_t(batch), double(M) * double(N) * double(K) * double(batch), [&](size_t i) {
     pw::gemm(ta, tb, int(M), int(N), int(K), float(alpha), A.p + i * sA, int(lda), B.p + i * sB,
              int(ldb), float(beta), C.p + i * sC, int(ldc));
+  });
   return nullptr;
 }
 
@@ -263,12 +264,14 @@ napi_value GemmGrouped(napi_env env, napi_callback_info info) {
     a.matrix("C", C.len, M, N, ldc, oC);
   }
   if (!a.ok()) return nullptr;
-  for (size_t g = 0; g < ng; g++) {
+  double work = 0;
+  for (size_t g = 0; g < ng; g++) work += double(G.p[6 * g]) * double(G.p[6 * g + 1]) * double(G.p[6 * g + 2]);
+  pw::gemmEach(ng, work, [&](size_t g) {
     const int32_t* q = G.p + 6 * g;
-    if (q[0] == 0 || q[1] == 0) continue;
+    if (q[0] == 0 || q[1] == 0) return;
     pw::gemm(ta, tb, q[0], q[1], q[2], float(alpha), A.p + q[3], int(lda), B.p + q[4], int(ldb),
              float(beta), C.p + q[5], int(ldc));
-  }
+  });
   return nullptr;
 }
 
@@ -746,7 +749,7 @@ napi_value SetInt8Isa(napi_env env, napi_callback_info info) {
 // ------------------------------------------------------------------------------ BLAS control
 napi_value BlasThreads(napi_env env, napi_callback_info info) {
   napi_value r;
-  napi_create_int32(env, openblas_get_num_threads(), &r);
+  napi_create_int32(env, pw::poolThreadCount(), &r);
   return r;
 }
 
@@ -755,7 +758,7 @@ napi_value SetBlasThreads(napi_env env, napi_callback_info info) {
   int64_t n = a.count(0, "n", 4096);
   if (a.ok() && n < 1) a.fail(true, "n must be at least 1");
   if (!a.ok()) return nullptr;
-  openblas_set_num_threads(static_cast<int>(n));
+  pw::setPoolThreads(static_cast<int>(n));
   return nullptr;
 }
 

@@ -975,3 +975,79 @@ test('native: BLAS thread control round-trips', { skip: skipNative }, () => {
   b.setThreads(before);
   assert.equal(b.threads(), before);
 });
+
+// One pool for all native work (docs/engine.md): OpenBLAS runs single-threaded, large GEMMs are
+// split between the pool's threads by rows or columns of C, batches and groups item by item.
+// Every element is computed by one sgemm over the whole K, so the thread count cannot change a bit.
+test('native: GEMMs (single, batched, grouped) and GELU are bit-identical at 1 and 2 threads', { skip: skipNative }, () => {
+  const b = loaded.blas!;
+  const before = b.threads();
+  const r = new Rng(21);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => r.normal());
+  const atThreads = (t: number, f: () => Float32Array) => {
+    b.setThreads(t);
+    return f();
+  };
+  try {
+    // Shapes that split by rows (M >= N), by columns (N > M), an odd remainder, and transposes.
+    for (const [M, N, K, ta, tb] of [
+      [1030, 512, 300, false, true],
+      [64, 3000, 200, true, false],
+      [517, 517, 129, true, true],
+    ] as const) {
+      const A = rand(M * K);
+      const B = rand(N * K);
+      const gemm = () => {
+        const C = new Float32Array(M * N).fill(1);
+        NK!.gemm(ta, tb, M, N, K, 0.5, A, ta ? M : K, B, tb ? K : N, 0.25, C, N);
+        return C;
+      };
+      const one = atThreads(1, gemm);
+      assert.deepEqual(atThreads(2, gemm), one, `gemm ${M}x${N}x${K}`);
+      // and it is the product: spot-check against a float64 sum
+      for (let s = 0; s < 20; s++) {
+        const i = Math.floor(r.uniform() * M);
+        const j = Math.floor(r.uniform() * N);
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += (ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+        assert.ok(Math.abs(one[i * N + j] - (0.5 * acc + 0.25)) <= 1e-4 * (1 + Math.abs(acc)), `gemm ${M}x${N}x${K} at ${i},${j}`);
+      }
+    }
+    // A batch of attention-sized products, and expert groups of unequal sizes.
+    const [bn, m, n, k] = [48, 96, 96, 64];
+    const A = rand(bn * m * k);
+    const B = rand(bn * n * k);
+    const batched = () => {
+      const C = new Float32Array(bn * m * n);
+      NK!.gemmBatched(false, true, m, n, k, 1, A, k, m * k, B, k, n * k, 0, C, n, m * n, bn);
+      return C;
+    };
+    assert.deepEqual(atThreads(2, batched), atThreads(1, batched), 'gemmBatched');
+    const [E, D, F] = [8, 128, 512];
+    const rows = [300, 0, 77, 512, 45, 260, 16, 301];
+    const X = rand(rows.reduce((a, x) => a + x, 0) * D);
+    const W = rand(E * F * D);
+    const G = new Int32Array(6 * E);
+    for (let e = 0, off = 0; e < E; off += rows[e], e++) G.set([rows[e], F, D, off * D, e * F * D, off * F], 6 * e);
+    const grouped = () => {
+      const C = new Float32Array((X.length / D) * F);
+      NK!.gemmGrouped(false, true, G, 1, X, D, W, D, 0, C, F);
+      return C;
+    };
+    assert.deepEqual(atThreads(2, grouped), atThreads(1, grouped), 'gemmGrouped');
+    const x = rand(300_000);
+    const geluAll = () => {
+      const y = new Float32Array(x.length);
+      NK!.unary(UnaryOp.Gelu, y, x);
+      return y;
+    };
+    const g1 = atThreads(1, geluAll);
+    assert.deepEqual(atThreads(2, geluAll), g1, 'gelu');
+    // The AVX-512 GELU (16 lanes) computes the twin's function.
+    const want = new Float32Array(x.length);
+    T.unary(UnaryOp.Gelu, want, x);
+    for (let i = 0; i < x.length; i++) assert.ok(Math.abs(g1[i] - want[i]) <= 2e-6 * (1 + Math.abs(x[i])), `gelu(${x[i]}): ${g1[i]} vs ${want[i]}`);
+  } finally {
+    b.setThreads(before);
+  }
+});
