@@ -666,11 +666,12 @@ struct LinearSink {
   const float* sw;
   const float* bias;  // or null
   int N;
-  int act;  // -1 or a UnaryOp code
+  int act;          // -1 or a UnaryOp code
+  int rowBase = 0;  // out holds rows rowBase.. (a chunk's scratch) instead of row 0..
   void operator()(int m0, int rows, int n0, int cols, const int32_t* c, int ldc) const {
     for (int r = 0; r < rows; r++) {
       const int m = m0 + r;
-      float* o = out + static_cast<size_t>(m) * N + n0;
+      float* o = out + static_cast<size_t>(m - rowBase) * N + n0;
       const int32_t* cr = c + r * ldc;
       const float a = sa[m];
       int j = 0;
@@ -846,6 +847,44 @@ void quantizeRowsI8(int8_t* q, float* scale, const float* x, size_t rows, size_t
     return;
   }
   Pool::get().run(T, [&](int t) { part(rows * t / T, rows * (t + 1) / T); });
+}
+
+namespace {
+thread_local std::vector<float> tlsRows;
+}
+
+void linearI8Requant(int M, int N, int Kp, const int8_t* A, size_t lda, const float* sa, const int8_t* Wp,
+                     const float* sw, const float* bias, int act, int8_t* q, float* qscale, size_t ldq) {
+  if (M <= 0 || N <= 0) return;
+  const int isa = isaState().current.load();
+  const int nbs = (N + 15) / 16;
+  Problem p{M, N, Kp, A, lda, Wp, nullptr};
+  if (isa == kAvx512Vnni || isa == kAvxVnni) {
+    int32_t* corr = scratch(tlsCorr, static_cast<size_t>(nbs) * 16);
+    columnCorrections(p, corr);
+    p.corr = corr;
+  }
+  // Chunks of 16 rows, each computed over all N columns into the thread's scratch (16 x N floats,
+  // in L2) and quantized from there: the M x N float32 output linearI8 would write, and
+  // quantizeRowsI8 read back, never exists.
+  constexpr int kChunk = 16;
+  const int chunks = (M + kChunk - 1) / kChunk;
+  const auto range = [&](int c0, int c1) {
+    float* buf = scratch(tlsRows, static_cast<size_t>(kChunk) * N);
+    for (int c = c0; c < c1; c++) {
+      const int r0 = c * kChunk, r1 = std::min(M, r0 + kChunk);
+      runRange(isa, p, r0, r1, 0, nbs, LinearSink{buf, sa, sw, bias, N, act, r0});
+      for (int m = r0; m < r1; m++)
+        quantizeRow(q + static_cast<size_t>(m) * ldq, qscale + m, buf + static_cast<size_t>(m - r0) * N, N, ldq);
+    }
+  };
+  const double work = double(M) * nbs * 16 * std::max(Kp, 64) / isaRate(isa);
+  int T = work < 60000.0 ? 1 : std::min(poolThreads(), chunks);
+  if (T <= 1) {
+    range(0, chunks);
+    return;
+  }
+  Pool::get().run(T, [&](int t) { range(static_cast<int>(int64_t(chunks) * t / T), static_cast<int>(int64_t(chunks) * (t + 1) / T)); });
 }
 
 const char* int8IsaError() {

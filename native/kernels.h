@@ -63,6 +63,10 @@ void quantizeRowsI8(int8_t* q, float* scale, const float* x, size_t rows, size_t
 void gemmI8(int M, int N, int Kp, const int8_t* A, size_t lda, const int8_t* Wp, int32_t* acc);
 void linearI8(int M, int N, int Kp, const int8_t* A, size_t lda, const float* sa, const int8_t* Wp,
               const float* sw, const float* bias, float* out, int act);
+/** linearI8, then quantizeRowsI8 of its output into q [M, ldq] and qscale [M], bit for bit, without
+ *  the float32 output in memory (each chunk of rows is quantized from the thread's scratch). */
+void linearI8Requant(int M, int N, int Kp, const int8_t* A, size_t lda, const float* sa, const int8_t* Wp,
+                     const float* sw, const float* bias, int act, int8_t* q, float* qscale, size_t ldq);
 /** The int8 paths available in this process, best first ("amx", "avx512vnni", "avxvnni", "avx2", "scalar"). */
 std::vector<const char*> int8Isas();
 /** The selected int8 path. */

@@ -704,6 +704,37 @@ napi_value LinearI8(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value LinearI8Requant(napi_env env, napi_callback_info info) {
+  Args a(env, info, "linearI8Requant", 13);
+  int64_t M = a.count(0, "M"), N = a.count(1, "N"), Kp = a.count(2, "Kp");
+  auto A = a.i8(3, "A");
+  int64_t lda = a.count(4, "lda", kMaxOffset);
+  auto sa = a.f32(5, "sa");
+  auto Wp = a.i8(6, "Wp");
+  auto sw = a.f32(7, "sw");
+  bool biasNull = false;
+  auto bias = a.nullable<float>(8, "bias", napi_float32_array, "Float32Array or null", &biasNull);
+  double act = a.num(9, "act");
+  auto q = a.i8(10, "q");
+  auto qscale = a.f32(11, "qscale");
+  int64_t ldq = a.count(12, "ldq", kMaxOffset);
+  if (a.ok() && !(act == -1 || act == 0 || act == 1 || act == 2 || act == 3))
+    a.fail(true, "act must be -1 (none) or a UnaryOp code 0..3, got %g", act);
+  if (a.ok() && ldq < N)
+    a.fail(true, "ldq (%lld) must be at least N (%lld)", static_cast<long long>(ldq), static_cast<long long>(N));
+  checkI8Gemm(a, M, N, Kp, A, lda, Wp);
+  a.need("sa", sa.len, M);
+  a.need("sw", sw.len, N);
+  if (!biasNull) a.need("bias", bias.len, N);
+  a.need("q", q.len, msat(M, ldq));
+  a.need("qscale", qscale.len, M);
+  checkI8Isa(a);
+  if (!a.ok()) return nullptr;
+  pw::linearI8Requant(int(M), int(N), int(Kp), A.p, size_t(lda), sa.p, Wp.p, sw.p, biasNull ? nullptr : bias.p,
+                      int(act), q.p, qscale.p, size_t(ldq));
+  return nullptr;
+}
+
 /** The int8 paths available in this process, best first. */
 napi_value Int8Isas(napi_env env, napi_callback_info info) {
   const std::vector<const char*> isas = pw::int8Isas();
@@ -809,6 +840,7 @@ const Export kExports[] = {
     {"quantizeRowsI8", QuantizeRowsI8},
     {"gemmI8", GemmI8},
     {"linearI8", LinearI8},
+    {"linearI8Requant", LinearI8Requant},
     {"attentionInference", AttentionInference},
     {"int8Isas", Int8Isas},
     {"int8Isa", Int8Isa},

@@ -293,6 +293,27 @@ export interface Kernels {
    */
   linearI8(M: number, N: number, Kp: number, A: I8, lda: number, sa: F32, Wp: I8, sw: F32, bias: F32 | null, out: F32, act: number): void;
 
+  /**
+   * linearI8 followed by quantizeRowsI8 of its [M, N] output into q (rows ldq >= N apart, zero
+   * padded) and qscale, bit for bit, without the float32 output in memory: an FFN's hidden layer
+   * handed, quantized, to the next int8 GEMM.
+   */
+  linearI8Requant(
+    M: number,
+    N: number,
+    Kp: number,
+    A: I8,
+    lda: number,
+    sa: F32,
+    Wp: I8,
+    sw: F32,
+    bias: F32 | null,
+    act: number,
+    q: I8,
+    qscale: F32,
+    ldq: number,
+  ): void;
+
   // ----------------------------------------------------------------------- no-grad helpers
   /** Index of the max of each row (first one on ties). */
   argmax(out: I32, x: F32, rows: number, cols: number): void;

@@ -66,6 +66,7 @@ const KERNEL_NAMES = [
   'quantizeRowsI8',
   'gemmI8',
   'linearI8',
+  'linearI8Requant',
   'attentionInference',
 ] as const satisfies readonly Exclude<keyof Kernels, 'name'>[];
 

@@ -1012,6 +1012,16 @@ export const tsKernels: Kernels = {
     });
   },
 
+  linearI8Requant(M, N, Kp, A, lda, sa, Wp, sw, bias, act, q, qscale, ldq) {
+    const k = 'linearI8Requant';
+    if (ldq < N) fail(k, true, `ldq (${ldq}) must be at least N (${N})`);
+    need(k, 'q', q.length, M * ldq);
+    need(k, 'qscale', qscale.length, M);
+    const y = new Float32Array(M * N);
+    this.linearI8(M, N, Kp, A, lda, sa, Wp, sw, bias, y, act);
+    this.quantizeRowsI8(q, qscale, y, M, N, ldq);
+  },
+
   // ------------------------------------------------------------------------- no-grad helpers
   argmax(out, x, rows, cols) {
     const k = 'argmax';

@@ -1,4 +1,4 @@
-import { Tensor, activation, dropout, type Rng } from '../engine/index.js';
+import { Tensor, activation, dropout, ffnI8, int8Applies, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 
@@ -44,6 +44,9 @@ export class FeedForward extends Module {
   }
 
   forward(x: Tensor, _route?: RouteContext): Tensor {
+    // Inference on int8 weights: the hidden layer goes from one int8 GEMM to the next quantized.
+    if (!this.training && int8Applies(x, this.fc1.weight) && int8Applies(x, this.fc2.weight))
+      return ffnI8(x, this.fc1.weight, this.fc1.bias, this.cfg.activation, this.fc2.weight, this.fc2.bias);
     const h = dropout(this.fc1.forwardActivated(x, this.cfg.activation), this.cfg.dropout, this.rng, this.training);
     return dropout(this.fc2.forward(h), this.cfg.dropout, this.rng, this.training);
   }

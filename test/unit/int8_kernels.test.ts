@@ -427,6 +427,25 @@ test('linearI8 with a fused activation: as `unary` computes it, every int8 path'
   }
 });
 
+test('linearI8Requant: linearI8 then quantizeRowsI8, bit for bit, on each backend and every int8 path', { skip: skipNative }, () => {
+  for (const [M, N, K] of LIN_SHAPES) {
+    const c = linCase(M * 5 + N + K, M, N, K, true);
+    const ldq = padKI8(N);
+    for (const act of [-1, UnaryOp.Gelu, UnaryOp.Relu]) {
+      eachBackend((k, label) => {
+        const q = new Int8Array(M * ldq).fill(99);
+        const qs = new Float32Array(M).fill(Number.NaN);
+        k.linearI8Requant(c.M, c.N, c.Kp, c.qa, c.Kp, c.sa, c.Wp, c.sw, c.bias, act, q, qs, ldq);
+        const wantQ = new Int8Array(M * ldq);
+        const wantS = new Float32Array(M);
+        k.quantizeRowsI8(wantQ, wantS, runLinear(k, c, act), M, N, ldq);
+        assert.deepEqual(q, wantQ, `${label} act=${act} M=${M} N=${N} K=${K}: values`);
+        assertSame(qs, wantS, `${label} act=${act} M=${M} N=${N} K=${K}: scales`);
+      });
+    }
+  }
+});
+
 test('linearI8: close to the fp32 linear layer on the dequantized operands, and to the unquantized one', () => {
   const c = linCase(11, 40, 70, 200, true);
   const xd = new Float32Array(c.M * c.K);

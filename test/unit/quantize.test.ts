@@ -14,6 +14,7 @@ import {
   Tensor,
   dequantizeForm,
   dropInt8,
+  ffnI8,
   gelu,
   groupedLinear,
   groupedLinearI8,
@@ -31,6 +32,7 @@ import { compactPriors, expandPriors } from '../../src/model/compact_prior.js';
 import { loadModel, modelFromShared, saveModel, shareModel, type Prediction } from '../../src/model/index.js';
 import { quantizeModel } from '../../src/compress/index.js';
 import { Experts, Router } from '../../src/sparse/index.js';
+import { FeedForward } from '../../src/nn/index.js';
 import { assertDeepClose, describeEachBackend } from '../helpers.js';
 import { LAYOUTS, build, requests } from '../mixed_models.js';
 
@@ -148,6 +150,36 @@ describeEachBackend('int8 Switch experts (groupedLinearI8)', () => {
     }
     const fp32 = noGrad(() => gelu(groupedLinear(x, w, b, offsets))).f32;
     assert.ok(Math.max(...got.map((v, i) => Math.abs(v - fp32[i]))) < 0.05);
+  });
+});
+
+describeEachBackend('int8 FFN (ffnI8: the hidden layer handed quantized between the GEMMs)', () => {
+  it('equals the two linearI8 calls bit for bit, and the FFN module runs it in inference', () => {
+    const r = new Rng(8);
+    for (const [R, I, F, O] of [
+      [70, 48, 200, 48],
+      [1, 16, 64, 10],
+    ]) {
+      const x = randn([R, I], r);
+      const [w1, b1, w2, b2] = [randn([F, I], r, 0.1), randn([F], r), randn([O, F], r, 0.1), randn([O], r)];
+      quantizeParameter(w1);
+      quantizeParameter(w2);
+      const fused = noGrad(() => ffnI8(x, w1, b1, 'gelu', w2, b2)).f32;
+      const twice = noGrad(() => linearI8(linearI8(x, w1, b1, 'gelu'), w2, b2)).f32;
+      assert.deepEqual(fused, twice, `R=${R}`);
+    }
+    const ffn = new FeedForward({ dModel: 32, ffn: 96, activation: 'gelu', dropout: 0.1, initStd: 0.2 }, new Rng(2));
+    ffn.eval();
+    const x = randn([5, 7, 32], r);
+    const fp32 = noGrad(() => ffn.forward(x)).f32;
+    quantizeParameter(ffn.fc1.weight);
+    quantizeParameter(ffn.fc2.weight);
+    const got = noGrad(() => ffn.forward(x));
+    assert.deepEqual(got.shape, [5, 7, 32]);
+    assert.deepEqual(got.f32, noGrad(() => ffnI8(x, ffn.fc1.weight, ffn.fc1.bias, 'gelu', ffn.fc2.weight, ffn.fc2.bias)).f32);
+    const scale = Math.max(...fp32.map(Math.abs));
+    const err = Math.max(...got.f32.map((v, i) => Math.abs(v - fp32[i])));
+    assert.ok(err < 0.03 * scale, `close to fp32: max error ${err} on outputs up to ${scale}`);
   });
 });
 
