@@ -322,11 +322,12 @@ function writeReport(r: Record<string, any>): void {
 Written by bench/infer.ts; the figures are that run's (${r.threads} threads). Model: the quickstart's
 (\`${MODEL.replace(ROOT + '/', '')}\`), quantized by \`pathwise quantize\` (int8 weights, one scale per output channel: per row of a
 linear weight, per column of an embedding table; activations quantized per row at run time). The
-folder size includes what stays float: the heads' Naive Bayes priors (2.7 MB of sparse counts),
-biases, norms and tokenizer.json. PyTorch runs at its fastest thread setting in this run
+folder size includes what is not int8: the heads' Naive Bayes priors (kept exactly, stored
+compactly: 16-bit key halves and 8/16-bit codes, model/compact_prior.ts), biases, norms and
+tokenizer.json. PyTorch runs at its fastest thread setting in this run
 (\`--pick-threads\`). This shared 2-core VM's speed drifts by up to 1.5x over minutes, so each figure
-is timed in ${r.timing} (PyTorch and Pathwise alternating,
-so that both run under the same conditions).
+is timed in ${r.timing}
+(PyTorch and Pathwise alternating, so that both run under the same conditions).
 
 ## Test scores, fp32 and int8 (every task, its built-in test set)
 
