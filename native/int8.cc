@@ -742,16 +742,22 @@ void runRange(int isa, const Problem& p, int m0, int m1, int nb0, int nb1, const
   }
 }
 
+/** The problem on `isa`, with the column corrections the VNNI paths need (this thread's scratch). */
+Problem problemFor(int isa, int M, int N, int Kp, const int8_t* A, size_t lda, const int8_t* Wp) {
+  Problem p{M, N, Kp, A, lda, Wp, nullptr};
+  if (isa == kAvx512Vnni || isa == kAvxVnni) {
+    int32_t* corr = scratch(tlsCorr, static_cast<size_t>((N + 15) / 16) * 16);
+    columnCorrections(p, corr);
+    p.corr = corr;
+  }
+  return p;
+}
+
 template <class Sink>
 void gemmI8Run(int isa, int M, int N, int Kp, const int8_t* A, size_t lda, const int8_t* Wp, const Sink& sink) {
   if (M <= 0 || N <= 0) return;
   const int nbs = (N + 15) / 16;
-  Problem p{M, N, Kp, A, lda, Wp, nullptr};
-  if (isa == kAvx512Vnni || isa == kAvxVnni) {
-    int32_t* corr = scratch(tlsCorr, static_cast<size_t>(nbs) * 16);
-    columnCorrections(p, corr);
-    p.corr = corr;
-  }
+  const Problem p = problemFor(isa, M, N, Kp, A, lda, Wp);
   const double work = double(M) * nbs * 16 * std::max(Kp, 64) / isaRate(isa);
   int T = poolThreads();
   if (work < 60000.0) T = 1;
@@ -858,12 +864,7 @@ void linearI8Requant(int M, int N, int Kp, const int8_t* A, size_t lda, const fl
   if (M <= 0 || N <= 0) return;
   const int isa = isaState().current.load();
   const int nbs = (N + 15) / 16;
-  Problem p{M, N, Kp, A, lda, Wp, nullptr};
-  if (isa == kAvx512Vnni || isa == kAvxVnni) {
-    int32_t* corr = scratch(tlsCorr, static_cast<size_t>(nbs) * 16);
-    columnCorrections(p, corr);
-    p.corr = corr;
-  }
+  const Problem p = problemFor(isa, M, N, Kp, A, lda, Wp);
   // Chunks of 16 rows, each computed over all N columns into the thread's scratch (16 x N floats,
   // in L2) and quantized from there: the M x N float32 output linearI8 would write, and
   // quantizeRowsI8 read back, never exists.

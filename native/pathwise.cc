@@ -678,60 +678,64 @@ napi_value GemmI8(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** linearI8's and linearI8Requant's shared leading arguments: M, N, Kp, A, lda, sa, Wp, sw, bias. */
+struct LinearI8Args {
+  int64_t M, N, Kp, lda;
+  Arr<int8_t> A, Wp;
+  Arr<float> sa, sw, bias;
+  bool biasNull = false;
+
+  explicit LinearI8Args(Args& a) {
+    M = a.count(0, "M");
+    N = a.count(1, "N");
+    Kp = a.count(2, "Kp");
+    A = a.i8(3, "A");
+    lda = a.count(4, "lda", kMaxOffset);
+    sa = a.f32(5, "sa");
+    Wp = a.i8(6, "Wp");
+    sw = a.f32(7, "sw");
+    bias = a.nullable<float>(8, "bias", napi_float32_array, "Float32Array or null", &biasNull);
+  }
+  void check(Args& a, double act) const {
+    if (a.ok() && !(act == -1 || act == 0 || act == 1 || act == 2 || act == 3))
+      a.fail(true, "act must be -1 (none) or a UnaryOp code 0..3, got %g", act);
+    checkI8Gemm(a, M, N, Kp, A, lda, Wp);
+    a.need("sa", sa.len, M);
+    a.need("sw", sw.len, N);
+    if (!biasNull) a.need("bias", bias.len, N);
+  }
+};
+
 napi_value LinearI8(napi_env env, napi_callback_info info) {
   Args a(env, info, "linearI8", 11);
-  int64_t M = a.count(0, "M"), N = a.count(1, "N"), Kp = a.count(2, "Kp");
-  auto A = a.i8(3, "A");
-  int64_t lda = a.count(4, "lda", kMaxOffset);
-  auto sa = a.f32(5, "sa");
-  auto Wp = a.i8(6, "Wp");
-  auto sw = a.f32(7, "sw");
-  bool biasNull = false;
-  auto bias = a.nullable<float>(8, "bias", napi_float32_array, "Float32Array or null", &biasNull);
+  const LinearI8Args l(a);
   auto out = a.f32(9, "out");
   double act = a.num(10, "act");
-  if (a.ok() && !(act == -1 || act == 0 || act == 1 || act == 2 || act == 3))
-    a.fail(true, "act must be -1 (none) or a UnaryOp code 0..3, got %g", act);
-  checkI8Gemm(a, M, N, Kp, A, lda, Wp);
-  a.need("sa", sa.len, M);
-  a.need("sw", sw.len, N);
-  if (!biasNull) a.need("bias", bias.len, N);
-  a.need("out", out.len, msat(M, N));
+  l.check(a, act);
+  a.need("out", out.len, msat(l.M, l.N));
   checkI8Isa(a);
   if (!a.ok()) return nullptr;
-  pw::linearI8(int(M), int(N), int(Kp), A.p, size_t(lda), sa.p, Wp.p, sw.p, biasNull ? nullptr : bias.p,
+  pw::linearI8(int(l.M), int(l.N), int(l.Kp), l.A.p, size_t(l.lda), l.sa.p, l.Wp.p, l.sw.p, l.biasNull ? nullptr : l.bias.p,
                out.p, int(act));
   return nullptr;
 }
 
 napi_value LinearI8Requant(napi_env env, napi_callback_info info) {
   Args a(env, info, "linearI8Requant", 13);
-  int64_t M = a.count(0, "M"), N = a.count(1, "N"), Kp = a.count(2, "Kp");
-  auto A = a.i8(3, "A");
-  int64_t lda = a.count(4, "lda", kMaxOffset);
-  auto sa = a.f32(5, "sa");
-  auto Wp = a.i8(6, "Wp");
-  auto sw = a.f32(7, "sw");
-  bool biasNull = false;
-  auto bias = a.nullable<float>(8, "bias", napi_float32_array, "Float32Array or null", &biasNull);
+  const LinearI8Args l(a);
   double act = a.num(9, "act");
   auto q = a.i8(10, "q");
   auto qscale = a.f32(11, "qscale");
   int64_t ldq = a.count(12, "ldq", kMaxOffset);
-  if (a.ok() && !(act == -1 || act == 0 || act == 1 || act == 2 || act == 3))
-    a.fail(true, "act must be -1 (none) or a UnaryOp code 0..3, got %g", act);
-  if (a.ok() && ldq < N)
-    a.fail(true, "ldq (%lld) must be at least N (%lld)", static_cast<long long>(ldq), static_cast<long long>(N));
-  checkI8Gemm(a, M, N, Kp, A, lda, Wp);
-  a.need("sa", sa.len, M);
-  a.need("sw", sw.len, N);
-  if (!biasNull) a.need("bias", bias.len, N);
-  a.need("q", q.len, msat(M, ldq));
-  a.need("qscale", qscale.len, M);
+  if (a.ok() && ldq < l.N)
+    a.fail(true, "ldq (%lld) must be at least N (%lld)", static_cast<long long>(ldq), static_cast<long long>(l.N));
+  l.check(a, act);
+  a.need("q", q.len, msat(l.M, ldq));
+  a.need("qscale", qscale.len, l.M);
   checkI8Isa(a);
   if (!a.ok()) return nullptr;
-  pw::linearI8Requant(int(M), int(N), int(Kp), A.p, size_t(lda), sa.p, Wp.p, sw.p, biasNull ? nullptr : bias.p,
-                      int(act), q.p, qscale.p, size_t(ldq));
+  pw::linearI8Requant(int(l.M), int(l.N), int(l.Kp), l.A.p, size_t(l.lda), l.sa.p, l.Wp.p, l.sw.p,
+                      l.biasNull ? nullptr : l.bias.p, int(act), q.p, qscale.p, size_t(ldq));
   return nullptr;
 }
 

@@ -204,23 +204,22 @@ static inline F exp(F x) {
   return select(tiny, zero(), mul(add(p, p), pow2m1(n)));
 }
 
+/** Eigen's erf on [-4, 4]: x·P(x²) / Q(x²), coefficients from the highest power down. The AVX-512
+ *  GELU (gelu512.h) evaluates the same polynomials in the same order. */
+constexpr float kErfP[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f,  -2.10102402082508e-06f, -5.69250639462346e-05f,
+                            -7.34990630326855e-04f, -2.95459980854025e-03f, -1.60960333262415e-02f};
+constexpr float kErfQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f, -7.37332916720468e-03f,
+                            -1.42647390514189e-02f};
+
 /** erf(x): Eigen's rational approximation (odd numerator / even denominator in x^2). */
 static inline F erf(F x) {
   x = clamp(x, set1(-4.0f), set1(4.0f));
   F x2 = mul(x, x);
-  F p = set1(-2.72614225801306e-10f);
-  p = fma(x2, p, set1(2.77068142495902e-08f));
-  p = fma(x2, p, set1(-2.10102402082508e-06f));
-  p = fma(x2, p, set1(-5.69250639462346e-05f));
-  p = fma(x2, p, set1(-7.34990630326855e-04f));
-  p = fma(x2, p, set1(-2.95459980854025e-03f));
-  p = fma(x2, p, set1(-1.60960333262415e-02f));
+  F p = set1(kErfP[0]);
+  for (int i = 1; i < 7; i++) p = fma(x2, p, set1(kErfP[i]));
   p = mul(x, p);
-  F q = set1(-1.45660718464996e-05f);
-  q = fma(x2, q, set1(-2.13374055278905e-04f));
-  q = fma(x2, q, set1(-1.68282697438203e-03f));
-  q = fma(x2, q, set1(-7.37332916720468e-03f));
-  q = fma(x2, q, set1(-1.42647390514189e-02f));
+  F q = set1(kErfQ[0]);
+  for (int i = 1; i < 5; i++) q = fma(x2, q, set1(kErfQ[i]));
   return div(p, q);
 }
 

@@ -47,26 +47,21 @@ export function int8Applies(x: Tensor, w: Tensor): boolean {
   return !isGradEnabled() && x.rows >= crossover() && packedInt8(w) !== undefined;
 }
 
-// The quantized activations of the call in progress: calls never overlap (one JS thread), and
+// Quantized activations: int8 rows and their scales. Calls never overlap (one JS thread), and
 // quantizeRowsI8 writes every byte the GEMM reads (padding included), so one buffer, grown when a
-// call needs more, serves them all: no 1-4 MB allocation and zero-fill per layer.
-let qxBuf = new Int8Array(0);
-let sxBuf = new Float32Array(0);
-function scratch(R: number, Kp: number): { qx: Int8Array; sx: Float32Array } {
-  if (qxBuf.length < R * Kp) qxBuf = new Int8Array(R * Kp);
-  if (sxBuf.length < R) sxBuf = new Float32Array(R);
-  return { qx: qxBuf.subarray(0, R * Kp), sx: sxBuf.subarray(0, R) };
+// call needs more, serves them all: no 1-4 MB allocation and zero-fill per layer. ffnI8's hidden
+// layer has a buffer of its own, as its input's is still being read while it is written.
+class QuantizedRows {
+  private q = new Int8Array(0);
+  private s = new Float32Array(0);
+  take(R: number, Kp: number): { q: Int8Array; s: Float32Array } {
+    if (this.q.length < R * Kp) this.q = new Int8Array(R * Kp);
+    if (this.s.length < R) this.s = new Float32Array(R);
+    return { q: this.q.subarray(0, R * Kp), s: this.s.subarray(0, R) };
+  }
 }
-
-// The quantized hidden layer of ffnI8, read by its second GEMM while the first call's input
-// (qxBuf) is still in use: a buffer of its own, grown likewise.
-let qhBuf = new Int8Array(0);
-let shBuf = new Float32Array(0);
-function hiddenScratch(R: number, Kp: number): { qh: Int8Array; sh: Float32Array } {
-  if (qhBuf.length < R * Kp) qhBuf = new Int8Array(R * Kp);
-  if (shBuf.length < R) shBuf = new Float32Array(R);
-  return { qh: qhBuf.subarray(0, R * Kp), sh: shBuf.subarray(0, R) };
-}
+const inputRows = new QuantizedRows();
+const hiddenRows = new QuantizedRows();
 
 /** An activation the int8 GEMM's epilogue can apply. */
 export type FusedActivation = ActivationName;
@@ -86,7 +81,7 @@ export function linearI8(x: Tensor, w: Tensor, b: Tensor | null = null, act: Fus
   if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearI8: bias must be [${O}], got ${shapeStr(b.shape)}`);
   const R = x.rows;
   const Kp = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
-  const { qx, sx } = scratch(R, Kp);
+  const { q: qx, s: sx } = inputRows.take(R, Kp);
   K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp);
   const Y = emptyF32(R * O);
   K.linearI8(R, O, Kp, qx, Kp, sx, p.packed, p.form.scale, b ? b.f32 : null, Y, act === null ? -1 : ACTIVATION_OPS[act]);
@@ -114,9 +109,9 @@ export function ffnI8(x: Tensor, w1: Tensor, b1: Tensor | null, act: FusedActiva
   const R = x.rows;
   const Kp1 = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
   const Kp2 = Math.ceil(F / KBLOCK_I8) * KBLOCK_I8;
-  const { qx, sx } = scratch(R, Kp1);
+  const { q: qx, s: sx } = inputRows.take(R, Kp1);
   K.quantizeRowsI8(qx, sx, x.f32, R, I, Kp1);
-  const { qh, sh } = hiddenScratch(R, Kp2);
+  const { q: qh, s: sh } = hiddenRows.take(R, Kp2);
   K.linearI8Requant(R, F, Kp1, qx, Kp1, sx, p1.packed, p1.form.scale, b1 ? b1.f32 : null, ACTIVATION_OPS[act], qh, sh, Kp2);
   const Y = emptyF32(R * O);
   K.linearI8(R, O, Kp2, qh, Kp2, sh, p2.packed, p2.form.scale, b2 ? b2.f32 : null, Y, -1);
@@ -141,7 +136,7 @@ export function groupedLinearI8(x: Tensor, w: Tensor, b: Tensor | null, offsets:
     throw new RangeError(`groupedLinearI8: offsets must have ${E + 1} entries from 0 to ${M}`);
   if (b && (b.ndim !== 2 || b.shape[0] !== E || b.shape[1] !== O)) throw new RangeError(`groupedLinearI8: bias must be [${E}, ${O}], got ${shapeStr(b.shape)}`);
   const Kp = Math.ceil(I / KBLOCK_I8) * KBLOCK_I8;
-  const { qx, sx } = scratch(M, Kp);
+  const { q: qx, s: sx } = inputRows.take(M, Kp);
   K.quantizeRowsI8(qx, sx, x.f32, M, I, Kp);
   const Y = emptyF32(M * O);
   const size = p.packed.length / E;
