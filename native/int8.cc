@@ -22,9 +22,10 @@
 //
 // Threads: the engine's one small persistent pool (not OpenMP, whose idle threads spin for
 // milliseconds after each region and would steal the cores the next kernel runs on) of
-// blas.setThreads()'s count, the caller being one of them; kernels.cc's GEMMs run on it too. Large M is split in row ranges, small M in column
-// ranges; each output element is computed by one thread in a fixed order, and integer sums are
-// exact anyway, so results do not depend on the thread count.
+// blas.setThreads()'s count, the caller being one of them; kernels.cc's GEMMs run on it too.
+// Large M is split in row ranges, small M in column ranges; each output element is computed by
+// one thread in a fixed order, and integer sums are exact anyway, so results do not depend on the
+// thread count.
 //
 // linearI8's epilogue dequantises each int32 block while it is hot (never a full M x N int32
 // buffer): fround(acc) * fround(sa * sw), then + bias, each rounded (an empty asm statement
