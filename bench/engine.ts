@@ -1,21 +1,45 @@
 // Engine benchmark: the training step (forward, backward, AdamW) of one pre-LN encoder block,
 // batch 32, sequence 64, d_model 256, 4 heads, FFN 1024, GELU, dropout 0.1, against the same
 // block in PyTorch (bench/torch_engine.py) measured in the same run, alternating, with PyTorch
-// at its best thread setting for this machine (found by --pick-threads first). Also fp32 GEMM
-// throughput. Prints one JSON line last (medians).
+// at its best thread setting for this machine (found by --pick-threads first). Prints one JSON
+// line last (medians):
+//   steps_per_s, torch_steps_per_s, ratio     the step, and against the peer
+//   gemm_bound_steps_per_s, bound_fraction    the physical limit beside the peer: the step's GEMMs
+//                                             alone (the very calls one step makes, recorded and
+//                                             replayed on the same buffers), and the step's speed
+//                                             as a fraction of it
+//   multitask_step_ms, multitask_thread_speedup
+//                                             one step of six-task training (trainMultiTask on the
+//                                             quickstart's six built-in tasks, from --base) at 1
+//                                             and 2 threads, alternating, and the ratio; null
+//                                             without the base
+//   gemm_gflops                               fp32 GEMM throughput at three shapes
 //
-//   npm run bench:engine [-- --rounds 5 --steps 20]
+//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 30 --base models/base]
 
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import * as E from '../src/engine/index.js';
-import { AdamW, Rng, Tensor, backendName, blas, paddingMask } from '../src/engine/index.js';
+import { AdamW, Rng, Tensor, backendName, blas, currentKernels, paddingMask, withKernels } from '../src/engine/index.js';
 import { K } from '../src/engine/backend.js';
+import type { Kernels } from '../src/engine/kernels.js';
 import { EncoderBlock } from '../src/nn/index.js';
-import { flag, log, median, torchReference } from './common.js';
+import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.js';
+import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
+import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
+import { trainMultiTask } from '../src/train/multitask.js';
+import { ROOT, flag, log, median, torchReference } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const STEPS = flag('steps', 20);
 const WARMUP = flag('warmup', 3);
+/** Timed steps of six-task training per thread count and round. */
+const MT_STEPS = flag('mt-steps', 30);
+const BASE = (() => {
+  const i = process.argv.indexOf('--base');
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : join(ROOT, 'models', 'base');
+})();
 const CFG = { batch: 32, seq: 64, dModel: 256, heads: 4, ffn: 1024, dropout: 0.1 };
 
 // --------------------------------------------------------------------------- Pathwise side
@@ -47,6 +71,79 @@ function timeOurs(step: () => number): number {
   const t0 = performance.now();
   for (let i = 0; i < STEPS; i++) step();
   return STEPS / ((performance.now() - t0) / 1000);
+}
+
+type GemmName = 'gemm' | 'gemmBatched' | 'gemmGrouped';
+const GEMMS: readonly GemmName[] = ['gemm', 'gemmBatched', 'gemmGrouped'];
+
+/**
+ * The GEMM calls one step makes, in order, each replayable on the buffers it was given: the step
+ * runs once with the current kernels' GEMMs wrapped to record their arguments. Replaying them is
+ * the step's GEMM work and nothing else (what the contents of reused buffers are by then does not
+ * change the work a GEMM does).
+ */
+function recordGemms(step: () => unknown): (() => void)[] {
+  const k = currentKernels();
+  const calls: (() => void)[] = [];
+  const wrapped: Record<string, unknown> = { ...k };
+  for (const name of GEMMS) {
+    const fn = k[name] as (...a: unknown[]) => void;
+    wrapped[name] = (...args: unknown[]) => {
+      calls.push(() => fn.apply(k, args));
+      fn.apply(k, args);
+    };
+  }
+  withKernels(wrapped as unknown as Kernels, step);
+  return calls;
+}
+
+function timeGemms(calls: readonly (() => void)[]): number {
+  for (let i = 0; i < WARMUP; i++) for (const c of calls) c();
+  const t0 = performance.now();
+  for (let i = 0; i < STEPS; i++) for (const c of calls) c();
+  return STEPS / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * Six-task training as `pathwise train` runs it (trainMultiTask: a batch of one task per step,
+ * tasks drawn ∝ n^(1/2), heads with n-gram bags), from the pretrained base. Returns a function
+ * that trains `steps` steps at the given thread count and gives the median step time in ms,
+ * the time between consecutive steps' ends (batch encoding included, as in training). Every call
+ * trains the same model on with the same seed, so both thread counts see the same batches.
+ */
+async function multitaskStepper(): Promise<((threads: number, steps: number) => Promise<number>) | string> {
+  if (!existsSync(join(BASE, 'model.safetensors'))) return `no pretrained base at ${BASE} (bash scripts/setup.sh makes it)`;
+  const names = ['sent', 'spam', 'sense', 'genre', 'pos', 'wic'];
+  const tasks = names.map(loadBuiltinTask);
+  const pre = loadPretrained(BASE);
+  if (!pre.tokenizer) return `${BASE}: no tokenizer.json`;
+  const sparse = { switch: null, skills: null };
+  const rng = new Rng(1);
+  const lm = inLayout(pre, BASE, sparse, rng, 'bench:engine');
+  const model = TaskModel.fromEncoder(lm.encoder, pre.tokenizer, { sparse, rng, maxLen: 128 });
+  const bag = lexicalDefaultsSchema.parse({});
+  for (const t of tasks) model.addTask({ ...specOf(t), ...(t.type !== 'tagging' ? { lexical: bag } : {}) });
+  model.train();
+  return async (threads, steps) => {
+    const before = blas.threads();
+    blas.setThreads(threads);
+    const ends: number[] = [];
+    try {
+      await trainMultiTask(model, tasks, {
+        steps: steps + 1,
+        batchSize: 32,
+        lr: 1e-4,
+        evalEvery: steps + 1,
+        evalExamples: 1,
+        seed: 7,
+        onStep: () => ends.push(performance.now()),
+        log: () => {},
+      });
+    } finally {
+      blas.setThreads(before);
+    }
+    return median(ends.slice(1).map((t, i) => t - ends[i]));
+  };
 }
 
 function gemmGflops(M: number, K_: number, N: number): number {
@@ -86,15 +183,20 @@ log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas.availab
 log(`block: ${JSON.stringify(CFG)}; ${ROUNDS} alternating rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 
 const step = makeStep();
+const gemmCalls = recordGemms(step);
+log(`one step makes ${gemmCalls.length} GEMM calls`);
 const { ref, missing: why } = torchReference('torch_engine.py', TORCH_ARGS);
 const threads = ref && { intra: ref.intra, blas: ref.blas };
 
 const ours: number[] = [];
+const bound: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   const mine = timeOurs(step);
   ours.push(mine);
-  let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s`;
+  const g = timeGemms(gemmCalls);
+  bound.push(g);
+  let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s, its GEMMs alone ${g.toFixed(2)} steps/s`;
   if (ref) {
     const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`]);
     theirs.push(t.steps_per_s);
@@ -103,18 +205,42 @@ for (let r = 0; r < ROUNDS; r++) {
   log(line);
 }
 
+// Six-task training at 1 and 2 threads, alternating (2 rounds; the first step of each run, which
+// warms up, is not timed).
+const mt = await multitaskStepper();
+const mtMs: Record<'1' | '2', number[]> = { '1': [], '2': [] };
+if (typeof mt === 'string') log(`six-task step: not timed, ${mt}`);
+else {
+  for (let r = 0; r < 2; r++) {
+    for (const t of [1, 2] as const) {
+      const ms = await mt(t, MT_STEPS);
+      mtMs[t].push(ms);
+      log(`six-task step, round ${r + 1}, ${t} thread${t > 1 ? 's' : ''}: ${ms.toFixed(1)} ms`);
+    }
+  }
+}
+const mt1 = mtMs['1'].length ? Math.min(...mtMs['1']) : null;
+const mt2 = mtMs['2'].length ? Math.min(...mtMs['2']) : null;
+
 const gemm = {
   '256x256x256': +gemmGflops(256, 256, 256).toFixed(1),
   '1024x1024x1024': +gemmGflops(1024, 1024, 1024).toFixed(1),
   '4096x256x1024': +gemmGflops(4096, 256, 1024).toFixed(1),
 };
 const sps = median(ours);
+const gsps = median(bound);
 const tsps = threads ? median(theirs) : null;
 console.log(
   JSON.stringify({
     steps_per_s: +sps.toFixed(3),
     torch_steps_per_s: tsps === null ? null : +tsps.toFixed(3),
     ratio: tsps === null ? null : +(sps / tsps).toFixed(3),
+    gemm_bound_steps_per_s: +gsps.toFixed(3),
+    bound_fraction: +(sps / gsps).toFixed(3),
+    torch_vs_gemm_bound: tsps === null ? null : +(tsps / gsps).toFixed(3),
+    multitask_step_ms: mt1 === null || mt2 === null ? null : { '1': +mt1.toFixed(1), '2': +mt2.toFixed(1) },
+    multitask_thread_speedup: mt1 === null || mt2 === null ? null : +(mt1 / mt2).toFixed(3),
+    ...(typeof mt === 'string' ? { multitask_missing: mt } : {}),
     gemm_gflops: gemm,
     backend: backendName(),
     torch_threads: threads,

@@ -77,9 +77,7 @@ export function setBackend(name: BackendName): void {
     K = tsKernels;
     return;
   }
-  const native = loadNativeKernels();
-  if (native.kernels) K = native.kernels;
-  else throw new Error(`native backend unavailable: ${native.error}`);
+  K = chosenNative();
 }
 
 /**
@@ -95,13 +93,33 @@ export function followBackend(name: BackendName): string | null {
 
 /** Runs fn with the named backend, then restores the previous one. */
 export function withBackend<T>(name: BackendName, fn: () => T): T {
+  return withKernels(name === 'ts' ? tsKernels : chosenNative(), fn);
+}
+
+/**
+ * Runs fn with the given kernels, then restores the previous ones. For instruments: bench:engine
+ * passes the current kernels with their GEMMs wrapped, to record the calls a training step makes.
+ */
+export function withKernels<T>(kernels: Kernels, fn: () => T): T {
   const prev = K;
-  setBackend(name);
+  K = kernels;
   try {
     return fn();
   } finally {
     K = prev;
   }
+}
+
+/** The kernels ops call now (the backend chosen, or chosen on this call). */
+export function currentKernels(): Kernels {
+  if (K === unchosen) K = initialKernels();
+  return K;
+}
+
+function chosenNative(): Kernels {
+  const native = loadNativeKernels();
+  if (!native.kernels) throw new Error(`native backend unavailable: ${native.error}`);
+  return native.kernels;
 }
 
 export interface Blas extends BlasControl {

@@ -4,7 +4,20 @@ export * from './tensor.js';
 export { backward, noGrad, isGradEnabled, type BackwardOptions } from './autograd.js';
 export { inference } from './scope.js';
 export { setPoolLimit } from './storage.js';
-export { availableBackends, backendName, followBackend, setBackend, withBackend, blas, int8, type BackendName, type Blas, type Int8Paths } from './backend.js';
+export {
+  availableBackends,
+  backendName,
+  followBackend,
+  setBackend,
+  withBackend,
+  withKernels,
+  currentKernels,
+  blas,
+  int8,
+  type BackendName,
+  type Blas,
+  type Int8Paths,
+} from './backend.js';
 export { BLOCK_BYTES_I8, KBLOCK_I8, NBLOCK_I8, QMAX_I8, packI8, packedLengthI8, padKI8, padNI8, roundHalfEven } from './int8.js';
 export { Rng, type RngState } from './rng.js';
 export * from './ops/matmul.js';
