@@ -57,10 +57,12 @@ function makeStep() {
   for (let b = 1; b < B; b += 2) for (let t = T - T / 8; t < T; t++) keep[b * T + t] = 0;
   const mask = paddingMask(new Tensor(keep, [B, T]));
   const opt = new AdamW(block.parameters(), { lr: 1e-4, weightDecay: 0.01 });
+  // As the Trainer steps (train/step.ts): gradients and activations go back to the buffer pool
+  // as soon as they are used, so a step reuses the last step's memory instead of faulting in new.
   return () => {
-    opt.zeroGrad();
+    opt.zeroGrad({ recycle: true });
     const loss = E.mse(block.forward(x, mask), target);
-    loss.backward();
+    loss.backward(undefined, { freeActivations: true });
     opt.step();
     return loss.item();
   };

@@ -385,22 +385,26 @@ void binary(int op, float* out, const float* a, const float* b, size_t n, size_t
 }
 
 void binaryCol(int op, float* out, const float* a, const float* b, size_t rows, size_t cols) {
-  switch (op) {
-    case 0: binaryColT<0>(out, a, b, rows, cols); break;
-    case 1: binaryColT<1>(out, a, b, rows, cols); break;
-    case 2: binaryColT<2>(out, a, b, rows, cols); break;
-    default: binaryColT<3>(out, a, b, rows, cols); break;
-  }
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) {
+    float* o = out + r0 * cols;
+    const float* x = a + r0 * cols;
+    const float* y = b + r0;
+    switch (op) {
+      case 0: binaryColT<0>(o, x, y, r1 - r0, cols); break;
+      case 1: binaryColT<1>(o, x, y, r1 - r0, cols); break;
+      case 2: binaryColT<2>(o, x, y, r1 - r0, cols); break;
+      default: binaryColT<3>(o, x, y, r1 - r0, cols); break;
+    }
+  });
 }
 
 void axpby(float* out, double alpha, const float* a, double beta, size_t n) {
   F al = set1(static_cast<float>(alpha));
-  if (beta == 0.0) {
-    map1(out, a, n, [al](F x) { return mul(al, x); });
-  } else {
-    F be = set1(static_cast<float>(beta));
-    map2(out, a, out, n, [al, be](F x, F o) { return fma(al, x, mul(be, o)); });
-  }
+  F be = set1(static_cast<float>(beta));
+  parallelFor(n, 64, n, [&](size_t s, size_t e) {
+    if (beta == 0.0) map1(out + s, a + s, e - s, [al](F x) { return mul(al, x); });
+    else map2(out + s, a + s, out + s, e - s, [al, be](F x, F o) { return fma(al, x, mul(be, o)); });
+  });
 }
 
 namespace {
@@ -428,51 +432,76 @@ void unary(int op, float* out, const float* x, size_t n) {
 }
 
 void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_t n) {
-  switch (op) {
-    case 0: map2(dx, saved, dy, n, geluB); break;
-    case 1: map2(dx, saved, dy, n, [](F x, F g) { return andm(gt(x, zero()), g); }); break;
-    case 2: map2(dx, saved, dy, n, [](F y, F g) { return mul(g, fnma(y, y, set1(1.0f))); }); break;
-    default: map2(dx, saved, dy, n, geluTanhB); break;
-  }
+  parallelFor(n, 64, n, [&](size_t s, size_t e) {
+    float* d = dx + s;
+    const float* x = saved + s;
+    const float* g = dy + s;
+    const size_t m = e - s;
+    switch (op) {
+      case 0: map2(d, x, g, m, geluB); break;
+      case 1: map2(d, x, g, m, [](F v, F w) { return andm(gt(v, zero()), w); }); break;
+      case 2: map2(d, x, g, m, [](F y, F w) { return mul(w, fnma(y, y, set1(1.0f))); }); break;
+      default: map2(d, x, g, m, geluTanhB); break;
+    }
+  });
 }
 
 // ------------------------------------------------------------------------ layout & reduce
+namespace {
+/** Columns [j0, j1) of sumAxis's slab `base` (n rows of `inner`), summed in row order; j0 is a multiple of W. */
+void sumColumns(float* dst, const float* base, size_t n, size_t inner, size_t j0, size_t j1) {
+  const size_t w = j1 - j0;
+  double* acc = scratch(tlsD, w + W);
+  std::fill(acc, acc + w + W, 0.0);
+  for (size_t k = 0; k < n; k++) {
+    const float* row = base + k * inner + j0;
+    size_t j = 0;
+    for (; j + W <= w; j += W) dcol_add(acc + j, load(row + j));
+    if (j < w) dcol_add(acc + j, loadn(row + j, w - j));  // masked lanes add 0
+  }
+  size_t j = 0;
+  for (; j + W <= w; j += W) store(dst + j0 + j, dcol_load(acc + j));
+  if (j < w) storen(dst + j0 + j, dcol_load(acc + j), w - j);
+}
+}  // namespace
+
+// Each output element is summed by one thread, in row order, as on one thread: a bias gradient
+// (outer = 1) splits its columns between the threads.
 void sumAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
   if (inner == 1) {
-    for (size_t o = 0; o < outer; o++) out[o] = static_cast<float>(rowsum(a + o * n, n));
+    parallelFor(outer, 1, outer * n, [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; o++) out[o] = static_cast<float>(rowsum(a + o * n, n));
+    });
     return;
   }
-  double* acc = scratch(tlsD, inner + W);
+  if (outer >= 2 * static_cast<size_t>(poolThreadCount())) {
+    parallelFor(outer, 1, outer * n * inner, [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; o++) sumColumns(out + o * inner, a + o * n * inner, n, inner, 0, inner);
+    });
+    return;
+  }
   for (size_t o = 0; o < outer; o++) {
-    std::fill(acc, acc + inner + W, 0.0);
-    const float* base = a + o * n * inner;
-    for (size_t k = 0; k < n; k++) {
-      const float* row = base + k * inner;
-      size_t j = 0;
-      for (; j + W <= inner; j += W) dcol_add(acc + j, load(row + j));
-      if (j < inner) dcol_add(acc + j, loadn(row + j, inner - j));  // masked lanes add 0
-    }
-    float* dst = out + o * inner;
-    size_t j = 0;
-    for (; j + W <= inner; j += W) store(dst + j, dcol_load(acc + j));
-    if (j < inner) storen(dst + j, dcol_load(acc + j), inner - j);
+    parallelFor(inner, 4 * W, n * inner, [&](size_t j0, size_t j1) { sumColumns(out + o * inner, a + o * n * inner, n, inner, j0, j1); });
   }
 }
 
 void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
-  for (size_t o = 0; o < outer; o++) {
-    if (inner == 1) {
-      fill(out + o * n, n, a[o]);
-    } else {
-      for (size_t k = 0; k < n; k++)
-        std::memcpy(out + (o * n + k) * inner, a + o * inner, inner * sizeof(float));
-    }
+  if (inner == 1) {
+    parallelFor(outer, 1, outer * n, [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; o++) fill(out + o * n, n, a[o]);
+    });
+    return;
   }
+  // Rows (o, k) in parallel: row r = o * n + k is a copy of a's row o.
+  parallelFor(outer * n, 1, outer * n * inner, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) std::memcpy(out + r * inner, a + (r / n) * inner, inner * sizeof(float));
+  });
 }
 
-void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, size_t inner) {
+namespace {
+void transposePlanes(float* out, const float* a, size_t o0, size_t o1, size_t X, size_t Y, size_t inner) {
   const size_t plane = X * Y * inner;
-  for (size_t o = 0; o < outer; o++) {
+  for (size_t o = o0; o < o1; o++) {
     const float* src = a + o * plane;
     float* dst = out + o * plane;
     if (inner == 1) {
@@ -490,6 +519,11 @@ void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, siz
         }
     }
   }
+}
+}  // namespace
+
+void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, size_t inner) {
+  parallelFor(outer, 1, outer * X * Y * inner, [&](size_t o0, size_t o1) { transposePlanes(out, a, o0, o1, X, Y, inner); });
 }
 
 double sumSquares(const float* a, size_t n) {
@@ -553,15 +587,12 @@ void layerNormRows(float* y, float* mean, float* rstd, const float* x, const flo
   }
 }
 
-void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-                       const float* mean, const float* rstd, const float* gamma, size_t rows,
-                       size_t cols) {
-  const size_t padded = cols + W;
-  double* dg = scratch(tlsD, 2 * padded);
-  double* db = dg + padded;
-  std::fill(dg, dg + 2 * padded, 0.0);
+namespace {
+/** dx for rows [r0, r1). */
+void layerNormDx(float* dx, const float* dy, const float* x, const float* mean, const float* rstd,
+                 const float* gamma, size_t r0, size_t r1, size_t cols) {
   const double invC = cols ? 1.0 / static_cast<double>(cols) : 0.0;
-  for (size_t r = 0; r < rows; r++) {
+  for (size_t r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
     const float* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
@@ -569,24 +600,18 @@ void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, 
     DAcc sa, sb;
     size_t j = 0;
     for (; j + W <= cols; j += W) {
-      F d = load(dyr + j);
+      F g = mul(load(dyr + j), load(gamma + j));
       F xh = mul(sub(load(xr + j), m), rs);
-      F g = mul(d, load(gamma + j));
       sa.add(g);
       sb.addmul(g, xh);
-      dcol_add(dg + j, mul(d, xh));
-      dcol_add(db + j, d);
     }
     if (j < cols) {
-      // masked lanes have dy = 0, hence g = 0 and dy*xhat = 0: they add nothing
+      // masked lanes have dy = 0, hence g = 0: they add nothing
       size_t t = cols - j;
-      F d = loadn(dyr + j, t);
+      F g = mul(loadn(dyr + j, t), loadn(gamma + j, t));
       F xh = mul(sub(loadn(xr + j, t), m), rs);
-      F g = mul(d, loadn(gamma + j, t));
       sa.add(g);
       sb.addmul(g, xh);
-      dcol_add(dg + j, mul(d, xh));
-      dcol_add(db + j, d);
     }
     F a = set1(static_cast<float>(sa.sum() * invC));
     F b = set1(static_cast<float>(sb.sum() * invC));
@@ -603,10 +628,47 @@ void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, 
       storen(dxr + j, mul(rs, sub(fnma(xh, b, g), a)), t);
     }
   }
-  for (size_t j = 0; j < cols; j++) {
-    dgamma[j] = static_cast<float>(static_cast<double>(dgamma[j]) + dg[j]);
-    dbeta[j] = static_cast<float>(static_cast<double>(dbeta[j]) + db[j]);
+}
+
+/** dgamma += sum over rows of dy * xhat, dbeta += sum of dy, for columns [j0, j1) (j0 a multiple of W), in row order. */
+void layerNormDParams(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                      const float* rstd, size_t rows, size_t cols, size_t j0, size_t j1) {
+  const size_t w = j1 - j0;
+  const size_t padded = w + W;
+  double* dg = scratch(tlsD, 2 * padded);
+  double* db = dg + padded;
+  std::fill(dg, dg + 2 * padded, 0.0);
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols + j0;
+    const float* dyr = dy + r * cols + j0;
+    F m = set1(mean[r]), rs = set1(rstd[r]);
+    size_t j = 0;
+    for (; j + W <= w; j += W) {
+      F d = load(dyr + j);
+      dcol_add(dg + j, mul(d, mul(sub(load(xr + j), m), rs)));
+      dcol_add(db + j, d);
+    }
+    if (j < w) {
+      size_t t = w - j;
+      F d = loadn(dyr + j, t);
+      dcol_add(dg + j, mul(d, mul(sub(loadn(xr + j, t), m), rs)));
+      dcol_add(db + j, d);
+    }
   }
+  for (size_t j = 0; j < w; j++) {
+    dgamma[j0 + j] = static_cast<float>(static_cast<double>(dgamma[j0 + j]) + dg[j]);
+    dbeta[j0 + j] = static_cast<float>(static_cast<double>(dbeta[j0 + j]) + db[j]);
+  }
+}
+}  // namespace
+
+// dx by rows, then dgamma and dbeta by columns, each summed in row order: every output is computed
+// by one thread with the operations of one, so the result does not depend on the thread count.
+void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                       const float* mean, const float* rstd, const float* gamma, size_t rows,
+                       size_t cols) {
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) { layerNormDx(dx, dy, x, mean, rstd, gamma, r0, r1, cols); });
+  parallelFor(cols, 4 * W, rows * cols, [&](size_t j0, size_t j1) { layerNormDParams(dgamma, dbeta, dy, x, mean, rstd, rows, cols, j0, j1); });
 }
 
 // -------------------------------------------------------------------------------- softmax
@@ -666,9 +728,10 @@ void softmaxRow(float* yr, const float* xr, const float* mr, size_t cols) {
 }
 }  // namespace
 
-void softmax(float* y, const float* x, size_t rows, size_t cols, const float* mask,
-             const int32_t* maskRow, bool log) {
-  for (size_t r = 0; r < rows; r++) {
+namespace {
+void softmaxRows(float* y, const float* x, size_t r0, size_t r1, size_t cols, const float* mask,
+                 const int32_t* maskRow, bool log) {
+  for (size_t r = r0; r < r1; r++) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     if (mask) {
@@ -682,8 +745,8 @@ void softmax(float* y, const float* x, size_t rows, size_t cols, const float* ma
   }
 }
 
-void softmaxBackward(float* dx, const float* y, const float* dy, size_t rows, size_t cols, bool log) {
-  for (size_t r = 0; r < rows; r++) {
+void softmaxBackwardRows(float* dx, const float* y, const float* dy, size_t r0, size_t r1, size_t cols, bool log) {
+  for (size_t r = r0; r < r1; r++) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
@@ -705,6 +768,17 @@ void softmaxBackward(float* dx, const float* y, const float* dy, size_t rows, si
       map2(dxr, yr, dyr, cols, [S](F yv, F g) { return fnma(simd::exp(yv), S, g); });
     }
   }
+}
+}  // namespace
+
+// Rows in parallel: each row is one thread's, computed as on one thread.
+void softmax(float* y, const float* x, size_t rows, size_t cols, const float* mask,
+             const int32_t* maskRow, bool log) {
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) { softmaxRows(y, x, r0, r1, cols, mask, maskRow, log); });
+}
+
+void softmaxBackward(float* dx, const float* y, const float* dy, size_t rows, size_t cols, bool log) {
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) { softmaxBackwardRows(dx, y, dy, r0, r1, cols, log); });
 }
 
 // -------------------------------------------------------------------------- cross-entropy
@@ -735,21 +809,31 @@ inline double rowLse(const float* xr, size_t cols, double* rowSum) {
 }
 }  // namespace
 
+// Rows in parallel, each row's loss kept; the total is then summed in row order on the calling
+// thread, so it does not depend on the thread count.
 double crossEntropy(float* lse, const float* logits, const int32_t* targets, size_t rows,
                     size_t cols, double ignoreIndex, double smoothing) {
+  double* losses = scratch(tlsD, rows);
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) {
+      const float* xr = logits + r * cols;
+      const int32_t t = targets[r];
+      const bool ignored = static_cast<double>(t) == ignoreIndex;
+      double sx = 0.0;
+      const double l = smoothing != 0.0 && !ignored ? rowLse<true>(xr, cols, &sx) : rowLse<false>(xr, cols, nullptr);
+      lse[r] = static_cast<float>(l);
+      if (ignored) {
+        losses[r] = 0.0;
+        continue;
+      }
+      double loss = (1.0 - smoothing) * (l - static_cast<double>(xr[t]));
+      if (smoothing != 0.0) loss += smoothing * (l - sx / static_cast<double>(cols));
+      losses[r] = loss;
+    }
+  });
   double total = 0.0;
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = logits + r * cols;
-    const int32_t t = targets[r];
-    const bool ignored = static_cast<double>(t) == ignoreIndex;
-    double sx = 0.0;
-    const double l = smoothing != 0.0 && !ignored ? rowLse<true>(xr, cols, &sx) : rowLse<false>(xr, cols, nullptr);
-    lse[r] = static_cast<float>(l);
-    if (ignored) continue;
-    double loss = (1.0 - smoothing) * (l - static_cast<double>(xr[t]));
-    if (smoothing != 0.0) loss += smoothing * (l - sx / static_cast<double>(cols));
-    total += loss;
-  }
+  for (size_t r = 0; r < rows; r++)
+    if (static_cast<double>(targets[r]) != ignoreIndex) total += losses[r];
   return total;
 }
 
@@ -759,36 +843,50 @@ void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
   const double off = cols ? smoothing / static_cast<double>(cols) : 0.0;
   const F sc = set1(static_cast<float>(scale));
   const F so = set1(static_cast<float>(scale * off));
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = logits + r * cols;
-    float* dr = dlogits + r * cols;
-    const int32_t t = targets[r];
-    if (static_cast<double>(t) == ignoreIndex) {
-      fill(dr, cols, 0.0f);
-      continue;
+  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r++) {
+      const float* xr = logits + r * cols;
+      float* dr = dlogits + r * cols;
+      const int32_t t = targets[r];
+      if (static_cast<double>(t) == ignoreIndex) {
+        fill(dr, cols, 0.0f);
+        continue;
+      }
+      F L = set1(lse[r]);
+      // dl = scale * p - scale * eps / cols
+      map1(dr, xr, cols, [L, sc, so](F v) { return fms(simd::exp(sub(v, L)), sc, so); });
+      const double pt = std::exp(static_cast<double>(xr[t]) - static_cast<double>(lse[r]));
+      dr[t] = static_cast<float>(scale * (pt - (1.0 - smoothing) - off));
     }
-    F L = set1(lse[r]);
-    // dl = scale * p - scale * eps / cols
-    map1(dr, xr, cols, [L, sc, so](F v) { return fms(simd::exp(sub(v, L)), sc, so); });
-    const double pt = std::exp(static_cast<double>(xr[t]) - static_cast<double>(lse[r]));
-    dr[t] = static_cast<float>(scale * (pt - (1.0 - smoothing) - off));
-  }
+  });
 }
 
 // ---------------------------------------------------------------------- gather / scatter
 void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
-  for (size_t i = 0; i < nidx; i++)
-    std::memcpy(out + i * cols, src + static_cast<size_t>(idx[i]) * cols, cols * sizeof(float));
+  parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++)
+      std::memcpy(out + i * cols, src + static_cast<size_t>(idx[i]) * cols, cols * sizeof(float));
+  });
 }
 
+// Rows of src that land on the same row of out must be added in order: the threads split the
+// columns instead, each adding every row's slice of its columns, in row order.
 void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
-  for (size_t i = 0; i < nidx; i++) {
-    float* o = out + static_cast<size_t>(idx[i]) * cols;
-    map2(o, o, src + i * cols, cols, [](F a, F b) { return add(a, b); });
-  }
+  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) {
+    for (size_t i = 0; i < nidx; i++) {
+      float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
+      map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
+    }
+  });
 }
 
 // -------------------------------------------------------------------------------- dropout
+namespace {
+void dropoutRange(float* y, uint8_t* mask, const float* x, size_t i, size_t n, int64_t thr, float scale, uint32_t seed);
+}
+
+// Element i's draw is a hash of (seed, i): ranges of elements split between the threads draw
+// exactly what one thread draws.
 void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed) {
   // keep iff u >= p with u = k * 2^-24 (k a 24-bit integer)  <=>  k >= ceil(p * 2^24)
   int64_t thr;
@@ -797,7 +895,12 @@ void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32
   else if (p >= 1.0) thr = int64_t(1) << 24;
   else thr = static_cast<int64_t>(std::ceil(p * 16777216.0));
   const float scale = static_cast<float>(1.0 / (1.0 - p));
-  size_t i = 0;
+  parallelFor(n, 64, n, [&](size_t s, size_t e) { dropoutRange(y, mask, x, s, e, thr, scale, seed); });
+}
+
+namespace {
+/** dropout over elements [i, n). */
+void dropoutRange(float* y, uint8_t* mask, const float* x, size_t i, size_t n, int64_t thr, float scale, uint32_t seed) {
 #if PW_AVX2
   const __m256i vthr = _mm256_set1_epi32(static_cast<int32_t>(thr - 1));  // k > thr-1
   const __m256i vseed = _mm256_set1_epi32(static_cast<int32_t>(seed));
@@ -805,7 +908,7 @@ void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32
   const __m256i c1 = _mm256_set1_epi32(static_cast<int32_t>(0x7FEB352Du));
   const __m256i c2 = _mm256_set1_epi32(static_cast<int32_t>(0x846CA68Bu));
   const __m256 vs = set1(scale);
-  __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   const __m256i step = _mm256_set1_epi32(8);
   for (; i + 8 <= n; i += 8) {
     __m256i h = _mm256_add_epi32(_mm256_mullo_epi32(idx, c0), vseed);
@@ -828,10 +931,10 @@ void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32
     mask[i] = keep ? 1 : 0;
   }
 }
+}  // namespace
 
-void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p) {
-  const float scale = static_cast<float>(1.0 / (1.0 - p));
-  size_t i = 0;
+namespace {
+void dropoutBackwardRange(float* dx, const float* dy, const uint8_t* mask, size_t i, size_t n, float scale) {
 #if PW_AVX2
   const __m256 vs = set1(scale);
   for (; i + 8 <= n; i += 8) {
@@ -841,6 +944,12 @@ void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, 
   }
 #endif
   for (; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+}
+}  // namespace
+
+void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p) {
+  const float scale = static_cast<float>(1.0 / (1.0 - p));
+  parallelFor(n, 64, n, [&](size_t s, size_t e) { dropoutBackwardRange(dx, dy, mask, s, e, scale); });
 }
 
 // ------------------------------------------------------------------------------ optimizer
@@ -860,22 +969,24 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
     *mo = mv;
     *vo = vv;
   };
-  size_t i = 0;
-  for (; i + W <= n; i += W) {
-    F po, mo, vo;
-    body(load(p + i), load(g + i), load(m + i), load(v + i), &po, &mo, &vo);
-    store(p + i, po);
-    store(m + i, mo);
-    store(v + i, vo);
-  }
-  if (i < n) {
-    size_t t = n - i;
-    F po, mo, vo;
-    body(loadn(p + i, t), loadn(g + i, t), loadn(m + i, t), loadn(v + i, t), &po, &mo, &vo);
-    storen(p + i, po, t);
-    storen(m + i, mo, t);
-    storen(v + i, vo, t);
-  }
+  parallelFor(n, 64, n, [&](size_t s, size_t e) {
+    size_t i = s;
+    for (; i + W <= e; i += W) {
+      F po, mo, vo;
+      body(load(p + i), load(g + i), load(m + i), load(v + i), &po, &mo, &vo);
+      store(p + i, po);
+      store(m + i, mo);
+      store(v + i, vo);
+    }
+    if (i < e) {
+      size_t t = e - i;
+      F po, mo, vo;
+      body(loadn(p + i, t), loadn(g + i, t), loadn(m + i, t), loadn(v + i, t), &po, &mo, &vo);
+      storen(p + i, po, t);
+      storen(m + i, mo, t);
+      storen(v + i, vo, t);
+    }
+  });
 }
 
 // ------------------------------------------------------------------------ no-grad helpers

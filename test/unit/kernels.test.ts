@@ -1051,3 +1051,165 @@ test('native: GEMMs (single, batched, grouped) and GELU are bit-identical at 1 a
     b.setThreads(before);
   }
 });
+
+test('native: training kernels split between threads give bit for bit what one thread gives, and agree with the twin', { skip: skipNative }, () => {
+  const b = loaded.blas!;
+  const before = b.threads();
+  const r = new Rng(22);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => r.normal());
+  // Each case runs the native kernel on fresh copies of its inputs at 1 and at 2 threads, and the
+  // twin once; it returns every buffer the kernel writes. Sizes are above the threading threshold.
+  const cases: Record<string, { run: (k: Kernels) => (Float32Array | Uint8Array | number)[]; tol: number }> = {};
+  const [R, C] = [2053, 256]; // an odd row count: ranges split unevenly
+  const x = rand(R * C);
+  const dy = rand(R * C);
+  const gamma = rand(C);
+  cases.unaryBackward = {
+    run: (k) => {
+      const dx = new Float32Array(x.length);
+      k.unaryBackward(UnaryOp.Gelu, dx, x, dy);
+      return [dx];
+    },
+    tol: 1e-5,
+  };
+  cases['sumAxis (bias gradient)'] = {
+    run: (k) => {
+      const out = new Float32Array(C);
+      k.sumAxis(out, dy, 1, R, C);
+      return [out];
+    },
+    tol: 1e-4,
+  };
+  cases['sumAxis (row sums)'] = {
+    run: (k) => {
+      const out = new Float32Array(R);
+      k.sumAxis(out, dy, R, C, 1);
+      return [out];
+    },
+    tol: 1e-4,
+  };
+  cases.expandAxis = {
+    run: (k) => {
+      const out = new Float32Array(R * C);
+      k.expandAxis(out, gamma, 1, R, C);
+      return [out];
+    },
+    tol: 0,
+  };
+  cases.transpose = {
+    run: (k) => {
+      const out = new Float32Array(x.length - 64 * 5);
+      k.transpose(out, x, 31, 64, 4, 64 / 4 - 1); // (B, T, H, D) -> (B, H, T, D), with odd sizes
+      return [out];
+    },
+    tol: 0,
+  };
+  const mean = rand(R);
+  const rstd = Float32Array.from({ length: R }, (_, i) => 0.5 + (i % 7) / 7);
+  cases.layerNormBackward = {
+    run: (k) => {
+      const dx = new Float32Array(R * C);
+      const dg = Float32Array.from({ length: C }, (_, i) => i / C);
+      const db = Float32Array.from({ length: C }, (_, i) => -i / C);
+      k.layerNormBackward(dx, dg, db, dy, x, mean, rstd, gamma, R, C);
+      return [dx, dg, db];
+    },
+    tol: 1e-3,
+  };
+  const mask = Float32Array.from({ length: 2 * C }, (_, i) => (i % C > C - 30 && i >= C ? -Infinity : 0));
+  const maskRow = Int32Array.from({ length: R }, (_, i) => i % 2);
+  cases['softmax and its backward'] = {
+    run: (k) => {
+      const y = new Float32Array(R * C);
+      k.softmax(y, x, R, C, mask, maskRow, false);
+      const dx = new Float32Array(R * C);
+      k.softmaxBackward(dx, y, dy, R, C, false);
+      return [y, dx];
+    },
+    tol: 1e-5,
+  };
+  const targets = Int32Array.from({ length: R }, (_, i) => (i % 11 === 0 ? -100 : (i * 7) % C));
+  cases['crossEntropy and its backward'] = {
+    run: (k) => {
+      const lse = new Float32Array(R);
+      const total = k.crossEntropy(lse, x, targets, R, C, -100, 0.1);
+      const d = new Float32Array(R * C);
+      k.crossEntropyBackward(d, x, lse, targets, R, C, -100, 0.1, 1 / R);
+      return [lse, total, d];
+    },
+    tol: 1e-4,
+  };
+  const idx = Int32Array.from({ length: R }, (_, i) => (i * 13) % 97); // repeated rows
+  cases['gatherRows and scatterAddRows'] = {
+    run: (k) => {
+      const g = new Float32Array(R * C);
+      k.gatherRows(g, x, idx, C);
+      const s = Float32Array.from({ length: 97 * C }, (_, i) => i / 1000);
+      k.scatterAddRows(s, dy, idx, C);
+      return [g, s];
+    },
+    tol: 1e-4,
+  };
+  cases['dropout and its backward'] = {
+    run: (k) => {
+      const y = new Float32Array(R * C);
+      const m = new Uint8Array(R * C);
+      k.dropout(y, m, x, 0.1, 1234);
+      const dx = new Float32Array(R * C);
+      k.dropoutBackward(dx, dy, m, 0.1);
+      return [y, m, dx];
+    },
+    tol: 1e-6,
+  };
+  cases.adamw = {
+    run: (k) => {
+      const p = x.slice();
+      const m = dy.slice();
+      const v = Float32Array.from(dy, (a) => a * a);
+      k.adamw(p, dy, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 0.1, 0.001);
+      return [p, m, v];
+    },
+    tol: 1e-5,
+  };
+  cases['binaryCol and axpby'] = {
+    run: (k) => {
+      const out = new Float32Array(R * C);
+      k.binaryCol(
+        BinaryOp.Div,
+        out,
+        x,
+        Float32Array.from({ length: R }, (_, i) => 1 + i),
+        R,
+        C,
+      );
+      const acc = dy.slice();
+      k.axpby(acc, 0.5, x, 0.25);
+      return [out, acc];
+    },
+    tol: 1e-6,
+  };
+  try {
+    for (const [name, c] of Object.entries(cases)) {
+      b.setThreads(1);
+      const one = c.run(NK!);
+      b.setThreads(2);
+      const two = c.run(NK!);
+      assert.deepEqual(two, one, `${name}: 2 threads vs 1`);
+      const twin = c.run(T);
+      twin.forEach((w, i) => {
+        const got = one[i];
+        if (typeof w === 'number') {
+          assert.ok(Math.abs((got as number) - w) <= c.tol * (1 + Math.abs(w)), `${name}: output ${i}: ${got} vs twin ${w}`);
+          return;
+        }
+        const g = got as Float32Array | Uint8Array;
+        for (let j = 0; j < w.length; j++) {
+          const ok = g[j] === w[j] || Math.abs(g[j] - w[j]) <= c.tol * (1 + Math.abs(w[j]));
+          if (!ok) assert.fail(`${name}: output ${i} [${j}]: native ${g[j]} vs twin ${w[j]}`);
+        }
+      });
+    }
+  } finally {
+    b.setThreads(before);
+  }
+});
