@@ -63,7 +63,7 @@ function makeStep() {
       if (r < 0.8) ids[p] = MASK_ID;
       else if (r < 0.9) ids[p] = FIRST_REGULAR + rng.int(V - FIRST_REGULAR);
     });
-    opt.zeroGrad();
+    opt.zeroGrad({ recycle: true }); // as the Trainer does: last step's gradient buffers are reused
     const loss = model.mlmLoss(new Tensor(ids, [B, T]), new Tensor(positions, [nMask]), new Tensor(targets, [nMask]));
     const value = loss.item();
     loss.backward(undefined, { freeActivations: true }); // as the pretraining loop does
