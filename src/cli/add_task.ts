@@ -9,10 +9,10 @@
 // failure at any point leaves it as it was. Earlier tasks' predictions do not change.
 //
 // A task config is a JSON file {name, type, train, dev?, test?, labels?, devFraction?, seed?,
-// format?} (src/tasks/task_config.ts, the same schema as a task in `pathwise train`'s config),
-// checked before any data is read; relative data paths are resolved
-// against the task config's own folder and saved absolute, so the model folder can be used from
-// anywhere.
+// format?; image tasks also width, height, channels, flips?} (src/tasks/task_config.ts, the same
+// schema as a task in `pathwise train`'s config), checked before any data is read; relative data
+// paths (files or, for image tasks, folders) are resolved against the task config's own folder
+// and saved absolute, so the model folder can be used from anywhere.
 //
 // --parallel N trains N children at a time, each in a worker thread (search.ts). The search then
 // runs in rounds, so its result depends on N as well as on the seed; the default, 1, is the
@@ -43,7 +43,7 @@ function searchConfigOf(flags: Record<string, string | boolean | undefined>) {
 }
 
 /** A task named on the command line: a task config file, or a built-in task's name. */
-export function resolveTaskArg(arg: string): { data: TaskData; source: TaskSource } {
+export async function resolveTaskArg(arg: string): Promise<{ data: TaskData; source: TaskSource }> {
   if (existsSync(arg) && statSync(arg).isFile()) {
     let raw: unknown;
     try {
@@ -57,7 +57,7 @@ export function resolveTaskArg(arg: string): { data: TaskData; source: TaskSourc
       const v = cfg[k];
       if (v !== undefined && !isAbsolute(v)) cfg[k] = join(base, v);
     }
-    return { data: loadTaskFromFiles(cfg), source: { files: cfg } };
+    return { data: await loadTaskFromFiles(cfg), source: { files: cfg } };
   }
   if (BUILTIN_TASK_NAMES.includes(arg)) return { data: loadBuiltinTask(arg), source: { builtin: arg } };
   throw new InputError(`task config file ${arg} not found (and "${arg}" is not a built-in task: ${BUILTIN_TASK_NAMES.join(', ')})`, arg);
@@ -73,7 +73,7 @@ export async function addTaskCommand(argv: string[]): Promise<void> {
   // Validate everything before training: the folder, the task and its data, the name.
   const converted = folderKind(dir) !== 'components';
   const system = loadModel(dir);
-  const { data, source } = resolveTaskArg(flags.task);
+  const { data, source } = await resolveTaskArg(flags.task);
   if (system.tasks.has(data.name)) {
     throw new InputError(
       `task "${data.name}" is already in ${dir} (it has: ${[...system.tasks.keys()].join(', ')}); give the new task another name`,

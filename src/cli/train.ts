@@ -24,7 +24,7 @@ import { checkWritableFolder } from '../util/writable.js';
 
 const TRAIN_USAGE = 'usage: pathwise train --config FILE [--KEY VALUE ...]   (FILE: docs/schemas/train.schema.json)';
 
-function loadTask(src: TaskSource): TaskData {
+async function loadTask(src: TaskSource): Promise<TaskData> {
   return 'builtin' in src ? loadBuiltinTask(src.builtin) : loadTaskFromFiles(src.files);
 }
 
@@ -98,7 +98,9 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const cfg = loadTrainConfig(flags.config, overrides);
   const { tasks: taskList, perTask, sparse } = cfg;
   const sources = taskList.map(sourceOf);
-  const tasks = sources.map(loadTask); // validates every task's data before anything is written
+  // Validates every task's data before anything is written; one at a time, so the first bad task is the one reported.
+  const tasks: TaskData[] = [];
+  for (const src of sources) tasks.push(await loadTask(src));
   checkTrainable(flags.config, cfg, tasks);
   const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -212,7 +214,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const rows: Scores = [];
   for (const t of chosen) {
     if (!t.source) throw new UsageError(`task "${t.spec.name}" of ${rest[0]} was made in code and names no data to score it on`);
-    rows.push([t.spec.name, await model.evaluate(t.spec.name, loadTask(t.source)[split])]);
+    rows.push([t.spec.name, await model.evaluate(t.spec.name, (await loadTask(t.source))[split])]);
   }
   process.stdout.write(`${split} scores:\n${table(rows)}\n`);
 }

@@ -7,6 +7,9 @@
 //  3. Layer cloning: each component of the parent path except the head (embeddings, each block,
 //     each adapter, the final norm) becomes a trainable copy with probability μ; otherwise the
 //     child reuses it frozen, by reference. A component is only ever copied, never modified.
+//  3b. Stem: an image task whose parent starts from text embeddings (another task's path, the
+//     root) gets a new image stem there instead, trainable (nn/image_stem.ts); the blocks after it
+//     are reused or cloned as above.
 //  4. Head: a parent of another task (or the root) gives the new task a new, randomly
 //     initialised head for its own labels; a parent of the same task gives a trainable copy of
 //     its head (a frozen head could not adapt to the child's other changes).
@@ -26,7 +29,7 @@
 // child is a deterministic function of (parent, store contents, Rng state).
 
 import type { Rng } from '../engine/index.js';
-import type { ComponentStore, Path, Root, TaskSpec } from '../model/index.js';
+import { imageStemConfigFor, type ComponentStore, type Path, type Root, type TaskSpec } from '../model/index.js';
 import { HPARAM_NAMES, hparamValues, type HParamName, type HParams } from '../model/hparams.js';
 
 export interface Child {
@@ -100,13 +103,25 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
   notes.push(...cl.notes);
   const created = [...cl.created];
+  if (task.type === 'image_classification' && store.stem(cl.embeddings).kind !== 'image_stem') {
+    const enc = store.get(root.embeddings, 'embeddings').config;
+    if (cl.created.includes(cl.embeddings)) {
+      // a clone of text embeddings the image task cannot use
+      store.remove(cl.embeddings);
+      created.splice(created.indexOf(cl.embeddings), 1);
+    }
+    const stem = store.create('image_stem', imageStemConfigFor(task, enc), task.name, rng.fork());
+    cl.embeddings = stem.id;
+    created.push(stem.id);
+    notes.push(`stem: new ${stem.id}`);
+  }
 
   let head: string;
   if (parent.sameTask) {
     head = store.clone(parent.path.head, task.name, rng.fork()).id;
     notes.push(`head: copy of ${parent.path.head} -> ${head}`);
   } else {
-    const emb = store.get(cl.embeddings, 'embeddings').config;
+    const emb = store.stem(cl.embeddings);
     const h = store.create(
       'head',
       {
@@ -115,7 +130,8 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
         classes: Math.max(1, task.labels.length),
         dropout: headDropout,
         initStd: emb.initStd,
-        ...(task.type === 'tagging' ? {} : { pooling: 'mean' as const }),
+        // as specOf: tagging heads do not pool, image heads read [CLS], text heads average
+        ...(task.type === 'tagging' ? {} : { pooling: task.type === 'image_classification' ? ('cls' as const) : ('mean' as const) }),
         ...(task.lexical ? { lexical: { ...task.lexical } } : {}),
       },
       task.name,
@@ -128,7 +144,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
 
   const adapterIds = cl.adapters.slice();
   if (hparams.adapterSize > 0) {
-    const emb = store.get(cl.embeddings, 'embeddings').config;
+    const emb = store.stem(cl.embeddings, store.get(root.embeddings, 'embeddings').config.layerNormEps);
     for (let i = 0; i < adapterIds.length; i++) {
       if (adapterIds[i] !== null) continue;
       const a = store.create(

@@ -38,7 +38,7 @@
 // kernels, the round is trained in process instead, one child after another, and the log says so.
 
 import { Rng } from '../engine/index.js';
-import type { TaskData } from '../tasks/task.js';
+import { isTextSequenceTask, type TaskData } from '../tasks/task.js';
 import type { TaskScore } from '../tasks/score.js';
 import { addedParameters, describePath, pathComponents, type Path, type TaskModel, type TaskSource, type TaskSpec } from '../model/index.js';
 import { applyOutcome, childJob } from './child_job.js';
@@ -120,7 +120,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     name: task.name,
     type: task.type,
     labels: task.labels,
-    ...(opts.lexical && task.type !== 'tagging' ? { lexical: opts.lexical } : {}),
+    ...(opts.lexical && isTextSequenceTask(task.type) ? { lexical: opts.lexical } : {}),
+    ...(task.image ? { image: { ...task.image } } : {}),
   };
   const others: Path[] = [...system.tasks.values()].map((t) => t.path);
   const totalBefore = system.numParameters();

@@ -10,13 +10,16 @@
 // one), which is what makes earlier tasks' predictions bit-for-bit stable.
 
 import { Rng } from '../engine/index.js';
-import { Embeddings, EncoderBlock, LayerNorm, Module, ResidualAdapter, type EncoderConfig } from '../nn/index.js';
+import { Embeddings, EncoderBlock, ImageStem, LayerNorm, Module, ResidualAdapter, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
 import { buildSparseFfn, type BlockSparse } from '../sparse/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
-export type ComponentKind = 'embeddings' | 'block' | 'final_norm' | 'adapter' | 'head';
+export type ComponentKind = 'embeddings' | 'image_stem' | 'block' | 'final_norm' | 'adapter' | 'head';
 
-export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'block', 'final_norm', 'adapter', 'head'];
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'head'];
+
+/** The kinds that start a path: text tasks' embeddings, image tasks' stems. */
+export type StemKind = 'embeddings' | 'image_stem';
 
 export interface NormConfig {
   dModel: number;
@@ -41,6 +44,7 @@ export type BlockComponentConfig = EncoderConfig & { sparse?: BlockSparse };
 export interface KindMap {
   /** The whole encoder config: Embeddings reads vocab, positions, segments, norm placement. */
   embeddings: { config: EncoderConfig; module: Embeddings };
+  image_stem: { config: ImageStemConfig; module: ImageStem };
   block: { config: BlockComponentConfig; module: EncoderBlock };
   final_norm: { config: NormConfig; module: LayerNorm };
   adapter: { config: AdapterComponentConfig; module: ResidualAdapter };
@@ -75,7 +79,7 @@ export function describeComponent(c: Component): ComponentDescription {
 /** An Rng's full state. */
 export type RngSnapshot = ReturnType<Rng['state']>;
 
-const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
+const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', image_stem: 'img', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
 
 /** Ids are safe in parameter names ("components.<id>.<param>"): no dots. */
 export const COMPONENT_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -85,6 +89,8 @@ export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]
   switch (kind) {
     case 'embeddings':
       return new Embeddings(config as EncoderConfig, rng) as KindMap[K]['module'];
+    case 'image_stem':
+      return new ImageStem(config as ImageStemConfig, rng) as KindMap[K]['module'];
     case 'block': {
       // The FFN is built before the block's attention, as TransformerEncoder builds a sparse layer,
       // so that a block draws its initial weights in the same order either way.
@@ -115,6 +121,18 @@ export class ComponentStore {
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /**
+   * A path's first component (the `embeddings` slot): a text task's embeddings or an image task's
+   * stem; `dModel`, `initStd` and `layerNormEps` of the sequence it starts (a stem has no norm
+   * of its own: it takes the blocks' epsilon from the root's embeddings, `rootEps`).
+   */
+  stem(id: string, rootEps = 1e-5): { kind: StemKind; dModel: number; initStd: number; layerNormEps: number } {
+    const c = this.get(id);
+    if (c.kind === 'embeddings') return { kind: c.kind, dModel: c.config.dModel, initStd: c.config.initStd, layerNormEps: c.config.layerNormEps };
+    if (c.kind === 'image_stem') return { kind: c.kind, dModel: c.config.dModel, initStd: c.config.initStd, layerNormEps: rootEps };
+    throw new RangeError(`component "${id}" is a ${c.kind}, expected embeddings or an image stem`);
   }
 
   /** Every component, in insertion order. */

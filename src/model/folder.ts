@@ -226,7 +226,14 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
         fail(`${at}.path.skills must be a non-empty array of skill names`);
       path.skills = [...(p.skills as string[])];
     }
-    expectKind(path.embeddings, 'embeddings', `${at}.path.embeddings`);
+    expectKind(path.embeddings, spec.type === 'image_classification' ? 'image_stem' : 'embeddings', `${at}.path.embeddings`);
+    if (spec.image) {
+      const s = store.get(path.embeddings, 'image_stem').config;
+      if (s.width !== spec.image.width || s.height !== spec.image.height || s.channels !== spec.image.channels)
+        fail(
+          `${at}.path.embeddings: stem "${path.embeddings}" reads ${s.width}×${s.height}×${s.channels} images, the task's are ${spec.image.width}×${spec.image.height}×${spec.image.channels}`,
+        );
+    }
     path.blocks.forEach((b, j) => expectKind(b, 'block', `${at}.path.blocks[${j}]`));
     path.adapters.forEach((a, j) => a !== null && expectKind(a, 'adapter', `${at}.path.adapters[${j}]`));
     if (path.finalNorm !== null) expectKind(path.finalNorm, 'final_norm', `${at}.path.finalNorm`);
@@ -330,6 +337,9 @@ export function modelFiles(m: TaskModel): Record<string, Uint8Array | string> {
 
 /** The config.json of the "components" kind, which holds any TaskModel (its parameters named "components.<id>.<param>"). */
 export function componentsConfig(m: TaskModel): Record<string, unknown> {
+  // A saved task is a finished task: what its path uses is saved locked, as loading requires
+  // (a jointly trained model with an image stem saves as this kind straight from training).
+  const onPaths = new Set([...m.tasks.values()].flatMap((t) => pathComponents(t.path)));
   return {
     model_type: 'pathwise',
     architectures: ['TaskModel'],
@@ -338,7 +348,7 @@ export function componentsConfig(m: TaskModel): Record<string, unknown> {
     maxLen: m.maxLen,
     root: m.root,
     ...(m.layout ? { sparse: m.layout.sparse } : {}),
-    components: m.store.all().map(describeComponent),
+    components: m.store.all().map((c) => ({ ...describeComponent(c), locked: c.locked || onPaths.has(c.id) })),
     tasks: [...m.tasks.values()].map((t) => {
       const { task: _task, ...path } = t.path;
       return { ...taskEntry(t), path };

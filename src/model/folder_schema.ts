@@ -22,6 +22,24 @@ export const componentConfigSchemas = {
   embeddings: savedEncoderConfigSchema,
   /** The whole encoder config, and what stands in the FFN slot (absent: a dense FFN). */
   block: z.strictObject({ ...savedEncoderFields, sparse: blockSparseSchema.optional() }).superRefine((v, ctx) => headsDivideDModel(v, ctx)),
+  /** An image task's stem (nn/image_stem.ts): the images' shape, its patching, its width. */
+  image_stem: z
+    .strictObject({
+      width: z.int().min(1).max(4096),
+      height: z.int().min(1).max(4096),
+      channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
+      patch: z.int().min(1).max(4096),
+      stride: z.int().min(1).max(4096),
+      dModel,
+      initStd,
+      dropout: probability(),
+    })
+    .superRefine((v, ctx) => {
+      if (v.patch > v.width || v.patch > v.height)
+        ctx.addIssue({ code: 'custom', path: ['patch'], message: `@{}: a ${v.patch}-pixel patch does not fit a ${v.width}×${v.height} image` });
+      else if (((v.width - v.patch) / v.stride + 1) * ((v.height - v.patch) / v.stride + 1) > 1 << 16)
+        ctx.addIssue({ code: 'custom', path: ['stride'], message: '@{}: more than 65,536 patches per image' });
+    }),
   final_norm: z.strictObject({ dModel, layerNormEps }),
   adapter: z.strictObject({
     dModel,

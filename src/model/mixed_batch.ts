@@ -71,6 +71,27 @@ export async function predictMixed(model: PathSource, requests: readonly MixedRe
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const paths = requests.map((r) => model.taskPath(r.task));
   const examples = requests.map((r) => (typeof r.input === 'string' ? { text: r.input } : r.input));
+  // Image tasks are answered task by task through their own paths (grouping them with text rows
+  // in the packed layout is not built yet); the text requests are batched together as below.
+  const images = [...requests.keys()].filter((i) => paths[i].spec.type === 'image_classification');
+  if (images.length > 0) {
+    const out: Prediction[] = new Array(requests.length);
+    for (const idx of groupBy(images, (i) => requests[i].task).values()) {
+      const p = await paths[idx[0]].predict(
+        idx.map((i) => examples[i]),
+        { batchSize },
+      );
+      idx.forEach((i, k) => (out[i] = p[k]));
+    }
+    const text = [...requests.keys()].filter((i) => paths[i].spec.type !== 'image_classification');
+    const rest = await predictMixed(
+      model,
+      text.map((i) => requests[i]),
+      o,
+    );
+    text.forEach((i, k) => (out[i] = rest[k]));
+    return out;
+  }
 
   // Encoded per task (one tokenizer call per task), then sorted by length across tasks.
   const enc: Encoded[] = new Array(requests.length);

@@ -84,13 +84,15 @@ export function describePath(p: Path): string {
 
 /** Checks that every id exists with the kind its slot needs and that the shapes fit together. */
 export function checkPath(store: ComponentStore, p: Path, where: string): void {
-  const need = (id: string | null, kind: ComponentKind, slot: string) => {
+  const need = (id: string | null, kind: ComponentKind | readonly ComponentKind[], slot: string) => {
     if (id === null) return;
     if (!store.has(id)) throw new RangeError(`${where}.${slot}: no component "${id}"`);
     const c = store.get(id);
-    if (c.kind !== kind) throw new RangeError(`${where}.${slot}: component "${id}" is a ${c.kind}, expected a ${kind}`);
+    const kinds = typeof kind === 'string' ? [kind] : kind;
+    if (!kinds.includes(c.kind))
+      throw new RangeError(`${where}.${slot}: component "${id}" is a ${c.kind}, expected ${kinds.map((k) => `a ${k}`).join(' or ')}`);
   };
-  need(p.embeddings, 'embeddings', 'embeddings');
+  need(p.embeddings, ['embeddings', 'image_stem'], 'embeddings');
   if (p.blocks.length === 0) throw new RangeError(`${where}.blocks: a path needs at least one block`);
   if (p.blocks.length !== p.hparams.layers) throw new RangeError(`${where}.blocks: ${p.blocks.length} blocks but hparams.layers is ${p.hparams.layers}`);
   if (p.adapters.length !== p.blocks.length) throw new RangeError(`${where}.adapters: ${p.adapters.length} entries for ${p.blocks.length} blocks`);
@@ -104,7 +106,7 @@ export function checkPath(store: ComponentStore, p: Path, where: string): void {
       throw new RangeError(`${where}.skills: block ${b} (blocks[${i}]) is a skill block [${skills.join(', ')}] and the path activates none of its skills`);
     }
   });
-  const d = store.get(p.embeddings, 'embeddings').config.dModel;
+  const d = store.stem(p.embeddings).dModel;
   for (const id of pathComponents(p)) {
     const c = store.get(id);
     if (c.config.dModel !== d) throw new RangeError(`${where}: component "${id}" has dModel ${c.config.dModel}, the embeddings ${d}`);

@@ -13,7 +13,7 @@ import type { Batch } from '../tasks/encode.js';
 import { bioSpans } from '../tasks/metrics.js';
 import type { Prediction as RawPrediction } from '../tasks/score.js';
 import type { LexicalConfig } from '../tasks/ngrams.js';
-import type { Example, TaskData, TaskType } from '../tasks/task.js';
+import type { Example, ImageShape, TaskData, TaskType } from '../tasks/task.js';
 
 export interface TaskSpec {
   name: string;
@@ -23,10 +23,17 @@ export interface TaskSpec {
   pooling?: 'cls' | 'mean';
   /** Sequence tasks: the head's hashed n-gram bag (tasks/ngrams.ts); absent: none. */
   lexical?: LexicalConfig;
+  /** Image tasks: the images' shape and whether training may mirror them (tasks/task.ts). */
+  image?: ImageShape & { flips: boolean };
 }
 
 /** A new task's spec from its data: mean pooling for sequence tasks (tasks/heads.ts says why). */
-export function specOf(t: Pick<TaskData, 'name' | 'type' | 'labels'>): TaskSpec {
+export function specOf(t: Pick<TaskData, 'name' | 'type' | 'labels' | 'image'>): TaskSpec {
+  // Image tasks read [CLS], as ViT does (nn/image_stem.ts).
+  if (t.type === 'image_classification') {
+    if (!t.image) throw new RangeError(`task "${t.name}": an image task needs its image shape (TaskData.image)`);
+    return { name: t.name, type: t.type, labels: t.labels, pooling: 'cls', image: { ...t.image } };
+  }
   return { name: t.name, type: t.type, labels: t.labels, ...(t.type === 'tagging' ? {} : { pooling: 'mean' as const }) };
 }
 

@@ -5,6 +5,15 @@
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import { lexicalSchema } from '../tasks/ngrams.js';
 import { explain, shown } from '../util/schema.js';
+import { z } from 'zod';
+
+/** A saved image task's image shape (TaskSpec.image). */
+const imageShapeSchema = z.strictObject({
+  width: z.int().min(1).max(4096),
+  height: z.int().min(1).max(4096),
+  channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
+  flips: z.boolean(),
+});
 import { isObject } from './folder_config.js';
 import type { TaskSpec } from './predictions.js';
 import type { TaskSource } from './task_model.js';
@@ -33,6 +42,15 @@ export function checkTaskEntry(t: unknown, at: string, taken: { has(name: string
     fail(`${at}.source must be {"builtin": NAME}, {"files": {...}} or null`);
   const spec: TaskSpec = { name, type: task.type as TaskType, labels };
   if (task.pooling !== undefined) spec.pooling = task.pooling as 'cls' | 'mean';
+  if ((task.image !== undefined) !== (spec.type === 'image_classification'))
+    fail(
+      `${at}.image ${spec.type === 'image_classification' ? 'is required for an image task ({width, height, channels, flips})' : `is only for image tasks, not a ${spec.type} task`}`,
+    );
+  if (task.image !== undefined) {
+    const img = imageShapeSchema.safeParse(task.image);
+    if (!img.success) fail(explain(imageShapeSchema, img.error, task.image, { prefix: `${at}.image` }).message);
+    spec.image = img.data;
+  }
   if (task.lexical !== undefined) {
     const lex = lexicalSchema.safeParse(task.lexical);
     if (!lex.success) fail(explain(lexicalSchema, lex.error, task.lexical, { prefix: `${at}.lexical` }).message);

@@ -13,7 +13,7 @@
 // trainer has always clipped and stepped them in.
 
 import { Rng, type Tensor } from '../engine/index.js';
-import { Module, type TransformerEncoder } from '../nn/index.js';
+import { Module, defaultPatching, type ImageStemConfig, type TransformerEncoder } from '../nn/index.js';
 import { SkillTable, blockSparseOf, type SparseConfig } from '../sparse/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { Batch } from '../tasks/encode.js';
@@ -53,6 +53,13 @@ export interface TaskInfo extends TaskSpec {
  */
 export interface RootLayout {
   sparse: SparseConfig;
+}
+
+/** The stem an image task gets in front of an encoder of `enc`: the default patching for its images' size. */
+export function imageStemConfigFor(spec: TaskSpec, enc: { dModel: number; initStd: number; dropout: number }): ImageStemConfig {
+  if (!spec.image) throw new RangeError(`task "${spec.name}": an image task needs its image shape`);
+  const { width, height, channels } = spec.image;
+  return { width, height, channels, ...defaultPatching(width, height), dModel: enc.dModel, initStd: enc.initStd, dropout: enc.dropout };
 }
 
 /** The head a task running an encoder of `enc` gets: as many outputs as labels (one for regression). */
@@ -145,10 +152,14 @@ export class TaskModel extends Module {
   addTask(spec: TaskSpec, o: { source?: TaskSource | null; dropout?: number; head?: TaskHead } = {}): TaskPath {
     if (this.tasks.has(spec.name)) throw new Error(`task "${spec.name}" already exists`);
     const emb = this.store.get(this.root.embeddings, 'embeddings').config;
+    // An image task reads the blocks through a stem of its own (nn/image_stem.ts); the stem is
+    // made before the head, so a text task's head draws as it always has.
+    const stem = spec.type === 'image_classification' ? this.store.create('image_stem', imageStemConfigFor(spec, emb), spec.name, this.rng).id : null;
     const head = o.head
       ? this.store.add('head', o.head.cfg, o.head, spec.name, false)
       : this.store.create('head', headConfigFor(spec, emb, o.dropout), spec.name, this.rng);
-    return this.addTaskPath(spec, o.source ?? null, { ...this.rootPath(spec.name), head: head.id });
+    const root = this.rootPath(spec.name);
+    return this.addTaskPath(spec, o.source ?? null, { ...root, embeddings: stem ?? root.embeddings, head: head.id });
   }
 
   /** Adds a task with a path already made (a μ2Net search's, or one read from a folder). */

@@ -1,18 +1,21 @@
 // One task's path as a model: THE forward pass of Pathwise's task models, and the loss, batch
 // encoding and predictions around it.
 //   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's) -> final norm -> head
+// An image task's path starts with its image stem instead of the embeddings (nn/image_stem.ts):
+// the rest is the same blocks, run the same way.
 // A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
 // and its own head, the second may also run blocks cloned for it and adapters. A path made of a
 // TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
 // head, so it computes that encoder's logits bit for bit.
 
 import { Tensor, inference, paddingMask } from '../engine/index.js';
-import { Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
+import { ImageStem, Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
 import { withPrior } from '../tasks/naive_bayes_prior.js';
 import { withBags } from '../tasks/ngrams.js';
-import { encodeBatch, encodedLengths, type Batch } from '../tasks/encode.js';
+import { encodeBatch, encodedLengths, labelTargets, type Batch } from '../tasks/encode.js';
+import { defaultShift, encodeImages } from '../tasks/encode_image.js';
 import { lengthSortedBatches } from '../tasks/batches.js';
 import { scorePredictions, type TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
@@ -26,7 +29,8 @@ export interface PredictOptions {
 }
 
 export class TaskPath extends Module {
-  readonly embeddings: Embeddings;
+  /** A text task's embeddings, or an image task's stem. */
+  readonly embeddings: Embeddings | ImageStem;
   readonly blocks: EncoderBlock[];
   readonly adapters: (ResidualAdapter | null)[];
   readonly finalNorm: LayerNorm | null;
@@ -45,7 +49,13 @@ export class TaskPath extends Module {
     if (path.task !== spec.name) throw new RangeError(`path is for task "${path.task}", the spec for "${spec.name}"`);
     // The components are registered as children (by reference, not copied), so parameters(),
     // train() and eval() reach them; names follow the path's slots.
-    this.embeddings = this.child('embeddings', store.get(path.embeddings, 'embeddings').module);
+    const stem = store.stem(path.embeddings).kind;
+    if ((stem === 'image_stem') !== (spec.type === 'image_classification')) {
+      throw new RangeError(
+        `task "${spec.name}" (${spec.type}) cannot start from component "${path.embeddings}", a${stem === 'image_stem' ? 'n image stem' : ' text embedding'}`,
+      );
+    }
+    this.embeddings = this.child('embeddings', store.get(path.embeddings).module as Embeddings | ImageStem);
     this.adapters = path.adapters.map((id, i) => (id ? this.child(`adapters.${i}`, store.get(id, 'adapter').module) : null));
     this.blocks = path.blocks.map((id, i) => this.child(`blocks.${i}`, store.get(id, 'block').module));
     this.finalNorm = path.finalNorm ? this.child('final_norm', store.get(path.finalNorm, 'final_norm').module) : null;
@@ -56,7 +66,11 @@ export class TaskPath extends Module {
   /** Hidden states [B, T, D] for an encoded batch. */
   hidden(batch: Batch): Tensor {
     const mask = paddingMask(batch.keep);
-    let x = this.embeddings.forward(batch.ids, batch.typeIds);
+    let x: Tensor;
+    if (this.embeddings instanceof ImageStem) {
+      if (!batch.patches) throw new Error(`task "${this.spec.name}": an image batch needs patches`);
+      x = this.embeddings.forward(batch.patches);
+    } else x = this.embeddings.forward(batch.ids, batch.typeIds);
     for (let i = 0; i < this.blocks.length; i++) {
       const a = this.adapters[i];
       if (a) x = a.forward(x);
@@ -75,12 +89,20 @@ export class TaskPath extends Module {
   }
 
   async encode(examples: readonly Example[], withTargets = true): Promise<Batch> {
+    if (this.embeddings instanceof ImageStem) {
+      // Training batches (targets, the stem training) are augmented; evaluation never is.
+      const stem = this.embeddings;
+      const augment = withTargets && stem.training ? { rng: stem.augmentRng(), shift: defaultShift(stem.cfg), flips: this.spec.image?.flips ?? false } : null;
+      const batch = encodeImages(examples, stem.cfg, augment);
+      return withTargets ? { ...batch, targets: labelTargets(this.spec, examples) } : batch;
+    }
     const batch = withBags(await encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets), examples, this.head.cfg.lexical);
     return withPrior(batch, examples, this.head.prior);
   }
 
   /** Each example's encoded length in tokens (for grouping batches by length). */
   lengths(examples: readonly Example[]): Promise<number[]> {
+    if (this.embeddings instanceof ImageStem) return Promise.resolve(examples.map(() => (this.embeddings as ImageStem).tokens));
     return encodedLengths(this.tokenizer, this.spec, examples, this.maxLen);
   }
 

@@ -4,7 +4,7 @@
 
 import type { Tensor } from '../engine/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
-import type { EncoderConfig } from '../nn/index.js';
+import { patchSize, stemTokens, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
 import { blockSparseOf, type BlockSparse, type SparseConfig } from '../sparse/index.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import type { AdapterComponentConfig, BlockComponentConfig, ComponentKind, KindMap, NormConfig } from './components.js';
@@ -34,6 +34,10 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
     case 'block': {
       const c = config as BlockComponentConfig;
       return 2 * norm(c.dModel) + linear(c.dModel, 3 * c.dModel) + linear(c.dModel, c.dModel) + ffnParameters(c, c.sparse);
+    }
+    case 'image_stem': {
+      const c = config as ImageStemConfig;
+      return linear(patchSize(c), c.dModel) + stemTokens(c) * c.dModel;
     }
     case 'final_norm':
       return norm((config as NormConfig).dModel);

@@ -11,3 +11,4 @@ export * from './language_model.js';
 export * from './bert_import.js';
 export * from './adapter.js';
 export * from './ngram_bag.js';
+export * from './image_stem.js';

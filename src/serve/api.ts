@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { explain, keyName } from '../util/schema.js';
 import type { ServeConfig } from './serve_config.js';
+import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 
 /** An answered error: the status, a code, the field at fault (null: none) and a message. */
 export class HttpError extends Error {
@@ -175,14 +176,14 @@ export const tasksAnswer = z.object({
   tasks: z.array(
     z.object({
       name: z.string(),
-      type: z.enum(['classification', 'pair_classification', 'tagging', 'regression']),
+      type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]),
       labels: z.array(z.string()),
       path: z.string().describe('the path, "emb0 > blk1 > ... > head9" (+ marks an adapter)'),
       components: z
         .array(
           z.object({
             id: z.string(),
-            kind: z.enum(['embeddings', 'block', 'final_norm', 'adapter', 'head']),
+            kind: z.enum(['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'head']),
             owner: z.string().nullable().describe('the task it was made for (null: the base model)'),
             shared: z.boolean().describe("on another task's path too"),
           }),

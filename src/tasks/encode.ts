@@ -26,6 +26,8 @@ export interface Batch {
   bag?: BagInput;
   /** Each example's Naive Bayes logits [B, C], for a head with a prior (naive_bayes_prior.ts); else absent. */
   prior?: Tensor;
+  /** Image tasks: the stem's input [B, 1 + P, patch·patch·C] (encode_image.ts); ids and typeIds are then zeros. */
+  patches?: Tensor;
 }
 
 /** One example's encoding: ids, segment ids and (tagging) each kept word's first-subtoken offset. */

@@ -11,6 +11,9 @@
 //  - test: when omitted, the test set is empty.
 //  - format: 'jsonl' | 'csv' | 'auto' (default): .jsonl / .ndjson / .json -> JSONL, .csv -> CSV,
 //    anything else by its first non-blank character ('{' -> JSONL, else CSV).
+//  - image_classification tasks also give width, height, channels and flips, and read JSONL rows
+//    of pixels or image paths, or (format 'folder') a folder per class: ./images/load_image_task.ts.
+//    Loading them is asynchronous (decoding PNG and JPEG), hence loadTaskFromFiles' Promise.
 //
 // Fields (JSONL keys; CSV header columns, in any order; other fields/columns are ignored). Each
 // part of an example has our name and the Hugging Face `datasets` one (./task_fields.ts); a row
@@ -58,7 +61,7 @@ import { decodeUtf8Strict } from '../util/utf8.js';
 import { parseCsvRows, type CsvRow } from './csv.js';
 import type { Example, TaskData, TaskType } from './task.js';
 import { chooseFields } from './task_fields.js';
-import { parseTaskConfig, type TaskFileConfig, type TaskFileFormat } from './task_config.js';
+import { parseTaskConfig, type TaskConfig, type TaskFileConfig, type TaskFileFormat } from './task_config.js';
 import { readFileOr } from '../util/read_file.js';
 
 /** A task data file (or task config, file "<config>") that cannot be used. */
@@ -126,8 +129,11 @@ function formatOf(file: string, text: string, format: TaskFileFormat): 'jsonl' |
   return first === '{' ? 'jsonl' : 'csv';
 }
 
-interface Checker {
-  type: TaskType;
+/** A CSV cell read as an integer index: a canonical numeral ("07" stays a name). */
+const NUMERAL = /^(0|[1-9]\d*)$/;
+
+/** How a file's labels are checked: the label set (if known) and whether integers index it. */
+export interface LabelCheck {
   /** The label set; null while it is being inferred (train file without given labels). */
   labels: Set<string> | null;
   labelList: string[] | null;
@@ -138,8 +144,57 @@ interface Checker {
   given: boolean;
 }
 
-/** A CSV cell read as an integer index: a canonical numeral ("07" stays a name). */
-const NUMERAL = /^(0|[1-9]\d*)$/;
+interface Checker extends LabelCheck {
+  type: TaskType;
+}
+
+/** The label check of a file: `labels` null while they are inferred; `given` when the task config lists them. */
+export function labelCheck(labels: readonly string[] | null, given: boolean): LabelCheck {
+  return { labels: labels ? new Set(labels) : null, labelList: labels ? [...labels] : null, given: labels !== null && given };
+}
+
+/** Fails unless `label` is in the label set (when the set is known). */
+function checkLabel(ck: LabelCheck, label: string, what: string, at: string, fail: (what: string) => never): void {
+  if (ck.labels && !ck.labels.has(label)) {
+    fail(`${what} ${JSON.stringify(label)} is not in the label set [${ck.labelList!.map((l) => JSON.stringify(l)).join(', ')}] (${at})`);
+  }
+}
+
+/**
+ * `n` came as an integer (a JSON number, or a CSV numeral when labels are given); `asName` is the
+ * same value read as a label name, which wins when the labels list numerals themselves.
+ */
+function fromIndex(ck: LabelCheck, n: number, asName: string, at: string, fail: (what: string) => never): string {
+  const list = ck.labelList!;
+  const named = ck.labels!.has(asName);
+  const indexed = n < list.length ? list[n] : undefined;
+  if (named && indexed !== undefined && indexed !== asName) {
+    fail(
+      `${at} is ${asName}, which is both the label "${asName}" and "labels"[${n}] = ${JSON.stringify(indexed)} (list numeral labels at their own index, or give the label by name in JSONL: "${asName}")`,
+    );
+  }
+  if (named) return asName;
+  if (indexed === undefined) {
+    fail(`${at} is ${asName}, read as an index into the task config's "labels", which has ${list.length} (indices 0 to ${list.length - 1})`);
+  }
+  return indexed!;
+}
+
+/**
+ * The class label of a record's "label" value (classification, pair classification, image
+ * classification): a string, or an integer (see the top of this file); checked against the label
+ * set. `csv`: the value is a CSV cell (a string; a numeral indexes given labels).
+ */
+export function classLabel(v: unknown, ck: LabelCheck, csv: boolean, fail: (what: string) => never): string {
+  let label: string;
+  if (typeof v === 'string') label = csv && ck.given && NUMERAL.test(v) ? fromIndex(ck, Number(v), v, 'field "label"', fail) : v;
+  else if (typeof v === 'number' && Number.isFinite(v))
+    label = ck.given && Number.isInteger(v) && v >= 0 ? fromIndex(ck, v, String(v), 'field "label"', fail) : String(v);
+  else return fail(`field "label" is ${describeJson(v)}, not a label (a string, or an integer index into the task config's "labels")`);
+  if (label === '') fail('field "label" is empty');
+  checkLabel(ck, label, 'label', 'field "label"', fail);
+  return label;
+}
 
 function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   const { line, fields: f } = rec;
@@ -152,28 +207,6 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
     const v = f[k];
     if (typeof v !== 'string') fail(`field "${k}" is ${describeJson(v)}, not a string`);
     return v as string;
-  };
-  const checkLabel = (label: string, what: string, at: string) => {
-    if (ck.labels && !ck.labels.has(label)) {
-      fail(`${what} ${JSON.stringify(label)} is not in the label set [${ck.labelList!.map((l) => JSON.stringify(l)).join(', ')}] (${at})`);
-    }
-  };
-  // `n` came as an integer (a JSON number, or a CSV numeral when labels are given); `asName` is
-  // the same value read as a label name, which wins when the labels list numerals themselves.
-  const fromIndex = (n: number, asName: string, at: string): string => {
-    const list = ck.labelList!;
-    const named = ck.labels!.has(asName);
-    const indexed = n < list.length ? list[n] : undefined;
-    if (named && indexed !== undefined && indexed !== asName) {
-      fail(
-        `${at} is ${asName}, which is both the label "${asName}" and "labels"[${n}] = ${JSON.stringify(indexed)} (list numeral labels at their own index, or give the label by name in JSONL: "${asName}")`,
-      );
-    }
-    if (named) return asName;
-    if (indexed === undefined) {
-      fail(`${at} is ${asName}, read as an index into the task config's "labels", which has ${list.length} (indices 0 to ${list.length - 1})`);
-    }
-    return indexed!;
   };
   const names = chooseFields(has, ck.type, fail);
 
@@ -206,15 +239,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
   if (names.pair) ex.textPair = str(names.pair);
 
   if (ck.type === 'classification' || ck.type === 'pair_classification') {
-    const v = f.label;
-    let label: string;
-    if (typeof v === 'string') label = rec.csv && ck.given && NUMERAL.test(v) ? fromIndex(Number(v), v, 'field "label"') : v;
-    else if (typeof v === 'number' && Number.isFinite(v))
-      label = ck.given && Number.isInteger(v) && v >= 0 ? fromIndex(v, String(v), 'field "label"') : String(v);
-    else return fail(`field "label" is ${describeJson(v)}, not a label (a string, or an integer index into the task config's "labels")`);
-    if (label === '') fail('field "label" is empty');
-    checkLabel(label, 'label', 'field "label"');
-    ex.label = label;
+    ex.label = classLabel(f.label, ck, rec.csv, fail);
   } else if (ck.type === 'regression') {
     const v = f.label;
     let x: number;
@@ -233,7 +258,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
       const s = v as string;
       if (/^\s*\[[\s\S]*\]\s*$/.test(s))
         fail(`field "${tf}" looks like a list (${JSON.stringify(s.slice(0, 40))}); in CSV give the tags separated by spaces, or use JSONL for arrays`);
-      tags = (s.trim() === '' ? [] : s.trim().split(/\s+/)).map((t, k) => (ck.given && NUMERAL.test(t) ? fromIndex(Number(t), t, tagAt(k)) : t));
+      tags = (s.trim() === '' ? [] : s.trim().split(/\s+/)).map((t, k) => (ck.given && NUMERAL.test(t) ? fromIndex(ck, Number(t), t, tagAt(k), fail) : t));
     } else {
       if (!Array.isArray(v)) return fail(`field "${tf}" is ${describeJson(v)}, not an array of tags`);
       tags = (v as unknown[]).map((x, k): string => {
@@ -244,7 +269,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
               `${tagAt(k)} is ${x}, an integer tag, but the task config gives no "labels" for it to index (list the tag names there, in index order)`,
             );
           }
-          return fromIndex(x, String(x), tagAt(k));
+          return fromIndex(ck, x, String(x), tagAt(k), fail);
         }
         return fail(
           `${tagAt(k)} is ${typeof x === 'number' ? String(x) : describeJson(x)}, not a tag (a string, or an integer index into the task config's "labels")`,
@@ -258,7 +283,7 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
         `${tags.length} tags for ${w.length} words (${words ? `"${names.words}"` : `whitespace-separated words of "${names.text}"`}); "${tf}" must give one tag per word`,
       );
     }
-    tags.forEach((t, k) => checkLabel(t, 'tag', tagAt(k)));
+    tags.forEach((t, k) => checkLabel(ck, t, 'tag', tagAt(k), fail));
     ex.words = w;
     ex.tags = tags;
   }
@@ -266,10 +291,10 @@ function toExample(rec: RawRecord, file: string, ck: Checker): Example {
 }
 
 /**
- * Reads and validates one task file. `labels` null: collect (train without given labels);
- * `labelsGiven`: they are the task config's, so integer labels and tags index them.
+ * The text of a task data file: a missing or unreadable file, invalid UTF-8 and a file with no
+ * non-blank line throw TaskDataError naming the file.
  */
-export function readTaskFile(file: string, type: TaskType, labels: readonly string[] | null, format: TaskFileFormat = 'auto', labelsGiven = false): Example[] {
+export function readTaskText(file: string): string {
   const bytes = readFileOr(file, (code, e) =>
     code === 'ENOENT'
       ? new TaskDataError(`task data file not found: ${file}`, file)
@@ -277,10 +302,29 @@ export function readTaskFile(file: string, type: TaskType, labels: readonly stri
   );
   const text = decodeUtf8Strict(bytes, file, TaskDataError);
   if (text.trim() === '') throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
+  return text;
+}
+
+/**
+ * Reads and validates one task file. `labels` null: collect (train without given labels);
+ * `labelsGiven`: they are the task config's, so integer labels and tags index them.
+ */
+export function readTaskFile(file: string, type: TaskType, labels: readonly string[] | null, format: TaskFileFormat = 'auto', labelsGiven = false): Example[] {
+  const text = readTaskText(file);
   const records = formatOf(file, text, format) === 'jsonl' ? readJsonl(text, file) : readCsv(text, file, type);
   if (records.length === 0) throw new TaskDataError(`${file}: empty file (no examples)`, file, 1);
-  const ck: Checker = { type, labels: labels ? new Set(labels) : null, labelList: labels ? [...labels] : null, given: labels !== null && labelsGiven };
+  const ck: Checker = { type, ...labelCheck(labels, labelsGiven) };
   return records.map((r) => toExample(r, file, ck));
+}
+
+/** The label set of training examples (labels, or tags), sorted in code-unit order. */
+export function inferLabels(examples: readonly Example[]): string[] {
+  const set = new Set<string>();
+  for (const ex of examples) {
+    if (ex.tags) for (const t of ex.tags) set.add(t);
+    else set.add(ex.label as string);
+  }
+  return [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Carves `fraction` of `rows` off as dev with a fixed-seed shuffle; the rest stays train (in order). */
@@ -297,23 +341,29 @@ export function carveDev<T>(rows: readonly T[], fraction: number, seed: number):
   return { train, dev };
 }
 
-/** Loads a task from its data files (see the top of this file). Throws TaskDataError. */
-export function loadTaskFromFiles(raw: TaskFileConfig): TaskData {
+/**
+ * Loads a task from its data files (see the top of this file; image tasks: ./images/). Rejects
+ * with TaskDataError.
+ */
+export async function loadTaskFromFiles(raw: TaskFileConfig): Promise<TaskData> {
   const cfg = parseTaskConfig(raw, 'task config', TaskDataError, '<config>');
+  if (cfg.type === 'image_classification') {
+    // Loaded on first use: text tasks never load the image decoder (sharp's native library).
+    const { loadImageTask } = await import('./images/load_image_task.js');
+    return loadImageTask(cfg);
+  }
+  return loadTextTask(cfg);
+}
+
+/** A text task (every type but image_classification) from its checked config. */
+function loadTextTask(cfg: TaskConfig): TaskData {
   const { devFraction, format, seed } = cfg;
   let labels: string[] | null = cfg.labels ? [...cfg.labels] : null;
 
   const given = labels !== null;
   const trainAll = readTaskFile(cfg.train, cfg.type, labels, format, given);
   if (cfg.type === 'regression') labels = [];
-  else if (labels === null) {
-    const set = new Set<string>();
-    for (const ex of trainAll) {
-      if (ex.tags) for (const t of ex.tags) set.add(t);
-      else set.add(ex.label as string);
-    }
-    labels = [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  }
+  else if (labels === null) labels = inferLabels(trainAll);
   const check = cfg.type === 'regression' ? null : labels;
   let train: Example[];
   let dev: Example[];

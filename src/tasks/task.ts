@@ -6,10 +6,25 @@
 //  - tagging:             words -> one tag of `labels` per word (`tags[i]` belongs to `words[i]`);
 //                         `text` is the words joined by single spaces unless a loader says otherwise.
 //  - regression:          text (and optionally textPair) -> a number; `labels` is [].
+//  - image_classification: image -> one label of `labels`; every image of a task has the task's
+//                         shape (`TaskData.image`), and `text` is "" (or a name, for messages).
 
-export type TaskType = 'classification' | 'pair_classification' | 'tagging' | 'regression';
+export type TaskType = 'classification' | 'pair_classification' | 'tagging' | 'regression' | 'image_classification';
 
-export const TASK_TYPES: readonly TaskType[] = ['classification', 'pair_classification', 'tagging', 'regression'];
+export const TASK_TYPES: readonly TaskType[] = ['classification', 'pair_classification', 'tagging', 'regression', 'image_classification'];
+
+/** The shape every image of an image task has: `pixels` holds height × width × channels bytes. */
+export interface ImageShape {
+  width: number;
+  height: number;
+  /** 1 (grey), 3 (RGB) or 4 (RGBA). */
+  channels: number;
+}
+
+/** An image as a model reads it: 0-255 values, row-major, channels last (H × W × C). */
+export interface ImageInput extends ImageShape {
+  pixels: Uint8Array;
+}
 
 export interface Example {
   text: string;
@@ -20,6 +35,8 @@ export interface Example {
   tags?: string[];
   /** Pre-split words (tagging): whitespace-free, non-empty; `tags` aligns with these. */
   words?: string[];
+  /** The image (image_classification), in the task's shape. */
+  image?: ImageInput;
 }
 
 export interface TaskData {
@@ -30,6 +47,13 @@ export interface TaskData {
   train: Example[];
   dev: Example[];
   test: Example[];
+  /** image_classification: the shape of every image, and whether training may flip them left-right. */
+  image?: ImageShape & { flips: boolean };
+}
+
+/** A task that reads one text (or a pair) and gives one answer: what can have an n-gram bag beside the encoder. */
+export function isTextSequenceTask(type: TaskType): boolean {
+  return type !== 'tagging' && type !== 'image_classification';
 }
 
 /** The words of a tagging example: `words` when given, else `text` split on whitespace. */

@@ -7,6 +7,7 @@ import { count, seed } from '../util/schema.js';
 import { encoderFields, headsDivideDModel } from '../nn/encoder_config.js';
 import { sparseSchema } from '../sparse/schema.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../tasks/ngrams.js';
+import { isTextSequenceTask, type TaskType } from '../tasks/task.js';
 import { taskConfigSchema } from '../tasks/task_config.js';
 import { BUILTIN_TASK_NAMES } from '../tasks/builtin/index.js';
 import { loadConfig, type Overrides } from './config.js';
@@ -127,8 +128,8 @@ export const trainConfigSchema = z.strictObject({
 export type TrainConfig = z.output<typeof trainConfigSchema>;
 
 /** The n-gram bag a task's head gets under `cfg`: the config's `lexical`, for a sequence task not opted out by `perTask.<name>.lexical: false`. */
-export function lexicalFor(cfg: Pick<TrainConfig, 'lexical' | 'perTask'>, task: { name: string; type: string }): LexicalConfig | null {
-  if (!cfg.lexical || task.type === 'tagging' || cfg.perTask[task.name]?.lexical === false) return null;
+export function lexicalFor(cfg: Pick<TrainConfig, 'lexical' | 'perTask'>, task: { name: string; type: TaskType }): LexicalConfig | null {
+  if (!cfg.lexical || !isTextSequenceTask(task.type) || cfg.perTask[task.name]?.lexical === false) return null;
   return { ...cfg.lexical };
 }
 

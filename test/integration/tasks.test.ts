@@ -32,6 +32,8 @@ function fingerprint(xs: readonly Example[]): string {
   for (const ex of xs) {
     const s = `${ex.text}\u0001${ex.textPair ?? ''}\u0001${ex.label ?? ''}\u0001${(ex.tags ?? []).join(' ')}\u0002`;
     for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    // an image task's examples: their pixels too
+    if (ex.image) for (const b of ex.image.pixels) h = Math.imul(h ^ b, 0x01000193);
   }
   return (h >>> 0).toString(16).padStart(8, '0');
 }
@@ -58,6 +60,13 @@ function assertWellFormed(t: TaskData): void {
         assert.ok(typeof ex.label === 'string' && set.has(ex.label), `${t.name}: label ${String(ex.label)}`);
         assert.equal(ex.textPair !== undefined, t.type === 'pair_classification');
       }
+      // an image task's examples each hold an image of the task's shape; others none
+      assert.equal(ex.image !== undefined, t.type === 'image_classification', `${t.name}: image`);
+      if (ex.image) {
+        const { width, height, channels } = t.image!;
+        assert.deepEqual([ex.image.width, ex.image.height, ex.image.channels], [width, height, channels]);
+        assert.ok(ex.image.pixels instanceof Uint8Array && ex.image.pixels.length === width * height * channels);
+      }
     }
   }
 }
@@ -70,14 +79,14 @@ describe('built-in tasks', () => {
   const task = (name: string) => tasks.get(name)!;
 
   it('registry: every task loads; unknown names list the known ones', () => {
-    assert.deepEqual(BUILTIN_TASK_NAMES, ['sent', 'spam', 'sense', 'genre', 'pos', 'wic', 'slots', 'slotsIntent']);
+    assert.deepEqual(BUILTIN_TASK_NAMES, ['sent', 'spam', 'sense', 'genre', 'pos', 'wic', 'slots', 'slotsIntent', 'digits']);
     for (const name of BUILTIN_TASK_NAMES) {
       assert.equal(task(name).name, name);
       assertWellFormed(task(name));
     }
     assert.throws(
       () => loadBuiltinTask('sst2'),
-      (e: Error) => /unknown built-in task "sst2"/.test(e.message) && e.message.includes('sent, spam, sense, genre, pos, wic, slots, slotsIntent'),
+      (e: Error) => /unknown built-in task "sst2"/.test(e.message) && e.message.includes('sent, spam, sense, genre, pos, wic, slots, slotsIntent, digits'),
     );
     assert.throws(() => loadBuiltinTask('toString'), /unknown built-in task/);
   });
@@ -235,7 +244,7 @@ describe('built-in tasks', () => {
   it('splits are deterministic: a second load gives identical splits (fingerprints pinned)', () => {
     const pinned: Record<string, string[]> = {};
     for (const name of BUILTIN_TASK_NAMES) pinned[name] = [task(name).train, task(name).dev, task(name).test].map(fingerprint);
-    for (const name of ['sent', 'spam', 'wic', 'slots', 'slotsIntent']) {
+    for (const name of ['sent', 'spam', 'wic', 'slots', 'slotsIntent', 'digits']) {
       const again = BUILTIN_TASKS[name]();
       assert.deepEqual([again.train, again.dev, again.test].map(fingerprint), pinned[name], name);
     }
@@ -330,6 +339,7 @@ const EXPECTED_TEST_FINGERPRINTS: Record<string, string> = {
   wic: '77b42ab9',
   slots: '01d34426',
   slotsIntent: 'b96a6a8a',
+  digits: '23eaacf4',
 };
 
 describe('metrics', () => {
@@ -451,7 +461,7 @@ describe('baselines (unit)', () => {
   });
 });
 
-describe('tasks from files', () => {
+describe('tasks from files', async () => {
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pathwise-tasks-'));
@@ -462,8 +472,8 @@ describe('tasks from files', () => {
     writeFileSync(p, content);
     return p;
   };
-  const fails = (fn: () => unknown, re: RegExp, line?: number, fileName?: string) =>
-    assert.throws(fn, (e: unknown) => {
+  const fails = (fn: () => Promise<unknown>, re: RegExp, line?: number, fileName?: string) =>
+    assert.rejects(fn, (e: unknown) => {
       assert.ok(e instanceof TaskDataError, String(e));
       assert.match(e.message, re);
       if (line !== undefined) assert.equal(e.line, line, e.message);
@@ -471,142 +481,142 @@ describe('tasks from files', () => {
       return true;
     });
 
-  it('JSONL classification: labels inferred and sorted, dev carved by fixed seed', () => {
+  it('JSONL classification: labels inferred and sorted, dev carved by fixed seed', async () => {
     const rows = Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: `example ${i}`, label: i % 3 === 0 ? 'b' : 'a', id: i }));
     const train = file('c.jsonl', rows.join('\n') + '\n\n');
-    const t = loadTaskFromFiles({ name: 'c', type: 'classification', train });
+    const t = await loadTaskFromFiles({ name: 'c', type: 'classification', train });
     assert.deepEqual(t.labels, ['a', 'b']);
     assert.deepEqual([t.train.length, t.dev.length, t.test.length], [18, 2, 0]);
-    const again = loadTaskFromFiles({ name: 'c', type: 'classification', train });
+    const again = await loadTaskFromFiles({ name: 'c', type: 'classification', train });
     assert.deepEqual(again.dev, t.dev);
-    assert.equal(loadTaskFromFiles({ name: 'c', type: 'classification', train, devFraction: 0 }).dev.length, 0);
-    assert.deepEqual(loadTaskFromFiles({ name: 'c', type: 'classification', train, labels: ['b', 'a'] }).labels, ['b', 'a']);
+    assert.equal((await loadTaskFromFiles({ name: 'c', type: 'classification', train, devFraction: 0 })).dev.length, 0);
+    assert.deepEqual((await loadTaskFromFiles({ name: 'c', type: 'classification', train, labels: ['b', 'a'] })).labels, ['b', 'a']);
   });
 
-  it('JSONL pair, regression and tagging happy paths', () => {
+  it('JSONL pair, regression and tagging happy paths', async () => {
     const pair = file('p.jsonl', '{"text":"a","text_pair":"b","label":1}\n{"text":"c","text_pair":"d","label":0}\n');
-    const p = loadTaskFromFiles({ name: 'p', type: 'pair_classification', train: pair, dev: pair });
+    const p = await loadTaskFromFiles({ name: 'p', type: 'pair_classification', train: pair, dev: pair });
     assert.deepEqual(p.labels, ['0', '1']);
     assert.deepEqual(p.train[0], { text: 'a', textPair: 'b', label: '1' });
     const reg = file('r.csv', 'text,label\nfine,0.5\n"bad, really",-2e1\n');
-    const r = loadTaskFromFiles({ name: 'r', type: 'regression', train: reg, devFraction: 0 });
+    const r = await loadTaskFromFiles({ name: 'r', type: 'regression', train: reg, devFraction: 0 });
     assert.deepEqual(r.labels, []);
     assert.deepEqual(
       r.train.map((x) => x.label),
       [0.5, -20],
     );
     const tag = file('t.jsonl', '{"words":["New","York"],"tags":["B-LOC","I-LOC"]}\n{"text":"in  Paris","tags":["O","B-LOC"]}\n');
-    const t = loadTaskFromFiles({ name: 't', type: 'tagging', train: tag, test: tag, devFraction: 0 });
+    const t = await loadTaskFromFiles({ name: 't', type: 'tagging', train: tag, test: tag, devFraction: 0 });
     assert.deepEqual(t.labels, ['B-LOC', 'I-LOC', 'O']);
     assert.deepEqual(t.train[0], { text: 'New York', words: ['New', 'York'], tags: ['B-LOC', 'I-LOC'] });
     assert.deepEqual(t.train[1].words, ['in', 'Paris']);
     const tagCsv = file('t.csv', 'tags,text\r\nB-LOC I-LOC,New York\r\n');
-    assert.deepEqual(loadTaskFromFiles({ name: 't', type: 'tagging', train: tagCsv, devFraction: 0 }).train[0].tags, ['B-LOC', 'I-LOC']);
+    assert.deepEqual((await loadTaskFromFiles({ name: 't', type: 'tagging', train: tagCsv, devFraction: 0 })).train[0].tags, ['B-LOC', 'I-LOC']);
   });
 
-  it('CSV: RFC 4180 quoting, BOM, CRLF, multi-line fields', () => {
+  it('CSV: RFC 4180 quoting, BOM, CRLF, multi-line fields', async () => {
     assert.deepEqual(parseCsv('a,b\n"x, ""y""",\n"two\nlines",z\n', 'f'), [
       { line: 1, fields: ['a', 'b'] },
       { line: 2, fields: ['x, "y"', ''] },
       { line: 3, fields: ['two\nlines', 'z'] },
     ]);
     const csv = file('q.csv', '\uFEFFlabel,text\r\npos,"said ""hi"", then left"\r\nneg,"line one\r\nline two"\r\n\r\nneg,plain\r\n');
-    const t = loadTaskFromFiles({ name: 'q', type: 'classification', train: csv, devFraction: 0 });
+    const t = await loadTaskFromFiles({ name: 'q', type: 'classification', train: csv, devFraction: 0 });
     assert.deepEqual(
       t.train.map((x) => x.text),
       ['said "hi", then left', 'line one\nline two', 'plain'],
     );
     assert.deepEqual(t.labels, ['neg', 'pos']);
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q2.csv', 'text,label\nok,a\nbad "quote",a\n') }),
       /line 3: a quote inside an unquoted field/,
       3,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q3.csv', 'text,label\n"open,a\nmore\n') }),
       /line 2: unterminated quoted field/,
       2,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q4.csv', 'text,label\n"a"x,b\n') }),
       /line 2: unexpected "x" after a closing quote/,
       2,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q5.csv', 'text,label\n"multi\nline",a\nthree,fields,here\n') }),
       /line 4: 3 fields, but the header has 2/,
       4,
     );
-    fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q6.csv', 'sentence,label\nx,a\n') }), /no "text" column/, 1);
+    await fails(() => loadTaskFromFiles({ name: 'q', type: 'classification', train: file('q6.csv', 'sentence,label\nx,a\n') }), /no "text" column/, 1);
   });
 
-  it('errors name the file and line', () => {
+  it('errors name the file and line', async () => {
     const good = '{"text":"ok","label":"a"}\n';
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('bad.jsonl', good + '{"text": "x", "label": \n') }),
       /bad\.jsonl line 2: not valid JSON/,
       2,
       'bad.jsonl',
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('arr.jsonl', good + '[1]\n') }),
       /line 2: expected a JSON object, got an array/,
       2,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('nolabel.jsonl', good + good + '{"text":"x"}\n') }),
       /line 3: missing field "label"/,
       3,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('num.jsonl', '{"text":5,"label":"a"}\n') }),
       /line 1: field "text" is a number, not a string/,
       1,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', labels: ['a', 'b'], train: file('unk.jsonl', good + '\n{"text":"x","label":"c"}\n') }),
       /unk\.jsonl line 3: label "c" is not in the label set \["a", "b"\]/,
       3,
     );
     // a dev label unseen in train (labels inferred from train)
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('tr.jsonl', good), dev: file('dv.jsonl', '{"text":"x","label":"z"}\n') }),
       /dv\.jsonl line 1: label "z" is not in the label set \["a"\]/,
       1,
       'dv.jsonl',
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('mis.jsonl', '{"text":"a b","tags":["O","O"]}\n{"text":"a b c","tags":["O","O"]}\n') }),
       /mis\.jsonl line 2: 2 tags for 3 words/,
       2,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('mis.csv', 'text,tags\na b,O O\na b,O\n') }),
       /mis\.csv line 3: 1 tags for 2 words/,
       3,
     );
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'tagging', train: file('w.jsonl', '{"words":["a","b"],"tags":["O"]}\n') }),
       /1 tags for 2 words \("words"\)/,
       1,
     );
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'pair_classification', train: file('np.jsonl', good) }), /line 1: missing field "text_pair"/, 1);
-    fails(
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'pair_classification', train: file('np.jsonl', good) }), /line 1: missing field "text_pair"/, 1);
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'regression', train: file('rg.csv', 'text,label\na,1\nb,high\n') }),
       /rg\.csv line 3: field "label" is "high", not a number/,
       3,
     );
     // invalid UTF-8 on line 2 (a lone continuation byte), byte offset reported
     const bytes = Buffer.concat([Buffer.from(good), Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('","label":"a"}\n')]);
-    fails(
+    await fails(
       () => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('latin1.jsonl', bytes) }),
       /latin1\.jsonl line 2: invalid UTF-8 at byte offset 38/,
       2,
     );
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('empty.jsonl', '\n  \n') }), /empty\.jsonl: empty file/, 1);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('hdr.csv', 'text,label\r\n') }), /hdr\.csv: empty file/);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: join(dir, 'missing.jsonl') }), /not found/);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'ranking' as never, train: file('x.jsonl', good) }), /"type" must be one of/);
-    fails(() => loadTaskFromFiles({ name: 'e', type: 'regression', labels: ['a'], train: file('x.jsonl', good) }), /regression task takes no "labels"/);
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('empty.jsonl', '\n  \n') }), /empty\.jsonl: empty file/, 1);
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: file('hdr.csv', 'text,label\r\n') }), /hdr\.csv: empty file/);
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'classification', train: join(dir, 'missing.jsonl') }), /not found/);
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'ranking' as never, train: file('x.jsonl', good) }), /"type" must be one of/);
+    await fails(() => loadTaskFromFiles({ name: 'e', type: 'regression', labels: ['a'], train: file('x.jsonl', good) }), /regression task takes no "labels"/);
   });
 });

@@ -251,7 +251,7 @@ describe('fuzzing the input parsers', () => {
       const labels = name === 'ner.jsonl' ? ['O', 'B-PER', 'I-PER', 'B-LOC'] : undefined;
       const load = () => loadTaskFromFiles({ name: 't', type, train: file, devFraction: 0, ...(labels ? { labels } : {}) });
       writeFileSync(file, content);
-      assert.ok(load().train.length > 0, name);
+      assert.ok((await load()).train.length > 0, name);
       for (let i = 0; i < cases(400); i++) {
         let m: { bytes: Buffer; what: string };
         if (r.chance(0.6) || name.endsWith('.csv')) m = mutateBytes(Buffer.from(content), r);
@@ -266,8 +266,8 @@ describe('fuzzing the input parsers', () => {
         writeFileSync(file, m.bytes);
         await tally.run(
           `${name}: ${m.what}`,
-          () => {
-            const task = load();
+          async () => {
+            const task = await load();
             for (const ex of task.train) {
               assert.equal(typeof ex.text, 'string');
               if (type === 'regression') assert.ok(Number.isFinite(ex.label), `label ${ex.label}`);
@@ -303,7 +303,7 @@ describe('fuzzing the input parsers', () => {
       const what = mutateJson(c, r);
       await tally.run(
         what,
-        () => assert.ok(loadTaskFromFiles(JSON.parse(toJsonText(c)) as TaskFileConfig).name),
+        async () => assert.ok((await loadTaskFromFiles(JSON.parse(toJsonText(c)) as TaskFileConfig)).name),
         (e) => (/^task config: |task data file|\.jsonl/.test(e.message) ? null : `not about the task config: ${e.message}`),
       );
     }

@@ -86,7 +86,7 @@ describe('config errors', () => {
     // A task inside the train config is checked by the task schema, keys as the train config writes them.
     fails(
       () => loadConfig(trainConfigSchema, file, { tasks: '[{"name":"a","type":"ranking","train":"x"}]' }),
-      `${file}: tasks[0].type must be one of "classification", "pair_classification", "tagging", "regression", got "ranking" (set by --tasks)`,
+      `${file}: tasks[0].type must be one of "classification", "pair_classification", "tagging", "regression", "image_classification", got "ranking" (set by --tasks)`,
     );
     fails(() => loadConfig(trainConfigSchema, file, { 'scratch.dModel': '30' }), `${file}: scratch.dModel (30) must be divisible by scratch.heads (4)`);
     fails(

@@ -28,8 +28,8 @@ describe('task files: field conventions and CSV', () => {
   const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
   const load = (type: TaskType, train: string, more: Partial<TaskFileConfig> = {}) => loadTaskFromFiles({ name: 't', type, train, devFraction: 0, ...more });
   /** Loading fails with a TaskDataError whose message matches `re`, at `line` of the file `name`. */
-  const fails = (fn: () => unknown, name: string, line: number, re: RegExp) =>
-    assert.throws(fn, (e: unknown) => {
+  const fails = (fn: () => Promise<unknown>, name: string, line: number, re: RegExp) =>
+    assert.rejects(fn, (e: unknown) => {
       assert.ok(e instanceof TaskDataError, String(e));
       assert.ok(e.message.startsWith(`${join(dir, name)} line ${line}: `), e.message);
       assert.match(e.message, re);
@@ -38,8 +38,8 @@ describe('task files: field conventions and CSV', () => {
       return true;
     });
 
-  it('tokens + ner_tags, as strings or as indices into labels, equal words + tags', () => {
-    const ours = load(
+  it('tokens + ner_tags, as strings or as indices into labels, equal words + tags', async () => {
+    const ours = await load(
       'tagging',
       file(
         'ours.jsonl',
@@ -50,7 +50,7 @@ describe('task files: field conventions and CSV', () => {
       ),
       { labels: NER },
     );
-    const names = load(
+    const names = await load(
       'tagging',
       file(
         'names.jsonl',
@@ -61,7 +61,7 @@ describe('task files: field conventions and CSV', () => {
       ),
       { labels: NER },
     );
-    const indices = load(
+    const indices = await load(
       'tagging',
       file(
         'idx.jsonl',
@@ -72,18 +72,20 @@ describe('task files: field conventions and CSV', () => {
       ),
       { labels: NER },
     );
-    const csvNames = load('tagging', file('names.csv', 'id,tokens,ner_tags\n0,Ada Lovelace in London,B-PER I-PER O B-LOC\n1,at home,O O\n'), { labels: NER });
-    const csvIdx = load('tagging', file('idx.csv', 'tokens,ner_tags\nAda Lovelace in London,1 2 0 3\nat home,0 0\n'), { labels: NER });
+    const csvNames = await load('tagging', file('names.csv', 'id,tokens,ner_tags\n0,Ada Lovelace in London,B-PER I-PER O B-LOC\n1,at home,O O\n'), {
+      labels: NER,
+    });
+    const csvIdx = await load('tagging', file('idx.csv', 'tokens,ner_tags\nAda Lovelace in London,1 2 0 3\nat home,0 0\n'), { labels: NER });
     const first = { text: 'Ada Lovelace in London', words: ['Ada', 'Lovelace', 'in', 'London'], tags: ['B-PER', 'I-PER', 'O', 'B-LOC'] };
     assert.deepEqual(names.train[0], first);
     for (const t of [ours, indices, csvNames, csvIdx]) assert.deepEqual(t.train, names.train);
     assert.deepEqual(indices.labels, NER);
     // without labels, string tags are inferred as before
-    assert.deepEqual(load('tagging', file('names2.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: ['O', 'B-LOC'] }]))).labels, ['B-LOC', 'O']);
+    assert.deepEqual((await load('tagging', file('names2.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: ['O', 'B-LOC'] }])))).labels, ['B-LOC', 'O']);
   });
 
-  it('sentence1 / sentence2 equal text / text_pair (JSONL and CSV, pairs and regression)', () => {
-    const ours = load(
+  it('sentence1 / sentence2 equal text / text_pair (JSONL and CSV, pairs and regression)', async () => {
+    const ours = await load(
       'pair_classification',
       file(
         'p.jsonl',
@@ -93,7 +95,7 @@ describe('task files: field conventions and CSV', () => {
         ]),
       ),
     );
-    const glue = load(
+    const glue = await load(
       'pair_classification',
       file(
         'g.jsonl',
@@ -103,12 +105,12 @@ describe('task files: field conventions and CSV', () => {
         ]),
       ),
     );
-    const glueCsv = load('pair_classification', file('g.csv', 'idx,sentence1,sentence2,label\n0,a cat,a dog,no\n1,x,x,yes\n'));
+    const glueCsv = await load('pair_classification', file('g.csv', 'idx,sentence1,sentence2,label\n0,a cat,a dog,no\n1,x,x,yes\n'));
     assert.deepEqual(glue.train[0], { text: 'a cat', textPair: 'a dog', label: 'no' });
     assert.deepEqual(ours.train, glue.train);
     assert.deepEqual(glueCsv.train, glue.train);
     assert.deepEqual(glue.labels, ['no', 'yes']);
-    const sts = load(
+    const sts = await load(
       'regression',
       file(
         'sts.jsonl',
@@ -123,12 +125,12 @@ describe('task files: field conventions and CSV', () => {
       { text: 'c', label: 1 },
     ]);
     // a classification row's text may be sentence1 too
-    assert.deepEqual(load('classification', file('s1.jsonl', jsonl([{ sentence1: 'fine', label: 'a' }]))).train, [{ text: 'fine', label: 'a' }]);
+    assert.deepEqual((await load('classification', file('s1.jsonl', jsonl([{ sentence1: 'fine', label: 'a' }])))).train, [{ text: 'fine', label: 'a' }]);
   });
 
-  it('integer labels index the config labels; without labels they stay decimal strings', () => {
+  it('integer labels index the config labels; without labels they stay decimal strings', async () => {
     const labels = ['negative', 'positive'];
-    const byIndex = load(
+    const byIndex = await load(
       'classification',
       file(
         'i.jsonl',
@@ -144,33 +146,35 @@ describe('task files: field conventions and CSV', () => {
       ['negative', 'positive'],
     );
     assert.deepEqual(byIndex.labels, labels);
-    const csv = load('classification', file('i.csv', 'text,label\nbad,0\ngood,1\nfine,positive\n'), { labels });
+    const csv = await load('classification', file('i.csv', 'text,label\nbad,0\ngood,1\nfine,positive\n'), { labels });
     assert.deepEqual(
       csv.train.map((x) => x.label),
       ['negative', 'positive', 'positive'],
     );
     // labels that are numerals at their own index: name and index agree
     assert.deepEqual(
-      load(
-        'classification',
-        file(
-          'n.jsonl',
-          jsonl([
-            { text: 'a', label: 1 },
-            { text: 'b', label: '0' },
-          ]),
-        ),
-        { labels: ['0', '1'] },
+      (
+        await load(
+          'classification',
+          file(
+            'n.jsonl',
+            jsonl([
+              { text: 'a', label: 1 },
+              { text: 'b', label: '0' },
+            ]),
+          ),
+          { labels: ['0', '1'] },
+        )
       ).train.map((x) => x.label),
       ['1', '0'],
     );
     // a numeral label that is not a valid index is that label
     assert.deepEqual(
-      load('classification', file('stars.csv', 'text,label\nok,5\nmeh,3\n'), { labels: ['3', '5'] }).train.map((x) => x.label),
+      (await load('classification', file('stars.csv', 'text,label\nok,5\nmeh,3\n'), { labels: ['3', '5'] })).train.map((x) => x.label),
       ['5', '3'],
     );
     // no labels given: the old meaning (a number's decimal string), also for dev against inferred labels
-    const inferred = load(
+    const inferred = await load(
       'classification',
       file(
         'd.jsonl',
@@ -187,7 +191,7 @@ describe('task files: field conventions and CSV', () => {
       ['7'],
     );
     // ... so 1 in dev is the unseen label "1", not inferred[1] = "7"
-    fails(
+    await fails(
       () =>
         load(
           'classification',
@@ -206,90 +210,97 @@ describe('task files: field conventions and CSV', () => {
     );
     // pair tasks index too
     assert.deepEqual(
-      load('pair_classification', file('pi.jsonl', jsonl([{ sentence1: 'a', sentence2: 'b', label: 2 }])), {
-        labels: ['entailment', 'neutral', 'contradiction'],
-      }).train[0].label,
+      (
+        await load('pair_classification', file('pi.jsonl', jsonl([{ sentence1: 'a', sentence2: 'b', label: 2 }])), {
+          labels: ['entailment', 'neutral', 'contradiction'],
+        })
+      ).train[0].label,
       'contradiction',
     );
   });
 
-  it('missing and clashing fields: file, line, field and the accepted names', () => {
+  it('missing and clashing fields: file, line, field and the accepted names', async () => {
     const ok = { text: 'fine', label: 'a' };
-    fails(
+    await fails(
       () => load('classification', file('m1.jsonl', jsonl([ok, { sentence: 'x', label: 'a' }]))),
       'm1.jsonl',
       2,
       /missing field "text" \(give the text as "text" or "sentence1"\)/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('m2.jsonl', jsonl([{ tokens: ['a'], tags: ['O'] }, { ner_tags: ['O'] }]))),
       'm2.jsonl',
       2,
       /missing field "tokens" \(give the words as "tokens" or "words", an array of strings, or the text as "text" or "sentence1", split on whitespace\)/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('m3.jsonl', jsonl([{ tokens: ['a'], pos_tags: [1] }]))),
       'm3.jsonl',
       1,
       /missing field "tags" \(give the tags as "tags" or "ner_tags"\)/,
     );
-    fails(
+    await fails(
       () => load('classification', file('m4.jsonl', jsonl([ok, ok, { text: 'x', sentence1: 'x', label: 'a' }]))),
       'm4.jsonl',
       3,
       /both "text" and "sentence1" are given \(two names for the same field; keep one\)/,
     );
-    fails(() => load('tagging', file('m5.jsonl', jsonl([{ tokens: ['a'], words: ['a'], tags: ['O'] }]))), 'm5.jsonl', 1, /both "tokens" and "words" are given/);
-    fails(
+    await fails(
+      () => load('tagging', file('m5.jsonl', jsonl([{ tokens: ['a'], words: ['a'], tags: ['O'] }]))),
+      'm5.jsonl',
+      1,
+      /both "tokens" and "words" are given/,
+    );
+    await fails(
       () => load('tagging', file('m6.jsonl', jsonl([{ tokens: ['a'], tags: ['O'], ner_tags: ['O'] }]))),
       'm6.jsonl',
       1,
       /both "tags" and "ner_tags" are given/,
     );
     const pairs = /\(a pair is "text" \+ "text_pair", or "sentence1" \+ "sentence2"\)/;
-    fails(
+    await fails(
       () => load('pair_classification', file('m7.jsonl', jsonl([{ text: 'a', sentence2: 'b', label: 'x' }]))),
       'm7.jsonl',
       1,
       new RegExp(`field "sentence2" does not go with "text" ${pairs.source}`),
     );
-    fails(
+    await fails(
       () => load('pair_classification', file('m8.jsonl', jsonl([{ sentence1: 'a', text_pair: 'b', label: 'x' }]))),
       'm8.jsonl',
       1,
       /field "text_pair" does not go with "sentence1"/,
     );
-    fails(
+    await fails(
       () => load('pair_classification', file('m9.jsonl', jsonl([{ sentence1: 'a', label: 'x' }]))),
       'm9.jsonl',
       1,
       new RegExp(`missing field "sentence2" ${pairs.source}`),
     );
-    fails(
+    await fails(
       () => load('regression', file('m10.jsonl', jsonl([{ text: 'a', sentence2: 'b', label: 1 }]))),
       'm10.jsonl',
       1,
       /field "sentence2" does not go with "text"/,
     );
-    fails(
+    await fails(
       () => load('classification', file('m11.jsonl', jsonl([{ sentence1: 'a' }]))),
       'm11.jsonl',
       1,
       /missing field "label" \(a string, or an integer index into the task config's "labels"\)/,
     );
-    fails(
+    await fails(
       () => load('classification', file('m12.jsonl', jsonl([{ text: 'a', label: [1] }]))),
       'm12.jsonl',
       1,
       /field "label" is an array, not a label \(a string, or an integer index/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('m13.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: ['O'] }]))),
       'm13.jsonl',
       1,
       /1 tags for 2 words \("tokens"\); "ner_tags" must give one tag per word/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('m14.jsonl', jsonl([{ tokens: 'a b', ner_tags: ['O', 'O'] }]))),
       'm14.jsonl',
       1,
@@ -297,9 +308,9 @@ describe('task files: field conventions and CSV', () => {
     );
   });
 
-  it('bad integer labels and tags: out of range, no labels to index, ambiguous', () => {
+  it('bad integer labels and tags: out of range, no labels to index, ambiguous', async () => {
     const labels = ['neg', 'pos'];
-    fails(
+    await fails(
       () =>
         load(
           'classification',
@@ -316,47 +327,47 @@ describe('task files: field conventions and CSV', () => {
       2,
       /field "label" is 2, read as an index into the task config's "labels", which has 2 \(indices 0 to 1\)/,
     );
-    fails(() => load('classification', file('r2.csv', 'text,label\na,0\nb,9\n'), { labels }), 'r2.csv', 3, /field "label" is 9, read as an index/);
-    fails(
+    await fails(() => load('classification', file('r2.csv', 'text,label\na,0\nb,9\n'), { labels }), 'r2.csv', 3, /field "label" is 9, read as an index/);
+    await fails(
       () => load('tagging', file('r3.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: ['O', 3] }]))),
       'r3.jsonl',
       1,
       /field "ner_tags": element 1 is 3, an integer tag, but the task config gives no "labels" for it to index/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('r4.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: [0, 5] }])), { labels: NER }),
       'r4.jsonl',
       1,
       /field "ner_tags": element 1 is 5, read as an index into the task config's "labels", which has 5/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('r5.csv', 'tokens,ner_tags\na b,0 7\n'), { labels: NER }),
       'r5.csv',
       2,
       /field "ner_tags": element 1 is 7, read as an index/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('r6.jsonl', jsonl([{ tokens: ['a'], ner_tags: [1.5] }])), { labels: NER }),
       'r6.jsonl',
       1,
       /field "ner_tags": element 0 is 1.5, not a tag \(a string, or an integer index/,
     );
     // "0" is a label, and labels[0] is another one
-    fails(
+    await fails(
       () => load('classification', file('r7.jsonl', jsonl([{ text: 'a', label: 0 }])), { labels: ['1', '0'] }),
       'r7.jsonl',
       1,
       /field "label" is 0, which is both the label "0" and "labels"\[0\] = "1"/,
     );
     // CSV has no arrays: an exported Python list is caught, not split into tags "[1," and "2]"
-    fails(
+    await fails(
       () => load('tagging', file('r8.csv', 'tokens,ner_tags\na b,O O\n"Ada Lovelace","[1, 2]"\n')),
       'r8.csv',
       3,
       /field "ner_tags" looks like a list \("\[1, 2\]"\); in CSV give the tags separated by spaces/,
     );
     // an unknown tag name names its element
-    fails(
+    await fails(
       () => load('tagging', file('r9.jsonl', jsonl([{ tokens: ['a', 'b'], ner_tags: ['O', 'B-ORG'] }])), { labels: NER }),
       'r9.jsonl',
       1,
@@ -364,30 +375,30 @@ describe('task files: field conventions and CSV', () => {
     );
   });
 
-  it('CSV header: missing or clashing columns are reported on the header line', () => {
-    fails(
+  it('CSV header: missing or clashing columns are reported on the header line', async () => {
+    await fails(
       () => load('classification', file('h1.csv', 'sentence,label\nx,a\n')),
       'h1.csv',
       1,
       /the header row has no "text" column \(give the text as "text" or "sentence1"\); the header is "sentence", "label"/,
     );
-    fails(() => load('classification', file('h2.csv', '\n\ntext,sentence1,label\nx,x,a\n')), 'h2.csv', 3, /both "text" and "sentence1" are given/);
-    fails(
+    await fails(() => load('classification', file('h2.csv', '\n\ntext,sentence1,label\nx,x,a\n')), 'h2.csv', 3, /both "text" and "sentence1" are given/);
+    await fails(
       () => load('pair_classification', file('h3.csv', 'sentence1,text_pair,label\nx,y,a\n')),
       'h3.csv',
       1,
       /field "text_pair" does not go with "sentence1"/,
     );
-    fails(
+    await fails(
       () => load('tagging', file('h4.csv', 'tokens,pos\na,O\n')),
       'h4.csv',
       1,
       /the header row has no "tags" column \(give the tags as "tags" or "ner_tags", separated by spaces\)/,
     );
-    fails(() => load('classification', file('h5.csv', 'text\nx\n')), 'h5.csv', 1, /the header row has no "label" column/);
+    await fails(() => load('classification', file('h5.csv', 'text\nx\n')), 'h5.csv', 1, /the header row has no "label" column/);
   });
 
-  it('CSV records carry the line they start on, past blank lines and multi-line fields', () => {
+  it('CSV records carry the line they start on, past blank lines and multi-line fields', async () => {
     const rows = parseCsv('a,b\n\n"x\ny",1\n\n\nc,"d\n\ne"\nf,"g ""h"""', 'f.csv');
     assert.deepEqual(rows, [
       { line: 1, fields: ['a', 'b'] },
@@ -395,41 +406,41 @@ describe('task files: field conventions and CSV', () => {
       { line: 7, fields: ['c', 'd\n\ne'] },
       { line: 10, fields: ['f', 'g "h"'] },
     ]);
-    const t = load('classification', file('ml.csv', 'label,text\r\n\r\na,"one\r\ntwo"\r\nb,"three, ""four"""\r\n'));
+    const t = await load('classification', file('ml.csv', 'label,text\r\n\r\na,"one\r\ntwo"\r\nb,"three, ""four"""\r\n'));
     assert.deepEqual(t.train, [
       { text: 'one\ntwo', label: 'a' },
       { text: 'three, "four"', label: 'b' },
     ]);
   });
 
-  it('malformed CSV is reported at the line its record starts, naming the field', () => {
-    fails(
+  it('malformed CSV is reported at the line its record starts, naming the field', async () => {
+    await fails(
       () => load('classification', file('c1.csv', 'text,label\nok,a\n\n\n"open,a\nmore\nstill more\n')),
       'c1.csv',
       5,
       /unterminated quoted field \(field "text"; the quote opened in the record starting on this line is never closed\)/,
     );
-    fails(
+    await fails(
       () => load('classification', file('c2.csv', 'text,label\nok,a\n"caf\u00e9\nau lait"\u00fc,b\n')),
       'c2.csv',
       3,
       /unexpected "\u00fc" after a closing quote \(field "text"; a quote inside a quoted field must be doubled: ""\)/,
     );
-    fails(
+    await fails(
       () => load('classification', file('c3.csv', 'text,label\n"two\nlines",a"b\n')),
       'c3.csv',
       2,
       /a quote inside an unquoted field \(field "label"; quote the whole field/,
     );
-    fails(() => load('classification', file('c4.csv', 'text,label\n"x",a,\n')), 'c4.csv', 2, /2: 3 fields, but the header has 2/);
+    await fails(() => load('classification', file('c4.csv', 'text,label\n"x",a,\n')), 'c4.csv', 2, /2: 3 fields, but the header has 2/);
     // in the header itself the fields have no names yet
-    fails(() => load('classification', file('c5.csv', 'label,te"xt\na,x\n')), 'c5.csv', 1, /a quote inside an unquoted field \(column 2; /);
+    await fails(() => load('classification', file('c5.csv', 'label,te"xt\na,x\n')), 'c5.csv', 1, /a quote inside an unquoted field \(column 2; /);
   });
 
-  it('a huge field or a runaway quote stops at MAX_CSV_RECORD_BYTES with the record start line', () => {
+  it('a huge field or a runaway quote stops at MAX_CSV_RECORD_BYTES with the record start line', async () => {
     const over = MAX_CSV_RECORD_BYTES + 16;
     const bound = /the record starting on this line is over 1,048,576 bytes/;
-    fails(
+    await fails(
       () => load('classification', file('big.csv', `text,label\nok,a\n\n${'x'.repeat(over)},a\n`)),
       'big.csv',
       4,
@@ -437,9 +448,9 @@ describe('task files: field conventions and CSV', () => {
     );
     // an unclosed quote on line 3 swallows many later lines: the error still points at line 3
     const later = Array.from({ length: 40_000 }, (_, i) => `row ${i} with some words,a`).join('\n');
-    fails(() => load('classification', file('runaway.csv', `text,label\nok,a\n"oops,a\n${later}\n`)), 'runaway.csv', 3, bound);
+    await fails(() => load('classification', file('runaway.csv', `text,label\nok,a\n"oops,a\n${later}\n`)), 'runaway.csv', 3, bound);
     // just under the bound is fine
-    const t = load('classification', file('fits.csv', `text,label\n${'y'.repeat(MAX_CSV_RECORD_BYTES - 8)},a\n`));
+    const t = await load('classification', file('fits.csv', `text,label\n${'y'.repeat(MAX_CSV_RECORD_BYTES - 8)},a\n`));
     assert.equal((t.train[0].text as string).length, MAX_CSV_RECORD_BYTES - 8);
   });
 });

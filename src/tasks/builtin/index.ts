@@ -4,6 +4,7 @@
 
 import type { TaskData } from '../task.js';
 import { InputError } from '../../util/errors.js';
+import { loadDigitsTask } from './digits.js';
 import { loadGenreTask } from './genre.js';
 import { loadPosTask } from './pos.js';
 import { loadSenseTask } from './sense.js';
@@ -21,6 +22,7 @@ export const BUILTIN_TASKS: Record<string, () => TaskData> = {
   wic: loadWicTask,
   slots: loadSlotsTask,
   slotsIntent: loadSlotsIntentTask,
+  digits: loadDigitsTask,
 };
 
 export const BUILTIN_TASK_NAMES: readonly string[] = Object.keys(BUILTIN_TASKS);
@@ -32,4 +34,4 @@ export function loadBuiltinTask(name: string): TaskData {
   return BUILTIN_TASKS[name]();
 }
 
-export { loadGenreTask, loadPosTask, loadSenseTask, loadSentTask, loadSlotsIntentTask, loadSlotsTask, loadSpamTask, loadWicTask };
+export { loadDigitsTask, loadGenreTask, loadPosTask, loadSenseTask, loadSentTask, loadSlotsIntentTask, loadSlotsTask, loadSpamTask, loadWicTask };

@@ -1,0 +1,175 @@
+// Image tasks in the same model as text tasks: the stem's patches, joint training through the
+// shared blocks, model folders, and an image task added to a text model by path search with the
+// text tasks' logits unchanged.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Rng } from '../../src/engine/index.js';
+import { DEFAULT_ENCODER, TransformerEncoder } from '../../src/nn/index.js';
+import { Tokenizer } from '../../src/data/tokenizer/index.js';
+import { TaskModel, loadModel, saveModel, specOf } from '../../src/model/index.js';
+import { encodeImages, patchify } from '../../src/tasks/encode_image.js';
+import type { Example, TaskData } from '../../src/tasks/task.js';
+import { trainMultiTask } from '../../src/train/multitask.js';
+import { searchTask } from '../../src/evolve/index.js';
+
+const scale = (v: number) => Math.fround(v / 127.5 - 1);
+
+test('patchify: [CLS] row, patches in grid order, (y, x, channel) inside a patch; shifts bring in background, flips mirror', () => {
+  const img = { width: 4, height: 4, channels: 1, pixels: Uint8Array.from({ length: 16 }, (_, i) => i * 16) };
+  const p = { width: 4, height: 4, channels: 1, patch: 2, stride: 2 };
+  const out = new Float32Array(5 * 4);
+  patchify(img, p, out, 0);
+  assert.deepEqual([...out.subarray(0, 4)], [0, 0, 0, 0]);
+  // patch (0, 0): pixels 0, 1, 4, 5; patch (0, 1): 2, 3, 6, 7; patch (1, 0): 8, 9, 12, 13
+  assert.deepEqual(
+    [...out.subarray(4, 8)],
+    [0, 1, 4, 5].map((i) => scale(i * 16)),
+  );
+  assert.deepEqual(
+    [...out.subarray(8, 12)],
+    [2, 3, 6, 7].map((i) => scale(i * 16)),
+  );
+  assert.deepEqual(
+    [...out.subarray(12, 16)],
+    [8, 9, 12, 13].map((i) => scale(i * 16)),
+  );
+  // shifted right by one: column 0 is background (-1), pixel (y, x) shows pixel (y, x - 1)
+  patchify(img, p, out, 0, 1, 0);
+  assert.deepEqual([...out.subarray(4, 8)], [-1, scale(0), -1, scale(64)]);
+  // mirrored: (y, x) shows (y, 3 - x)
+  patchify(img, p, out, 0, 0, 0, true);
+  assert.deepEqual(
+    [...out.subarray(4, 8)],
+    [3, 2, 7, 6].map((i) => scale(i * 16)),
+  );
+  // overlapping patches (a convolutional stem): 3×3 patches one pixel apart, 2 × 2 of them
+  const q = { width: 4, height: 4, channels: 1, patch: 3, stride: 1 };
+  const o2 = new Float32Array(5 * 9);
+  patchify(img, q, o2, 0);
+  assert.deepEqual(
+    [...o2.subarray(9 * 4, 9 * 5)],
+    [5, 6, 7, 9, 10, 11, 13, 14, 15].map((i) => scale(i * 16)),
+  );
+  // RGB: channels stay together
+  const rgb = { width: 2, height: 2, channels: 3, pixels: Uint8Array.from({ length: 12 }, (_, i) => i) };
+  const o3 = new Float32Array(2 * 12);
+  patchify(rgb, { width: 2, height: 2, channels: 3, patch: 2, stride: 2 }, o3, 0);
+  assert.deepEqual([...o3.subarray(12)], [...rgb.pixels].map(scale));
+});
+
+test('encodeImages refuses an image of another shape, naming it', () => {
+  const ex: Example = { text: '', label: 'a', image: { width: 5, height: 4, channels: 1, pixels: new Uint8Array(20) } };
+  assert.throws(
+    () => encodeImages([ex], { width: 4, height: 4, channels: 1, patch: 2, stride: 2 }),
+    /image 0 of the batch: the image is 5×4×1, the task's images are 4×4×1/,
+  );
+  assert.throws(() => encodeImages([{ text: '', label: 'a' }], { width: 4, height: 4, channels: 1, patch: 2, stride: 2 }), /image 0 of the batch: no image/);
+});
+
+// ----------------------------------------------------------------------------- tiny models
+const WORDS = 'the a film was good bad lovely awful story plot'.split(' ');
+const rng = new Rng(5);
+const sentence = () => Array.from({ length: 3 + rng.int(5) }, () => WORDS[rng.int(WORDS.length)]).join(' ');
+const tok = Tokenizer.train(Array.from({ length: 100 }, sentence), { vocabSize: 300 });
+
+/** A text task: "good"/"lovely" in the text or not. */
+function textTask(n: number): TaskData {
+  const make = (): Example => {
+    const text = sentence();
+    return { text, label: /good|lovely/.test(text) ? 'yes' : 'no' };
+  };
+  const split = (k: number) => Array.from({ length: k }, make);
+  return { name: 'words', type: 'classification', labels: ['no', 'yes'], train: split(n), dev: split(60), test: split(60) };
+}
+
+/** An image task: 8×8 grey images, a bright bar in the left or the right half, on noise. */
+function barsTask(n: number, name = 'bars'): TaskData {
+  const make = (): Example => {
+    const right = rng.uniform() < 0.5;
+    const px = new Uint8Array(64);
+    for (let i = 0; i < 64; i++) px[i] = rng.int(60);
+    const x0 = (right ? 4 : 0) + rng.int(3);
+    for (let y = 1; y < 7; y++) px[y * 8 + x0] = 200 + rng.int(56);
+    return { text: '', label: right ? 'right' : 'left', image: { width: 8, height: 8, channels: 1, pixels: px } };
+  };
+  const split = (k: number) => Array.from({ length: k }, make);
+  return {
+    name,
+    type: 'image_classification',
+    labels: ['left', 'right'],
+    train: split(n),
+    dev: split(60),
+    test: split(100),
+    image: { width: 8, height: 8, channels: 1, flips: false },
+  };
+}
+
+function tinyModel(): TaskModel {
+  const r = new Rng(3);
+  const cfg = { ...DEFAULT_ENCODER, vocabSize: tok.vocabSize, maxPositions: 32, dModel: 16, layers: 2, heads: 2, ffn: 32, dropout: 0 };
+  return TaskModel.fromEncoder(new TransformerEncoder(cfg, r), tok, { sparse: { switch: null, skills: null }, rng: r, maxLen: 24 });
+}
+
+const accuracy = async (m: TaskModel, t: TaskData) => (await m.evaluate(t.name, t.test)).score;
+
+test('one model, two modalities: an image task and a text task trained together through the same blocks; a folder round trip keeps every logit', async () => {
+  const text = textTask(300);
+  const bars = barsTask(300);
+  const model = tinyModel();
+  model.addTask(specOf(text));
+  model.addTask(specOf(bars));
+  const path = model.task('bars').path;
+  assert.equal(model.store.get(path.embeddings).kind, 'image_stem');
+  assert.deepEqual(path.blocks, model.task('words').path.blocks, 'the image task runs the shared blocks');
+  // 8×8 images: 2-pixel patches (16 of them) and [CLS]
+  assert.equal(model.store.get(path.embeddings, 'image_stem').module.tokens, 17);
+  const before = await accuracy(model, bars);
+  await trainMultiTask(model, [text, bars], { steps: 500, batchSize: 16, lr: 3e-3, warmupSteps: 40, evalEvery: 250, evalExamples: 60, seed: 1 });
+  const after = await accuracy(model, bars);
+  assert.ok(after >= 0.9, `image test accuracy ${after} (before training: ${before})`);
+  assert.ok((await accuracy(model, text)) >= 0.8, 'the text task learns beside it');
+
+  const dir = mkdtempSync(join(tmpdir(), 'pw-images-'));
+  try {
+    saveModel(dir, model);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    const entry = cfg.tasks.find((t: { name: string }) => t.name === 'bars');
+    assert.deepEqual(entry.image, { width: 8, height: 8, channels: 1, flips: false });
+    const back = loadModel(dir);
+    for (const t of [bars, text]) {
+      const a = await model.taskPath(t.name).logitsOf(t.test);
+      const b = await back.taskPath(t.name).logitsOf(t.test);
+      assert.deepEqual(b, a, `${t.name}: logits after a save and a load`);
+    }
+    // An image task's entry without its image shape is refused, naming the entry.
+    delete entry.image;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    assert.throws(() => loadModel(dir), /tasks\[1\]\.image is required for an image task/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an image task added to a text model by path search: a new stem, the text task logits bit for bit unchanged', async () => {
+  const text = textTask(200);
+  const model = tinyModel();
+  model.addTask(specOf(text));
+  await trainMultiTask(model, [text], { steps: 60, batchSize: 16, lr: 3e-3, warmupSteps: 6, evalEvery: 60, evalExamples: 60, seed: 2 });
+  model.lockTasks();
+  const textBefore = await model.taskPath('words').logitsOf(text.test);
+  const bars = barsTask(300, 'bars2');
+  const res = await searchTask(model, bars, { builtin: 'bars2' }, { children: 2, steps: 250, batchSize: 16, seed: 4 });
+  const path = model.task('bars2').path;
+  const stem = model.store.get(path.embeddings);
+  assert.equal(stem.kind, 'image_stem');
+  assert.equal(stem.owner, 'bars2');
+  assert.ok(stem.locked, "the chosen path's stem is locked with it");
+  assert.ok(res.best.notes.some((n) => /^stem: new img/.test(n)) || res.best.parent.startsWith('child'), res.best.notes.join('; '));
+  assert.deepEqual(await model.taskPath('words').logitsOf(text.test), textBefore, 'text logits unchanged');
+  const acc = await accuracy(model, bars);
+  assert.ok(acc >= 0.8, `added image task's test accuracy ${acc}`);
+});
