@@ -6,10 +6,14 @@
 // label, the value or the tags as a JSON array; with --json the whole typed prediction as one
 // JSON object ({label, score, scores}, {words, spans} or {value}). An empty (or all-blank) text is
 // refused, naming the argument or the line: a model answers it with its prior, which is no answer.
+// An image task's inputs are PNG or JPEG files on the command line, or JSONL lines {"image": a path
+// relative to the JSONL file's folder} or {"pixels": [...]}; each is read into the task's image
+// shape (resized when its size differs), and a bad one is named with its file (and line).
 
 import { loadModel } from '../model/index.js';
 import { rawPrediction } from '../model/predictions.js';
-import type { Example, TaskType } from '../tasks/task.js';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Example, ImageShape, TaskType } from '../tasks/task.js';
 import { chooseFields } from '../tasks/task_fields.js';
 import { InputError } from '../util/errors.js';
 import { describeJson, parseJsonl } from '../util/jsonl.js';
@@ -78,6 +82,40 @@ function readInputs(file: string, type: TaskType): Example[] {
   return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, type, `${name} line ${line}`, name, line));
 }
 
+/** An image task's inputs: files named on the command line, or JSONL lines (see the top of this file). */
+async function imageInputs(files: string[], input: string | undefined, shape: ImageShape): Promise<Example[]> {
+  const { decodeBytes, imageFromJson } = await import('../tasks/images/image_input.js');
+  const read = (file: string, err: (why: string) => PredictInputError) =>
+    new Uint8Array(readFileOr(file, (code) => err(`cannot read ${file}: ${code}`)));
+  if (input === undefined) {
+    const out: Example[] = [];
+    for (const f of files) {
+      const fail = (why: string): never => {
+        throw new PredictInputError(`${f}: ${why}`, f);
+      };
+      out.push({ text: '', image: await decodeBytes(read(f, (why) => new PredictInputError(why, f)), shape, fail) });
+    }
+    return out;
+  }
+  const text = readFileOr(input === '-' ? 0 : input, (code) => new PredictInputError(`cannot read ${input === '-' ? 'stdin' : input}: ${code}`, input)).toString('utf8');
+  const name = input === '-' ? '<stdin>' : input;
+  const base = input === '-' ? process.cwd() : dirname(input);
+  const out: Example[] = [];
+  for (const { line, value } of parseJsonl(text, name, PredictInputError)) {
+    const at = `${name} line ${line}`;
+    const fail = (why: string): never => {
+      throw new PredictInputError(`${at}: ${why}`, name, line);
+    };
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`expected {"image": PATH} or {"pixels": [...]}, got ${describeJson(value)}`);
+    const o = value as Record<string, unknown>;
+    if (typeof o.image === 'string' && o.pixels === undefined) {
+      const path = isAbsolute(o.image) ? o.image : join(base, o.image);
+      out.push({ text: '', image: await decodeBytes(read(path, (why) => new PredictInputError(`${at}: ${why}`, name, line)), shape, (why) => fail(`image ${o.image}: ${why}`)) });
+    } else out.push({ text: '', image: await imageFromJson(o, shape, fail) });
+  }
+  return out;
+}
+
 export async function predictCommand(argv: string[]): Promise<void> {
   const { flags: values, rest } = parseCommandLine(argv, { task: 'string', json: 'boolean', input: 'string', pair: 'string' }, USAGE);
   const [dir, ...texts] = rest;
@@ -85,10 +123,17 @@ export async function predictCommand(argv: string[]): Promise<void> {
   if (values.input !== undefined && (texts.length || values.pair !== undefined))
     throw new UsageError(`give the inputs as arguments or with --input, not both\n${USAGE}`);
   if (values.input === undefined && texts.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
-  const given = values.input === undefined ? argumentInputs(texts, values.pair) : null;
   const model = loadModel(dir);
   if (!model.tasks.has(values.task)) throw new UsageError(`no task "${values.task}" in ${dir} (it has: ${[...model.tasks.keys()].join(', ')})`);
-  const type = model.task(values.task).spec.type;
+  const { type, image } = model.task(values.task).spec;
+  if (image) {
+    if (values.pair !== undefined) throw new UsageError(`--pair: task "${values.task}" is an image task; give image files`);
+    const inputs = await imageInputs(texts, values.input, image);
+    const out = await model.predict(values.task, inputs);
+    process.stdout.write(out.map((p) => (values.json ? JSON.stringify(p) : String(rawPrediction(p)))).join('\n') + '\n');
+    return;
+  }
+  const given = values.input === undefined ? argumentInputs(texts, values.pair) : null;
   if (given && (type === 'pair_classification') !== (values.pair !== undefined)) {
     throw new UsageError(
       type === 'pair_classification'

@@ -15,6 +15,8 @@ import { encodeImages, patchify } from '../../src/tasks/encode_image.js';
 import type { Example, TaskData } from '../../src/tasks/task.js';
 import { trainMultiTask } from '../../src/train/multitask.js';
 import { searchTask } from '../../src/evolve/index.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, cliSync } from '../cli_folders.js';
 
 const scale = (v: number) => Math.fround(v / 127.5 - 1);
 
@@ -145,6 +147,32 @@ test('one model, two modalities: an image task and a text task trained together 
       const b = await back.taskPath(t.name).logitsOf(t.test);
       assert.deepEqual(b, a, `${t.name}: logits after a save and a load`);
     }
+    // `pathwise predict` on PNG files and on JSONL lines answers as the model does in process.
+    const sharp = (await import('sharp')).default;
+    const imgs = bars.test.slice(0, 4);
+    const files: string[] = [];
+    for (const [i, ex] of imgs.entries()) {
+      const f = join(dir, `in${i}.png`);
+      await sharp(Buffer.from(ex.image!.pixels), { raw: { width: 8, height: 8, channels: 1 } })
+        .png()
+        .toFile(f);
+      files.push(f);
+    }
+    const want = (await model.predict('bars', imgs)).map((p) => (p as { label: string }).label);
+    assert.deepEqual(cliSync(dir, 'predict', dir, '--task', 'bars', ...files).trim().split('\n'), want, 'predict on PNG files');
+    writeFileSync(
+      join(dir, 'in.jsonl'),
+      [JSON.stringify({ image: 'in0.png' }), JSON.stringify({ pixels: [...imgs[1].image!.pixels] })].join('\n'),
+    );
+    assert.deepEqual(cliSync(dir, 'predict', dir, '--task', 'bars', '--input', join(dir, 'in.jsonl')).trim().split('\n'), want.slice(0, 2), 'predict on JSONL');
+    writeFileSync(join(dir, 'bad.png'), 'not an image');
+    const bad = spawnSync(process.execPath, [CLI, 'predict', dir, '--task', 'bars', join(dir, 'bad.png')], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /bad\.png: not a PNG or JPEG file/);
+    writeFileSync(join(dir, 'short.jsonl'), JSON.stringify({ pixels: [1, 2, 3] }));
+    const short = spawnSync(process.execPath, [CLI, 'predict', dir, '--task', 'bars', '--input', join(dir, 'short.jsonl')], { encoding: 'utf8' });
+    assert.match(short.stderr, /short\.jsonl line 1: field "pixels": expected 64 values \(8×8×1: height × width × channels\), got 3/);
+
     // An image task's entry without its image shape is refused, naming the entry.
     delete entry.image;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
