@@ -85,19 +85,28 @@ function readInputs(file: string, type: TaskType): Example[] {
 /** An image task's inputs: files named on the command line, or JSONL lines (see the top of this file). */
 async function imageInputs(files: string[], input: string | undefined, shape: ImageShape): Promise<Example[]> {
   const { decodeBytes, imageFromJson } = await import('../tasks/images/image_input.js');
-  const read = (file: string, err: (why: string) => PredictInputError) =>
-    new Uint8Array(readFileOr(file, (code) => err(`cannot read ${file}: ${code}`)));
+  const read = (file: string, err: (why: string) => PredictInputError) => new Uint8Array(readFileOr(file, (code) => err(`cannot read ${file}: ${code}`)));
   if (input === undefined) {
     const out: Example[] = [];
     for (const f of files) {
       const fail = (why: string): never => {
         throw new PredictInputError(`${f}: ${why}`, f);
       };
-      out.push({ text: '', image: await decodeBytes(read(f, (why) => new PredictInputError(why, f)), shape, fail) });
+      out.push({
+        text: '',
+        image: await decodeBytes(
+          read(f, (why) => new PredictInputError(why, f)),
+          shape,
+          fail,
+        ),
+      });
     }
     return out;
   }
-  const text = readFileOr(input === '-' ? 0 : input, (code) => new PredictInputError(`cannot read ${input === '-' ? 'stdin' : input}: ${code}`, input)).toString('utf8');
+  const text = readFileOr(
+    input === '-' ? 0 : input,
+    (code) => new PredictInputError(`cannot read ${input === '-' ? 'stdin' : input}: ${code}`, input),
+  ).toString('utf8');
   const name = input === '-' ? '<stdin>' : input;
   const base = input === '-' ? process.cwd() : dirname(input);
   const out: Example[] = [];
@@ -110,7 +119,14 @@ async function imageInputs(files: string[], input: string | undefined, shape: Im
     const o = value as Record<string, unknown>;
     if (typeof o.image === 'string' && o.pixels === undefined) {
       const path = isAbsolute(o.image) ? o.image : join(base, o.image);
-      out.push({ text: '', image: await decodeBytes(read(path, (why) => new PredictInputError(`${at}: ${why}`, name, line)), shape, (why) => fail(`image ${o.image}: ${why}`)) });
+      out.push({
+        text: '',
+        image: await decodeBytes(
+          read(path, (why) => new PredictInputError(`${at}: ${why}`, name, line)),
+          shape,
+          (why) => fail(`image ${o.image}: ${why}`),
+        ),
+      });
     } else out.push({ text: '', image: await imageFromJson(o, shape, fail) });
   }
   return out;

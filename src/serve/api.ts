@@ -39,7 +39,7 @@ export const errorSchema = z
 export type ErrorBody = z.output<typeof errorSchema>;
 
 /** The schemas of the request bodies, under the config's limits. */
-export function requestSchemas(c: Pick<ServeConfig, 'maxInputs' | 'maxInputChars'>) {
+export function requestSchemas(c: Pick<ServeConfig, 'maxInputs' | 'maxInputChars' | 'bodyLimit'>) {
   const text = () => z.string().max(c.maxInputChars).regex(/\S/).describe(`a non-blank text of at most ${c.maxInputChars} characters`);
   const inputObject = z
     .strictObject({
@@ -51,17 +51,30 @@ export function requestSchemas(c: Pick<ServeConfig, 'maxInputs' | 'maxInputChars
         .max(c.maxInputChars)
         .optional()
         .describe('the words, already split (tagging tasks): non-empty strings without spaces'),
+      image: z.string().min(1).max(c.bodyLimit).optional().describe('an image (image tasks): a PNG or JPEG file, base64 (or a data:image/...;base64, URL)'),
+      pixels: z
+        .array(z.int().min(0).max(255))
+        .min(1)
+        .max(c.bodyLimit)
+        .optional()
+        .describe("an image (image tasks): height × width × channels integers in 0-255, row-major, channels last, in the task's shape"),
     })
     .superRefine((o, ctx) => {
-      if ((o.text === undefined) === (o.tokens === undefined)) {
+      const given = [o.text, o.tokens, o.image, o.pixels].filter((x) => x !== undefined).length;
+      if (given !== 1) {
         ctx.addIssue({
           code: 'custom',
           path: [],
-          message: '@{} needs "text" (and "text_pair" for a sentence-pair task) or "tokens" (a tagging task), one of them',
+          message:
+            '@{} needs "text" (and "text_pair" for a sentence-pair task), "tokens" (a tagging task), or "image" or "pixels" (an image task), one of them',
         });
       }
-      if (o.tokens !== undefined && o.text_pair !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['text_pair'], message: '@{} goes with "text", not with "tokens"' });
+      if (o.text_pair !== undefined && o.text === undefined && given === 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['text_pair'],
+          message: `@{} goes with "text", not with "${o.tokens !== undefined ? 'tokens' : o.image !== undefined ? 'image' : 'pixels'}"`,
+        });
       o.tokens?.forEach((w, i) => {
         if (w === '' || /\s/.test(w))
           ctx.addIssue({
@@ -71,7 +84,11 @@ export function requestSchemas(c: Pick<ServeConfig, 'maxInputs' | 'maxInputChars
           });
       });
     });
-  const input = z.union([text(), inputObject]).describe('a text, {"text", "text_pair"} (sentence pairs) or {"tokens": [...]} (tagging)');
+  const input = z
+    .union([text(), inputObject])
+    .describe(
+      'a text, {"text", "text_pair"} (sentence pairs), {"tokens": [...]} (tagging), or {"image": base64 PNG or JPEG} / {"pixels": [...]} (image tasks)',
+    );
   const options = z
     .strictObject({
       top_k: z.int().min(1).optional().describe("classification: keep only the k most probable labels in each answer's scores (default: every label)"),

@@ -159,10 +159,31 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   // ------------------------------------------------------------------------ predicting
 
   /** The inputs as examples of the task, or a 400 naming the field. */
-  const examplesOf = ({ model }: Version, task: string, inputs: readonly InputJson[], field: (i: number) => string): Example[] => {
-    const { type } = model.task(task).spec;
+  const examplesOf = async ({ model }: Version, task: string, inputs: readonly InputJson[], field: (i: number) => string): Promise<Example[]> => {
+    const { type, image } = model.task(task).spec;
+    if (image) {
+      const { imageFromJson } = await import('../tasks/images/image_input.js');
+      const out: Example[] = [];
+      for (const [i, x] of inputs.entries()) {
+        const at = field(i);
+        if (typeof x === 'string' || x.text !== undefined || x.tokens !== undefined)
+          throw new HttpError(400, 'bad_request', at, `${at}: task "${task}" is an image task: give {"image": base64 PNG or JPEG} or {"pixels": [...]}`);
+        const fail = (what: string): never => {
+          throw new HttpError(400, 'bad_request', `${at}.${x.pixels !== undefined ? 'pixels' : 'image'}`, `${at}: ${what}`);
+        };
+        out.push({ text: '', image: await imageFromJson(x as Record<string, unknown>, image, fail) });
+      }
+      return out;
+    }
     return inputs.map((x, i) => {
       const at = field(i);
+      if (typeof x !== 'string' && (x.image !== undefined || x.pixels !== undefined))
+        throw new HttpError(
+          400,
+          'bad_request',
+          at,
+          `${at}: task "${task}" is a ${type} task: give "text"${type === 'tagging' ? ' or "tokens"' : ''}, not an image`,
+        );
       if (typeof x === 'string') {
         if (type === 'pair_classification')
           throw new HttpError(400, 'bad_request', at, `${at}: task "${task}" classifies sentence pairs: give {"text", "text_pair"}`);
@@ -184,6 +205,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   const checkLengths = async ({ model }: Version, rows: readonly MixedRequest[], field: (i: number) => string) => {
     for (let i = 0; i < rows.length; i++) {
       const spec = model.task(rows[i].task).spec;
+      if (spec.image) continue; // an image is always the stem's size
       const [n] = await encodedLengths(model.tokenizer, spec, [rows[i].input as Example], UNTRUNCATED);
       if (n > model.maxLen) {
         const at = field(i);
@@ -243,7 +265,7 @@ export function buildServer(o: ServerOptions): FastifyInstance {
           const body = parseBody(schemas.predict, req.body);
           const list = body.inputs ?? [body.input!];
           const field = (i: number) => (body.inputs ? `inputs[${i}]` : 'input');
-          const examples = examplesOf(v, task, list, field);
+          const examples = await examplesOf(v, task, list, field);
           const preds = await run(
             v,
             examples.map((input) => ({ task, input })),
@@ -266,10 +288,11 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       handler: (req) =>
         versions.use(async (v) => {
           const body = parseBody(schemas.mixed, req.body);
-          const rows = body.requests.map((r, i) => {
+          const rows: MixedRequest[] = [];
+          for (const [i, r] of body.requests.entries()) {
             if (!v.model.tasks.has(r.task)) throw unknownTask(v, r.task, `requests[${i}].task`, 400);
-            return { task: r.task, input: examplesOf(v, r.task, [r.input], () => `requests[${i}].input`)[0] };
-          });
+            rows.push({ task: r.task, input: (await examplesOf(v, r.task, [r.input], () => `requests[${i}].input`))[0] });
+          }
           const preds = await run(v, rows, body.options, (i) => `requests[${i}].input`);
           return { predictions: preds.map((prediction, i) => ({ task: rows[i].task, prediction })) };
         }),

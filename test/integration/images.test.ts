@@ -17,6 +17,8 @@ import { trainMultiTask } from '../../src/train/multitask.js';
 import { searchTask } from '../../src/evolve/index.js';
 import { spawnSync } from 'node:child_process';
 import { CLI, cliSync } from '../cli_folders.js';
+import { call } from '../serve_helpers.js';
+import { buildServer } from '../../src/serve/index.js';
 
 const scale = (v: number) => Math.fround(v / 127.5 - 1);
 
@@ -159,11 +161,14 @@ test('one model, two modalities: an image task and a text task trained together 
       files.push(f);
     }
     const want = (await model.predict('bars', imgs)).map((p) => (p as { label: string }).label);
-    assert.deepEqual(cliSync(dir, 'predict', dir, '--task', 'bars', ...files).trim().split('\n'), want, 'predict on PNG files');
-    writeFileSync(
-      join(dir, 'in.jsonl'),
-      [JSON.stringify({ image: 'in0.png' }), JSON.stringify({ pixels: [...imgs[1].image!.pixels] })].join('\n'),
+    assert.deepEqual(
+      cliSync(dir, 'predict', dir, '--task', 'bars', ...files)
+        .trim()
+        .split('\n'),
+      want,
+      'predict on PNG files',
     );
+    writeFileSync(join(dir, 'in.jsonl'), [JSON.stringify({ image: 'in0.png' }), JSON.stringify({ pixels: [...imgs[1].image!.pixels] })].join('\n'));
     assert.deepEqual(cliSync(dir, 'predict', dir, '--task', 'bars', '--input', join(dir, 'in.jsonl')).trim().split('\n'), want.slice(0, 2), 'predict on JSONL');
     writeFileSync(join(dir, 'bad.png'), 'not an image');
     const bad = spawnSync(process.execPath, [CLI, 'predict', dir, '--task', 'bars', join(dir, 'bad.png')], { encoding: 'utf8' });
@@ -172,6 +177,50 @@ test('one model, two modalities: an image task and a text task trained together 
     writeFileSync(join(dir, 'short.jsonl'), JSON.stringify({ pixels: [1, 2, 3] }));
     const short = spawnSync(process.execPath, [CLI, 'predict', dir, '--task', 'bars', '--input', join(dir, 'short.jsonl')], { encoding: 'utf8' });
     assert.match(short.stderr, /short\.jsonl line 1: field "pixels": expected 64 values \(8×8×1: height × width × channels\), got 3/);
+
+    // The server takes images as base64 PNG or JPEG, or pixels, alone or mixed with text requests,
+    // answered by its inference threads as the model answers in process.
+    const app = buildServer({ model: back, version: 'images-test', config: { threads: 1, logLevel: 'silent' } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      const b64 = readFileSync(files[0]).toString('base64');
+      const one = await call(base, 'POST', '/v1/tasks/bars/predict', {
+        inputs: [{ image: b64 }, { image: `data:image/png;base64,${b64}` }, { pixels: [...imgs[1].image!.pixels] }],
+      });
+      assert.equal(one.status, 200, JSON.stringify(one.json));
+      assert.deepEqual(
+        (one.json.predictions as { label: string }[]).map((p) => p.label),
+        [want[0], want[0], want[1]],
+      );
+      const mixed = await call(base, 'POST', '/v1/predict', {
+        requests: [
+          { task: 'words', input: text.test[0].text },
+          { task: 'bars', input: { pixels: [...imgs[2].image!.pixels] } },
+          { task: 'words', input: text.test[1].text },
+        ],
+      });
+      assert.equal(mixed.status, 200, JSON.stringify(mixed.json));
+      const wantText = (await back.predict('words', [text.test[0].text, text.test[1].text])).map((p) => (p as { label: string }).label);
+      assert.deepEqual(
+        (mixed.json.predictions as { prediction: { label: string } }[]).map((p) => p.prediction.label),
+        [wantText[0], want[2], wantText[1]],
+      );
+      const bad = async (body: unknown, path: string, field: string, message: RegExp) => {
+        const r = await call(base, 'POST', path, body);
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+        const e = r.json.error as { field: string; message: string };
+        assert.equal(e.field, field);
+        assert.match(e.message, message);
+      };
+      await bad({ input: { image: 'not base64!' } }, '/v1/tasks/bars/predict', 'input.image', /is not base64/);
+      await bad({ input: { image: Buffer.from('hello').toString('base64') } }, '/v1/tasks/bars/predict', 'input.image', /not a PNG or JPEG/);
+      await bad({ input: { pixels: [1, 2, 3] } }, '/v1/tasks/bars/predict', 'input.pixels', /expected 64 values/);
+      await bad({ input: 'a text' }, '/v1/tasks/bars/predict', 'input', /is an image task/);
+      await bad({ input: { pixels: [...imgs[0].image!.pixels] } }, '/v1/tasks/words/predict', 'input', /is a classification task: give "text"/);
+    } finally {
+      await app.close();
+    }
 
     // An image task's entry without its image shape is refused, naming the entry.
     delete entry.image;

@@ -133,7 +133,11 @@ describe('model folder checks', () => {
         (j) => ((j.components as { config: Record<string, unknown> }[])[0].config.vocabSize = 'x'),
         /components\[0\]\.config\.vocabSize must be an integer in \[8, 2097152\], got "x"/,
       ],
-      ['kind', (j) => ((j.components as Record<string, unknown>[])[2].kind = 'blok'), /components\[2\]\.kind must be one of "embeddings", "image_stem", "block", /],
+      [
+        'kind',
+        (j) => ((j.components as Record<string, unknown>[])[2].kind = 'blok'),
+        /components\[2\]\.kind must be one of "embeddings", "image_stem", "block", /,
+      ],
       [
         'size',
         (j) => ((j.components as { config: Record<string, unknown> }[])[1].config.ffn = 1 << 17),
