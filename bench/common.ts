@@ -32,6 +32,11 @@ export const log = (s: string): void => {
   process.stderr.write(s + '\n');
 };
 
+/** The benchmarks' training schedule for trainMultiTask: `steps` steps, 10% warm-up, `evals` dev evaluations, progress on stderr. */
+export function benchSchedule(steps: number, evals: number) {
+  return { steps, warmupSteps: Math.round(steps / 10), evalEvery: Math.max(1, Math.round(steps / evals)), logEvery: 100, progress: process.stderr, log };
+}
+
 /** null if PyTorch can be run, else why not. */
 export function torchMissing(): string | null {
   if (!existsSync(PY)) return `${PY} not found`;

@@ -64,7 +64,7 @@ import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js
 import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
-import { ROOT, log, meanSd, modelDigest } from './common.js';
+import { ROOT, benchSchedule, log, meanSd, modelDigest } from './common.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -327,12 +327,7 @@ async function train(model: TaskModel, tasks: TaskData[], steps: number, setup: 
     ...TRAIN,
     seed: setup.seed,
     naiveBayesPrior: setup.prior,
-    steps,
-    warmupSteps: Math.round(steps / 10),
-    evalEvery: Math.max(1, Math.round(steps / 6)),
-    logEvery: 100,
-    progress: process.stderr,
-    log,
+    ...benchSchedule(steps, 6),
   });
   model.eval();
   return { res, seconds: (performance.now() - t0) / 1000 };

@@ -39,7 +39,7 @@ import { PRIOR_DEV_EXAMPLES } from '../src/train/fit_prior.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, log, meanSd, modelDigest, shapeDigest } from './common.js';
+import { ROOT, benchSchedule, log, meanSd, modelDigest, shapeDigest } from './common.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -170,12 +170,7 @@ async function trainOne(
     seed,
     embeddingLrScale,
     lexicalWarmupEpochs: LEXICAL ? LEXICAL_WARMUP : 0,
-    steps,
-    warmupSteps: Math.round(steps / 10),
-    evalEvery: Math.max(1, Math.round(steps / EVALS)),
-    logEvery: 100,
-    progress: process.stderr,
-    log,
+    ...benchSchedule(steps, EVALS),
   });
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
