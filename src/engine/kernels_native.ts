@@ -79,8 +79,13 @@ type Addon = Record<string, unknown>;
 
 let cached: NativeLoad | null = null;
 
-/** Candidate addon paths: the repo root is three levels above dist/src/engine/ (two above src/engine/). */
+/**
+ * Candidate addon paths: the repo root is three levels above dist/src/engine/ (two above
+ * src/engine/). PATHWISE_ADDON names another build instead (tests run the kernels of builds for
+ * other instruction sets this way: test/unit/native_isa.test.ts).
+ */
 function candidates(): string[] {
+  if (process.env.PATHWISE_ADDON) return [process.env.PATHWISE_ADDON];
   const here = dirname(fileURLToPath(import.meta.url));
   const rel = join('build', 'Release', 'pathwise.node');
   return [join(here, '..', '..', '..', rel), join(here, '..', '..', rel)];
