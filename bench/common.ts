@@ -1,4 +1,5 @@
-// Shared by the benchmarks: flags, medians, the PyTorch reference run as a subprocess, and model digests.
+// Shared by the benchmarks: flags, medians, the PyTorch reference run as a subprocess, model digests,
+// training schedules, and a task's test score with the digest of its logits.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -6,6 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { noGrad, type Tensor } from '../src/engine/index.js';
+import { decodePredictions, rawPrediction, type TaskModel, type TaskSpec } from '../src/model/index.js';
+import type { Batch } from '../src/tasks/encode.js';
+import { scorePredictions } from '../src/tasks/score.js';
+import type { Example, TaskData } from '../src/tasks/task.js';
 
 export const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 export const PY = process.env.PATHWISE_TORCH_PYTHON ?? '/usr/bin/python3';
@@ -150,3 +156,43 @@ export function modelDigest(dir: string): string {
 export function shapeDigest(dir: string): string {
   return digestFiles(dir, ['config.json', 'tokenizer.json']);
 }
+
+/** A test score and the SHA-256 of every logit computed for it. */
+export interface Measured {
+  score: number;
+  metric: string;
+  digest: string;
+}
+
+/**
+ * Scores `examples` and digests their logits in one pass, in batches of 64 as predict() makes
+ * them, so the digest covers exactly the logits the predictions were decoded from.
+ */
+export async function measure(
+  spec: TaskSpec,
+  examples: readonly Example[],
+  encode: (xs: readonly Example[]) => Promise<Batch>,
+  logits: (b: Batch) => Tensor,
+): Promise<Measured> {
+  const hash = createHash('sha256');
+  const pred: (string | number | string[])[] = [];
+  for (let i = 0; i < examples.length; i += 64) {
+    const chunk = examples.slice(i, i + 64);
+    const batch = await encode(chunk);
+    const l = noGrad(() => logits(batch));
+    const f = l.f32;
+    hash.update(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+    pred.push(...decodePredictions(spec, l, batch, chunk).map(rawPrediction));
+  }
+  const s = scorePredictions(spec, examples, pred);
+  return { score: s.score, metric: s.metric, digest: hash.digest('hex') };
+}
+
+/** A task's test score and logits digest, in inference mode's batches (the model in eval mode). */
+export const measurePath = (model: TaskModel, t: TaskData) =>
+  measure(
+    model.tasks.get(t.name)!.spec,
+    t.test,
+    (xs) => model.encode(t.name, xs, false),
+    (b) => model.logits(t.name, b),
+  );

@@ -38,33 +38,28 @@
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Rng, noGrad, type Tensor } from '../src/engine/index.js';
+import { Rng } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
-import type { Batch } from '../src/tasks/encode.js';
 import {
   TaskModel,
   activatedParameters,
   addedParameters,
-  decodePredictions,
   describePath,
   loadModel,
   loadPretrained,
-  rawPrediction,
   saveModel,
   specOf,
   type TaskSpec,
 } from '../src/model/index.js';
-import { scorePredictions } from '../src/tasks/score.js';
-import { subsample, type Example, type TaskData } from '../src/tasks/task.js';
+import { subsample, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
-import { ROOT, benchSchedule, log, meanSd, modelDigest } from './common.js';
+import { ROOT, benchSchedule, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -197,45 +192,6 @@ const specIn = (setup: Setup, t: TaskData): TaskSpec => ({ ...specOf(t), ...(set
 const boundOf = (setup: Setup) => (setup.budget > 0 ? setup.budget : setup.children * setup.steps);
 
 // ------------------------------------------------------------------------------ measuring
-
-/** A test score and the SHA-256 of every logit computed for it. */
-interface Measured {
-  score: number;
-  metric: string;
-  digest: string;
-}
-
-/**
- * Scores `examples` and digests their logits in one pass, in batches of 64 as predict() makes
- * them, so the digest covers exactly the logits the predictions were decoded from.
- */
-async function measure(
-  spec: TaskSpec,
-  examples: readonly Example[],
-  encode: (xs: readonly Example[]) => Promise<Batch>,
-  logits: (b: Batch) => Tensor,
-): Promise<Measured> {
-  const hash = createHash('sha256');
-  const pred: (string | number | string[])[] = [];
-  for (let i = 0; i < examples.length; i += 64) {
-    const chunk = examples.slice(i, i + 64);
-    const batch = await encode(chunk);
-    const l = noGrad(() => logits(batch));
-    const f = l.f32;
-    hash.update(new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
-    pred.push(...decodePredictions(spec, l, batch, chunk).map(rawPrediction));
-  }
-  const s = scorePredictions(spec, examples, pred);
-  return { score: s.score, metric: s.metric, digest: hash.digest('hex') };
-}
-
-const measurePath = (model: TaskModel, t: TaskData) =>
-  measure(
-    model.tasks.get(t.name)!.spec,
-    t.test,
-    (xs) => model.encode(t.name, xs, false),
-    (b) => model.logits(t.name, b),
-  );
 
 /** Numbers a task's Naive Bayes prior stores (0: none): counted with the parameters it adds. */
 const priorSize = (m: TaskModel, task: string) => m.taskPath(task).head.prior?.size ?? 0;

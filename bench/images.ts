@@ -17,7 +17,6 @@
 //   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 3000
 //                            --joint-steps 4000 --children 8 --search-steps 1500 --patience 2 --seed 0]
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
@@ -29,7 +28,7 @@ import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
 import { taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, benchSchedule, flag, log } from './common.js';
+import { ROOT, benchSchedule, flag, log, measurePath } from './common.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -85,11 +84,10 @@ async function train(model: TaskModel, tasks: TaskData[], steps: number): Promis
   return out;
 }
 
+/** The SHA-256 of a task's test logits, in eval mode (bench/common.ts measurePath). */
 async function logitsDigest(model: TaskModel, t: TaskData): Promise<string> {
-  const l = await model.taskPath(t.name).logitsOf(t.test);
-  return createHash('sha256')
-    .update(new Uint8Array(l.buffer, l.byteOffset, l.byteLength))
-    .digest('hex');
+  model.eval();
+  return (await measurePath(model, t)).digest;
 }
 
 const save = (part: string, v: unknown) => {
