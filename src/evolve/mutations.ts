@@ -8,8 +8,8 @@
 //     each adapter, the final norm) becomes a trainable copy with probability μ; otherwise the
 //     child reuses it frozen, by reference. A component is only ever copied, never modified.
 //  3b. Stem: an image task whose parent starts from text embeddings (another task's path, the
-//     root) gets a new image stem there instead, trainable (nn/image_stem.ts); the blocks after it
-//     are reused or cloned as above.
+//     root) or from the stem of images of another shape gets a new image stem there instead,
+//     trainable (nn/image_stem.ts); the blocks after it are reused or cloned as above.
 //  4. Head: a parent of another task (or the root) gives the new task a new, randomly
 //     initialised head for its own labels; a parent of the same task gives a trainable copy of
 //     its head (a frozen head could not adapt to the child's other changes).
@@ -103,7 +103,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
   notes.push(...cl.notes);
   const created = [...cl.created];
-  if (task.type === 'image_classification' && store.stem(cl.embeddings).kind !== 'image_stem') {
+  if (task.type === 'image_classification' && !readsImagesOf(store, cl.embeddings, task)) {
     const enc = store.get(root.embeddings, 'embeddings').config;
     if (cl.created.includes(cl.embeddings)) {
       // a clone of text embeddings the image task cannot use
@@ -166,6 +166,13 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     notes.push(...skills.notes);
   }
   return { path, created, notes };
+}
+
+/** Whether component `id` is an image stem that reads the task's images (their width, height and channels). */
+function readsImagesOf(store: ComponentStore, id: string, task: TaskSpec): boolean {
+  if (store.stem(id).kind !== 'image_stem' || !task.image) return false;
+  const c = store.get(id, 'image_stem').config;
+  return c.width === task.image.width && c.height === task.image.height && c.channels === task.image.channels;
 }
 
 /**
