@@ -53,15 +53,23 @@ for (const v of VARIANTS) {
       // NODE_TEST_CONTEXT would make the inner test run report to this one instead of printing.
       const { NODE_TEST_CONTEXT: _ctx, ...parent } = process.env;
       const env = { ...parent, PATHWISE_ADDON: addon };
-      const which = spawnSync(process.execPath, ['-e', `import('${join(ROOT, 'dist', 'src', 'engine', 'kernels_native.js')}').then((m) => console.log(m.loadNativeKernels().simd))`], {
-        env,
-        encoding: 'utf8',
-      });
+      const which = spawnSync(
+        process.execPath,
+        ['-e', `import('${join(ROOT, 'dist', 'src', 'engine', 'kernels_native.js')}').then((m) => console.log(m.loadNativeKernels().simd))`],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
       assert.equal(which.stdout.trim(), v.simd, `the ${v.name} build runs its own paths: ${which.stderr}`);
-      const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...['kernels', 'int8_kernels', 'attention_inference'].map((f) => join(ROOT, 'dist', 'test', 'unit', `${f}.test.js`))], {
-        env,
-        encoding: 'utf8',
-      });
+      const run = spawnSync(
+        process.execPath,
+        ['--test', '--test-reporter=tap', ...['kernels', 'int8_kernels', 'attention_inference'].map((f) => join(ROOT, 'dist', 'test', 'unit', `${f}.test.js`))],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
       assert.equal(run.status, 0, `kernel tests on the ${v.name} build:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-2000)}`);
       assert.match(run.stdout, /# fail 0/);
       // and the native tests ran rather than skipping for want of an addon
