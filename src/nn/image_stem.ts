@@ -4,7 +4,7 @@
 //   non-overlapping patches; stride < patch: overlapping ones, a one-layer convolutional stem)
 //   -> one linear projection -> + a learned position per token
 //
-// Token 0 is the [CLS] token. Its input "patch" is all zeros, so the projection maps it to the
+// The default patches overlap (defaultPatching says why). Token 0 is the [CLS] token. Its input "patch" is all zeros, so the projection maps it to the
 // bias, and its learned position makes it a free learned vector: ViT's prepended class token,
 // without a concatenation in the graph. Patches are cut on the data side (tasks/encode_image.ts),
 // where training-time shifts and flips are applied; the stem sees [B, 1 + P, patch·patch·C].
@@ -44,15 +44,16 @@ export function patchSize(c: Pick<ImageStemConfig, 'patch' | 'channels'>): numbe
 }
 
 /**
- * The default patching for an image shape: non-overlapping square patches, the smallest side
- * (at least 2) that keeps the grid within 64 patches, so that the blocks' cost per image stays
- * that of a short sentence (28 × 28: 4-pixel patches, 49 of them).
+ * The default patching for an image shape: overlapping square patches (a one-layer convolutional
+ * stem), `stride` apart with patch = 2 × stride + 1, the stride the smallest that keeps the grid
+ * within about 64 patches, so that the blocks' cost per image stays that of a short sentence
+ * (28 × 28: 7-pixel patches 3 apart, 8 × 8 of them). Overlap measured better than ViT's
+ * non-overlapping patches at MNIST's size: `digits` alone, 500 steps of 32 at lr 1e-3 from the
+ * pretrained base, dev accuracy 86.2% with 7/3 patches against 71.1% with 4/4 ones.
  */
 export function defaultPatching(width: number, height: number): { patch: number; stride: number } {
-  let p = Math.max(2, Math.ceil(Math.sqrt((width * height) / 64)));
-  while (p > Math.min(width, height)) p--;
-  p = Math.max(1, p);
-  return { patch: p, stride: p };
+  const stride = Math.max(1, Math.floor(Math.sqrt((width * height) / 64)));
+  return { patch: Math.max(1, Math.min(2 * stride + 1, width, height)), stride };
 }
 
 export function checkImageStemConfig(c: ImageStemConfig, where = 'image stem'): void {

@@ -129,8 +129,9 @@ test('one model, two modalities: an image task and a text task trained together 
   const path = model.task('bars').path;
   assert.equal(model.store.get(path.embeddings).kind, 'image_stem');
   assert.deepEqual(path.blocks, model.task('words').path.blocks, 'the image task runs the shared blocks');
-  // 8×8 images: 2-pixel patches (16 of them) and [CLS]
-  assert.equal(model.store.get(path.embeddings, 'image_stem').module.tokens, 17);
+  // 8×8 images: 3-pixel patches 1 apart (6 × 6 of them) and [CLS]
+  const stem = model.store.get(path.embeddings, 'image_stem');
+  assert.deepEqual([stem.config.patch, stem.config.stride, stem.module.tokens], [3, 1, 37]);
   const before = await accuracy(model, bars);
   await trainMultiTask(model, [text, bars], { steps: 500, batchSize: 16, lr: 3e-3, warmupSteps: 40, evalEvery: 250, evalExamples: 60, seed: 1 });
   const after = await accuracy(model, bars);
