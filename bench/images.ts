@@ -54,7 +54,7 @@ const TRAIN: Partial<MultiTaskOptions> = {
   lexicalLrScale: 100,
   naiveBayesPrior: true,
 };
-/** The fresh stem and head of an image task train at this multiple of the blocks' rate. */
+/** The learning rate of a run of image tasks only (digits alone); runs with text tasks use TRAIN.lr. */
 const IMAGE_LR = Number(arg('image-lr', '1e-3'));
 
 const pct = (x: number) => +(100 * x).toFixed(2);
