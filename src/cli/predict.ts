@@ -74,60 +74,47 @@ function argumentInputs(texts: string[], pair: string | undefined): Example[] {
   return pair === undefined ? texts.map((text) => ({ text })) : [{ text: texts[0], textPair: pair }];
 }
 
-function readInputs(file: string, type: TaskType): Example[] {
+/** The lines of an --input file (or stdin), each with its line number; `name` names the source in errors. */
+function inputLines(file: string): { name: string; lines: { line: number; value: unknown }[] } {
   const text = readFileOr(file === '-' ? 0 : file, (code) => new PredictInputError(`cannot read ${file === '-' ? 'stdin' : file}: ${code}`, file)).toString(
     'utf8',
   );
   const name = file === '-' ? '<stdin>' : file;
-  return parseJsonl(text, name, PredictInputError).map(({ line, value }) => exampleOf(value, type, `${name} line ${line}`, name, line));
+  return { name, lines: parseJsonl(text, name, PredictInputError) };
+}
+
+function readInputs(file: string, type: TaskType): Example[] {
+  const { name, lines } = inputLines(file);
+  return lines.map(({ line, value }) => exampleOf(value, type, `${name} line ${line}`, name, line));
 }
 
 /** An image task's inputs: files named on the command line, or JSONL lines (see the top of this file). */
 async function imageInputs(files: string[], input: string | undefined, shape: ImageShape): Promise<Example[]> {
-  const { decodeBytes, imageFromJson } = await import('../tasks/images/image_input.js');
-  const read = (file: string, err: (why: string) => PredictInputError) => new Uint8Array(readFileOr(file, (code) => err(`cannot read ${file}: ${code}`)));
+  const { imageFromJson } = await import('../tasks/images/image_input.js');
+  const { readImageFile } = await import('../tasks/images/read_image_file.js');
+  const out: Example[] = [];
   if (input === undefined) {
-    const out: Example[] = [];
     for (const f of files) {
-      const fail = (why: string): never => {
+      const image = await readImageFile(f, shape, (why) => {
         throw new PredictInputError(`${f}: ${why}`, f);
-      };
-      out.push({
-        text: '',
-        image: await decodeBytes(
-          read(f, (why) => new PredictInputError(why, f)),
-          shape,
-          fail,
-        ),
       });
+      out.push({ text: '', image });
     }
     return out;
   }
-  const text = readFileOr(
-    input === '-' ? 0 : input,
-    (code) => new PredictInputError(`cannot read ${input === '-' ? 'stdin' : input}: ${code}`, input),
-  ).toString('utf8');
-  const name = input === '-' ? '<stdin>' : input;
+  const { name, lines } = inputLines(input);
   const base = input === '-' ? process.cwd() : dirname(input);
-  const out: Example[] = [];
-  for (const { line, value } of parseJsonl(text, name, PredictInputError)) {
-    const at = `${name} line ${line}`;
+  for (const { line, value } of lines) {
     const fail = (why: string): never => {
-      throw new PredictInputError(`${at}: ${why}`, name, line);
+      throw new PredictInputError(`${name} line ${line}: ${why}`, name, line);
     };
     if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(`expected {"image": PATH} or {"pixels": [...]}, got ${describeJson(value)}`);
     const o = value as Record<string, unknown>;
-    if (typeof o.image === 'string' && o.pixels === undefined) {
-      const path = isAbsolute(o.image) ? o.image : join(base, o.image);
-      out.push({
-        text: '',
-        image: await decodeBytes(
-          read(path, (why) => new PredictInputError(`${at}: ${why}`, name, line)),
-          shape,
-          (why) => fail(`image ${o.image}: ${why}`),
-        ),
-      });
-    } else out.push({ text: '', image: await imageFromJson(o, shape, fail) });
+    const image =
+      typeof o.image === 'string' && o.pixels === undefined
+        ? await readImageFile(isAbsolute(o.image) ? o.image : join(base, o.image), shape, (why) => fail(`image ${o.image}: ${why}`))
+        : await imageFromJson(o, shape, fail);
+    out.push({ text: '', image });
   }
   return out;
 }
@@ -142,14 +129,8 @@ export async function predictCommand(argv: string[]): Promise<void> {
   const model = loadModel(dir);
   if (!model.tasks.has(values.task)) throw new UsageError(`no task "${values.task}" in ${dir} (it has: ${[...model.tasks.keys()].join(', ')})`);
   const { type, image } = model.task(values.task).spec;
-  if (image) {
-    if (values.pair !== undefined) throw new UsageError(`--pair: task "${values.task}" is an image task; give image files`);
-    const inputs = await imageInputs(texts, values.input, image);
-    const out = await model.predict(values.task, inputs);
-    process.stdout.write(out.map((p) => (values.json ? JSON.stringify(p) : String(rawPrediction(p)))).join('\n') + '\n');
-    return;
-  }
-  const given = values.input === undefined ? argumentInputs(texts, values.pair) : null;
+  if (image && values.pair !== undefined) throw new UsageError(`--pair: task "${values.task}" is an image task; give image files`);
+  const given = !image && values.input === undefined ? argumentInputs(texts, values.pair) : null;
   if (given && (type === 'pair_classification') !== (values.pair !== undefined)) {
     throw new UsageError(
       type === 'pair_classification'
@@ -158,7 +139,7 @@ export async function predictCommand(argv: string[]): Promise<void> {
     );
   }
   // Input lines are read by the task's type: a pair task's need both texts, a tagging task's may give words.
-  const inputs: Example[] = values.input !== undefined ? readInputs(values.input, type) : given!;
+  const inputs: Example[] = image ? await imageInputs(texts, values.input, image) : values.input !== undefined ? readInputs(values.input, type) : given!;
   if (inputs.length === 0) throw new UsageError(`no input to predict\n${USAGE}`);
   const out = await model.predict(values.task, inputs);
   const lines = out.map((p) => {

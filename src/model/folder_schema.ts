@@ -11,6 +11,7 @@ import { headsDivideDModel, savedEncoderConfigSchema, savedEncoderFields } from 
 import { blockSparseSchema, sparseSchema } from '../sparse/schema.js';
 import { lexicalSchema } from '../tasks/ngrams.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
+import { MAX_IMAGE_SIDE, imageFields } from '../tasks/task_config.js';
 import { probability } from '../util/schema.js';
 import { COMPONENT_ID, COMPONENT_KINDS, type ComponentKind } from './components.js';
 
@@ -25,11 +26,9 @@ export const componentConfigSchemas = {
   /** An image task's stem (nn/image_stem.ts): the images' shape, its patching, its width. */
   image_stem: z
     .strictObject({
-      width: z.int().min(1).max(4096),
-      height: z.int().min(1).max(4096),
-      channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
-      patch: z.int().min(1).max(4096),
-      stride: z.int().min(1).max(4096),
+      ...imageFields,
+      patch: z.int().min(1).max(MAX_IMAGE_SIDE),
+      stride: z.int().min(1).max(MAX_IMAGE_SIDE),
       dModel,
       initStd,
       dropout: probability(),

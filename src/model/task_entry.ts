@@ -5,15 +5,7 @@
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import { lexicalSchema } from '../tasks/ngrams.js';
 import { explain, shown } from '../util/schema.js';
-import { z } from 'zod';
-
-/** A saved image task's image shape (TaskSpec.image). */
-const imageShapeSchema = z.strictObject({
-  width: z.int().min(1).max(4096),
-  height: z.int().min(1).max(4096),
-  channels: z.union([z.literal(1), z.literal(3), z.literal(4)]),
-  flips: z.boolean(),
-});
+import { imageShapeSchema } from '../tasks/task_config.js';
 import { isObject } from './folder_config.js';
 import type { TaskSpec } from './predictions.js';
 import type { TaskSource } from './task_model.js';

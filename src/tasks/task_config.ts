@@ -16,6 +16,10 @@ const IMAGE_KEYS = ['width', 'height', 'channels', 'flips'] as const;
 /** The most pixels along a side of a task's images. */
 export const MAX_IMAGE_SIDE = 4096;
 const side = () => z.int().min(1).max(MAX_IMAGE_SIDE);
+/** A side of an image, and its channel count, as every schema that holds an image shape checks them. */
+export const imageFields = { width: side(), height: side(), channels: z.literal([1, 3, 4]) };
+/** An image task's shape as a model folder saves it (TaskSpec.image). */
+export const imageShapeSchema = z.strictObject({ ...imageFields, flips: z.boolean() });
 
 export const taskConfigSchema = z
   .strictObject({

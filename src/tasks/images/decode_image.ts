@@ -39,6 +39,16 @@ function withChannels(img: Sharp, channels: 1 | 3 | 4): Sharp {
   return img.toColourspace('srgb').ensureAlpha(1);
 }
 
+/** decodeImage, with a decoding failure's reason handed to `fail` (which must throw). */
+export async function decodeImageOr(bytes: Uint8Array, shape: ImageShape, fail: (reason: string) => never): Promise<ImageInput> {
+  try {
+    return await decodeImage(bytes, shape);
+  } catch (e) {
+    if (e instanceof ImageDecodeError) return fail(e.message);
+    throw e;
+  }
+}
+
 /**
  * Decodes PNG or JPEG bytes into `shape`: resized to width × height when the size differs, and
  * converted to the shape's channels (see the top of this file). Rejects with ImageDecodeError.

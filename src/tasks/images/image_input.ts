@@ -6,7 +6,7 @@
 // `fail` gets what is wrong, naming the field; it must throw (a 400, a file:line error).
 
 import type { ImageInput, ImageShape } from '../task.js';
-import { decodeImage, ImageDecodeError } from './decode_image.js';
+import { decodeImageOr } from './decode_image.js';
 import { pixelsOf } from './pixel_rows.js';
 
 const DATA_URL = /^data:image\/(png|jpeg|jpg);base64,/i;
@@ -28,15 +28,5 @@ export async function imageFromJson(o: Record<string, unknown>, shape: ImageShap
   if (typeof o.image !== 'string') return fail('field "image" must be a string: a base64 PNG or JPEG');
   const bytes = base64Bytes(o.image);
   if (typeof bytes === 'string') return fail(`field "image" ${bytes}`);
-  return decodeBytes(bytes, shape, (why) => fail(`field "image": ${why}`));
-}
-
-/** PNG or JPEG bytes into the task's shape; a decoding failure goes to `fail`. */
-export async function decodeBytes(bytes: Uint8Array, shape: ImageShape, fail: (why: string) => never): Promise<ImageInput> {
-  try {
-    return await decodeImage(bytes, shape);
-  } catch (e) {
-    if (e instanceof ImageDecodeError) return fail(e.message);
-    throw e;
-  }
+  return decodeImageOr(bytes, shape, (why) => fail(`field "image": ${why}`));
 }

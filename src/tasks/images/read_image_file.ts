@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { ImageInput, ImageShape } from '../task.js';
-import { ImageDecodeError, decodeImage } from './decode_image.js';
+import { decodeImageOr } from './decode_image.js';
 
 /** How many image files a split reads and decodes at a time. */
 export const DECODE_CONCURRENCY = 8;
@@ -21,10 +21,5 @@ export async function readImageFile(path: string, shape: ImageShape, fail: (reas
     const code = (e as NodeJS.ErrnoException).code;
     return fail(code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not an image file' : `cannot read the file (${(e as Error).message})`);
   }
-  try {
-    return await decodeImage(bytes, shape);
-  } catch (e) {
-    if (e instanceof ImageDecodeError) return fail(e.message);
-    throw e;
-  }
+  return decodeImageOr(bytes, shape, fail);
 }
