@@ -241,7 +241,7 @@ test('an image task added to a text model by path search: a new stem, the text t
   const textBefore = await model.taskPath('words').logitsOf(text.test);
   const bars = barsTask(300, 'bars2');
   const before = new Set(model.store.all().map((c) => c.id));
-  const res = await searchTask(model, bars, { builtin: 'bars2' }, { children: 2, steps: 250, batchSize: 16, seed: 4 });
+  await searchTask(model, bars, { builtin: 'bars2' }, { children: 2, steps: 250, batchSize: 16, seed: 4 });
   const path = model.task('bars2').path;
   const stem = model.store.get(path.embeddings);
   assert.equal(stem.kind, 'image_stem');
