@@ -23,7 +23,11 @@ export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSessio
  * comparable rows: [B, C] for sequence and image tasks; for tagging, the rows Pathwise scores
  * (each word's first subtoken) read out of the graph's [B, T, C].
  */
-export async function bothLogits(path: TaskPath, examples: readonly Example[], bytes = taskGraph(path).graph.serialize()): Promise<{ ours: Float32Array; theirs: Float32Array; classes: number }> {
+export async function bothLogits(
+  path: TaskPath,
+  examples: readonly Example[],
+  bytes = taskGraph(path).graph.serialize(),
+): Promise<{ ours: Float32Array; theirs: Float32Array; classes: number }> {
   const session = await ortSession(bytes);
   const out = await session.run(ortFeeds(await exportFeeds(path, examples)));
   await session.release();

@@ -3,5 +3,7 @@
 export * from './onnx/graph.js';
 export * from './onnx/task_graph.js';
 export * from './onnx/weights.js';
+export * from './onnx/weights_int8.js';
 export { priorSeenBuckets } from './onnx/emit_head.js';
 export * from './inputs.js';
+export * from './folder.js';

@@ -131,13 +131,16 @@ function checkReplaceable(dir: string, names: string[]): void {
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new InputError(`${dir} is a file, not a folder; give a folder to write to`, dir);
   const entries = readdirSync(dir, { withFileTypes: true });
-  const sub = entries.find((e) => !e.isFile());
+  // A folder written with subfolders (names with "/", e.g. an export's "sent/onnx/model.onnx") may
+  // hold those subfolders; anything else that is not a plain file is not ours.
+  const top = new Set(names.map((n) => n.split('/')[0]));
+  const sub = entries.find((e) => !e.isFile() && !(e.isDirectory() && top.has(e.name)));
   if (sub)
     throw new InputError(
       `${dir} holds "${sub.name}", which is not a plain file, so it is not an earlier version of what is being written; give a new or empty folder`,
       dir,
     );
-  if (entries.length && !entries.some((e) => names.includes(e.name))) {
+  if (entries.length && !entries.some((e) => top.has(e.name))) {
     throw new InputError(
       `${dir} holds other files (${entries
         .slice(0, 3)
@@ -153,7 +156,8 @@ function checkReplaceable(dir: string, names: string[]): void {
 /**
  * Writes a whole folder atomically (the steps above): a reader finds the old version or the new
  * one, complete, whenever the writer is killed. `check` is called with the written folder before it
- * replaces anything (export loads what it wrote there): if it throws, nothing is replaced.
+ * replaces anything (export loads what it wrote there): if it throws, nothing is replaced. A name
+ * may hold "/": the file goes in that subfolder.
  */
 export function writeDirAtomic(dir: string, files: Record<string, string | Uint8Array>, opts: { check?: (written: string) => void } = {}): void {
   mkdirSync(dirname(dir), { recursive: true });
@@ -164,7 +168,11 @@ export function writeDirAtomic(dir: string, files: Record<string, string | Uint8
   const tmp = at('tmp');
   mkdirSync(tmp);
   try {
-    for (const [name, data] of Object.entries(files)) writeAndSync(join(tmp, name), data);
+    for (const [name, data] of Object.entries(files)) {
+      if (name.includes('/')) mkdirSync(dirname(join(tmp, name)), { recursive: true });
+      writeAndSync(join(tmp, name), data);
+    }
+    for (const d of new Set(Object.keys(files).map((n) => dirname(n)))) if (d !== '.') syncDir(join(tmp, d));
     syncDir(tmp);
     opts.check?.(tmp);
   } catch (e) {

@@ -68,7 +68,10 @@ test('ONNX export: an image task (non-square RGB, overlapping patches) reads raw
   const stem = model.store.create('image_stem', { width: 12, height: 10, channels: 3, patch: 5, stride: 2, dModel: 16, initStd: 0.2, dropout: 0.1 }, 'img', r);
   const head = model.store.create('head', headConfigFor(spec, { dModel: 16, initStd: 0.2 }), 'img', r);
   model.addTaskPath(spec, null, { ...model.rootPath('img'), embeddings: stem.id, head: head.id });
-  const exs: Example[] = Array.from({ length: 7 }, () => ({ text: '', image: { width: 12, height: 10, channels: 3, pixels: Uint8Array.from({ length: 360 }, () => r.int(256)) } }));
+  const exs: Example[] = Array.from({ length: 7 }, () => ({
+    text: '',
+    image: { width: 12, height: 10, channels: 3, pixels: Uint8Array.from({ length: 360 }, () => r.int(256)) },
+  }));
   await checkTask(model.taskPath('img'), exs, 'img');
 });
 

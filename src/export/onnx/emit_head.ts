@@ -42,10 +42,14 @@ export function emitHead(g: Graph, w: Weights, head: TaskHead, hidden: string, i
   let logits = emitLinear(g, w, head.out, emitLinearActivated(g, w, head.pooler!, 'tanh', summary, `${name}.pooler`), `${name}.out`);
   if (head.bag) {
     if (!inp.ngrams) throw new Error(`${name}: a lexical head needs the n-gram inputs`);
-    const rows = g.op('Gather', [w.param(g, `${name}.bag.table`, head.bag.table), inp.ngrams.ids], `${name}.bag.rows`);
+    const rows = g.op('Gather', [w.table(g, `${name}.bag.table`, head.bag.table), inp.ngrams.ids], `${name}.bag.rows`);
     const mask = g.op('Unsqueeze', [inp.ngrams.mask, g.i64('axis_m1', [-1])], `${name}.bag.mask`);
     const sum = g.op('ReduceSum', [g.op('Mul', [rows, mask], `${name}.bag.kept`), g.i64('axis_1', [1])], `${name}.bag.sum`, { keepdims: 0 });
-    const count = g.op('Max', [g.op('ReduceSum', [mask, g.i64('axis_1', [1])], `${name}.bag.count`, { keepdims: 0 }), g.scalar('one', 1)], `${name}.bag.count1`);
+    const count = g.op(
+      'Max',
+      [g.op('ReduceSum', [mask, g.i64('axis_1', [1])], `${name}.bag.count`, { keepdims: 0 }), g.scalar('one', 1)],
+      `${name}.bag.count1`,
+    );
     const mean = g.op('Div', [sum, count], `${name}.bag.mean`);
     logits = g.op('Add', [logits, emitLinear(g, w, head.bagOut!, mean, `${name}.bag_out`)], `${name}.with_bag`);
   }

@@ -25,13 +25,13 @@ import type { Weights } from './weights.js';
 
 /** x [..., in] -> [..., out]: x · Wᵀ + b, with Wᵀ stored once ([in, out]). */
 export function emitLinear(g: Graph, w: Weights, lin: Linear, x: string, name: string): string {
-  const y = g.op('MatMul', [x, w.transposed(g, `${name}.weight`, lin.weight)], `${name}.matmul`);
+  const y = w.matmul(g, `${name}.weight`, x, lin.weight);
   return lin.bias ? g.op('Add', [y, w.param(g, `${name}.bias`, lin.bias)], name) : y;
 }
 
 /** The same for a stacked expert's weight: W [E, out, in] row `e`, bias [E, out] row `e`. */
 export function emitStackedLinear(g: Graph, w: Weights, weight: Tensor, bias: Tensor, e: number, x: string, name: string): string {
-  const y = g.op('MatMul', [x, w.transposedRow(g, `${name}.weight`, weight, e)], `${name}.matmul`);
+  const y = w.matmul(g, `${name}.weight`, x, weight, e);
   return g.op('Add', [y, w.row(g, `${name}.bias`, bias, e)], name);
 }
 
@@ -121,11 +121,11 @@ export function emitAdapter(g: Graph, w: Weights, a: ResidualAdapter, x: string,
 
 /** Token embeddings: word[input_ids] + position[0..T) + type[token_type_ids], then (post-LN models) a LayerNorm. */
 export function emitEmbeddings(g: Graph, w: Weights, e: Embeddings, ids: string, typeIds: string, name: string): string {
-  const word = g.op('Gather', [w.param(g, `${name}.word`, e.word), ids], `${name}.word_rows`);
+  const word = g.op('Gather', [w.table(g, `${name}.word`, e.word), ids], `${name}.word_rows`);
   const T = g.op('Gather', [g.op('Shape', [ids], `${name}.ids_shape`), g.i64('one_index', [1], [])], `${name}.seq_len`, { axis: 0 });
   const positions = g.op('Range', [g.i64('zero_i64', [0], []), T, g.i64('one_i64', [1], [])], `${name}.positions`);
-  const pos = g.op('Gather', [w.param(g, `${name}.position`, e.position), positions], `${name}.position_rows`);
-  const type = g.op('Gather', [w.param(g, `${name}.type`, e.type), typeIds], `${name}.type_rows`);
+  const pos = g.op('Gather', [w.table(g, `${name}.position`, e.position), positions], `${name}.position_rows`);
+  const type = g.op('Gather', [w.table(g, `${name}.type`, e.type), typeIds], `${name}.type_rows`);
   const x = g.op('Add', [g.op('Add', [word, pos], `${name}.word_pos`), type], `${name}.sum`);
   return e.norm ? emitLayerNorm(g, w, e.norm, x, `${name}.norm`) : x;
 }
@@ -143,7 +143,8 @@ export function emitImageStem(g: Graph, w: Weights, stem: ImageStem, pixels: str
   const src = stem.proj.weight.f32; // [D, S·S·C] in (y, x, c) order
   const kernel = new Float32Array(D * C * S * S);
   for (let d = 0; d < D; d++)
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) kernel[((d * C + c) * S + y) * S + x] = src[d * S * S * C + (y * S + x) * C + c];
+    for (let y = 0; y < S; y++)
+      for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) kernel[((d * C + c) * S + y) * S + x] = src[d * S * S * C + (y * S + x) * C + c];
   const bias = stem.proj.bias!.f32;
   const conv = g.op('Conv', [scaled, g.f32(`${name}.proj.kernel`, kernel, [D, C, S, S]), g.f32(`${name}.proj.bias`, bias, [D])], `${name}.conv`, {
     kernel_shape: [S, S],

@@ -43,18 +43,30 @@ function emitSwitch(g: Graph, w: Weights, ffn: SwitchFFN, x: string, name: strin
   const logits = g.op('MatMul', [xf, w.transposed(g, `${name}.router.weight`, ffn.router.weight)], `${name}.router_logits`);
   const probs = g.op('Softmax', [logits], `${name}.router_probs`, { axis: -1 });
   const [top, choice] = g.opN('TopK', [probs, g.i64(`k_${k}`, [k])], [`${name}.top_probs`, `${name}.choice`], { axis: -1, largest: 1, sorted: 1 });
-  const gates = k > 1 && normalizeTopK ? g.op('Div', [top, g.op('ReduceSum', [top, g.i64('axis_1', [1])], `${name}.top_sum`, { keepdims: 1 })], `${name}.gates`) : top;
+  const gates =
+    k > 1 && normalizeTopK ? g.op('Div', [top, g.op('ReduceSum', [top, g.i64('axis_1', [1])], `${name}.top_sum`, { keepdims: 1 })], `${name}.gates`) : top;
   // One-hot choices [N, k, E], and which are kept under the capacity.
-  const onehot = g.op('OneHot', [choice, g.i64(`depth_${nE}`, [nE], []), g.init('onehot_values', { type: 'float32', dims: [2], data: Float32Array.of(0, 1) })], `${name}.onehot`, {
-    axis: -1,
-  });
+  const onehot = g.op(
+    'OneHot',
+    [choice, g.i64(`depth_${nE}`, [nE], []), g.init('onehot_values', { type: 'float32', dims: [2], data: Float32Array.of(0, 1) })],
+    `${name}.onehot`,
+    {
+      axis: -1,
+    },
+  );
   let kept = onehot;
   if (evalCapacityFactor !== null) {
     // Priority order: rank-major ([k, N, E] flattened to [k·N, E]); a choice's place in its expert's queue is a running count.
     const byRank = g.op('Reshape', [g.op('Transpose', [onehot], `${name}.by_rank`, { perm: [1, 0, 2] }), g.i64(`rank_rows_${nE}`, [-1, nE])], `${name}.queue`);
     const place = g.op('CumSum', [byRank, g.i64('zero_i64', [0], [])], `${name}.place`);
-    const N = g.op('Cast', [g.op('Gather', [g.op('Shape', [xf], `${name}.rows_shape`), g.i64('zero_i64', [0], [])], `${name}.n`, { axis: 0 })], `${name}.n_f`, { to: 1 });
-    const capacity = g.op('Ceil', [g.op('Mul', [N, g.scalar(`capacity_${evalCapacityFactor}_${k}_${nE}`, (evalCapacityFactor * k) / nE)], `${name}.cap_raw`)], `${name}.capacity`);
+    const N = g.op('Cast', [g.op('Gather', [g.op('Shape', [xf], `${name}.rows_shape`), g.i64('zero_i64', [0], [])], `${name}.n`, { axis: 0 })], `${name}.n_f`, {
+      to: 1,
+    });
+    const capacity = g.op(
+      'Ceil',
+      [g.op('Mul', [N, g.scalar(`capacity_${evalCapacityFactor}_${k}_${nE}`, (evalCapacityFactor * k) / nE)], `${name}.cap_raw`)],
+      `${name}.capacity`,
+    );
     const fits = g.op('Cast', [g.op('LessOrEqual', [place, capacity], `${name}.fits_b`)], `${name}.fits`, { to: 1 });
     const keptRank = g.op('Mul', [byRank, fits], `${name}.kept_queue`);
     const kN = g.op('Reshape', [keptRank, g.i64(`rank_shape_${k}_${nE}`, [k, -1, nE])], `${name}.kept_by_rank`);

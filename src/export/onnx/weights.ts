@@ -18,6 +18,19 @@ export class Weights {
     return k;
   }
 
+  /**
+   * x · Wᵀ for a Linear weight W [out, in], or for row `e` of a stacked one [E, out, in] (an
+   * expert's): MatMul with Wᵀ stored once. Int8Weights (weights_int8.ts) quantizes here.
+   */
+  matmul(g: Graph, name: string, x: string, w: Tensor, e?: number): string {
+    return g.op('MatMul', [x, e === undefined ? this.transposed(g, name, w) : this.transposedRow(g, name, w, e)], `${name}.matmul`);
+  }
+
+  /** A table read by row (embeddings, an n-gram bag), as stored. */
+  table(g: Graph, name: string, t: Tensor): string {
+    return this.param(g, name, t);
+  }
+
   /** The parameter as it is. */
   param(g: Graph, name: string, t: Tensor): string {
     return g.f32(name, t.f32, [...t.shape], this.key(t, 'as-is'));
