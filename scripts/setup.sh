@@ -10,6 +10,8 @@ dpkg -s libopenblas-dev >/dev/null 2>&1 || need+=(libopenblas-dev)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The ONNX checker for exported graphs (tools/check_onnx.py, run by the export tests).
+/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || need+=(python3-onnx)
 if [ "${PATHWISE_BENCH:-0}" = 1 ]; then
   dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch)
 fi

@@ -38,7 +38,8 @@ export function exportCommand(argv: string[]): void {
   const format = (flags.format ?? 'safetensors').toLowerCase();
   if (format === 'onnx') {
     if (flags.dtype) throw new UsageError(`--dtype is for --format safetensors; an ONNX export is fp32 (and int8 with --int8)\n${USAGE}`);
-    return exportOnnxCommand(rest[0], flags.out, flags.task, flags.int8 ?? false);
+    exportOnnxCommand(rest[0], flags.out, flags.task, flags.int8 ?? false);
+    return;
   }
   if (format !== 'safetensors') throw new UsageError(`--format must be safetensors or onnx, got ${flags.format}\n${USAGE}`);
   if (flags.task || flags.int8) throw new UsageError(`--task and --int8 are for --format onnx\n${USAGE}`);

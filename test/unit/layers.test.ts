@@ -8,7 +8,21 @@ import { join, relative } from 'node:path';
 import { ROOT } from '../helpers.js';
 
 /** Lower number: lower layer. Folders of one rank may not import each other. */
-const RANK: Record<string, number> = { util: 0, engine: 1, nn: 2, sparse: 3, data: 4, tasks: 5, model: 6, train: 7, evolve: 8, compress: 8, export: 8, serve: 9, cli: 10 };
+const RANK: Record<string, number> = {
+  util: 0,
+  engine: 1,
+  nn: 2,
+  sparse: 3,
+  data: 4,
+  tasks: 5,
+  model: 6,
+  train: 7,
+  evolve: 8,
+  compress: 8,
+  export: 8,
+  serve: 9,
+  cli: 10,
+};
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -32,7 +32,9 @@ export class Int8Weights extends Weights {
     // int8 × int8 kernel disagreed with exact integer sums on real activations (a max error of
     // 0.21 on a 256 → 768 layer where Pathwise's int8 is 0.05 from fp32), and a graph that runs
     // wrong is worse than one that runs slower.
-    const absmax = g.op('ReduceMax', [g.op('Abs', [x], `${name}.abs`)], `${name}.absmax`, { axes: [-1], keepdims: 1 });
+    // absmax by TopK(1), not ReduceMax: onnxruntime's reductions return an empty input's own shape
+    // ([0, 16] for [0, 16] over the last axis, not [0, 1]), and an expert that no token chose has no rows.
+    const [absmax] = g.opN('TopK', [g.op('Abs', [x], `${name}.abs`), g.i64('k_1', [1])], [`${name}.absmax`, `${name}.absmax_at`], { axis: -1 });
     const inv = g.op('Div', [g.scalar('qmax', 127), g.op('Max', [absmax, g.scalar('tiny', 1e-30)], `${name}.absmax1`)], `${name}.inv`);
     const rounded = g.op('Round', [g.op('Mul', [x, inv], `${name}.x_scaled`)], `${name}.x_round`);
     const xq = g.op('Clip', [rounded, g.scalar('qmin_neg', -127), g.scalar('qmax', 127)], `${name}.x_q`);
