@@ -23,4 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# onnxruntime-node (under @huggingface/transformers, a dev dependency of the export tests) would
+# fetch CUDA binaries from a host outside npm in its install script; its CPU build ships in the
+# package, so its install step is skipped.
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
