@@ -3,11 +3,11 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, type Tensor } from '../src/engine/index.js';
+import { noGrad, readSafetensors, serializeSafetensors, type Tensor } from '../src/engine/index.js';
 import { decodePredictions, rawPrediction, type TaskModel, type TaskSpec } from '../src/model/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { scorePredictions } from '../src/tasks/score.js';
@@ -196,3 +196,21 @@ export const measurePath = (model: TaskModel, t: TaskData) =>
     (xs) => model.encode(t.name, xs, false),
     (b) => model.logits(t.name, b),
   );
+
+/**
+ * The model's encoder with one plain head, `task`'s pooler and output layer (no n-gram bag, no
+ * prior: what the PyTorch reference computes), as an "encoder" folder.
+ */
+export function plainFolder(src: string, task: string, out: string): void {
+  const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+  const spec = (cfg.tasks as { name: string; lexical?: unknown }[]).find((t) => t.name === task);
+  if (!spec) throw new Error(`${src} has no task "${task}"`);
+  delete spec.lexical;
+  cfg.tasks = [spec];
+  const { tensors, metadata } = readSafetensors(join(src, 'model.safetensors'));
+  const own = (n: string) => !n.startsWith('heads.') || n.startsWith(`heads.${task}.pooler.`) || n.startsWith(`heads.${task}.out.`);
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2));
+  writeFileSync(join(out, 'model.safetensors'), serializeSafetensors(new Map([...tensors].filter(([n]) => own(n))), metadata));
+  writeFileSync(join(out, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
+}

@@ -16,16 +16,16 @@
 //
 //   npm run bench:infer [-- --model runs/quickstart/model --task sent --experts 8 --slices 8 --slice-seconds 0.4 --no-quality]
 
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_INT8_MIN_ROWS, Rng, int8, Tensor, blas, inference, readSafetensors, serializeSafetensors, setInt8MinRows } from '../src/engine/index.js';
+import { DEFAULT_INT8_MIN_ROWS, Rng, int8, Tensor, blas, inference, setInt8MinRows } from '../src/engine/index.js';
 import { TaskModel, loadModel, loadPretrained, saveModel } from '../src/model/index.js';
 import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.js';
 import { quantizeModel } from '../src/compress/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { ROOT, TorchWorker, flag, log, median, runTorch, torchMissing } from './common.js';
+import { ROOT, TorchWorker, flag, log, median, plainFolder, runTorch, torchMissing } from './common.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -48,24 +48,6 @@ const SHAPES: [number, number][] = [
 
 const tmp = mkdtempSync(join(tmpdir(), 'pw-bench-infer-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-
-/**
- * The model's encoder with one plain head, `task`'s pooler and output layer (no n-gram bag, no
- * prior: what the PyTorch reference computes), as an "encoder" folder.
- */
-function plainFolder(src: string, task: string, out: string): void {
-  const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
-  const spec = (cfg.tasks as { name: string; lexical?: unknown }[]).find((t) => t.name === task);
-  if (!spec) throw new Error(`${src} has no task "${task}"`);
-  delete spec.lexical;
-  cfg.tasks = [spec];
-  const { tensors, metadata } = readSafetensors(join(src, 'model.safetensors'));
-  const own = (n: string) => !n.startsWith('heads.') || n.startsWith(`heads.${task}.pooler.`) || n.startsWith(`heads.${task}.out.`);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2));
-  writeFileSync(join(out, 'model.safetensors'), serializeSafetensors(new Map([...tensors].filter(([n]) => own(n))), metadata));
-  writeFileSync(join(out, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
-}
 
 /** The plain model with every FFN upcycled to a Switch layer of `experts` experts (top-1, dropless), as a folder. */
 function switchFolder(plain: string, out: string): void {
