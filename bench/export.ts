@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { Rng, Tensor, blas, inference } from '../src/engine/index.js';
-import { loadModel, type TaskModel } from '../src/model/index.js';
+import { loadModel } from '../src/model/index.js';
 import { quantizeModel } from '../src/compress/index.js';
 import { exportFeeds, exportOnnx, type Feeds } from '../src/export/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';

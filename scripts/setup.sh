@@ -12,6 +12,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The ONNX checker for exported graphs (tools/check_onnx.py, run by the export tests).
 /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || need+=(python3-onnx)
+# The browser the browser demo's test drives headless (test/integration/browser_demo.test.ts).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ "${PATHWISE_BENCH:-0}" = 1 ]; then
   dpkg -s python3-torch >/dev/null 2>&1 || need+=(python3-torch)
 fi
