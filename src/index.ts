@@ -26,6 +26,7 @@ export * as data from './data/index.js';
 export * as tasks from './tasks/index.js';
 export * as train from './train/index.js';
 export * as compress from './compress/index.js';
+export { exportOnnx, taskGraph } from './export/index.js';
 // The server (Fastify, prom-client) is only at 'pathwise/serve', so that importing the library
 // does not load an HTTP stack.
 export { Tokenizer } from './data/tokenizer/index.js';
