@@ -7,3 +7,4 @@ export * from './onnx/weights_int8.js';
 export { priorSeenBuckets } from './onnx/emit_head.js';
 export * from './inputs.js';
 export * from './folder.js';
+export * from './lexical_inputs.js';

@@ -17,13 +17,9 @@
 
 import { accuracy, macroF1, spanF1, tokenAccuracy } from './metrics.js';
 import { exampleWords, type Example, type TaskData } from './task.js';
+import { bagOfWords } from './word_hashing.js';
 
-const WORD = /[\p{L}\p{N}]+/gu;
-
-/** Lower-cased words: runs of letters and digits. */
-export function bagOfWords(text: string): string[] {
-  return text.toLowerCase().match(WORD) ?? [];
-}
+export { bagOfWords } from './word_hashing.js';
 
 /** The text a single-input baseline sees: `text`, or `text + " " + textPair` for pairs. */
 export function baselineText(ex: Example): string {

@@ -171,7 +171,7 @@ export class NaiveBayesPrior {
 
 /** The example's words (text, then its pair's, salted), hashed into `buckets`. */
 function hashedWords(ex: Example, buckets: number): Int32Array {
-  return hashedNgrams(ex, { buckets, dim: 1, ngrams: 1 });
+  return hashedNgrams(ex, { buckets, ngrams: 1 });
 }
 
 function lowerBound(a: Int32Array, x: number): number {

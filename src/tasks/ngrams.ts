@@ -6,9 +6,11 @@
 import { z } from 'zod';
 import { Tensor } from '../engine/index.js';
 import type { BagInput } from '../nn/index.js';
-import { bagOfWords } from './baselines.js';
+import { hashedGrams } from './word_hashing.js';
 import type { Batch } from './encode.js';
 import type { Example } from './task.js';
+
+export { MAX_NGRAMS } from './word_hashing.js';
 
 /** A head's lexical part: its n-gram bag's rows and width, and the longest n-gram hashed. */
 export const lexicalSchema = z.strictObject({
@@ -29,34 +31,9 @@ export const lexicalDefaultsSchema = z.strictObject({
   ngrams: lexicalSchema.shape.ngrams.default(2),
 });
 
-/** N-grams hashed per example: a 3000-word mail is summarised by its first n-grams. */
-export const MAX_NGRAMS = 1024;
-
-/** FNV-1a (32 bits) over the string's UTF-16 code units, after `salt`. */
-function fnv1a(s: string, salt: number): number {
-  let h = (0x811c9dc5 ^ salt) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-function addGrams(out: number[], text: string, cfg: LexicalConfig, salt: number): void {
-  const words = bagOfWords(text);
-  for (let n = 1; n <= cfg.ngrams; n++) {
-    for (let i = 0; i + n <= words.length && out.length < MAX_NGRAMS; i++) {
-      out.push(fnv1a(n === 1 ? words[i] : words.slice(i, i + n).join(' '), salt) % cfg.buckets);
-    }
-  }
-}
-
 /** One example's n-gram bucket ids: its text's, then its pair's (salted), at most MAX_NGRAMS. */
-export function hashedNgrams(ex: Example, cfg: LexicalConfig): Int32Array {
-  const out: number[] = [];
-  addGrams(out, ex.text, cfg, 0);
-  if (ex.textPair !== undefined) addGrams(out, ex.textPair, cfg, 0x9e3779b9);
-  return Int32Array.from(out);
+export function hashedNgrams(ex: Example, cfg: Pick<LexicalConfig, 'buckets' | 'ngrams'>): Int32Array {
+  return hashedGrams(ex.text, ex.textPair, cfg.buckets, cfg.ngrams);
 }
 
 // Hashed once per example and config, as encode.ts tokenizes once per example.

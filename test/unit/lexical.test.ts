@@ -38,7 +38,7 @@ describe('hashed n-grams', () => {
     assert.equal(pair.length, 2);
     assert.notEqual(pair[0], pair[1], "a word of the pair's second text is a feature of its own");
     assert.equal(hashedNgrams({ text: 'w '.repeat(5000) }, cfg).length, MAX_NGRAMS);
-    for (const id of hashedNgrams({ text: 'some words of a text that hash somewhere' }, { buckets: 7, dim: 1, ngrams: 2 })) assert.ok(id >= 0 && id < 7);
+    for (const id of hashedNgrams({ text: 'some words of a text that hash somewhere' }, { buckets: 7, ngrams: 2 })) assert.ok(id >= 0 && id < 7);
   });
 
   it("a batch's bags: padded to the longest, masked, 1 / count (an empty text: a zero bag)", () => {
