@@ -6,7 +6,9 @@
 // window.classify(texts) gives every label with its score for each text (a test calls it), and
 // document.body.dataset.ready is '1' once the model is loaded ('error' with dataset.error set if not).
 
-import { env, pipeline } from '/vendor/transformers.js';
+import { AutoModelForSequenceClassification, AutoTokenizer, Tensor, env } from '/vendor/transformers.js';
+// Pathwise's own word hashing, the very code training ran (dist/src/export/lexical_inputs.js).
+import { lexicalInputs } from '/pathwise/export/lexical_inputs.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
@@ -50,21 +52,51 @@ async function load() {
   const config = await res.json();
   const pw = config.pathwise ?? {};
   if (pw.type !== 'classification') throw new Error(`task "${task}" is ${pw.type ?? 'not a Pathwise export'}; this page classifies text`);
-  // A head with an n-gram bag or a Naive Bayes prior needs inputs transformers.js does not compute.
-  const extra = (pw.inputs ?? []).map((i) => i.name).filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
-  if (extra.length) throw new Error(`task "${task}" also reads ${extra.join(', ')} (a lexical head), which transformers.js does not compute`);
+  // A head with an n-gram bag or a Naive Bayes prior reads inputs hashed from the words
+  // (lexical_inputs.js); the prior's counted buckets come in pathwise_prior.json.
+  let prior = null;
+  if (pw.prior) {
+    const r = await fetch(`/models/${encodeURIComponent(task)}/${pw.prior.file}`);
+    if (!r.ok) throw new Error(`task "${task}": no ${pw.prior.file} (HTTP ${r.status})`);
+    prior = { buckets: pw.prior.buckets, seen: (await r.json()).seen };
+  }
+  const spec = { lexical: pw.lexical ? { buckets: pw.lexical.buckets, ngrams: pw.lexical.ngrams } : null, prior };
   status.textContent = `Loading task “${task}”…`;
-  const classifier = await pipeline('text-classification', task, { dtype: 'fp32', device: 'wasm' });
-  return { task, classifier };
+  const tokenizer = await AutoTokenizer.from_pretrained(task);
+  const model = await AutoModelForSequenceClassification.from_pretrained(task, { dtype: 'fp32', device: 'wasm' });
+  const labels = pw.labels;
+  /** Every label with its score (softmax of the logits), best first, for each text. */
+  const classifier = async (texts) => {
+    const enc = tokenizer(texts, { padding: true, truncation: true });
+    const extra = Object.fromEntries(
+      Object.entries(
+        lexicalInputs(
+          texts.map((text) => ({ text })),
+          spec,
+        ),
+      ).map(([k, v]) => [k, new Tensor('int64', v.data, v.dims)]),
+    );
+    const { logits } = await model({ ...enc, ...extra });
+    const [B, C] = logits.dims;
+    const z = logits.data;
+    return Array.from({ length: B }, (_, b) => {
+      const row = Array.from(z.subarray(b * C, (b + 1) * C));
+      const max = Math.max(...row);
+      const e = row.map((v) => Math.exp(v - max));
+      const sum = e.reduce((a, v) => a + v, 0);
+      return labels.map((label, c) => ({ label, score: e[c] / sum })).sort((a, b2) => b2.score - a.score);
+    });
+  };
+  return { task, classifier, labels };
 }
 
 async function main() {
-  const { task, classifier } = await load();
+  const { task, classifier, labels } = await load();
 
   /** Every label with its score, best first, for each text. */
   const classify = async (texts) => {
     if (!texts.length) return [];
-    return classifier(texts, { top_k: null });
+    return classifier(texts);
   };
   window.classify = classify;
 
@@ -107,7 +139,7 @@ async function main() {
   input.disabled = false;
   button.disabled = false;
   input.focus();
-  status.textContent = `Task “${task}”: labels ${Object.values(classifier.model.config.id2label).join(', ')}. Everything runs in this page.`;
+  status.textContent = `Task “${task}”: labels ${labels.join(', ')}. Everything runs in this page.`;
   document.body.dataset.ready = '1';
 }
 

@@ -11,6 +11,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -119,21 +120,20 @@ export async function startDemoServer({ exportDir, port = 0, host = '127.0.0.1',
     return send(reply, lib.ortDist, rest);
   });
   app.get('/models/*', async (req, reply) => send(reply, models, req.params['*']));
+  // Pathwise's word hashing for lexical heads, as built (npm run build): these two files only.
+  const dist = join(ROOT, 'dist', 'src');
+  for (const f of ['export/lexical_inputs.js', 'tasks/word_hashing.js']) app.get(`/pathwise/${f}`, async (_req, reply) => send(reply, dist, f));
 
   const address = await app.listen({ port, host });
   return { url: `${address}/`, close: () => app.close(), tasks: exportedTasks(models), ortVersion: lib.ortVersion };
 }
 
 async function main(argv) {
-  const args = [...argv];
-  let port = 8080;
-  const i = args.indexOf('--port');
-  if (i >= 0) {
-    port = Number(args[i + 1]);
-    args.splice(i, 2);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0..65535, got ${argv[i + 1]}`);
-  }
-  if (args.length !== 1 || args[0].startsWith('-')) throw new Error('usage: node examples/browser/serve.mjs EXPORT_DIR [--port N]');
+  const { values, positionals } = parseArgs({ args: argv, options: { port: { type: 'string', default: '8080' } }, allowPositionals: true });
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0..65535, got ${values.port}`);
+  if (positionals.length !== 1) throw new Error('usage: node examples/browser/serve.mjs EXPORT_DIR [--port N]');
+  const args = positionals;
   const { url, tasks, close } = await startDemoServer({ exportDir: args[0], port });
   const task = tasks[0];
   console.log(task ? `Pathwise browser demo: ${url}?task=${encodeURIComponent(task)}  (tasks: ${tasks.join(', ')})` : `${url} (no exported task found)`);

@@ -24,7 +24,14 @@ export function lexicalInputs(texts: readonly { text: string; textPair?: string 
   const out: Record<string, IntInput> = {};
   if (spec.lexical) {
     const { buckets, ngrams } = spec.lexical;
-    Object.assign(out, padded('ngram', 'ids', texts.map((t) => hashedGrams(t.text, t.textPair, buckets, ngrams))));
+    Object.assign(
+      out,
+      padded(
+        'ngram',
+        'ids',
+        texts.map((t) => hashedGrams(t.text, t.textPair, buckets, ngrams)),
+      ),
+    );
   }
   if (spec.prior) {
     const { buckets, seen } = spec.prior;

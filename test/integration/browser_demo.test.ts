@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { loadModel } from '../../src/model/index.js';
-import { cliSync, makeFolders, WORDS } from '../cli_folders.js';
+import { loadModel, saveModel } from '../../src/model/index.js';
+import { cliSync, WORDS } from '../cli_folders.js';
+import { build } from '../mixed_models.js';
 import { ROOT } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -56,16 +57,20 @@ test('the browser demo classifies in Chromium as Pathwise does, from its own ori
   let server: DemoServer | null = null;
   let browser: Browser | null = null;
   try {
-    const { run } = makeFolders(root);
+    // Two classification tasks of one model: "cls" reads what a BERT classifier reads; "lex" has an
+    // n-gram bag and a Naive Bayes prior, whose inputs the page hashes from the words itself.
+    const run = join(root, 'model');
+    saveModel(run, build({}));
     const out = join(root, 'onnx');
-    cliSync(root, 'export', run, '--format', 'onnx', '--out', out, '--task', 'toy');
+    cliSync(root, 'export', run, '--format', 'onnx', '--out', out, '--task', 'cls,lex');
     const { startDemoServer } = (await import(pathToFileURL(join(ROOT, 'examples', 'browser', 'serve.mjs')).href)) as { startDemoServer: StartDemoServer };
     server = await startDemoServer({ exportDir: out, port: 0 });
     const origin = new URL(server.url).origin;
 
     for (const path of [
       '/models/../../package.json',
-      '/models/toy/%2e%2e/%2e%2e/package.json',
+      '/models/cls/%2e%2e/%2e%2e/package.json',
+      '/pathwise/export/..%2f..%2f..%2fpackage.json',
       '/models/..%2f..%2fpackage.json',
       '/vendor/ort/..%2f..%2fpackage.json',
     ]) {
@@ -91,26 +96,30 @@ test('the browser demo classifies in Chromium as Pathwise does, from its own ori
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console: ${m.text()}`);
     });
-    await page.goto(`${server.url}?task=toy`);
-    // Loading wasm on a busy machine can be slow; this bounds a hang, it measures nothing.
-    await page.waitForSelector('body[data-ready]', { timeout: 180_000 });
-    const ready = await page.evaluate(() => [document.body.dataset.ready, document.body.dataset.error ?? '']);
-    assert.equal(ready[0], '1', `the page did not load the model: ${ready[1]} ${problems.join('; ')}`);
-
     const texts = Array.from(
       { length: 10 },
       (_, i) => `${WORDS[(i * 7) % WORDS.length]} ${WORDS[(i * 3 + 1) % WORDS.length]} film ${WORDS[(i * 11) % WORDS.length]}`,
     );
-    const theirs = await page.evaluate((t) => window.classify(t), texts);
-    const ours = (await loadModel(run).predict('toy', texts)) as { label: string; scores: Record<string, number> }[];
-    assert.equal(theirs.length, texts.length);
-    texts.forEach((t, i) => {
-      const p = ours[i];
-      assert.deepEqual(theirs[i].map((s) => s.label).sort(), Object.keys(p.scores).sort(), `"${t}": every label, once`);
-      const best = [...theirs[i]].sort((a, b) => b.score - a.score)[0];
-      assert.equal(best.label, p.label, `"${t}": label`);
-      for (const { label, score } of theirs[i]) assert.ok(Math.abs(score - p.scores[label]) < 1e-4, `"${t}": ${label} ${score} against ${p.scores[label]}`);
-    });
+    const model = loadModel(run);
+    let ours: { label: string; scores: Record<string, number> }[] = [];
+    for (const task of ['lex', 'cls']) {
+      await page.goto(`${server.url}?task=${task}`);
+      // Loading wasm on a busy machine can be slow; this bounds a hang, it measures nothing.
+      await page.waitForSelector('body[data-ready]', { timeout: 180_000 });
+      const ready = await page.evaluate(() => [document.body.dataset.ready, document.body.dataset.error ?? '']);
+      assert.equal(ready[0], '1', `${task}: the page did not load the model: ${ready[1]} ${problems.join('; ')}`);
+      const theirs = await page.evaluate((t) => window.classify(t), texts);
+      ours = (await model.predict(task, texts)) as typeof ours;
+      assert.equal(theirs.length, texts.length);
+      texts.forEach((t, i) => {
+        const p = ours[i];
+        assert.deepEqual(theirs[i].map((s) => s.label).sort(), Object.keys(p.scores).sort(), `${task}, "${t}": every label, once`);
+        const best = [...theirs[i]].sort((a, b) => b.score - a.score)[0];
+        assert.equal(best.label, p.label, `${task}, "${t}": label`);
+        for (const { label, score } of theirs[i])
+          assert.ok(Math.abs(score - p.scores[label]) < 1e-4, `${task}, "${t}": ${label} ${score} against ${p.scores[label]}`);
+      });
+    }
 
     // The page as a person uses it: type, click, read the top label shown.
     const typed = texts[3];
