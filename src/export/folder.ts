@@ -1,6 +1,6 @@
 // An exported model folder: one folder per task in the layout transformers.js loads from a local
-// path, written atomically (util/atomic.ts), each graph checked by loading it back before anything
-// is replaced.
+// path, written atomically (util/atomic.ts), each graph read back (decoded, its opset, inputs and
+// output checked) before anything is replaced.
 //
 //   OUT/<task>/config.json              model_type and architecture transformers.js maps to a
 //                                       class, id2label/label2id, and what Pathwise knows
@@ -16,6 +16,9 @@
 // BertForSequenceClassification / BertForTokenClassification run it as they are. A head with
 // lexical parts also needs `ngram_*` and `prior_*` inputs, computed as export/inputs.ts does.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import type { TaskModel, TaskPath } from '../model/index.js';
 import { ImageStem } from '../nn/index.js';
 import { writeDirAtomic } from '../util/atomic.js';
@@ -24,6 +27,8 @@ import { OPSET } from './onnx/graph.js';
 import { taskGraph, type GraphInput } from './onnx/task_graph.js';
 import { Weights } from './onnx/weights.js';
 import { Int8Weights } from './onnx/weights_int8.js';
+
+const { onnx } = onnxProto;
 
 export interface OnnxExportOptions {
   /** Tasks to export (default: every task). */
@@ -128,6 +133,28 @@ export function exportOnnx(model: TaskModel, out: string, o: OnnxExportOptions =
     Object.assign(files, f);
     reports.push(report);
   }
-  writeDirAtomic(out, files, { check: o.check });
+  writeDirAtomic(out, files, {
+    check: (dir) => {
+      readBack(dir, Object.keys(files));
+      o.check?.(dir);
+    },
+  });
   return reports;
+}
+
+/**
+ * Reads every written graph back as ONNX (onnx-proto) before the folder replaces anything: it must
+ * decode, at our opset, with the inputs and the `logits` output its config.json names.
+ */
+function readBack(dir: string, names: readonly string[]): void {
+  for (const name of names.filter((n) => n.endsWith('.onnx'))) {
+    const m = onnx.ModelProto.decode(readFileSync(join(dir, name)));
+    const config = JSON.parse(readFileSync(join(dir, name.split('/')[0], 'config.json'), 'utf8')) as { pathwise: { inputs: { name: string }[] } };
+    const inputs = (m.graph?.input ?? []).map((i) => i.name);
+    const outputs = (m.graph?.output ?? []).map((i) => i.name);
+    const opset = m.opsetImport.find((x) => !x.domain)?.version;
+    if (Number(opset) !== OPSET || outputs.join() !== 'logits' || inputs.join() !== config.pathwise.inputs.map((i) => i.name).join()) {
+      throw new Error(`${name}: the written graph does not read back as written (opset ${opset}, inputs ${inputs}, outputs ${outputs})`);
+    }
+  }
 }
