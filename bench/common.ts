@@ -16,6 +16,13 @@ import type { Example, TaskData } from '../src/tasks/task.js';
 export const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 export const PY = process.env.PATHWISE_TORCH_PYTHON ?? '/usr/bin/python3';
 
+/** A string option `--name value`, or `dflt`. */
+export function option(name: string, dflt: string): string {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+}
+
 export function flag(name: string, dflt: number): number {
   const args = process.argv.slice(2);
   const i = args.indexOf(`--${name}`);

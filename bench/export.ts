@@ -28,15 +28,10 @@ import { exportFeeds, exportOnnx, type Feeds } from '../src/export/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, flag, log, median, plainFolder } from './common.js';
+import { ROOT, flag, log, median, option, plainFolder } from './common.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const TASK = arg('task', 'sent');
+const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
+const TASK = option('task', 'sent');
 const SLICES = flag('slices', 8);
 const SLICE_S = flag('slice-seconds', 0.4);
 const QUALITY_N = flag('quality-examples', 872);

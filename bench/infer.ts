@@ -25,22 +25,17 @@ import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.
 import { quantizeModel } from '../src/compress/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { ROOT, TorchWorker, flag, log, median, plainFolder, runTorch, torchMissing } from './common.js';
+import { ROOT, TorchWorker, flag, log, median, option, plainFolder, runTorch, torchMissing } from './common.js';
 
-const args = process.argv.slice(2);
-const arg = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
-const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const TASK = arg('task', 'sent');
+const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
+const TASK = option('task', 'sent');
 const EXPERTS = flag('experts', 8);
 const SECONDS = flag('seconds', 3);
 const SLICES = flag('slices', 8);
 const SLICE_S = flag('slice-seconds', 0.4);
 const PAUSE_MS = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const QUALITY = !args.includes('--no-quality');
+const QUALITY = !process.argv.includes('--no-quality');
 const SHAPES: [number, number][] = [
   [1, 32],
   [32, 128],

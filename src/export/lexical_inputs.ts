@@ -3,7 +3,7 @@
 // imports only tasks/word_hashing.ts, which imports nothing, so a web page runs this very code
 // beside the graph (examples/browser/) and hashes words exactly as training did.
 
-import { hashedGrams } from '../tasks/word_hashing.js';
+import { hashedGrams, lowerBound } from '../tasks/word_hashing.js';
 
 /** What an exported task's config.json says of its head ("pathwise": lexical, prior). */
 export interface LexicalSpec {
@@ -62,14 +62,4 @@ function padded(prefix: string, ids: string, lists: ArrayLike<number>[]): Record
     }
   });
   return { [`${prefix}_${ids}`]: { type: 'int64', data, dims: [B, L] }, [`${prefix}_mask`]: { type: 'int64', data: mask, dims: [B, L] } };
-}
-
-function lowerBound(a: ArrayLike<number>, x: number): number {
-  let [lo, hi] = [0, a.length];
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

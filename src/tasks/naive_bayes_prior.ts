@@ -23,6 +23,7 @@
 import { Tensor } from '../engine/index.js';
 import type { Batch } from './encode.js';
 import { hashedNgrams } from './ngrams.js';
+import { lowerBound } from './word_hashing.js';
 import type { Example } from './task.js';
 
 /**
@@ -172,16 +173,6 @@ export class NaiveBayesPrior {
 /** The example's words (text, then its pair's, salted), hashed into `buckets`. */
 function hashedWords(ex: Example, buckets: number): Int32Array {
   return hashedNgrams(ex, { buckets, ngrams: 1 });
-}
-
-function lowerBound(a: Int32Array, x: number): number {
-  let [lo, hi] = [0, a.length];
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** `batch` with the prior's logits when the head has a prior, else as it is. */

@@ -42,3 +42,14 @@ export function hashedGrams(text: string, textPair: string | undefined, buckets:
   if (textPair !== undefined) addGrams(out, textPair, buckets, ngrams, PAIR_SALT);
   return Int32Array.from(out);
 }
+
+/** The first index of ascending `a` whose value is >= x: where a hashed bucket is looked up among counted ones. */
+export function lowerBound(a: ArrayLike<number>, x: number): number {
+  let [lo, hi] = [0, a.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -72,6 +72,8 @@ interface PackResult {
 }
 interface LockEntry {
   dev?: boolean;
+  version?: string;
+  resolved?: string;
   [k: string]: unknown;
 }
 
@@ -101,8 +103,22 @@ function consumerLock(name: string, tarball: string, integrity: string): unknown
       engines: pkg.engines,
     },
   };
-  for (const [path, entry] of Object.entries(repoLock.packages)) {
-    if (path !== '' && !entry.dev) packages[path] = entry;
+  const runtime = Object.entries(repoLock.packages).filter(([path, entry]) => path !== '' && !entry.dev);
+  const taken = new Set(runtime.map(([path]) => path));
+  for (const [path, entry] of runtime) {
+    // A runtime package nested only because the repository's dev tree holds another version at the
+    // top (onnx-proto's protobufjs 6 beside onnxruntime-web's 7) sits at the top in a user's tree,
+    // where npm would put it: left nested, npm would re-resolve it, which offline it cannot.
+    const name = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    const top = `node_modules/${name}`;
+    // npm leaves `resolved` out of some entries (onnx-proto's nested protobufjs); without it npm
+    // asks the registry where the tarball is, which offline it cannot, though the tarball is cached.
+    const resolved = entry.resolved ?? (entry.version ? `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${entry.version}.tgz` : undefined);
+    const full = resolved ? { ...entry, resolved } : entry;
+    if (path !== top && !taken.has(top)) {
+      packages[top] = full;
+      taken.add(top);
+    } else packages[path] = full;
   }
   return { name, version: '1.0.0', lockfileVersion: 3, requires: true, packages };
 }
