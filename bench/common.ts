@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, readSafetensors, serializeSafetensors, type Tensor } from '../src/engine/index.js';
+import { noGrad, readSafetensors, Rng, serializeSafetensors, Tensor } from '../src/engine/index.js';
 import { decodePredictions, rawPrediction, type TaskModel, type TaskSpec } from '../src/model/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { scorePredictions } from '../src/tasks/score.js';
@@ -220,4 +220,18 @@ export function plainFolder(src: string, task: string, out: string): void {
   writeFileSync(join(out, 'config.json'), JSON.stringify(cfg, null, 2));
   writeFileSync(join(out, 'model.safetensors'), serializeSafetensors(new Map([...tensors].filter(([n]) => own(n))), metadata));
   writeFileSync(join(out, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
+}
+
+/** A batch of B random sequences of T real tokens (ids >= 5: past the special tokens). */
+export function randomBatch(B: number, T: number, vocab: number, seed: number): Batch {
+  const rng = new Rng(seed);
+  const ids = Int32Array.from({ length: B * T }, () => 5 + Math.floor(rng.uniform() * (vocab - 5)));
+  return {
+    ids: new Tensor(ids, [B, T]),
+    typeIds: new Tensor(new Int32Array(B * T), [B, T]),
+    keep: new Tensor(new Float32Array(B * T).fill(1), [B, T]),
+    targets: null,
+    rows: null,
+    wordsScored: null,
+  };
 }

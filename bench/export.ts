@@ -21,14 +21,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { Rng, Tensor, blas, inference } from '../src/engine/index.js';
+import { blas, inference } from '../src/engine/index.js';
 import { loadModel } from '../src/model/index.js';
 import { quantizeModel } from '../src/compress/index.js';
 import { exportFeeds, exportOnnx, type Feeds } from '../src/export/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, flag, log, median, option, plainFolder } from './common.js';
+import { ROOT, flag, log, median, option, plainFolder, randomBatch } from './common.js';
 
 const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
 const TASK = option('task', 'sent');
@@ -46,21 +46,11 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const tmp = mkdtempSync(join(tmpdir(), 'pw-bench-export-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-/** B random sequences of T real tokens (ids >= 5: past the special tokens), as a Pathwise batch and as ORT feeds. */
+/** B random sequences of T real tokens as a Pathwise batch (bench/common.ts) and as ORT feeds. */
 function randomInputs(B: number, T: number, vocab: number, seed: number): { batch: Batch; feeds: Feeds } {
-  const rng = new Rng(seed);
-  const ids = Int32Array.from({ length: B * T }, () => 5 + Math.floor(rng.uniform() * (vocab - 5)));
-  const batch: Batch = {
-    ids: new Tensor(ids, [B, T]),
-    typeIds: new Tensor(new Int32Array(B * T), [B, T]),
-    keep: new Tensor(new Int32Array(B * T).fill(1), [B, T]),
-    targets: null,
-    rows: null,
-    wordsScored: null,
-  };
-  const i64 = (a: Int32Array) => BigInt64Array.from(a, (v) => BigInt(v));
+  const batch = randomBatch(B, T, vocab, seed);
   const feeds: Feeds = {
-    input_ids: { type: 'int64', data: i64(ids), dims: [B, T] },
+    input_ids: { type: 'int64', data: BigInt64Array.from(batch.ids.i32, (v) => BigInt(v)), dims: [B, T] },
     attention_mask: { type: 'int64', data: new BigInt64Array(B * T).fill(1n), dims: [B, T] },
     token_type_ids: { type: 'int64', data: new BigInt64Array(B * T), dims: [B, T] },
   };

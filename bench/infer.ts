@@ -19,13 +19,13 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_INT8_MIN_ROWS, Rng, int8, Tensor, blas, inference, setInt8MinRows } from '../src/engine/index.js';
+import { DEFAULT_INT8_MIN_ROWS, Rng, int8, blas, inference, setInt8MinRows } from '../src/engine/index.js';
 import { TaskModel, loadModel, loadPretrained, saveModel } from '../src/model/index.js';
 import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.js';
 import { quantizeModel } from '../src/compress/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { ROOT, TorchWorker, flag, log, median, option, plainFolder, runTorch, torchMissing } from './common.js';
+import { ROOT, TorchWorker, flag, log, median, option, plainFolder, randomBatch, runTorch, torchMissing } from './common.js';
 
 const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
 const TASK = option('task', 'sent');
@@ -53,20 +53,6 @@ function switchFolder(plain: string, out: string): void {
   const t = pre.tasks[0];
   model.addTask(t.spec, { source: t.source, head: t.head });
   saveModel(out, model);
-}
-
-/** A batch of B random sequences of T real tokens (ids >= 5: past the special tokens). */
-function randomBatch(B: number, T: number, vocab: number, seed: number): Batch {
-  const rng = new Rng(seed);
-  const ids = Int32Array.from({ length: B * T }, () => 5 + Math.floor(rng.uniform() * (vocab - 5)));
-  return {
-    ids: new Tensor(ids, [B, T]),
-    typeIds: new Tensor(new Int32Array(B * T), [B, T]),
-    keep: new Tensor(new Float32Array(B * T).fill(1), [B, T]),
-    targets: null,
-    rows: null,
-    wordsScored: null,
-  };
 }
 
 /** The median ms per batch of the task's logits on `batch`, over about `seconds` of calls. */

@@ -18,7 +18,7 @@ export interface FeedTensor {
 
 export type Feeds = Record<string, FeedTensor>;
 
-const int64 = (a: ArrayLike<number>): BigInt64Array => BigInt64Array.from(Array.from(a, (v) => BigInt(v)));
+const int64 = (a: Int32Array): BigInt64Array => BigInt64Array.from(a, (v) => BigInt(v));
 
 /** The feeds for a batch of examples, padded as Pathwise pads them. */
 export async function exportFeeds(path: TaskPath, examples: readonly Example[]): Promise<Feeds> {

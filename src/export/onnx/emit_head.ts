@@ -69,13 +69,19 @@ export function emitHead(g: Graph, w: Weights, head: TaskHead, hidden: string, i
 
 /** The buckets a prior counted, ascending: row r of its table is bucket seen[r]. */
 export function priorSeenBuckets(p: NaiveBayesPrior): Int32Array {
-  const out: number[] = [];
-  for (const k of p.keys) {
-    const b = Math.floor(k / p.classes);
-    if (out.length === 0 || out[out.length - 1] !== b) out.push(b);
+  // Once per prior: every batch's inputs look words up in it (export/inputs.ts), and a prior's keys run to millions.
+  let seen = seenCache.get(p);
+  if (!seen) {
+    const out: number[] = [];
+    for (const k of p.keys) {
+      const b = Math.floor(k / p.classes);
+      if (out.length === 0 || out[out.length - 1] !== b) out.push(b);
+    }
+    seenCache.set(p, (seen = Int32Array.from(out)));
   }
-  return Int32Array.from(out);
+  return seen;
 }
+const seenCache = new WeakMap<NaiveBayesPrior, Int32Array>();
 
 /** The prior's table [seen buckets, C], each row centred, and its class log-prior, centred. */
 function priorTable(p: NaiveBayesPrior): { table: Float32Array; logPrior: Float32Array } {
