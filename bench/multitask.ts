@@ -11,7 +11,7 @@
 // batches), and the report gives each task's mean and spread over the seeds and judges the floors
 // on the mean. Every sequence task's head has a hashed n-gram bag beside the encoder (tasks/heads.ts;
 // --lexical 0 for none), and every classification head a Naive Bayes prior fitted on dev after
-// training (tasks/naive_bayes_prior.ts; --prior 0 for none). Results go to runs/bench-multitask/c<N>-s<seed>.json (one per
+// training (tasks/naive_bayes_prior.ts; --prior 0 for none). Results go to docs/results/multitask/c<N>-s<seed>.json (one per
 // configuration and seed, so they can run separately or in parallel) and are assembled into
 // docs/results/multitask.md and multitask.json (the figures, `floors_missed` among them).
 //
@@ -57,7 +57,11 @@ const LEXICAL = arg('lexical', '1') !== '0';
 const LEXICAL_WARMUP = Number(arg('lexical-warmup', '0'));
 /** Whether classification heads get a Naive Bayes prior after training (train.naiveBayesPrior). */
 const PRIOR = arg('prior', '1') !== '0';
-const RESULTS = arg('results', join(ROOT, 'runs', 'bench-multitask'));
+/** Each run's figures, one file per configuration and seed. Kept in the repository beside the
+ *  report: a run costs an hour of a core, and seeds accumulate over sessions on fresh checkouts. */
+const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'multitask'));
+/** Scratch folders (skill-aware pretraining's checkpoints): not kept. */
+const WORK = arg('work', join(ROOT, 'runs', 'bench-multitask'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
 /** The embeddings' lr scale for models that start from the pretrained base (MultiTaskOptions.embeddingLrScale
  *  says why: about the ratio of the base's embedding RMS to a fresh one's); 1 for (6), whose
@@ -94,9 +98,11 @@ const NAMES: Record<number, string> = {
 interface TaskResult {
   test: number;
   metric: string;
-  dev: number;
+  /** null in a reconstructed result (below). */
+  dev: number | null;
   activated: number;
-  steps: number;
+  /** null in a reconstructed result (below). */
+  steps: number | null;
   trainSize: number;
 }
 interface ConfigResult {
@@ -104,6 +110,8 @@ interface ConfigResult {
   /** The run's seed; absent in results from before seeds: 0. */
   seed?: number;
   name: string;
+  /** Set where this file was rebuilt from an earlier report, not written by the run: what it kept. */
+  reconstructedFrom?: string;
   tasks: Record<string, TaskResult>;
   totalParams: number;
   trainSeconds: number;
@@ -244,7 +252,7 @@ async function runConfig(n: number, seed: number, data: TaskData[]): Promise<Con
         evalEvery: Math.max(1, Math.round(SKILL_STEPS / 4)),
         checkpointEvery: 100,
       },
-      out: join(RESULTS, `skill-pretrain-s${seed}`),
+      out: join(WORK, `skill-pretrain-s${seed}`),
     };
     // A fresh run: pretrain() resumes from a folder's checkpoints, and a leftover folder from an
     // earlier run would hand back its model with none of the time it cost.
@@ -312,36 +320,38 @@ function report(results: ConfigResult[]): string {
   const cell = (x: { mean: number; sd: number }, n: number) => (n > 1 ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean));
   const floorRow = TASKS.map((t) => pct(floorOf(t)!));
   const steps = rows[0].setup.steps;
-  if (results.some((r) => r.setup.steps !== steps)) throw new Error('results under runs/bench-multitask come from different --steps; rerun them alike');
+  if (results.some((r) => r.setup.steps !== steps)) throw new Error('results under docs/results/multitask come from different --steps; rerun them alike');
   const lexicals = new Set(results.map((r) => JSON.stringify(r.setup.lexical ?? null)));
-  if (lexicals.size > 1) throw new Error('results under runs/bench-multitask differ in their lexical heads; rerun them alike');
+  if (lexicals.size > 1) throw new Error('results under docs/results/multitask differ in their lexical heads; rerun them alike');
   const lexical = rows[0].setup.lexical ?? null;
   if (new Set(results.map((r) => r.setup.prior ?? false)).size > 1)
-    throw new Error('results under runs/bench-multitask differ in their Naive Bayes priors; rerun them alike');
+    throw new Error('results under docs/results/multitask differ in their Naive Bayes priors; rerun them alike');
   const prior = rows[0].setup.prior ?? false;
   const threads = rows[0].setup.threads;
   // (1)-(5) read the base's weights and must share them; (6) reads only its config and tokenizer,
   // so it must share those (or, in results from before they were recorded, the weights too).
   const pretrainedRows = rows.filter((r) => r.config !== 6);
   const digests = new Set((pretrainedRows.length > 0 ? pretrainedRows : rows).map((r) => r.setup.baseDigest ?? 'unrecorded'));
-  if (digests.size > 1) throw new Error(`results under runs/bench-multitask come from different bases (${[...digests].join(', ')}); rerun them alike`);
+  if (digests.size > 1) throw new Error(`results under docs/results/multitask come from different bases (${[...digests].join(', ')}); rerun them alike`);
   const scratch = rows.find((r) => r.config === 6);
   if (scratch && pretrainedRows.length > 0) {
     const shapes = new Set(rows.map((r) => r.setup.shapeDigest ?? 'unrecorded'));
     const sameShape = shapes.size === 1 && !shapes.has('unrecorded');
     const sameWeights = digests.has(scratch.setup.baseDigest ?? 'unrecorded');
     if (!sameShape && !sameWeights) {
-      throw new Error(`(6) in runs/bench-multitask comes from a base with a different config or tokenizer than (1)-(5) (${[...shapes].join(', ')}); rerun it`);
+      throw new Error(
+        `(6) in docs/results/multitask comes from a base with a different config or tokenizer than (1)-(5) (${[...shapes].join(', ')}); rerun it`,
+      );
     }
   }
   const groups = new Set(rows.map((r) => r.setup.groupByLength ?? 1));
-  if (groups.size > 1) throw new Error('results under runs/bench-multitask come from different groupByLength; rerun them alike');
+  if (groups.size > 1) throw new Error('results under docs/results/multitask come from different groupByLength; rerun them alike');
   if (new Set(rows.map((r) => r.setup.singleTaskSteps ?? 'equal')).size > 1)
-    throw new Error('results under runs/bench-multitask split single-task budgets differently; rerun them alike');
+    throw new Error('results under docs/results/multitask split single-task budgets differently; rerun them alike');
   const shared = rows[0].setup.singleTaskSteps === 'share';
   const embScale = (r: ConfigResult) => r.setup.embeddingLrScale ?? 1;
   const pretrainedScales = new Set(rows.filter((r) => r.config !== 6).map(embScale));
-  if (pretrainedScales.size > 1) throw new Error('results under runs/bench-multitask used different embedding lr scales; rerun them alike');
+  if (pretrainedScales.size > 1) throw new Error('results under docs/results/multitask used different embedding lr scales; rerun them alike');
   const embLines = [
     ...[...pretrainedScales].map((x) => `×${x} in (1)–(5), whose embeddings are pretrained`),
     ...(scratch ? [`×${embScale(scratch)} in (6), whose embeddings are fresh`] : []),
@@ -354,12 +364,14 @@ function report(results: ConfigResult[]): string {
     : TASKS.map(() => steps);
   const stepsOf = (t: string) => single[TASKS.indexOf(t)];
   const skill = rows.find((r) => r.setup.skillPretrain)?.setup.skillPretrain;
+  const rebuilt = results.filter((r) => r.reconstructedFrom);
   const lines = [
     '# Multi-task learning on the six built-in tasks: the SkillNet comparison',
     '',
     'Produced by `npm run bench:multitask` (`bench/multitask.ts`); every figure below is read from',
-    '`runs/bench-multitask/c<N>-s<seed>.json`; `multitask.json` beside this page holds the same figures.',
+    '`docs/results/multitask/c<N>-s<seed>.json`; `multitask.json` beside this page holds the same figures.',
     `Test scores in %: accuracy, except pos (token accuracy); the mean ± standard deviation over seeds ${[...seedSets].join(' / ')}${seedSets.size > 1 ? ' (configurations differ in their seeds)' : ''}.`,
+    ...rebuilt.map((r) => `Run (${r.config}), seed ${r.seed ?? 0}: rebuilt from ${r.reconstructedFrom}.`),
     '',
     ...(rows.length < 6
       ? [
