@@ -9,8 +9,9 @@
 //           batches, tasks drawn ∝ n^(1/T)), against each task trained alone on its expected share
 //           of those batches (bench:multitask's rule); the largest gap, alone − joint, in points.
 //
-// Each part writes runs/bench-images/<part>.json when it finishes (run parts separately with
-// --parts); docs/results/images.md and images.json are written from whatever is there, with
+// Each part writes docs/results/images/<part>.json when it finishes (run parts separately with
+// --parts; the files are kept in the repository, since a part costs up to hours of a core and parts
+// accumulate over sessions on fresh checkouts); docs/results/images.md and images.json are written from whatever is there, with
 // `digits_alone`, `digits_added`, `text_logits_identical` and `joint_max_gap` (null until
 // measured). One JSON line is printed last.
 //
@@ -20,6 +21,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
+import type { ImageStem } from '../src/nn/index.js';
 import { TaskModel, inLayout, loadModel, loadPretrained, specOf } from '../src/model/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { TaskData } from '../src/tasks/task.js';
@@ -40,7 +42,7 @@ const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
 const STEPS = flag('steps', 3000);
 const JOINT_STEPS = flag('joint-steps', 4000);
 const SEED = flag('seed', 0);
-const RESULTS = arg('results', join(ROOT, 'runs', 'bench-images'));
+const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'images'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'images.md'));
 
 /** bench:multitask's training settings, but for the image task's own learning rate (below). */
@@ -101,8 +103,19 @@ const digits = loadBuiltinTask('digits');
 
 if (PARTS.includes('alone')) {
   const t0 = performance.now();
-  const scores = await train(fromBase([digits]), [digits], STEPS);
-  save('alone', { digits: scores.digits, steps: STEPS, lr: IMAGE_LR, seed: SEED, seconds: Math.round((performance.now() - t0) / 1000) });
+  const model = fromBase([digits]);
+  const scores = await train(model, [digits], STEPS);
+  const path = model.taskPath('digits');
+  const stem = (path.embeddings as ImageStem).cfg;
+  save('alone', {
+    digits: scores.digits,
+    steps: STEPS,
+    lr: IMAGE_LR,
+    seed: SEED,
+    stem,
+    pooling: path.head.cfg.pooling,
+    seconds: Math.round((performance.now() - t0) / 1000),
+  });
   log(`alone: digits ${scores.digits}`);
 }
 
@@ -171,7 +184,7 @@ const summary = {
 const md = [
   '# Images in the same model: the measurements',
   '',
-  'Produced by `npm run bench:images` (`bench/images.ts`) from `runs/bench-images/*.json`; `images.json` beside this page holds the summary.',
+  'Produced by `npm run bench:images` (`bench/images.ts`) from `docs/results/images/*.json`; `images.json` beside this page holds the summary.',
   '',
   '| measurement | figure | target |',
   '|---|---:|---|',
@@ -180,7 +193,7 @@ const md = [
   `| every text task's test logits bit for bit unchanged by the addition | ${summary.text_logits_identical ?? 'not run'} | true |`,
   `| text + image in one run: largest (alone − joint), points | ${summary.joint_max_gap ?? 'not run'} | ≤ 1 |`,
   '',
-  ...(a ? [`Alone: ${a.steps} steps of 32, lr ${a.lr}, seed ${a.seed}, ${a.seconds} s.`] : []),
+  ...(a ? [`Alone: ${a.steps} steps of 32, lr ${a.lr}, seed ${a.seed}, ${a.seconds} s; stem ${JSON.stringify(a.stem)}, ${a.pooling} pooling.`] : []),
   ...(d
     ? [
         `Added: ${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,

@@ -130,8 +130,8 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
         classes: Math.max(1, task.labels.length),
         dropout: headDropout,
         initStd: emb.initStd,
-        // as specOf: tagging heads do not pool, image heads read [CLS], text heads average
-        ...(task.type === 'tagging' ? {} : { pooling: task.type === 'image_classification' ? ('cls' as const) : ('mean' as const) }),
+        // the task's own pooling (specOf's: averaging), tagging heads none
+        ...(task.type === 'tagging' ? {} : { pooling: task.pooling ?? ('mean' as const) }),
         ...(task.lexical ? { lexical: { ...task.lexical } } : {}),
       },
       task.name,

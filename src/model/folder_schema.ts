@@ -32,8 +32,23 @@ export const componentConfigSchemas = {
       dModel,
       initStd,
       dropout: probability(),
+      conv: z
+        .strictObject({
+          kernel: z
+            .int()
+            .min(1)
+            .max(MAX_IMAGE_SIDE)
+            .refine((k) => k % 2 === 1, '@{}: must be odd (the padding keeps the image size)'),
+          channels: z
+            .int()
+            .min(1)
+            .max(1 << 12),
+        })
+        .optional(),
     })
     .superRefine((v, ctx) => {
+      if (v.conv && v.conv.kernel > Math.min(v.width, v.height))
+        ctx.addIssue({ code: 'custom', path: ['conv', 'kernel'], message: `@{}: a ${v.conv.kernel}-pixel kernel does not fit a ${v.width}×${v.height} image` });
       if (v.patch > v.width || v.patch > v.height)
         ctx.addIssue({ code: 'custom', path: ['patch'], message: `@{}: a ${v.patch}-pixel patch does not fit a ${v.width}×${v.height} image` });
       else if (((v.width - v.patch) / v.stride + 1) * ((v.height - v.patch) / v.stride + 1) > 1 << 16)

@@ -29,10 +29,12 @@ export interface TaskSpec {
 
 /** A new task's spec from its data: mean pooling for sequence tasks (tasks/heads.ts says why). */
 export function specOf(t: Pick<TaskData, 'name' | 'type' | 'labels' | 'image'>): TaskSpec {
-  // Image tasks read [CLS], as ViT does (nn/image_stem.ts).
+  // Image tasks average too, over [CLS] and the patches (the global average pooling of later ViTs):
+  // `digits` alone from models/base, 2,500 steps, scored 97.0% on test with it against 95.9% reading
+  // [CLS] (docs/images.md).
   if (t.type === 'image_classification') {
     if (!t.image) throw new RangeError(`task "${t.name}": an image task needs its image shape (TaskData.image)`);
-    return { name: t.name, type: t.type, labels: t.labels, pooling: 'cls', image: { ...t.image } };
+    return { name: t.name, type: t.type, labels: t.labels, pooling: 'mean', image: { ...t.image } };
   }
   return { name: t.name, type: t.type, labels: t.labels, ...(t.type === 'tagging' ? {} : { pooling: 'mean' as const }) };
 }

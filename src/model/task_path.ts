@@ -93,7 +93,7 @@ export class TaskPath extends Module {
       // Training batches (targets, the stem training) are augmented; evaluation never is.
       const stem = this.embeddings;
       const augment = withTargets && stem.training ? { rng: stem.augmentRng(), shift: defaultShift(stem.cfg), flips: this.spec.image?.flips ?? false } : null;
-      const batch = encodeImages(examples, stem.cfg, augment);
+      const batch = encodeImages(examples, stem.input, stem.tokens, augment);
       return withTargets ? { ...batch, targets: labelTargets(this.spec, examples) } : batch;
     }
     const batch = withBags(await encodeBatch(this.tokenizer, this.spec, examples, this.maxLen, withTargets), examples, this.head.cfg.lexical);

@@ -37,7 +37,8 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
     }
     case 'image_stem': {
       const c = config as ImageStemConfig;
-      return linear(patchSize(c), c.dModel) + stemTokens(c) * c.dModel;
+      const conv = c.conv ? linear(c.conv.kernel * c.conv.kernel * c.channels, c.conv.channels) : 0;
+      return conv + linear(patchSize(c), c.dModel) + stemTokens(c) * c.dModel;
     }
     case 'final_norm':
       return norm((config as NormConfig).dModel);

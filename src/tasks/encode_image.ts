@@ -9,11 +9,12 @@
 // probability 1/2. Evaluation and prediction never augment.
 
 import { Tensor, type Rng } from '../engine/index.js';
-import { patchGrid, patchSize, stemTokens, type ImageStemConfig } from '../nn/index.js';
+import { inputRows, patchGrid, type InputPatching } from '../nn/index.js';
 import type { Batch } from './encode.js';
 import type { Example, ImageInput } from './task.js';
 
-export type Patching = Pick<ImageStemConfig, 'width' | 'height' | 'channels' | 'patch' | 'stride'>;
+/** What to cut (nn/image_stem.ts stemInput): the patches, or a convolutional stem's neighbourhoods. */
+export type Patching = InputPatching;
 
 export interface Augment {
   rng: Rng;
@@ -40,23 +41,23 @@ export function checkImage(img: ImageInput | undefined, p: Patching, what: strin
 }
 
 /**
- * Writes one image's tokens into out (1 + P rows of patch·patch·C, starting at `at`): row 0 zero,
+ * Writes one image's rows into out (1 + P rows of patch·patch·C, starting at `at`): row 0 zero,
  * then the patches in row-major grid order, each patch's values in (y, x, channel) order. The
- * image is read shifted by (dx, dy) and, with `flip`, mirrored.
+ * image is read padded by `pad` with background, shifted by (dx, dy) and, with `flip`, mirrored.
  */
 export function patchify(img: ImageInput, p: Patching, out: Float32Array, at: number, dx = 0, dy = 0, flip = false): void {
   const { cols, rows } = patchGrid(p);
-  const size = patchSize(p);
-  const { width: W, height: H, channels: C, patch: S, stride } = p;
+  const { width: W, height: H, channels: C, patch: S, stride, pad } = p;
+  const size = S * S * C;
   const px = img.pixels;
   out.fill(0, at, at + size); // [CLS]
   let o = at + size;
   for (let gy = 0; gy < rows; gy++) {
     for (let gx = 0; gx < cols; gx++) {
       for (let y = 0; y < S; y++) {
-        const sy = gy * stride + y - dy;
+        const sy = gy * stride + y - pad - dy;
         for (let x = 0; x < S; x++) {
-          let sx = gx * stride + x - dx;
+          let sx = gx * stride + x - pad - dx;
           if (flip) sx = W - 1 - sx;
           if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
             // background: the value 0 scales to -1
@@ -71,11 +72,12 @@ export function patchify(img: ImageInput, p: Patching, out: Float32Array, at: nu
   }
 }
 
-/** A batch of images for the stem: patches [B, 1 + P, patch·patch·C], an all-ones mask, no targets. */
-export function encodeImages(examples: readonly Example[], p: Patching, augment: Augment | null = null): Batch & { patches: Tensor } {
+/** A batch of images for the stem: patches [B, 1 + P, patch·patch·C], an all-ones mask over the
+ *  stem's `tokens` (its output length; with a convolutional stem not the input's rows), no targets. */
+export function encodeImages(examples: readonly Example[], p: Patching, tokens: number, augment: Augment | null = null): Batch & { patches: Tensor } {
   const B = examples.length;
-  const T = stemTokens(p);
-  const size = patchSize(p);
+  const T = inputRows(p);
+  const size = p.patch * p.patch * p.channels;
   const out = new Float32Array(B * T * size);
   examples.forEach((ex, b) => {
     const img = checkImage(ex.image, p, `image ${b} of the batch`);
@@ -91,9 +93,9 @@ export function encodeImages(examples: readonly Example[], p: Patching, augment:
     patchify(img, p, out, b * T * size, dx, dy, flip);
   });
   return {
-    ids: new Tensor(new Int32Array(B * T), [B, T]),
-    typeIds: new Tensor(new Int32Array(B * T), [B, T]),
-    keep: new Tensor(new Int32Array(B * T).fill(1), [B, T]),
+    ids: new Tensor(new Int32Array(B * tokens), [B, tokens]),
+    typeIds: new Tensor(new Int32Array(B * tokens), [B, tokens]),
+    keep: new Tensor(new Int32Array(B * tokens).fill(1), [B, tokens]),
     targets: null,
     rows: null,
     wordsScored: null,

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../../src/engine/index.js';
-import { DEFAULT_ENCODER, TransformerEncoder } from '../../src/nn/index.js';
+import { Rng, Tensor, activation, noGrad } from '../../src/engine/index.js';
+import { DEFAULT_ENCODER, ImageStem, TransformerEncoder } from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { TaskModel, loadModel, saveModel, specOf } from '../../src/model/index.js';
+import { componentConfigSchemas } from '../../src/model/folder_schema.js';
+import { parseOrThrow } from '../../src/util/schema.js';
 import { encodeImages, patchify } from '../../src/tasks/encode_image.js';
 import type { Example, TaskData } from '../../src/tasks/task.js';
 import { trainMultiTask } from '../../src/train/multitask.js';
@@ -24,7 +26,7 @@ const scale = (v: number) => Math.fround(v / 127.5 - 1);
 
 test('patchify: [CLS] row, patches in grid order, (y, x, channel) inside a patch; shifts bring in background, flips mirror', () => {
   const img = { width: 4, height: 4, channels: 1, pixels: Uint8Array.from({ length: 16 }, (_, i) => i * 16) };
-  const p = { width: 4, height: 4, channels: 1, patch: 2, stride: 2 };
+  const p = { width: 4, height: 4, channels: 1, patch: 2, stride: 2, pad: 0 };
   const out = new Float32Array(5 * 4);
   patchify(img, p, out, 0);
   assert.deepEqual([...out.subarray(0, 4)], [0, 0, 0, 0]);
@@ -51,27 +53,97 @@ test('patchify: [CLS] row, patches in grid order, (y, x, channel) inside a patch
     [3, 2, 7, 6].map((i) => scale(i * 16)),
   );
   // overlapping patches (a convolutional stem): 3×3 patches one pixel apart, 2 × 2 of them
-  const q = { width: 4, height: 4, channels: 1, patch: 3, stride: 1 };
+  const q = { width: 4, height: 4, channels: 1, patch: 3, stride: 1, pad: 0 };
   const o2 = new Float32Array(5 * 9);
   patchify(img, q, o2, 0);
   assert.deepEqual(
     [...o2.subarray(9 * 4, 9 * 5)],
     [5, 6, 7, 9, 10, 11, 13, 14, 15].map((i) => scale(i * 16)),
   );
+  // zero-padded by one (a convolutional stem's first layer): 4 × 4 neighbourhoods, the first one's
+  // top row and left column background
+  const padded = { width: 4, height: 4, channels: 1, patch: 3, stride: 1, pad: 1 };
+  const o4 = new Float32Array(17 * 9);
+  patchify(img, padded, o4, 0);
+  assert.deepEqual([...o4.subarray(9, 18)], [-1, -1, -1, -1, scale(0), scale(16), -1, scale(64), scale(80)]);
+  assert.deepEqual([...o4.subarray(9 * 16, 9 * 17)], [scale(160), scale(176), -1, scale(224), scale(240), -1, -1, -1, -1]);
   // RGB: channels stay together
   const rgb = { width: 2, height: 2, channels: 3, pixels: Uint8Array.from({ length: 12 }, (_, i) => i) };
   const o3 = new Float32Array(2 * 12);
-  patchify(rgb, { width: 2, height: 2, channels: 3, patch: 2, stride: 2 }, o3, 0);
+  patchify(rgb, { width: 2, height: 2, channels: 3, patch: 2, stride: 2, pad: 0 }, o3, 0);
   assert.deepEqual([...o3.subarray(12)], [...rgb.pixels].map(scale));
 });
 
 test('encodeImages refuses an image of another shape, naming it', () => {
   const ex: Example = { text: '', label: 'a', image: { width: 5, height: 4, channels: 1, pixels: new Uint8Array(20) } };
   assert.throws(
-    () => encodeImages([ex], { width: 4, height: 4, channels: 1, patch: 2, stride: 2 }),
+    () => encodeImages([ex], { width: 4, height: 4, channels: 1, patch: 2, stride: 2, pad: 0 }, 5),
     /image 0 of the batch: the image is 5×4×1, the task's images are 4×4×1/,
   );
-  assert.throws(() => encodeImages([{ text: '', label: 'a' }], { width: 4, height: 4, channels: 1, patch: 2, stride: 2 }), /image 0 of the batch: no image/);
+  assert.throws(
+    () => encodeImages([{ text: '', label: 'a' }], { width: 4, height: 4, channels: 1, patch: 2, stride: 2, pad: 0 }, 5),
+    /image 0 of the batch: no image/,
+  );
+});
+
+test('a convolutional stem is the direct two-layer convolution: background padding, GELU between, [CLS] the projection bias', () => {
+  const cfg = { width: 6, height: 5, channels: 3, patch: 3, stride: 2, dModel: 4, initStd: 0.5, dropout: 0, conv: { kernel: 3, channels: 3 } };
+  const stem = new ImageStem(cfg, new Rng(3));
+  stem.eval();
+  const pix = new Rng(4);
+  const examples: Example[] = [0, 1].map(() => ({
+    text: '',
+    label: 'a',
+    image: { width: 6, height: 5, channels: 3, pixels: Uint8Array.from({ length: 90 }, () => pix.int(256)) },
+  }));
+  const batch = encodeImages(examples, stem.input, stem.tokens);
+  assert.deepEqual(batch.patches.shape, [2, 1 + 30, 27]); // one 3×3×3 neighbourhood per pixel
+  assert.deepEqual(batch.keep.shape, [2, stem.tokens]);
+  const out = noGrad(() => stem.forward(batch.patches));
+  assert.deepEqual(out.shape, [2, 1 + 2 * 2, 4]); // 2 × 2 patches of 3 pixels, 2 apart
+  const W1 = stem.conv!.weight.f32;
+  const b1 = stem.conv!.bias!.f32;
+  const W2 = stem.proj.weight.f32;
+  const b2 = stem.proj.bias!.f32;
+  const pos = stem.position.f32;
+  const F = 3;
+  for (const [b, ex] of examples.entries()) {
+    // Outside the image is background: pixel value 0, -1 once scaled.
+    const v = (y: number, x: number, c: number) => (y < 0 || y >= 5 || x < 0 || x >= 6 ? -1 : ex.image!.pixels[(y * 6 + x) * 3 + c] / 127.5 - 1);
+    const pre = new Float32Array(5 * 6 * F);
+    for (let y = 0; y < 5; y++)
+      for (let x = 0; x < 6; x++)
+        for (let k = 0; k < F; k++) {
+          let s = b1[k];
+          for (let dy = 0; dy < 3; dy++)
+            for (let dx = 0; dx < 3; dx++) for (let c = 0; c < 3; c++) s += W1[k * 27 + (dy * 3 + dx) * 3 + c] * v(y + dy - 1, x + dx - 1, c);
+          pre[(y * 6 + x) * F + k] = s;
+        }
+    const f = noGrad(() => activation(new Tensor(pre, [pre.length]), 'gelu')).f32;
+    const want: number[] = [];
+    for (let d = 0; d < 4; d++) want.push(b2[d] + pos[d]); // [CLS]
+    for (let gy = 0; gy < 2; gy++)
+      for (let gx = 0; gx < 2; gx++)
+        for (let d = 0; d < 4; d++) {
+          let s = b2[d] + pos[(1 + gy * 2 + gx) * 4 + d];
+          for (let y = 0; y < 3; y++)
+            for (let x = 0; x < 3; x++) for (let k = 0; k < F; k++) s += W2[d * 27 + (y * 3 + x) * F + k] * f[((gy * 2 + y) * 6 + gx * 2 + x) * F + k];
+          want.push(s);
+        }
+    const got = [...out.f32.subarray(b * 20, (b + 1) * 20)];
+    got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-4, `image ${b}, value ${i}: ${g} against ${want[i]}`));
+  }
+});
+
+test("a stem's conv in a folder's config: checked by the component schema, each error naming its field", () => {
+  const base = { width: 28, height: 28, channels: 1, patch: 7, stride: 3, dModel: 16, initStd: 0.02, dropout: 0.1 };
+  const parse = (v: unknown) => parseOrThrow(componentConfigSchemas.image_stem, v, { source: 'components[5].config' });
+  assert.deepEqual(parse({ ...base, conv: { kernel: 3, channels: 32 } }).conv, { kernel: 3, channels: 32 });
+  assert.equal(parse(base).conv, undefined); // folders from before conv existed
+  assert.throws(() => parse({ ...base, conv: { kernel: 4, channels: 32 } }), /components\[5\]\.config: conv\.kernel: must be odd/);
+  assert.throws(() => parse({ ...base, conv: { kernel: 29, channels: 32 } }), /conv\.kernel.*(does not fit|must be)/);
+  assert.throws(() => parse({ ...base, conv: { kernel: 3 } }), /components\[5\]\.config: conv\.channels is required/);
+  assert.throws(() => parse({ ...base, conv: { kernel: 3, channels: 8, stride: 2 } }), /unknown key "conv\.stride"/);
 });
 
 // ----------------------------------------------------------------------------- tiny models

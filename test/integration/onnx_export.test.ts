@@ -78,27 +78,34 @@ test('ONNX export: a Switch graph holds every expert, and the capacity rule drop
   );
 });
 
-test('ONNX export: an image task (non-square RGB, overlapping patches) reads raw pixels [batch, channels, height, width]', async () => {
-  const model = build({});
-  const r = new Rng(9);
-  const spec: TaskSpec = { name: 'img', type: 'image_classification', labels: ['a', 'b', 'c'], image: { width: 12, height: 10, channels: 3, flips: false } };
-  const stem = model.store.create('image_stem', { width: 12, height: 10, channels: 3, patch: 5, stride: 2, dModel: 16, initStd: 0.2, dropout: 0.1 }, 'img', r);
-  const head = model.store.create('head', headConfigFor(spec, { dModel: 16, initStd: 0.2 }), 'img', r);
-  model.addTaskPath(spec, null, { ...model.rootPath('img'), embeddings: stem.id, head: head.id });
-  const exs: Example[] = Array.from({ length: 40 }, () => ({
-    text: '',
-    image: { width: 12, height: 10, channels: 3, pixels: Uint8Array.from({ length: 360 }, () => r.int(256)) },
-  }));
-  await checkTask(model.taskPath('img'), exs, 'img');
-  // int8: the stem's convolution stays float32 on the dequantized weights (Pathwise quantizes each
-  // patch's pixels apart, which one convolution over shared pixels cannot); the blocks are int8.
-  quantizeModel(model);
-  const path = model.taskPath('img');
-  const { ours, theirs, classes } = await bothLogits(path, exs, taskGraph(path, new Int8Weights()).graph.serialize());
-  const agree = argmaxAgreement(ours, theirs, classes);
-  assert.ok(agree >= 0.995, `img int8: argmax agreement ${agree}`);
-  assert.ok(maxAbsDiff(ours, theirs) < 0.05, `img int8: max |ONNX - Pathwise| = ${maxAbsDiff(ours, theirs)}`);
-});
+for (const conv of [null, { kernel: 3, channels: 6 }]) {
+  test(`ONNX export: an image task (non-square RGB, overlapping patches${conv ? ', a convolution first' : ''}) reads raw pixels [batch, channels, height, width]`, async () => {
+    const model = build({});
+    const r = new Rng(9);
+    const spec: TaskSpec = { name: 'img', type: 'image_classification', labels: ['a', 'b', 'c'], image: { width: 12, height: 10, channels: 3, flips: false } };
+    const stem = model.store.create(
+      'image_stem',
+      { width: 12, height: 10, channels: 3, patch: 5, stride: 2, dModel: 16, initStd: 0.2, dropout: 0.1, ...(conv ? { conv } : {}) },
+      'img',
+      r,
+    );
+    const head = model.store.create('head', headConfigFor(spec, { dModel: 16, initStd: 0.2 }), 'img', r);
+    model.addTaskPath(spec, null, { ...model.rootPath('img'), embeddings: stem.id, head: head.id });
+    const exs: Example[] = Array.from({ length: 40 }, () => ({
+      text: '',
+      image: { width: 12, height: 10, channels: 3, pixels: Uint8Array.from({ length: 360 }, () => r.int(256)) },
+    }));
+    await checkTask(model.taskPath('img'), exs, 'img');
+    // int8: the stem's convolution stays float32 on the dequantized weights (Pathwise quantizes each
+    // patch's pixels apart, which one convolution over shared pixels cannot); the blocks are int8.
+    quantizeModel(model);
+    const path = model.taskPath('img');
+    const { ours, theirs, classes } = await bothLogits(path, exs, taskGraph(path, new Int8Weights()).graph.serialize());
+    const agree = argmaxAgreement(ours, theirs, classes);
+    assert.ok(agree >= 0.995, `img int8: argmax agreement ${agree}`);
+    assert.ok(maxAbsDiff(ours, theirs) < 0.05, `img int8: max |ONNX - Pathwise| = ${maxAbsDiff(ours, theirs)}`);
+  });
+}
 
 test('ONNX export: the pretrained base with heads, on real test inputs (sent with n-gram bag and Naive Bayes prior, pos, wic)', async () => {
   const BASE = join(ROOT, 'models', 'base');

@@ -130,26 +130,60 @@ export function emitEmbeddings(g: Graph, w: Weights, e: Embeddings, ids: string,
   return e.norm ? emitLayerNorm(g, w, e.norm, x, `${name}.norm`) : x;
 }
 
+/** A Linear over (y, x, channel)-ordered k × k neighbourhoods of `channels` values as a Conv kernel [out, channels, k, k]. */
+function convKernel(lin: Linear, channels: number, k: number): Float32Array {
+  const src = lin.weight.f32; // [out, k·k·channels]
+  const out = lin.weight.shape[0];
+  const kernel = new Float32Array(out * channels * k * k);
+  for (let d = 0; d < out; d++)
+    for (let y = 0; y < k; y++)
+      for (let x = 0; x < k; x++)
+        for (let c = 0; c < channels; c++) kernel[((d * channels + c) * k + y) * k + x] = src[d * k * k * channels + (y * k + x) * channels + c];
+  return kernel;
+}
+
 /**
  * The image stem from raw pixels [batch, channels, height, width] (0-255, as floats): scaled to
  * -1..1, then the patch projection as the convolution it is (a patch × patch kernel, `stride`
  * apart; its weight is the projection's, reordered from (y, x, channel) to (channel, y, x)), the
- * [CLS] token (the projection of a zero patch: its bias) in front, and the learned positions.
+ * [CLS] token (the projection of a zero patch: its bias) in front, and the learned positions. A
+ * convolutional stem's first layer comes first: the raw pixels padded with 0 (background, -1 once
+ * scaled, as the data side pads), its Conv and GELU; the patches are then cut from that map.
  */
 export function emitImageStem(g: Graph, w: Weights, stem: ImageStem, pixels: string, name: string): string {
   const { channels: C, patch: S, stride, dModel: D } = stem.cfg;
   const { cols, rows } = patchGrid(stem.cfg);
-  const scaled = g.op('Sub', [g.op('Div', [pixels, g.scalar('pixel_half_range', 127.5)], `${name}.div`), g.scalar('one', 1)], `${name}.scaled`);
-  const src = stem.proj.weight.f32; // [D, S·S·C] in (y, x, c) order
-  const kernel = new Float32Array(D * C * S * S);
-  for (let d = 0; d < D; d++)
-    for (let y = 0; y < S; y++)
-      for (let x = 0; x < S; x++) for (let c = 0; c < C; c++) kernel[((d * C + c) * S + y) * S + x] = src[d * S * S * C + (y * S + x) * C + c];
+  const scale = (x: string, at: string) =>
+    g.op('Sub', [g.op('Div', [x, g.scalar('pixel_half_range', 127.5)], `${at}.div`), g.scalar('one', 1)], `${at}.scaled`);
+  let input = scale(pixels, name);
+  let F = C;
+  if (stem.conv) {
+    const { kernel: K, channels } = stem.cfg.conv!;
+    const p = (K - 1) / 2;
+    const padded = g.op('Pad', [pixels, g.i64(`${name}.conv.pads`, [0, 0, p, p, 0, 0, p, p])], `${name}.conv.padded`, { mode: 'constant' });
+    const conv1 = g.op(
+      'Conv',
+      [
+        scale(padded, `${name}.conv`),
+        g.f32(`${name}.conv.kernel`, convKernel(stem.conv, C, K), [channels, C, K, K]),
+        g.f32(`${name}.conv.bias`, stem.conv.bias!.f32, [channels]),
+      ],
+      `${name}.conv.linear`,
+      { kernel_shape: [K, K] },
+    );
+    input = emitActivation(g, 'gelu', conv1, `${name}.conv`);
+    F = channels;
+  }
   const bias = stem.proj.bias!.f32;
-  const conv = g.op('Conv', [scaled, g.f32(`${name}.proj.kernel`, kernel, [D, C, S, S]), g.f32(`${name}.proj.bias`, bias, [D])], `${name}.conv`, {
-    kernel_shape: [S, S],
-    strides: [stride, stride],
-  });
+  const conv = g.op(
+    'Conv',
+    [input, g.f32(`${name}.proj.kernel`, convKernel(stem.proj, F, S), [D, F, S, S]), g.f32(`${name}.proj.bias`, bias, [D])],
+    `${name}.conv`,
+    {
+      kernel_shape: [S, S],
+      strides: [stride, stride],
+    },
+  );
   const flat = g.op('Reshape', [conv, g.i64(`${name}.grid_shape`, [0, D, rows * cols])], `${name}.grid`);
   const patches = g.op('Transpose', [flat], `${name}.patches`, { perm: [0, 2, 1] }); // [B, P, D]
   // [CLS]: the bias, one row per image (Expand to the batch).
