@@ -4,7 +4,7 @@
 
 import type { Tensor } from '../engine/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
-import { patchSize, stemTokens, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
+import { inputSize, patchSize, stemInput, stemTokens, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
 import { blockSparseOf, type BlockSparse, type SparseConfig } from '../sparse/index.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import type { AdapterComponentConfig, BlockComponentConfig, ComponentKind, KindMap, NormConfig } from './components.js';
@@ -37,7 +37,7 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
     }
     case 'image_stem': {
       const c = config as ImageStemConfig;
-      const conv = c.conv ? linear(c.conv.kernel * c.conv.kernel * c.channels, c.conv.channels) : 0;
+      const conv = c.conv ? linear(inputSize(stemInput(c)), c.conv.channels) : 0;
       return conv + linear(patchSize(c), c.dModel) + stemTokens(c) * c.dModel;
     }
     case 'final_norm':

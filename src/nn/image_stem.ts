@@ -63,6 +63,11 @@ export function stemInput(c: ImageStemConfig): InputPatching {
   return { width, height, channels, patch: c.conv.kernel, stride: 1, pad: (c.conv.kernel - 1) / 2 };
 }
 
+/** Values per row of stem input: one patch × patch neighbourhood of the image's channels. */
+export function inputSize(p: InputPatching): number {
+  return p.patch * p.patch * p.channels;
+}
+
 /** Rows of stem input per image: [CLS] and the input grid. */
 export function inputRows(p: InputPatching): number {
   const g = patchGrid(p);
@@ -132,9 +137,7 @@ export class ImageStem extends Module {
     checkImageStemConfig(cfg);
     this.tokens = stemTokens(cfg);
     this.input = stemInput(cfg);
-    this.conv = cfg.conv
-      ? this.child('conv', new Linear(cfg.conv.kernel * cfg.conv.kernel * cfg.channels, cfg.conv.channels, rng, { std: cfg.initStd }))
-      : null;
+    this.conv = cfg.conv ? this.child('conv', new Linear(inputSize(this.input), cfg.conv.channels, rng, { std: cfg.initStd })) : null;
     this.proj = this.child('proj', new Linear(patchSize(cfg), cfg.dModel, rng, { std: cfg.initStd }));
     this.position = this.param('position', truncNormal([this.tokens, cfg.dModel], rng, cfg.initStd));
   }
@@ -142,7 +145,7 @@ export class ImageStem extends Module {
   /** input [B, rows, values] as stemInput cuts it (row 0 of each image zeros: [CLS]) -> [B, 1 + P, D]. */
   forward(input: Tensor): Tensor {
     const rows = inputRows(this.input);
-    const values = this.input.patch * this.input.patch * this.input.channels;
+    const values = inputSize(this.input);
     if (input.ndim !== 3 || input.shape[1] !== rows || input.shape[2] !== values) {
       throw new RangeError(`image stem: its input must be [B, ${rows}, ${values}], got [${input.shape.join(', ')}]`);
     }

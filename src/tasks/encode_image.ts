@@ -9,7 +9,7 @@
 // probability 1/2. Evaluation and prediction never augment.
 
 import { Tensor, type Rng } from '../engine/index.js';
-import { inputRows, patchGrid, type InputPatching } from '../nn/index.js';
+import { inputRows, inputSize, patchGrid, type InputPatching } from '../nn/index.js';
 import type { Batch } from './encode.js';
 import type { Example, ImageInput } from './task.js';
 
@@ -48,7 +48,7 @@ export function checkImage(img: ImageInput | undefined, p: Patching, what: strin
 export function patchify(img: ImageInput, p: Patching, out: Float32Array, at: number, dx = 0, dy = 0, flip = false): void {
   const { cols, rows } = patchGrid(p);
   const { width: W, height: H, channels: C, patch: S, stride, pad } = p;
-  const size = S * S * C;
+  const size = inputSize(p);
   const px = img.pixels;
   out.fill(0, at, at + size); // [CLS]
   let o = at + size;
@@ -77,7 +77,7 @@ export function patchify(img: ImageInput, p: Patching, out: Float32Array, at: nu
 export function encodeImages(examples: readonly Example[], p: Patching, tokens: number, augment: Augment | null = null): Batch & { patches: Tensor } {
   const B = examples.length;
   const T = inputRows(p);
-  const size = p.patch * p.patch * p.channels;
+  const size = inputSize(p);
   const out = new Float32Array(B * T * size);
   examples.forEach((ex, b) => {
     const img = checkImage(ex.image, p, `image ${b} of the batch`);

@@ -60,8 +60,8 @@ test('patchify: [CLS] row, patches in grid order, (y, x, channel) inside a patch
     [...o2.subarray(9 * 4, 9 * 5)],
     [5, 6, 7, 9, 10, 11, 13, 14, 15].map((i) => scale(i * 16)),
   );
-  // zero-padded by one (a convolutional stem's first layer): 4 × 4 neighbourhoods, the first one's
-  // top row and left column background
+  // padded by one with background (a convolutional stem's first layer): 4 × 4 neighbourhoods, the
+  // first one's top row and left column background
   const padded = { width: 4, height: 4, channels: 1, patch: 3, stride: 1, pad: 1 };
   const o4 = new Float32Array(17 * 9);
   patchify(img, padded, o4, 0);
@@ -141,7 +141,10 @@ test("a stem's conv in a folder's config: checked by the component schema, each 
   assert.deepEqual(parse({ ...base, conv: { kernel: 3, channels: 32 } }).conv, { kernel: 3, channels: 32 });
   assert.equal(parse(base).conv, undefined); // folders from before conv existed
   assert.throws(() => parse({ ...base, conv: { kernel: 4, channels: 32 } }), /components\[5\]\.config: conv\.kernel: must be odd/);
-  assert.throws(() => parse({ ...base, conv: { kernel: 29, channels: 32 } }), /conv\.kernel.*(does not fit|must be)/);
+  assert.throws(
+    () => parse({ ...base, conv: { kernel: 29, channels: 32 } }),
+    /components\[5\]\.config: conv\.kernel: a 29-pixel kernel does not fit a 28×28 image/,
+  );
   assert.throws(() => parse({ ...base, conv: { kernel: 3 } }), /components\[5\]\.config: conv\.channels is required/);
   assert.throws(() => parse({ ...base, conv: { kernel: 3, channels: 8, stride: 2 } }), /unknown key "conv\.stride"/);
 });
