@@ -9,16 +9,17 @@
 //           batches, tasks drawn ∝ n^(1/T)), against each task trained alone on its expected share
 //           of those batches (bench:multitask's rule); the largest gap, alone − joint, in points.
 //
-// Each part writes docs/results/images/<part>.json when it finishes (run parts separately with
+// Each part writes docs/results/images/<part>.json when it finishes (alone: alone-s<seed>.json, one
+// per --seed, its figure the mean over the seeds run) (run parts separately with
 // --parts; the files are kept in the repository, since a part costs up to hours of a core and parts
 // accumulate over sessions on fresh checkouts); docs/results/images.md and images.json are written from whatever is there, with
 // `digits_alone`, `digits_added`, `text_logits_identical` and `joint_max_gap` (null until
 // measured). One JSON line is printed last.
 //
-//   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 3000
+//   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 8000
 //                            --joint-steps 4000 --children 8 --search-steps 1500 --patience 2 --seed 0]
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import type { ImageStem } from '../src/nn/index.js';
@@ -39,7 +40,7 @@ const arg = (name: string, dflt: string): string => {
 const PARTS = arg('parts', 'alone,added,joint').split(',');
 const BASE = arg('base', join(ROOT, 'models', 'base'));
 const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const STEPS = flag('steps', 3000);
+const STEPS = flag('steps', 8000);
 const JOINT_STEPS = flag('joint-steps', 4000);
 const SEED = flag('seed', 0);
 const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'images'));
@@ -107,7 +108,7 @@ if (PARTS.includes('alone')) {
   const scores = await train(model, [digits], STEPS);
   const path = model.taskPath('digits');
   const stem = (path.embeddings as ImageStem).cfg;
-  save('alone', {
+  save(`alone-s${SEED}`, {
     digits: scores.digits,
     steps: STEPS,
     lr: IMAGE_LR,
@@ -172,11 +173,34 @@ if (PARTS.includes('joint')) {
 }
 
 // ------------------------------------------------------------------------------------ report
-const a = saved('alone');
+// `alone` runs once per seed (--seed); its figure is their mean, over runs made the same way.
+const aloneRuns = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+  .filter((f) => /^alone-s\d+\.json$/.test(f))
+  .map(
+    (f) =>
+      JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as {
+        digits: number;
+        seed: number;
+        steps: number;
+        lr: number;
+        stem: unknown;
+        pooling: string;
+        seconds: number;
+      },
+  )
+  .sort((x, y) => x.seed - y.seed);
+const setting = (r: (typeof aloneRuns)[number]) => JSON.stringify([r.steps, r.lr, r.stem, r.pooling]);
+if (new Set(aloneRuns.map(setting)).size > 1)
+  throw new Error(
+    `${RESULTS}: the alone-s<seed>.json runs differ in steps, lr, stem or pooling (${[...new Set(aloneRuns.map(setting))].join(' / ')}); rerun or remove the odd ones`,
+  );
+const a = aloneRuns[0] ?? null;
+const aloneMean = aloneRuns.length ? +(aloneRuns.reduce((t, r) => t + r.digits, 0) / aloneRuns.length).toFixed(2) : null;
 const d = saved('added');
 const j = saved('joint');
 const summary = {
-  digits_alone: (a?.digits as number | undefined) ?? null,
+  digits_alone: aloneMean,
+  digits_alone_seeds: aloneRuns.map((r) => r.seed),
   digits_added: (d?.digits as number | undefined) ?? null,
   text_logits_identical: d ? Object.values(d.identical as Record<string, boolean>).every(Boolean) : null,
   joint_max_gap: j ? Math.max(...Object.values(j.gaps as Record<string, number>)) : null,
@@ -188,12 +212,16 @@ const md = [
   '',
   '| measurement | figure | target |',
   '|---|---:|---|',
-  `| \`digits\` trained alone, test accuracy | ${summary.digits_alone ?? 'not run'} | ≥ 98 |`,
+  `| \`digits\` trained alone, test accuracy${aloneRuns.length > 1 ? `, mean of ${aloneRuns.length} seeds` : ''} | ${summary.digits_alone ?? 'not run'} | ≥ 98 |`,
   `| \`digits\` added to the quickstart's text model by path search | ${summary.digits_added ?? 'not run'} | ≥ 97 |`,
   `| every text task's test logits bit for bit unchanged by the addition | ${summary.text_logits_identical ?? 'not run'} | true |`,
   `| text + image in one run: largest (alone − joint), points | ${summary.joint_max_gap ?? 'not run'} | ≤ 1 |`,
   '',
-  ...(a ? [`Alone: ${a.steps} steps of 32, lr ${a.lr}, seed ${a.seed}, ${a.seconds} s; stem ${JSON.stringify(a.stem)}, ${a.pooling} pooling.`] : []),
+  ...(a
+    ? [
+        `Alone: ${a.steps} steps of 32, lr ${a.lr}; stem ${JSON.stringify(a.stem)}, ${a.pooling} pooling. Per seed: ${aloneRuns.map((r) => `seed ${r.seed} ${r.digits} (${r.seconds} s)`).join(', ')}.`,
+      ]
+    : []),
   ...(d
     ? [
         `Added: ${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,

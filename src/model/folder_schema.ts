@@ -13,6 +13,7 @@ import { lexicalSchema } from '../tasks/ngrams.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
 import { MAX_IMAGE_SIDE, imageFields } from '../tasks/task_config.js';
 import { probability } from '../util/schema.js';
+import { featureMaps, stemGrid } from '../nn/image_stem.js';
 import { COMPONENT_ID, COMPONENT_KINDS, type ComponentKind } from './components.js';
 
 const { dModel, layerNormEps, initStd } = savedEncoderFields;
@@ -33,26 +34,53 @@ export const componentConfigSchemas = {
       initStd,
       dropout: probability(),
       conv: z
-        .strictObject({
-          kernel: z
-            .int()
-            .min(1)
-            .max(MAX_IMAGE_SIDE)
-            .refine((k) => k % 2 === 1, '@{}: must be odd (the padding keeps the image size)'),
-          channels: z
-            .int()
-            .min(1)
-            .max(1 << 12),
-        })
+        .array(
+          z.strictObject({
+            kernel: z
+              .int()
+              .min(1)
+              .max(MAX_IMAGE_SIDE)
+              .refine((k) => k % 2 === 1, '@{}: must be odd (the padding keeps the map size)'),
+            channels: z
+              .int()
+              .min(1)
+              .max(1 << 12),
+            stride: z.int().min(1).max(MAX_IMAGE_SIDE).optional(),
+          }),
+        )
+        .min(1)
+        .max(8)
         .optional(),
     })
     .superRefine((v, ctx) => {
-      if (v.conv && v.conv.kernel > Math.min(v.width, v.height))
-        ctx.addIssue({ code: 'custom', path: ['conv', 'kernel'], message: `@{}: a ${v.conv.kernel}-pixel kernel does not fit a ${v.width}×${v.height} image` });
-      if (v.patch > v.width || v.patch > v.height)
+      if (v.patch > v.width || v.patch > v.height) {
         ctx.addIssue({ code: 'custom', path: ['patch'], message: `@{}: a ${v.patch}-pixel patch does not fit a ${v.width}×${v.height} image` });
-      else if (((v.width - v.patch) / v.stride + 1) * ((v.height - v.patch) / v.stride + 1) > 1 << 16)
-        ctx.addIssue({ code: 'custom', path: ['stride'], message: '@{}: more than 65,536 patches per image' });
+        return;
+      }
+      if (v.conv) {
+        const maps = featureMaps(v);
+        const bad = v.conv.findIndex((l, i) => l.kernel > Math.min(maps[i].width, maps[i].height));
+        if (bad >= 0) {
+          const m = maps[bad];
+          ctx.addIssue({
+            code: 'custom',
+            path: ['conv', bad, 'kernel'],
+            message: `@{}: a ${v.conv[bad].kernel}-pixel kernel does not fit the ${m.width}×${m.height} map before it`,
+          });
+          return;
+        }
+        const last = maps.at(-1)!;
+        if (v.patch > last.width || v.patch > last.height) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['patch'],
+            message: `@{}: a ${v.patch}-pixel patch does not fit the ${last.width}×${last.height} map the convolutions make`,
+          });
+          return;
+        }
+      }
+      const g = stemGrid(v);
+      if (g.cols * g.rows > 1 << 16) ctx.addIssue({ code: 'custom', path: ['stride'], message: '@{}: more than 65,536 patches per image' });
     }),
   final_norm: z.strictObject({ dModel, layerNormEps }),
   adapter: z.strictObject({

@@ -13,7 +13,7 @@
 // trainer has always clipped and stepped them in.
 
 import { Rng, type Tensor } from '../engine/index.js';
-import { Module, defaultPatching, type ImageStemConfig, type TransformerEncoder } from '../nn/index.js';
+import { Module, defaultStem, type ImageStemConfig, type TransformerEncoder } from '../nn/index.js';
 import { SkillTable, blockSparseOf, type SparseConfig } from '../sparse/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { Batch } from '../tasks/encode.js';
@@ -55,11 +55,11 @@ export interface RootLayout {
   sparse: SparseConfig;
 }
 
-/** The stem an image task gets in front of an encoder of `enc`: the default patching for its images' size. */
+/** The stem an image task gets in front of an encoder of `enc`: the default stem for its images' size. */
 export function imageStemConfigFor(spec: TaskSpec, enc: { dModel: number; initStd: number; dropout: number }): ImageStemConfig {
   if (!spec.image) throw new RangeError(`task "${spec.name}": an image task needs its image shape`);
   const { width, height, channels } = spec.image;
-  return { width, height, channels, ...defaultPatching(width, height), dModel: enc.dModel, initStd: enc.initStd, dropout: enc.dropout };
+  return { width, height, channels, ...defaultStem(width, height), dModel: enc.dModel, initStd: enc.initStd, dropout: enc.dropout };
 }
 
 /** The head a task running an encoder of `enc` gets: as many outputs as labels (one for regression). */

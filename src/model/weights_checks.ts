@@ -4,7 +4,7 @@
 
 import type { Tensor } from '../engine/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
-import { inputSize, patchSize, stemInput, stemTokens, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
+import { stemParameters, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
 import { blockSparseOf, type BlockSparse, type SparseConfig } from '../sparse/index.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import type { AdapterComponentConfig, BlockComponentConfig, ComponentKind, KindMap, NormConfig } from './components.js';
@@ -35,11 +35,8 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
       const c = config as BlockComponentConfig;
       return 2 * norm(c.dModel) + linear(c.dModel, 3 * c.dModel) + linear(c.dModel, c.dModel) + ffnParameters(c, c.sparse);
     }
-    case 'image_stem': {
-      const c = config as ImageStemConfig;
-      const conv = c.conv ? linear(inputSize(stemInput(c)), c.conv.channels) : 0;
-      return conv + linear(patchSize(c), c.dModel) + stemTokens(c) * c.dModel;
-    }
+    case 'image_stem':
+      return stemParameters(config as ImageStemConfig);
     case 'final_norm':
       return norm((config as NormConfig).dModel);
     case 'adapter': {

@@ -8,7 +8,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng, Tensor, activation, noGrad } from '../../src/engine/index.js';
-import { DEFAULT_ENCODER, ImageStem, TransformerEncoder } from '../../src/nn/index.js';
+import {
+  DEFAULT_ENCODER,
+  ImageStem,
+  TransformerEncoder,
+  checkImageStemConfig,
+  defaultStem,
+  featureMaps,
+  stemParameters,
+  stemTokens,
+} from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { TaskModel, loadModel, saveModel, specOf } from '../../src/model/index.js';
 import { componentConfigSchemas } from '../../src/model/folder_schema.js';
@@ -86,10 +95,56 @@ test('encodeImages refuses an image of another shape, naming it', () => {
   );
 });
 
-test('a convolutional stem is the direct two-layer convolution: background padding, GELU between, [CLS] the projection bias', () => {
-  const cfg = { width: 6, height: 5, channels: 3, patch: 3, stride: 2, dModel: 4, initStd: 0.5, dropout: 0, conv: { kernel: 3, channels: 3 } };
+/** A direct convolution over a (y, x, channel)-ordered map, weights [out][(dy·k + dx)·C + c], read outside the map as `padValue`. */
+function convolve(
+  map: ArrayLike<number>,
+  H: number,
+  W: number,
+  C: number,
+  w: Float32Array,
+  bias: Float32Array,
+  k: number,
+  stride: number,
+  pad: number,
+  padValue: number,
+) {
+  const out = bias.length;
+  const Ho = Math.floor((H + 2 * pad - k) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - k) / stride) + 1;
+  const res = new Float32Array(Ho * Wo * out);
+  for (let y = 0; y < Ho; y++)
+    for (let x = 0; x < Wo; x++)
+      for (let o = 0; o < out; o++) {
+        let s = bias[o];
+        for (let dy = 0; dy < k; dy++)
+          for (let dx = 0; dx < k; dx++)
+            for (let c = 0; c < C; c++) {
+              const sy = y * stride + dy - pad;
+              const sx = x * stride + dx - pad;
+              const v = sy < 0 || sy >= H || sx < 0 || sx >= W ? padValue : map[(sy * W + sx) * C + c];
+              s += w[o * k * k * C + (dy * k + dx) * C + c] * v;
+            }
+        res[(y * Wo + x) * out + o] = s;
+      }
+  return { map: res, H: Ho, W: Wo, C: out };
+}
+
+test('a convolutional stem is the direct convolutions: background padding first, zeros after, strides, GELU between, [CLS] the projection bias', () => {
+  const conv = [
+    { kernel: 3, channels: 3 },
+    { kernel: 3, channels: 2, stride: 2 },
+  ];
+  const cfg = { width: 6, height: 5, channels: 3, patch: 2, stride: 1, dModel: 4, initStd: 0.5, dropout: 0, conv };
   const stem = new ImageStem(cfg, new Rng(3));
   stem.eval();
+  assert.deepEqual(
+    featureMaps(cfg).map((m) => [m.width, m.height, m.channels]),
+    [
+      [6, 5, 3],
+      [6, 5, 3],
+      [3, 3, 2],
+    ],
+  );
   const pix = new Rng(4);
   const examples: Example[] = [0, 1].map(() => ({
     text: '',
@@ -100,53 +155,89 @@ test('a convolutional stem is the direct two-layer convolution: background paddi
   assert.deepEqual(batch.patches.shape, [2, 1 + 30, 27]); // one 3×3×3 neighbourhood per pixel
   assert.deepEqual(batch.keep.shape, [2, stem.tokens]);
   const out = noGrad(() => stem.forward(batch.patches));
-  assert.deepEqual(out.shape, [2, 1 + 2 * 2, 4]); // 2 × 2 patches of 3 pixels, 2 apart
-  const W1 = stem.conv!.weight.f32;
-  const b1 = stem.conv!.bias!.f32;
-  const W2 = stem.proj.weight.f32;
-  const b2 = stem.proj.bias!.f32;
+  assert.deepEqual(out.shape, [2, 1 + 2 * 2, 4]); // 2 × 2 patches of 2 pixels, 1 apart, of the 3 × 3 map
+  const gelu = (m: Float32Array) => noGrad(() => activation(new Tensor(m, [m.length]), 'gelu')).f32;
   const pos = stem.position.f32;
-  const F = 3;
   for (const [b, ex] of examples.entries()) {
-    // Outside the image is background: pixel value 0, -1 once scaled.
-    const v = (y: number, x: number, c: number) => (y < 0 || y >= 5 || x < 0 || x >= 6 ? -1 : ex.image!.pixels[(y * 6 + x) * 3 + c] / 127.5 - 1);
-    const pre = new Float32Array(5 * 6 * F);
-    for (let y = 0; y < 5; y++)
-      for (let x = 0; x < 6; x++)
-        for (let k = 0; k < F; k++) {
-          let s = b1[k];
-          for (let dy = 0; dy < 3; dy++)
-            for (let dx = 0; dx < 3; dx++) for (let c = 0; c < 3; c++) s += W1[k * 27 + (dy * 3 + dx) * 3 + c] * v(y + dy - 1, x + dx - 1, c);
-          pre[(y * 6 + x) * F + k] = s;
-        }
-    const f = noGrad(() => activation(new Tensor(pre, [pre.length]), 'gelu')).f32;
-    const want: number[] = [];
-    for (let d = 0; d < 4; d++) want.push(b2[d] + pos[d]); // [CLS]
-    for (let gy = 0; gy < 2; gy++)
-      for (let gx = 0; gx < 2; gx++)
-        for (let d = 0; d < 4; d++) {
-          let s = b2[d] + pos[(1 + gy * 2 + gx) * 4 + d];
-          for (let y = 0; y < 3; y++)
-            for (let x = 0; x < 3; x++) for (let k = 0; k < F; k++) s += W2[d * 27 + (y * 3 + x) * F + k] * f[((gy * 2 + y) * 6 + gx * 2 + x) * F + k];
-          want.push(s);
-        }
+    const scaled = Array.from(ex.image!.pixels, (p) => p / 127.5 - 1);
+    // Outside the image is background: pixel value 0, -1 once scaled; outside a feature map, zeros.
+    const l0 = convolve(scaled, 5, 6, 3, stem.conv[0].weight.f32, stem.conv[0].bias!.f32, 3, 1, 1, -1);
+    const l1 = convolve(gelu(l0.map), l0.H, l0.W, l0.C, stem.conv[1].weight.f32, stem.conv[1].bias!.f32, 3, 2, 1, 0);
+    const p = convolve(gelu(l1.map), l1.H, l1.W, l1.C, stem.proj.weight.f32, stem.proj.bias!.f32, 2, 1, 0, 0);
+    const b2 = stem.proj.bias!.f32;
+    const want = [...[0, 1, 2, 3].map((d) => b2[d] + pos[d]), ...Array.from(p.map, (v, i) => v + pos[4 + i])];
     const got = [...out.f32.subarray(b * 20, (b + 1) * 20)];
     got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-4, `image ${b}, value ${i}: ${g} against ${want[i]}`));
   }
+  // Its parameters as the folder checks count them: two convolutions, the projection, the positions.
+  assert.equal(stemParameters(cfg), 27 * 3 + 3 + 27 * 2 + 2 + 8 * 4 + 4 + 5 * 4);
+  assert.equal(
+    stemParameters(cfg),
+    stem.parameters().reduce((n, t) => n + t.size, 0),
+  );
+});
+
+test('the default stem: strided 3×3 convolutions until at most 64 positions, each a token; plain patches for images under 3 pixels', () => {
+  const tokens = (w: number, h: number) => stemTokens({ width: w, height: h, channels: 3, ...defaultStem(w, h) });
+  // digits, as measured in docs/images.md
+  assert.deepEqual(defaultStem(28, 28), {
+    patch: 1,
+    stride: 1,
+    conv: [
+      { kernel: 3, channels: 32 },
+      { kernel: 3, channels: 64, stride: 2 },
+      { kernel: 3, channels: 128, stride: 2 },
+    ],
+  });
+  assert.equal(tokens(28, 28), 1 + 7 * 7);
+  // over 64 pixels a side the first convolution strides too; features double up to 256
+  const big = defaultStem(224, 224).conv!;
+  assert.deepEqual(
+    big.map((l) => [l.channels, l.stride ?? 1]),
+    [
+      [32, 2],
+      [64, 2],
+      [128, 2],
+      [256, 2],
+      [256, 2],
+    ],
+  );
+  assert.equal(tokens(224, 224), 1 + 7 * 7);
+  assert.equal(tokens(12, 10), 1 + 6 * 5);
+  assert.deepEqual(defaultStem(2, 2), { patch: 2, stride: 1 });
+  for (const [w, h] of [
+    [28, 28],
+    [224, 224],
+    [12, 10],
+    [5, 300],
+    [2, 2],
+  ])
+    checkImageStemConfig({ width: w, height: h, channels: 1, dModel: 8, initStd: 0.02, dropout: 0, ...defaultStem(w, h) });
+  // a strip stops striding once its narrow side is under the kernel: 5×300 -> 3×150 -> 2×75
+  assert.equal(tokens(5, 300), 1 + 2 * 75);
 });
 
 test("a stem's conv in a folder's config: checked by the component schema, each error naming its field", () => {
   const base = { width: 28, height: 28, channels: 1, patch: 7, stride: 3, dModel: 16, initStd: 0.02, dropout: 0.1 };
   const parse = (v: unknown) => parseOrThrow(componentConfigSchemas.image_stem, v, { source: 'components[5].config' });
-  assert.deepEqual(parse({ ...base, conv: { kernel: 3, channels: 32 } }).conv, { kernel: 3, channels: 32 });
+  const two = [
+    { kernel: 3, channels: 32 },
+    { kernel: 3, channels: 64, stride: 2 },
+  ];
+  assert.deepEqual(parse({ ...base, patch: 1, stride: 1, conv: two }).conv, two);
   assert.equal(parse(base).conv, undefined); // folders from before conv existed
-  assert.throws(() => parse({ ...base, conv: { kernel: 4, channels: 32 } }), /components\[5\]\.config: conv\.kernel: must be odd/);
+  assert.throws(() => parse({ ...base, conv: [{ kernel: 4, channels: 32 }] }), /components\[5\]\.config: conv\[0\]\.kernel: must be odd/);
   assert.throws(
-    () => parse({ ...base, conv: { kernel: 29, channels: 32 } }),
-    /components\[5\]\.config: conv\.kernel: a 29-pixel kernel does not fit a 28×28 image/,
+    () => parse({ ...base, conv: [{ kernel: 29, channels: 32 }] }),
+    /components\[5\]\.config: conv\[0\]\.kernel: a 29-pixel kernel does not fit the 28×28 map before it/,
   );
-  assert.throws(() => parse({ ...base, conv: { kernel: 3 } }), /components\[5\]\.config: conv\.channels is required/);
-  assert.throws(() => parse({ ...base, conv: { kernel: 3, channels: 8, stride: 2 } }), /unknown key "conv\.stride"/);
+  assert.throws(
+    () => parse({ ...base, conv: [two[0], { kernel: 3, channels: 8, stride: 8 }] }),
+    /components\[5\]\.config: patch: a 7-pixel patch does not fit the 4×4 map the convolutions make/,
+  );
+  assert.throws(() => parse({ ...base, conv: [{ kernel: 3 }] }), /components\[5\]\.config: conv\[0\]\.channels is required/);
+  assert.throws(() => parse({ ...base, conv: [{ kernel: 3, channels: 8, step: 2 }] }), /unknown key "conv\[0\]\.step"/);
+  assert.throws(() => parse({ ...base, conv: { kernel: 3, channels: 8 } }), /components\[5\]\.config: conv must be a non-empty list of objects/);
 });
 
 // ----------------------------------------------------------------------------- tiny models
@@ -204,9 +295,10 @@ test('one model, two modalities: an image task and a text task trained together 
   const path = model.task('bars').path;
   assert.equal(model.store.get(path.embeddings).kind, 'image_stem');
   assert.deepEqual(path.blocks, model.task('words').path.blocks, 'the image task runs the shared blocks');
-  // 8×8 images: 3-pixel patches 1 apart (6 × 6 of them) and [CLS]
+  // 8×8 images (64 positions, no more than the default's 64 tokens): one 3×3 convolution of 32
+  // features, each position of its map a token (patch 1), and [CLS]
   const stem = model.store.get(path.embeddings, 'image_stem');
-  assert.deepEqual([stem.config.patch, stem.config.stride, stem.module.tokens], [3, 1, 37]);
+  assert.deepEqual([stem.config.conv, stem.config.patch, stem.config.stride, stem.module.tokens], [[{ kernel: 3, channels: 32 }], 1, 1, 65]);
   const before = await accuracy(model, bars);
   await trainMultiTask(model, [text, bars], { steps: 500, batchSize: 16, lr: 3e-3, warmupSteps: 40, evalEvery: 250, evalExamples: 60, seed: 1 });
   const after = await accuracy(model, bars);

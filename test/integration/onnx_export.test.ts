@@ -78,14 +78,24 @@ test('ONNX export: a Switch graph holds every expert, and the capacity rule drop
   );
 });
 
-for (const conv of [null, { kernel: 3, channels: 6 }]) {
-  test(`ONNX export: an image task (non-square RGB, overlapping patches${conv ? ', a convolution first' : ''}) reads raw pixels [batch, channels, height, width]`, async () => {
+// Without convolutions: 5-pixel patches 2 apart. With them: a 3×3 convolution, a strided one (12×10
+// -> 6×5), and 2-pixel patches 1 apart of that map.
+const convStem = {
+  patch: 2,
+  stride: 1,
+  conv: [
+    { kernel: 3, channels: 6 },
+    { kernel: 3, channels: 5, stride: 2 },
+  ],
+};
+for (const conv of [null, convStem]) {
+  test(`ONNX export: an image task (non-square RGB, overlapping patches${conv ? ', convolutions first' : ''}) reads raw pixels [batch, channels, height, width]`, async () => {
     const model = build({});
     const r = new Rng(9);
     const spec: TaskSpec = { name: 'img', type: 'image_classification', labels: ['a', 'b', 'c'], image: { width: 12, height: 10, channels: 3, flips: false } };
     const stem = model.store.create(
       'image_stem',
-      { width: 12, height: 10, channels: 3, patch: 5, stride: 2, dModel: 16, initStd: 0.2, dropout: 0.1, ...(conv ? { conv } : {}) },
+      { width: 12, height: 10, channels: 3, patch: 5, stride: 2, dModel: 16, initStd: 0.2, dropout: 0.1, ...(conv ?? {}) },
       'img',
       r,
     );

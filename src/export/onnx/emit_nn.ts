@@ -6,7 +6,8 @@
 
 import {
   FeedForward,
-  patchGrid,
+  featureMaps,
+  stemGrid,
   type Activation,
   type Embeddings,
   type ImageStem,
@@ -147,33 +148,36 @@ function convKernel(lin: Linear, channels: number, k: number): Float32Array {
  * -1..1, then the patch projection as the convolution it is (a patch × patch kernel, `stride`
  * apart; its weight is the projection's, reordered from (y, x, channel) to (channel, y, x)), the
  * [CLS] token (the projection of a zero patch: its bias) in front, and the learned positions. A
- * convolutional stem's first layer comes first: the raw pixels padded with 0 (background, -1 once
- * scaled, as the data side pads), its Conv and GELU; the patches are then cut from that map.
+ * convolutional stem's layers come first, each a Conv and GELU: the first over the raw pixels
+ * padded with 0 (background, -1 once scaled, as the data side pads), the later ones zero-padded;
+ * the patches are then cut from the last map.
  */
 export function emitImageStem(g: Graph, w: Weights, stem: ImageStem, pixels: string, name: string): string {
-  const { channels: C, patch: S, stride, dModel: D } = stem.cfg;
-  const { cols, rows } = patchGrid(stem.cfg);
+  const { patch: S, stride, dModel: D } = stem.cfg;
+  const { cols, rows } = stemGrid(stem.cfg);
   const scale = (x: string, at: string) =>
     g.op('Sub', [g.op('Div', [x, g.scalar('pixel_half_range', 127.5)], `${at}.div`), g.scalar('one', 1)], `${at}.scaled`);
-  let input = scale(pixels, name);
-  let F = C;
-  if (stem.conv) {
-    const { kernel: K, channels } = stem.cfg.conv!;
+  let input = stem.conv.length ? pixels : scale(pixels, name);
+  const maps = featureMaps(stem.cfg);
+  (stem.cfg.conv ?? []).forEach(({ kernel: K, channels, stride = 1 }, i) => {
     const p = (K - 1) / 2;
-    const padded = g.op('Pad', [pixels, g.i64(`${name}.conv.pads`, [0, 0, p, p, 0, 0, p, p])], `${name}.conv.padded`, { mode: 'constant' });
-    const conv1 = g.op(
+    const at = `${name}.conv.${i}`;
+    // The first layer pads the raw pixels with background (0, -1 once scaled), as the data side
+    // does; later layers pad their maps with zeros, as the stem's row gather does.
+    const x = i === 0 ? scale(g.op('Pad', [pixels, g.i64(`${at}.pads`, [0, 0, p, p, 0, 0, p, p])], `${at}.padded`, { mode: 'constant' }), at) : input;
+    const conv = g.op(
       'Conv',
       [
-        scale(padded, `${name}.conv`),
-        g.f32(`${name}.conv.kernel`, convKernel(stem.conv, C, K), [channels, C, K, K]),
-        g.f32(`${name}.conv.bias`, stem.conv.bias!.f32, [channels]),
+        x,
+        g.f32(`${at}.kernel`, convKernel(stem.conv[i], maps[i].channels, K), [channels, maps[i].channels, K, K]),
+        g.f32(`${at}.bias`, stem.conv[i].bias!.f32, [channels]),
       ],
-      `${name}.conv.linear`,
-      { kernel_shape: [K, K] },
+      `${at}.linear`,
+      { kernel_shape: [K, K], strides: [stride, stride], ...(i === 0 ? {} : { pads: [p, p, p, p] }) },
     );
-    input = emitActivation(g, 'gelu', conv1, `${name}.conv`);
-    F = channels;
-  }
+    input = emitActivation(g, 'gelu', conv, at);
+  });
+  const F = maps.at(-1)!.channels;
   const bias = stem.proj.bias!.f32;
   const conv = g.op(
     'Conv',
