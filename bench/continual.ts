@@ -24,9 +24,10 @@
 //      Sequence tasks' heads have a hashed n-gram bag (--lexical 0: none), and classification
 //      heads a Naive Bayes prior fitted on dev after training (--prior 0: none; its stored numbers
 //      count as added parameters), in the initial model, the search and fine-tuning alike.
-//   3. All of it once per seed (--seeds, default 0,1,2). Results: runs/bench-continual/seed-<s>/
-//      {setup,initial,step-<k>-<task>}.json, each written atomically as soon as it is measured,
-//      plus system/ (the path system after the last finished step), so an interrupted run can be
+//   3. All of it once per seed (--seeds, default 0,1,2). Results: docs/results/continual/seed-<s>/
+//      {setup,initial,step-<k>-<task>}.json (--results), each written atomically as soon as it is
+//      measured, plus runs/bench-continual/seed-<s>/system/ (--work; the path system after the last
+//      finished step, a whole model folder, not kept in the repository), so an interrupted run can be
 //      reported (--report) and resumed (run the same command again). docs/results/continual.md
 //      (the summary over seeds, then each seed in full) and continual.json (the summary:
 //      min_path_minus_finetune, max_added_fraction, max_search_time_ratio, ...) are written from
@@ -36,7 +37,7 @@
 //                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --lexical 1 --prior 1]
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
-//       --results /tmp/cont --md /tmp/cont.md           (a quick check of the harness, not a result)
+//       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -74,16 +75,20 @@ const intArg = (name: string, dflt: number, min: number): number => {
 };
 
 const REPORT_ONLY = argv.includes('--report');
-const RESULTS = arg('results', join(ROOT, 'runs', 'bench-continual'));
+// Each seed's JSON files are small and kept in the repository (a new checkout still reports them);
+// the path systems they come from are whole model folders and stay in the scratch folder.
+const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'continual'));
+const WORK = arg('work', join(ROOT, 'runs', 'bench-continual'));
 const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'continual.md'));
 const SEEDS = arg('seeds', '0,1,2')
   .split(',')
   .map((x) => Number(x.trim()));
 for (const x of SEEDS) if (!Number.isInteger(x) || x < 0) throw new Error(`--seeds must be integers >= 0, got ${arg('seeds', '')}`);
-/** The folder of the seed being run or reported: RESULTS/seed-<s>. */
+/** The folder of the seed being run or reported: RESULTS/seed-<s>; its system is in WORK/seed-<s>/system. */
 let RUN = '';
+let SEED = 0;
 const seedDir = (seed: number) => join(RESULTS, `seed-${seed}`);
-const systemDir = () => join(RUN, 'system');
+const systemDir = () => join(WORK, `seed-${SEED}`, 'system');
 
 /** Everything that decides the results; a resumed run must use the same. */
 interface Setup {
@@ -437,7 +442,8 @@ async function run(setup: Setup): Promise<void> {
       original[name] = done.path.test.digest;
       continue;
     }
-    if (system.tasks.has(name)) throw new Error(`${systemDir()} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RUN} to start over`);
+    if (system.tasks.has(name))
+      throw new Error(`${systemDir()} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RUN} and ${systemDir()} to start over`);
     const r = await runStep(setup, system, k, name, original);
     original[name] = r.path.test.digest;
     writeJson(stepFile(k, name), r);
@@ -674,6 +680,7 @@ async function main(): Promise<void> {
   if (seeds.length === 0) throw new Error(`no results in ${RESULTS} (no seed-<s>/ folder); run the benchmark first, or give --results DIR`);
   for (const seed of seeds) {
     RUN = seedDir(seed);
+    SEED = seed;
     let setup: Setup;
     if (REPORT_ONLY) {
       const f = join(RUN, 'setup.json');
