@@ -34,7 +34,7 @@
 //      those files; one JSON line is printed last.
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1 --seeds 0,1,2
-//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --lexical 1 --prior 1]
+//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --max-added 1 --lexical 1 --prior 1]
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -116,6 +116,8 @@ interface Setup {
   evalEvery: number;
   stopAfter: number;
   budget: number;
+  /** The search's size cap (search_config.ts maxAdded); absent in older results: 1 (none). */
+  maxAdded: number;
   /** Classification heads get a Naive Bayes prior after training (search, initial model and fine-tuning alike); absent in older results: false. */
   prior: boolean;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
@@ -171,6 +173,7 @@ function setupFromArgs(seed: number): Setup {
     evalEvery: intArg('eval-every', DEFAULT_SEARCH.evalEvery, 1),
     stopAfter: intArg('stop-after', DEFAULT_SEARCH.stopAfter, 0),
     budget: intArg('budget', DEFAULT_SEARCH.budget, 0),
+    maxAdded: Number(arg('max-added', String(DEFAULT_SEARCH.maxAdded))),
     prior: arg('prior', '1') !== '0',
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
@@ -186,6 +189,7 @@ function withDefaults(setup: Setup): Setup {
     evalEvery: setup.evalEvery ?? 50,
     stopAfter: setup.stopAfter ?? 0,
     budget: setup.budget ?? 0,
+    maxAdded: setup.maxAdded ?? 1,
     prior: setup.prior ?? false,
   };
 }
@@ -348,6 +352,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       evalEvery: setup.evalEvery,
       stopAfter: setup.stopAfter,
       budget: setup.budget,
+      maxAdded: setup.maxAdded,
       naiveBayesPrior: setup.prior,
       log,
     },
@@ -553,6 +558,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
         ? `A child is scored on dev every ${setup.evalEvery} steps and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `
         : '') +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
+      (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of the parameters its path activates (maxAdded). ` : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical
         ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `

@@ -7,7 +7,8 @@
 //                 probability 0.5^(children it already has); if none is accepted (always so for
 //                 the first child): another task's path, drawn uniformly at random among the
 //                 system's tasks (the root stack when the system has no task yet)
-//       child  <- makeChild(parent)                     (mutations.ts)
+//       child  <- makeChild(parent)                     (mutations.ts), drawn again while it would
+//                 add more than `maxAdded` of the parameters its path activates
 //     train the round's children's new components, concurrently: `steps` steps, or with
 //       `patience` until dev stops improving, keeping the best evaluation's weights  (train_path.ts)
 //     score  <- dev quality × base^(added parameters / total parameters), for each child
@@ -18,6 +19,14 @@
 // and any it reuses from an ancestor candidate of the same task): what the system grows by if
 // the child is kept. "total parameters" is the system's size with them: before the search plus
 // added. base = 1 puts no price on size; base < 1 makes a child pay for what it adds.
+//
+// The size cap (`maxAdded`) is a hard bound beside the score's soft price: μ2Net has only the
+// price, but a user who wants each task to cost at most a fraction of a fine-tuned copy should not
+// have to tune `base` to get it. A draw over the cap is not trained: the child is drawn again from
+// the same parent (its components become garbage, dropped with the discarded candidates), up to
+// MAX_REDRAWS times; if every draw is over, the search stops with an error naming the cap. The
+// cap counts the components the search creates (clones, adapters, stem, head with its n-gram bag),
+// not a Naive Bayes prior fitted after it.
 //
 // Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
 // order to follow; a uniform draw gives every finished task's representation an equal chance to
@@ -40,7 +49,16 @@
 import { Rng } from '../engine/index.js';
 import { isTextSequenceTask, type TaskData } from '../tasks/task.js';
 import type { TaskScore } from '../tasks/score.js';
-import { addedParameters, describePath, pathComponents, type Path, type TaskModel, type TaskSource, type TaskSpec } from '../model/index.js';
+import {
+  activatedParameters,
+  addedParameters,
+  describePath,
+  pathComponents,
+  type Path,
+  type TaskModel,
+  type TaskSource,
+  type TaskSpec,
+} from '../model/index.js';
 import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
@@ -53,6 +71,9 @@ export interface SearchOptions extends SearchConfig {
   log: (s: string) => void;
 }
 
+/** Draws again of a child over the size cap before the search gives up (search_config.ts: maxAdded). */
+const MAX_REDRAWS = 10;
+
 export const DEFAULT_SEARCH: SearchOptions = { ...DEFAULT_SEARCH_CONFIG, log: () => {} };
 
 export interface Candidate {
@@ -63,6 +84,8 @@ export interface Candidate {
   notes: string[];
   dev: TaskScore;
   added: number;
+  /** Parameters one forward pass of its path reads (what a fine-tuned copy would hold). */
+  activated: number;
   total: number;
   score: number;
   /** How many children this candidate has had (for the 0.5^children acceptance). */
@@ -185,7 +208,15 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         parentName = 'root';
       }
       if (parentCand) parentCand.children++;
-      const child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+      let child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+      const overCap = (p: Path) => addedParameters(store, p) > opts.maxAdded * activatedParameters(store, p);
+      for (let redraw = 0; overCap(child.path); redraw++) {
+        if (redraw === MAX_REDRAWS)
+          throw new RangeError(
+            `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of the parameters their path activates (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${activatedParameters(store, child.path).toLocaleString('en-US')}); raise maxAdded, or make the new head smaller (a smaller n-gram bag)`,
+          );
+        child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+      }
       const train: TrainPathOptions = {
         steps: opts.steps,
         batchSize: opts.batchSize,
@@ -231,6 +262,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         notes: r.child.notes,
         dev: score,
         added,
+        activated: activatedParameters(store, r.child.path),
         total,
         score: pathScore(score.score, added, total, opts.base),
         children: 0,

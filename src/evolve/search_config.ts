@@ -25,6 +25,14 @@ export const searchConfigSchema = z.strictObject({
     .min(0)
     .default(0)
     .describe("the task's compute bound: training steps over all its children; no generation starts once it is spent (0: children × steps)"),
+  maxAdded: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .describe(
+      "the most a child may add, as a fraction of the parameters its path activates (a fine-tuned copy's size); a draw over it is drawn again, up to 10 times (1: no cap)",
+    ),
   base: z.number().gt(0).max(1).default(0.95).describe('size penalty in score = quality × base^(added / total parameters); 1: no penalty'),
   seed: seed().default(0).describe("seed of the search's draws (mixed with the task's name)"),
   batchSize: count().default(32).describe('examples per training step'),

@@ -68,6 +68,22 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.equal(res.stepsSpent, 5 * res.candidates.length);
   });
 
+  it('maxAdded: no child adds more than that fraction of the parameters its path activates; a cap no child can meet is an error naming it', async () => {
+    const o = { children: 6, steps: 5, batchSize: 8, seed: 4 };
+    const free = await searchTask(build({}), sent, { builtin: 'sent' }, o);
+    const fractions = free.candidates.map((c) => c.added / c.activated);
+    const [lo, hi] = [Math.min(...fractions), Math.max(...fractions)];
+    assert.ok(hi > lo, `the uncapped children all add the same fraction (${lo}); the cap would test nothing`);
+    const cap = (lo + hi) / 2;
+    const capped = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap });
+    assert.equal(capped.candidates.length, 6);
+    for (const c of capped.candidates) assert.ok(c.added <= cap * c.activated, `child ${c.index}: ${c.added} of ${c.activated} over the cap ${cap}`);
+    await assert.rejects(
+      searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: lo / 2 }),
+      /task "sent": 11 children drawn from .* each add more than maxAdded .* raise maxAdded/,
+    );
+  });
+
   it('lexical: a searched path of a sequence task gets a head with an n-gram bag, saved and loaded alike', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-search-lex-'));
     try {
