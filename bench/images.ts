@@ -189,7 +189,10 @@ const aloneRuns = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
       },
   )
   .sort((x, y) => x.seed - y.seed);
-const setting = (r: (typeof aloneRuns)[number]) => JSON.stringify([r.steps, r.lr, r.stem, r.pooling]);
+// Keys sorted: the same stem written with its keys in another order is the same stem.
+const sortedKeys = (_k: string, v: unknown) =>
+  v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v;
+const setting = (r: (typeof aloneRuns)[number]) => JSON.stringify([r.steps, r.lr, r.stem, r.pooling], sortedKeys);
 if (new Set(aloneRuns.map(setting)).size > 1)
   throw new Error(
     `${RESULTS}: the alone-s<seed>.json runs differ in steps, lr, stem or pooling (${[...new Set(aloneRuns.map(setting))].join(' / ')}); rerun or remove the odd ones`,
