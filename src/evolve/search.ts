@@ -163,6 +163,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     );
     return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
   };
+  const overCap = (p: Path) => addedParameters(store, p) > opts.maxAdded * activatedParameters(store, p);
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
   let stepsSpent = 0;
   let generations = 0;
@@ -209,7 +210,6 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       }
       if (parentCand) parentCand.children++;
       let child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
-      const overCap = (p: Path) => addedParameters(store, p) > opts.maxAdded * activatedParameters(store, p);
       for (let redraw = 0; overCap(child.path); redraw++) {
         if (redraw === MAX_REDRAWS)
           throw new RangeError(

@@ -195,6 +195,8 @@ export class ImageStem extends Module {
   readonly tokens: number;
   /** The data side's cutting (tasks/encode_image.ts). */
   readonly input: InputPatching;
+  /** The image and each convolution's map (featureMaps), in order. */
+  private readonly maps: FeatureMap[];
   /** With `conv`: per layer (after the first, then the patches) and batch size, each value's row in the map before it. */
   private readonly gathers = new Map<string, Tensor>();
 
@@ -206,7 +208,7 @@ export class ImageStem extends Module {
     checkImageStemConfig(cfg);
     this.tokens = stemTokens(cfg);
     this.input = stemInput(cfg);
-    const maps = featureMaps(cfg);
+    const maps = (this.maps = featureMaps(cfg));
     // He initialization (std √(2 / fan-in)) for the convolutions: with no normalization between
     // them, the blocks' small initStd would shrink the signal by about that factor at every layer.
     this.conv = (cfg.conv ?? []).map((l, i) => {
@@ -226,7 +228,7 @@ export class ImageStem extends Module {
     }
     let patches = input;
     if (this.conv.length) {
-      const maps = featureMaps(this.cfg);
+      const maps = this.maps;
       let x = activation(this.conv[0].forward(input), 'gelu'); // [B, 1 + H1·W1, F1], row 0 unused
       for (let i = 1; i < this.conv.length; i++) {
         const { kernel, stride = 1 } = this.cfg.conv![i];
