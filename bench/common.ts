@@ -41,6 +41,23 @@ export function meanSd(xs: readonly number[]): { mean: number; sd: number } {
   return { mean, sd };
 }
 
+/** How long each round warms up, ours and PyTorch's alike (--warm-ms; see warmFor). */
+export const WARM_MS = flag('warm-ms', 2000);
+/** The PyTorch scripts' flag for the same warm-up (bench/torch_common.py warm). */
+export const TORCH_WARM = ['--warmup-s', `${WARM_MS / 1000}`];
+
+/**
+ * Runs each of `fns` in turn until `ms` milliseconds have passed (and each ran at least `min`
+ * times). This VM's host takes back memory and cores a process leaves idle: after a second of
+ * waiting (for a PyTorch round in a child process, say) the next step ran 6-10x slower and the
+ * ~15 after it 20% slower (an 8-expert Switch step, measured), so a few warm-up calls are not
+ * enough. Warming every contender together keeps the rounds fair.
+ */
+export function warmFor(ms: number, fns: (() => void)[], min = 3): void {
+  const t0 = performance.now();
+  for (let i = 0; i < min || performance.now() - t0 < ms; i++) for (const f of fns) f();
+}
+
 export const log = (s: string): void => {
   process.stderr.write(s + '\n');
 };

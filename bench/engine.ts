@@ -15,7 +15,8 @@
 //                                             without the base
 //   gemm_gflops                               fp32 GEMM throughput at three shapes
 //
-//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 30 --base models/base]
+//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 30 --base models/base --warm-ms 2000]
+//   (each round first warms the step and its GEMMs for --warm-ms, and PyTorch as long: see warmFor)
 
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,7 +30,7 @@ import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
 import { trainMultiTask } from '../src/train/multitask.js';
-import { ROOT, flag, log, median, torchReference } from './common.js';
+import { ROOT, TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const STEPS = flag('steps', 20);
@@ -194,13 +195,14 @@ const ours: number[] = [];
 const bound: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
+  warmFor(WARM_MS, [step, () => gemmCalls.forEach((c) => c())]);
   const mine = timeOurs(step);
   ours.push(mine);
   const g = timeGemms(gemmCalls);
   bound.push(g);
   let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s, its GEMMs alone ${g.toFixed(2)} steps/s`;
   if (ref) {
-    const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`]);
+    const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...TORCH_WARM]);
     theirs.push(t.steps_per_s);
     line += `, torch ${t.steps_per_s.toFixed(2)} steps/s`;
   }

@@ -4,16 +4,17 @@
 //                    with boolean masks; bench/torch_moe.py), divided by Pathwise's time
 //   dense_overhead = Pathwise's time divided by a Pathwise dense FFN with the same activated
 //                    FLOPs (one Linear-GELU-Linear over all 2048 tokens, plus the router matmul)
-// Medians of alternating rounds; one JSON line last.
+// Both steps follow the Trainer's memory policy. Each round first warms both for --warm-ms (see
+// warmFor). Medians of alternating rounds; one JSON line last.
 //
-//   npm run bench:moe [-- --rounds 5 --iters 20]
+//   npm run bench:moe [-- --rounds 5 --iters 20 --warm-ms 2000]   (PyTorch warms as long)
 
 import { cpus } from 'node:os';
 import * as E from '../src/engine/index.js';
 import { Rng, backendName, blas } from '../src/engine/index.js';
 import { FeedForward } from '../src/nn/index.js';
 import { SwitchFFN, auxLoss } from '../src/sparse/index.js';
-import { flag, log, median, torchReference } from './common.js';
+import { TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
 
 const ROUNDS = flag('rounds', 5);
 const ITERS = flag('iters', 20);
@@ -48,19 +49,25 @@ const sw = new SwitchFFN(
 const dense = new FeedForward({ dModel: D, ffn: F, activation: 'gelu', dropout: 0, initStd: 0.02 }, rng);
 const router = E.randn([EXPERTS, D], rng, 0.02, true);
 
+// Each step follows the Trainer's memory policy (src/train/step.ts): gradients of the step before
+// recycled (zeroGrad), activations handed back to the pool as backward consumes them. Without it
+// every step would add its weight gradients onto the last step's, an 8-expert layer 8 times the
+// memory of the dense one, which is not what training does.
+// (AdamW only for its zeroGrad: the bench times no optimizer step.)
+const switchGrads = new E.AdamW([x, ...sw.parameters()], { lr: 0 });
+const denseGrads = new E.AdamW([x, router, ...dense.parameters()], { lr: 0 });
 const switchStep = () => {
-  x.grad = null;
+  switchGrads.zeroGrad({ recycle: true });
   const out = sw.forward(x);
-  E.add(E.sum(E.mul(out, up)), auxLoss(sw)!).backward();
+  E.add(E.sum(E.mul(out, up)), auxLoss(sw)!).backward(undefined, { freeActivations: true });
 };
 const denseStep = () => {
-  x.grad = null;
+  denseGrads.zeroGrad({ recycle: true });
   const out = dense.forward(x);
   const logits = E.matmul(x, router, { transB: true }); // the router's matmul, for equal FLOPs
-  E.add(E.sum(E.mul(out, up)), E.scale(E.sum(logits), 0)).backward();
+  E.add(E.sum(E.mul(out, up)), E.scale(E.sum(logits), 0)).backward(undefined, { freeActivations: true });
 };
 function timeMs(f: () => void): number {
-  for (let i = 0; i < 3; i++) f();
   const t0 = performance.now();
   for (let i = 0; i < ITERS; i++) f();
   return (performance.now() - t0) / ITERS;
@@ -75,13 +82,14 @@ const denseMs: number[] = [];
 const hf: number[] = [];
 const torchDense: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
+  warmFor(WARM_MS, [switchStep, denseStep]);
   const s = timeMs(switchStep);
   const d = timeMs(denseStep);
   ours.push(s);
   denseMs.push(d);
   let line = `round ${r + 1}: pathwise switch ${s.toFixed(2)} ms, pathwise dense ${d.toFixed(2)} ms`;
   if (picked) {
-    const t = picked.run(['--steps', `${ITERS}`]);
+    const t = picked.run(['--steps', `${ITERS}`, ...TORCH_WARM]);
     hf.push(t.hf_ms);
     torchDense.push(t.dense_ms);
     line += `, torch hf ${t.hf_ms.toFixed(2)} ms, torch dense ${t.dense_ms.toFixed(2)} ms`;

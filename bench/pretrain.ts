@@ -6,12 +6,13 @@
 // only masked positions through the tied LM head, cross-entropy, backward, clip to norm 1,
 // AdamW(1e-4, weight decay 0.01). Prints one JSON line last (medians).
 //
-//   npm run bench:pretrain [-- --rounds 3 --steps 8]
+//   npm run bench:pretrain [-- --rounds 3 --steps 8 --warm-ms 2000]
+//   (each round first warms for --warm-ms, PyTorch as long: see warmFor in bench/common.ts)
 
 import { cpus } from 'node:os';
 import { AdamW, Rng, Tensor, backendName, blas, clipGradNorm } from '../src/engine/index.js';
 import { DEFAULT_ENCODER, LanguageModel } from '../src/nn/index.js';
-import { flag, log, median, torchReference } from './common.js';
+import { TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
 
 const ROUNDS = flag('rounds', 3);
 const STEPS = flag('steps', 8);
@@ -90,11 +91,12 @@ const { ref: picked, missing: why } = torchReference('torch_pretrain.py', TORCH_
 const ours: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
+  warmFor(WARM_MS, [step], 0);
   const mine = timeOurs(step);
   ours.push(mine);
   let line = `round ${r + 1}: pathwise ${Math.round(mine)} tokens/s`;
   if (picked) {
-    const t = picked.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`]);
+    const t = picked.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...TORCH_WARM]);
     theirs.push(t.tokens_per_s);
     line += `, torch ${Math.round(t.tokens_per_s)} tokens/s`;
   }

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 PICK_COMBOS = [(1, 2), (2, 1), (2, 2), (1, 1)]
 REEXEC_ENV = "_TORCH_BENCH_REEXEC"
@@ -30,6 +31,18 @@ def add_thread_args(p, pick_steps=10, pick_warmup=2):
     p.add_argument("--pick-threads", action="store_true")
     p.add_argument("--pick-steps", type=int, default=pick_steps, help="timed steps per --pick-threads trial")
     p.add_argument("--pick-warmup", type=int, default=pick_warmup, help="warmup steps per --pick-threads trial")
+    p.add_argument("--warmup-s", type=float, default=0.0,
+                   help="warm up for at least this many seconds too (bench/common.ts warmFor: this VM runs a process slowly for a while after it starts or waits)")
+
+
+def warm(fns, steps, seconds):
+    """Runs each of fns in turn at least `steps` times and until `seconds` have passed."""
+    t0 = time.perf_counter()
+    i = 0
+    while i < steps or time.perf_counter() - t0 < seconds:
+        for f in fns:
+            f()
+        i += 1
 
 
 def strip_flags(argv, flags_with_value, flags_bare):

@@ -183,8 +183,7 @@ def run_train(args):
     if args.intra_threads is not None:
         torch.set_num_threads(args.intra_threads)
     model, step = build(args, torch)
-    for _ in range(args.warmup):
-        step()
+    torch_common.warm([step], args.warmup, args.warmup_s)
     per_step = []
     t0 = time.perf_counter()
     for _ in range(args.steps):

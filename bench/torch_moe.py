@@ -192,9 +192,7 @@ def run_bench(args):
         _, (_, _, _, mask) = models["hf"](x)
         kept = int(mask.sum())
         per_expert = mask.reshape(N, E).sum(dim=0).tolist()
-    for _ in range(args.warmup):
-        for name in impls:
-            steps[name]()
+    torch_common.warm([steps[name] for name in impls], args.warmup, args.warmup_s)
     times = {name: [] for name in impls}
     losses = {}
     for _ in range(args.steps):

@@ -317,8 +317,7 @@ def run_train(args):
         opt.step()
         return loss
 
-    for _ in range(args.warmup):
-        step()
+    torch_common.warm([step], args.warmup, args.warmup_s)
     per_step = []
     t0 = time.perf_counter()
     for _ in range(args.steps):

@@ -880,6 +880,59 @@ void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nid
   });
 }
 
+// The weighted combine of mixture-of-experts: out[idx[i]] += scale[i] * src[i]. Each element
+// gets its additions in i order, one fused multiply-add each, so the result does not depend on
+// the split. When no row of out is named twice (top-1 routing) the threads split the rows, which
+// keeps each row's work on one core; otherwise they split the columns, as scatterAddRows does.
+void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
+                          size_t cols, size_t outRows) {
+  std::vector<uint8_t> seen(outRows, 0);
+  bool unique = true;
+  for (size_t i = 0; i < nidx && unique; i++) unique = !seen[static_cast<size_t>(idx[i])]++;
+  const auto rowRange = [&](size_t i, size_t j0, size_t j1) {
+    float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
+    const F s = set1(scale[i]);
+    map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
+  };
+  if (unique) {
+    parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; i++) rowRange(i, 0, cols);
+    });
+  } else {
+    parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) {
+      for (size_t i = 0; i < nidx; i++) rowRange(i, j0, j1);
+    });
+  }
+}
+
+// Its backward, one pass over the rows: dsrc[i] = scale[i] * dout[idx[i]] and
+// dscale[i] = <dout[idx[i]], src[i]> (summed in double, lanes in a fixed order).
+void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,
+                                  const int32_t* idx, size_t nidx, size_t cols) {
+  parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) {
+      const float* g = dout + static_cast<size_t>(idx[i]) * cols;
+      const float* x = src + i * cols;
+      float* d = dsrc + i * cols;
+      const F s = set1(scale[i]);
+      DAcc acc;
+      size_t j = 0;
+      for (; j + W <= cols; j += W) {
+        const F gv = load(g + j);
+        store(d + j, mul(s, gv));
+        acc.addmul(gv, load(x + j));
+      }
+      if (j < cols) {
+        const size_t r = cols - j;
+        const F gv = loadn(g + j, r);
+        storen(d + j, mul(s, gv), r);
+        acc.addmul(gv, loadn(x + j, r));
+      }
+      dscale[i] = static_cast<float>(acc.sum());
+    }
+  });
+}
+
 // -------------------------------------------------------------------------------- dropout
 namespace {
 void dropoutRange(float* y, uint8_t* mask, const float* x, size_t i, size_t n, int64_t thr, float scale, uint32_t seed);

@@ -47,6 +47,10 @@ void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
 
 void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
 void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
+void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
+                          size_t cols, size_t outRows);
+void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,
+                                  const int32_t* idx, size_t nidx, size_t cols);
 
 void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed);
 void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p);

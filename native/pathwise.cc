@@ -533,6 +533,39 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value ScatterAddRowsScaled(napi_env env, napi_callback_info info) {
+  Args a(env, info, "scatterAddRowsScaled", 5);
+  auto out = a.f32(0, "out"), src = a.f32(1, "src"), scale = a.f32(2, "scale");
+  auto idx = a.i32(3, "idx");
+  int64_t cols = a.count(4, "cols", kMaxOffset);
+  a.need("src", src.len, msat(idx.len, cols));
+  a.need("scale", scale.len, idx.len);
+  if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
+  if (!a.ok() || cols == 0) return nullptr;
+  pw::scatterAddRowsScaled(out.p, src.p, scale.p, idx.p, idx.len, cols, out.len / cols);
+  return nullptr;
+}
+
+napi_value ScatterAddRowsScaledBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "scatterAddRowsScaledBackward", 7);
+  auto dsrc = a.f32(0, "dsrc"), dscale = a.f32(1, "dscale"), dout = a.f32(2, "dout"), src = a.f32(3, "src"),
+       scale = a.f32(4, "scale");
+  auto idx = a.i32(5, "idx");
+  int64_t cols = a.count(6, "cols", kMaxOffset);
+  a.need("dsrc", dsrc.len, msat(idx.len, cols));
+  a.need("src", src.len, msat(idx.len, cols));
+  a.need("dscale", dscale.len, idx.len);
+  a.need("scale", scale.len, idx.len);
+  if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(dout.len) / cols, "dout");
+  if (!a.ok()) return nullptr;
+  if (cols == 0) {
+    for (size_t i = 0; i < idx.len; i++) dscale.p[i] = 0.0f;
+    return nullptr;
+  }
+  pw::scatterAddRowsScaledBackward(dsrc.p, dscale.p, dout.p, src.p, scale.p, idx.p, idx.len, cols);
+  return nullptr;
+}
+
 // ---------------------------------------------------------------------------------- dropout
 napi_value Dropout(napi_env env, napi_callback_info info) {
   Args a(env, info, "dropout", 5);
@@ -836,6 +869,8 @@ const Export kExports[] = {
     {"crossEntropyBackward", CrossEntropyBackward},
     {"gatherRows", GatherRows},
     {"scatterAddRows", ScatterAddRows},
+    {"scatterAddRowsScaled", ScatterAddRowsScaled},
+    {"scatterAddRowsScaledBackward", ScatterAddRowsScaledBackward},
     {"dropout", Dropout},
     {"dropoutBackward", DropoutBackward},
     {"adamw", AdamW},

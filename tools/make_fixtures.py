@@ -327,6 +327,13 @@ def make_ops():
           lambda src, idx: torch.zeros(5, src.shape[1], dtype=src.dtype).index_add(0, idx, src),
           grad_args=["src"])
 
+    # --- scatterAddRowsScaled (the MoE combine: rows weighted by their gates; row 1 never written)
+    idx = torch.tensor([0, 2, 2, 4, 3, 0, 2], dtype=torch.int32)
+    c.add("scatterAddRowsScaled", "scatterAddRowsScaled", {"rows": 5},
+          {"src": r(7, 3), "scale": r(7, 1), "idx": idx},
+          lambda src, scale, idx: torch.zeros(5, src.shape[1], dtype=src.dtype).index_add(0, idx, src * scale),
+          grad_args=["src", "scale"])
+
     # --- crossEntropy
     def ce(ls):
         def f(logits, targets):

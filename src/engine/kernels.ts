@@ -198,6 +198,18 @@ export interface Kernels {
   /** out[idx[i], :] += src[i, :]  (*accumulates*; repeated indices add up). */
   scatterAddRows(out: F32, src: F32, idx: I32, cols: number): void;
 
+  /**
+   * out[idx[i], :] += scale[i] · src[i, :]  (*accumulates*; repeated indices add up, in i order):
+   * mixture-of-experts' combine, each expert's output row weighted by its gate.
+   */
+  scatterAddRowsScaled(out: F32, src: F32, scale: F32, idx: I32, cols: number): void;
+
+  /**
+   * Its backward: dsrc[i, :] = scale[i] · dout[idx[i], :] and dscale[i] = Σ_j dout[idx[i], j] · src[i, j]
+   * (overwrites dsrc and dscale).
+   */
+  scatterAddRowsScaledBackward(dsrc: F32, dscale: F32, dout: F32, src: F32, scale: F32, idx: I32, cols: number): void;
+
   // ------------------------------------------------------------------------------ dropout
   /**
    * Inverted dropout with a counter-based RNG, so both backends draw identical masks:

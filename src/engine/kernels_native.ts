@@ -58,6 +58,8 @@ const KERNEL_NAMES = [
   'crossEntropyBackward',
   'gatherRows',
   'scatterAddRows',
+  'scatterAddRowsScaled',
+  'scatterAddRowsScaledBackward',
   'dropout',
   'dropoutBackward',
   'adamw',

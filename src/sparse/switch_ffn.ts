@@ -93,8 +93,8 @@ export class SwitchFFN extends Module implements FfnLike {
       : activate(E.groupedLinear(xs, w1, b1, plan.offsets), this.activation);
     h = E.dropout(h, this.cfg.expertDropout, this.rng, this.training);
     const ys = E.int8Applies(h, w2) ? E.groupedLinearI8(h, w2, b2, plan.offsets) : E.groupedLinear(h, w2, b2, plan.offsets);
-    const gated = E.mul(ys, E.gatherRows(r.gates, new Tensor(plan.gate, [plan.gate.length])));
-    const out = E.scatterAddRows(gated, rows, N);
+    const gates = E.gatherRows(r.gates, new Tensor(plan.gate, [plan.gate.length]));
+    const out = E.scatterAddRowsScaled(ys, gates, rows, N);
 
     if (E.isGradEnabled() && this.training) {
       const lb = loadBalancingLoss(r.probs, r.expert, k);

@@ -140,10 +140,12 @@ describeEachBackend('gradient checks', () => {
     gradcheck('groupedLinear', [R([5, 3]), R([3, 4, 3]), R([3, 4])], ([x, w, b]) => E.groupedLinear(x, w, b, offsets));
     gradcheck('groupedLinear nobias', [R([5, 3]), R([3, 2, 3])], ([x, w]) => E.groupedLinear(x, w, null, offsets));
   });
-  it('embedding, gatherRows, scatterAddRows', () => {
+  it('embedding, gatherRows, scatterAddRows, scatterAddRowsScaled', () => {
     gradcheck('embedding', [R([5, 3])], ([t]) => E.embedding(int([0, 2, 2, 4], [2, 2]), t));
     gradcheck('gatherRows', [R([4, 3])], ([x]) => E.gatherRows(x, int([3, 0, 3])));
     gradcheck('scatterAddRows', [R([4, 2])], ([s]) => E.scatterAddRows(s, int([1, 1, 0, 3]), 5));
+    gradcheck('scatterAddRowsScaled', [R([4, 2]), R([4, 1])], ([s, w]) => E.scatterAddRowsScaled(s, w, int([1, 1, 0, 3]), 5));
+    gradcheck('scatterAddRowsScaled unique', [R([3, 3]), R([3])], ([s, w]) => E.scatterAddRowsScaled(s, w, int([2, 0, 4]), 5));
   });
   it('crossEntropy (ignore index, label smoothing) and mse', () => {
     gradcheck('ce', [R([4, 5])], ([l]) => E.crossEntropy(l, int([1, -100, 4, 0])));

@@ -852,6 +852,36 @@ test('native parity: gatherRows and scatterAddRows (repeated indices)', { skip: 
   }
 });
 
+test('native parity: scatterAddRowsScaled and its backward (repeated and unique indices)', { skip: skipNative }, () => {
+  for (const cols of [...COLS, 1031]) {
+    for (const idx of [new Int32Array([3, 0, 9, 3, 3, 7, 0]), new Int32Array([3, 0, 9, 5, 7, 1, 2])]) {
+      const n = idx.length;
+      const build = () => {
+        const r = new Rng(cols + 11);
+        return {
+          acc: randn(r, 10 * cols),
+          src: randn(r, n * cols),
+          scale: randn(r, n),
+          dout: randn(r, 10 * cols),
+          dsrc: nans(n * cols),
+          dscale: nans(n),
+        };
+      };
+      parity(
+        `scatterAddRowsScaled cols=${cols} idx=${idx.join(',')}`,
+        build,
+        (k, b) => {
+          k.scatterAddRowsScaled(b.acc, b.src, b.scale, idx, cols);
+          k.scatterAddRowsScaledBackward(b.dsrc, b.dscale, b.dout, b.src, b.scale, idx, cols);
+        },
+        ['acc', 'dsrc', 'dscale'],
+        { rel: 1e-5, abs: 1e-5 },
+        { dsrc: EXACT },
+      );
+    }
+  }
+});
+
 test('native parity: dropout masks and outputs identical bit for bit', { skip: skipNative }, () => {
   for (const n of [1, 7, 33, 130, 4097]) {
     for (const p of [0, 0.1, 0.5, 0.9, 1]) {
@@ -1147,6 +1177,24 @@ test('native: training kernels split between threads give bit for bit what one t
       const s = Float32Array.from({ length: 97 * C }, (_, i) => i / 1000);
       k.scatterAddRows(s, dy, idx, C);
       return [g, s];
+    },
+    tol: 1e-4,
+  };
+  const perm = Int32Array.from({ length: R }, (_, i) => (i * 37) % R); // each row once (R, 37 coprime)
+  cases['scatterAddRowsScaled and its backward'] = {
+    run: (k) => {
+      const scale = Float32Array.from({ length: R }, (_, i) => Math.sin(i));
+      const outs: Float32Array[] = [];
+      for (const ix of [idx, perm]) {
+        const rows = ix === idx ? 97 : R;
+        const s = Float32Array.from({ length: rows * C }, (_, i) => i / 1000);
+        k.scatterAddRowsScaled(s, dy, scale, ix, C);
+        const dsrc = new Float32Array(R * C);
+        const dscale = new Float32Array(R);
+        k.scatterAddRowsScaledBackward(dsrc, dscale, s, x, scale, ix, C);
+        outs.push(s, dsrc, dscale);
+      }
+      return outs;
     },
     tol: 1e-4,
   };

@@ -46,6 +46,7 @@ const OPS: Record<string, (i: In, a: Record<string, any>) => Record<string, Tens
   embedding: (i) => ({ out: E.embedding(t(i.ids), t(i.table)) }),
   gatherRows: (i) => ({ out: E.gatherRows(t(i.x), t(i.idx)) }),
   scatterAddRows: (i, a) => ({ out: E.scatterAddRows(t(i.src), t(i.idx), a.rows) }),
+  scatterAddRowsScaled: (i, a) => ({ out: E.scatterAddRowsScaled(t(i.src), t(i.scale), t(i.idx), a.rows) }),
   crossEntropy: (i, a) => ({ out: E.crossEntropy(t(i.logits), t(i.targets), a) }),
   mse: (i) => ({ out: E.mse(t(i.a), t(i.b)) }),
   argmax: (i) => ({ out: E.argmax(t(i.x)) }),

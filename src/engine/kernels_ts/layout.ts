@@ -5,7 +5,10 @@ import type { Kernels } from '../kernels.js';
 import { checkIndices, count, need } from './checks.js';
 import { f64a } from './scratch.js';
 
-export const layoutKernels: Pick<Kernels, 'sumAxis' | 'expandAxis' | 'transpose' | 'sumSquares' | 'gatherRows' | 'scatterAddRows'> = {
+export const layoutKernels: Pick<
+  Kernels,
+  'sumAxis' | 'expandAxis' | 'transpose' | 'sumSquares' | 'gatherRows' | 'scatterAddRows' | 'scatterAddRowsScaled' | 'scatterAddRowsScaledBackward'
+> = {
   sumAxis(out, a, outer, n, inner) {
     const k = 'sumAxis';
     count(k, 'outer', outer);
@@ -91,6 +94,46 @@ export const layoutKernels: Pick<Kernels, 'sumAxis' | 'expandAxis' | 'transpose'
       const d = idx[i] * cols;
       const s = i * cols;
       for (let j = 0; j < cols; j++) out[d + j] += src[s + j];
+    }
+  },
+
+  scatterAddRowsScaled(out, src, scale, idx, cols) {
+    const k = 'scatterAddRowsScaled';
+    count(k, 'cols', cols);
+    need(k, 'src', src.length, idx.length * cols);
+    need(k, 'scale', scale.length, idx.length);
+    if (cols === 0) return;
+    checkIndices(k, idx, Math.floor(out.length / cols), 'out');
+    for (let i = 0; i < idx.length; i++) {
+      const d = idx[i] * cols;
+      const s = i * cols;
+      const w = scale[i];
+      for (let j = 0; j < cols; j++) out[d + j] += w * src[s + j];
+    }
+  },
+
+  scatterAddRowsScaledBackward(dsrc, dscale, dout, src, scale, idx, cols) {
+    const k = 'scatterAddRowsScaledBackward';
+    count(k, 'cols', cols);
+    need(k, 'dsrc', dsrc.length, idx.length * cols);
+    need(k, 'src', src.length, idx.length * cols);
+    need(k, 'dscale', dscale.length, idx.length);
+    need(k, 'scale', scale.length, idx.length);
+    if (cols === 0) {
+      dscale.fill(0, 0, idx.length);
+      return;
+    }
+    checkIndices(k, idx, Math.floor(dout.length / cols), 'dout');
+    for (let i = 0; i < idx.length; i++) {
+      const g = idx[i] * cols;
+      const s = i * cols;
+      const w = scale[i];
+      let dot = 0;
+      for (let j = 0; j < cols; j++) {
+        dsrc[s + j] = w * dout[g + j];
+        dot += dout[g + j] * src[s + j];
+      }
+      dscale[i] = dot;
     }
   },
 };

@@ -3,7 +3,7 @@
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
-import { emptyF32 } from '../storage.js';
+import { emptyF32, release } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 
 function checkIndex(idx: Tensor, limit: number, what: string): Int32Array {
@@ -53,5 +53,31 @@ export function scatterAddRows(src: Tensor, idx: Tensor, rows: number): Tensor {
     const d = emptyF32(src.size);
     K.gatherRows(d, g, ids, cols);
     return [d];
+  });
+}
+
+/**
+ * out = zeros(rows, ...) with out[idx[i]] += scale[i] · src[i]: mixture-of-experts' combine, each
+ * expert's output row weighted by its gate, in one pass (and one pass back) where a row product
+ * followed by scatterAddRows takes three. src is [n, ...], scale n values ([n] or [n, 1]), idx
+ * int32 [n]; differentiable in src and scale.
+ */
+export function scatterAddRowsScaled(src: Tensor, scale: Tensor, idx: Tensor, rows: number): Tensor {
+  const n = src.shape[0];
+  if (idx.size !== n) throw new RangeError(`scatterAddRowsScaled: ${idx.size} indices for ${n} rows of ${shapeStr(src.shape)}`);
+  if (scale.size !== n) throw new RangeError(`scatterAddRowsScaled: ${scale.size} scales (${shapeStr(scale.shape)}) for ${n} rows of ${shapeStr(src.shape)}`);
+  const cols = src.size / Math.max(1, n);
+  const ids = checkIndex(idx, rows, 'scatterAddRowsScaled');
+  const out = emptyF32(rows * cols).fill(0);
+  K.scatterAddRowsScaled(out, src.f32, scale.f32, ids, cols);
+  const t = new Tensor(out, [rows, ...src.shape.slice(1)]);
+  if (!needsGrad(src, scale)) return t;
+  return record(t, 'scatterAddRowsScaled', [src, scale], (g) => {
+    const dsrc = emptyF32(src.size);
+    const dscale = emptyF32(scale.size);
+    K.scatterAddRowsScaledBackward(dsrc, dscale, g, src.f32, scale.f32, ids, cols);
+    if (!src.requiresGrad) release(dsrc);
+    if (!scale.requiresGrad) release(dscale);
+    return [src.requiresGrad ? dsrc : null, scale.requiresGrad ? dscale : null];
   });
 }
