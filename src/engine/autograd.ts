@@ -29,6 +29,13 @@ import type { Node, Tensor } from './tensor.js';
 import { K } from './backend.js';
 import { emptyF32, release, releaseIfSole } from './storage.js';
 
+/** A pooled copy (Float32Array.from copies element by element through the iterator: 0.9 ms for 1 MB). */
+function copyOf(g: Float32Array): Float32Array {
+  const c = emptyF32(g.length);
+  c.set(g);
+  return c;
+}
+
 let gradEnabled = true;
 
 export function isGradEnabled(): boolean {
@@ -130,7 +137,7 @@ export function backward(root: Tensor, grad?: Float32Array, opts: BackwardOption
     const node = t.node;
     if (node === null) {
       // A leaf: fold into .grad. A previous .grad belongs to the leaf (its graph is gone).
-      if (t.grad === null) t.grad = owned.has(g) ? g : Float32Array.from(g);
+      if (t.grad === null) t.grad = owned.has(g) ? g : copyOf(g);
       else K.axpby(t.grad, 1, g, 1);
       owned.delete(g);
       continue;

@@ -131,6 +131,23 @@ export function emptyI32(n: number): Int32Array {
   return new Int32Array(b.buffer, b.byteOffset, n);
 }
 
+/**
+ * A byte mask (dropout's) from the float pool, for an op that hands it back with releaseMask once
+ * its backward has used it: an unpooled mask was 6 MB of new memory per multi-task step, and new
+ * memory is what makes V8 collect (see the pool above).
+ */
+export function emptyMask(n: number): Uint8Array {
+  if (n < 4 * SMALL) return new Uint8Array(n);
+  const f = emptyF32(Math.ceil(n / 4));
+  return new Uint8Array(f.buffer, f.byteOffset, n);
+}
+
+/** Hands a mask from emptyMask back to the pool (only the op that made it may, once). */
+export function releaseMask(m: Uint8Array): void {
+  if (m.length < 4 * SMALL || m.byteOffset !== 0) return;
+  release(new Float32Array(m.buffer, 0, SMALL));
+}
+
 export function emptyU8(n: number): Uint8Array {
   if (n < SMALL) return new Uint8Array(n);
   const b = Buffer.allocUnsafeSlow(n);

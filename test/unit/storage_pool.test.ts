@@ -1,9 +1,12 @@
 // The buffer pool's cap (engine/storage.ts setPoolLimit): buffers given back are kept up to the
-// cap, a lower cap empties a pool over it, and a nonsense cap is refused.
+// cap, a lower cap empties a pool over it, and a nonsense cap is refused; dropout's masks and
+// attention's probabilities go back to it once their backward has run.
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clearPool, emptyF32, pooledFloats, release, setPoolLimit } from '../../src/engine/storage.js';
+import * as E from '../../src/engine/index.js';
+import { Rng } from '../../src/engine/index.js';
+import { clearPool, emptyF32, emptyMask, pooledFloats, release, releaseMask, setPoolLimit } from '../../src/engine/storage.js';
 
 describe('the buffer pool', () => {
   after(() => setPoolLimit(Number(process.env.PATHWISE_POOL_MB ?? 512)));
@@ -21,5 +24,40 @@ describe('the buffer pool', () => {
     release(emptyF32(5000));
     assert.equal(pooledFloats(), 0, 'a cap of 0 keeps nothing');
     assert.throws(() => setPoolLimit(-1), /setPoolLimit: a size in MiB >= 0, got -1/);
+  });
+
+  it('takes masks from the pool and gets them back', () => {
+    clearPool();
+    setPoolLimit(64);
+    const m = emptyMask(40_000);
+    assert.equal(m.length, 40_000);
+    releaseMask(m);
+    const kept = pooledFloats();
+    assert.ok(kept >= 10_000 && kept < 20_000, `the mask's 10,000 floats' class kept (${kept})`);
+    const again = emptyMask(40_000);
+    assert.equal(again.buffer, m.buffer, 'the next mask of that size reuses the buffer');
+    assert.equal(pooledFloats(), 0);
+    releaseMask(new Uint8Array(100)); // small: not pooled, no error
+    assert.equal(pooledFloats(), 0);
+  });
+
+  it("gives dropout's mask and attention's probabilities back after backward", () => {
+    const rng = new Rng(1);
+    const x = E.randn([64, 256], rng, 1, true);
+    clearPool();
+    setPoolLimit(64);
+    const y = E.dropout(x, 0.5, rng);
+    const before = pooledFloats();
+    E.sum(y).backward();
+    // Back: the gradient of y that sum made (16,384 floats) and the mask (16,384 bytes = 4,096
+    // floats); not x.grad, which x keeps.
+    assert.ok(pooledFloats() - before >= 16_384 + 4096, `mask back in the pool (${before} -> ${pooledFloats()})`);
+
+    const qkv = E.randn([2, 32, 96], rng, 1, true);
+    clearPool();
+    const a = E.selfAttention(qkv, { heads: 2, mask: null, dropout: 0.1, rng });
+    E.sum(a).backward();
+    // P and its dropped-out copy, 2 x 2 x 32 x 32 floats each, and the mask.
+    assert.ok(pooledFloats() >= 2 * 4096 + 1024, `probabilities back in the pool (${pooledFloats()})`);
   });
 });

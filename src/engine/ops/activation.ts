@@ -3,7 +3,7 @@
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
 import { UnaryOp } from '../kernels.js';
-import { emptyF32, emptyU8 } from '../storage.js';
+import { emptyF32, emptyMask, releaseMask } from '../storage.js';
 import { Tensor } from '../tensor.js';
 import type { Rng } from '../rng.js';
 
@@ -54,13 +54,17 @@ export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor
   if (!training || p === 0) return x;
   const seed = rng.nextU32();
   const y = emptyF32(x.size);
-  const mask = emptyU8(x.size);
+  const mask = emptyMask(x.size);
   K.dropout(y, mask, x.f32, p, seed);
   const out = new Tensor(y, x.shape);
-  if (!needsGrad(x)) return out;
+  if (!needsGrad(x)) {
+    releaseMask(mask);
+    return out;
+  }
   return record(out, 'dropout', [x], (g) => {
     const d = emptyF32(g.length);
     K.dropoutBackward(d, g, mask, p);
+    releaseMask(mask);
     return [d];
   });
 }

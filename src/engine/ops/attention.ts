@@ -14,7 +14,7 @@
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
-import { emptyF32, emptyU8, release } from '../storage.js';
+import { emptyF32, emptyMask, release, releaseMask } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 import type { Rng } from '../rng.js';
 import { maskRowMap } from './softmax.js';
@@ -181,6 +181,12 @@ export function selfAttention(qkv: Tensor, opts: AttentionOptions): Tensor {
       const [a, b] = [pc.start, pc.start + pc.batch * pc.len];
       attendBackward(X.subarray(a * D3, b * D3), g.subarray(a * D, b * D), dqkv.subarray(a * D3, b * D3), pc, H, D, saved[i], p);
     });
+    // The probabilities and the mask die with this backward (it runs once): back to the pool.
+    for (const sv of saved) {
+      release(sv.P);
+      if (sv.Pd !== sv.P) release(sv.Pd);
+      if (sv.dmask) releaseMask(sv.dmask);
+    }
     return [dqkv];
   });
 }
@@ -242,7 +248,7 @@ function attendForward(
   let dmask: Uint8Array | null = null;
   if (drop) {
     Pd = emptyF32(P.length);
-    dmask = emptyU8(P.length);
+    dmask = emptyMask(P.length);
     K.dropout(Pd, dmask, P, drop.p, drop.rng.nextU32());
   }
   K.gemmGrouped(false, false, pl.ctx, 1, Pd, T, X, D3, 0, ctx, D);
