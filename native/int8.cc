@@ -164,18 +164,10 @@ thread_local bool tlsInPool = false;
  * that just finished waits here first. Short, unlike OpenBLAS's ~0.1 s of spinning, so an idle
  * pool gives its core back almost at once.
  */
-int spinMicros() {
-  static const int us = [] {
-    const char* e = std::getenv("PATHWISE_SPIN_US");
-    const long v = e ? std::strtol(e, nullptr, 10) : 100;
-    return static_cast<int>(std::max(0L, std::min(v, 1000000L)));
-  }();
-  return us;
-}
-
 template <class Done>
 bool spinUntil(Done done) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spinMicros());
+  constexpr int kSpinUs = 100;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
   for (;;) {
     for (int i = 0; i < 64; i++) {
       if (done()) return true;
