@@ -147,9 +147,3 @@ export function releaseMask(m: Uint8Array): void {
   if (m.length < 4 * SMALL || m.byteOffset !== 0) return;
   release(new Float32Array(m.buffer, 0, SMALL));
 }
-
-export function emptyU8(n: number): Uint8Array {
-  if (n < SMALL) return new Uint8Array(n);
-  const b = Buffer.allocUnsafeSlow(n);
-  return new Uint8Array(b.buffer, b.byteOffset, n);
-}
