@@ -906,7 +906,8 @@ void scatterAddRowsScaled(float* out, const float* src, const float* scale, cons
 }
 
 // Its backward, one pass over the rows: dsrc[i] = scale[i] * dout[idx[i]] and
-// dscale[i] = <dout[idx[i]], src[i]> (summed in double, lanes in a fixed order).
+// dscale[i] = sum_j dout[idx[i], j] * src[i, j], each product rounded to float and summed as rowsum
+// sums a row, so the gates' gradient is bit for bit the row product and sumAxis it replaces.
 void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,
                                   const int32_t* idx, size_t nidx, size_t cols) {
   parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
@@ -915,20 +916,28 @@ void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout,
       const float* x = src + i * cols;
       float* d = dsrc + i * cols;
       const F s = set1(scale[i]);
-      DAcc acc;
+      DAcc s0, s1;
       size_t j = 0;
+      for (; j + 2 * W <= cols; j += 2 * W) {
+        const F g0 = load(g + j), g1 = load(g + j + W);
+        store(d + j, mul(s, g0));
+        store(d + j + W, mul(s, g1));
+        s0.add(mul(g0, load(x + j)));
+        s1.add(mul(g1, load(x + j + W)));
+      }
       for (; j + W <= cols; j += W) {
-        const F gv = load(g + j);
-        store(d + j, mul(s, gv));
-        acc.addmul(gv, load(x + j));
+        const F g0 = load(g + j);
+        store(d + j, mul(s, g0));
+        s0.add(mul(g0, load(x + j)));
       }
       if (j < cols) {
         const size_t r = cols - j;
-        const F gv = loadn(g + j, r);
-        storen(d + j, mul(s, gv), r);
-        acc.addmul(gv, loadn(x + j, r));
+        const F g0 = loadn(g + j, r);
+        storen(d + j, mul(s, g0), r);
+        s1.add(mul(g0, loadn(x + j, r)));
       }
-      dscale[i] = static_cast<float>(acc.sum());
+      s0.merge(s1);
+      dscale[i] = static_cast<float>(s0.sum());
     }
   });
 }

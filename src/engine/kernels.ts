@@ -205,8 +205,8 @@ export interface Kernels {
   scatterAddRowsScaled(out: F32, src: F32, scale: F32, idx: I32, cols: number): void;
 
   /**
-   * Its backward: dsrc[i, :] = scale[i] · dout[idx[i], :] and dscale[i] = Σ_j dout[idx[i], j] · src[i, j]
-   * (overwrites dsrc and dscale).
+   * Its backward: dsrc[i, :] = scale[i] · dout[idx[i], :] and dscale[i] = Σ_j dout[idx[i], j] · src[i, j],
+   * each product rounded to float and the sum taken in double (overwrites dsrc and dscale).
    */
   scatterAddRowsScaledBackward(dsrc: F32, dscale: F32, dout: F32, src: F32, scale: F32, idx: I32, cols: number): void;
 

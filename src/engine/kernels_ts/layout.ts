@@ -131,7 +131,7 @@ export const layoutKernels: Pick<
       let dot = 0;
       for (let j = 0; j < cols; j++) {
         dsrc[s + j] = w * dout[g + j];
-        dot += dout[g + j] * src[s + j];
+        dot += Math.fround(dout[g + j] * src[s + j]); // float products, as the native kernel (and a row product) rounds them
       }
       dscale[i] = dot;
     }
