@@ -129,14 +129,13 @@ if (PARTS.includes('added')) {
   const before: Record<string, string> = {};
   for (const t of text) before[t.name] = await logitsDigest(model, t);
   const t0 = performance.now();
+  const search = { children: flag('children', 8), steps: flag('search-steps', 1500), patience: flag('patience', 2) };
   const res = await searchTask(
     model,
     digits,
     { builtin: 'digits' },
     {
-      children: flag('children', 8),
-      steps: flag('search-steps', 1500),
-      patience: flag('patience', 2),
+      ...search,
       evalEvery: flag('eval-every', 250),
       seed: SEED,
       log,
@@ -151,6 +150,7 @@ if (PARTS.includes('added')) {
     path: res.best.notes,
     added: res.best.added,
     stepsSpent: res.stepsSpent,
+    search,
     seconds: Math.round((performance.now() - t0) / 1000),
   });
   log(`added: digits ${acc}; text logits identical: ${JSON.stringify(identical)}`);
@@ -171,6 +171,12 @@ if (PARTS.includes('joint')) {
   save('joint', { joint, alone, gaps, steps: JOINT_STEPS, seed: SEED });
   log(`joint: ${JSON.stringify(joint)}; alone: ${JSON.stringify(alone)}`);
 }
+
+/** The search settings an `added` run recorded (runs before they were recorded: none). */
+const searchOf = (r: Record<string, unknown>): string => {
+  const s = r.search as { children: number; steps: number; patience: number } | undefined;
+  return s ? `a search of ${s.children} children of up to ${s.steps} steps (patience ${s.patience}), ` : '';
+};
 
 // ------------------------------------------------------------------------------------ report
 // `alone` runs once per seed (--seed); its figure is their mean, over runs made the same way.
@@ -227,7 +233,7 @@ const md = [
     : []),
   ...(d
     ? [
-        `Added: ${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,
+        `Added: ${searchOf(d)}${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,
       ]
     : []),
   ...(j
