@@ -49,7 +49,7 @@ export const TORCH_WARM = ['--warmup-s', `${WARM_MS / 1000}`];
 /**
  * Runs each of `fns` in turn until `ms` milliseconds have passed (and each ran at least `min`
  * times). This VM's host takes back memory and cores a process leaves idle: after a second of
- * waiting (for a PyTorch round in a child process, say) the next step ran 6-10x slower and the
+ * waiting (for a PyTorch round in a child process, say) the next step ran about 6x slower and the
  * ~15 after it 20% slower (an 8-expert Switch step, measured), so a few warm-up calls are not
  * enough. Warming every contender together keeps the rounds fair.
  */

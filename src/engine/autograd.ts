@@ -29,7 +29,7 @@ import type { Node, Tensor } from './tensor.js';
 import { K } from './backend.js';
 import { emptyF32, release, releaseIfSole } from './storage.js';
 
-/** A pooled copy (Float32Array.from copies element by element through the iterator: 0.9 ms for 1 MB). */
+/** A pooled copy (Float32Array.from copies element by element through the iterator, into new memory). */
 function copyOf(g: Float32Array): Float32Array {
   const c = emptyF32(g.length);
   c.set(g);
