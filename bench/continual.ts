@@ -120,8 +120,6 @@ interface Setup {
   maxAdded: number;
   /** Classification heads get a Naive Bayes prior after training (search, initial model and fine-tuning alike); absent in older results: false. */
   prior: boolean;
-  /** The search's learning-rate scale on cloned embeddings, blocks and norms (search_config.ts clonedLrScale); absent in older results: 1. */
-  clonedLrScale: number;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -177,7 +175,6 @@ function setupFromArgs(seed: number): Setup {
     budget: intArg('budget', DEFAULT_SEARCH.budget, 0),
     maxAdded: Number(arg('max-added', String(DEFAULT_SEARCH.maxAdded))),
     prior: arg('prior', '1') !== '0',
-    clonedLrScale: Number(arg('cloned-lr-scale', String(DEFAULT_SEARCH.clonedLrScale))),
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -194,7 +191,6 @@ function withDefaults(setup: Setup): Setup {
     budget: setup.budget ?? 0,
     maxAdded: setup.maxAdded ?? 1,
     prior: setup.prior ?? false,
-    clonedLrScale: setup.clonedLrScale ?? 1,
   };
 }
 
@@ -357,7 +353,6 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       stopAfter: setup.stopAfter,
       budget: setup.budget,
       maxAdded: setup.maxAdded,
-      clonedLrScale: setup.clonedLrScale,
       naiveBayesPrior: setup.prior,
       log,
     },
@@ -564,9 +559,6 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
         : '') +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
       (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of the parameters its path activates (maxAdded). ` : '') +
-      (setup.clonedLrScale !== 1
-        ? `A child trains its clones of embeddings, blocks and norms at ×${setup.clonedLrScale} its learning rate (clonedLrScale). `
-        : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical
         ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `

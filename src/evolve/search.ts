@@ -225,7 +225,6 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         weightDecay: opts.weightDecay,
         clipNorm: opts.clipNorm,
         lexicalLrScale: opts.lexicalLrScale,
-        ...(opts.clonedLrScale !== 1 ? { clonedLrScale: opts.clonedLrScale } : {}),
         ...(opts.patience > 0 ? { patience: opts.patience, evalEvery: opts.evalEvery } : {}),
         seed: rng.nextU32(),
       };

@@ -49,12 +49,6 @@ export const searchConfigSchema = z.strictObject({
     .optional()
     .describe("a hashed n-gram bag (fastText) beside the encoder in a sequence task's new heads ({} for the defaults); omitted: none"),
   lexicalLrScale: z.number().gt(0).default(20).describe("multiplies a child's learning rate on its head's n-gram bag"),
-  clonedLrScale: z
-    .number()
-    .gt(0)
-    .max(1)
-    .default(1)
-    .describe("multiplies a child's learning rate on its clones of embeddings, blocks and final norms (heads, adapters and stems keep the rate)"),
   naiveBayesPrior: z
     .boolean()
     .default(false)

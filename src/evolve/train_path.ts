@@ -24,12 +24,6 @@ export interface TrainPathOptions {
   clipNorm: number;
   /** Multiplies the learning rate of a head's n-gram bag (tasks/heads.ts). Default 1. */
   lexicalLrScale?: number;
-  /**
-   * Multiplies the learning rate of the trainable embeddings, blocks and final norms: clones of
-   * trained weights, which fine-tuning moves at a fraction of the rate a fresh head or adapter
-   * wants. Heads, adapters and image stems keep `lr`. Default 1.
-   */
-  clonedLrScale?: number;
   seed: number;
   /** With `patience` > 0 (and dev examples given): steps between dev evaluations. Default 50. */
   evalEvery?: number;
@@ -81,18 +75,12 @@ export async function trainPath(
   try {
     const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
     const bag = model.head.bag && own.has(model.head.bag.table) ? new Set([...model.head.bag.parameters(), ...model.head.bagOut!.parameters()]) : null;
-    const scaled = [];
-    if (bag) scaled.push({ params: bag, lrScale: o.lexicalLrScale ?? 1 });
-    if ((o.clonedLrScale ?? 1) !== 1) {
-      const cloned = trainable.filter((c) => c.kind === 'embeddings' || c.kind === 'block' || c.kind === 'final_norm');
-      if (cloned.length > 0) scaled.push({ params: new Set(cloned.flatMap((c) => c.module.parameters())), lrScale: o.clonedLrScale! });
-    }
     const trainer = new Trainer(model, params, {
       lr: o.lr,
       weightDecay: o.weightDecay,
       clipNorm: o.clipNorm,
       schedule: sched,
-      ...(scaled.length > 0 ? { scaled } : {}),
+      ...(bag ? { scaled: [{ params: bag, lrScale: o.lexicalLrScale ?? 1 }] } : {}),
     });
     const stream = new BatchStream(train, rng, { batchSize: o.batchSize, group: o.groupByLength ?? 16 }, (xs) => model.lengths(xs));
     for (let step = 1; step <= o.steps; step++) {
