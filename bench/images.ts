@@ -7,10 +7,12 @@
 //           text task's test logits are bit for bit the same after (SHA-256 of the raw float32s).
 //   joint   one `pathwise train` run of the text model's tasks and `digits` together (--joint-steps
 //           batches, tasks drawn ∝ n^(1/T)), against each task trained alone on its expected share
-//           of those batches (bench:multitask's rule); the largest gap, alone − joint, in points.
+//           of those batches at the same learning rate (bench:multitask's rule: every setting the
+//           same but the other tasks); per task, alone − joint in points, and the largest of its
+//           means over the seeds run (one --seed per run; joint-s<seed>.json, resumable).
 //
-// Each part writes docs/results/images/<part>.json when it finishes (alone: alone-s<seed>.json, one
-// per --seed, its figure the mean over the seeds run) (run parts separately with
+// Each part writes docs/results/images/<part>.json when it finishes (alone and joint: alone-s<seed>.json
+// and joint-s<seed>.json, one per --seed, their figures the means over the seeds run) (run parts separately with
 // --parts; the files are kept in the repository, since a part costs up to hours of a core and parts
 // accumulate over sessions on fresh checkouts); docs/results/images.md and images.json are written from whatever is there, with
 // `digits_alone`, `digits_added`, `text_logits_identical` and `joint_max_gap` (null until
@@ -18,9 +20,11 @@
 //
 //   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 8000
 //                            --joint-steps 4000 --children 8 --search-steps 1500 --patience 2 --seed 0]
+//   npm run bench:images -- --parts ''      (rewrite images.md and images.json from the saved results)
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/index.js';
 import type { ImageStem } from '../src/nn/index.js';
 import { TaskModel, inLayout, loadModel, loadPretrained, specOf } from '../src/model/index.js';
@@ -31,20 +35,42 @@ import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
 import { taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, benchSchedule, flag, log, measurePath } from './common.js';
+import { ROOT, benchSchedule, log, measurePath } from './common.js';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+// Flags (node:util parseArgs; an unknown flag or a bad number stops the bench before it trains).
+const { values: opt } = parseArgs({
+  options: {
+    parts: { type: 'string', default: 'alone,added,joint' },
+    base: { type: 'string', default: join(ROOT, 'models', 'base') },
+    model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
+    steps: { type: 'string', default: '8000' },
+    'joint-steps': { type: 'string', default: '4000' },
+    seed: { type: 'string', default: '0' },
+    results: { type: 'string', default: join(ROOT, 'docs', 'results', 'images') },
+    md: { type: 'string', default: join(ROOT, 'docs', 'results', 'images.md') },
+    'image-lr': { type: 'string', default: '1e-3' },
+    children: { type: 'string', default: '8' },
+    'search-steps': { type: 'string', default: '1500' },
+    patience: { type: 'string', default: '2' },
+    'eval-every': { type: 'string', default: '250' },
+  },
+  strict: true,
+});
+const int = (name: keyof typeof opt, min: number): number => {
+  const v = Number(opt[name]);
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(opt[name])}`);
+  return v;
 };
-const PARTS = arg('parts', 'alone,added,joint').split(',');
-const BASE = arg('base', join(ROOT, 'models', 'base'));
-const MODEL = arg('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const STEPS = flag('steps', 8000);
-const JOINT_STEPS = flag('joint-steps', 4000);
-const SEED = flag('seed', 0);
-const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'images'));
-const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'images.md'));
+// `--parts ''` trains nothing and rewrites the report from the saved results.
+const PARTS = opt.parts.split(',').filter((p) => p !== '');
+for (const p of PARTS) if (!['alone', 'added', 'joint'].includes(p)) throw new Error(`--parts: "${p}" is not one of alone, added, joint`);
+const BASE = opt.base;
+const MODEL = opt.model;
+const STEPS = int('steps', 1);
+const JOINT_STEPS = int('joint-steps', 1);
+const SEED = int('seed', 0);
+const RESULTS = opt.results;
+const OUT_MD = opt.md;
 
 /** bench:multitask's training settings, but for the image task's own learning rate (below). */
 const TRAIN: Partial<MultiTaskOptions> = {
@@ -58,7 +84,8 @@ const TRAIN: Partial<MultiTaskOptions> = {
   naiveBayesPrior: true,
 };
 /** The learning rate of a run of image tasks only (digits alone); runs with text tasks use TRAIN.lr. */
-const IMAGE_LR = Number(arg('image-lr', '1e-3'));
+const IMAGE_LR = Number(opt['image-lr']);
+if (!(IMAGE_LR > 0)) throw new Error(`--image-lr must be a number > 0, got ${JSON.stringify(opt['image-lr'])}`);
 
 const pct = (x: number) => +(100 * x).toFixed(2);
 
@@ -74,11 +101,12 @@ function fromBase(tasks: TaskData[]): TaskModel {
   return model;
 }
 
-async function train(model: TaskModel, tasks: TaskData[], steps: number): Promise<Record<string, number>> {
+/** Trains `tasks` for `steps` batches at `lr` (default: IMAGE_LR for image tasks only, else TRAIN.lr); test scores in %. */
+async function train(model: TaskModel, tasks: TaskData[], steps: number, lr?: number): Promise<Record<string, number>> {
   const imageOnly = tasks.every((t) => t.type === 'image_classification');
   await trainMultiTask(model, tasks, {
     ...TRAIN,
-    lr: imageOnly ? IMAGE_LR : TRAIN.lr!,
+    lr: lr ?? (imageOnly ? IMAGE_LR : TRAIN.lr!),
     seed: SEED,
     ...benchSchedule(steps, 5),
   });
@@ -97,6 +125,21 @@ const save = (part: string, v: unknown) => {
   mkdirSync(RESULTS, { recursive: true });
   writeFileAtomic(join(RESULTS, `${part}.json`), JSON.stringify(v, null, 1) + '\n');
 };
+/** One seed of the joint part (joint-s<seed>.json): the joint run's test scores and each task's alone run. */
+interface JointRun {
+  steps: number;
+  lr: number;
+  seed: number;
+  joint: Record<string, number> | null;
+  alone: Record<string, { score: number; steps: number; lr: number }>;
+}
+/** alone − joint per task, in points (tasks measured both ways). */
+const gapsOf = (r: JointRun): Record<string, number> =>
+  Object.fromEntries(
+    Object.entries(r.alone)
+      .filter(([t]) => r.joint?.[t] !== undefined)
+      .map(([t, a]) => [t, +(a.score - r.joint![t]).toFixed(2)]),
+  );
 const saved = (part: string): Record<string, unknown> | null =>
   existsSync(join(RESULTS, `${part}.json`)) ? (JSON.parse(readFileSync(join(RESULTS, `${part}.json`), 'utf8')) as Record<string, unknown>) : null;
 
@@ -129,14 +172,14 @@ if (PARTS.includes('added')) {
   const before: Record<string, string> = {};
   for (const t of text) before[t.name] = await logitsDigest(model, t);
   const t0 = performance.now();
-  const search = { children: flag('children', 8), steps: flag('search-steps', 1500), patience: flag('patience', 2) };
+  const search = { children: int('children', 1), steps: int('search-steps', 1), patience: int('patience', 0) };
   const res = await searchTask(
     model,
     digits,
     { builtin: 'digits' },
     {
       ...search,
-      evalEvery: flag('eval-every', 250),
+      evalEvery: int('eval-every', 1),
       seed: SEED,
       log,
     },
@@ -160,16 +203,34 @@ if (PARTS.includes('joint')) {
   const model0 = loadModel(MODEL);
   const text = [...model0.tasks.values()].map((t) => loadBuiltinTask((t.source as { builtin: string }).builtin));
   const tasks = [...text, digits];
-  const joint = await train(fromBase(tasks), tasks, JOINT_STEPS);
+  // Resumable, per seed: the joint run's scores are kept once measured, and each task trained
+  // alone is kept with the settings it was trained with, so a rerun trains only what is missing
+  // or was trained otherwise (a part costs an hour of a core).
+  const file = join(RESULTS, `joint-s${SEED}.json`);
+  const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JointRun) : null;
+  const same = prev !== null && prev.steps === JOINT_STEPS && prev.lr === TRAIN.lr && prev.seed === SEED;
+  const run: JointRun = same ? prev : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, joint: null, alone: {} };
+  const keep = () => save(`joint-s${SEED}`, { ...run, gaps: gapsOf(run) });
+  if (!run.joint) {
+    run.joint = await train(fromBase(tasks), tasks, JOINT_STEPS);
+    keep();
+  }
   const p = taskProbabilities(
     tasks.map((t) => t.train.length),
     TRAIN.temperature!,
   );
-  const alone: Record<string, number> = {};
-  for (const [i, t] of tasks.entries()) alone[t.name] = (await train(fromBase([t]), [t], Math.max(1, Math.round(p[i] * JOINT_STEPS))))[t.name];
-  const gaps = Object.fromEntries(tasks.map((t) => [t.name, +(alone[t.name] - joint[t.name]).toFixed(2)]));
-  save('joint', { joint, alone, gaps, steps: JOINT_STEPS, seed: SEED });
-  log(`joint: ${JSON.stringify(joint)}; alone: ${JSON.stringify(alone)}`);
+  for (const [i, t] of tasks.entries()) {
+    // The same task alone: its expected share of the joint run's batches, at the joint run's
+    // learning rate (every setting the same but the other tasks).
+    const steps = Math.max(1, Math.round(p[i] * JOINT_STEPS));
+    const had = run.alone[t.name];
+    if (had && had.steps === steps && had.lr === TRAIN.lr) continue;
+    run.alone[t.name] = { score: (await train(fromBase([t]), [t], steps, TRAIN.lr))[t.name], steps, lr: TRAIN.lr! };
+    keep();
+  }
+  log(
+    `joint (seed ${SEED}): ${JSON.stringify(run.joint)}; alone: ${JSON.stringify(Object.fromEntries(Object.entries(run.alone).map(([k, v]) => [k, v.score])))}`,
+  );
 }
 
 /** The search settings an `added` run recorded (runs before they were recorded: none). */
@@ -206,13 +267,33 @@ if (new Set(aloneRuns.map(setting)).size > 1)
 const a = aloneRuns[0] ?? null;
 const aloneMean = aloneRuns.length ? +(aloneRuns.reduce((t, r) => t + r.digits, 0) / aloneRuns.length).toFixed(2) : null;
 const d = saved('added');
-const j = saved('joint');
+// The joint part's seeds that finished (the joint run and every task alone), with the same steps and rate.
+const jointRuns = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+  .filter((f) => /^joint-s\d+\.json$/.test(f))
+  .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
+  .filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]))
+  .sort((x, y) => x.seed - y.seed);
+if (new Set(jointRuns.map((r) => `${r.steps}/${r.lr}`)).size > 1)
+  throw new Error(`${RESULTS}: the joint-s<seed>.json runs differ in steps or lr; rerun or remove the odd ones`);
+const jointTasks = jointRuns.length ? Object.keys(jointRuns[0].joint!) : [];
+const meanOf = (xs: number[]) => +(xs.reduce((t, x) => t + x, 0) / xs.length).toFixed(2);
+const jointMean = Object.fromEntries(
+  jointTasks.map((t) => [
+    t,
+    {
+      joint: meanOf(jointRuns.map((r) => r.joint![t])),
+      alone: meanOf(jointRuns.map((r) => r.alone[t].score)),
+      gap: meanOf(jointRuns.map((r) => gapsOf(r)[t])),
+    },
+  ]),
+);
 const summary = {
   digits_alone: aloneMean,
   digits_alone_seeds: aloneRuns.map((r) => r.seed),
   digits_added: (d?.digits as number | undefined) ?? null,
   text_logits_identical: d ? Object.values(d.identical as Record<string, boolean>).every(Boolean) : null,
-  joint_max_gap: j ? Math.max(...Object.values(j.gaps as Record<string, number>)) : null,
+  joint_max_gap: jointRuns.length ? Math.max(...jointTasks.map((t) => jointMean[t].gap)) : null,
+  joint_seeds: jointRuns.map((r) => r.seed),
 };
 const md = [
   '# Images in the same model: the measurements',
@@ -224,7 +305,7 @@ const md = [
   `| \`digits\` trained alone, test accuracy${aloneRuns.length > 1 ? `, mean of ${aloneRuns.length} seeds` : ''} | ${summary.digits_alone ?? 'not run'} | ≥ 98 |`,
   `| \`digits\` added to the quickstart's text model by path search | ${summary.digits_added ?? 'not run'} | ≥ 97 |`,
   `| every text task's test logits bit for bit unchanged by the addition | ${summary.text_logits_identical ?? 'not run'} | true |`,
-  `| text + image in one run: largest (alone − joint), points | ${summary.joint_max_gap ?? 'not run'} | ≤ 1 |`,
+  `| text + image in one run: largest (alone − joint), points${jointRuns.length ? `, mean of ${jointRuns.length} seed${jointRuns.length > 1 ? 's' : ''}` : ''} | ${summary.joint_max_gap ?? 'not run'} | ≤ 1 |`,
   '',
   ...(a
     ? [
@@ -236,13 +317,15 @@ const md = [
         `Added: ${searchOf(d)}${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,
       ]
     : []),
-  ...(j
+  ...(jointRuns.length
     ? [
         '',
-        '| task | joint | alone | alone − joint |',
-        '|---|---:|---:|---:|',
-        ...Object.keys(j.joint as object).map(
-          (t) => `| ${t} | ${(j.joint as Record<string, number>)[t]} | ${(j.alone as Record<string, number>)[t]} | ${(j.gaps as Record<string, number>)[t]} |`,
+        `Joint: one run of every task for ${jointRuns[0].steps} batches of 32 at lr ${jointRuns[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${jointRuns.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
+        '',
+        `| task | joint | alone | alone − joint | ${jointRuns.map((r) => `seed ${r.seed}`).join(' | ')} |`,
+        `|---|---:|---:|---:|${jointRuns.map(() => '---:|').join('')}`,
+        ...jointTasks.map(
+          (t) => `| ${t} | ${jointMean[t].joint} | ${jointMean[t].alone} | ${jointMean[t].gap} | ${jointRuns.map((r) => gapsOf(r)[t]).join(' | ')} |`,
         ),
       ]
     : []),
