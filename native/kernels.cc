@@ -108,18 +108,28 @@ inline float rowmax(const float* x, size_t n, bool* hasNaN) {
       nullptr);
 }
 
-/** Sum of a row in double. */
-inline double rowsum(const float* x, size_t n) {
+/**
+ * Sum in double of a row of n values produced by `at(j)` / `atn(j, t)` (full vector / masked tail,
+ * masked lanes 0), two accumulators in a fixed order: every row sum that must agree bit for bit
+ * with another goes through here.
+ */
+template <class At, class AtN>
+inline double rowsumOf(size_t n, At at, AtN atn) {
   DAcc s0, s1;
   size_t j = 0;
   for (; j + 2 * W <= n; j += 2 * W) {
-    s0.add(load(x + j));
-    s1.add(load(x + j + W));
+    s0.add(at(j));
+    s1.add(at(j + W));
   }
-  for (; j + W <= n; j += W) s0.add(load(x + j));
-  if (j < n) s1.add(loadn(x + j, n - j));
+  for (; j + W <= n; j += W) s0.add(at(j));
+  if (j < n) s1.add(atn(j, n - j));
   s0.merge(s1);
   return s0.sum();
+}
+
+/** Sum of a row in double. */
+inline double rowsum(const float* x, size_t n) {
+  return rowsumOf(n, [x](size_t j) { return load(x + j); }, [x](size_t j, size_t t) { return loadn(x + j, t); });
 }
 
 template <class T>
@@ -906,8 +916,8 @@ void scatterAddRowsScaled(float* out, const float* src, const float* scale, cons
 }
 
 // Its backward, one pass over the rows: dsrc[i] = scale[i] * dout[idx[i]] and
-// dscale[i] = sum_j dout[idx[i], j] * src[i, j], each product rounded to float and summed as rowsum
-// sums a row, so the gates' gradient is bit for bit the row product and sumAxis it replaces.
+// dscale[i] = sum_j dout[idx[i], j] * src[i, j], each product rounded to float and summed by rowsumOf,
+// as rowsum sums a row, so the gates' gradient is bit for bit the row product and sumAxis it replaces.
 void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,
                                   const int32_t* idx, size_t nidx, size_t cols) {
   parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
@@ -916,28 +926,19 @@ void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout,
       const float* x = src + i * cols;
       float* d = dsrc + i * cols;
       const F s = set1(scale[i]);
-      DAcc s0, s1;
-      size_t j = 0;
-      for (; j + 2 * W <= cols; j += 2 * W) {
-        const F g0 = load(g + j), g1 = load(g + j + W);
-        store(d + j, mul(s, g0));
-        store(d + j + W, mul(s, g1));
-        s0.add(mul(g0, load(x + j)));
-        s1.add(mul(g1, load(x + j + W)));
-      }
-      for (; j + W <= cols; j += W) {
-        const F g0 = load(g + j);
-        store(d + j, mul(s, g0));
-        s0.add(mul(g0, load(x + j)));
-      }
-      if (j < cols) {
-        const size_t r = cols - j;
-        const F g0 = loadn(g + j, r);
-        storen(d + j, mul(s, g0), r);
-        s1.add(mul(g0, loadn(x + j, r)));
-      }
-      s0.merge(s1);
-      dscale[i] = static_cast<float>(s0.sum());
+      // Each vector of dout is read once: scaled into dsrc, and its products with src summed.
+      dscale[i] = static_cast<float>(rowsumOf(
+          cols,
+          [&](size_t j) {
+            const F gv = load(g + j);
+            store(d + j, mul(s, gv));
+            return mul(gv, load(x + j));
+          },
+          [&](size_t j, size_t r) {
+            const F gv = loadn(g + j, r);
+            storen(d + j, mul(s, gv), r);
+            return mul(gv, loadn(x + j, r));
+          }));
     }
   });
 }
