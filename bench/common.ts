@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { noGrad, readSafetensors, Rng, serializeSafetensors, Tensor } from '../src/engine/index.js';
 import { decodePredictions, rawPrediction, type TaskModel, type TaskSpec } from '../src/model/index.js';
 import type { Batch } from '../src/tasks/encode.js';
@@ -16,17 +17,74 @@ import type { Example, TaskData } from '../src/tasks/task.js';
 export const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 export const PY = process.env.PATHWISE_TORCH_PYTHON ?? '/usr/bin/python3';
 
-/** A string option `--name value`, or `dflt`. */
-export function option(name: string, dflt: string): string {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt;
+/**
+ * A benchmark flag: a string (`choices`: the only values allowed; no default: undefined unless
+ * given), a number (finite; `integer`, `min` (>=), `above` (>) and `max` (<=) where declared), or a
+ * switch (`--report`, `--no-quality`: true when given).
+ */
+export type FlagSpec =
+  | { type: 'string'; default?: string; choices?: readonly string[] }
+  | { type: 'number'; default: number; integer?: boolean; min?: number; above?: number; max?: number }
+  | { type: 'boolean' };
+
+type FlagValue<S extends FlagSpec> = S extends { type: 'number' }
+  ? number
+  : S extends { type: 'boolean' }
+    ? boolean
+    : S extends { choices: readonly (infer C extends string)[] }
+      ? C
+      : S extends { default: string }
+        ? string
+        : string | undefined;
+
+export type FlagValues<T extends Record<string, FlagSpec>> = { [K in keyof T]: FlagValue<T[K]> };
+
+/**
+ * A bench's flags, each declared with its default and kind in `spec`, read from process.argv by
+ * node:util parseArgs in strict mode: an unknown flag, a positional argument, a flag without its
+ * value, a bad number or a value not among `choices` throws an error naming the flag, before the
+ * bench does any work (call it first).
+ */
+export function benchFlags<const T extends Record<string, FlagSpec>>(spec: T): FlagValues<T> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
+  const { values } = parseArgs({ options, strict: true, allowPositionals: false });
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, s] of Object.entries(spec)) {
+    const raw = values[name];
+    if (s.type === 'boolean') out[name] = raw === true;
+    else if (typeof raw !== 'string') out[name] = s.default;
+    else if (s.type === 'string') {
+      if (s.choices && !s.choices.includes(raw)) throw new Error(`--${name} must be one of ${s.choices.join(', ')}, got ${JSON.stringify(raw)}`);
+      out[name] = raw;
+    } else {
+      const v = Number(raw);
+      const bounds = [s.min !== undefined && `>= ${s.min}`, s.above !== undefined && `> ${s.above}`, s.max !== undefined && `<= ${s.max}`].filter(Boolean);
+      const ok =
+        raw.trim() !== '' &&
+        Number.isFinite(v) &&
+        (!s.integer || Number.isInteger(v)) &&
+        (s.min === undefined || v >= s.min) &&
+        (s.above === undefined || v > s.above) &&
+        (s.max === undefined || v <= s.max);
+      if (!ok)
+        throw new Error(
+          `--${name} must be ${s.integer ? 'an integer' : 'a number'}${bounds.length ? ` ${bounds.join(' and ')}` : ''}, got ${JSON.stringify(raw)}`,
+        );
+      out[name] = v;
+    }
+  }
+  return out as FlagValues<T>;
 }
 
-export function flag(name: string, dflt: number): number {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
+/** A list flag's integers (`--seeds 0,1,2`): each an integer >= `min`, else an error naming the flag. */
+export function intList(name: string, raw: string, min: number): number[] {
+  const xs = raw.split(',').map((x) => x.trim());
+  for (const x of xs) {
+    const v = Number(x);
+    if (x === '' || !Number.isInteger(v) || v < min) throw new Error(`--${name} must be integers >= ${min}, separated by commas, got ${JSON.stringify(raw)}`);
+  }
+  return xs.map(Number);
 }
 
 export function median(xs: number[]): number {
@@ -41,10 +99,11 @@ export function meanSd(xs: readonly number[]): { mean: number; sd: number } {
   return { mean, sd };
 }
 
-/** How long each round warms up, ours and PyTorch's alike (--warm-ms; see warmFor). */
-export const WARM_MS = flag('warm-ms', 2000);
-/** The PyTorch scripts' flag for the same warm-up (bench/torch_common.py warm). */
-export const TORCH_WARM = ['--warmup-s', `${WARM_MS / 1000}`];
+/** How long each round warms up, ours and PyTorch's alike (see warmFor): `--warm-ms`, spread into
+ *  the benchFlags spec of a bench that warms. */
+export const WARM_FLAG = { 'warm-ms': { type: 'number', default: 2000, min: 0 } } as const satisfies Record<string, FlagSpec>;
+/** The PyTorch scripts' flag for the same warm-up of `warmMs` (bench/torch_common.py warm). */
+export const torchWarm = (warmMs: number): string[] => ['--warmup-s', `${warmMs / 1000}`];
 
 /**
  * Runs each of `fns` in turn until `ms` milliseconds have passed (and each ran at least `min`

@@ -60,30 +60,38 @@ import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js
 import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
-import { ROOT, benchSchedule, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
+import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
-};
-const intArg = (name: string, dflt: number, min: number): number => {
-  const raw = arg(name, String(dflt));
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return v;
-};
+const opt = benchFlags({
+  base: { type: 'string', default: join(ROOT, 'models', 'base') },
+  order: { type: 'string', default: 'sent,pos,spam,sense,genre,wic' },
+  initial: { type: 'number', default: 2, integer: true, min: 1 },
+  'initial-steps': { type: 'number', default: 400, integer: true, min: 1 },
+  children: { type: 'number', default: DEFAULT_SEARCH.children, integer: true, min: 1 },
+  steps: { type: 'number', default: DEFAULT_SEARCH.steps, integer: true, min: 1 },
+  parallel: { type: 'number', default: DEFAULT_SEARCH.parallel, integer: true, min: 1 },
+  seeds: { type: 'string', default: '0,1,2' },
+  patience: { type: 'number', default: DEFAULT_SEARCH.patience, integer: true, min: 0 },
+  'eval-every': { type: 'number', default: DEFAULT_SEARCH.evalEvery, integer: true, min: 1 },
+  'stop-after': { type: 'number', default: DEFAULT_SEARCH.stopAfter, integer: true, min: 0 },
+  budget: { type: 'number', default: DEFAULT_SEARCH.budget, integer: true, min: 0 },
+  'max-added': { type: 'number', default: DEFAULT_SEARCH.maxAdded, above: 0, max: 1 },
+  lexical: { type: 'string', default: '1', choices: ['0', '1'] },
+  prior: { type: 'string', default: '1', choices: ['0', '1'] },
+  subsample: { type: 'number', default: 0, integer: true, min: 0 },
+  results: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual') },
+  work: { type: 'string', default: join(ROOT, 'runs', 'bench-continual') },
+  md: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual.md') },
+  report: { type: 'boolean' },
+});
 
-const REPORT_ONLY = argv.includes('--report');
+const REPORT_ONLY = opt.report;
 // Each seed's JSON files are small and kept in the repository (a new checkout still reports them);
 // the path systems they come from are whole model folders and stay in the scratch folder.
-const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'continual'));
-const WORK = arg('work', join(ROOT, 'runs', 'bench-continual'));
-const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'continual.md'));
-const SEEDS = arg('seeds', '0,1,2')
-  .split(',')
-  .map((x) => Number(x.trim()));
-for (const x of SEEDS) if (!Number.isInteger(x) || x < 0) throw new Error(`--seeds must be integers >= 0, got ${arg('seeds', '')}`);
+const RESULTS = opt.results;
+const WORK = opt.work;
+const OUT_MD = opt.md;
+const SEEDS = intList('seeds', opt.seeds, 0);
 /** The folder of the seed being run or reported: RESULTS/seed-<s>; its system is in WORK/seed-<s>/system. */
 let RUN = '';
 let SEED = 0;
@@ -140,16 +148,16 @@ const TRAIN: Partial<MultiTaskOptions> = {
 };
 
 function setupFromArgs(seed: number): Setup {
-  const order = arg('order', 'sent,pos,spam,sense,genre,wic')
+  const order = opt.order
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
   for (const t of order) if (!BUILTIN_TASK_NAMES.includes(t)) throw new Error(`--order: "${t}" is not a built-in task (${BUILTIN_TASK_NAMES.join(', ')})`);
   if (new Set(order).size !== order.length) throw new Error(`--order names a task twice: ${order.join(',')}`);
-  const initial = intArg('initial', 2, 1);
+  const initial = opt.initial;
   if (initial >= order.length) throw new Error(`--initial ${initial} leaves no task to add (--order has ${order.length})`);
   // Saved relative to the repository when inside it, so the report names `models/base`.
-  const abs = resolve(arg('base', join(ROOT, 'models', 'base')));
+  const abs = resolve(opt.base);
   if (!existsSync(join(abs, 'config.json')))
     throw new Error(`no base model at ${abs} (no config.json); give --base DIR, a dense \`pathwise pretrain\` model folder`);
   const rel = relative(ROOT, abs);
@@ -158,23 +166,23 @@ function setupFromArgs(seed: number): Setup {
     baseDigest: modelDigest(abs),
     order,
     initial,
-    initialSteps: intArg('initial-steps', 400, 1),
-    children: intArg('children', DEFAULT_SEARCH.children, 1),
-    steps: intArg('steps', DEFAULT_SEARCH.steps, 1),
-    parallel: intArg('parallel', DEFAULT_SEARCH.parallel, 1),
+    initialSteps: opt['initial-steps'],
+    children: opt.children,
+    steps: opt.steps,
+    parallel: opt.parallel,
     batchSize: TRAIN.batchSize!,
     searchBase: DEFAULT_SEARCH.base,
     evalExamples: TRAIN.evalExamples!,
     finetuneLr: TRAIN.lr!,
-    subsample: intArg('subsample', 0, 0),
+    subsample: opt.subsample,
     seed,
-    lexical: arg('lexical', '1') === '0' ? null : lexicalDefaultsSchema.parse({}),
-    patience: intArg('patience', DEFAULT_SEARCH.patience, 0),
-    evalEvery: intArg('eval-every', DEFAULT_SEARCH.evalEvery, 1),
-    stopAfter: intArg('stop-after', DEFAULT_SEARCH.stopAfter, 0),
-    budget: intArg('budget', DEFAULT_SEARCH.budget, 0),
-    maxAdded: Number(arg('max-added', String(DEFAULT_SEARCH.maxAdded))),
-    prior: arg('prior', '1') !== '0',
+    lexical: opt.lexical === '0' ? null : lexicalDefaultsSchema.parse({}),
+    patience: opt.patience,
+    evalEvery: opt['eval-every'],
+    stopAfter: opt['stop-after'],
+    budget: opt.budget,
+    maxAdded: opt['max-added'],
+    prior: opt.prior === '1',
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }

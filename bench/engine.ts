@@ -30,17 +30,22 @@ import { TaskModel, inLayout, loadPretrained, specOf } from '../src/model/index.
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
 import { trainMultiTask } from '../src/train/multitask.js';
-import { ROOT, TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
+import { ROOT, WARM_FLAG, benchFlags, log, median, torchReference, torchWarm, warmFor } from './common.js';
 
-const ROUNDS = flag('rounds', 5);
-const STEPS = flag('steps', 20);
-const WARMUP = flag('warmup', 3);
+const opt = benchFlags({
+  rounds: { type: 'number', default: 5, integer: true, min: 1 },
+  steps: { type: 'number', default: 20, integer: true, min: 1 },
+  warmup: { type: 'number', default: 3, integer: true, min: 0 },
+  'mt-steps': { type: 'number', default: 30, integer: true, min: 1 },
+  base: { type: 'string', default: join(ROOT, 'models', 'base') },
+  ...WARM_FLAG,
+});
+const ROUNDS = opt.rounds;
+const STEPS = opt.steps;
+const WARMUP = opt.warmup;
 /** Timed steps of six-task training per thread count and round. */
-const MT_STEPS = flag('mt-steps', 30);
-const BASE = (() => {
-  const i = process.argv.indexOf('--base');
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : join(ROOT, 'models', 'base');
-})();
+const MT_STEPS = opt['mt-steps'];
+const BASE = opt.base;
 const CFG = { batch: 32, seq: 64, dModel: 256, heads: 4, ffn: 1024, dropout: 0.1 };
 
 // --------------------------------------------------------------------------- Pathwise side
@@ -195,14 +200,14 @@ const ours: number[] = [];
 const bound: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  warmFor(WARM_MS, [step, () => gemmCalls.forEach((c) => c())]);
+  warmFor(opt['warm-ms'], [step, () => gemmCalls.forEach((c) => c())]);
   const mine = timeOurs(step);
   ours.push(mine);
   const g = timeGemms(gemmCalls);
   bound.push(g);
   let line = `round ${r + 1}: pathwise ${mine.toFixed(2)} steps/s, its GEMMs alone ${g.toFixed(2)} steps/s`;
   if (ref) {
-    const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...TORCH_WARM]);
+    const t = ref.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...torchWarm(opt['warm-ms'])]);
     theirs.push(t.steps_per_s);
     line += `, torch ${t.steps_per_s.toFixed(2)} steps/s`;
   }

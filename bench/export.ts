@@ -28,13 +28,20 @@ import { exportFeeds, exportOnnx, type Feeds } from '../src/export/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, flag, log, median, option, plainFolder, randomBatch } from './common.js';
+import { ROOT, benchFlags, log, median, plainFolder, randomBatch } from './common.js';
 
-const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const TASK = option('task', 'sent');
-const SLICES = flag('slices', 8);
-const SLICE_S = flag('slice-seconds', 0.4);
-const QUALITY_N = flag('quality-examples', 872);
+const opt = benchFlags({
+  model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
+  task: { type: 'string', default: 'sent' },
+  slices: { type: 'number', default: 8, integer: true, min: 1 },
+  'slice-seconds': { type: 'number', default: 0.4, min: 0 },
+  'quality-examples': { type: 'number', default: 872, integer: true, min: 1 },
+});
+const MODEL = opt.model;
+const TASK = opt.task;
+const SLICES = opt.slices;
+const SLICE_S = opt['slice-seconds'];
+const QUALITY_N = opt['quality-examples'];
 const THREADS = 2;
 const SHAPES: [number, number][] = [
   [1, 128],

@@ -25,17 +25,26 @@ import { DEFAULT_SWITCH, upcycle, type SparseConfig } from '../src/sparse/index.
 import { quantizeModel } from '../src/compress/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { Batch } from '../src/tasks/encode.js';
-import { ROOT, TorchWorker, flag, log, median, option, plainFolder, randomBatch, runTorch, torchMissing } from './common.js';
+import { ROOT, TorchWorker, benchFlags, log, median, plainFolder, randomBatch, runTorch, torchMissing } from './common.js';
 
-const MODEL = option('model', join(ROOT, 'runs', 'quickstart', 'model'));
-const TASK = option('task', 'sent');
-const EXPERTS = flag('experts', 8);
-const SECONDS = flag('seconds', 3);
-const SLICES = flag('slices', 8);
-const SLICE_S = flag('slice-seconds', 0.4);
+const opt = benchFlags({
+  model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
+  task: { type: 'string', default: 'sent' },
+  experts: { type: 'number', default: 8, integer: true, min: 1 },
+  seconds: { type: 'number', default: 3, min: 0 },
+  slices: { type: 'number', default: 8, integer: true, min: 1 },
+  'slice-seconds': { type: 'number', default: 0.4, min: 0 },
+  'no-quality': { type: 'boolean' },
+});
+const MODEL = opt.model;
+const TASK = opt.task;
+const EXPERTS = opt.experts;
+const SECONDS = opt.seconds;
+const SLICES = opt.slices;
+const SLICE_S = opt['slice-seconds'];
 const PAUSE_MS = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const QUALITY = !process.argv.includes('--no-quality');
+const QUALITY = !opt['no-quality'];
 const SHAPES: [number, number][] = [
   [1, 32],
   [32, 128],

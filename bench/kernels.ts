@@ -11,13 +11,14 @@ import type { Kernels } from '../src/engine/kernels.js';
 import { tsKernels } from '../src/engine/kernels_ts.js';
 import { loadNativeKernels } from '../src/engine/kernels_native.js';
 import { Rng } from '../src/engine/rng.js';
+import { benchFlags } from './common.js';
 
-const args = process.argv.slice(2);
-const BUDGET_MS = (() => {
-  const i = args.indexOf('--budget-ms');
-  return i >= 0 ? Number(args[i + 1]) : 300;
-})();
-const RUN_TS = !args.includes('--no-ts');
+const opt = benchFlags({
+  'budget-ms': { type: 'number', default: 300, min: 0 },
+  'no-ts': { type: 'boolean' },
+});
+const BUDGET_MS = opt['budget-ms'];
+const RUN_TS = !opt['no-ts'];
 
 const loaded = loadNativeKernels();
 const NK = loaded.kernels;

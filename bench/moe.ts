@@ -14,10 +14,15 @@ import * as E from '../src/engine/index.js';
 import { Rng, backendName, blas } from '../src/engine/index.js';
 import { FeedForward } from '../src/nn/index.js';
 import { SwitchFFN, auxLoss } from '../src/sparse/index.js';
-import { TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
+import { WARM_FLAG, benchFlags, log, median, torchReference, torchWarm, warmFor } from './common.js';
 
-const ROUNDS = flag('rounds', 5);
-const ITERS = flag('iters', 20);
+const opt = benchFlags({
+  rounds: { type: 'number', default: 5, integer: true, min: 1 },
+  iters: { type: 'number', default: 20, integer: true, min: 1 },
+  ...WARM_FLAG,
+});
+const ROUNDS = opt.rounds;
+const ITERS = opt.iters;
 const N = 2048,
   D = 256,
   F = 1024,
@@ -82,14 +87,14 @@ const denseMs: number[] = [];
 const hf: number[] = [];
 const torchDense: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  warmFor(WARM_MS, [switchStep, denseStep]);
+  warmFor(opt['warm-ms'], [switchStep, denseStep]);
   const s = timeMs(switchStep);
   const d = timeMs(denseStep);
   ours.push(s);
   denseMs.push(d);
   let line = `round ${r + 1}: pathwise switch ${s.toFixed(2)} ms, pathwise dense ${d.toFixed(2)} ms`;
   if (picked) {
-    const t = picked.run(['--steps', `${ITERS}`, ...TORCH_WARM]);
+    const t = picked.run(['--steps', `${ITERS}`, ...torchWarm(opt['warm-ms'])]);
     hf.push(t.hf_ms);
     torchDense.push(t.dense_ms);
     line += `, torch hf ${t.hf_ms.toFixed(2)} ms, torch dense ${t.dense_ms.toFixed(2)} ms`;

@@ -39,34 +39,46 @@ import { PRIOR_DEV_EXAMPLES } from '../src/train/fit_prior.js';
 import { DEFAULT_PRETRAIN, type PretrainConfig } from '../src/train/pretrain_config.js';
 import { pretrain } from '../src/train/pretrain.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, benchSchedule, log, meanSd, modelDigest, shapeDigest } from './common.js';
+import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, modelDigest, shapeDigest } from './common.js';
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-};
+const opt = benchFlags({
+  base: { type: 'string', default: join(ROOT, 'models', 'base') },
+  steps: { type: 'number', default: 800, integer: true, min: 1 },
+  'skill-steps': { type: 'number', default: 300, integer: true, min: 1 },
+  configs: { type: 'string', default: '1,2,3,4,5,6' },
+  seeds: { type: 'string', default: '0,1,2' },
+  lexical: { type: 'string', default: '1', choices: ['0', '1'] },
+  'lexical-warmup': { type: 'number', default: 0, integer: true, min: 0 },
+  prior: { type: 'string', default: '1', choices: ['0', '1'] },
+  results: { type: 'string', default: join(ROOT, 'docs', 'results', 'multitask') },
+  work: { type: 'string', default: join(ROOT, 'runs', 'bench-multitask') },
+  md: { type: 'string', default: join(ROOT, 'docs', 'results', 'multitask.md') },
+  'embedding-lr-scale': { type: 'number', default: 3, above: 0 },
+  subsample: { type: 'number', default: 0, integer: true, min: 0 },
+  report: { type: 'boolean' },
+});
 
 const TASKS = ['sent', 'spam', 'sense', 'genre', 'pos', 'wic'];
-const BASE = arg('base', join(ROOT, 'models', 'base'));
-const STEPS = Number(arg('steps', '800'));
-const SKILL_STEPS = Number(arg('skill-steps', '300'));
-const CONFIGS = arg('configs', '1,2,3,4,5,6').split(',').map(Number);
-const SEEDS = arg('seeds', '0,1,2').split(',').map(Number);
-const LEXICAL = arg('lexical', '1') !== '0';
+const BASE = opt.base;
+const STEPS = opt.steps;
+const SKILL_STEPS = opt['skill-steps'];
+const CONFIGS = intList('configs', opt.configs, 1);
+const SEEDS = intList('seeds', opt.seeds, 0);
+const LEXICAL = opt.lexical === '1';
 /** Epochs each n-gram bag trains alone before the run (train.lexicalWarmupEpochs). */
-const LEXICAL_WARMUP = Number(arg('lexical-warmup', '0'));
+const LEXICAL_WARMUP = opt['lexical-warmup'];
 /** Whether classification heads get a Naive Bayes prior after training (train.naiveBayesPrior). */
-const PRIOR = arg('prior', '1') !== '0';
+const PRIOR = opt.prior === '1';
 /** Each run's figures, one file per configuration and seed. Kept in the repository beside the
  *  report: a run costs an hour of a core, and seeds accumulate over sessions on fresh checkouts. */
-const RESULTS = arg('results', join(ROOT, 'docs', 'results', 'multitask'));
+const RESULTS = opt.results;
 /** Scratch folders (skill-aware pretraining's checkpoints): not kept. */
-const WORK = arg('work', join(ROOT, 'runs', 'bench-multitask'));
-const OUT_MD = arg('md', join(ROOT, 'docs', 'results', 'multitask.md'));
+const WORK = opt.work;
+const OUT_MD = opt.md;
 /** The embeddings' lr scale for models that start from the pretrained base (MultiTaskOptions.embeddingLrScale
  *  says why: about the ratio of the base's embedding RMS to a fresh one's); 1 for (6), whose
  *  embeddings are fresh. */
-const EMB_LR_SCALE = Number(arg('embedding-lr-scale', '3'));
+const EMB_LR_SCALE = opt['embedding-lr-scale'];
 
 /** One set of training hyperparameters for every configuration (no per-configuration tuning); the seed is the run's. */
 const TRAIN: Partial<MultiTaskOptions> = {
@@ -485,10 +497,10 @@ function figures(results: ConfigResult[]) {
 
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
-  if (!process.argv.includes('--report')) {
+  if (!opt.report) {
     if (!existsSync(join(BASE, 'config.json'))) throw new Error(`no base model at ${BASE} (--base DIR)`);
     // --subsample N: at most N examples per split (a quick check of the harness, not a result).
-    const cap = Number(arg('subsample', '0'));
+    const cap = opt.subsample;
     const data = TASKS.map(loadBuiltinTask).map((t) => (cap > 0 ? subsample(t, { train: cap, dev: cap, test: cap }) : t));
     for (const n of CONFIGS) if (!NAMES[n]) throw new Error(`--configs: no configuration ${n} (1-6)`);
     for (const n of CONFIGS) {

@@ -12,11 +12,17 @@
 import { cpus } from 'node:os';
 import { AdamW, Rng, Tensor, backendName, blas, clipGradNorm } from '../src/engine/index.js';
 import { DEFAULT_ENCODER, LanguageModel } from '../src/nn/index.js';
-import { TORCH_WARM, WARM_MS, flag, log, median, torchReference, warmFor } from './common.js';
+import { WARM_FLAG, benchFlags, log, median, torchReference, torchWarm, warmFor } from './common.js';
 
-const ROUNDS = flag('rounds', 3);
-const STEPS = flag('steps', 8);
-const WARMUP = flag('warmup', 2);
+const opt = benchFlags({
+  rounds: { type: 'number', default: 3, integer: true, min: 1 },
+  steps: { type: 'number', default: 8, integer: true, min: 1 },
+  warmup: { type: 'number', default: 2, integer: true, min: 0 },
+  ...WARM_FLAG,
+});
+const ROUNDS = opt.rounds;
+const STEPS = opt.steps;
+const WARMUP = opt.warmup;
 const B = 32;
 const T = DEFAULT_ENCODER.maxPositions;
 const V = DEFAULT_ENCODER.vocabSize;
@@ -91,12 +97,12 @@ const { ref: picked, missing: why } = torchReference('torch_pretrain.py', TORCH_
 const ours: number[] = [];
 const theirs: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  warmFor(WARM_MS, [step], 0);
+  warmFor(opt['warm-ms'], [step], 0);
   const mine = timeOurs(step);
   ours.push(mine);
   let line = `round ${r + 1}: pathwise ${Math.round(mine)} tokens/s`;
   if (picked) {
-    const t = picked.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...TORCH_WARM]);
+    const t = picked.run(['--steps', `${STEPS}`, '--warmup', `${WARMUP}`, ...torchWarm(opt['warm-ms'])]);
     theirs.push(t.tokens_per_s);
     line += `, torch ${Math.round(t.tokens_per_s)} tokens/s`;
   }

@@ -26,31 +26,26 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { loadModel } from '../src/model/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import { exampleWords, type Example } from '../src/tasks/task.js';
-import { ROOT, log } from './common.js';
+import { ROOT, benchFlags, log } from './common.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    duration: { type: 'string' },
-    'log-level': { type: 'string' },
-    'single-task': { type: 'string' },
-    'soak-minutes': { type: 'string' },
-  },
+const opt = benchFlags({
+  model: { type: 'string', default: process.env.PATHWISE_BENCH_MODEL ?? join(ROOT, 'runs', 'quickstart', 'model') },
+  duration: { type: 'number', default: 10, above: 0 },
+  'log-level': { type: 'string', default: 'warn' },
+  /** Default: chosen from the model's tasks (see run). */
+  'single-task': { type: 'string' },
+  'soak-minutes': { type: 'number', default: 10, min: 0 },
 });
-const arg = (name: keyof typeof flags, dflt: string): string => flags[name] ?? dflt;
 
-const MODEL = resolve(arg('model', process.env.PATHWISE_BENCH_MODEL ?? join(ROOT, 'runs', 'quickstart', 'model')));
-const DURATION = Number(arg('duration', '10'));
-const LOG_LEVEL = arg('log-level', 'warn');
-const SOAK_MINUTES = Number(arg('soak-minutes', '10'));
-if (!(Number.isFinite(DURATION) && DURATION > 0)) throw new Error(`--duration must be a positive number of seconds, got ${flags.duration}`);
-if (!(Number.isFinite(SOAK_MINUTES) && SOAK_MINUTES >= 0)) throw new Error(`--soak-minutes must be a number >= 0, got ${flags['soak-minutes']}`);
+const MODEL = resolve(opt.model);
+const DURATION = opt.duration;
+const LOG_LEVEL = opt['log-level'];
+const SOAK_MINUTES = opt['soak-minutes'];
 const TOKEN = 'bench-serve-token';
 
 interface TaskInfo {
@@ -114,7 +109,7 @@ async function run(): Promise<void> {
   // mixed load's request in the same place (cut from a longer test input of its own).
   const longest = (t: TaskInfo) => Math.max(...tests.get(t.name)!.map((ex) => wordCount(t.type, ex)));
   const byLength = [...tasks].sort((a, b) => longest(b) - longest(a));
-  const singleName = arg('single-task', (byLength.find((t) => t.type === 'classification') ?? byLength[0]).name);
+  const singleName = opt['single-task'] ?? (byLength.find((t) => t.type === 'classification') ?? byLength[0]).name;
   const single1 = tasks.find((t) => t.name === singleName);
   if (!single1) throw new Error(`--single-task ${singleName}: not one of the model's built-in tasks (${tasks.map((t) => t.name).join(', ')})`);
   const pool = [...tests.get(single1.name)!].sort((a, b) => wordCount(single1.type, b) - wordCount(single1.type, a));

@@ -12,9 +12,9 @@ import { DEFAULT_PRETRAIN, validatePretrainConfig, type PretrainConfig } from '.
 import { pretrain } from '../src/train/pretrain.js';
 import { DEFAULT_SPARSE_SWITCH } from '../src/sparse/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, flag, log } from './common.js';
+import { ROOT, benchFlags, log } from './common.js';
 
-const STEPS = flag('steps', 1200);
+const STEPS = benchFlags({ steps: { type: 'number', default: 1200, integer: true, min: 1 } }).steps;
 const base: PretrainConfig = {
   ...DEFAULT_PRETRAIN,
   train: { ...DEFAULT_PRETRAIN.train, steps: STEPS, warmupSteps: Math.round(STEPS / 12), evalEvery: 100, checkpointEvery: 200, evalBatches: 16 },
