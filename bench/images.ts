@@ -10,6 +10,12 @@
 //           of those batches at the same learning rate (bench:multitask's rule: every setting the
 //           same but the other tasks); per task, alone − joint in points, and the largest of its
 //           means over the seeds run (one --seed per run; joint-s<seed>.json, resumable).
+//           --joint-model switch: the joint run and the alone runs in a Switch model (the base
+//           upcycled, bench:multitask's configuration (3)) instead of a dense one;
+//           joint-switch-s<seed>.json. Both models are reported; images.json's joint_max_gap is
+//           the Switch model's once it has a finished seed (the model the gap was measured to
+//           close: wic, the task that loses in the dense model, scored 3 points higher in the Switch
+//           model than in the dense one in bench:multitask).
 //
 // Each part writes docs/results/images/<part>.json when it finishes (alone and joint: alone-s<seed>.json
 // and joint-s<seed>.json, one per --seed, their figures the means over the seeds run) (run parts separately with
@@ -19,14 +25,15 @@
 // measured). One JSON line is printed last.
 //
 //   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 8000
-//                            --joint-steps 4000 --children 8 --search-steps 1500 --patience 2 --seed 0]
+//                            --joint-steps 4000 --joint-model dense --children 8 --search-steps 1500
+//                            --patience 2 --seed 0]
 //   npm run bench:images -- --parts ''      (rewrite images.md and images.json from the saved results)
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Rng } from '../src/engine/index.js';
 import type { ImageStem } from '../src/nn/index.js';
+import { DEFAULT_SPARSE_SWITCH, type SparseConfig } from '../src/sparse/index.js';
 import { TaskModel, inLayout, loadModel, loadPretrained, specOf } from '../src/model/index.js';
 import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { TaskData } from '../src/tasks/task.js';
@@ -35,40 +42,36 @@ import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
 import { taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { ROOT, benchSchedule, log, measurePath } from './common.js';
+import { ROOT, benchFlags, benchSchedule, log, measurePath } from './common.js';
 
-// Flags (node:util parseArgs; an unknown flag or a bad number stops the bench before it trains).
-const { values: opt } = parseArgs({
-  options: {
-    parts: { type: 'string', default: 'alone,added,joint' },
-    base: { type: 'string', default: join(ROOT, 'models', 'base') },
-    model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
-    steps: { type: 'string', default: '8000' },
-    'joint-steps': { type: 'string', default: '4000' },
-    seed: { type: 'string', default: '0' },
-    results: { type: 'string', default: join(ROOT, 'docs', 'results', 'images') },
-    md: { type: 'string', default: join(ROOT, 'docs', 'results', 'images.md') },
-    'image-lr': { type: 'string', default: '1e-3' },
-    children: { type: 'string', default: '8' },
-    'search-steps': { type: 'string', default: '1500' },
-    patience: { type: 'string', default: '2' },
-    'eval-every': { type: 'string', default: '250' },
-  },
-  strict: true,
+// Flags (benchFlags: an unknown flag or a bad number stops the bench before it trains).
+const JOINT_MODELS = ['dense', 'switch'] as const;
+type JointModel = (typeof JOINT_MODELS)[number];
+const opt = benchFlags({
+  parts: { type: 'string', default: 'alone,added,joint' },
+  base: { type: 'string', default: join(ROOT, 'models', 'base') },
+  model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
+  steps: { type: 'number', default: 8000, integer: true, min: 1 },
+  'joint-steps': { type: 'number', default: 4000, integer: true, min: 1 },
+  'joint-model': { type: 'string', default: 'dense', choices: JOINT_MODELS },
+  seed: { type: 'number', default: 0, integer: true, min: 0 },
+  results: { type: 'string', default: join(ROOT, 'docs', 'results', 'images') },
+  md: { type: 'string', default: join(ROOT, 'docs', 'results', 'images.md') },
+  'image-lr': { type: 'number', default: 1e-3, above: 0 },
+  children: { type: 'number', default: 8, integer: true, min: 1 },
+  'search-steps': { type: 'number', default: 1500, integer: true, min: 1 },
+  patience: { type: 'number', default: 2, integer: true, min: 0 },
+  'eval-every': { type: 'number', default: 250, integer: true, min: 1 },
 });
-const int = (name: keyof typeof opt, min: number): number => {
-  const v = Number(opt[name]);
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(opt[name])}`);
-  return v;
-};
 // `--parts ''` trains nothing and rewrites the report from the saved results.
 const PARTS = opt.parts.split(',').filter((p) => p !== '');
 for (const p of PARTS) if (!['alone', 'added', 'joint'].includes(p)) throw new Error(`--parts: "${p}" is not one of alone, added, joint`);
 const BASE = opt.base;
 const MODEL = opt.model;
-const STEPS = int('steps', 1);
-const JOINT_STEPS = int('joint-steps', 1);
-const SEED = int('seed', 0);
+const STEPS = opt.steps;
+const JOINT_STEPS = opt['joint-steps'];
+const SEED = opt.seed;
+const JOINT_MODEL: JointModel = opt['joint-model'];
 const RESULTS = opt.results;
 const OUT_MD = opt.md;
 
@@ -84,15 +87,20 @@ const TRAIN: Partial<MultiTaskOptions> = {
   naiveBayesPrior: true,
 };
 /** The learning rate of a run of image tasks only (digits alone); runs with text tasks use TRAIN.lr. */
-const IMAGE_LR = Number(opt['image-lr']);
-if (!(IMAGE_LR > 0)) throw new Error(`--image-lr must be a number > 0, got ${JSON.stringify(opt['image-lr'])}`);
+const IMAGE_LR = opt['image-lr'];
 
 const pct = (x: number) => +(100 * x).toFixed(2);
 
-function fromBase(tasks: TaskData[]): TaskModel {
+/** The sparse layout of each joint model: the Switch one is bench:multitask's configuration (3). */
+const SPARSE: Record<JointModel, SparseConfig> = {
+  dense: { switch: null, skills: null },
+  switch: { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null },
+};
+
+function fromBase(tasks: TaskData[], kind: JointModel = 'dense'): TaskModel {
   const pre = loadPretrained(BASE);
   if (!pre.tokenizer) throw new Error(`${BASE}: no tokenizer.json`);
-  const sparse = { switch: null, skills: null };
+  const sparse = SPARSE[kind];
   const rng = new Rng(1 + SEED);
   const lm = inLayout(pre, BASE, sparse, rng, 'bench:images');
   const model = TaskModel.fromEncoder(lm.encoder, pre.tokenizer, { sparse, rng, maxLen: 128 });
@@ -125,11 +133,13 @@ const save = (part: string, v: unknown) => {
   mkdirSync(RESULTS, { recursive: true });
   writeFileAtomic(join(RESULTS, `${part}.json`), JSON.stringify(v, null, 1) + '\n');
 };
-/** One seed of the joint part (joint-s<seed>.json): the joint run's test scores and each task's alone run. */
+/** One seed of the joint part (joint[-switch]-s<seed>.json): the joint run's test scores and each task's alone run. */
 interface JointRun {
   steps: number;
   lr: number;
   seed: number;
+  /** Absent in the dense runs written before Switch runs existed. */
+  model?: JointModel;
   joint: Record<string, number> | null;
   alone: Record<string, { score: number; steps: number; lr: number }>;
 }
@@ -140,6 +150,8 @@ const gapsOf = (r: JointRun): Record<string, number> =>
       .filter(([t]) => r.joint?.[t] !== undefined)
       .map(([t, a]) => [t, +(a.score - r.joint![t]).toFixed(2)]),
   );
+/** The joint part's file name for one model and seed (the dense model's name predates the others). */
+const jointPart = (kind: JointModel, seed: number) => (kind === 'dense' ? `joint-s${seed}` : `joint-${kind}-s${seed}`);
 const saved = (part: string): Record<string, unknown> | null =>
   existsSync(join(RESULTS, `${part}.json`)) ? (JSON.parse(readFileSync(join(RESULTS, `${part}.json`), 'utf8')) as Record<string, unknown>) : null;
 
@@ -172,14 +184,14 @@ if (PARTS.includes('added')) {
   const before: Record<string, string> = {};
   for (const t of text) before[t.name] = await logitsDigest(model, t);
   const t0 = performance.now();
-  const search = { children: int('children', 1), steps: int('search-steps', 1), patience: int('patience', 0) };
+  const search = { children: opt.children, steps: opt['search-steps'], patience: opt.patience };
   const res = await searchTask(
     model,
     digits,
     { builtin: 'digits' },
     {
       ...search,
-      evalEvery: int('eval-every', 1),
+      evalEvery: opt['eval-every'],
       seed: SEED,
       log,
     },
@@ -206,13 +218,14 @@ if (PARTS.includes('joint')) {
   // Resumable, per seed: the joint run's scores are kept once measured, and each task trained
   // alone is kept with the settings it was trained with, so a rerun trains only what is missing
   // or was trained otherwise (a part costs an hour of a core).
-  const file = join(RESULTS, `joint-s${SEED}.json`);
+  const part = jointPart(JOINT_MODEL, SEED);
+  const file = join(RESULTS, `${part}.json`);
   const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JointRun) : null;
   const same = prev !== null && prev.steps === JOINT_STEPS && prev.lr === TRAIN.lr && prev.seed === SEED;
-  const run: JointRun = same ? prev : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, joint: null, alone: {} };
-  const keep = () => save(`joint-s${SEED}`, { ...run, gaps: gapsOf(run) });
+  const run: JointRun = same ? prev : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, model: JOINT_MODEL, joint: null, alone: {} };
+  const keep = () => save(part, { ...run, gaps: gapsOf(run) });
   if (!run.joint) {
-    run.joint = await train(fromBase(tasks), tasks, JOINT_STEPS);
+    run.joint = await train(fromBase(tasks, JOINT_MODEL), tasks, JOINT_STEPS);
     keep();
   }
   const p = taskProbabilities(
@@ -225,11 +238,11 @@ if (PARTS.includes('joint')) {
     const steps = Math.max(1, Math.round(p[i] * JOINT_STEPS));
     const had = run.alone[t.name];
     if (had && had.steps === steps && had.lr === TRAIN.lr) continue;
-    run.alone[t.name] = { score: (await train(fromBase([t]), [t], steps, TRAIN.lr))[t.name], steps, lr: TRAIN.lr! };
+    run.alone[t.name] = { score: (await train(fromBase([t], JOINT_MODEL), [t], steps, TRAIN.lr))[t.name], steps, lr: TRAIN.lr! };
     keep();
   }
   log(
-    `joint (seed ${SEED}): ${JSON.stringify(run.joint)}; alone: ${JSON.stringify(Object.fromEntries(Object.entries(run.alone).map(([k, v]) => [k, v.score])))}`,
+    `joint, ${JOINT_MODEL} (seed ${SEED}): ${JSON.stringify(run.joint)}; alone: ${JSON.stringify(Object.fromEntries(Object.entries(run.alone).map(([k, v]) => [k, v.score])))}`,
   );
 }
 
@@ -267,33 +280,44 @@ if (new Set(aloneRuns.map(setting)).size > 1)
 const a = aloneRuns[0] ?? null;
 const aloneMean = aloneRuns.length ? +(aloneRuns.reduce((t, r) => t + r.digits, 0) / aloneRuns.length).toFixed(2) : null;
 const d = saved('added');
-// The joint part's seeds that finished (the joint run and every task alone), with the same steps and rate.
-const jointRuns = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
-  .filter((f) => /^joint-s\d+\.json$/.test(f))
-  .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
-  .filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]))
-  .sort((x, y) => x.seed - y.seed);
-if (new Set(jointRuns.map((r) => `${r.steps}/${r.lr}`)).size > 1)
-  throw new Error(`${RESULTS}: the joint-s<seed>.json runs differ in steps or lr; rerun or remove the odd ones`);
-const jointTasks = jointRuns.length ? Object.keys(jointRuns[0].joint!) : [];
+// The joint part's seeds that finished (the joint run and every task alone), per model, with the same steps and rate.
 const meanOf = (xs: number[]) => +(xs.reduce((t, x) => t + x, 0) / xs.length).toFixed(2);
-const jointMean = Object.fromEntries(
-  jointTasks.map((t) => [
-    t,
-    {
-      joint: meanOf(jointRuns.map((r) => r.joint![t])),
-      alone: meanOf(jointRuns.map((r) => r.alone[t].score)),
-      gap: meanOf(jointRuns.map((r) => gapsOf(r)[t])),
-    },
-  ]),
-);
+function jointOf(kind: JointModel) {
+  const name = new RegExp(`^${jointPart(kind, 0).replace('0', '\\d+')}\\.json$`);
+  const runs = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+    .filter((f) => name.test(f))
+    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
+    .filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]))
+    .sort((x, y) => x.seed - y.seed);
+  if (new Set(runs.map((r) => `${r.steps}/${r.lr}`)).size > 1)
+    throw new Error(`${RESULTS}: the ${jointPart(kind, 0).replace('0', '<seed>')}.json runs differ in steps or lr; rerun or remove the odd ones`);
+  const tasks = runs.length ? Object.keys(runs[0].joint!) : [];
+  const mean = Object.fromEntries(
+    tasks.map((t) => [
+      t,
+      {
+        joint: meanOf(runs.map((r) => r.joint![t])),
+        alone: meanOf(runs.map((r) => r.alone[t].score)),
+        gap: meanOf(runs.map((r) => gapsOf(r)[t])),
+      },
+    ]),
+  );
+  return { kind, runs, tasks, mean, maxGap: runs.length ? Math.max(...tasks.map((t) => mean[t].gap)) : null };
+}
+const joints = JOINT_MODELS.map(jointOf);
+const [dense, sw] = joints;
+// The Switch model's gap once it has a finished seed (the comparison it was run to win), else the dense one's.
+const judged = sw.runs.length ? sw : dense;
 const summary = {
   digits_alone: aloneMean,
   digits_alone_seeds: aloneRuns.map((r) => r.seed),
   digits_added: (d?.digits as number | undefined) ?? null,
   text_logits_identical: d ? Object.values(d.identical as Record<string, boolean>).every(Boolean) : null,
-  joint_max_gap: jointRuns.length ? Math.max(...jointTasks.map((t) => jointMean[t].gap)) : null,
-  joint_seeds: jointRuns.map((r) => r.seed),
+  joint_max_gap: judged.maxGap,
+  joint_model: judged.runs.length ? judged.kind : null,
+  joint_seeds: judged.runs.map((r) => r.seed),
+  joint_max_gap_by_model: Object.fromEntries(joints.map((j) => [j.kind, j.maxGap])),
+  joint_seeds_by_model: Object.fromEntries(joints.map((j) => [j.kind, j.runs.map((r) => r.seed)])),
 };
 const md = [
   '# Images in the same model: the measurements',
@@ -305,7 +329,10 @@ const md = [
   `| \`digits\` trained alone, test accuracy${aloneRuns.length > 1 ? `, mean of ${aloneRuns.length} seeds` : ''} | ${summary.digits_alone ?? 'not run'} | ≥ 98 |`,
   `| \`digits\` added to the quickstart's text model by path search | ${summary.digits_added ?? 'not run'} | ≥ 97 |`,
   `| every text task's test logits bit for bit unchanged by the addition | ${summary.text_logits_identical ?? 'not run'} | true |`,
-  `| text + image in one run: largest (alone − joint), points${jointRuns.length ? `, mean of ${jointRuns.length} seed${jointRuns.length > 1 ? 's' : ''}` : ''} | ${summary.joint_max_gap ?? 'not run'} | ≤ 1 |`,
+  ...joints.map(
+    (j) =>
+      `| text + image in one run, ${j.kind} model${j === judged ? ' (judged)' : ''}: largest (alone − joint), points${j.runs.length ? `, mean of ${j.runs.length} seed${j.runs.length > 1 ? 's' : ''}` : ''} | ${j.maxGap ?? 'not run'} | ≤ 1 |`,
+  ),
   '',
   ...(a
     ? [
@@ -317,18 +344,18 @@ const md = [
         `Added: ${searchOf(d)}${d.stepsSpent} training steps over the search's children, ${d.added} parameters added, ${d.seconds} s; the chosen child: ${(d.path as string[]).join('; ')}.`,
       ]
     : []),
-  ...(jointRuns.length
-    ? [
-        '',
-        `Joint: one run of every task for ${jointRuns[0].steps} batches of 32 at lr ${jointRuns[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${jointRuns.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
-        '',
-        `| task | joint | alone | alone − joint | ${jointRuns.map((r) => `seed ${r.seed}`).join(' | ')} |`,
-        `|---|---:|---:|---:|${jointRuns.map(() => '---:|').join('')}`,
-        ...jointTasks.map(
-          (t) => `| ${t} | ${jointMean[t].joint} | ${jointMean[t].alone} | ${jointMean[t].gap} | ${jointRuns.map((r) => gapsOf(r)[t]).join(' | ')} |`,
-        ),
-      ]
-    : []),
+  ...joints.flatMap((j) =>
+    j.runs.length
+      ? [
+          '',
+          `Joint, ${j.kind} model${j.kind === 'switch' ? ` (the base upcycled: ${SPARSE.switch.switch!.experts} experts, top-${SPARSE.switch.switch!.topK}, every ${SPARSE.switch.switch!.every === 2 ? 'other' : `${SPARSE.switch.switch!.every}th`} layer; each task alone in the same Switch model)` : ''}: one run of every task for ${j.runs[0].steps} batches of 32 at lr ${j.runs[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${j.runs.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
+          '',
+          `| task | joint | alone | alone − joint | ${j.runs.map((r) => `seed ${r.seed}`).join(' | ')} |`,
+          `|---|---:|---:|---:|${j.runs.map(() => '---:|').join('')}`,
+          ...j.tasks.map((t) => `| ${t} | ${j.mean[t].joint} | ${j.mean[t].alone} | ${j.mean[t].gap} | ${j.runs.map((r) => gapsOf(r)[t]).join(' | ')} |`),
+        ]
+      : [],
+  ),
   '',
 ];
 mkdirSync(join(OUT_MD, '..'), { recursive: true });
