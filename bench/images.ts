@@ -110,13 +110,22 @@ function fromBase(tasks: TaskData[], kind: JointModel = 'dense'): TaskModel {
 }
 
 /** Trains `tasks` for `steps` batches at `lr` (default: IMAGE_LR for image tasks only, else TRAIN.lr); test scores in %. */
-async function train(model: TaskModel, tasks: TaskData[], steps: number, lr?: number): Promise<Record<string, number>> {
+async function train(model: TaskModel, tasks: TaskData[], steps: number, lr?: number, curve?: CurvePoint[]): Promise<Record<string, number>> {
   const imageOnly = tasks.every((t) => t.type === 'image_classification');
   await trainMultiTask(model, tasks, {
     ...TRAIN,
     lr: lr ?? (imageOnly ? IMAGE_LR : TRAIN.lr!),
     seed: SEED,
     ...benchSchedule(steps, 5),
+    // With `curve`: every task's dev and test score at each evaluation, a record of when each task
+    // peaks (the run's choice of checkpoint is its own, by the dev average, as always).
+    onEvaluate: curve
+      ? async ({ step, dev }) => {
+          const test: Record<string, number> = {};
+          for (const t of tasks) test[t.name] = pct((await model.evaluate(t.name, t.test)).score);
+          curve.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, pct(dev[t.name].score)])), test });
+        }
+      : undefined,
   });
   const out: Record<string, number> = {};
   for (const t of tasks) out[t.name] = pct((await model.evaluate(t.name, t.test)).score);
@@ -134,6 +143,12 @@ const save = (part: string, v: unknown) => {
   writeFileAtomic(join(RESULTS, `${part}.json`), JSON.stringify(v, null, 1) + '\n');
 };
 /** One seed of the joint part (joint[-switch]-s<seed>.json): the joint run's test scores and each task's alone run. */
+/** One evaluation of a joint run: each task's dev score (the run's sample) and test score, in %. */
+interface CurvePoint {
+  step: number;
+  dev: Record<string, number>;
+  test: Record<string, number>;
+}
 interface JointRun {
   steps: number;
   lr: number;
@@ -141,6 +156,8 @@ interface JointRun {
   /** Absent in the dense runs written before Switch runs existed. */
   model?: JointModel;
   joint: Record<string, number> | null;
+  /** The joint run's scores at each evaluation (runs before it was recorded: absent). */
+  curve?: CurvePoint[];
   alone: Record<string, { score: number; steps: number; lr: number }>;
 }
 /** alone − joint per task, in points (tasks measured both ways). */
@@ -225,7 +242,9 @@ if (PARTS.includes('joint')) {
   const run: JointRun = same ? prev : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, model: JOINT_MODEL, joint: null, alone: {} };
   const keep = () => save(part, { ...run, gaps: gapsOf(run) });
   if (!run.joint) {
-    run.joint = await train(fromBase(tasks, JOINT_MODEL), tasks, JOINT_STEPS);
+    const curve: CurvePoint[] = [];
+    run.joint = await train(fromBase(tasks, JOINT_MODEL), tasks, JOINT_STEPS, undefined, curve);
+    run.curve = curve;
     keep();
   }
   const p = taskProbabilities(
@@ -284,11 +303,13 @@ const d = saved('added');
 const meanOf = (xs: number[]) => +(xs.reduce((t, x) => t + x, 0) / xs.length).toFixed(2);
 function jointOf(kind: JointModel) {
   const name = new RegExp(`^${jointPart(kind, 0).replace('0', '\\d+')}\\.json$`);
-  const runs = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+  const all = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
     .filter((f) => name.test(f))
     .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
-    .filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]))
     .sort((x, y) => x.seed - y.seed);
+  const runs = all.filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]));
+  // Seeds whose joint run finished but not every alone run: reported, not counted.
+  const partial = all.filter((r) => r.joint && !runs.includes(r));
   if (new Set(runs.map((r) => `${r.steps}/${r.lr}`)).size > 1)
     throw new Error(`${RESULTS}: the ${jointPart(kind, 0).replace('0', '<seed>')}.json runs differ in steps or lr; rerun or remove the odd ones`);
   const tasks = runs.length ? Object.keys(runs[0].joint!) : [];
@@ -302,7 +323,7 @@ function jointOf(kind: JointModel) {
       },
     ]),
   );
-  return { kind, runs, tasks, mean, maxGap: runs.length ? Math.max(...tasks.map((t) => mean[t].gap)) : null };
+  return { kind, runs, partial, tasks, mean, maxGap: runs.length ? Math.max(...tasks.map((t) => mean[t].gap)) : null };
 }
 const joints = JOINT_MODELS.map(jointOf);
 const [dense, sw] = joints;
@@ -353,6 +374,14 @@ const md = [
           `| task | joint | alone | alone − joint | ${j.runs.map((r) => `seed ${r.seed}`).join(' | ')} |`,
           `|---|---:|---:|---:|${j.runs.map(() => '---:|').join('')}`,
           ...j.tasks.map((t) => `| ${t} | ${j.mean[t].joint} | ${j.mean[t].alone} | ${j.mean[t].gap} | ${j.runs.map((r) => gapsOf(r)[t]).join(' | ')} |`),
+        ]
+      : [],
+  ),
+  ...joints.flatMap((j) =>
+    j.partial.length
+      ? [
+          '',
+          `Joint, ${j.kind} model, unfinished seeds (the joint run made, not every task alone; not counted above): ${j.partial.map((r) => `seed ${r.seed} ${JSON.stringify(r.joint)}`).join('; ')}.`,
         ]
       : [],
   ),

@@ -63,6 +63,14 @@ export interface MultiTaskOptions {
   logEvery: number;
   /** Called after every optimizer step with its metrics and the task it trained. */
   onStep?: (m: StepMetrics & { task: string }) => void;
+  /**
+   * Awaited after each dev evaluation, before training goes on: a benchmark records what it needs
+   * along the run (bench:images, each task's test score at every evaluation). Scoring there
+   * (model.evaluate, predict) runs in inference mode and puts every component back in its mode,
+   * and draws nothing from the run's random streams, so the run goes on as without the hook; the
+   * hook must not change the weights.
+   */
+  onEvaluate?: (e: { step: number; dev: Record<string, TaskScore> }) => void | Promise<void>;
 }
 
 // The settings' defaults are the train config's (train_config.ts); only the callbacks are added here.
@@ -167,6 +175,7 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   const evaluate = async (step: number) => {
     const dev: Record<string, TaskScore> = {};
     for (const [i, t] of tasks.entries()) dev[t.name] = await evaluateTask(model, t, devSample[i]);
+    await opts.onEvaluate?.({ step, dev });
     const average = tasks.reduce((s, t) => s + dev[t.name].score, 0) / tasks.length;
     // From the first evaluation on every component trains (dropout on), as the trainer has always
     // done. Before it, components keep the mode they came in: a pretrained base loads in inference

@@ -226,6 +226,59 @@ describe('multi-task training', () => {
     assert.equal(res.stepsPerTask.slotsIntent, 25);
   });
 
+  it('onEvaluate sees each evaluation, with the dev scores the run keeps; a hook that scores the test sets leaves the run bit for bit the same', async () => {
+    const sent = subset(loadBuiltinTask('sent'), 64, 16);
+    const intent = subset(loadBuiltinTask('slotsIntent'), 64, 10);
+    const tok = Tokenizer.train(
+      [...sent.train, ...intent.train].map((e) => e.text),
+      { vocabSize: 400 },
+    );
+    const cfg = {
+      vocabSize: tok.vocabSize,
+      maxPositions: 64,
+      typeVocabSize: 2,
+      dModel: 16,
+      layers: 1,
+      heads: 2,
+      ffn: 32,
+      activation: 'gelu' as const,
+      dropout: 0.1,
+      attentionDropout: 0.1,
+      layerNormEps: 1e-5,
+      initStd: 0.05,
+      normPlacement: 'pre' as const,
+    };
+    const run = async (hook: boolean) => {
+      const rng = new Rng(4);
+      const model = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng), tok, { sparse: DENSE, rng, maxLen: 64 });
+      model.addTask(specOf(sent));
+      model.addTask(specOf(intent));
+      const seen: { step: number; dev: Record<string, number> }[] = [];
+      const res = await trainMultiTask(model, [sent, intent], {
+        steps: 24,
+        batchSize: 4,
+        evalEvery: 8,
+        patience: 0,
+        seed: 3,
+        onEvaluate: hook
+          ? async ({ step, dev }) => {
+              for (const t of [sent, intent]) await model.evaluate(t.name, t.test);
+              seen.push({ step, dev: Object.fromEntries(Object.entries(dev).map(([k, v]) => [k, v.score])) });
+            }
+          : undefined,
+      });
+      return { res, seen, weights: model.parameters().map((p) => Array.from(p.f32)) };
+    };
+    const plain = await run(false);
+    const hooked = await run(true);
+    assert.deepEqual(
+      hooked.seen.map((e) => [e.step, e.dev]),
+      plain.res.history.map((h) => [h.step, h.dev]),
+      'one call per evaluation, with the scores the run records',
+    );
+    assert.deepEqual(hooked.weights, plain.weights, 'scoring test sets in the hook changes nothing the run does');
+  });
+
   it("embeddingLrScale scales the embeddings' step, and only theirs", async () => {
     const sent = subset(loadBuiltinTask('sent'), 32, 8);
     const tok = Tokenizer.train(
