@@ -158,6 +158,8 @@ interface JointRun {
   joint: Record<string, number> | null;
   /** The joint run's scores at each evaluation (runs before it was recorded: absent). */
   curve?: CurvePoint[];
+  /** Where a curve added later came from (a rerun of the same joint run). */
+  curveFrom?: string;
   alone: Record<string, { score: number; steps: number; lr: number }>;
 }
 /** alone − joint per task, in points (tasks measured both ways). */
@@ -376,6 +378,24 @@ const md = [
           ...j.tasks.map((t) => `| ${t} | ${j.mean[t].joint} | ${j.mean[t].alone} | ${j.mean[t].gap} | ${j.runs.map((r) => gapsOf(r)[t]).join(' | ')} |`),
         ]
       : [],
+  ),
+  // Each recorded curve: the joint run's test scores at every evaluation, beside its dev average
+  // (the run keeps the evaluation whose dev average is highest).
+  ...joints.flatMap((j) =>
+    [...j.runs, ...j.partial]
+      .filter((r) => r.curve?.length)
+      .flatMap((r) => {
+        const names = Object.keys(r.curve![0].test);
+        const avg = (c: CurvePoint) => (names.reduce((t, n) => t + c.dev[n], 0) / names.length).toFixed(2);
+        return [
+          '',
+          `Joint, ${j.kind} model, seed ${r.seed}: test % at each evaluation, before the Naive Bayes priors (fitted after training), and the dev average the run keeps its best evaluation by${r.curveFrom ? ` (${r.curveFrom})` : ''}.`,
+          '',
+          `| step | ${names.join(' | ')} | dev average |`,
+          `|---:|${names.map(() => '---:|').join('')}---:|`,
+          ...r.curve!.map((c) => `| ${c.step} | ${names.map((n) => c.test[n]).join(' | ')} | ${avg(c)} |`),
+        ];
+      }),
   ),
   ...joints.flatMap((j) =>
     j.partial.length
