@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
 import { Rng, noGrad } from '../../src/engine/index.js';
-import { TransformerEncoder } from '../../src/nn/index.js';
+import { DEFAULT_ENCODER, TransformerEncoder, type EncoderConfig } from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
 import { TaskModel, specOf, type ClassPrediction, type TagPrediction, type ValuePrediction } from '../../src/model/index.js';
@@ -19,6 +19,11 @@ import { evaluateTask, taskProbabilities, trainMultiTask } from '../../src/train
 import { sparseFfnFactory } from '../../src/sparse/index.js';
 import { BUILTIN_SKILLS } from '../../src/tasks/builtin/skills.js';
 import { subsample, type TaskData } from '../../src/tasks/task.js';
+
+/** The tests' encoders: one block of width 16 over `vocabSize` tokens, but for what `o` changes. */
+function tinyEncoder(vocabSize: number, o: Partial<EncoderConfig> = {}): EncoderConfig {
+  return { ...DEFAULT_ENCODER, vocabSize, maxPositions: 64, dModel: 16, layers: 1, heads: 2, ffn: 32, dropout: 0, attentionDropout: 0, initStd: 0.05, ...o };
+}
 
 function subset(t: TaskData, train: number, dev: number): TaskData {
   return { ...t, train: t.train.slice(0, train), dev: t.dev.slice(0, dev), test: t.test.slice(0, dev) };
@@ -44,24 +49,7 @@ describe('multi-task training', () => {
     const texts = [...sent.train.map((e) => e.text), ...pos.train.map((e) => e.text)];
     const tok = Tokenizer.train(texts, { vocabSize: 1200 });
     const rng = new Rng(5);
-    const enc = new TransformerEncoder(
-      {
-        vocabSize: tok.vocabSize,
-        maxPositions: 64,
-        typeVocabSize: 2,
-        dModel: 64,
-        layers: 2,
-        heads: 4,
-        ffn: 128,
-        activation: 'gelu',
-        dropout: 0.1,
-        attentionDropout: 0.1,
-        layerNormEps: 1e-5,
-        initStd: 0.05,
-        normPlacement: 'pre',
-      },
-      rng,
-    );
+    const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize, { dModel: 64, layers: 2, heads: 4, ffn: 128, dropout: 0.1, attentionDropout: 0.1 }), rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(sent));
     model.addTask(specOf(pos));
@@ -108,24 +96,7 @@ describe('multi-task training', () => {
       { vocabSize: 1000 },
     );
     const rng = new Rng(4);
-    const enc = new TransformerEncoder(
-      {
-        vocabSize: tok.vocabSize,
-        maxPositions: 64,
-        typeVocabSize: 2,
-        dModel: 48,
-        layers: 1,
-        heads: 4,
-        ffn: 96,
-        activation: 'gelu',
-        dropout: 0.1,
-        attentionDropout: 0.1,
-        layerNormEps: 1e-5,
-        initStd: 0.05,
-        normPlacement: 'pre',
-      },
-      rng,
-    );
+    const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize, { dModel: 48, heads: 4, ffn: 96, dropout: 0.1, attentionDropout: 0.1 }), rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(reg));
     const res = await trainMultiTask(model, [reg], { steps: 300, batchSize: 16, lr: 2e-3, warmupSteps: 30, evalEvery: 100, patience: 0, seed: 1 });
@@ -144,24 +115,7 @@ describe('multi-task training', () => {
       { vocabSize: 500 },
     );
     const rng = new Rng(9);
-    const enc = new TransformerEncoder(
-      {
-        vocabSize: tok.vocabSize,
-        maxPositions: 64,
-        typeVocabSize: 2,
-        dModel: 16,
-        layers: 1,
-        heads: 2,
-        ffn: 32,
-        activation: 'gelu',
-        dropout: 0,
-        attentionDropout: 0,
-        layerNormEps: 1e-5,
-        initStd: 0.5,
-        normPlacement: 'pre',
-      },
-      rng,
-    );
+    const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize, { initStd: 0.5 }), rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     const { head } = model.addTask(specOf(sent));
     assert.equal(head.cfg.pooling, 'mean', 'new sequence heads pool by mean');
@@ -184,24 +138,7 @@ describe('multi-task training', () => {
       { vocabSize: 400 },
     );
     const rng = new Rng(2);
-    const enc = new TransformerEncoder(
-      {
-        vocabSize: tok.vocabSize,
-        maxPositions: 64,
-        typeVocabSize: 2,
-        dModel: 16,
-        layers: 1,
-        heads: 2,
-        ffn: 32,
-        activation: 'gelu',
-        dropout: 0,
-        attentionDropout: 0,
-        layerNormEps: 1e-5,
-        initStd: 0.05,
-        normPlacement: 'pre',
-      },
-      rng,
-    );
+    const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize), rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
     model.addTask(specOf(sent));
     model.addTask(specOf(intent));
@@ -233,21 +170,7 @@ describe('multi-task training', () => {
       [...sent.train, ...intent.train].map((e) => e.text),
       { vocabSize: 400 },
     );
-    const cfg = {
-      vocabSize: tok.vocabSize,
-      maxPositions: 64,
-      typeVocabSize: 2,
-      dModel: 16,
-      layers: 1,
-      heads: 2,
-      ffn: 32,
-      activation: 'gelu' as const,
-      dropout: 0.1,
-      attentionDropout: 0.1,
-      layerNormEps: 1e-5,
-      initStd: 0.05,
-      normPlacement: 'pre' as const,
-    };
+    const cfg = tinyEncoder(tok.vocabSize, { dropout: 0.1, attentionDropout: 0.1 });
     const run = async (hook: boolean) => {
       const rng = new Rng(4);
       const model = TaskModel.fromEncoder(new TransformerEncoder(cfg, rng), tok, { sparse: DENSE, rng, maxLen: 64 });
@@ -287,24 +210,7 @@ describe('multi-task training', () => {
     );
     const build = () => {
       const rng = new Rng(3);
-      const enc = new TransformerEncoder(
-        {
-          vocabSize: tok.vocabSize,
-          maxPositions: 64,
-          typeVocabSize: 2,
-          dModel: 16,
-          layers: 1,
-          heads: 2,
-          ffn: 32,
-          activation: 'gelu',
-          dropout: 0,
-          attentionDropout: 0,
-          layerNormEps: 1e-5,
-          initStd: 0.05,
-          normPlacement: 'pre',
-        },
-        rng,
-      );
+      const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize), rng);
       const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
       model.addTask(specOf(sent));
       return model;
@@ -410,21 +316,7 @@ describe('the six built-in tasks (reduced bench:multitask)', () => {
     const texts = tasks.flatMap((t) => t.train.map((e) => e.text + (e.textPair ? `\n${e.textPair}` : '')));
     const tok = Tokenizer.train(texts, { vocabSize: 3000 });
     const rng = new Rng(7);
-    const cfg = {
-      vocabSize: tok.vocabSize,
-      maxPositions: 64,
-      typeVocabSize: 2,
-      dModel: 64,
-      layers: 2,
-      heads: 4,
-      ffn: 128,
-      activation: 'gelu' as const,
-      dropout: 0.1,
-      attentionDropout: 0.1,
-      layerNormEps: 1e-5,
-      initStd: 0.05,
-      normPlacement: 'pre' as const,
-    };
+    const cfg = tinyEncoder(tok.vocabSize, { dModel: 64, layers: 2, heads: 4, ffn: 128, dropout: 0.1, attentionDropout: 0.1 });
     const skills = { ...BUILTIN_SKILLS, layers: [1] };
     const enc = new TransformerEncoder(cfg, rng, sparseFfnFactory(cfg, { switch: null, skills }, rng));
     const model = TaskModel.fromEncoder(enc, tok, { sparse: { switch: null, skills }, rng, maxLen: 64 });
