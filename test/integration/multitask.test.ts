@@ -20,6 +20,17 @@ import { sparseFfnFactory } from '../../src/sparse/index.js';
 import { BUILTIN_SKILLS } from '../../src/tasks/builtin/skills.js';
 import { subsample, type TaskData } from '../../src/tasks/task.js';
 
+/** Small slices of sent and slotsIntent, and a tokenizer trained on their training text. */
+function sentAndIntent() {
+  const sent = subset(loadBuiltinTask('sent'), 64, 16);
+  const intent = subset(loadBuiltinTask('slotsIntent'), 64, 10);
+  const tok = Tokenizer.train(
+    [...sent.train, ...intent.train].map((e) => e.text),
+    { vocabSize: 400 },
+  );
+  return { sent, intent, tok };
+}
+
 /** The tests' encoders: one block of width 16 over `vocabSize` tokens, but for what `o` changes. */
 function tinyEncoder(vocabSize: number, o: Partial<EncoderConfig> = {}): EncoderConfig {
   return { ...DEFAULT_ENCODER, vocabSize, maxPositions: 64, dModel: 16, layers: 1, heads: 2, ffn: 32, dropout: 0, attentionDropout: 0, initStd: 0.05, ...o };
@@ -131,12 +142,7 @@ describe('multi-task training', () => {
   });
 
   it('a per-task step cap stops sampling that task; frozen embeddings and layers stay unchanged', async () => {
-    const sent = subset(loadBuiltinTask('sent'), 64, 16);
-    const intent = subset(loadBuiltinTask('slotsIntent'), 64, 10);
-    const tok = Tokenizer.train(
-      [...sent.train, ...intent.train].map((e) => e.text),
-      { vocabSize: 400 },
-    );
+    const { sent, intent, tok } = sentAndIntent();
     const rng = new Rng(2);
     const enc = new TransformerEncoder(tinyEncoder(tok.vocabSize), rng);
     const model = TaskModel.fromEncoder(enc, tok, { sparse: DENSE, rng, maxLen: 64 });
@@ -164,12 +170,7 @@ describe('multi-task training', () => {
   });
 
   it('onEvaluate sees each evaluation, with the dev scores the run keeps; a hook that scores the test sets leaves the run bit for bit the same', async () => {
-    const sent = subset(loadBuiltinTask('sent'), 64, 16);
-    const intent = subset(loadBuiltinTask('slotsIntent'), 64, 10);
-    const tok = Tokenizer.train(
-      [...sent.train, ...intent.train].map((e) => e.text),
-      { vocabSize: 400 },
-    );
+    const { sent, intent, tok } = sentAndIntent();
     const cfg = tinyEncoder(tok.vocabSize, { dropout: 0.1, attentionDropout: 0.1 });
     const run = async (hook: boolean) => {
       const rng = new Rng(4);
