@@ -170,7 +170,8 @@ const gapsOf = (r: JointRun): Record<string, number> =>
       .map(([t, a]) => [t, +(a.score - r.joint![t]).toFixed(2)]),
   );
 /** The joint part's file name for one model and seed (the dense model's name predates the others). */
-const jointPart = (kind: JointModel, seed: number) => (kind === 'dense' ? `joint-s${seed}` : `joint-${kind}-s${seed}`);
+const jointPrefix = (kind: JointModel) => (kind === 'dense' ? 'joint-s' : `joint-${kind}-s`);
+const jointPart = (kind: JointModel, seed: number) => `${jointPrefix(kind)}${seed}`;
 const saved = (part: string): Record<string, unknown> | null =>
   existsSync(join(RESULTS, `${part}.json`)) ? (JSON.parse(readFileSync(join(RESULTS, `${part}.json`), 'utf8')) as Record<string, unknown>) : null;
 
@@ -304,7 +305,7 @@ const d = saved('added');
 // The joint part's seeds that finished (the joint run and every task alone), per model, with the same steps and rate.
 const meanOf = (xs: number[]) => +(xs.reduce((t, x) => t + x, 0) / xs.length).toFixed(2);
 function jointOf(kind: JointModel) {
-  const name = new RegExp(`^${jointPart(kind, 0).replace('0', '\\d+')}\\.json$`);
+  const name = new RegExp(`^${jointPrefix(kind)}\\d+\\.json$`);
   const all = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
     .filter((f) => name.test(f))
     .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
@@ -313,7 +314,7 @@ function jointOf(kind: JointModel) {
   // Seeds whose joint run finished but not every alone run: reported, not counted.
   const partial = all.filter((r) => r.joint && !runs.includes(r));
   if (new Set(runs.map((r) => `${r.steps}/${r.lr}`)).size > 1)
-    throw new Error(`${RESULTS}: the ${jointPart(kind, 0).replace('0', '<seed>')}.json runs differ in steps or lr; rerun or remove the odd ones`);
+    throw new Error(`${RESULTS}: the ${jointPrefix(kind)}<seed>.json runs differ in steps or lr; rerun or remove the odd ones`);
   const tasks = runs.length ? Object.keys(runs[0].joint!) : [];
   const mean = Object.fromEntries(
     tasks.map((t) => [
