@@ -2,7 +2,10 @@
 // n^(1/T) (T = 1: proportional to size; T -> infinity: uniform; SkillNet uses this). Per-task
 // overrides scale the learning rate or cap a task's steps. Each evaluation scores every task on
 // its dev set; the parameters with the best average score are kept, and training stops early after
-// `patience` evaluations without improvement.
+// `patience` evaluations without improvement. With `taskPatience`, a task whose own dev score has
+// not risen in that many evaluations leaves the sampling: tasks peak at different points of one
+// run (a small task overfits while a large one still learns), and one checkpoint for all of them
+// would cost the small task its peak.
 
 import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
 import type { TaskScore } from '../tasks/score.js';
@@ -30,6 +33,12 @@ export interface MultiTaskOptions {
   evalEvery: number;
   /** Evaluations without improvement before stopping (0 = never stop early). */
   patience: number;
+  /**
+   * Evaluations without improvement of a task's own dev score before the task leaves the sampling
+   * (0: never). Its head then gets no gradient, so AdamW leaves it as it is; the shared blocks go on
+   * training with the other tasks.
+   */
+  taskPatience: number;
   /** Cap on dev examples per task at each evaluation (speed). */
   evalExamples: number;
   perTask: Record<string, { lrScale?: number; steps?: number }>;
@@ -94,6 +103,8 @@ export interface MultiTaskResult {
   dev: Record<string, TaskScore>;
   history: { step: number; dev: Record<string, number>; average: number }[];
   stepsPerTask: Record<string, number>;
+  /** With taskPatience: the step at which each task that left the sampling left it. */
+  stoppedAt: Record<string, number>;
   /** With naiveBayesPrior: each classification task's fitted prior. */
   priors?: Record<string, PriorFit>;
 }
@@ -164,6 +175,10 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   const history: MultiTaskResult['history'] = [];
   let best = { average: -Infinity, step: 0, params: [] as Float32Array[], dev: {} as Record<string, TaskScore> };
   let sinceBest = 0;
+  // Per task, for taskPatience: its best dev score, evaluations since, and when it left.
+  const taskBest = tasks.map(() => -Infinity);
+  const taskSince = tasks.map(() => 0);
+  const stoppedAt: Record<string, number> = {};
   const bar = opts.progress ? new Progress(opts.steps, 0, opts.progress, opts.logEvery, 'ex') : null;
   const say = bar ? (s: string) => bar.log(s) : opts.log;
   const runLoss = tasks.map(() => NaN); // exponential moving average per task
@@ -185,6 +200,15 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     model.train();
     history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
     say(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
+    for (const [i, t] of tasks.entries()) {
+      if (stoppedAt[t.name] !== undefined) continue;
+      if (dev[t.name].score > taskBest[i]) [taskBest[i], taskSince[i]] = [dev[t.name].score, 0];
+      else taskSince[i]++;
+      if (opts.taskPatience > 0 && taskSince[i] >= opts.taskPatience) {
+        stoppedAt[t.name] = step;
+        say(`step ${step}: task "${t.name}" leaves the sampling (dev ${taskBest[i].toFixed(3)} not beaten in ${opts.taskPatience} evaluations)`);
+      }
+    }
     if (average > best.average) {
       best = { average, step, params: model.parameters().map((p) => Float32Array.from(p.f32)), dev };
       sinceBest = 0;
@@ -192,10 +216,9 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   };
 
   for (let step = 1; step <= opts.steps; step++) {
-    // Tasks past their own step cap drop out of the sampling.
-    const live = probs.map((p, i) =>
-      opts.perTask[tasks[i].name]?.steps !== undefined && stepsPerTask[tasks[i].name] >= opts.perTask[tasks[i].name].steps! ? 0 : p,
-    );
+    // Tasks past their own step cap, or stopped by taskPatience, drop out of the sampling.
+    const capped = (t: TaskData) => opts.perTask[t.name]?.steps !== undefined && stepsPerTask[t.name] >= opts.perTask[t.name].steps!;
+    const live = probs.map((p, i) => (capped(tasks[i]) || stoppedAt[tasks[i].name] !== undefined ? 0 : p));
     const total = live.reduce((a, b) => a + b, 0);
     if (total === 0) break;
     let u = rng.uniform() * total;
@@ -226,5 +249,5 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   }
   bar?.done();
   if (best.params.length) model.parameters().forEach((p, i) => p.f32.set(best.params[i]));
-  return { bestStep: best.step, dev: best.dev, history, stepsPerTask };
+  return { bestStep: best.step, dev: best.dev, history, stepsPerTask, stoppedAt };
 }

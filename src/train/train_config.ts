@@ -25,6 +25,13 @@ export const trainOptionsSchema = z.strictObject({
   seed: seed().default(0).describe('seed of heads, sampling and batches'),
   evalEvery: count().default(200).describe('steps between dev evaluations (the best average is kept)'),
   patience: z.int().min(0).default(3).describe('evaluations without improvement before stopping (0: never stop early)'),
+  taskPatience: z
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "evaluations without improvement of a task's own dev score before that task leaves the sampling (its own parameters then stay as they are; 0: never)",
+    ),
   evalExamples: count().default(2000).describe('cap on dev examples per task at each evaluation'),
   freezeEmbeddings: z.boolean().default(false).describe('transfer learning: keep the embeddings fixed'),
   embeddingLrScale: z

@@ -169,6 +169,67 @@ describe('multi-task training', () => {
     assert.equal(res.stepsPerTask.slotsIntent, 25);
   });
 
+  it('taskPatience takes a task out of the sampling when its own dev score stops rising, and leaves its head as it was', async () => {
+    const { sent, intent, tok } = sentAndIntent();
+    const rng = new Rng(5);
+    const model = TaskModel.fromEncoder(new TransformerEncoder(tinyEncoder(tok.vocabSize), rng), tok, { sparse: DENSE, rng, maxLen: 64 });
+    model.addTask(specOf(sent));
+    model.addTask(specOf(intent));
+    const tasks = [sent, intent];
+    const heads = new Map(tasks.map((t) => [t.name, model.store.get(model.tasks.get(t.name)!.path.head, 'head').module]));
+    // Each task's head at every evaluation, and the task of every step.
+    const headAt: Record<string, Map<number, number[]>> = { sent: new Map(), slotsIntent: new Map() };
+    const stepTask: string[] = [];
+    const res = await trainMultiTask(model, tasks, {
+      steps: 120,
+      batchSize: 4,
+      evalEvery: 10,
+      patience: 0,
+      taskPatience: 2,
+      lr: 1e-2,
+      warmupSteps: 0,
+      seed: 1,
+      onStep: (m) => stepTask.push(m.task),
+      onEvaluate: ({ step }) => {
+        for (const [name, h] of heads)
+          headAt[name].set(
+            step,
+            h.parameters().flatMap((p) => Array.from(p.f32)),
+          );
+      },
+    });
+    // The rule, replayed on the recorded dev scores: a task leaves at the evaluation that makes
+    // taskPatience evaluations in a row without beating its best.
+    const expected: Record<string, number> = {};
+    for (const t of tasks) {
+      let best = -Infinity;
+      let since = 0;
+      for (const h of res.history) {
+        if (h.dev[t.name] > best) [best, since] = [h.dev[t.name], 0];
+        else if (++since >= 2) {
+          expected[t.name] = h.step;
+          break;
+        }
+      }
+    }
+    assert.deepEqual(res.stoppedAt, expected, 'each task stops where the rule says');
+    const lastStep = res.history[res.history.length - 1].step;
+    assert.ok(
+      Object.values(expected).some((at) => at < lastStep),
+      'the run exercises the rule: a task stops while another trains on',
+    );
+    for (const [name, at] of Object.entries(res.stoppedAt)) {
+      assert.equal(stepTask.slice(at).filter((t) => t === name).length, 0, `no "${name}" step after step ${at}`);
+      assert.equal(res.stepsPerTask[name], stepTask.slice(0, at).filter((t) => t === name).length);
+      // Its head gets no gradient after it leaves, so AdamW does not move it (no decay either).
+      const last = Math.max(...headAt[name].keys());
+      assert.deepEqual(headAt[name].get(last), headAt[name].get(at), `"${name}"'s head unchanged from step ${at} to step ${last}`);
+    }
+    // The run ends when every task has left (or at `steps`).
+    if (Object.keys(res.stoppedAt).length === tasks.length) assert.equal(lastStep, Math.max(...Object.values(res.stoppedAt)));
+    else assert.equal(lastStep, 120);
+  });
+
   it('onEvaluate sees each evaluation, with the dev scores the run keeps; a hook that scores the test sets leaves the run bit for bit the same', async () => {
     const { sent, intent, tok } = sentAndIntent();
     const cfg = tinyEncoder(tok.vocabSize, { dropout: 0.1, attentionDropout: 0.1 });
