@@ -12,10 +12,13 @@
 //           means over the seeds run (one --seed per run; joint-s<seed>.json, resumable).
 //           --joint-model switch: the joint run and the alone runs in a Switch model (the base
 //           upcycled, bench:multitask's configuration (3)) instead of a dense one;
-//           joint-switch-s<seed>.json. Both models are reported; images.json's joint_max_gap is
-//           the Switch model's once it has a finished seed (the model the gap was measured to
-//           close: wic, the task that loses in the dense model, scored 3 points higher in the Switch
-//           model than in the dense one in bench:multitask).
+//           joint-switch-s<seed>.json (run to close wic's gap: wic had scored 3 points higher in
+//           the Switch model than in the dense one in bench:multitask; it did not, docs/images.md).
+//           --joint-no-bag wic[,...] (default wic; '' for none): those tasks' heads get no n-gram
+//           bag, in the joint run and alone (joint-nobag-wic-s<seed>.json; none: joint-s<seed>.json). A task's alone run is shared by every setting of
+//           the same model that trains it the same way (steps, rate, bag), so it runs once a seed.
+//           Every setting is reported; images.json's joint_max_gap is the setting of the flags'
+//           defaults (JUDGED below).
 //
 // Each part writes docs/results/images/<part>.json when it finishes (alone and joint: alone-s<seed>.json
 // and joint-s<seed>.json, one per --seed, their figures the means over the seeds run) (run parts separately with
@@ -25,7 +28,7 @@
 // measured). One JSON line is printed last.
 //
 //   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 8000
-//                            --joint-steps 4000 --joint-model dense --children 8 --search-steps 1500
+//                            --joint-steps 4000 --joint-model dense --joint-no-bag wic --children 8 --search-steps 1500
 //                            --patience 2 --seed 0]
 //   npm run bench:images -- --parts ''      (rewrite images.md and images.json from the saved results)
 
@@ -54,6 +57,8 @@ const opt = benchFlags({
   steps: { type: 'number', default: 8000, integer: true, min: 1 },
   'joint-steps': { type: 'number', default: 4000, integer: true, min: 1 },
   'joint-model': { type: 'string', default: 'dense', choices: JOINT_MODELS },
+  // wic's bag brings it nothing and costs it 3-4 points at the end of a run (docs/images.md).
+  'joint-no-bag': { type: 'string', default: 'wic' },
   seed: { type: 'number', default: 0, integer: true, min: 0 },
   results: { type: 'string', default: join(ROOT, 'docs', 'results', 'images') },
   md: { type: 'string', default: join(ROOT, 'docs', 'results', 'images.md') },
@@ -72,6 +77,7 @@ const STEPS = opt.steps;
 const JOINT_STEPS = opt['joint-steps'];
 const SEED = opt.seed;
 const JOINT_MODEL: JointModel = opt['joint-model'];
+const JOINT_NO_BAG = opt['joint-no-bag'].split(',').filter((t) => t !== '');
 const RESULTS = opt.results;
 const OUT_MD = opt.md;
 
@@ -97,7 +103,10 @@ const SPARSE: Record<JointModel, SparseConfig> = {
   switch: { switch: { ...DEFAULT_SPARSE_SWITCH, experts: 8, topK: 1, every: 2 }, skills: null },
 };
 
-function fromBase(tasks: TaskData[], kind: JointModel = 'dense'): TaskModel {
+/** Whether task `t`'s head gets an n-gram bag: every text sequence task's does, but those in `noBag`. */
+const bagged = (t: Pick<TaskData, 'name' | 'type'>, noBag: readonly string[]) => isTextSequenceTask(t.type) && !noBag.includes(t.name);
+
+function fromBase(tasks: TaskData[], kind: JointModel = 'dense', noBag: readonly string[] = []): TaskModel {
   const pre = loadPretrained(BASE);
   if (!pre.tokenizer) throw new Error(`${BASE}: no tokenizer.json`);
   const sparse = SPARSE[kind];
@@ -105,7 +114,7 @@ function fromBase(tasks: TaskData[], kind: JointModel = 'dense'): TaskModel {
   const lm = inLayout(pre, BASE, sparse, rng, 'bench:images');
   const model = TaskModel.fromEncoder(lm.encoder, pre.tokenizer, { sparse, rng, maxLen: 128 });
   const bag = lexicalDefaultsSchema.parse({});
-  for (const t of tasks) model.addTask({ ...specOf(t), ...(isTextSequenceTask(t.type) ? { lexical: bag } : {}) });
+  for (const t of tasks) model.addTask({ ...specOf(t), ...(bagged(t, noBag) ? { lexical: bag } : {}) });
   return model;
 }
 
@@ -142,25 +151,31 @@ const save = (part: string, v: unknown) => {
   mkdirSync(RESULTS, { recursive: true });
   writeFileAtomic(join(RESULTS, `${part}.json`), JSON.stringify(v, null, 1) + '\n');
 };
-/** One seed of the joint part (joint[-switch]-s<seed>.json): the joint run's test scores and each task's alone run. */
 /** One evaluation of a joint run: each task's dev score (the run's sample) and test score, in %. */
 interface CurvePoint {
   step: number;
   dev: Record<string, number>;
   test: Record<string, number>;
 }
+/** One seed of one joint setting (joint[-switch][-nobag-<tasks>]-s<seed>.json): the joint run's test scores and each task's alone run. */
 interface JointRun {
   steps: number;
   lr: number;
   seed: number;
   /** Absent in the dense runs written before Switch runs existed. */
   model?: JointModel;
+  /** Tasks whose heads have no n-gram bag (absent: none). */
+  noBag?: string[];
   joint: Record<string, number> | null;
   /** The joint run's scores at each evaluation (runs before it was recorded: absent). */
   curve?: CurvePoint[];
   /** Where a curve added later came from (a rerun of the same joint run). */
   curveFrom?: string;
-  alone: Record<string, { score: number; steps: number; lr: number }>;
+  /**
+   * `lexical`: whether the head had an n-gram bag (absent in runs before it was recorded: every
+   * text sequence task's had); `curve`: its scores at each evaluation (absent in older runs).
+   */
+  alone: Record<string, { score: number; steps: number; lr: number; lexical?: boolean; curve?: CurvePoint[] }>;
 }
 /** alone − joint per task, in points (tasks measured both ways). */
 const gapsOf = (r: JointRun): Record<string, number> =>
@@ -169,9 +184,20 @@ const gapsOf = (r: JointRun): Record<string, number> =>
       .filter(([t]) => r.joint?.[t] !== undefined)
       .map(([t, a]) => [t, +(a.score - r.joint![t]).toFixed(2)]),
   );
-/** The joint part's file name for one model and seed (the dense model's name predates the others). */
-const jointPrefix = (kind: JointModel) => (kind === 'dense' ? 'joint-s' : `joint-${kind}-s`);
-const jointPart = (kind: JointModel, seed: number) => `${jointPrefix(kind)}${seed}`;
+/** A joint setting: the model, and the tasks whose heads have no n-gram bag. */
+interface JointSetting {
+  model: JointModel;
+  noBag: string[];
+}
+const settingOf = (r: JointRun): JointSetting => ({ model: r.model ?? 'dense', noBag: r.noBag ?? [] });
+/** The setting's files' name up to the seed (the plain dense setting's name predates the others). */
+const jointPrefix = (s: JointSetting) =>
+  ['joint', ...(s.model === 'dense' ? [] : [s.model]), ...(s.noBag.length ? [`nobag-${s.noBag.join('+')}`] : []), 's'].join('-');
+const labelOf = (s: JointSetting) => `${s.model} model${s.noBag.length ? `, no n-gram bag on ${s.noBag.join(', ')}` : ''}`;
+/** The setting images.json judges: the flags' defaults. */
+const JUDGED: JointSetting = { model: 'dense', noBag: ['wic'] };
+/** A joint file's setting and seed, from its name. */
+const JOINT_FILE = /^(joint-(?:.+-)?s)(\d+)\.json$/;
 const saved = (part: string): Record<string, unknown> | null =>
   existsSync(join(RESULTS, `${part}.json`)) ? (JSON.parse(readFileSync(join(RESULTS, `${part}.json`), 'utf8')) as Record<string, unknown>) : null;
 
@@ -238,15 +264,32 @@ if (PARTS.includes('joint')) {
   // Resumable, per seed: the joint run's scores are kept once measured, and each task trained
   // alone is kept with the settings it was trained with, so a rerun trains only what is missing
   // or was trained otherwise (a part costs an hour of a core).
-  const part = jointPart(JOINT_MODEL, SEED);
+  for (const n of JOINT_NO_BAG)
+    if (!tasks.some((t) => t.name === n && isTextSequenceTask(t.type)))
+      throw new Error(
+        `--joint-no-bag: "${n}" is not one of the joint run's text sequence tasks (${tasks
+          .filter((t) => isTextSequenceTask(t.type))
+          .map((t) => t.name)
+          .join(', ')})`,
+      );
+  const here: JointSetting = { model: JOINT_MODEL, noBag: JOINT_NO_BAG };
+  const part = `${jointPrefix(here)}${SEED}`;
   const file = join(RESULTS, `${part}.json`);
   const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JointRun) : null;
   const same = prev !== null && prev.steps === JOINT_STEPS && prev.lr === TRAIN.lr && prev.seed === SEED;
-  const run: JointRun = same ? prev : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, model: JOINT_MODEL, joint: null, alone: {} };
+  const run: JointRun = same
+    ? prev
+    : { steps: JOINT_STEPS, lr: TRAIN.lr!, seed: SEED, model: JOINT_MODEL, ...(JOINT_NO_BAG.length ? { noBag: JOINT_NO_BAG } : {}), joint: null, alone: {} };
   const keep = () => save(part, { ...run, gaps: gapsOf(run) });
+  // This seed's alone runs in the other settings' files of the same model: a task trained alone
+  // the same way (steps, rate, bag) is the same run whatever the other tasks' heads were.
+  const others = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+    .filter((f) => JOINT_FILE.exec(f)?.[2] === String(SEED) && f !== `${part}.json`)
+    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
+    .filter((r) => settingOf(r).model === JOINT_MODEL);
   if (!run.joint) {
     const curve: CurvePoint[] = [];
-    run.joint = await train(fromBase(tasks, JOINT_MODEL), tasks, JOINT_STEPS, undefined, curve);
+    run.joint = await train(fromBase(tasks, JOINT_MODEL, JOINT_NO_BAG), tasks, JOINT_STEPS, undefined, curve);
     run.curve = curve;
     keep();
   }
@@ -258,13 +301,21 @@ if (PARTS.includes('joint')) {
     // The same task alone: its expected share of the joint run's batches, at the joint run's
     // learning rate (every setting the same but the other tasks).
     const steps = Math.max(1, Math.round(p[i] * JOINT_STEPS));
-    const had = run.alone[t.name];
-    if (had && had.steps === steps && had.lr === TRAIN.lr) continue;
-    run.alone[t.name] = { score: (await train(fromBase([t], JOINT_MODEL), [t], steps, TRAIN.lr))[t.name], steps, lr: TRAIN.lr! };
+    const lexical = bagged(t, JOINT_NO_BAG);
+    const sameRun = (a: JointRun['alone'][string] | undefined) =>
+      a !== undefined && a.steps === steps && a.lr === TRAIN.lr && (a.lexical ?? isTextSequenceTask(t.type)) === lexical;
+    if (sameRun(run.alone[t.name])) continue;
+    const shared = others.map((r) => r.alone[t.name]).find(sameRun);
+    if (shared) run.alone[t.name] = { ...shared, lexical };
+    else {
+      const curve: CurvePoint[] = [];
+      const score = (await train(fromBase([t], JOINT_MODEL, JOINT_NO_BAG), [t], steps, TRAIN.lr, curve))[t.name];
+      run.alone[t.name] = { score, steps, lr: TRAIN.lr!, lexical, curve };
+    }
     keep();
   }
   log(
-    `joint, ${JOINT_MODEL} (seed ${SEED}): ${JSON.stringify(run.joint)}; alone: ${JSON.stringify(Object.fromEntries(Object.entries(run.alone).map(([k, v]) => [k, v.score])))}`,
+    `joint, ${labelOf(here)} (seed ${SEED}): ${JSON.stringify(run.joint)}; alone: ${JSON.stringify(Object.fromEntries(Object.entries(run.alone).map(([k, v]) => [k, v.score])))}`,
   );
 }
 
@@ -302,19 +353,15 @@ if (new Set(aloneRuns.map(setting)).size > 1)
 const a = aloneRuns[0] ?? null;
 const aloneMean = aloneRuns.length ? +(aloneRuns.reduce((t, r) => t + r.digits, 0) / aloneRuns.length).toFixed(2) : null;
 const d = saved('added');
-// The joint part's seeds that finished (the joint run and every task alone), per model, with the same steps and rate.
+// The joint part's seeds that finished (the joint run and every task alone), per setting, with the same steps and rate.
 const meanOf = (xs: number[]) => +(xs.reduce((t, x) => t + x, 0) / xs.length).toFixed(2);
-function jointOf(kind: JointModel) {
-  const name = new RegExp(`^${jointPrefix(kind)}\\d+\\.json$`);
-  const all = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
-    .filter((f) => name.test(f))
-    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
-    .sort((x, y) => x.seed - y.seed);
+function jointOf(setting: JointSetting, all: JointRun[]) {
+  const label = labelOf(setting);
   const runs = all.filter((r) => r.joint && Object.keys(r.joint).every((t) => r.alone[t]));
   // Seeds whose joint run finished but not every alone run: reported, not counted.
   const partial = all.filter((r) => r.joint && !runs.includes(r));
   if (new Set(runs.map((r) => `${r.steps}/${r.lr}`)).size > 1)
-    throw new Error(`${RESULTS}: the ${jointPrefix(kind)}<seed>.json runs differ in steps or lr; rerun or remove the odd ones`);
+    throw new Error(`${RESULTS}: the ${jointPrefix(setting)}<seed>.json runs differ in steps or lr; rerun or remove the odd ones`);
   const tasks = runs.length ? Object.keys(runs[0].joint!) : [];
   const mean = Object.fromEntries(
     tasks.map((t) => [
@@ -326,22 +373,34 @@ function jointOf(kind: JointModel) {
       },
     ]),
   );
-  return { kind, runs, partial, tasks, mean, maxGap: runs.length ? Math.max(...tasks.map((t) => mean[t].gap)) : null };
+  return { setting, label, runs, partial, tasks, mean, maxGap: runs.length ? Math.max(...tasks.map((t) => mean[t].gap)) : null };
 }
-const joints = JOINT_MODELS.map(jointOf);
-const [dense, sw] = joints;
-// The Switch model's gap once it has a finished seed (the comparison it was run to win), else the dense one's.
-const judged = sw.runs.length ? sw : dense;
+// Every setting with a file, the judged one first, then by name.
+const byPrefix = new Map<string, JointRun[]>([[jointPrefix(JUDGED), []]]);
+for (const f of (existsSync(RESULTS) ? readdirSync(RESULTS) : []).sort()) {
+  const m = JOINT_FILE.exec(f);
+  if (!m) continue;
+  const r = JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun;
+  if (jointPrefix(settingOf(r)) !== m[1]) throw new Error(`${join(RESULTS, f)}: its model and noBag say ${jointPrefix(settingOf(r))}<seed>.json`);
+  byPrefix.set(m[1], [...(byPrefix.get(m[1]) ?? []), r]);
+}
+const joints = [...byPrefix.values()].map((all, i) =>
+  jointOf(
+    i === 0 ? JUDGED : settingOf(all[0]),
+    all.sort((x, y) => x.seed - y.seed),
+  ),
+);
+const judged = joints[0];
 const summary = {
   digits_alone: aloneMean,
   digits_alone_seeds: aloneRuns.map((r) => r.seed),
   digits_added: (d?.digits as number | undefined) ?? null,
   text_logits_identical: d ? Object.values(d.identical as Record<string, boolean>).every(Boolean) : null,
   joint_max_gap: judged.maxGap,
-  joint_model: judged.runs.length ? judged.kind : null,
+  joint_setting: judged.label,
   joint_seeds: judged.runs.map((r) => r.seed),
-  joint_max_gap_by_model: Object.fromEntries(joints.map((j) => [j.kind, j.maxGap])),
-  joint_seeds_by_model: Object.fromEntries(joints.map((j) => [j.kind, j.runs.map((r) => r.seed)])),
+  joint_max_gap_by_setting: Object.fromEntries(joints.map((j) => [j.label, j.maxGap])),
+  joint_seeds_by_setting: Object.fromEntries(joints.map((j) => [j.label, j.runs.map((r) => r.seed)])),
 };
 const md = [
   '# Images in the same model: the measurements',
@@ -355,7 +414,7 @@ const md = [
   `| every text task's test logits bit for bit unchanged by the addition | ${summary.text_logits_identical ?? 'not run'} | true |`,
   ...joints.map(
     (j) =>
-      `| text + image in one run, ${j.kind} model${j === judged ? ' (judged)' : ''}: largest (alone − joint), points${j.runs.length ? `, mean of ${j.runs.length} seed${j.runs.length > 1 ? 's' : ''}` : ''} | ${j.maxGap ?? 'not run'} | ≤ 1 |`,
+      `| text + image in one run, ${j.label}${j === judged ? ' (judged)' : ''}: largest (alone − joint), points${j.runs.length ? `, mean of ${j.runs.length} seed${j.runs.length > 1 ? 's' : ''}` : ''} | ${j.maxGap ?? 'not run'} | ≤ 1 |`,
   ),
   '',
   ...(a
@@ -372,7 +431,7 @@ const md = [
     j.runs.length
       ? [
           '',
-          `Joint, ${j.kind} model${j.kind === 'switch' ? ` (the base upcycled: ${SPARSE.switch.switch!.experts} experts, top-${SPARSE.switch.switch!.topK}, every ${SPARSE.switch.switch!.every === 2 ? 'other' : `${SPARSE.switch.switch!.every}th`} layer; each task alone in the same Switch model)` : ''}: one run of every task for ${j.runs[0].steps} batches of 32 at lr ${j.runs[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${j.runs.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
+          `Joint, ${j.label}${j.setting.model === 'switch' ? ` (the base upcycled: ${SPARSE.switch.switch!.experts} experts, top-${SPARSE.switch.switch!.topK}, every ${SPARSE.switch.switch!.every === 2 ? 'other' : `${SPARSE.switch.switch!.every}th`} layer; each task alone in the same Switch model)` : ''}: one run of every task for ${j.runs[0].steps} batches of 32 at lr ${j.runs[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${j.runs.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
           '',
           `| task | joint | alone | alone − joint | ${j.runs.map((r) => `seed ${r.seed}`).join(' | ')} |`,
           `|---|---:|---:|---:|${j.runs.map(() => '---:|').join('')}`,
@@ -390,7 +449,7 @@ const md = [
         const avg = (c: CurvePoint) => (names.reduce((t, n) => t + c.dev[n], 0) / names.length).toFixed(2);
         return [
           '',
-          `Joint, ${j.kind} model, seed ${r.seed}: test % at each evaluation, before the Naive Bayes priors (fitted after training), and the dev average the run keeps its best evaluation by${r.curveFrom ? ` (${r.curveFrom})` : ''}.`,
+          `Joint, ${j.label}, seed ${r.seed}: test % at each evaluation, before the Naive Bayes priors (fitted after training), and the dev average the run keeps its best evaluation by${r.curveFrom ? ` (${r.curveFrom})` : ''}.`,
           '',
           `| step | ${names.join(' | ')} | dev average |`,
           `|---:|${names.map(() => '---:|').join('')}---:|`,
@@ -402,7 +461,7 @@ const md = [
     j.partial.length
       ? [
           '',
-          `Joint, ${j.kind} model, unfinished seeds (the joint run made, not every task alone; not counted above): ${j.partial.map((r) => `seed ${r.seed} ${JSON.stringify(r.joint)}`).join('; ')}.`,
+          `Joint, ${j.label}, unfinished seeds (the joint run made, not every task alone; not counted above): ${j.partial.map((r) => `seed ${r.seed} ${JSON.stringify(r.joint)}`).join('; ')}.`,
         ]
       : [],
   ),
