@@ -42,7 +42,7 @@ import { loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import type { TaskData } from '../src/tasks/task.js';
 import { isTextSequenceTask } from '../src/tasks/task.js';
 import { lexicalDefaultsSchema } from '../src/tasks/ngrams.js';
-import { taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
+import { DEFAULT_MULTITASK, taskProbabilities, trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { searchTask } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { ROOT, benchFlags, benchSchedule, log, measurePath } from './common.js';
@@ -92,6 +92,8 @@ const TRAIN: Partial<MultiTaskOptions> = {
   lexicalLrScale: 100,
   naiveBayesPrior: true,
 };
+/** Dev evaluations per run (its best kept; it stops after DEFAULT_MULTITASK.patience without a better one). */
+const EVALS = 5;
 /** The learning rate of a run of image tasks only (digits alone); runs with text tasks use TRAIN.lr. */
 const IMAGE_LR = opt['image-lr'];
 
@@ -125,7 +127,7 @@ async function train(model: TaskModel, tasks: TaskData[], steps: number, lr?: nu
     ...TRAIN,
     lr: lr ?? (imageOnly ? IMAGE_LR : TRAIN.lr!),
     seed: SEED,
-    ...benchSchedule(steps, 5),
+    ...benchSchedule(steps, EVALS),
     // With `curve`: every task's dev and test score at each evaluation, a record of when each task
     // peaks (the run's choice of checkpoint is its own, by the dev average, as always).
     onEvaluate: curve
@@ -431,7 +433,7 @@ const md = [
     j.runs.length
       ? [
           '',
-          `Joint, ${j.label}${j.setting.model === 'switch' ? ` (the base upcycled: ${SPARSE.switch.switch!.experts} experts, top-${SPARSE.switch.switch!.topK}, every ${SPARSE.switch.switch!.every === 2 ? 'other' : `${SPARSE.switch.switch!.every}th`} layer; each task alone in the same Switch model)` : ''}: one run of every task for ${j.runs[0].steps} batches of 32 at lr ${j.runs[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Test %, mean over seeds ${j.runs.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
+          `Joint, ${j.label}${j.setting.model === 'switch' ? ` (the base upcycled: ${SPARSE.switch.switch!.experts} experts, top-${SPARSE.switch.switch!.topK}, every ${SPARSE.switch.switch!.every === 2 ? 'other' : `${SPARSE.switch.switch!.every}th`} layer; each task alone in the same Switch model)` : ''}: one run of every task for ${j.runs[0].steps} batches of 32 at lr ${j.runs[0].lr} (tasks drawn ∝ n^(1/${TRAIN.temperature})); alone: each task by itself for its expected share of those batches, at the same rate. Every run scores its dev sample ${EVALS} times, keeps the evaluation with the best dev average and stops after ${DEFAULT_MULTITASK.patience} evaluations without a better one. Test %, mean over seeds ${j.runs.map((r) => r.seed).join(', ')}; per seed: alone − joint.`,
           '',
           `| task | joint | alone | alone − joint | ${j.runs.map((r) => `seed ${r.seed}`).join(' | ')} |`,
           `|---|---:|---:|---:|${j.runs.map(() => '---:|').join('')}`,
