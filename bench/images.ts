@@ -15,10 +15,10 @@
 //           joint-switch-s<seed>.json (run to close wic's gap: wic had scored 3 points higher in
 //           the Switch model than in the dense one in bench:multitask; it did not, docs/images.md).
 //           --joint-no-bag wic[,...] (default wic; '' for none): those tasks' heads get no n-gram
-//           bag, in the joint run and alone (joint-nobag-wic-s<seed>.json; none: joint-s<seed>.json). A task's alone run is shared by every setting of
-//           the same model that trains it the same way (steps, rate, bag), so it runs once a seed.
-//           Every setting is reported; images.json's joint_max_gap is the setting of the flags'
-//           defaults (JUDGED below).
+//           bag, in the joint run and alone (joint-nobag-wic-s<seed>.json; none: joint-s<seed>.json).
+//           A task's alone run is shared by every setting of the same model that trains it the same
+//           way (steps, rate, bag), so it runs once a seed. Every setting is reported;
+//           images.json's joint_max_gap is the setting of the flags' defaults (JUDGED below).
 //
 // Each part writes docs/results/images/<part>.json when it finishes (alone and joint: alone-s<seed>.json
 // and joint-s<seed>.json, one per --seed, their figures the means over the seeds run) (run parts separately with
@@ -28,8 +28,8 @@
 // measured). One JSON line is printed last.
 //
 //   npm run bench:images [-- --parts alone,added,joint --model runs/quickstart/model --steps 8000
-//                            --joint-steps 4000 --joint-model dense --joint-no-bag wic --children 8 --search-steps 1500
-//                            --patience 2 --seed 0]
+//                            --joint-steps 4000 --joint-model dense --joint-no-bag wic --children 8
+//                            --search-steps 1500 --patience 2 --seed 0]
 //   npm run bench:images -- --parts ''      (rewrite images.md and images.json from the saved results)
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -50,15 +50,16 @@ import { ROOT, benchFlags, benchSchedule, log, measurePath } from './common.js';
 // Flags (benchFlags: an unknown flag or a bad number stops the bench before it trains).
 const JOINT_MODELS = ['dense', 'switch'] as const;
 type JointModel = (typeof JOINT_MODELS)[number];
+/** The joint setting the flags default to, which images.json judges. wic's bag brings it nothing and costs it 3 to 5 points at the end of a run (docs/images.md). */
+const JUDGED = { model: 'dense' as JointModel, noBag: ['wic'] };
 const opt = benchFlags({
   parts: { type: 'string', default: 'alone,added,joint' },
   base: { type: 'string', default: join(ROOT, 'models', 'base') },
   model: { type: 'string', default: join(ROOT, 'runs', 'quickstart', 'model') },
   steps: { type: 'number', default: 8000, integer: true, min: 1 },
   'joint-steps': { type: 'number', default: 4000, integer: true, min: 1 },
-  'joint-model': { type: 'string', default: 'dense', choices: JOINT_MODELS },
-  // wic's bag brings it nothing and costs it 3-4 points at the end of a run (docs/images.md).
-  'joint-no-bag': { type: 'string', default: 'wic' },
+  'joint-model': { type: 'string', default: JUDGED.model, choices: JOINT_MODELS },
+  'joint-no-bag': { type: 'string', default: JUDGED.noBag.join(',') },
   seed: { type: 'number', default: 0, integer: true, min: 0 },
   results: { type: 'string', default: join(ROOT, 'docs', 'results', 'images') },
   md: { type: 'string', default: join(ROOT, 'docs', 'results', 'images.md') },
@@ -196,10 +197,16 @@ const settingOf = (r: JointRun): JointSetting => ({ model: r.model ?? 'dense', n
 const jointPrefix = (s: JointSetting) =>
   ['joint', ...(s.model === 'dense' ? [] : [s.model]), ...(s.noBag.length ? [`nobag-${s.noBag.join('+')}`] : []), 's'].join('-');
 const labelOf = (s: JointSetting) => `${s.model} model${s.noBag.length ? `, no n-gram bag on ${s.noBag.join(', ')}` : ''}`;
-/** The setting images.json judges: the flags' defaults. */
-const JUDGED: JointSetting = { model: 'dense', noBag: ['wic'] };
-/** A joint file's setting and seed, from its name. */
-const JOINT_FILE = /^(joint-(?:.+-)?s)(\d+)\.json$/;
+/** Every joint file in RESULTS: its name up to the seed, its seed, its run. */
+function jointFiles(): { prefix: string; seed: number; run: JointRun }[] {
+  return (existsSync(RESULTS) ? readdirSync(RESULTS) : []).sort().flatMap((f) => {
+    const m = /^(joint-(?:.+-)?s)(\d+)\.json$/.exec(f);
+    if (!m) return [];
+    const run = JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun;
+    if (jointPrefix(settingOf(run)) !== m[1]) throw new Error(`${join(RESULTS, f)}: its model and noBag say ${jointPrefix(settingOf(run))}<seed>.json`);
+    return [{ prefix: m[1], seed: Number(m[2]), run }];
+  });
+}
 const saved = (part: string): Record<string, unknown> | null =>
   existsSync(join(RESULTS, `${part}.json`)) ? (JSON.parse(readFileSync(join(RESULTS, `${part}.json`), 'utf8')) as Record<string, unknown>) : null;
 
@@ -285,10 +292,9 @@ if (PARTS.includes('joint')) {
   const keep = () => save(part, { ...run, gaps: gapsOf(run) });
   // This seed's alone runs in the other settings' files of the same model: a task trained alone
   // the same way (steps, rate, bag) is the same run whatever the other tasks' heads were.
-  const others = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
-    .filter((f) => JOINT_FILE.exec(f)?.[2] === String(SEED) && f !== `${part}.json`)
-    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun)
-    .filter((r) => settingOf(r).model === JOINT_MODEL);
+  const others = jointFiles()
+    .filter((j) => j.seed === SEED && j.prefix !== jointPrefix(here) && settingOf(j.run).model === JOINT_MODEL)
+    .map((j) => j.run);
   if (!run.joint) {
     const curve: CurvePoint[] = [];
     run.joint = await train(fromBase(tasks, JOINT_MODEL, JOINT_NO_BAG), tasks, JOINT_STEPS, undefined, curve);
@@ -379,13 +385,7 @@ function jointOf(setting: JointSetting, all: JointRun[]) {
 }
 // Every setting with a file, the judged one first, then by name.
 const byPrefix = new Map<string, JointRun[]>([[jointPrefix(JUDGED), []]]);
-for (const f of (existsSync(RESULTS) ? readdirSync(RESULTS) : []).sort()) {
-  const m = JOINT_FILE.exec(f);
-  if (!m) continue;
-  const r = JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as JointRun;
-  if (jointPrefix(settingOf(r)) !== m[1]) throw new Error(`${join(RESULTS, f)}: its model and noBag say ${jointPrefix(settingOf(r))}<seed>.json`);
-  byPrefix.set(m[1], [...(byPrefix.get(m[1]) ?? []), r]);
-}
+for (const j of jointFiles()) byPrefix.set(j.prefix, [...(byPrefix.get(j.prefix) ?? []), j.run]);
 const joints = [...byPrefix.values()].map((all, i) =>
   jointOf(
     i === 0 ? JUDGED : settingOf(all[0]),

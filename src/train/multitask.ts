@@ -103,7 +103,7 @@ export interface MultiTaskResult {
   dev: Record<string, TaskScore>;
   history: { step: number; dev: Record<string, number>; average: number }[];
   stepsPerTask: Record<string, number>;
-  /** With taskPatience: the step at which each task that left the sampling left it. */
+  /** With taskPatience: the step at which each task it stopped left the sampling (a task past its step cap is not listed). */
   stoppedAt: Record<string, number>;
   /** With naiveBayesPrior: each classification task's fitted prior. */
   priors?: Record<string, PriorFit>;
@@ -175,7 +175,10 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   const history: MultiTaskResult['history'] = [];
   let best = { average: -Infinity, step: 0, params: [] as Float32Array[], dev: {} as Record<string, TaskScore> };
   let sinceBest = 0;
-  // Per task, for taskPatience: its best dev score, evaluations since, and when it left.
+  // Tasks that have left the sampling, past their step cap or stopped by taskPatience; for the
+  // latter, each task's best dev score, evaluations since, and when it left.
+  const out = tasks.map(() => false);
+  const cap = tasks.map((t) => opts.perTask[t.name]?.steps ?? Infinity);
   const taskBest = tasks.map(() => -Infinity);
   const taskSince = tasks.map(() => 0);
   const stoppedAt: Record<string, number> = {};
@@ -201,10 +204,11 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     history.push({ step, dev: Object.fromEntries(tasks.map((t) => [t.name, dev[t.name].score])), average });
     say(`step ${step}: dev ${tasks.map((t) => `${t.name} ${dev[t.name].score.toFixed(3)}`).join('  ')}  (average ${average.toFixed(3)})`);
     for (const [i, t] of tasks.entries()) {
-      if (stoppedAt[t.name] !== undefined) continue;
+      if (out[i]) continue;
       if (dev[t.name].score > taskBest[i]) [taskBest[i], taskSince[i]] = [dev[t.name].score, 0];
       else taskSince[i]++;
       if (opts.taskPatience > 0 && taskSince[i] >= opts.taskPatience) {
+        out[i] = true;
         stoppedAt[t.name] = step;
         say(`step ${step}: task "${t.name}" leaves the sampling (dev ${taskBest[i].toFixed(3)} not beaten in ${opts.taskPatience} evaluations)`);
       }
@@ -216,9 +220,7 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
   };
 
   for (let step = 1; step <= opts.steps; step++) {
-    // Tasks past their own step cap, or stopped by taskPatience, drop out of the sampling.
-    const capped = (t: TaskData) => opts.perTask[t.name]?.steps !== undefined && stepsPerTask[t.name] >= opts.perTask[t.name].steps!;
-    const live = probs.map((p, i) => (capped(tasks[i]) || stoppedAt[tasks[i].name] !== undefined ? 0 : p));
+    const live = probs.map((p, i) => (out[i] ? 0 : p));
     const total = live.reduce((a, b) => a + b, 0);
     if (total === 0) break;
     let u = rng.uniform() * total;
@@ -231,7 +233,7 @@ async function trainLoop(model: TaskModel, tasks: TaskData[], opts: MultiTaskOpt
     const m = trainer.step(loss, opts.perTask[task.name]?.lrScale ?? 1, `task "${task.name}"`);
     const l = m.loss;
     opts.onStep?.({ ...m, task: task.name });
-    stepsPerTask[task.name]++;
+    if (++stepsPerTask[task.name] >= cap[ti]) out[ti] = true;
     runLoss[ti] = Number.isNaN(runLoss[ti]) ? l : 0.9 * runLoss[ti] + 0.1 * l;
     examples += rows.length;
     bar?.update(
