@@ -34,7 +34,8 @@
 //      those files; one JSON line is printed last.
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1 --seeds 0,1,2
-//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --max-added 1 --lexical 1 --prior 1]
+//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --max-added 1 --lexical 1 --prior 1
+//                              --lora-rank 0]
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -45,6 +46,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Rng } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import {
+  HPARAM_LISTS,
   TaskModel,
   activatedParameters,
   addedParameters,
@@ -57,7 +59,7 @@ import {
 } from '../src/model/index.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
-import { DEFAULT_SEARCH, searchTask } from '../src/evolve/index.js';
+import { DEFAULT_SEARCH, searchTask, type SearchConfig } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
@@ -78,6 +80,7 @@ const opt = benchFlags({
   'max-added': { type: 'number', default: DEFAULT_SEARCH.maxAdded, above: 0, max: 1 },
   lexical: { type: 'string', default: '1', choices: ['0', '1'] },
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
+  'lora-rank': { type: 'string', default: '0', choices: HPARAM_LISTS.loraRank.map(String) },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
   results: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual') },
   work: { type: 'string', default: join(ROOT, 'runs', 'bench-continual') },
@@ -128,6 +131,12 @@ interface Setup {
   maxAdded: number;
   /** Classification heads get a Naive Bayes prior after training (search, initial model and fine-tuning alike); absent in older results: false. */
   prior: boolean;
+  /**
+   * The search's `loraRank`: the rank of the low-rank updates its first children (those of other
+   * tasks' paths) start from, then mutated like any hyperparameter; 0: none. Absent in older
+   * results: 0, made before the updates existed.
+   */
+  loraRank: number;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -183,6 +192,7 @@ function setupFromArgs(seed: number): Setup {
     budget: opt.budget,
     maxAdded: opt['max-added'],
     prior: opt.prior === '1',
+    loraRank: Number(opt['lora-rank']),
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -199,6 +209,7 @@ function withDefaults(setup: Setup): Setup {
     budget: setup.budget ?? 0,
     maxAdded: setup.maxAdded ?? 1,
     prior: setup.prior ?? false,
+    loraRank: setup.loraRank ?? 0,
   };
 }
 
@@ -362,6 +373,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       budget: setup.budget,
       maxAdded: setup.maxAdded,
       naiveBayesPrior: setup.prior,
+      loraRank: setup.loraRank as SearchConfig['loraRank'],
       log,
     },
   );
@@ -567,6 +579,9 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
         : '') +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
       (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of the parameters its path activates (maxAdded). ` : '') +
+      (setup.loraRank > 0
+        ? `A child of another task's path starts from loraRank ${setup.loraRank}: each frozen block it reuses gets a low-rank update of that rank (nn/lora.ts), the rank then mutated like the other hyperparameters, and a child of this task's candidates trains copies of its parent's updates. `
+        : 'No low-rank updates (loraRank 0). ') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical
         ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `
@@ -581,7 +596,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       "the search's bound on training batches over all its children (μ2Net's baselines get the search's compute), so fine-tuning sees at least as many training examples as the search. " +
       `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
       "A child's step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.",
-    '- Parameters added: the parameters of the components created for the task (clones, adapters, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
+    '- Parameters added: the parameters of the components created for the task (clones, adapters, low-rank updates, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',
     `- Scores: each task's whole test split${setup.subsample > 0 ? ` (subsampled to ${setup.subsample})` : ''}, scored once per measurement; logits digested in batches of 64.`,
     `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; OpenBLAS threads: ${setup.threads ?? 'default'}${setup.threads ? ' (OPENBLAS_NUM_THREADS)' : ''}.`,
   ];

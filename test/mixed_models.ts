@@ -1,7 +1,7 @@
 // Models built in code in every layout a model folder can hold (random weights: their predictions
 // are arbitrary but fixed), and inputs of all their tasks: what the mixed-batch, shared-model and
-// inference-thread tests run. Pre-LN dense with paths of different depth, cloned blocks and
-// adapters; post-LN (BERT's, no final norm); SkillNet skill blocks; a dropless Switch layer.
+// inference-thread tests run. Pre-LN dense with paths of different depth, cloned blocks,
+// adapters and low-rank updates; post-LN (BERT's, no final norm); SkillNet skill blocks; a dropless Switch layer.
 
 import { Rng } from '../src/engine/index.js';
 import { DEFAULT_ENCODER, TransformerEncoder, type EncoderConfig } from '../src/nn/index.js';
@@ -90,6 +90,19 @@ export function build(o: { cfg?: Partial<EncoderConfig>; sparse?: SparseConfig; 
     const ad0 = adapter('cloned');
     randomise(ad0);
     model.addTaskPath(clonedSpec, null, { ...path('cloned', [root.blocks[0], mid, root.blocks[2]], [ad0, null, null]), head: head(clonedSpec) });
+    // Low-rank: the root's three blocks, the first and the last with a low-rank update of their
+    // own (nn/lora.ts; B is zero at init, so both factors are randomised), none on the middle one.
+    const lowSpec: TaskSpec = { name: 'lowrank', type: 'classification', labels: ['u', 'v', 'w'], pooling: 'mean' };
+    const lora = () => {
+      const id = store.create('lora', { dModel: cfg.dModel, ffn: cfg.ffn, rank: 2 }, 'lowrank', r).id;
+      randomise(id);
+      return id;
+    };
+    model.addTaskPath(lowSpec, null, {
+      ...path('lowrank', [...root.blocks], [null, null, null]),
+      loras: [lora(), null, lora()],
+      head: head(lowSpec),
+    });
   }
   model.lockTasks();
   return model.eval();
@@ -126,7 +139,7 @@ export async function oneByOne(model: TaskModel, reqs: readonly MixedRequest[]) 
 }
 
 export const LAYOUTS: [string, Parameters<typeof build>[0]][] = [
-  ['pre-LN dense, with shallow, deep, cloned and adapter paths', { grow: true }],
+  ['pre-LN dense, with shallow, deep, cloned, adapter and low-rank paths', { grow: true }],
   ['post-LN (BERT layout: no final norm), with grown paths', { cfg: { normPlacement: 'post' }, grow: true }],
   [
     'SkillNet skill blocks',

@@ -1,6 +1,7 @@
 // `pathwise tasks <model> [--json]`: the tasks of a model folder with their paths (component ids
-// in forward order, adapters marked +), activated parameters (those one forward pass of the task
-// touches) and added parameters (those created for the task). Any model folder: one `pathwise
+// in forward order, adapters marked +, a block's low-rank update joined to it), activated
+// parameters (those one forward pass of the task touches) and added parameters (those created for
+// the task). Any model folder: one `pathwise
 // train` wrote (every task runs the shared encoder and its own head), or one add-task has grown.
 // `converted` in the JSON (kept for scripts that read it): the folder is of the first kind.
 

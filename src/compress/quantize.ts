@@ -2,8 +2,8 @@
 // (per output channel) symmetric int8, activations per row at run time (engine/ops/linear_int8.ts).
 //
 // What is quantized, one rule: every weight matrix (linear layers of attention, FFNs, skills,
-// adapters and heads; the stacked expert weights of Switch layers; embedding tables and n-gram
-// bags) except the Switch router, whose argmax decides each token's route: a flipped route costs
+// adapters and heads; the factors of low-rank updates; the stacked expert weights of Switch
+// layers; embedding tables and n-gram bags) except the Switch router, whose argmax decides each token's route: a flipped route costs
 // more than the router's few bytes save. Biases (the experts' stacked ones too) and LayerNorm
 // stay float32, as in PyTorch's quantize_dynamic. One scale per output channel: per row of a
 // linear weight, per column of an embedding table (engine/quantized.ts). A head's Naive Bayes

@@ -15,6 +15,13 @@
 //     its head (a frozen head could not adapt to the child's other changes).
 //  5. Adapters: with adapterSize > 0, a new residual adapter (the identity at init) is inserted
 //     before every used block that has none; existing adapters are components like any other.
+//  5b. Low-rank updates: with loraRank > 0, every used block the child reuses frozen (not one it
+//     has just cloned, which trains whole) and that has no update gets a new one (nn/lora.ts; the
+//     identity at init). A same-task parent's own updates are copied into the child, as its head
+//     is, so that they go on training down the lineage; another task's are components like any
+//     other (reused frozen, or cloned with probability μ). Not in μ2Net: they let a child adapt
+//     every frozen block for a few percent of a block's parameters (docs/continual.md, "Low-rank
+//     updates").
 //
 //  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
 //     skill blocks hold, drawn uniformly, is switched on or off in the path's skill set (never
@@ -29,7 +36,7 @@
 // child is a deterministic function of (parent, store contents, Rng state).
 
 import type { Rng } from '../engine/index.js';
-import { imageStemConfigFor, type ComponentStore, type Path, type Root, type TaskSpec } from '../model/index.js';
+import { imageStemConfigFor, loraConfigFor, type ComponentStore, type Path, type Root, type TaskSpec } from '../model/index.js';
 import { HPARAM_NAMES, hparamValues, type HParamName, type HParams } from '../model/hparams.js';
 
 export interface Child {
@@ -42,6 +49,7 @@ export interface Child {
 
 /** The parent's slots with cloned ids substituted, and what was cloned. */
 export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'> {
+  loras: (string | null)[];
   created: string[];
   notes: string[];
 }
@@ -49,11 +57,11 @@ export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapt
 /**
  * Layer cloning: each non-head component of `parent` becomes a trainable copy (owned by `owner`)
  * with probability `mu`, else is reused by reference. Visits embeddings, then for each block its
- * adapter and the block, then the final norm. The head is left to the caller.
+ * adapter, the block and its low-rank update, then the final norm. The head is left to the caller.
  */
 export function cloneMutation(
   store: ComponentStore,
-  parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'>,
+  parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm' | 'loras'>,
   mu: number,
   owner: string,
   rng: Rng,
@@ -70,13 +78,16 @@ export function cloneMutation(
   const embeddings = maybe(parent.embeddings);
   const adapters: (string | null)[] = [];
   const blocks: string[] = [];
+  const loras: (string | null)[] = [];
   parent.blocks.forEach((b, i) => {
     const a = parent.adapters[i] ?? null;
     adapters.push(a === null ? null : maybe(a));
     blocks.push(maybe(b));
+    const l = parent.loras?.[i] ?? null;
+    loras.push(l === null ? null : maybe(l));
   });
   const finalNorm = parent.finalNorm === null ? null : maybe(parent.finalNorm);
-  return { embeddings, blocks, adapters, finalNorm, created, notes };
+  return { embeddings, blocks, adapters, loras, finalNorm, created, notes };
 }
 
 export interface ParentRef {
@@ -95,12 +106,14 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   // Depth first, so that cloning sees exactly the blocks the child runs.
   const blocks = parent.path.blocks.slice(0, hparams.layers);
   const adapters = parent.path.adapters.slice(0, hparams.layers);
+  const loras = (parent.path.loras ?? parent.path.blocks.map(() => null)).slice(0, hparams.layers);
   for (let i = blocks.length; i < hparams.layers; i++) {
     blocks.push(root.blocks[i]);
     adapters.push(null);
+    loras.push(null);
   }
 
-  const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
+  const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, loras, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
   notes.push(...cl.notes);
   const created = [...cl.created];
   if (task.type === 'image_classification' && !readsImagesOf(store, cl.embeddings, task)) {
@@ -159,7 +172,31 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     }
   }
 
+  const loraIds = cl.loras.slice();
+  // A same-task parent's own updates go on training in its child, as its head does: copied, not
+  // reused frozen. They are small (a few percent of a block), and an update frozen after one
+  // child's few hundred steps cannot adapt its block further down the lineage.
+  if (parent.sameTask) {
+    for (let i = 0; i < loraIds.length; i++) {
+      const id = loraIds[i];
+      if (id === null || created.includes(id) || store.get(id).owner !== task.name) continue;
+      loraIds[i] = store.clone(id, task.name, rng.fork()).id;
+      created.push(loraIds[i]!);
+      notes.push(`lora: copy of ${id} -> ${loraIds[i]}`);
+    }
+  }
+  if (hparams.loraRank > 0) {
+    for (let i = 0; i < loraIds.length; i++) {
+      if (loraIds[i] !== null || cl.created.includes(cl.blocks[i])) continue;
+      const l = store.create('lora', loraConfigFor(store.get(cl.blocks[i], 'block').config, hparams.loraRank), task.name, rng.fork());
+      loraIds[i] = l.id;
+      created.push(l.id);
+      notes.push(`lora ${l.id} (rank ${hparams.loraRank}) on block ${i}`);
+    }
+  }
+
   const path: Path = { task: task.name, embeddings: cl.embeddings, blocks: cl.blocks, adapters: adapterIds, finalNorm: cl.finalNorm, head, hparams };
+  if (loraIds.some((l) => l !== null)) path.loras = loraIds;
   const skills = skillMutation(store, cl.blocks, parent.path.skills, mu, rng);
   if (skills) {
     path.skills = skills.skills;
@@ -179,7 +216,8 @@ function readsImagesOf(store: ComponentStore, id: string, task: TaskSpec): boole
  * μ2Net's hyperparameter mutation: each hyperparameter, with probability μ, moves to an adjacent
  * value in its list (up or down with equal probability; at either end of the list, to the only
  * neighbour). A value that is not in its list (a hand-edited config) first snaps to the nearest
- * listed value. Returns the new values and the names that moved.
+ * listed value. A loraRank of 0 stays 0 (low-rank updates are opt-in). Returns the new values and
+ * the names that moved.
  */
 export function mutateHParams(h: HParams, mu: number, depth: number, rng: Rng): { hparams: HParams; changed: HParamName[] } {
   const lists = hparamValues(depth);
@@ -189,6 +227,9 @@ export function mutateHParams(h: HParams, mu: number, depth: number, rng: Rng): 
     const list = lists[name];
     let i = nearestIndex(list, h[name]);
     out[name] = list[i];
+    // Low-rank updates are opt-in (the search's loraRank): a rank of 0 stays 0 and draws nothing,
+    // so a search without them makes the very draws it made before they existed.
+    if (name === 'loraRank' && h.loraRank === 0) continue;
     if (rng.uniform() >= mu || list.length < 2) continue;
     const up = rng.uniform() < 0.5;
     if (i === 0) i = 1;

@@ -209,6 +209,10 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         parentName = 'root';
       }
       if (parentCand) parentCand.children++;
+      // A child of another task's path (or of the root) starts from that path's hyperparameters,
+      // with the search's own low-rank rank when one is set.
+      if (!parent.sameTask && opts.loraRank !== undefined)
+        parent = { ...parent, path: { ...parent.path, hparams: { ...parent.path.hparams, loraRank: opts.loraRank } } };
       let child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
       for (let redraw = 0; overCap(child.path); redraw++) {
         if (redraw === MAX_REDRAWS)

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { lexicalDefaultsSchema } from '../tasks/ngrams.js';
+import { HPARAM_LISTS } from '../model/hparams.js';
 import { parseOrThrow, count, seed } from '../util/schema.js';
 
 export const searchConfigSchema = z.strictObject({
@@ -49,6 +50,12 @@ export const searchConfigSchema = z.strictObject({
     .optional()
     .describe("a hashed n-gram bag (fastText) beside the encoder in a sequence task's new heads ({} for the defaults); omitted: none"),
   lexicalLrScale: z.number().gt(0).default(20).describe("multiplies a child's learning rate on its head's n-gram bag"),
+  loraRank: z
+    .literal(HPARAM_LISTS.loraRank as unknown as [number, ...number[]])
+    .optional()
+    .describe(
+      "the rank of the low-rank updates (LoRA) of a child whose parent is another task's path, in place of that path's own (hparams.ts: 0, 4, 8, 16 or 32; 0: none); a same-task child's is mutated from its parent's. Omitted: the parent path's",
+    ),
   naiveBayesPrior: z
     .boolean()
     .default(false)

@@ -1,6 +1,6 @@
 // The component store of a model: every module any task's path runs (embeddings, encoder blocks
-// — dense, Switch or skill —, final norms, residual adapters, heads), by id. Paths refer to
-// components by id, so a component is shared by reference among all the paths that use it: a
+// — dense, Switch or skill —, final norms, residual adapters, low-rank updates of blocks, heads),
+// by id. Paths refer to components by id, so a component is shared by reference among all the paths that use it: a
 // multi-task model is a store whose tasks all run the same blocks, a μ2Net model one whose tasks
 // also run blocks cloned for them.
 //
@@ -10,13 +10,24 @@
 // one), which is what makes earlier tasks' predictions bit-for-bit stable.
 
 import { Rng } from '../engine/index.js';
-import { Embeddings, EncoderBlock, ImageStem, LayerNorm, Module, ResidualAdapter, type EncoderConfig, type ImageStemConfig } from '../nn/index.js';
+import {
+  Embeddings,
+  EncoderBlock,
+  ImageStem,
+  LayerNorm,
+  LowRankUpdate,
+  Module,
+  ResidualAdapter,
+  type EncoderConfig,
+  type ImageStemConfig,
+  type LoraConfig,
+} from '../nn/index.js';
 import { buildSparseFfn, type BlockSparse } from '../sparse/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
-export type ComponentKind = 'embeddings' | 'image_stem' | 'block' | 'final_norm' | 'adapter' | 'head';
+export type ComponentKind = 'embeddings' | 'image_stem' | 'block' | 'final_norm' | 'adapter' | 'lora' | 'head';
 
-export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'head'];
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'lora', 'head'];
 
 /** The kinds that start a path: text tasks' embeddings, image tasks' stems. */
 export type StemKind = 'embeddings' | 'image_stem';
@@ -40,6 +51,15 @@ export interface AdapterComponentConfig {
  */
 export type BlockComponentConfig = EncoderConfig & { sparse?: BlockSparse };
 
+/**
+ * The low-rank update of rank `rank` that fits a block: all four projections of a dense block,
+ * attention's alone where the FFN slot holds a Switch or skill layer (ffn 0).
+ */
+export function loraConfigFor(block: BlockComponentConfig, rank: number): LoraConfig {
+  const sparse = Boolean(block.sparse?.switch || block.sparse?.skills);
+  return { dModel: block.dModel, ffn: sparse ? 0 : block.ffn, rank };
+}
+
 /** What each kind is built from (its config, saved in config.json) and what it builds. */
 export interface KindMap {
   /** The whole encoder config: Embeddings reads vocab, positions, segments, norm placement. */
@@ -48,6 +68,8 @@ export interface KindMap {
   block: { config: BlockComponentConfig; module: EncoderBlock };
   final_norm: { config: NormConfig; module: LayerNorm };
   adapter: { config: AdapterComponentConfig; module: ResidualAdapter };
+  /** A low-rank update of one block's projections (nn/lora.ts), run with the block it sits on. */
+  lora: { config: LoraConfig; module: LowRankUpdate };
   head: { config: HeadConfig; module: TaskHead };
 }
 
@@ -79,12 +101,20 @@ export function describeComponent(c: Component): ComponentDescription {
 /** An Rng's full state. */
 export type RngSnapshot = ReturnType<Rng['state']>;
 
-const PREFIX: Record<ComponentKind, string> = { embeddings: 'emb', image_stem: 'img', block: 'blk', final_norm: 'norm', adapter: 'ad', head: 'head' };
+const PREFIX: Record<ComponentKind, string> = {
+  embeddings: 'emb',
+  image_stem: 'img',
+  block: 'blk',
+  final_norm: 'norm',
+  adapter: 'ad',
+  lora: 'lora',
+  head: 'head',
+};
 
 /** Ids are safe in parameter names ("components.<id>.<param>"): no dots. */
 export const COMPONENT_ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
-/** A fresh module of a kind, randomly initialised from its config (adapters: the identity). */
+/** A fresh module of a kind, randomly initialised from its config (adapters and low-rank updates: the identity). */
 export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]['config'], rng: Rng): KindMap[K]['module'] {
   switch (kind) {
     case 'embeddings':
@@ -106,6 +136,8 @@ export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]
       const c = config as AdapterComponentConfig;
       return new ResidualAdapter(c.dModel, c.size, c.layerNormEps, rng, c.initStd) as KindMap[K]['module'];
     }
+    case 'lora':
+      return new LowRankUpdate(config as LoraConfig, rng) as KindMap[K]['module'];
     case 'head':
       return new TaskHead(config as HeadConfig, rng) as KindMap[K]['module'];
     default:

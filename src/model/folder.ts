@@ -221,6 +221,10 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
       head: p.head as string,
       hparams,
     };
+    if (p.loras !== undefined) {
+      if (!Array.isArray(p.loras)) fail(`${at}.path.loras must be an array (one entry per block, null where none)`);
+      path.loras = (p.loras as unknown[]).map((l) => (l ?? null) as string | null);
+    }
     if (p.skills !== undefined) {
       if (!Array.isArray(p.skills) || p.skills.length === 0 || !p.skills.every((x) => typeof x === 'string'))
         fail(`${at}.path.skills must be a non-empty array of skill names`);
@@ -236,6 +240,7 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
     }
     path.blocks.forEach((b, j) => expectKind(b, 'block', `${at}.path.blocks[${j}]`));
     path.adapters.forEach((a, j) => a !== null && expectKind(a, 'adapter', `${at}.path.adapters[${j}]`));
+    path.loras?.forEach((l, j) => l !== null && expectKind(l, 'lora', `${at}.path.loras[${j}]`));
     if (path.finalNorm !== null) expectKind(path.finalNorm, 'final_norm', `${at}.path.finalNorm`);
     expectKind(path.head, 'head', `${at}.path.head`);
     const head = store.get(path.head, 'head').config;
@@ -291,7 +296,13 @@ function isEncoderModel(m: TaskModel): boolean {
     if (m.store.get(path.head).owner !== spec.name || root.includes(path.head)) return false;
     const want = m.rootPath(spec.name);
     const h = HPARAM_NAMES.map((k) => path.hparams[k]);
-    if (path.embeddings !== want.embeddings || !same(path.blocks, want.blocks) || !same(path.adapters, want.adapters) || path.finalNorm !== want.finalNorm)
+    if (
+      path.embeddings !== want.embeddings ||
+      !same(path.blocks, want.blocks) ||
+      !same(path.adapters, want.adapters) ||
+      (path.loras ?? []).some((l) => l !== null) ||
+      path.finalNorm !== want.finalNorm
+    )
       return false;
     if (
       !same(path.skills ?? [], want.skills ?? []) ||
@@ -351,7 +362,10 @@ export function componentsConfig(m: TaskModel): Record<string, unknown> {
     components: m.store.all().map((c) => ({ ...describeComponent(c), locked: c.locked || onPaths.has(c.id) })),
     tasks: [...m.tasks.values()].map((t) => {
       const { task: _task, ...path } = t.path;
-      return { ...taskEntry(t), path };
+      // loraRank 0 is what a folder without it is read with: left out, a folder that uses no
+      // low-rank updates is written exactly as before they existed.
+      const { loraRank, ...hparams } = path.hparams;
+      return { ...taskEntry(t), path: { ...path, hparams: loraRank === 0 ? hparams : path.hparams } };
     }),
   };
 }

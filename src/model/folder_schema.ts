@@ -92,6 +92,18 @@ export const componentConfigSchemas = {
     layerNormEps,
     initStd,
   }),
+  /** A low-rank update of a block's projections (nn/lora.ts); ffn 0: attention only (a sparse block). */
+  lora: z.strictObject({
+    dModel,
+    ffn: z
+      .int()
+      .min(0)
+      .max(1 << 17),
+    rank: z
+      .int()
+      .min(1)
+      .max(1 << 12),
+  }),
   head: z
     .strictObject({
       type: z.enum(TASK_TYPES as [TaskType, ...TaskType[]]),

@@ -2,8 +2,9 @@
 // runs once over all the rows whose paths use it, and rows split only where their paths part.
 //
 //   embeddings      grouped by the path's embeddings component
-//   slot i          (adapter i, grouped by adapter) -> block i, grouped by (block, the skills of
-//                   that block the path activates); a path shorter than i has left the stack
+//   slot i          (adapter i, grouped by adapter) -> block i, grouped by (block, the path's
+//                   low-rank update of it, the skills of that block the path activates); a path
+//                   shorter than i has left the stack
 //   final norm      grouped by the path's final norm
 //   head            grouped by task, then decoded as TaskPath.predict decodes
 //
@@ -240,7 +241,7 @@ function forward(
     for (const g of groupBy(active, (r) => blockKey(paths[r], i)).values()) {
       const tp = paths[g[0]];
       onRun?.({ kind: 'block', id: tp.path.blocks[i], slot: i, rows: g });
-      place(g, tp.blocks[i].forward(gather(g), segmentsOf(g), false, tp.route));
+      place(g, tp.blocks[i].forward(gather(g), segmentsOf(g), false, tp.route, tp.loras[i]));
     }
   }
   for (const [id, g] of groupBy(rows, (r) => paths[r].path.finalNorm)) {
@@ -259,14 +260,16 @@ function forward(
 }
 
 /**
- * Rows run block i together when their paths run the same block there with the same route: in a
- * skill block, the same of its skills in the same order (SkillFFN averages the path's skills that
- * the block has, in the path's order); any other block ignores the route.
+ * Rows run block i together when their paths run the same block there with the same low-rank
+ * update (or none) and the same route: in a skill block, the same of its skills in the same order
+ * (SkillFFN averages the path's skills that the block has, in the path's order); any other block
+ * ignores the route.
  */
 function blockKey(tp: TaskPath, i: number): string {
   const id = tp.path.blocks[i];
+  const lora = tp.path.loras?.[i] ?? '';
   const has = tp.store.get(id, 'block').config.sparse?.skills;
-  return has ? `${id}\u0000${(tp.path.skills ?? []).filter((s) => has.includes(s)).join('\u0000')}` : id;
+  return `${id}\u0000${lora}` + (has ? `\u0000${(tp.path.skills ?? []).filter((s) => has.includes(s)).join('\u0000')}` : '');
 }
 
 function padOf(tp: TaskPath): number {

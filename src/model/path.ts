@@ -1,11 +1,13 @@
 // A path: the ordered list of components one task runs, plus its hyperparameters.
-//   embeddings -> for each used block i: (adapter i, if any) -> block i -> final norm -> head
+//   embeddings -> for each used block i: (adapter i, if any) -> block i (with lora i) -> final norm -> head
 // `blocks` holds exactly the blocks the path runs (hparams.layers of them); `adapters[i]` is the
-// residual adapter inserted before blocks[i], or null; `skills`, the skills the path activates in
-// its skill blocks (SkillNet's row of the skill table for the task).
+// residual adapter inserted before blocks[i], or null; `loras[i]`, the low-rank update the path
+// adds to blocks[i]'s projections (nn/lora.ts), or null (absent: none anywhere); `skills`, the
+// skills the path activates in its skill blocks (SkillNet's row of the skill table for the task).
 
+import { loraTargets } from '../nn/index.js';
 import { blockAccount } from '../sparse/index.js';
-import type { ComponentKind, ComponentStore } from './components.js';
+import { loraConfigFor, type ComponentKind, type ComponentStore } from './components.js';
 import type { HParams } from './hparams.js';
 
 export interface Path {
@@ -13,6 +15,8 @@ export interface Path {
   embeddings: string;
   blocks: string[];
   adapters: (string | null)[];
+  /** Low-rank updates of the blocks, slot by slot; absent: none (every path made before them). */
+  loras?: (string | null)[];
   /** Pre-LN stacks end in a LayerNorm; post-LN stacks (BERT) have none. */
   finalNorm: string | null;
   head: string;
@@ -35,6 +39,8 @@ export function pathComponents(p: Path): string[] {
     const a = p.adapters[i];
     if (a) ids.push(a);
     ids.push(b);
+    const l = p.loras?.[i];
+    if (l) ids.push(l);
   });
   if (p.finalNorm) ids.push(p.finalNorm);
   ids.push(p.head);
@@ -49,7 +55,8 @@ export function activatedParameters(store: ComponentStore, p: Path): number {
 /**
  * FLOPs per token of one forward pass of the path on inputs of `seqLen` tokens, counted as
  * `pathwise inspect` counts an encoder's (sparse/accounting.ts: the blocks with the path's skills,
- * each adapter's two projections; norms, embeddings and the head left out).
+ * each adapter's two projections, each low-rank update's two factors per projection; norms,
+ * embeddings and the head left out).
  */
 export function flopsPerToken(store: ComponentStore, p: Path, seqLen: number): number {
   let flops = 0;
@@ -60,6 +67,11 @@ export function flopsPerToken(store: ComponentStore, p: Path, seqLen: number): n
       const c = store.get(a, 'adapter').config;
       flops += 4 * c.dModel * c.size;
     }
+    const l = p.loras?.[i];
+    if (l) {
+      const c = store.get(l, 'lora').config;
+      for (const [, inF, outF] of loraTargets(c)) flops += 2 * c.rank * (inF + outF);
+    }
   });
   return flops;
 }
@@ -69,13 +81,14 @@ export function addedParameters(store: ComponentStore, p: Path): number {
   return store.numParameters(pathComponents(p).filter((id) => store.get(id).owner === p.task));
 }
 
-/** "emb0 > blk1 > +ad7 > blk2 > norm3 > head9" (adapters marked with +). */
+/** "emb0 > blk1 > +ad7 > blk2+lora8 > norm3 > head9" (adapters marked with +, a block's low-rank update joined to it with +). */
 export function describePath(p: Path): string {
   const parts = [p.embeddings];
   p.blocks.forEach((b, i) => {
     const a = p.adapters[i];
     if (a) parts.push(`+${a}`);
-    parts.push(b);
+    const l = p.loras?.[i];
+    parts.push(l ? `${b}+${l}` : b);
   });
   if (p.finalNorm) parts.push(p.finalNorm);
   parts.push(p.head);
@@ -98,6 +111,20 @@ export function checkPath(store: ComponentStore, p: Path, where: string): void {
   if (p.adapters.length !== p.blocks.length) throw new RangeError(`${where}.adapters: ${p.adapters.length} entries for ${p.blocks.length} blocks`);
   p.blocks.forEach((b, i) => need(b, 'block', `blocks[${i}]`));
   p.adapters.forEach((a, i) => need(a, 'adapter', `adapters[${i}]`));
+  if (p.loras) {
+    if (p.loras.length !== p.blocks.length) throw new RangeError(`${where}.loras: ${p.loras.length} entries for ${p.blocks.length} blocks`);
+    p.loras.forEach((l, i) => {
+      need(l, 'lora', `loras[${i}]`);
+      if (l === null) return;
+      // The update must fit its block: a dense FFN's width, or none for a sparse one.
+      const want = loraConfigFor(store.get(p.blocks[i], 'block').config, 1).ffn;
+      const got = store.get(l, 'lora').config.ffn;
+      if (got !== want)
+        throw new RangeError(
+          `${where}.loras[${i}]: "${l}" updates an FFN of width ${got}, block ${p.blocks[i]} has ${want === 0 ? 'a sparse FFN (0)' : `a dense FFN of width ${want}`}`,
+        );
+    });
+  }
   need(p.finalNorm, 'final_norm', 'finalNorm');
   need(p.head, 'head', 'head');
   p.blocks.forEach((b, i) => {

@@ -1,15 +1,24 @@
 // One task's path as a model: THE forward pass of Pathwise's task models, and the loss, batch
 // encoding and predictions around it.
-//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's) -> final norm -> head
+//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's; its low-rank update i) -> final norm -> head
 // An image task's path starts with its image stem instead of the embeddings (nn/image_stem.ts):
 // the rest is the same blocks, run the same way.
 // A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
-// and its own head, the second may also run blocks cloned for it and adapters. A path made of a
+// and its own head, the second may also run blocks cloned for it, adapters and low-rank updates. A path made of a
 // TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
 // head, so it computes that encoder's logits bit for bit.
 
 import { Tensor, inference, paddingMask } from '../engine/index.js';
-import { ImageStem, Module, type EncoderBlock, type Embeddings, type LayerNorm, type ResidualAdapter, type RouteContext } from '../nn/index.js';
+import {
+  ImageStem,
+  Module,
+  type EncoderBlock,
+  type Embeddings,
+  type LayerNorm,
+  type LowRankUpdate,
+  type ResidualAdapter,
+  type RouteContext,
+} from '../nn/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
 import type { TaskHead } from '../tasks/heads.js';
 import { withPrior } from '../tasks/naive_bayes_prior.js';
@@ -33,6 +42,8 @@ export class TaskPath extends Module {
   readonly embeddings: Embeddings | ImageStem;
   readonly blocks: EncoderBlock[];
   readonly adapters: (ResidualAdapter | null)[];
+  /** Each block's low-rank update (nn/lora.ts), or null. */
+  readonly loras: (LowRankUpdate | null)[];
   readonly finalNorm: LayerNorm | null;
   readonly head: TaskHead;
   /** What the path's blocks are told (the skills it activates), or undefined. */
@@ -58,6 +69,10 @@ export class TaskPath extends Module {
     this.embeddings = this.child('embeddings', store.get(path.embeddings).module as Embeddings | ImageStem);
     this.adapters = path.adapters.map((id, i) => (id ? this.child(`adapters.${i}`, store.get(id, 'adapter').module) : null));
     this.blocks = path.blocks.map((id, i) => this.child(`blocks.${i}`, store.get(id, 'block').module));
+    this.loras = path.blocks.map((_, i) => {
+      const id = path.loras?.[i];
+      return id ? this.child(`loras.${i}`, store.get(id, 'lora').module) : null;
+    });
     this.finalNorm = path.finalNorm ? this.child('final_norm', store.get(path.finalNorm, 'final_norm').module) : null;
     this.head = this.child('head', store.get(path.head, 'head').module);
     this.route = path.skills ? { skills: path.skills } : undefined;
@@ -74,7 +89,7 @@ export class TaskPath extends Module {
     for (let i = 0; i < this.blocks.length; i++) {
       const a = this.adapters[i];
       if (a) x = a.forward(x);
-      x = this.blocks[i].forward(x, mask, false, this.route);
+      x = this.blocks[i].forward(x, mask, false, this.route, this.loras[i]);
     }
     return this.finalNorm ? this.finalNorm.forward(x) : x;
   }
@@ -167,6 +182,7 @@ export class TaskPath extends Module {
         this.embeddings,
         ...this.adapters.filter((a): a is ResidualAdapter => a !== null),
         ...this.blocks,
+        ...this.loras.filter((l): l is LowRankUpdate => l !== null),
         ...(this.finalNorm ? [this.finalNorm] : []),
         this.head,
       ]),

@@ -1,6 +1,7 @@
 import { Tensor, dropout, selfAttention, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
+import { withLowRank, type LowRankUpdate } from './lora.js';
 
 /**
  * Which keys each position attends to: an additive mask (padding; x is [B, T, D]), or packed
@@ -37,10 +38,14 @@ export class MultiHeadSelfAttention extends Module {
     this.out = this.child('out', new Linear(cfg.dModel, cfg.dModel, rng, { std: cfg.initStd }));
   }
 
-  /** x [B, T, D]; mask additive, broadcastable to [B, H, T, T]; or x [1, N, D] packed (Attend). */
-  forward(x: Tensor, mask: Attend = null, causal = false): Tensor {
+  /**
+   * x [B, T, D]; mask additive, broadcastable to [B, H, T, T]; or x [1, N, D] packed (Attend).
+   * `update`: a path's low-rank update of this block (nn/lora.ts), added to both projections.
+   */
+  forward(x: Tensor, mask: Attend = null, causal = false, update: LowRankUpdate | null = null): Tensor {
     const packed = mask !== null && !(mask instanceof Tensor);
-    const ctx = selfAttention(this.qkv.forward(x), {
+    const qkv = this.qkv.forward(x);
+    const ctx = selfAttention(update ? withLowRank(qkv, x, update.qkv) : qkv, {
       heads: this.cfg.heads,
       mask: packed ? null : mask,
       segments: packed ? mask.segments : null,
@@ -49,6 +54,7 @@ export class MultiHeadSelfAttention extends Module {
       rng: this.rng,
       training: this.training,
     });
-    return dropout(this.out.forward(ctx), this.cfg.dropout, this.rng, this.training);
+    const out = this.out.forward(ctx);
+    return dropout(update ? withLowRank(out, ctx, update.out) : out, this.cfg.dropout, this.rng, this.training);
   }
 }

@@ -3,6 +3,7 @@ import { Module } from './module.js';
 import { LayerNorm } from './layer_norm.js';
 import { MultiHeadSelfAttention, type Attend } from './attention.js';
 import { FeedForward, type Activation, type FfnLike, type RouteContext } from './ffn.js';
+import type { LowRankUpdate } from './lora.js';
 
 export type NormPlacement = 'pre' | 'post';
 
@@ -45,13 +46,16 @@ export class EncoderBlock extends Module {
     this.ffn = this.child('ffn', ffn ?? new FeedForward(cfg, rng));
   }
 
-  /** x [B, T, D] with a padding mask, or [1, N, D] packed (Attend: every other op is per token). */
-  forward(x: Tensor, mask: Attend = null, causal = false, route?: RouteContext): Tensor {
+  /**
+   * x [B, T, D] with a padding mask, or [1, N, D] packed (Attend: every other op is per token).
+   * `update`: a path's low-rank update of this block's projections (nn/lora.ts), or none.
+   */
+  forward(x: Tensor, mask: Attend = null, causal = false, route?: RouteContext, update: LowRankUpdate | null = null): Tensor {
     if (this.cfg.normPlacement === 'post') {
-      const h = this.ln1.forward(add(x, this.attn.forward(x, mask, causal)));
-      return this.ln2.forward(add(h, this.ffn.forward(h, route)));
+      const h = this.ln1.forward(add(x, this.attn.forward(x, mask, causal, update)));
+      return this.ln2.forward(add(h, this.ffn.forward(h, route, update)));
     }
-    const h = add(x, this.attn.forward(this.ln1.forward(x), mask, causal));
-    return add(h, this.ffn.forward(this.ln2.forward(h), route));
+    const h = add(x, this.attn.forward(this.ln1.forward(x), mask, causal, update));
+    return add(h, this.ffn.forward(this.ln2.forward(h), route, update));
   }
 }

@@ -1,6 +1,7 @@
 import { Tensor, activation, dropout, ffnI8, int8Applies, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
+import { withLowRank, type LowRankUpdate } from './lora.js';
 
 export type Activation = 'gelu' | 'gelu_tanh' | 'relu';
 
@@ -20,9 +21,12 @@ export interface RouteContext {
   skills?: readonly string[];
 }
 
-/** Anything that can stand in a block's FFN slot: dense FFN, Switch experts, skills. */
+/**
+ * Anything that can stand in a block's FFN slot: dense FFN, Switch experts, skills. A low-rank
+ * update (nn/lora.ts) reaches only a dense FFN: a sparse layer's is built without FFN factors.
+ */
 export interface FfnLike extends Module {
-  forward(x: Tensor, route?: RouteContext): Tensor;
+  forward(x: Tensor, route?: RouteContext, update?: LowRankUpdate | null): Tensor;
 }
 
 export function activate(x: Tensor, a: Activation): Tensor {
@@ -43,7 +47,16 @@ export class FeedForward extends Module {
     this.fc2 = this.child('fc2', new Linear(cfg.ffn, cfg.dModel, rng, { std: cfg.initStd }));
   }
 
-  forward(x: Tensor, _route?: RouteContext): Tensor {
+  forward(x: Tensor, _route?: RouteContext, update: LowRankUpdate | null = null): Tensor {
+    const fc1 = update?.fc1 ?? null;
+    const fc2 = update?.fc2 ?? null;
+    if (fc1 && fc2) {
+      // With a path's low-rank update the hidden layer must exist in float32 (the update adds to
+      // it before the activation), so the fused int8 FFN below does not apply.
+      const pre = withLowRank(this.fc1.forward(x), x, fc1);
+      const h = dropout(activation(pre, this.cfg.activation), this.cfg.dropout, this.rng, this.training);
+      return dropout(withLowRank(this.fc2.forward(h), h, fc2), this.cfg.dropout, this.rng, this.training);
+    }
     // Inference on int8 weights: the hidden layer goes from one int8 GEMM to the next quantized.
     if (!this.training && int8Applies(x, this.fc1.weight) && int8Applies(x, this.fc2.weight))
       return ffnI8(x, this.fc1.weight, this.fc1.bias, this.cfg.activation, this.fc2.weight, this.fc2.bias);

@@ -10,5 +10,6 @@ export * from './lm_head.js';
 export * from './language_model.js';
 export * from './bert_import.js';
 export * from './adapter.js';
+export * from './lora.js';
 export * from './ngram_bag.js';
 export * from './image_stem.js';

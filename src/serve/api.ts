@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { explain, keyName } from '../util/schema.js';
 import type { ServeConfig } from './serve_config.js';
 import { TASK_TYPES, type TaskType } from '../tasks/task.js';
+import { COMPONENT_KINDS, type ComponentKind } from '../model/index.js';
 
 /** An answered error: the status, a code, the field at fault (null: none) and a message. */
 export class HttpError extends Error {
@@ -200,7 +201,7 @@ export const tasksAnswer = z.object({
         .array(
           z.object({
             id: z.string(),
-            kind: z.enum(['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'head']),
+            kind: z.enum(COMPONENT_KINDS as [ComponentKind, ...ComponentKind[]]),
             owner: z.string().nullable().describe('the task it was made for (null: the base model)'),
             shared: z.boolean().describe("on another task's path too"),
           }),

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers.js';
 import * as E from '../../src/engine/index.js';
 import { Rng, Tensor, noGrad } from '../../src/engine/index.js';
-import { DEFAULT_ENCODER, ResidualAdapter, TransformerEncoder, type EncoderConfig } from '../../src/nn/index.js';
+import { DEFAULT_ENCODER, EncoderBlock, FeedForward, LowRankUpdate, ResidualAdapter, TransformerEncoder, type EncoderConfig } from '../../src/nn/index.js';
 import { Tokenizer } from '../../src/data/tokenizer/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
 import { Pathwise } from '../../src/index.js';
@@ -39,6 +39,8 @@ import {
   TaskPath,
   addedParameters,
   activatedParameters,
+  checkPath,
+  describePath,
   hparamValues,
   loadModel,
   pathComponents,
@@ -94,6 +96,30 @@ function tinyStore(seed: number): { store: ComponentStore; root: { embeddings: s
   return { store, root: { embeddings: emb, blocks, finalNorm } };
 }
 
+/**
+ * Each tensor's gradient (from a backward already run) against central differences of `lossAt`
+ * at about `per` entries of it; returns how many entries were checked.
+ */
+function checkGradients(tensors: [string, Tensor][], lossAt: () => number, per: number): number {
+  const h = 3e-3;
+  let checked = 0;
+  for (const [name, p] of tensors) {
+    for (let j = 0; j < p.size; j += Math.max(1, Math.floor(p.size / per))) {
+      const keep = p.f32[j];
+      p.f32[j] = keep + h;
+      const up = lossAt();
+      p.f32[j] = keep - h;
+      const down = lossAt();
+      p.f32[j] = keep;
+      const fd = (up - down) / (2 * h);
+      const an = p.grad![j];
+      assert.ok(Math.abs(fd - an) <= 2e-2 * Math.max(1, Math.abs(fd)), `${name}[${j}]: analytic ${an}, finite difference ${fd}`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
 describe('residual adapter', () => {
   it('is exactly the identity at init, and its gradients match finite differences', () => {
     const rng = new Rng(11);
@@ -129,23 +155,132 @@ describe('residual adapter', () => {
     };
     for (const p of [...ad.parameters(), x]) p.grad = null;
     E.sum(E.mul(ad.forward(x), r)).backward();
-    const h = 3e-3;
-    let checked = 0;
-    for (const [name, p] of [...ad.namedParameters(), ['x', x] as [string, Tensor]]) {
-      for (let j = 0; j < p.size; j += Math.max(1, Math.floor(p.size / 5))) {
-        const keep = p.f32[j];
-        p.f32[j] = keep + h;
-        const up = lossAt();
-        p.f32[j] = keep - h;
-        const down = lossAt();
-        p.f32[j] = keep;
-        const fd = (up - down) / (2 * h);
-        const an = p.grad![j];
-        assert.ok(Math.abs(fd - an) <= 2e-2 * Math.max(1, Math.abs(fd)), `${name}[${j}]: analytic ${an}, finite difference ${fd}`);
-        checked++;
-      }
-    }
+    const checked = checkGradients([...ad.namedParameters(), ['x', x]], lossAt, 5);
     assert.ok(checked >= 35, `checked ${checked} gradient entries`);
+  });
+});
+
+describe('low-rank update (LoRA)', () => {
+  const block = (normPlacement: 'pre' | 'post') => {
+    const b = new EncoderBlock({ ...TINY, normPlacement }, new Rng(21));
+    b.eval(); // no dropout: the comparisons are of the function itself
+    return b;
+  };
+
+  for (const placement of ['pre', 'post'] as const) {
+    it(`${placement}-LN: the identity at init (bit for bit); trained, it computes the block with W + B·A in every projection`, () => {
+      const b = block(placement);
+      const up = new LowRankUpdate({ dModel: TINY.dModel, ffn: TINY.ffn, rank: 3 }, new Rng(22));
+      const x = E.randn([2, 5, TINY.dModel], new Rng(23));
+      const plain = noGrad(() => b.forward(x));
+      assert.deepEqual(bytes(noGrad(() => b.forward(x, null, false, undefined, up))), bytes(plain), 'B = 0: the block itself');
+      assert.ok(up.qkv.b.f32.every((v) => v === 0) && up.qkv.a.f32.some((v) => v !== 0));
+
+      // Away from init: the update equals merging B·A into each weight of a copy of the block.
+      const g = new Rng(24);
+      for (const p of up.parameters()) p.f32.forEach((_, i, a) => (a[i] = g.normal() * 0.3));
+      const merged = block(placement);
+      const pairs = [
+        [merged.attn.qkv.weight, up.qkv],
+        [merged.attn.out.weight, up.out],
+        [(merged.ffn as FeedForward).fc1.weight, up.fc1!],
+        [(merged.ffn as FeedForward).fc2.weight, up.fc2!],
+      ] as const;
+      for (const [w, { a, b: bm }] of pairs) {
+        const [outF, inF] = w.shape;
+        const r = a.shape[0];
+        for (let o = 0; o < outF; o++)
+          for (let i = 0; i < inF; i++) {
+            let s = 0;
+            for (let k = 0; k < r; k++) s += bm.f32[o * r + k] * a.f32[k * inF + i];
+            w.f32[o * inF + i] += s;
+          }
+      }
+      const withUp = noGrad(() => b.forward(x, null, false, undefined, up)).f32;
+      const want = noGrad(() => merged.forward(x)).f32;
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(withUp[i] - want[i]));
+      assert.ok(worst < 1e-4, `largest difference from the merged block ${worst}`);
+      assert.ok(Math.abs(withUp[0] - plain.f32[0]) > 1e-3, 'the update changes the output');
+    });
+  }
+
+  it("its factors' gradients match finite differences; the frozen block gets none", () => {
+    const b = block('pre');
+    const up = new LowRankUpdate({ dModel: TINY.dModel, ffn: TINY.ffn, rank: 2 }, new Rng(31));
+    const g = new Rng(32);
+    for (const p of up.parameters()) p.f32.forEach((_, i, a) => (a[i] = g.normal() * 0.3));
+    for (const p of b.parameters()) p.requiresGrad = false;
+    const x = E.randn([2, 4, TINY.dModel], new Rng(33));
+    const r = E.randn([2, 4, TINY.dModel], new Rng(34));
+    const lossAt = () => {
+      const out = noGrad(() => b.forward(x, null, false, undefined, up)).f32;
+      let s = 0;
+      for (let i = 0; i < out.length; i++) s += out[i] * r.f32[i];
+      return s;
+    };
+    E.sum(E.mul(b.forward(x, null, false, undefined, up), r)).backward();
+    assert.ok(b.parameters().every((p) => p.grad === null));
+    const checked = checkGradients(up.namedParameters(), lossAt, 6);
+    assert.ok(checked >= 48, `checked ${checked} gradient entries`);
+  });
+
+  it('a child with loraRank > 0 gets one update per block it reuses frozen, none on a block it clones; its size is counted from its config', () => {
+    const { store, root } = tinyStore(4);
+    const spec = { name: 't', type: 'classification' as const, labels: ['a', 'b'] };
+    const hp: HParams = { lr: 1e-3, warmupRatio: 0, mu: 0, layers: 2, adapterSize: 0, loraRank: 4 };
+    const parent = {
+      path: { task: 'other', embeddings: root.embeddings, blocks: root.blocks, adapters: [null, null], finalNorm: root.finalNorm, head: '', hparams: hp },
+      sameTask: false,
+    };
+    // μ = 0: nothing cloned, nothing mutated: both root blocks reused, each with a new update.
+    const child = makeChild(store, parent, spec, root, new Rng(7));
+    assert.equal(child.path.loras?.length, 2);
+    for (const id of child.path.loras!) {
+      const c = store.get(id!, 'lora');
+      assert.ok(child.created.includes(c.id) && c.owner === 't');
+      assert.deepEqual(c.config, { dModel: TINY.dModel, ffn: TINY.ffn, rank: 4 });
+      assert.equal(c.module.numParameters(), 4 * (TINY.dModel + 3 * TINY.dModel) + 4 * 2 * TINY.dModel + 4 * 2 * (TINY.dModel + TINY.ffn));
+    }
+    assert.match(describePath(child.path), /blk\d+\+lora\d+/);
+    // The updates count as added, and as activated.
+    const head = store.get(child.path.head).module.numParameters();
+    assert.equal(addedParameters(store, child.path), head + child.path.loras!.reduce((n, id) => n + store.get(id!).module.numParameters(), 0));
+    // A child of that child, of the same task, at μ = 0: the blocks reused as they are, the
+    // updates, its own, copied (equal values, new ids) so that they go on training.
+    const same = makeChild(store, { path: child.path, sameTask: true }, spec, root, new Rng(10));
+    assert.deepEqual(same.path.blocks, child.path.blocks);
+    same.path.loras!.forEach((id, i) => {
+      const from = child.path.loras![i]!;
+      assert.ok(id !== from && same.created.includes(id!), `slot ${i}: a copy of ${from}`);
+      assert.deepEqual(bytes(store.get(id!, 'lora').module.qkv.a), bytes(store.get(from, 'lora').module.qkv.a));
+    });
+    // Another task's updates are not copied: at μ = 0 a child of this path, for another task, reuses them.
+    const other = makeChild(store, { path: child.path, sameTask: false }, { ...spec, name: 'u' }, root, new Rng(11));
+    assert.deepEqual(other.path.loras, child.path.loras);
+    // A child of that child, of the same task, at μ = 1: every component cloned, updates included;
+    // the cloned blocks train whole, so none gets a new update on top of its copied one.
+    const grand = makeChild(store, { path: { ...child.path, hparams: { ...hp, mu: 1 } }, sameTask: true }, spec, root, new Rng(8));
+    grand.path.loras!.forEach((id, i) => {
+      assert.notEqual(id, child.path.loras![i]);
+      assert.ok(grand.created.includes(id!) && grand.created.includes(grand.path.blocks[i]));
+    });
+    // From the root at μ = 1 (blocks cloned, no update there to copy): no update at all.
+    const cloned = makeChild(store, { ...parent, path: { ...parent.path, hparams: { ...hp, mu: 1 } } }, spec, root, new Rng(9));
+    assert.equal(cloned.path.loras, undefined);
+    // A path is refused, naming the slot, when an update does not fit its block or is not one.
+    const at = {
+      ...child.path,
+      head: store.create('head', { type: 'classification', dModel: TINY.dModel, classes: 2, dropout: 0, initStd: 0.02 }, 't', new Rng(1)).id,
+    };
+    const narrow = store.create('lora', { dModel: TINY.dModel, ffn: TINY.ffn / 2, rank: 2 }, 't', new Rng(2)).id;
+    assert.throws(
+      () => checkPath(store, { ...at, loras: [child.path.loras![0], narrow] }, 'p'),
+      /p\.loras\[1\]: "lora\d+" updates an FFN of width 8, block blk\d+ has a dense FFN of width 16/,
+    );
+    assert.throws(() => checkPath(store, { ...at, loras: [root.blocks[0], null] }, 'p'), /p\.loras\[0\]: component "blk\d+" is a block, expected a lora/);
+    assert.throws(() => checkPath(store, { ...at, loras: [null] }, 'p'), /p\.loras: 1 entries for 2 blocks/);
+    checkPath(store, at, 'p');
   });
 });
 
@@ -195,7 +330,7 @@ describe('mutations', () => {
     const make = () => {
       const { store, root } = tinyStore(2);
       const spec = { name: 't', type: 'classification' as const, labels: ['a', 'b', 'c'] };
-      const hp: HParams = { lr: 1e-3, warmupRatio: 0.1, mu: 0.3, layers: 2, adapterSize: 4 };
+      const hp: HParams = { lr: 1e-3, warmupRatio: 0.1, mu: 0.3, layers: 2, adapterSize: 4, loraRank: 0 };
       const parent = {
         path: { task: 'other', embeddings: root.embeddings, blocks: root.blocks, adapters: [null, null], finalNorm: root.finalNorm, head: '', hparams: hp },
         sameTask: false,
@@ -225,7 +360,7 @@ describe('mutations', () => {
     assert.deepEqual(bytes(a.store.get(grand.path.head, 'head').module.out.weight), bytes(head.module.out.weight));
   });
 
-  it('hyperparameters only move to an adjacent listed value, each with probability μ', () => {
+  it('hyperparameters only move to an adjacent listed value, each with probability μ; a loraRank of 0 stays 0', () => {
     const lists = hparamValues(4);
     const rng = new Rng(3);
     let moved = 0;
@@ -241,15 +376,18 @@ describe('mutations', () => {
         if (changed.includes(k)) assert.equal(Math.abs(i - j), 1, `${k}: ${h[k]} -> ${hparams[k]} is not adjacent`);
         else assert.equal(i, j, `${k} moved without being reported`);
       }
+      // Low-rank updates are opt-in: a rank of 0 never moves (and draws nothing).
+      const mutable = HPARAM_NAMES.filter((k) => k !== 'loraRank' || h.loraRank !== 0);
+      if (h.loraRank === 0) assert.equal(hparams.loraRank, 0);
       if (mu === 0) assert.deepEqual(changed, []);
-      if (mu === 1) assert.deepEqual(changed, [...HPARAM_NAMES]);
+      if (mu === 1) assert.deepEqual(changed, mutable);
       if (mu === 0.3) {
         moved += changed.length;
-        draws += HPARAM_NAMES.length;
+        draws += mutable.length;
       }
     }
-    // 133 trials at μ = 0.3 draw 665 moves: binomial mean 199.5, sd 11.8; the bounds 0.23 and 0.37
-    // (153 and 246 moves) are about 4 sd away.
+    // 133 trials at μ = 0.3 draw about 770 moves: binomial mean about 231, sd 12.7; the bounds 0.23
+    // and 0.37 (177 and 285 moves) are about 4 sd away.
     assert.ok(moved / draws > 0.23 && moved / draws < 0.37, `moved ${moved} of ${draws} at μ = 0.3`);
   });
 

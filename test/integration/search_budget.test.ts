@@ -102,6 +102,36 @@ describe('the search: patience, a compute bound, generations', () => {
     }
   });
 
+  it("loraRank: the first children get low-rank updates of that rank on the frozen blocks they reuse; a later child trains its parent's copies; earlier logits stay, the folder keeps them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-search-lora-'));
+    try {
+      const system = build({});
+      const inputs = sent.test.slice(0, 20).map((e) => e.text);
+      const before = await system.predict('cls', inputs);
+      const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 3, steps: 10, batchSize: 8, seed: 0, loraRank: 4 });
+      const first = res.candidates[0];
+      assert.match(first.parent, /^task:/);
+      // The first child: an update of rank 4 on every block it reuses frozen (the root's), none on
+      // one it cloned.
+      const reused = first.path.blocks.flatMap((b, i) => (system.root.blocks.includes(b) ? [i] : []));
+      assert.ok(reused.length > 0);
+      const made = first.notes.flatMap((n) => /^lora lora\d+ \(rank 4\) on block (\d+)$/.exec(n)?.[1] ?? []).map(Number);
+      assert.deepEqual(made, reused, first.notes.join('; '));
+      // A child of a candidate of this task: its updates are copies of its parent's.
+      const later = res.candidates.find((c) => c.parent.startsWith('child '));
+      assert.ok(later, 'a child of a candidate');
+      assert.ok(
+        later.notes.some((n) => n.startsWith('lora: copy of ')),
+        later.notes.join('; '),
+      );
+      assert.deepEqual(await system.predict('cls', inputs), before);
+      saveModel(dir, system);
+      assert.deepEqual(await loadModel(dir).predict('sent', inputs), await system.predict('sent', inputs));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("naiveBayesPrior: the new head gets a prior weighted on dev, earlier tasks' logits do not move, and the folder keeps it", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-search-prior-'));
     try {

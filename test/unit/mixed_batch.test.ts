@@ -45,26 +45,34 @@ describe('mixed-task batches', () => {
       runs.filter((r) => r.kind === kind && r.id === id && r.slot === slot).map((r) => sorted(r.rows));
     const all = [...reqs.keys()];
     const except = (...tasks: string[]) => all.filter((i) => !tasks.includes(reqs[i].task));
-    // The embeddings, the first root block and the final norm: once, over every row.
+    // The embeddings and the final norm: once, over every row. The first root block: once for every
+    // row but the low-rank path's, once with that path's update on its rows.
     assert.deepEqual(ran('embeddings', root.embeddings), [all]);
-    assert.deepEqual(ran('block', root.blocks[0], 0), [all]);
+    assert.deepEqual(
+      ran('block', root.blocks[0], 0).sort((a, b) => a.length - b.length),
+      [rowsOf('lowrank'), except('lowrank')],
+    );
     assert.deepEqual(ran('final_norm', root.finalNorm!), [all]);
     // The middle slot: the root block for every row but the cloned path's and the shallow path's
     // (which has left the stack), the clone for the cloned path's rows.
     const mid = model.task('cloned').path.blocks[1];
     assert.deepEqual(ran('block', root.blocks[1], 1), [except('cloned', 'shallow')]);
     assert.deepEqual(ran('block', mid, 1), [rowsOf('cloned')]);
-    // The last slot: the root block for every row but the shallow path's and the deep path's; the
-    // deep path's adapter, then its clone of that block, on its rows alone.
+    // The last slot: the root block for every row but the shallow path's and the deep path's, the
+    // low-rank path's rows apart (its update of that block); the deep path's adapter, then its
+    // clone of that block, on its rows alone.
     const deep = model.task('deep').path;
-    assert.deepEqual(ran('block', root.blocks[2], 2), [except('shallow', 'deep')]);
+    assert.deepEqual(
+      ran('block', root.blocks[2], 2).sort((a, b) => a.length - b.length),
+      [rowsOf('lowrank'), except('shallow', 'deep', 'lowrank')],
+    );
     assert.deepEqual(ran('adapter', deep.adapters[2]!, 2), [rowsOf('deep')]);
     assert.deepEqual(ran('block', deep.blocks[2], 2), [rowsOf('deep')]);
     assert.deepEqual(ran('adapter', model.task('cloned').path.adapters[0]!, 0), [rowsOf('cloned')]);
     // Each head once, on its task's rows.
     for (const [task, t] of model.tasks) assert.deepEqual(ran('head', t.path.head), [rowsOf(task)]);
-    // Nothing else ran: 1 embeddings + blocks (1 + 2 + 2) + 2 adapters + 1 norm + a head per task.
-    assert.equal(runs.length, 1 + 5 + 2 + 1 + model.tasks.size);
+    // Nothing else ran: 1 embeddings + blocks (2 + 2 + 3) + 2 adapters + 1 norm + a head per task.
+    assert.equal(runs.length, 1 + 7 + 2 + 1 + model.tasks.size);
   });
 
   it('skill blocks: rows share a skill block when they activate the same skills of it', async () => {

@@ -1,8 +1,9 @@
 // ONNX for the nn layer's modules, each the graph of its module's inference forward (dropout is
 // the identity there): Linear, LayerNorm, the activations, self-attention, the dense FFN, the
-// encoder block, the token embeddings, the image stem and the residual adapter. Values are
-// [batch, sequence, dModel] throughout, with both axes dynamic. Parity with Pathwise's own
-// forward is what test/integration/onnx_export.test.ts checks, module kind by module kind.
+// encoder block (with a path's low-rank update), the token embeddings, the image stem and the
+// residual adapter. Values are [batch, sequence, dModel] throughout, with both axes dynamic.
+// Parity with Pathwise's own forward is what test/integration/onnx_export.test.ts checks, module
+// kind by module kind.
 
 import {
   FeedForward,
@@ -18,16 +19,26 @@ import {
   type ResidualAdapter,
   type RouteContext,
   type FfnLike,
+  type LowRankPair,
+  type LowRankUpdate,
 } from '../../nn/index.js';
 import type { Tensor } from '../../engine/index.js';
 import type { Graph } from './graph.js';
 import { emitSparseFfn } from './emit_sparse.js';
 import type { Weights } from './weights.js';
 
-/** x [..., in] -> [..., out]: x · Wᵀ + b, with Wᵀ stored once ([in, out]). */
-export function emitLinear(g: Graph, w: Weights, lin: Linear, x: string, name: string): string {
+/**
+ * x [..., in] -> [..., out]: x · Wᵀ + b, with Wᵀ stored once ([in, out]); with a path's low-rank
+ * pair, + (x · Aᵀ) · Bᵀ after the bias, in the engine's order (nn/lora.ts). The pair's products
+ * are float32 MatMuls whatever W's are: the engine runs them as fp32 GEMMs on the stored values.
+ */
+export function emitLinear(g: Graph, w: Weights, lin: Linear, x: string, name: string, lora: LowRankPair | null = null): string {
   const y = w.matmul(g, `${name}.weight`, x, lin.weight);
-  return lin.bias ? g.op('Add', [y, w.param(g, `${name}.bias`, lin.bias)], name) : y;
+  const out = lin.bias ? g.op('Add', [y, w.param(g, `${name}.bias`, lin.bias)], lora ? `${name}.base` : name) : y;
+  if (!lora) return out;
+  const down = g.op('MatMul', [x, w.transposed(g, `${name}.lora_a`, lora.a)], `${name}.lora_down`);
+  const low = g.op('MatMul', [down, w.transposed(g, `${name}.lora_b`, lora.b)], `${name}.lora_up`);
+  return g.op('Add', [out, low], name);
 }
 
 /** The same for a stacked expert's weight: W [E, out, in] row `e`, bias [E, out] row `e`. */
@@ -67,8 +78,16 @@ export function emitActivation(g: Graph, a: Activation | 'tanh', x: string, name
 }
 
 /** act(linear(x)). */
-export function emitLinearActivated(g: Graph, w: Weights, lin: Linear, a: Activation | 'tanh', x: string, name: string): string {
-  return emitActivation(g, a, emitLinear(g, w, lin, x, `${name}.linear`), name);
+export function emitLinearActivated(
+  g: Graph,
+  w: Weights,
+  lin: Linear,
+  a: Activation | 'tanh',
+  x: string,
+  name: string,
+  lora: LowRankPair | null = null,
+): string {
+  return emitActivation(g, a, emitLinear(g, w, lin, x, `${name}.linear`, lora), name);
 }
 
 /**
@@ -76,10 +95,18 @@ export function emitLinearActivated(g: Graph, w: Weights, lin: Linear, a: Activa
  * into Q, K, V (rows in that order), then the output projection. `mask` is additive,
  * [batch, 1, 1, sequence] (0 keeps a key, the lowest float removes it).
  */
-export function emitAttention(g: Graph, w: Weights, attn: MultiHeadSelfAttention, x: string, mask: string, name: string): string {
+export function emitAttention(
+  g: Graph,
+  w: Weights,
+  attn: MultiHeadSelfAttention,
+  x: string,
+  mask: string,
+  name: string,
+  update: LowRankUpdate | null = null,
+): string {
   const { dModel: D, heads: H } = attn.cfg;
   const Dh = D / H;
-  const qkv = emitLinear(g, w, attn.qkv, x, `${name}.qkv`);
+  const qkv = emitLinear(g, w, attn.qkv, x, `${name}.qkv`, update?.qkv);
   const [q, k, v] = g.opN('Split', [qkv, g.i64('qkv_split', [D, D, D])], [`${name}.q`, `${name}.k`, `${name}.v`], { axis: -1 });
   const heads = g.i64('heads_shape', [0, 0, H, Dh]); // Reshape: 0 copies the batch and sequence sizes
   const split = (t: string, perm: number[], n: string) => g.op('Transpose', [g.op('Reshape', [t, heads], `${n}.heads`)], n, { perm });
@@ -90,28 +117,49 @@ export function emitAttention(g: Graph, w: Weights, attn: MultiHeadSelfAttention
   const probs = g.op('Softmax', [g.op('Add', [scores, mask], `${name}.masked`)], `${name}.probs`, { axis: -1 });
   const ctx = g.op('Transpose', [g.op('MatMul', [probs, vh], `${name}.ctx_heads`)], `${name}.ctx_t`, { perm: [0, 2, 1, 3] });
   const merged = g.op('Reshape', [ctx, g.i64('merge_shape', [0, 0, D])], `${name}.ctx`);
-  return emitLinear(g, w, attn.out, merged, `${name}.out`);
+  return emitLinear(g, w, attn.out, merged, `${name}.out`, update?.out);
 }
 
-/** The dense FFN: fc2(act(fc1(x))). */
-export function emitFeedForward(g: Graph, w: Weights, ffn: FeedForward, x: string, name: string): string {
-  return emitLinear(g, w, ffn.fc2, emitLinearActivated(g, w, ffn.fc1, ffn.cfg.activation, x, `${name}.fc1`), `${name}.fc2`);
+/** The dense FFN: fc2(act(fc1(x))), with a path's low-rank update of fc1 and fc2 where it has one. */
+export function emitFeedForward(g: Graph, w: Weights, ffn: FeedForward, x: string, name: string, update: LowRankUpdate | null = null): string {
+  const h = emitLinearActivated(g, w, ffn.fc1, ffn.cfg.activation, x, `${name}.fc1`, update?.fc1);
+  return emitLinear(g, w, ffn.fc2, h, `${name}.fc2`, update?.fc2);
 }
 
 /** Any block's FFN: dense, or a sparse layer (a Switch layer, a skill layer: emit_sparse.ts). */
-export function emitFfn(g: Graph, w: Weights, ffn: FfnLike, x: string, name: string, route: RouteContext | undefined): string {
-  if (ffn instanceof FeedForward) return emitFeedForward(g, w, ffn, x, name);
+export function emitFfn(
+  g: Graph,
+  w: Weights,
+  ffn: FfnLike,
+  x: string,
+  name: string,
+  route: RouteContext | undefined,
+  update: LowRankUpdate | null = null,
+): string {
+  if (ffn instanceof FeedForward) return emitFeedForward(g, w, ffn, x, name, update);
   return emitSparseFfn(g, w, ffn, x, name, route);
 }
 
-/** pre-LN: h = x + attn(ln1(x)), y = h + ffn(ln2(h)); post-LN: h = ln1(x + attn(x)), y = ln2(h + ffn(h)). */
-export function emitBlock(g: Graph, w: Weights, b: EncoderBlock, x: string, mask: string, name: string, route: RouteContext | undefined): string {
+/**
+ * pre-LN: h = x + attn(ln1(x)), y = h + ffn(ln2(h)); post-LN: h = ln1(x + attn(x)), y = ln2(h + ffn(h)).
+ * `update`: the path's low-rank update of this block (nn/lora.ts), or none.
+ */
+export function emitBlock(
+  g: Graph,
+  w: Weights,
+  b: EncoderBlock,
+  x: string,
+  mask: string,
+  name: string,
+  route: RouteContext | undefined,
+  update: LowRankUpdate | null = null,
+): string {
   if (b.cfg.normPlacement === 'post') {
-    const h = emitLayerNorm(g, w, b.ln1, g.op('Add', [x, emitAttention(g, w, b.attn, x, mask, `${name}.attn`)], `${name}.res1`), `${name}.ln1`);
-    return emitLayerNorm(g, w, b.ln2, g.op('Add', [h, emitFfn(g, w, b.ffn, h, `${name}.ffn`, route)], `${name}.res2`), `${name}.ln2`);
+    const h = emitLayerNorm(g, w, b.ln1, g.op('Add', [x, emitAttention(g, w, b.attn, x, mask, `${name}.attn`, update)], `${name}.res1`), `${name}.ln1`);
+    return emitLayerNorm(g, w, b.ln2, g.op('Add', [h, emitFfn(g, w, b.ffn, h, `${name}.ffn`, route, update)], `${name}.res2`), `${name}.ln2`);
   }
-  const h = g.op('Add', [x, emitAttention(g, w, b.attn, emitLayerNorm(g, w, b.ln1, x, `${name}.ln1`), mask, `${name}.attn`)], `${name}.res1`);
-  return g.op('Add', [h, emitFfn(g, w, b.ffn, emitLayerNorm(g, w, b.ln2, h, `${name}.ln2`), `${name}.ffn`, route)], name);
+  const h = g.op('Add', [x, emitAttention(g, w, b.attn, emitLayerNorm(g, w, b.ln1, x, `${name}.ln1`), mask, `${name}.attn`, update)], `${name}.res1`);
+  return g.op('Add', [h, emitFfn(g, w, b.ffn, emitLayerNorm(g, w, b.ln2, h, `${name}.ln2`), `${name}.ffn`, route, update)], name);
 }
 
 /** x + up(gelu(down(norm(x)))). */

@@ -1,6 +1,6 @@
 // One task's path as one static ONNX graph: its embeddings (or image stem), its blocks with their
-// adapters, the final norm and its head, with task routing resolved at export (the path's
-// components, the path's skills). Nothing of other tasks is in it.
+// adapters and low-rank updates, the final norm and its head, with task routing resolved at
+// export (the path's components, the path's skills). Nothing of other tasks is in it.
 //
 // Inputs follow transformers.js and Hugging Face's names, with batch and sequence dynamic:
 //   text:   input_ids, attention_mask, token_type_ids   int64 [batch, sequence]
@@ -63,7 +63,7 @@ export function taskGraph(path: TaskPath, weights: Weights = new Weights()): Tas
   for (let i = 0; i < path.blocks.length; i++) {
     const a = path.adapters[i];
     if (a) x = emitAdapter(g, w, a, x, `adapters.${i}`);
-    x = emitBlock(g, w, path.blocks[i], x, mask, `blocks.${i}`, path.route);
+    x = emitBlock(g, w, path.blocks[i], x, mask, `blocks.${i}`, path.route, path.loras[i]);
   }
   if (path.finalNorm) x = emitLayerNorm(g, w, path.finalNorm, x, 'final_norm');
   const head = path.head;

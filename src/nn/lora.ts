@@ -1,0 +1,72 @@
+// A low-rank update of one encoder block's projections (LoRA, Hu et al. 2021): for each of the
+// block's dense Linears W (attention's fused QKV and output; a dense FFN's fc1 and fc2),
+//   y = x Wᵀ + b + (x Aᵀ) Bᵀ,     A [rank, in], B [out, rank]
+// while W stays frozen. B starts at zero, so a fresh update is exactly the block: adding one to a
+// path leaves its function unchanged bit for bit until it trains (x + 0 is x in float32).
+//
+// Why a path wants it (docs/continual.md, "Low-rank updates"): a child that reuses a frozen block
+// can otherwise adapt it only by cloning it whole (a quarter of a small model's parameters) or
+// through a residual adapter between blocks; rank 8 on all four projections of a 256-wide block
+// is 32k parameters and adapts every block at once. A Switch or skill block's experts are left
+// as they are (their FFN has no single fc1/fc2): its update covers attention only (`ffn` 0).
+
+import { Tensor, add, linear, zeros, type Rng } from '../engine/index.js';
+import { Module } from './module.js';
+import { truncNormal } from './init.js';
+
+export interface LoraConfig {
+  dModel: number;
+  /** The dense FFN's hidden width; 0: the block's FFN is sparse and gets no update. */
+  ffn: number;
+  rank: number;
+}
+
+/** One projection's low-rank factors. */
+export interface LowRankPair {
+  a: Tensor;
+  b: Tensor;
+}
+
+/** The projections an update can hold, with their [in, out] widths for a config. */
+export function loraTargets(c: LoraConfig): [name: 'qkv' | 'out' | 'fc1' | 'fc2', inF: number, outF: number][] {
+  const d = c.dModel;
+  const t: [name: 'qkv' | 'out' | 'fc1' | 'fc2', inF: number, outF: number][] = [
+    ['qkv', d, 3 * d],
+    ['out', d, d],
+  ];
+  if (c.ffn > 0) t.push(['fc1', d, c.ffn], ['fc2', c.ffn, d]);
+  return t;
+}
+
+export class LowRankUpdate extends Module {
+  readonly qkv: LowRankPair;
+  readonly out: LowRankPair;
+  readonly fc1: LowRankPair | null;
+  readonly fc2: LowRankPair | null;
+
+  constructor(
+    readonly cfg: LoraConfig,
+    rng: Rng,
+  ) {
+    super();
+    for (const k of ['dModel', 'rank'] as const)
+      if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new RangeError(`low-rank update: ${k} must be a positive integer, got ${cfg[k]}`);
+    if (!Number.isInteger(cfg.ffn) || cfg.ffn < 0) throw new RangeError(`low-rank update: ffn must be an integer >= 0, got ${cfg.ffn}`);
+    const pairs = new Map<string, LowRankPair>();
+    for (const [name, inF, outF] of loraTargets(cfg)) {
+      // A as LoRA draws it (scaled to the input width: x Aᵀ has unit scale), B zero.
+      const a = this.param(`${name}_a`, truncNormal([cfg.rank, inF], rng, 1 / Math.sqrt(inF)));
+      const b = this.param(`${name}_b`, zeros([outF, cfg.rank]));
+      pairs.set(name, { a, b });
+    }
+    this.qkv = pairs.get('qkv')!;
+    this.out = pairs.get('out')!;
+    this.fc1 = pairs.get('fc1') ?? null;
+    this.fc2 = pairs.get('fc2') ?? null;
+  }
+}
+
+/** y + (x Aᵀ) Bᵀ: what a projection's update adds to its output y = x Wᵀ + b. */
+export function withLowRank(y: Tensor, x: Tensor, p: LowRankPair): Tensor {
+  return add(y, linear(linear(x, p.a), p.b));
+}
