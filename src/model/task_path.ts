@@ -1,11 +1,12 @@
 // One task's path as a model: THE forward pass of Pathwise's task models, and the loss, batch
 // encoding and predictions around it.
-//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's; its low-rank update i) -> final norm -> head
+//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's;
+//                 its low-rank update i) -> final norm -> head
 // An image task's path starts with its image stem instead of the embeddings (nn/image_stem.ts):
 // the rest is the same blocks, run the same way.
 // A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
-// and its own head, the second may also run blocks cloned for it, adapters and low-rank updates. A path made of a
-// TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
+// and its own head, the second may also run blocks cloned for it, adapters and low-rank updates.
+// A path made of a TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
 // head, so it computes that encoder's logits bit for bit.
 
 import { Tensor, inference, paddingMask } from '../engine/index.js';

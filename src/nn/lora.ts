@@ -27,10 +27,13 @@ export interface LowRankPair {
   b: Tensor;
 }
 
-/** The projections an update can hold, with their [in, out] widths for a config. */
-export function loraTargets(c: LoraConfig): [name: 'qkv' | 'out' | 'fc1' | 'fc2', inF: number, outF: number][] {
+/** A projection an update can hold, with its input and output widths. */
+export type LoraTarget = [name: 'qkv' | 'out' | 'fc1' | 'fc2', inF: number, outF: number];
+
+/** The projections an update of this config holds. */
+export function loraTargets(c: LoraConfig): LoraTarget[] {
   const d = c.dModel;
-  const t: [name: 'qkv' | 'out' | 'fc1' | 'fc2', inF: number, outF: number][] = [
+  const t: LoraTarget[] = [
     ['qkv', d, 3 * d],
     ['out', d, d],
   ];
