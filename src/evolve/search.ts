@@ -10,7 +10,8 @@
 //       child  <- makeChild(parent)                     (mutations.ts), drawn again while it would
 //                 add more than `maxAdded` of the parameters its path activates
 //     train the round's children's new components, concurrently: `steps` steps, or with
-//       `patience` until dev stops improving, keeping the best evaluation's weights  (train_path.ts)
+//       `patience` until dev stops improving, keeping the best evaluation's weights  (train_path.ts);
+//       the round shares what is left of the bound, so the search never spends more than it
 //     score  <- dev quality × base^(added parameters / total parameters), for each child
 //   keep the best-scoring child: its path becomes the task's, its components are locked for
 //   ever, and every component made for a discarded child is dropped.
@@ -187,7 +188,12 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     // The round's parents and children, in order, from the candidates finished before it.
     const ranked = [...candidates].sort((a, b) => b.score - a.score || a.index - b.index);
     const round: { index: number; parentName: string; child: Child; train: TrainPathOptions }[] = [];
-    for (const end = Math.min(opts.children, c + opts.parallel); c < end; c++) {
+    // The bound is never overspent: the round's children share what is left of it, each training
+    // at most `steps` (its schedule then warms up and decays within its share).
+    const left = budget - stepsSpent;
+    const end = Math.min(opts.children, c + opts.parallel, c + left);
+    const share = Math.min(opts.steps, Math.floor(left / (end - c)));
+    for (; c < end; c++) {
       let parent: ParentRef | null = null;
       let parentCand: Candidate | null = null;
       for (const cand of ranked) {
@@ -222,7 +228,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
       }
       const train: TrainPathOptions = {
-        steps: opts.steps,
+        steps: share,
         batchSize: opts.batchSize,
         lr: child.path.hparams.lr,
         warmupRatio: child.path.hparams.warmupRatio,

@@ -25,7 +25,9 @@ export const searchConfigSchema = z.strictObject({
     .int()
     .min(0)
     .default(0)
-    .describe("the task's compute bound: training steps over all its children; no generation starts once it is spent (0: children × steps)"),
+    .describe(
+      "the task's compute bound: training steps over all its children, never exceeded (a round's children share what is left of it) (0: children × steps)",
+    ),
   maxAdded: z
     .number()
     .gt(0)

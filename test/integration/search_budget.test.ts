@@ -42,16 +42,26 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.deepEqual(await model.evaluate(sent.dev), r.dev);
   });
 
-  it('stops when the compute bound is spent, and reports the steps it spent', async () => {
+  it('stops when the compute bound is spent, never past it, and reports the steps it spent', async () => {
     const system = build({});
     const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 5, steps: 20, budget: 30, batchSize: 8, seed: 1 });
     assert.equal(res.stopped, 'budget');
     assert.equal(res.candidates.length, 2);
     assert.equal(res.generations, 2);
-    assert.equal(res.stepsSpent, 40);
+    // The second child gets what is left of the bound, not a whole child's steps.
+    assert.equal(res.stepsSpent, 30);
     assert.deepEqual(
       res.candidates.map((c) => c.steps),
-      [20, 20],
+      [20, 10],
+    );
+    // Children trained two at a time share what is left: 25 steps go as 10+10, then 2+2, then a
+    // round of the one child that 1 step pays for.
+    const par = await searchTask(build({}), sent, { builtin: 'sent' }, { children: 6, steps: 10, budget: 25, batchSize: 8, seed: 1, parallel: 2 });
+    assert.equal(par.stepsSpent, 25);
+    assert.equal(par.generations, 3);
+    assert.deepEqual(
+      par.candidates.map((c) => c.steps),
+      [10, 10, 2, 2, 1],
     );
   });
 
