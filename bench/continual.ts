@@ -33,11 +33,11 @@
 //      min_path_minus_finetune, max_added_fraction, max_search_time_ratio, ...) are written from
 //      those files; one JSON line is printed last.
 //
-//   npm run bench:continual [-- --base models/base --children 8 --steps 300 --initial-steps 400 --parallel 1 --seeds 0,1,2
-//                              --patience 0 --eval-every 50 --stop-after 0 --budget 0 --max-added 1 --lexical 1 --prior 1
-//                              --lora-rank 0]
+//   npm run bench:continual [-- --base models/base --children 8 --steps 2400 --initial-steps 400 --parallel 1 --seeds 0,1,2
+//                              --patience 6 --eval-every 100 --stop-after 0 --budget 2400 --max-added 0.2 --lexical 1
+//                              --prior 1 --lora-rank 8]
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
-//   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --initial-steps 20 \
+//   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
 
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -64,23 +64,33 @@ import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
 
+/**
+ * The search this benchmark judges (issue 17), where it differs from add-task's defaults: each
+ * child trained until dev stops rising with a patience (6 evaluations 100 steps apart) longer than
+ * dev's noise, within a 2,400-step bound that fine-tuning gets too; rank-8 low-rank updates on the
+ * frozen blocks; at most a fifth of a fine-tuned copy added by the search, which leaves room for
+ * the Naive Bayes prior under the quarter the issue allows. Measured in docs/continual.md
+ * ("Patience long enough for dev's noise").
+ */
+const SEARCH = { ...DEFAULT_SEARCH, steps: 2400, budget: 2400, patience: 6, evalEvery: 100, maxAdded: 0.2, loraRank: 8 };
+
 const opt = benchFlags({
   base: { type: 'string', default: join(ROOT, 'models', 'base') },
   order: { type: 'string', default: 'sent,pos,spam,sense,genre,wic' },
   initial: { type: 'number', default: 2, integer: true, min: 1 },
   'initial-steps': { type: 'number', default: 400, integer: true, min: 1 },
-  children: { type: 'number', default: DEFAULT_SEARCH.children, integer: true, min: 1 },
-  steps: { type: 'number', default: DEFAULT_SEARCH.steps, integer: true, min: 1 },
-  parallel: { type: 'number', default: DEFAULT_SEARCH.parallel, integer: true, min: 1 },
+  children: { type: 'number', default: SEARCH.children, integer: true, min: 1 },
+  steps: { type: 'number', default: SEARCH.steps, integer: true, min: 1 },
+  parallel: { type: 'number', default: SEARCH.parallel, integer: true, min: 1 },
   seeds: { type: 'string', default: '0,1,2' },
-  patience: { type: 'number', default: DEFAULT_SEARCH.patience, integer: true, min: 0 },
-  'eval-every': { type: 'number', default: DEFAULT_SEARCH.evalEvery, integer: true, min: 1 },
-  'stop-after': { type: 'number', default: DEFAULT_SEARCH.stopAfter, integer: true, min: 0 },
-  budget: { type: 'number', default: DEFAULT_SEARCH.budget, integer: true, min: 0 },
-  'max-added': { type: 'number', default: DEFAULT_SEARCH.maxAdded, above: 0, max: 1 },
+  patience: { type: 'number', default: SEARCH.patience, integer: true, min: 0 },
+  'eval-every': { type: 'number', default: SEARCH.evalEvery, integer: true, min: 1 },
+  'stop-after': { type: 'number', default: SEARCH.stopAfter, integer: true, min: 0 },
+  budget: { type: 'number', default: SEARCH.budget, integer: true, min: 0 },
+  'max-added': { type: 'number', default: SEARCH.maxAdded, above: 0, max: 1 },
   lexical: { type: 'string', default: '1', choices: ['0', '1'] },
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
-  'lora-rank': { type: 'string', default: '0', choices: HPARAM_LISTS.loraRank.map(String) },
+  'lora-rank': { type: 'string', default: String(SEARCH.loraRank), choices: HPARAM_LISTS.loraRank.map(String) },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
   results: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual') },
   work: { type: 'string', default: join(ROOT, 'runs', 'bench-continual') },
@@ -180,7 +190,7 @@ function setupFromArgs(seed: number): Setup {
     steps: opt.steps,
     parallel: opt.parallel,
     batchSize: TRAIN.batchSize!,
-    searchBase: DEFAULT_SEARCH.base,
+    searchBase: SEARCH.base,
     evalExamples: TRAIN.evalExamples!,
     finetuneLr: TRAIN.lr!,
     subsample: opt.subsample,
