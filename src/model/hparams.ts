@@ -72,9 +72,9 @@ export function hparamValues(depth: number): Record<HParamName, readonly number[
  * The starting point of a task whose path was not found by search (a task trained jointly, or
  * the root itself): all layers, small adapters so that a child of such a path can adapt frozen
  * features cheaply (no low-rank updates: DEFAULT_LORA_RANK), μ = 0.1 (about one component in
- * ten cloned), and lr 2e-3: a child trains mostly a fresh head and zero-initialised adapters for a few hundred steps, which wants a rate
- * well above fine-tuning's; not higher, because the same rate also trains cloned pretrained
- * blocks, which the quickstart fine-tunes at 5e-4.
+ * ten cloned), and lr 2e-3: a child trains mostly a fresh head and zero-initialised adapters
+ * for a few hundred steps, which wants a rate well above fine-tuning's; not higher, because the
+ * same rate also trains cloned pretrained blocks, which the quickstart fine-tunes at 5e-4.
  */
 export function defaultHParams(depth: number): HParams {
   return { lr: 2e-3, warmupRatio: 0.1, mu: 0.1, layers: Math.max(1, depth), adapterSize: 16, loraRank: DEFAULT_LORA_RANK };

@@ -6,8 +6,9 @@
 // the rest is the same blocks, run the same way.
 // A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
 // and its own head, the second may also run blocks cloned for it, adapters and low-rank updates.
-// A path made of a TransformerEncoder's own modules runs the very ops of TransformerEncoder.forward followed by the
-// head, so it computes that encoder's logits bit for bit.
+// A path made of a TransformerEncoder's own modules runs the very ops of
+// TransformerEncoder.forward followed by the head, so it computes that encoder's logits bit for
+// bit.
 
 import { Tensor, inference, paddingMask } from '../engine/index.js';
 import {
