@@ -12,10 +12,13 @@
 //                                             one step of six-task training (trainMultiTask on the
 //                                             quickstart's six built-in tasks, from --base) at 1
 //                                             and 2 threads, alternating, and the ratio; null
-//                                             without the base
+//                                             without the base. A step's time is the mean over
+//                                             --mt-steps consecutive steps (the run's wall time
+//                                             over its steps, so what training takes), the
+//                                             median of --mt-rounds rounds
 //   gemm_gflops                               fp32 GEMM throughput at three shapes
 //
-//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 30 --base models/base --warm-ms 2000]
+//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 40 --mt-rounds 3 --base models/base --warm-ms 2000]
 //   (each round first warms the step and its GEMMs for --warm-ms, and PyTorch as long: see warmFor)
 
 import { existsSync } from 'node:fs';
@@ -36,15 +39,17 @@ const opt = benchFlags({
   rounds: { type: 'number', default: 5, integer: true, min: 1 },
   steps: { type: 'number', default: 20, integer: true, min: 1 },
   warmup: { type: 'number', default: 3, integer: true, min: 0 },
-  'mt-steps': { type: 'number', default: 30, integer: true, min: 1 },
+  'mt-steps': { type: 'number', default: 40, integer: true, min: 2 },
+  'mt-rounds': { type: 'number', default: 3, integer: true, min: 1 },
   base: { type: 'string', default: join(ROOT, 'models', 'base') },
   ...WARM_FLAG,
 });
 const ROUNDS = opt.rounds;
 const STEPS = opt.steps;
 const WARMUP = opt.warmup;
-/** Timed steps of six-task training per thread count and round. */
+/** Timed steps of six-task training per thread count and round, and the rounds. */
 const MT_STEPS = opt['mt-steps'];
+const MT_ROUNDS = opt['mt-rounds'];
 const BASE = opt.base;
 const CFG = { batch: 32, seq: 64, dModel: 256, heads: 4, ffn: 1024, dropout: 0.1 };
 
@@ -115,9 +120,12 @@ function timeGemms(calls: readonly (() => void)[]): number {
 /**
  * Six-task training as `pathwise train` runs it (trainMultiTask: a batch of one task per step,
  * tasks drawn ∝ n^(1/2), heads with n-gram bags), from the pretrained base. Returns a function
- * that trains `steps` steps at the given thread count and gives the median step time in ms,
- * the time between consecutive steps' ends (batch encoding included, as in training). Every call
- * trains the same model on with the same seed, so both thread counts see the same batches.
+ * that trains `steps` steps at the given thread count and gives the mean step time in ms: from
+ * the first step's end to the last's, over the steps between (batch encoding, the collector's
+ * pauses and everything else training waits for included). Not the median: the tasks' batches run
+ * from 20 to 128 tokens, and the median step is one mid-sized batch, not what training takes.
+ * Every call trains the same model on with the same seed, so both thread counts see the same
+ * batches.
  */
 async function multitaskStepper(): Promise<((threads: number, steps: number) => Promise<number>) | string> {
   if (!existsSync(join(BASE, 'model.safetensors'))) return `no pretrained base at ${BASE} (bash scripts/setup.sh makes it)`;
@@ -150,7 +158,7 @@ async function multitaskStepper(): Promise<((threads: number, steps: number) => 
     } finally {
       blas.setThreads(before);
     }
-    return median(ends.slice(1).map((t, i) => t - ends[i]));
+    return (ends[ends.length - 1] - ends[0]) / (ends.length - 1);
   };
 }
 
@@ -214,13 +222,15 @@ for (let r = 0; r < ROUNDS; r++) {
   log(line);
 }
 
-// Six-task training at 1 and 2 threads, alternating (2 rounds; the first step of each run, which
-// warms up, is not timed).
+// Six-task training at 1 and 2 threads, alternating, after one untimed run that warms up the
+// JIT, the buffer pool and the heap (the first step of each run, which waits on nothing before
+// it, is not timed either).
 const mt = await multitaskStepper();
 const mtMs: Record<'1' | '2', number[]> = { '1': [], '2': [] };
 if (typeof mt === 'string') log(`six-task step: not timed, ${mt}`);
 else {
-  for (let r = 0; r < 2; r++) {
+  await mt(2, MT_STEPS);
+  for (let r = 0; r < MT_ROUNDS; r++) {
     for (const t of [1, 2] as const) {
       const ms = await mt(t, MT_STEPS);
       mtMs[t].push(ms);
@@ -228,8 +238,8 @@ else {
     }
   }
 }
-const mt1 = mtMs['1'].length ? Math.min(...mtMs['1']) : null;
-const mt2 = mtMs['2'].length ? Math.min(...mtMs['2']) : null;
+const mt1 = mtMs['1'].length ? median(mtMs['1']) : null;
+const mt2 = mtMs['2'].length ? median(mtMs['2']) : null;
 
 const gemm = {
   '256x256x256': +gemmGflops(256, 256, 256).toFixed(1),

@@ -21,13 +21,22 @@ const SMALL = 1024;
 // batches of variable length make every activation a slightly different size, and an exact-size
 // pool would hold buffers that no later request fits. emptyF32(n) returns a view of the first n
 // floats of a free buffer of n's class or a little above.
+//
+// The cap must hold a whole step's working set, since a step gives all of it back at its end and
+// the next asks for all of it again: six-task training from the base (batch 32, up to 128
+// tokens) holds 780 MB at its peak. With the old cap of 512 MiB, the remainder was dropped to the
+// GC every step and allocated afresh, and V8 answered with a full collection every other step,
+// its concurrent marking taking the second core from the kernels' pool (docs/engine.md). The pool
+// never holds more than the largest working set it has seen (its size stayed at 778 MB over 400
+// six-task steps), so a high cap costs no memory that the step did not need anyway.
+export const TRAINING_POOL_MB = 2048;
 const pool = new Map<number, ArrayBuffer[]>();
 let pooled = 0;
-let POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? 512) * (1 << 18); // in floats
+let POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? TRAINING_POOL_MB) * (1 << 18); // in floats
 
 /**
- * Sets this thread's pool cap (MiB; PATHWISE_POOL_MB, else 512, at start), emptying the pool if it
- * holds more. An inference thread, whose batches are small, sets a lower one than training needs.
+ * Sets this thread's pool cap (MiB; PATHWISE_POOL_MB, else TRAINING_POOL_MB, at start), emptying
+ * the pool if it holds more. An inference thread, whose batches are small, sets a lower one than training needs.
  */
 export function setPoolLimit(mb: number): void {
   if (!(Number.isFinite(mb) && mb >= 0)) throw new RangeError(`setPoolLimit: a size in MiB >= 0, got ${mb}`);

@@ -29,8 +29,8 @@ export type WorkerReply =
 
 /**
  * The buffer pool's cap in an inference thread (MiB), unless PATHWISE_POOL_MB sets one: enough
- * for the activations of a few batches, not the 512 MiB training keeps (that, in every thread,
- * is most of a server's memory).
+ * for the activations of a few batches, not the 2 GiB cap training has (that, in every thread,
+ * could be most of a server's memory).
  */
 export const INFERENCE_POOL_MB = 128;
 

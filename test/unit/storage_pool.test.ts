@@ -6,10 +6,10 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { Rng } from '../../src/engine/index.js';
-import { clearPool, emptyF32, emptyMask, pooledFloats, release, releaseMask, setPoolLimit } from '../../src/engine/storage.js';
+import { TRAINING_POOL_MB, clearPool, emptyF32, emptyMask, pooledFloats, release, releaseMask, setPoolLimit } from '../../src/engine/storage.js';
 
 describe('the buffer pool', () => {
-  after(() => setPoolLimit(Number(process.env.PATHWISE_POOL_MB ?? 512)));
+  after(() => setPoolLimit(Number(process.env.PATHWISE_POOL_MB ?? TRAINING_POOL_MB)));
 
   it('keeps released buffers up to its cap; a lower cap empties it; a negative one is refused', () => {
     clearPool();
