@@ -73,6 +73,7 @@ export function emptyF32(n: number): Float32Array {
     }
   }
   const b = Buffer.allocUnsafeSlow(cls * 4);
+  allocated += cls;
   ours.add(b.buffer);
   return new Float32Array(b.buffer, b.byteOffset, n);
 }
@@ -127,6 +128,15 @@ export function releaseIfSole(a: Float32Array | Int32Array): boolean {
 export function clearPool(): void {
   pool.clear();
   pooled = 0;
+}
+
+// Floats emptyF32 has allocated anew (missed the pool) since the thread started: what a training
+// step adds to this is the new memory V8 answers with collections.
+let allocated = 0;
+
+/** Floats emptyF32 has allocated anew, not taken from the pool, since the thread started. */
+export function allocatedFloats(): number {
+  return allocated;
 }
 
 /** Floats currently held by the pool. */

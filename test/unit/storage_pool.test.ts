@@ -1,12 +1,25 @@
 // The buffer pool's cap (engine/storage.ts setPoolLimit): buffers given back are kept up to the
 // cap, a lower cap empties a pool over it, and a nonsense cap is refused; dropout's masks and
-// attention's probabilities go back to it once their backward has run.
+// attention's probabilities go back to it once their backward has run; and a training step of an
+// encoder block, once warm, takes all its memory from the pool (residual adds share their
+// gradient between two inputs, and that buffer too goes back once both are done with it).
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
-import { Rng } from '../../src/engine/index.js';
-import { TRAINING_POOL_MB, clearPool, emptyF32, emptyMask, pooledFloats, release, releaseMask, setPoolLimit } from '../../src/engine/storage.js';
+import { AdamW, Rng } from '../../src/engine/index.js';
+import { EncoderBlock } from '../../src/nn/index.js';
+import {
+  TRAINING_POOL_MB,
+  allocatedFloats,
+  clearPool,
+  emptyF32,
+  emptyMask,
+  pooledFloats,
+  release,
+  releaseMask,
+  setPoolLimit,
+} from '../../src/engine/storage.js';
 
 describe('the buffer pool', () => {
   after(() => setPoolLimit(Number(process.env.PATHWISE_POOL_MB ?? TRAINING_POOL_MB)));
@@ -59,5 +72,48 @@ describe('the buffer pool', () => {
     E.sum(a).backward();
     // P and its dropped-out copy, 2 x 2 x 32 x 32 floats each, and the mask.
     assert.ok(pooledFloats() >= 2 * 4096 + 1024, `probabilities back in the pool (${pooledFloats()})`);
+  });
+
+  it('gives a gradient shared by a residual add back once both inputs have used it', () => {
+    const rng = new Rng(2);
+    const w = E.randn([256, 256], rng, 0.05, true);
+    const x = E.randn([64, 256], rng, 1, true);
+    clearPool();
+    setPoolLimit(64);
+    // y = h + h W with h = x W: add hands one buffer to h and to h W; h then gathers a second
+    // gradient from the product, in place into that buffer once the product's backward is done.
+    const run = () => {
+      const h = E.matmul(x, w);
+      E.sum(E.add(h, E.matmul(h, w))).backward(undefined, { freeActivations: true });
+      release(w.grad!);
+      release(x.grad!);
+      w.grad = null;
+      x.grad = null;
+    };
+    run();
+    const before = allocatedFloats();
+    for (let i = 0; i < 3; i++) run();
+    assert.equal(allocatedFloats() - before, 0, 'warm steps allocate nothing outside the pool');
+  });
+
+  it('runs a warm encoder-block training step on pooled memory alone', () => {
+    const rng = new Rng(3);
+    const block = new EncoderBlock({ dModel: 64, heads: 4, ffn: 256, activation: 'gelu', dropout: 0.1, layerNormEps: 1e-5, initStd: 0.02 }, rng);
+    const x = E.randn([4, 32, 64], rng);
+    const target = E.randn([4, 32, 64], rng);
+    const opt = new AdamW(block.parameters(), { lr: 1e-3 });
+    clearPool();
+    setPoolLimit(64);
+    const step = () => {
+      opt.zeroGrad({ recycle: true });
+      const loss = E.mse(block.forward(x, null), target);
+      loss.backward(undefined, { freeActivations: true });
+      opt.step();
+    };
+    step();
+    step();
+    const before = allocatedFloats();
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(allocatedFloats() - before, 0, 'a warm step allocates nothing outside the pool');
   });
 });

@@ -3,7 +3,7 @@
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
 import { BinaryOp } from '../kernels.js';
-import { emptyF32 } from '../storage.js';
+import { emptyF32, release } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 
 export interface CrossEntropyOptions {
@@ -52,13 +52,18 @@ export function mse(a: Tensor, b: Tensor): Tensor {
   const diff = emptyF32(n);
   K.binary(BinaryOp.Sub, diff, a.f32, b.f32, n, n);
   const out = new Tensor(Float32Array.of(K.sumSquares(diff) / n), []);
-  if (!needsGrad(a, b)) return out;
+  // diff is this op's own temporary: back to the pool once nothing will read it.
+  if (!needsGrad(a, b)) {
+    release(diff);
+    return out;
+  }
   return record(out, 'mse', [a, b], (g) => {
     const s = (2 * g[0]) / n;
     let da: Float32Array | null = null;
     let db: Float32Array | null = null;
     if (a.requiresGrad) K.axpby((da = emptyF32(n)), s, diff, 0);
     if (b.requiresGrad) K.axpby((db = emptyF32(n)), -s, diff, 0);
+    release(diff);
     return [da, db];
   });
 }

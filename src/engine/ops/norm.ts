@@ -2,7 +2,7 @@
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
-import { emptyF32 } from '../storage.js';
+import { emptyF32, release } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
@@ -22,6 +22,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
     const dgamma = new Float32Array(C);
     const dbeta = new Float32Array(C);
     K.layerNormBackward(dx, dgamma, dbeta, g, x.f32, mean, rstd, gamma.f32, R, C);
+    if (!x.requiresGrad) release(dx); // the kernel writes dx whatever is wanted
     return [x.requiresGrad ? dx : null, gamma.requiresGrad ? dgamma : null, beta.requiresGrad ? dbeta : null];
   });
 }
