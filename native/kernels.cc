@@ -458,25 +458,46 @@ void unaryBackward(int op, float* dx, const float* saved, const float* dy, size_
 
 // ------------------------------------------------------------------------ layout & reduce
 namespace {
-/** Columns [j0, j1) of sumAxis's slab `base` (n rows of `inner`), summed in row order; j0 is a multiple of W. */
-void sumColumns(float* dst, const float* base, size_t n, size_t inner, size_t j0, size_t j1) {
-  const size_t w = j1 - j0;
-  double* acc = scratch(tlsD, w + W);
-  std::fill(acc, acc + w + W, 0.0);
-  for (size_t k = 0; k < n; k++) {
-    const float* row = base + k * inner + j0;
+// Column sums over many rows (a bias gradient; LayerNorm's dgamma and dbeta below) add fixed
+// chunks of kRowChunk rows into partial sums in double, the chunks in parallel, and then the
+// partials in chunk order. The chunks do not depend on the thread count, so neither does the
+// result. Splitting the columns between the threads instead (each thread reading part of every
+// row) ran slower on 2 threads than on 1 once the data was out of cache: a 4096 x 1024 bias
+// gradient took 1.63 ms against 0.60 ms.
+constexpr size_t kRowChunk = 128;
+
+size_t rowChunks(size_t n) { return (n + kRowChunk - 1) / kRowChunk; }
+
+/** Adds the column sums of rows [r0, r1) of a (`inner` floats a row) into acc (inner + W doubles). */
+void addRows(double* acc, const float* a, size_t r0, size_t r1, size_t inner) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* row = a + r * inner;
     size_t j = 0;
-    for (; j + W <= w; j += W) dcol_add(acc + j, load(row + j));
-    if (j < w) dcol_add(acc + j, loadn(row + j, w - j));  // masked lanes add 0
+    for (; j + W <= inner; j += W) dcol_add(acc + j, load(row + j));
+    if (j < inner) dcol_add(acc + j, loadn(row + j, inner - j));  // masked lanes add 0
   }
-  size_t j = 0;
-  for (; j + W <= w; j += W) store(dst + j0 + j, dcol_load(acc + j));
-  if (j < w) storen(dst + j0 + j, dcol_load(acc + j), w - j);
+}
+
+/** out[j] = column j of a (n rows of `inner`) summed, by chunks of rows; `split`: chunks in parallel. */
+void sumRows(float* out, const float* a, size_t n, size_t inner, bool split) {
+  const size_t chunks = rowChunks(n), stride = inner + W;
+  std::vector<double> part(std::max<size_t>(chunks, 1) * stride, 0.0);
+  const auto range = [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; c++) addRows(part.data() + c * stride, a, c * kRowChunk, std::min(n, (c + 1) * kRowChunk), inner);
+  };
+  if (split) parallelFor(chunks, 1, n * inner, range);
+  else range(0, chunks);
+  for (size_t j = 0; j < inner; j++) {
+    double sum = 0.0;
+    for (size_t c = 0; c < chunks; c++) sum += part[c * stride + j];
+    out[j] = static_cast<float>(sum);
+  }
 }
 }  // namespace
 
-// Each output element is summed by one thread, in row order, as on one thread: a bias gradient
-// (outer = 1) splits its columns between the threads.
+// Each output element is summed the same way whatever the thread count: a row sum (inner = 1) in
+// row order by one thread; a column sum by chunks of rows (sumRows), slabs in parallel when there
+// are enough of them, else each slab's chunks.
 void sumAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
   if (inner == 1) {
     parallelFor(outer, 1, outer * n, [&](size_t o0, size_t o1) {
@@ -486,13 +507,11 @@ void sumAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
   }
   if (outer >= 2 * static_cast<size_t>(poolThreadCount())) {
     parallelFor(outer, 1, outer * n * inner, [&](size_t o0, size_t o1) {
-      for (size_t o = o0; o < o1; o++) sumColumns(out + o * inner, a + o * n * inner, n, inner, 0, inner);
+      for (size_t o = o0; o < o1; o++) sumRows(out + o * inner, a + o * n * inner, n, inner, false);
     });
     return;
   }
-  for (size_t o = 0; o < outer; o++) {
-    parallelFor(inner, 4 * W, n * inner, [&](size_t j0, size_t j1) { sumColumns(out + o * inner, a + o * n * inner, n, inner, j0, j1); });
-  }
+  for (size_t o = 0; o < outer; o++) sumRows(out + o * inner, a + o * n * inner, n, inner, true);
 }
 
 void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner) {
@@ -641,44 +660,54 @@ void layerNormDx(float* dx, const float* dy, const float* x, const float* mean, 
 }
 
 /** dgamma += sum over rows of dy * xhat, dbeta += sum of dy, for columns [j0, j1) (j0 a multiple of W), in row order. */
-void layerNormDParams(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                      const float* rstd, size_t rows, size_t cols, size_t j0, size_t j1) {
-  const size_t w = j1 - j0;
-  const size_t padded = w + W;
-  double* dg = scratch(tlsD, 2 * padded);
-  double* db = dg + padded;
-  std::fill(dg, dg + 2 * padded, 0.0);
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols + j0;
-    const float* dyr = dy + r * cols + j0;
+/** Adds rows [r0, r1)'s terms of dgamma and dbeta into dg and db (cols + W doubles each). */
+void layerNormDParams(double* dg, double* db, const float* dy, const float* x, const float* mean,
+                      const float* rstd, size_t r0, size_t r1, size_t cols) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* xr = x + r * cols;
+    const float* dyr = dy + r * cols;
     F m = set1(mean[r]), rs = set1(rstd[r]);
     size_t j = 0;
-    for (; j + W <= w; j += W) {
+    for (; j + W <= cols; j += W) {
       F d = load(dyr + j);
       dcol_add(dg + j, mul(d, mul(sub(load(xr + j), m), rs)));
       dcol_add(db + j, d);
     }
-    if (j < w) {
-      size_t t = w - j;
+    if (j < cols) {
+      size_t t = cols - j;
       F d = loadn(dyr + j, t);
       dcol_add(dg + j, mul(d, mul(sub(loadn(xr + j, t), m), rs)));
       dcol_add(db + j, d);
     }
   }
-  for (size_t j = 0; j < w; j++) {
-    dgamma[j0 + j] = static_cast<float>(static_cast<double>(dgamma[j0 + j]) + dg[j]);
-    dbeta[j0 + j] = static_cast<float>(static_cast<double>(dbeta[j0 + j]) + db[j]);
-  }
 }
 }  // namespace
 
-// dx by rows, then dgamma and dbeta by columns, each summed in row order: every output is computed
-// by one thread with the operations of one, so the result does not depend on the thread count.
+// One pass over chunks of rows (kRowChunk, as in sumAxis), in parallel: each chunk's dx, and its
+// partial dgamma and dbeta in double while its rows are in cache; then the partials added in
+// chunk order. Every output is computed the same way whatever the thread count.
 void layerNormBackward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                        const float* mean, const float* rstd, const float* gamma, size_t rows,
                        size_t cols) {
-  parallelFor(rows, 1, rows * cols, [&](size_t r0, size_t r1) { layerNormDx(dx, dy, x, mean, rstd, gamma, r0, r1, cols); });
-  parallelFor(cols, 4 * W, rows * cols, [&](size_t j0, size_t j1) { layerNormDParams(dgamma, dbeta, dy, x, mean, rstd, rows, cols, j0, j1); });
+  const size_t chunks = rowChunks(rows), padded = cols + W, stride = 2 * padded;
+  std::vector<double> part(std::max<size_t>(chunks, 1) * stride, 0.0);
+  parallelFor(chunks, 1, rows * cols, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; c++) {
+      const size_t r0 = c * kRowChunk, r1 = std::min(rows, r0 + kRowChunk);
+      layerNormDx(dx, dy, x, mean, rstd, gamma, r0, r1, cols);
+      double* dg = part.data() + c * stride;
+      layerNormDParams(dg, dg + padded, dy, x, mean, rstd, r0, r1, cols);
+    }
+  });
+  for (size_t j = 0; j < cols; j++) {
+    double g = 0.0, b = 0.0;
+    for (size_t c = 0; c < chunks; c++) {
+      g += part[c * stride + j];
+      b += part[c * stride + padded + j];
+    }
+    dgamma[j] = static_cast<float>(static_cast<double>(dgamma[j]) + g);
+    dbeta[j] = static_cast<float>(static_cast<double>(dbeta[j]) + b);
+  }
 }
 
 // -------------------------------------------------------------------------------- softmax

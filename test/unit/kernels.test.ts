@@ -1110,6 +1110,17 @@ test('native: training kernels split between threads give bit for bit what one t
     },
     tol: 1e-4,
   };
+  // Few slabs: on 1 thread each is summed whole, on 2 each slab's chunks of rows are split; the
+  // chunks are the same, so the sums are too.
+  const slabs = rand(3 * 1000 * 40);
+  cases['sumAxis (three slabs of column sums)'] = {
+    run: (k) => {
+      const out = new Float32Array(3 * 40);
+      k.sumAxis(out, slabs, 3, 1000, 40);
+      return [out];
+    },
+    tol: 1e-4,
+  };
   cases['sumAxis (row sums)'] = {
     run: (k) => {
       const out = new Float32Array(R);
