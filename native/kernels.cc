@@ -563,7 +563,8 @@ void transpose(float* out, const float* a, size_t outer, size_t X, size_t Y, siz
   parallelFor(outer, 1, outer * X * Y * inner, [&](size_t o0, size_t o1) { transposePlanes(out, a, o0, o1, X, Y, inner); });
 }
 
-double sumSquares(const float* a, size_t n) {
+namespace {
+double sumSquaresRange(const float* a, size_t n) {
   DAcc s0, s1;
   size_t j = 0;
   for (; j + 2 * W <= n; j += 2 * W) {
@@ -581,6 +582,23 @@ double sumSquares(const float* a, size_t n) {
   }
   s0.merge(s1);
   return s0.sum();
+}
+constexpr size_t kSquaresChunk = size_t{1} << 16;
+}  // namespace
+
+// Fixed chunks of 65,536 elements, in parallel, then the chunks' sums in order, so the result does
+// not depend on the thread count. (Clipping the gradient norm sums every gradient each step; the
+// word embedding's alone is 4.2M floats, which one thread took about a millisecond to read.)
+double sumSquares(const float* a, size_t n) {
+  if (n <= kSquaresChunk) return sumSquaresRange(a, n);
+  const size_t chunks = (n + kSquaresChunk - 1) / kSquaresChunk;
+  std::vector<double> part(chunks);
+  parallelFor(chunks, 1, n, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; c++) part[c] = sumSquaresRange(a + c * kSquaresChunk, std::min(kSquaresChunk, n - c * kSquaresChunk));
+  });
+  double sum = 0.0;
+  for (size_t c = 0; c < chunks; c++) sum += part[c];
+  return sum;
 }
 
 // ------------------------------------------------------------------------------ layer norm

@@ -1121,6 +1121,8 @@ test('native: training kernels split between threads give bit for bit what one t
     },
     tol: 1e-4,
   };
+  const squares = rand(300_001); // five chunks and a bit
+  cases.sumSquares = { run: (k) => [k.sumSquares(squares)], tol: 1e-9 };
   cases['sumAxis (row sums)'] = {
     run: (k) => {
       const out = new Float32Array(R);
