@@ -190,10 +190,11 @@ export function backward(root: Tensor, grad?: Float32Array, opts: BackwardOption
         if (n !== undefined) holders.set(g, n + 1);
       } else holders.set(gi, (holders.get(gi) ?? 0) + 1);
     }
-    // A fresh gradient for an input that wants none (a layer's input that is data) has no reader.
+    // A fresh gradient for an input that wants none (a layer's input that is data) has no reader
+    // (handed back once, however many such inputs it was returned for).
     for (let j = 0; j < node.inputs.length; j++) {
       const gi = inGrads[j];
-      if (gi !== null && gi !== g && !node.inputs[j].requiresGrad && !holders.has(gi)) {
+      if (gi !== null && gi !== g && !node.inputs[j].requiresGrad && !holders.has(gi) && inGrads.indexOf(gi) === j) {
         holders.set(gi, 1);
         drop(gi);
       }

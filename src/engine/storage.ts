@@ -36,7 +36,8 @@ let POOL_LIMIT = Number(process.env.PATHWISE_POOL_MB ?? TRAINING_POOL_MB) * (1 <
 
 /**
  * Sets this thread's pool cap (MiB; PATHWISE_POOL_MB, else TRAINING_POOL_MB, at start), emptying
- * the pool if it holds more. An inference thread, whose batches are small, sets a lower one than training needs.
+ * the pool if it holds more. An inference thread, whose batches are small, sets a lower one than
+ * training needs.
  */
 export function setPoolLimit(mb: number): void {
   if (!(Number.isFinite(mb) && mb >= 0)) throw new RangeError(`setPoolLimit: a size in MiB >= 0, got ${mb}`);

@@ -8,6 +8,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { AdamW, Rng } from '../../src/engine/index.js';
+import { record } from '../../src/engine/autograd.js';
+import { Tensor } from '../../src/engine/tensor.js';
 import { EncoderBlock } from '../../src/nn/index.js';
 import {
   TRAINING_POOL_MB,
@@ -94,6 +96,42 @@ describe('the buffer pool', () => {
     const before = allocatedFloats();
     for (let i = 0; i < 3; i++) run();
     assert.equal(allocatedFloats() - before, 0, 'warm steps allocate nothing outside the pool');
+  });
+
+  it('hands back a gradient returned for an input that wants none, once', () => {
+    const rng = new Rng(4);
+    const w = E.randn([64, 64], rng, 1, true);
+    const data = E.randn([64, 64], rng);
+    // An op whose backward returns a fresh buffer for each input, wanted or not, and one buffer
+    // for two inputs that want none: each must go back to the pool, the shared one only once.
+    const both = (a: Tensor, b: Tensor, c: Tensor) =>
+      record(new Tensor(emptyF32(a.size), a.shape), 'both', [a, b, c], (g) => {
+        const fresh = () => {
+          const f = emptyF32(g.length);
+          f.set(g);
+          return f;
+        };
+        const shared = fresh();
+        return [fresh(), shared, shared];
+      });
+    clearPool();
+    setPoolLimit(64);
+    const run = () => {
+      E.sum(both(w, data, data)).backward(undefined, { freeActivations: true });
+      release(w.grad!);
+      w.grad = null;
+    };
+    run();
+    const before = allocatedFloats();
+    for (let i = 0; i < 3; i++) run();
+    assert.equal(allocatedFloats() - before, 0, 'the unwanted gradient went back to the pool');
+    // Every buffer in the pool now is one of 4,096 floats: none may be there twice.
+    const seen = new Set<ArrayBufferLike>();
+    while (pooledFloats() > 0) {
+      const b = emptyF32(4096).buffer;
+      assert.ok(!seen.has(b), 'a buffer was handed back twice');
+      seen.add(b);
+    }
   });
 
   it('runs a warm encoder-block training step on pooled memory alone', () => {
