@@ -41,7 +41,8 @@ export function groupedLinear(x: Tensor, w: Tensor, b: Tensor | null, offsets: I
   const X = x.f32;
   const W = w.f32;
   const Y = emptyF32(M * O);
-  if (b) K.gatherRows(Y, b.f32, rowGroups(offsets, M), O); // each row starts as its expert's bias
+  const groups = b ? rowGroups(offsets, M) : null;
+  if (b) K.gatherRows(Y, b.f32, groups!, O); // each row starts as its expert's bias
   K.gemmGrouped(false, true, fwd, 1, X, I, W, I, b ? 1 : 0, Y, O);
   const out = new Tensor(Y, [...x.shape.slice(0, -1), O]);
   if (!needsGrad(x, w, b)) return out;
@@ -53,17 +54,7 @@ export function groupedLinear(x: Tensor, w: Tensor, b: Tensor | null, offsets: I
     if (x.requiresGrad) K.gemmGrouped(false, false, dx, 1, g, O, W, I, 0, (gx = emptyF32(X.length)), I);
     // Experts with no rows have K = 0: the kernel writes beta * C = 0 for them.
     if (w.requiresGrad) K.gemmGrouped(true, false, dw, 1, g, O, X, I, 0, (gw = emptyF32(W.length)), I);
-    if (b?.requiresGrad) {
-      // Each expert's rows are one run, so its bias gradient is that run's column sum: sumAxis
-      // splits it between the threads by chunks of rows, where a scatter-add by group id could
-      // only split the columns (which ran slower on 2 threads than on 1, docs/engine.md).
-      gb = new Float32Array(E * O);
-      for (let e = 0; e < E; e++) {
-        const r0 = offsets[e];
-        const m = offsets[e + 1] - r0;
-        if (m > 0) K.sumAxis(gb.subarray(e * O, (e + 1) * O), g.subarray(r0 * O, (r0 + m) * O), 1, m, O);
-      }
-    }
+    if (b?.requiresGrad) K.scatterAddRows((gb = new Float32Array(E * O)), g, groups!, O);
     return b ? [gx, gw, gb] : [gx, gw];
   });
 }
