@@ -934,15 +934,48 @@ void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, s
   });
 }
 
-// Rows of src that land on the same row of out must be added in order: the threads split the
-// columns instead, each adding every row's slice of its columns, in row order.
+namespace {
+/** Whether every value of idx comes in one run of equal values (sorted, or all distinct). */
+bool indexRuns(const int32_t* idx, size_t nidx) {
+  if (nidx == 0) return true;
+  int32_t hi = 0;
+  for (size_t i = 0; i < nidx; i++) {
+    if (idx[i] < 0) return false;
+    hi = std::max(hi, idx[i]);
+  }
+  std::vector<uint8_t> seen(static_cast<size_t>(hi) + 1, 0);
+  for (size_t i = 0; i < nidx; i++) {
+    if (i > 0 && idx[i] == idx[i - 1]) continue;
+    if (seen[static_cast<size_t>(idx[i])]++) return false;
+  }
+  return true;
+}
+}  // namespace
+
+// Rows of src that land on the same row of out must be added in order. When each row of out gets
+// its rows from one run of idx (sorted, as the experts' rows for their bias gradient, or all
+// distinct, as a top-1 dispatch), the threads split the rows at run boundaries and each run is
+// added by one thread in order. Otherwise (the word embedding's gradient) they split the columns,
+// each thread adding every row's slice of its columns in row order: reading part of every row,
+// which ran slower on 2 threads than on 1 out of cache (see sumAxis). Either way each element
+// gets its additions in i order, so the result does not depend on the split.
 void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
-  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) {
-    for (size_t i = 0; i < nidx; i++) {
+  const auto rows = [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+    for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
       map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
     }
-  });
+  };
+  if (poolThreadCount() > 1 && nidx * cols >= kParallelWork && indexRuns(idx, nidx)) {
+    parallelFor(nidx, 1, nidx * cols, [&](size_t s, size_t e) {
+      // Move both ends to the start of a run: every thread moves a shared boundary the same way.
+      while (s > 0 && s < nidx && idx[s] == idx[s - 1]) s++;
+      while (e < nidx && idx[e] == idx[e - 1]) e++;
+      rows(s, e, 0, cols);
+    });
+    return;
+  }
+  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) { rows(0, nidx, j0, j1); });
 }
 
 // The weighted combine of mixture-of-experts: out[idx[i]] += scale[i] * src[i]. Each element

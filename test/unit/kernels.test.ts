@@ -1193,7 +1193,19 @@ test('native: training kernels split between threads give bit for bit what one t
     },
     tol: 1e-4,
   };
+  // Sorted runs of uneven length (as the experts' rows), and every row once: split by rows.
+  const runs = Int32Array.from({ length: R }, (_, i) => Math.floor(Math.sqrt(i * 40)));
   const perm = Int32Array.from({ length: R }, (_, i) => (i * 37) % R); // each row once (R, 37 coprime)
+  cases['scatterAddRows (sorted runs, then each row once)'] = {
+    run: (k) => {
+      const s = Float32Array.from({ length: (runs[R - 1] + 1) * C }, (_, i) => i / 1000);
+      k.scatterAddRows(s, dy, runs, C);
+      const u = Float32Array.from({ length: R * C }, (_, i) => -i / 1000);
+      k.scatterAddRows(u, dy, perm, C);
+      return [s, u];
+    },
+    tol: 1e-4,
+  };
   cases['scatterAddRowsScaled and its backward'] = {
     run: (k) => {
       const scale = Float32Array.from({ length: R }, (_, i) => Math.sin(i));
