@@ -685,7 +685,6 @@ void layerNormDx(float* dx, const float* dy, const float* x, const float* mean, 
   }
 }
 
-/** dgamma += sum over rows of dy * xhat, dbeta += sum of dy, for columns [j0, j1) (j0 a multiple of W), in row order. */
 /** Adds rows [r0, r1)'s terms of dgamma and dbeta into dg and db (cols + W doubles each). */
 void layerNormDParams(double* dg, double* db, const float* dy, const float* x, const float* mean,
                       const float* rstd, size_t r0, size_t r1, size_t cols) {
