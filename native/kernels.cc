@@ -934,72 +934,62 @@ void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, s
 }
 
 namespace {
-/** Whether every value of idx comes in one run of equal values (sorted, or all distinct). */
-bool indexRuns(const int32_t* idx, size_t nidx) {
-  if (nidx == 0) return true;
-  int32_t hi = 0;
-  for (size_t i = 0; i < nidx; i++) {
-    if (idx[i] < 0) return false;
-    hi = std::max(hi, idx[i]);
-  }
-  std::vector<uint8_t> seen(static_cast<size_t>(hi) + 1, 0);
+/** Whether every value of idx (all below outRows) comes in one run of equal values: sorted, or all distinct. */
+bool indexRuns(const int32_t* idx, size_t nidx, size_t outRows) {
+  std::vector<uint8_t> seen(outRows, 0);
   for (size_t i = 0; i < nidx; i++) {
     if (i > 0 && idx[i] == idx[i - 1]) continue;
     if (seen[static_cast<size_t>(idx[i])]++) return false;
   }
   return true;
 }
-}  // namespace
 
-// Rows of src that land on the same row of out must be added in order. When each row of out gets
-// its rows from one run of idx (sorted, as the experts' rows for their bias gradient, or all
-// distinct, as a top-1 dispatch), the threads split the rows at run boundaries and each run is
-// added by one thread in order. Otherwise (the word embedding's gradient) they split the columns,
-// each thread adding every row's slice of its columns in row order: reading part of every row,
-// which ran slower on 2 threads than on 1 out of cache (see sumAxis). Either way each element
-// gets its additions in i order, so the result does not depend on the split.
-void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols) {
-  const auto rows = [&](size_t i0, size_t i1, size_t j0, size_t j1) {
-    for (size_t i = i0; i < i1; i++) {
-      float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
-      map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
-    }
-  };
-  if (poolThreadCount() > 1 && nidx * cols >= kParallelWork && indexRuns(idx, nidx)) {
+/**
+ * The split of a scatter-add, out[idx[i]] += f(src[i]), between the threads: fn(i0, i1, j0, j1)
+ * adds rows [i0, i1) over columns [j0, j1), each in i order. Rows that land on the same row of out
+ * must be added in order. When each row of out gets its rows from one run of idx (sorted, as the
+ * experts' rows for their bias gradient, or all distinct, as a top-1 dispatch), the threads split
+ * the rows at run boundaries and one thread adds a whole run. Otherwise (the word embedding's
+ * gradient) they split the columns, each thread adding every row's slice of its columns: reading
+ * part of every row, which ran slower on 2 threads than on 1 out of cache (see sumAxis). Either
+ * way each element gets its additions in i order, so the result does not depend on the split.
+ */
+template <class Fn>
+void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, Fn fn) {
+  if (poolThreadCount() > 1 && nidx * cols >= kParallelWork && indexRuns(idx, nidx, outRows)) {
     parallelFor(nidx, 1, nidx * cols, [&](size_t s, size_t e) {
       // Move both ends to the start of a run: every thread moves a shared boundary the same way.
       while (s > 0 && s < nidx && idx[s] == idx[s - 1]) s++;
       while (e < nidx && idx[e] == idx[e - 1]) e++;
-      rows(s, e, 0, cols);
+      fn(s, e, size_t{0}, cols);
     });
     return;
   }
-  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) { rows(0, nidx, j0, j1); });
+  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) { fn(size_t{0}, nidx, j0, j1); });
+}
+}  // namespace
+
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows) {
+  scatterSplit(idx, nidx, cols, outRows, [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+    for (size_t i = i0; i < i1; i++) {
+      float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
+      map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
+    }
+  });
 }
 
-// The weighted combine of mixture-of-experts: out[idx[i]] += scale[i] * src[i]. Each element
-// gets its additions in i order, one fused multiply-add each, so the result does not depend on
-// the split. When no row of out is named twice (top-1 routing) the threads split the rows, which
-// keeps each row's work on one core; otherwise they split the columns, as scatterAddRows does.
+// The weighted combine of mixture-of-experts: out[idx[i]] += scale[i] * src[i], one fused
+// multiply-add per element, split as scatterAddRows is (by rows when no row of out is named twice,
+// as in top-1 routing).
 void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
                           size_t cols, size_t outRows) {
-  std::vector<uint8_t> seen(outRows, 0);
-  bool unique = true;
-  for (size_t i = 0; i < nidx && unique; i++) unique = !seen[static_cast<size_t>(idx[i])]++;
-  const auto rowRange = [&](size_t i, size_t j0, size_t j1) {
-    float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
-    const F s = set1(scale[i]);
-    map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
-  };
-  if (unique) {
-    parallelFor(nidx, 1, nidx * cols, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; i++) rowRange(i, 0, cols);
-    });
-  } else {
-    parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) {
-      for (size_t i = 0; i < nidx; i++) rowRange(i, j0, j1);
-    });
-  }
+  scatterSplit(idx, nidx, cols, outRows, [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+    for (size_t i = i0; i < i1; i++) {
+      float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
+      const F s = set1(scale[i]);
+      map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
+    }
+  });
 }
 
 // Its backward, one pass over the rows: dsrc[i] = scale[i] * dout[idx[i]] and

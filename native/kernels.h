@@ -46,7 +46,7 @@ void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
                           double smoothing, double scale);
 
 void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
-void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows);
 void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
                           size_t cols, size_t outRows);
 void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,

@@ -529,7 +529,7 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   a.need("src", src.len, msat(idx.len, cols));
   if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
   if (!a.ok()) return nullptr;
-  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols);
+  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols, cols > 0 ? out.len / cols : 0);
   return nullptr;
 }
 

@@ -1,8 +1,8 @@
 // The component store of a model: every module any task's path runs (embeddings, encoder blocks
 // — dense, Switch or skill —, final norms, residual adapters, low-rank updates of blocks, heads),
 // by id. Paths refer to components by id, so a component is shared by reference among all the
-// paths that use it: a multi-task model is a store whose tasks all run the same blocks, a μ2Net model one whose tasks
-// also run blocks cloned for them.
+// paths that use it: a multi-task model is a store whose tasks all run the same blocks, a μ2Net
+// model one whose tasks also run blocks cloned for them.
 //
 // Locking: a component that a finished task's path uses is locked for ever. A locked component is
 // never trained again and never removed; a child that wants to change one gets a trainable copy
