@@ -54,6 +54,8 @@ void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout,
 
 void dropout(float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed);
 void dropoutBackward(float* dx, const float* dy, const uint8_t* mask, size_t n, double p);
+void unaryDropout(int op, float* y, uint8_t* mask, const float* x, size_t n, double p, uint32_t seed);
+void unaryDropoutBackward(int op, float* dx, const float* saved, const float* dy, const uint8_t* mask, size_t n, double p);
 
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1,
            double beta2, double eps, double weightDecay, double bc1, double bc2);

@@ -567,21 +567,28 @@ napi_value ScatterAddRowsScaledBackward(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------- dropout
+/** Argument i as dropout's seed: an integer, taken mod 2^32 (ToUint32, as the TypeScript hash sees it). */
+uint32_t dropoutSeed(Args& a, int i) {
+  double seed = a.num(i, "seed");
+  if (a.ok() && !(std::isfinite(seed) && seed == std::floor(seed)))
+    a.fail(true, "seed must be an integer, got %g", seed);
+  if (!a.ok()) return 0;
+  double s = std::fmod(seed, 4294967296.0);
+  if (s < 0) s += 4294967296.0;
+  return static_cast<uint32_t>(s);
+}
+
 napi_value Dropout(napi_env env, napi_callback_info info) {
   Args a(env, info, "dropout", 5);
   auto y = a.f32(0, "y");
   auto mask = a.u8(1, "mask");
   auto x = a.f32(2, "x");
-  double p = a.num(3, "p"), seed = a.num(4, "seed");
-  if (a.ok() && !(std::isfinite(seed) && seed == std::floor(seed)))
-    a.fail(true, "seed must be an integer, got %g", seed);
+  double p = a.num(3, "p");
+  uint32_t seed = dropoutSeed(a, 4);
   a.need("y", y.len, x.len);
   a.need("mask", mask.len, x.len);
   if (!a.ok()) return nullptr;
-  // ToUint32(seed): seed mod 2^32, as the TypeScript hash sees it.
-  double s = std::fmod(seed, 4294967296.0);
-  if (s < 0) s += 4294967296.0;
-  pw::dropout(y.p, mask.p, x.p, x.len, p, static_cast<uint32_t>(s));
+  pw::dropout(y.p, mask.p, x.p, x.len, p, seed);
   return nullptr;
 }
 
@@ -594,6 +601,35 @@ napi_value DropoutBackward(napi_env env, napi_callback_info info) {
   a.need("mask", mask.len, dy.len);
   if (!a.ok()) return nullptr;
   pw::dropoutBackward(dx.p, dy.p, mask.p, dy.len, p);
+  return nullptr;
+}
+
+napi_value UnaryDropout(napi_env env, napi_callback_info info) {
+  Args a(env, info, "unaryDropout", 6);
+  int op = a.op(0, "op");
+  auto y = a.f32(1, "y");
+  auto mask = a.u8(2, "mask");
+  auto x = a.f32(3, "x");
+  double p = a.num(4, "p");
+  uint32_t seed = dropoutSeed(a, 5);
+  a.need("y", y.len, x.len);
+  a.need("mask", mask.len, x.len);
+  if (!a.ok()) return nullptr;
+  pw::unaryDropout(op, y.p, mask.p, x.p, x.len, p, seed);
+  return nullptr;
+}
+
+napi_value UnaryDropoutBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, "unaryDropoutBackward", 6);
+  int op = a.op(0, "op");
+  auto dx = a.f32(1, "dx"), saved = a.f32(2, "saved"), dy = a.f32(3, "dy");
+  auto mask = a.u8(4, "mask");
+  double p = a.num(5, "p");
+  a.need("dx", dx.len, dy.len);
+  a.need("saved", saved.len, dy.len);
+  a.need("mask", mask.len, dy.len);
+  if (!a.ok()) return nullptr;
+  pw::unaryDropoutBackward(op, dx.p, saved.p, dy.p, mask.p, dy.len, p);
   return nullptr;
 }
 
@@ -873,6 +909,8 @@ const Export kExports[] = {
     {"scatterAddRowsScaledBackward", ScatterAddRowsScaledBackward},
     {"dropout", Dropout},
     {"dropoutBackward", DropoutBackward},
+    {"unaryDropout", UnaryDropout},
+    {"unaryDropoutBackward", UnaryDropoutBackward},
     {"adamw", AdamW},
     {"argmax", Argmax},
     {"topk", Topk},

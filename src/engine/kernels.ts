@@ -221,6 +221,18 @@ export interface Kernels {
   /** dx = dy * mask / (1 - p). `dx` may alias `dy`. */
   dropoutBackward(dx: F32, dy: F32, mask: U8, p: number): void;
 
+  /**
+   * An FFN's hidden layer in one pass: `unary(op, y, x)` then `dropout(y, mask, y, p, seed)`, with
+   * the same bits as the two kernels one after the other.
+   */
+  unaryDropout(op: UnaryOp, y: F32, mask: U8, x: F32, p: number, seed: number): void;
+
+  /**
+   * Its backward: `dropoutBackward(dx, dy, mask, p)` then `unaryBackward(op, dx, saved, dx)`, same
+   * bits. saved is the activation's input (Tanh's output for Tanh). `dx` may alias `dy`.
+   */
+  unaryDropoutBackward(op: UnaryOp, dx: F32, saved: F32, dy: F32, mask: U8, p: number): void;
+
   // ---------------------------------------------------------------------------- optimizer
   /**
    * One AdamW step over a flat parameter (PyTorch's torch.optim.AdamW semantics):

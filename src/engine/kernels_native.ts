@@ -62,6 +62,8 @@ const KERNEL_NAMES = [
   'scatterAddRowsScaledBackward',
   'dropout',
   'dropoutBackward',
+  'unaryDropout',
+  'unaryDropoutBackward',
   'adamw',
   'argmax',
   'topk',

@@ -1,4 +1,4 @@
-import { Tensor, activation, dropout, ffnI8, int8Applies, type Rng } from '../engine/index.js';
+import { Tensor, activationDropout, dropout, ffnI8, int8Applies, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { withLowRank, type LowRankUpdate } from './lora.js';
@@ -29,10 +29,6 @@ export interface FfnLike extends Module {
   forward(x: Tensor, route?: RouteContext, update?: LowRankUpdate | null): Tensor;
 }
 
-export function activate(x: Tensor, a: Activation): Tensor {
-  return activation(x, a);
-}
-
 /** The position-wise feed-forward network: fc2(dropout(act(fc1(x)))), then dropout. */
 export class FeedForward extends Module {
   readonly fc1: Linear;
@@ -54,13 +50,17 @@ export class FeedForward extends Module {
       // With a path's low-rank update the hidden layer must exist in float32 (the update adds to
       // it before the activation), so the fused int8 FFN below does not apply.
       const pre = withLowRank(this.fc1.forward(x), x, fc1);
-      const h = dropout(activation(pre, this.cfg.activation), this.cfg.dropout, this.rng, this.training);
+      const h = activationDropout(pre, this.cfg.activation, this.cfg.dropout, this.rng, this.training);
       return dropout(withLowRank(this.fc2.forward(h), h, fc2), this.cfg.dropout, this.rng, this.training);
     }
     // Inference on int8 weights: the hidden layer goes from one int8 GEMM to the next quantized.
     if (!this.training && int8Applies(x, this.fc1.weight) && int8Applies(x, this.fc2.weight))
       return ffnI8(x, this.fc1.weight, this.fc1.bias, this.cfg.activation, this.fc2.weight, this.fc2.bias);
-    const h = dropout(this.fc1.forwardActivated(x, this.cfg.activation), this.cfg.dropout, this.rng, this.training);
+    // Training fuses the activation with the hidden layer's dropout; inference may fuse it with
+    // the int8 GEMM instead (forwardActivated).
+    const h = this.training
+      ? activationDropout(this.fc1.forward(x), this.cfg.activation, this.cfg.dropout, this.rng)
+      : this.fc1.forwardActivated(x, this.cfg.activation);
     return dropout(this.fc2.forward(h), this.cfg.dropout, this.rng, this.training);
   }
 }

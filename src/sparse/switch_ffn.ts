@@ -7,7 +7,7 @@ import * as E from '../engine/index.js';
 import { Tensor, type Rng } from '../engine/index.js';
 import { Module } from '../nn/module.js';
 import { truncNormal, constant } from '../nn/init.js';
-import { activate, type Activation, type FeedForward, type FfnLike, type RouteContext } from '../nn/ffn.js';
+import { type Activation, type FeedForward, type FfnLike, type RouteContext } from '../nn/ffn.js';
 import { Router } from './router.js';
 import { capacityOf, planDispatch } from './dispatch.js';
 import { loadBalancingLoss, routerZLoss } from './aux_losses.js';
@@ -88,10 +88,9 @@ export class SwitchFFN extends Module implements FfnLike {
     const xs = E.gatherRows(xf, rows);
     const { w1, b1, w2, b2 } = this.experts;
     // Quantized experts (pathwise quantize) run the int8 GEMM in inference (engine/ops/linear_int8.ts).
-    let h = E.int8Applies(xs, w1)
-      ? E.groupedLinearI8(xs, w1, b1, plan.offsets, this.activation)
-      : activate(E.groupedLinear(xs, w1, b1, plan.offsets), this.activation);
-    h = E.dropout(h, this.cfg.expertDropout, this.rng, this.training);
+    const h = E.int8Applies(xs, w1)
+      ? E.dropout(E.groupedLinearI8(xs, w1, b1, plan.offsets, this.activation), this.cfg.expertDropout, this.rng, this.training)
+      : E.activationDropout(E.groupedLinear(xs, w1, b1, plan.offsets), this.activation, this.cfg.expertDropout, this.rng, this.training);
     const ys = E.int8Applies(h, w2) ? E.groupedLinearI8(h, w2, b2, plan.offsets) : E.groupedLinear(h, w2, b2, plan.offsets);
     const gates = E.gatherRows(r.gates, new Tensor(plan.gate, [plan.gate.length]));
     const out = E.scatterAddRowsScaled(ys, gates, rows, N);

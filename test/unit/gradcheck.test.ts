@@ -119,6 +119,30 @@ describeEachBackend('gradient checks', () => {
   it('dropout (fixed seed, so a fixed mask)', () => {
     gradcheck('dropout', [R([4, 6])], ([x]) => E.dropout(x, 0.3, new Rng(5)));
   });
+  it('activation fused with dropout (gelu, gelu_tanh, relu; tanh goes through the two ops)', () => {
+    gradcheck('activationDropout gelu', [R([4, 6])], ([x]) => E.activationDropout(x, 'gelu', 0.3, new Rng(5)));
+    gradcheck('activationDropout gelu_tanh', [R([4, 6])], ([x]) => E.activationDropout(x, 'gelu_tanh', 0.3, new Rng(5)));
+    gradcheck('activationDropout relu', [R([4, 6], { away: 0.1 })], ([x]) => E.activationDropout(x, 'relu', 0.3, new Rng(5)));
+    gradcheck('activationDropout tanh', [R([4, 6])], ([x]) => E.activationDropout(x, 'tanh', 0.3, new Rng(5)));
+  });
+  it('activation fused with dropout: the two ops bit for bit (values, gradient, rng draws)', () => {
+    for (const name of ['gelu', 'gelu_tanh', 'relu', 'tanh'] as const) {
+      const x = R([64, 33]);
+      const up = Float32Array.from({ length: x.size }, (_, i) => Math.sin(i));
+      const run = (fused: boolean) => {
+        const xi = new Tensor(x.f32.slice(), x.shape, true);
+        const rng = new Rng(11);
+        const y = fused ? E.activationDropout(xi, name, 0.2, rng) : E.dropout(E.activation(xi, name), 0.2, rng);
+        y.backward(up);
+        return { y: y.f32, g: xi.grad!, next: rng.nextU32() };
+      };
+      const [a, b] = [run(true), run(false)];
+      assert.deepEqual(a.y, b.y, `${name}: values`);
+      assert.deepEqual(a.g, b.g, `${name}: gradient`);
+      assert.equal(a.next, b.next, `${name}: rng state`);
+      assert.ok(a.y.some((v) => v === 0) && a.y.some((v) => v !== 0), `${name}: some dropped, some kept`);
+    }
+  });
   it('layerNorm', () => gradcheck('layerNorm', [R([3, 6]), R([6]), R([6])], ([x, g, b]) => E.layerNorm(x, g, b)));
   it('softmax and logSoftmax with masks', () => {
     const pad = new Tensor(Float32Array.from([0, 0, -Infinity, 0, 0, 0]), [2, 1, 3]);

@@ -907,6 +907,69 @@ test('native parity: dropout masks and outputs identical bit for bit', { skip: s
   }
 });
 
+// On AVX-512 builds GELU and its derivative run 16 lanes at a time and the last 8 on the AVX2
+// path: the same values in both places must give the same bits (the 16-lane code mirrors the
+// 8-lane code operation for operation). Elsewhere every lane takes the same path and this holds
+// trivially.
+test('native: GELU and its derivative give the same bits on 16-lane and 8-lane paths', { skip: skipNative }, () => {
+  const r = new Rng(5);
+  for (let trial = 0; trial < 3000; trial++) {
+    const w = randn(r, 8, trial % 3 === 0 ? 6 : 2);
+    if (trial === 0) w.set([0, -0, 1e-30, -12, 12, 40, -40, Number.NaN]);
+    if (trial === 1) w.set([Infinity, -Infinity, 3.5, -3.5, 5.65685, -5.65686, 13.1, -13.2]);
+    const x = new Float32Array(24);
+    x.set(w, 0);
+    x.set(w, 8);
+    x.set(w, 16);
+    const dy = Float32Array.from({ length: 24 }, (_, i) => 1 + (i % 8) / 8);
+    const y = new Float32Array(24);
+    const dx = new Float32Array(24);
+    NK!.unary(UnaryOp.Gelu, y, x);
+    NK!.unaryBackward(UnaryOp.Gelu, dx, x, dy);
+    assert.deepEqual(y.subarray(16), y.subarray(0, 8), `gelu(${Array.from(w)})`);
+    assert.deepEqual(dx.subarray(16), dx.subarray(0, 8), `gelu'(${Array.from(w)})`);
+  }
+});
+
+// The fused pair is defined as the two kernels one after the other: on each backend, the same
+// bits as unary then dropout (and dropoutBackward then unaryBackward), whatever the blocks and
+// thread ranges (sizes around the fused kernel's 2048-element blocks and the threading threshold).
+test('unaryDropout and its backward equal the two kernels they fuse, bit for bit, on each backend', () => {
+  const backends: [string, Kernels][] = NK ? [['ts', T], ['native', NK]] : [['ts', T]];
+  for (const [name, k] of backends) {
+    for (const op of [UnaryOp.Gelu, UnaryOp.Relu, UnaryOp.GeluTanh]) {
+      for (const n of [1, 7, 2047, 2049, 70_001]) {
+        for (const p of [0.1, 0.5]) {
+          const r = new Rng(op * 7 + n);
+          const x = randn(r, n, 2.5);
+          const dy = randn(r, n);
+          const label = `${name} op=${op} n=${n} p=${p}`;
+          const h = nans(n);
+          const y = nans(n);
+          const mask = new Uint8Array(n).fill(9);
+          k.unary(op, h, x);
+          k.dropout(y, mask, h, p, 99 + n);
+          const fy = nans(n);
+          const fmask = new Uint8Array(n).fill(9);
+          k.unaryDropout(op, fy, fmask, x, p, 99 + n);
+          closeArr(fy, y, EXACT, `${label} y`);
+          closeArr(fmask, mask, EXACT, `${label} mask`);
+          const d = nans(n);
+          const dx = nans(n);
+          k.dropoutBackward(d, dy, mask, p);
+          k.unaryBackward(op, dx, x, d);
+          const fdx = nans(n);
+          k.unaryDropoutBackward(op, fdx, x, dy, fmask, p);
+          closeArr(fdx, dx, EXACT, `${label} dx`);
+          const alias = dy.slice();
+          k.unaryDropoutBackward(op, alias, x, alias, fmask, p);
+          closeArr(alias, dx, EXACT, `${label} dx aliasing dy`);
+        }
+      }
+    }
+  }
+});
+
 test('native parity: adamw over several steps', { skip: skipNative }, () => {
   for (const n of [1, 7, 33, 1000]) {
     const build = () => {
@@ -983,6 +1046,11 @@ test('native: argument validation throws like the TS twin', { skip: skipNative }
     assert.throws(() => k.scatterAddRows(new Float32Array(4), new Float32Array(4), new Int32Array([0, -1]), 2), RangeError, k.name);
     assert.throws(() => k.crossEntropy(new Float32Array(1), new Float32Array(3), new Int32Array([3]), 1, 3, -100, 0), RangeError, k.name);
     assert.throws(() => k.dropout(new Float32Array(1), new Uint8Array(1), new Float32Array(1), 0.5, 0.5), RangeError, k.name);
+    const [f2, u2] = [new Float32Array(2), new Uint8Array(2)];
+    assert.throws(() => k.unaryDropout(UnaryOp.Gelu, f2, new Uint8Array(1), f2, 0.1, 1), TypeError, k.name);
+    assert.throws(() => k.unaryDropout(UnaryOp.Gelu, f2, u2, f2, 0.1, 0.5), RangeError, k.name);
+    assert.throws(() => k.unaryDropout(9 as UnaryOp, f2, u2, f2, 0.1, 1), RangeError, k.name);
+    assert.throws(() => k.unaryDropoutBackward(UnaryOp.Gelu, f2, new Float32Array(1), f2, u2, 0.1), TypeError, k.name);
     assert.throws(() => k.topk(new Float32Array(4), new Int32Array(4), new Float32Array(4), 1, 4, 5), RangeError, k.name);
     assert.throws(
       () => k.adamw(new Float32Array(4), new Float32Array(4), new Float32Array(3), new Float32Array(4), 1e-3, 0.9, 0.999, 1e-8, 0, 0.1, 0.001),
@@ -1233,6 +1301,17 @@ test('native: training kernels split between threads give bit for bit what one t
       return [y, m, dx];
     },
     tol: 1e-6,
+  };
+  cases['unaryDropout and its backward'] = {
+    run: (k) => {
+      const y = new Float32Array(R * C);
+      const m = new Uint8Array(R * C);
+      k.unaryDropout(UnaryOp.Gelu, y, m, x, 0.1, 1234);
+      const dx = new Float32Array(R * C);
+      k.unaryDropoutBackward(UnaryOp.Gelu, dx, x, dy, m, 0.1);
+      return [y, m, dx];
+    },
+    tol: 1e-5,
   };
   cases.adamw = {
     run: (k) => {

@@ -6,7 +6,10 @@ import type { Kernels } from '../kernels.js';
 import { count, fail, need, op4 } from './checks.js';
 import { gelu, geluGrad, geluTanh, geluTanhGrad } from './math.js';
 
-export const elementwiseKernels: Pick<Kernels, 'binary' | 'binaryCol' | 'axpby' | 'unary' | 'unaryBackward' | 'dropout' | 'dropoutBackward'> = {
+export const elementwiseKernels: Pick<
+  Kernels,
+  'binary' | 'binaryCol' | 'axpby' | 'unary' | 'unaryBackward' | 'dropout' | 'dropoutBackward' | 'unaryDropout' | 'unaryDropoutBackward'
+> = {
   binary(op, out, a, b, n, bn) {
     const k = 'binary';
     op4(k, op);
@@ -146,5 +149,26 @@ export const elementwiseKernels: Pick<Kernels, 'binary' | 'binaryCol' | 'axpby' 
     need(k, 'mask', mask.length, n);
     const scale = Math.fround(1 / (1 - p));
     for (let i = 0; i < n; i++) dx[i] = mask[i] !== 0 ? dy[i] * scale : 0;
+  },
+
+  // The fused pair is, by definition, the two kernels one after the other (in place: both allow it).
+  unaryDropout(op, y, mask, x, p, seed) {
+    const k = 'unaryDropout';
+    op4(k, op);
+    if (!Number.isInteger(seed)) fail(k, true, `seed must be an integer, got ${seed}`);
+    need(k, 'y', y.length, x.length);
+    need(k, 'mask', mask.length, x.length);
+    elementwiseKernels.unary(op, y, x);
+    elementwiseKernels.dropout(y, mask, y, p, seed);
+  },
+
+  unaryDropoutBackward(op, dx, saved, dy, mask, p) {
+    const k = 'unaryDropoutBackward';
+    op4(k, op);
+    need(k, 'dx', dx.length, dy.length);
+    need(k, 'saved', saved.length, dy.length);
+    need(k, 'mask', mask.length, dy.length);
+    elementwiseKernels.dropoutBackward(dx, dy, mask, p);
+    elementwiseKernels.unaryBackward(op, dx, saved, dx);
   },
 };

@@ -68,3 +68,32 @@ export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor
     return [d];
   });
 }
+
+/**
+ * dropout(activation(x, name), p, rng, training) in one kernel pass each way (an FFN's hidden
+ * layer): the same values, gradients, rng draw and bits as the two ops, one 4-byte-per-element
+ * buffer fewer written and read in each direction.
+ */
+export function activationDropout(x: Tensor, name: ActivationName, p: number, rng: Rng, training = true): Tensor {
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return activation(x, name);
+  // tanh's derivative comes from its output, which the fused pass does not keep before dropout.
+  if (name === 'tanh') return dropout(activation(x, name), p, rng, training);
+  const op = ACTIVATION_OPS[name];
+  const seed = rng.nextU32();
+  const y = emptyF32(x.size);
+  const mask = emptyMask(x.size);
+  K.unaryDropout(op, y, mask, x.f32, p, seed);
+  const out = new Tensor(y, x.shape);
+  if (!needsGrad(x)) {
+    releaseMask(mask);
+    return out;
+  }
+  return record(out, 'activationDropout', [x], (g) => {
+    const d = emptyF32(g.length);
+    K.unaryDropoutBackward(op, d, x.f32, g, mask, p);
+    releaseMask(mask);
+    return [d];
+  });
+}
+
