@@ -1082,6 +1082,7 @@ void dropoutRange(float* y, uint8_t* mask, const float* x, size_t i, size_t n, i
                                    _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     const __m512i step = _mm512_set1_epi32(16);
     for (; i + 16 <= n; i += 16) {
+      prefetchAhead(x + i);
       __m512i h = _mm512_add_epi32(_mm512_mullo_epi32(idx, c0), vseed);
       h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
       h = _mm512_mullo_epi32(h, c1);
