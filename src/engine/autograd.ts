@@ -20,10 +20,11 @@
 // needs its values. Without it, each training step creates ~200 MB of new ArrayBuffers (the
 // forward activations), and V8 answers every ~64 MB of new external memory with a full
 // collection, whose cost grows with everything else alive in the heap (the built-in datasets
-// loaded for multi-task training, for one). Only tensors
-// that are the sole wrapper of their buffer are freed (see storage.ts), and a freed tensor throws
-// on any later read; the caller's side of the contract is to keep no raw array (t.f32) of an
-// intermediate past backward(). The root is never freed.
+// loaded for multi-task training, for one). A buffer is freed only when every Tensor ever made
+// over it is an intermediate the walk has passed (one tensor, or a reshape and its input; a
+// detached view or the root keeps it), see storage.ts, and a freed tensor throws on any later
+// read; the caller's side of the contract is to keep no raw array (t.f32) of an intermediate past
+// backward(). The root is never freed.
 //
 // The contract for a Node's backward(g): return, per input, null, g itself (passed through), or
 // a freshly allocated buffer that nothing else references. Never a view of g or of a saved
@@ -31,7 +32,7 @@
 
 import type { Node, Tensor } from './tensor.js';
 import { K } from './backend.js';
-import { emptyF32, release, releaseIfSole } from './storage.js';
+import { SMALL, emptyF32, release, releaseIfAllSeen, releaseIfSole } from './storage.js';
 
 /** A pooled copy (Float32Array.from copies element by element through the iterator, into new memory). */
 function copyOf(g: Float32Array): Float32Array {
@@ -150,6 +151,26 @@ export function backward(root: Tensor, grad?: Float32Array, opts: BackwardOption
     }
   };
 
+  // Intermediates that share one buffer (a reshape and its input: the Switch layer's output, the
+  // router's probabilities): the ones the walk has passed, by buffer. The buffer goes back once
+  // every Tensor ever made over it is among them; until this, each step lost such buffers to the GC
+  // and allocated them anew (2.2 MB a step of bench:moe's layer, each new page a fault).
+  const passed = new Map<ArrayBufferLike, Tensor[]>();
+  const freeActivation = (t: Tensor): void => {
+    if (releaseIfSole(t.data)) {
+      t.freeStorage();
+      return;
+    }
+    if (t.data.length < SMALL) return; // never pooled, nor counted as a view (storage.ts)
+    const b = t.data.buffer;
+    const views = passed.get(b) ?? [];
+    views.push(t);
+    if (releaseIfAllSeen(t.data, views.length)) {
+      for (const v of views) v.freeStorage();
+      passed.delete(b);
+    } else passed.set(b, views);
+  };
+
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
     const g = grads.get(t);
@@ -174,7 +195,7 @@ export function backward(root: Tensor, grad?: Float32Array, opts: BackwardOption
     grads.delete(t);
     t.node = null; // free the graph as we go
     const inGrads = node.backward(g);
-    if (opts.freeActivations && t !== root && releaseIfSole(t.data)) t.freeStorage();
+    if (opts.freeActivations && t !== root) freeActivation(t);
     // Contract for backward functions: each returned buffer is either `g` itself (passed
     // through) or freshly allocated. Each input that takes a buffer becomes one of its holders;
     // t's own hold on g ends here.

@@ -8,7 +8,7 @@
 // accumulates must start from a zeroed `new Float32Array(n)`.
 
 /** Below this many elements a zeroed typed array is as cheap and avoids malloc'd externals. */
-const SMALL = 1024;
+export const SMALL = 1024;
 
 // A caching pool for float buffers whose death is certain: intermediate gradients once autograd
 // has consumed them, op-internal temporaries, and (backward with freeActivations) the forward
@@ -118,10 +118,21 @@ export function noteWrap(a: Float32Array | Int32Array): void {
  * Returns whether it did. (Raw arrays taken from the tensor, t.f32, are the caller's contract.)
  */
 export function releaseIfSole(a: Float32Array | Int32Array): boolean {
-  if (!(a instanceof Float32Array) || a.length < SMALL || a.byteOffset !== 0) return false;
-  if (!ours.has(a.buffer) || wraps.get(a.buffer) !== 1) return false;
-  if (pooled + classDown(a.buffer.byteLength / 4) > POOL_LIMIT) return false;
-  release(a);
+  if (!(a instanceof Float32Array) || a.byteOffset !== 0) return false;
+  return releaseIfAllSeen(a, 1);
+}
+
+/**
+ * The same for storage that several Tensors view (a reshape's output and its input): gives the
+ * whole buffer back if emptyF32 allocated it and exactly `seen` Tensors were ever made over it, the
+ * caller having accounted for each (autograd, once its walk has passed every one of them).
+ */
+export function releaseIfAllSeen(a: Float32Array | Int32Array, seen: number): boolean {
+  if (!(a instanceof Float32Array) || a.length < SMALL) return false;
+  const b = a.buffer;
+  if (!ours.has(b) || wraps.get(b) !== seen) return false;
+  if (pooled + classDown(b.byteLength / 4) > POOL_LIMIT) return false;
+  release(a.byteOffset === 0 ? a : new Float32Array(b));
   return true;
 }
 

@@ -42,12 +42,12 @@ describe('autograd', () => {
     assert.equal(h.node, null);
   });
 
-  it('backward({ freeActivations }): frees sole intermediates (reads then throw), keeps the root and shared buffers, same gradients', () => {
+  it('backward({ freeActivations }): frees intermediates, views of one buffer together (reads then throw), keeps the root and buffers a detached tensor shares, same gradients', () => {
     const run = (free: boolean) => {
       const w = E.randn([64, 64], new E.Rng(3), 0.1, true);
       const x = E.randn([32, 64], new E.Rng(4));
       const h = E.matmul(x, w); // 2048 floats: a pooled size, and h's only Tensor
-      const hr = E.reshape(h, [64, 32]); // a second Tensor over h's buffer
+      const hr = E.reshape(h, [64, 32]); // a second Tensor over h's buffer, in the graph too
       const a = E.tanh(E.matmul(x, w)); // a sole intermediate too
       const kept = a.detach(); // shares a's buffer: a must not be freed
       const mid = E.gelu(E.matmul(x, w));
@@ -65,9 +65,16 @@ describe('autograd', () => {
     assert.throws(() => freed.mid.f32, /intermediate of a backward\(\{ freeActivations: true \}\)/);
     assert.throws(() => E.add(freed.mid, freed.mid), /was freed for reuse/);
     assert.equal(plain.mid.freed, false, 'nothing is freed without the option');
-    for (const t of ['h', 'hr', 'a', 'kept'] as const) assert.equal(freed[t].freed, false, `${t} shares its buffer and is kept`);
+    // h and its reshape are both intermediates: once the walk has passed both, nothing else can
+    // see their buffer, and it goes back to the pool.
+    for (const t of ['h', 'hr'] as const) {
+      assert.equal(freed[t].freed, true, `${t}: a view of a buffer only graph intermediates see is freed`);
+      assert.throws(() => freed[t].f32, /was freed for reuse/);
+    }
+    assert.equal(plain.hr.freed, false);
+    assert.deepEqual([...plain.hr.f32], [...plain.before.hr]);
+    for (const t of ['a', 'kept'] as const) assert.equal(freed[t].freed, false, `${t}: a detached tensor shares the buffer, so it is kept`);
     assert.deepEqual([...freed.kept.f32], [...freed.before.kept], 'a detached copy still reads its values');
-    assert.deepEqual([...freed.hr.f32], [...freed.before.hr]);
   });
 
   it("inference(): records no graph, frees what it made except its result, never a caller's array", () => {

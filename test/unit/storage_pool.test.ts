@@ -2,7 +2,8 @@
 // cap, a lower cap empties a pool over it, and a nonsense cap is refused; dropout's masks and
 // attention's probabilities go back to it once their backward has run; and a training step of an
 // encoder block, once warm, takes all its memory from the pool (residual adds share their
-// gradient between two inputs, and that buffer too goes back once both are done with it).
+// gradient between two inputs, and that buffer too goes back once both are done with it), as does
+// a Switch layer's (whose reshapes put two Tensors over one buffer).
 
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { AdamW, Rng } from '../../src/engine/index.js';
 import { record } from '../../src/engine/autograd.js';
 import { Tensor } from '../../src/engine/tensor.js';
 import { EncoderBlock } from '../../src/nn/index.js';
+import { SwitchFFN, auxLoss } from '../../src/sparse/index.js';
+import { switchLayerSchema } from '../../src/sparse/schema.js';
 import {
   TRAINING_POOL_MB,
   allocatedFloats,
@@ -146,6 +149,36 @@ describe('the buffer pool', () => {
       opt.zeroGrad({ recycle: true });
       const loss = E.mse(block.forward(x, null), target);
       loss.backward(undefined, { freeActivations: true });
+      opt.step();
+    };
+    step();
+    step();
+    const before = allocatedFloats();
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(allocatedFloats() - before, 0, 'a warm step allocates nothing outside the pool');
+  });
+
+  // The Switch layer reshapes its combined output back to the input's shape and gathers its gates
+  // from a reshape of the router's probabilities: each buffer is seen by two Tensors. Autograd
+  // hands such a buffer back once its walk has passed both; before, each step lost them to the GC.
+  it('runs a warm Switch-layer training step on pooled memory alone', () => {
+    const rng = new Rng(5);
+    const layer = new SwitchFFN(
+      switchLayerSchema.parse({ experts: 4, capacityFactor: 1.25, evalCapacityFactor: 2, jitter: 0.01, expertDropout: 0.1 }),
+      64,
+      128,
+      'gelu',
+      rng,
+      0.02,
+    );
+    const x = E.randn([4, 64, 64], rng, 1, true);
+    const up = E.randn([4, 64, 64], rng);
+    const opt = new AdamW([x, ...layer.parameters()], { lr: 1e-3 });
+    clearPool();
+    setPoolLimit(64);
+    const step = () => {
+      opt.zeroGrad({ recycle: true });
+      E.add(E.sum(E.mul(layer.forward(x), up)), auxLoss(layer)!).backward(undefined, { freeActivations: true });
       opt.step();
     };
     step();
