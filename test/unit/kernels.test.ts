@@ -935,7 +935,12 @@ test('native: GELU and its derivative give the same bits on 16-lane and 8-lane p
 // bits as unary then dropout (and dropoutBackward then unaryBackward), whatever the blocks and
 // thread ranges (sizes around the fused kernel's 2048-element blocks and the threading threshold).
 test('unaryDropout and its backward equal the two kernels they fuse, bit for bit, on each backend', () => {
-  const backends: [string, Kernels][] = NK ? [['ts', T], ['native', NK]] : [['ts', T]];
+  const backends: [string, Kernels][] = NK
+    ? [
+        ['ts', T],
+        ['native', NK],
+      ]
+    : [['ts', T]];
   for (const [name, k] of backends) {
     for (const op of [UnaryOp.Gelu, UnaryOp.Relu, UnaryOp.GeluTanh]) {
       for (const n of [1, 7, 2047, 2049, 70_001]) {

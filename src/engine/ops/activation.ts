@@ -96,4 +96,3 @@ export function activationDropout(x: Tensor, name: ActivationName, p: number, rn
     return [d];
   });
 }
-
