@@ -978,7 +978,7 @@ bool indexRuns(const int32_t* idx, size_t nidx, size_t outRows) {
  * way each element gets its additions in i order, so the result does not depend on the split.
  */
 template <class Fn>
-void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, Fn fn) {
+void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, float* zero, Fn fn) {
   if (poolThreadCount() > 1 && nidx * cols >= kParallelWork && indexRuns(idx, nidx, outRows)) {
     // Each thread owns a range of out's rows and adds, in i order, the rows of src that land there
     // (scanning the whole index: a few thousand integers). Splitting src's rows instead had both
@@ -986,6 +986,7 @@ void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, 
     // 256 took 0.12-0.14 ms on 2 threads against 0.06 on 1, the cores pulling each other's
     // neighbouring lines; split by out's rows it is 0.03 ms, as for an index in order.
     parallelFor(outRows, 1, nidx * cols, [&](size_t o0, size_t o1) {
+      if (zero) std::memset(zero + o0 * cols, 0, (o1 - o0) * cols * sizeof(float));
       size_t start = nidx;  // the first of the current stretch of consecutive rows that land here
       for (size_t i = 0; i < nidx; i++) {
         const size_t r = static_cast<size_t>(idx[i]);
@@ -1000,12 +1001,24 @@ void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, 
     });
     return;
   }
-  parallelFor(cols, 4 * W, nidx * cols, [&](size_t j0, size_t j1) { fn(size_t{0}, nidx, j0, j1); });
+  parallelFor(cols, 4 * W, std::max(nidx, outRows) * cols, [&](size_t j0, size_t j1) {
+    if (zero)
+      for (size_t r = 0; r < outRows; r++) std::memset(zero + r * cols + j0, 0, (j1 - j0) * sizeof(float));
+    fn(size_t{0}, nidx, j0, j1);
+  });
+}
+
+/** With zeroLen > 0, out[0, zeroLen) is zeroed first: each thread its own part (scatterSplit), the
+ *  part past outRows whole rows here. */
+float* zeroTail(float* out, size_t outRows, size_t cols, size_t zeroLen) {
+  if (zeroLen == 0) return nullptr;
+  if (zeroLen > outRows * cols) std::memset(out + outRows * cols, 0, (zeroLen - outRows * cols) * sizeof(float));
+  return out;
 }
 }  // namespace
 
-void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows) {
-  scatterSplit(idx, nidx, cols, outRows, [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows, size_t zeroLen) {
+  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1) {
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
       map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
@@ -1017,8 +1030,8 @@ void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nid
 // multiply-add per element, split as scatterAddRows is (by rows when no row of out is named twice,
 // as in top-1 routing).
 void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
-                          size_t cols, size_t outRows) {
-  scatterSplit(idx, nidx, cols, outRows, [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+                          size_t cols, size_t outRows, size_t zeroLen) {
+  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1) {
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
       const F s = set1(scale[i]);

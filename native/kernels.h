@@ -46,9 +46,10 @@ void crossEntropyBackward(float* dlogits, const float* logits, const float* lse,
                           double smoothing, double scale);
 
 void gatherRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols);
-void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows);
+// zeroLen > 0: out[0, zeroLen) is set to 0 first, each thread zeroing the part it then adds into.
+void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows, size_t zeroLen);
 void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
-                          size_t cols, size_t outRows);
+                          size_t cols, size_t outRows, size_t zeroLen);
 void scatterAddRowsScaledBackward(float* dsrc, float* dscale, const float* dout, const float* src, const float* scale,
                                   const int32_t* idx, size_t nidx, size_t cols);
 

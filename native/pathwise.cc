@@ -132,6 +132,12 @@ class Args {
     if (napi_get_value_bool(env_, v_[i], &b) != napi_ok) fail(false, "%s must be a boolean", name);
     return b;
   }
+  /** A trailing boolean that may be left out (false). */
+  bool optFlag(size_t i, const char* name) {
+    napi_valuetype t = napi_undefined;
+    if (err_ || napi_typeof(env_, v_[i], &t) != napi_ok || t == napi_undefined) return false;
+    return flag(i, name);
+  }
   /** A non-negative integer <= max. */
   int64_t count(size_t i, const char* name, double max = kMaxDim) {
     double d = num(i, name);
@@ -526,10 +532,15 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   auto out = a.f32(0, "out"), src = a.f32(1, "src");
   auto idx = a.i32(2, "idx");
   int64_t cols = a.count(3, "cols", kMaxOffset);
+  bool zeroFirst = a.optFlag(4, "zeroFirst");
   a.need("src", src.len, msat(idx.len, cols));
   if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
   if (!a.ok()) return nullptr;
-  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols, cols > 0 ? out.len / cols : 0);
+  if (cols == 0) {
+    if (zeroFirst) std::fill(out.p, out.p + out.len, 0.0f);
+    return nullptr;
+  }
+  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols, out.len / cols, zeroFirst ? out.len : 0);
   return nullptr;
 }
 
@@ -538,11 +549,16 @@ napi_value ScatterAddRowsScaled(napi_env env, napi_callback_info info) {
   auto out = a.f32(0, "out"), src = a.f32(1, "src"), scale = a.f32(2, "scale");
   auto idx = a.i32(3, "idx");
   int64_t cols = a.count(4, "cols", kMaxOffset);
+  bool zeroFirst = a.optFlag(5, "zeroFirst");
   a.need("src", src.len, msat(idx.len, cols));
   a.need("scale", scale.len, idx.len);
   if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
-  if (!a.ok() || cols == 0) return nullptr;
-  pw::scatterAddRowsScaled(out.p, src.p, scale.p, idx.p, idx.len, cols, out.len / cols);
+  if (!a.ok()) return nullptr;
+  if (cols == 0) {
+    if (zeroFirst) std::fill(out.p, out.p + out.len, 0.0f);
+    return nullptr;
+  }
+  pw::scatterAddRowsScaled(out.p, src.p, scale.p, idx.p, idx.len, cols, out.len / cols, zeroFirst ? out.len : 0);
   return nullptr;
 }
 

@@ -195,14 +195,18 @@ export interface Kernels {
   /** out[i, :] = src[idx[i], :] for i < idx.length (rows of length cols). */
   gatherRows(out: F32, src: F32, idx: I32, cols: number): void;
 
-  /** out[idx[i], :] += src[i, :]  (*accumulates*; repeated indices add up). */
-  scatterAddRows(out: F32, src: F32, idx: I32, cols: number): void;
+  /**
+   * out[idx[i], :] += src[i, :]  (*accumulates*; repeated indices add up). zeroFirst: all of out
+   * is set to 0 first (in the kernel, each thread zeroing the rows it then adds into: no separate
+   * pass over a cold buffer), so out need not be initialised.
+   */
+  scatterAddRows(out: F32, src: F32, idx: I32, cols: number, zeroFirst?: boolean): void;
 
   /**
    * out[idx[i], :] += scale[i] · src[i, :]  (*accumulates*; repeated indices add up, in i order):
    * mixture-of-experts' combine, each expert's output row weighted by its gate.
    */
-  scatterAddRowsScaled(out: F32, src: F32, scale: F32, idx: I32, cols: number): void;
+  scatterAddRowsScaled(out: F32, src: F32, scale: F32, idx: I32, cols: number, zeroFirst?: boolean): void;
 
   /**
    * Its backward: dsrc[i, :] = scale[i] · dout[idx[i], :] and dscale[i] = Σ_j dout[idx[i], j] · src[i, j],

@@ -43,7 +43,7 @@ export class Router extends Module {
     const probs = E.softmax(logits);
     // topk records no gradient, so probs goes in as it is: a detached view would be one more Tensor
     // over its buffer, and autograd could then never hand the buffer back (engine/autograd.ts).
-    const expert = E.topk(probs, k).indices.i32;
+    const expert = E.topkIndices(probs, k).i32;
     const flat = new Int32Array(N * k);
     for (let n = 0; n < N; n++) for (let j = 0; j < k; j++) flat[n * k + j] = n * nE + expert[n * k + j];
     let gates = E.gatherRows(E.reshape(probs, [N * nE, 1]), new Tensor(flat, [N * k]));

@@ -836,6 +836,9 @@ test('native parity: gatherRows and scatterAddRows (repeated indices)', { skip: 
         out: nans(idx.length * cols),
         acc: randn(r, srcRows * cols),
         upd: randn(r, idx.length * cols),
+        fresh: nans(srcRows * cols + 3), // zeroFirst: every element written, the tail past whole rows too
+        scaled: nans(srcRows * cols + 3),
+        scale: randn(r, idx.length),
       };
     };
     parity(
@@ -844,8 +847,10 @@ test('native parity: gatherRows and scatterAddRows (repeated indices)', { skip: 
       (k, b) => {
         k.gatherRows(b.out, b.src, idx, cols);
         k.scatterAddRows(b.acc, b.upd, idx, cols);
+        k.scatterAddRows(b.fresh, b.upd, idx, cols, true);
+        k.scatterAddRowsScaled(b.scaled, b.upd, b.scale, idx, cols, true);
       },
-      ['out', 'acc'],
+      ['out', 'acc', 'fresh', 'scaled'],
       { rel: 1e-6, abs: 1e-6 },
       { out: EXACT },
     );
@@ -1276,6 +1281,22 @@ test('native: training kernels split between threads give bit for bit what one t
       const u = Float32Array.from({ length: R * C }, (_, i) => -i / 1000);
       k.scatterAddRows(u, dy, perm, C);
       return [s, u];
+    },
+    tol: 1e-4,
+  };
+  // zeroFirst on garbage (NaN) outputs: split by output rows (each row once), by columns
+  // (repeated rows), and a table far larger than the rows added (an embedding's gradient).
+  cases['scatter-adds into zeroed outputs'] = {
+    run: (k) => {
+      const a = new Float32Array(R * C + 5).fill(Number.NaN);
+      k.scatterAddRows(a, dy, perm, C, true);
+      const b = new Float32Array(97 * C).fill(Number.NaN);
+      k.scatterAddRows(b, dy, idx, C, true);
+      const t = new Float32Array(5000 * C).fill(Number.NaN);
+      k.scatterAddRows(t, dy.subarray(0, 300 * C), idx.subarray(0, 300), C, true);
+      const w = new Float32Array(R * C).fill(Number.NaN);
+      k.scatterAddRowsScaled(w, dy, x.subarray(0, R), perm, C, true);
+      return [a, b, t, w];
     },
     tol: 1e-4,
   };

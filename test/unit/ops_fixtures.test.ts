@@ -50,7 +50,12 @@ const OPS: Record<string, (i: In, a: Record<string, any>) => Record<string, Tens
   crossEntropy: (i, a) => ({ out: E.crossEntropy(t(i.logits), t(i.targets), a) }),
   mse: (i) => ({ out: E.mse(t(i.a), t(i.b)) }),
   argmax: (i) => ({ out: E.argmax(t(i.x)) }),
-  topk: (i, a) => E.topk(t(i.x), a.k),
+  topk: (i, a) => {
+    const r = E.topk(t(i.x), a.k);
+    // The router's indices-only form picks the same (and hands its values to the pool).
+    assert.deepEqual([...E.topkIndices(t(i.x), a.k).i32], [...r.indices.i32], 'topkIndices');
+    return r;
+  },
 };
 
 /** Ops whose outputs carry no gradient here (argmax / topk are selections). */

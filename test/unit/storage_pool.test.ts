@@ -164,15 +164,17 @@ describe('the buffer pool', () => {
   it('runs a warm Switch-layer training step on pooled memory alone', () => {
     const rng = new Rng(5);
     const layer = new SwitchFFN(
-      switchLayerSchema.parse({ experts: 4, capacityFactor: 1.25, evalCapacityFactor: 2, jitter: 0.01, expertDropout: 0.1 }),
+      // 16 experts of d_model 64 and 1,024 tokens: the bias gradients (16 x 64) and the router's
+      // top-k values (1,024) are pool-sized too.
+      switchLayerSchema.parse({ experts: 16, capacityFactor: 1.25, evalCapacityFactor: 2, jitter: 0.01, expertDropout: 0.1 }),
       64,
       128,
       'gelu',
       rng,
       0.02,
     );
-    const x = E.randn([4, 64, 64], rng, 1, true);
-    const up = E.randn([4, 64, 64], rng);
+    const x = E.randn([4, 256, 64], rng, 1, true);
+    const up = E.randn([4, 256, 64], rng);
     const opt = new AdamW([x, ...layer.parameters()], { lr: 1e-3 });
     clearPool();
     setPoolLimit(64);

@@ -84,12 +84,13 @@ export const layoutKernels: Pick<
     }
   },
 
-  scatterAddRows(out, src, idx, cols) {
+  scatterAddRows(out, src, idx, cols, zeroFirst = false) {
     const k = 'scatterAddRows';
     count(k, 'cols', cols);
     need(k, 'src', src.length, idx.length * cols);
+    if (cols > 0) checkIndices(k, idx, Math.floor(out.length / cols), 'out');
+    if (zeroFirst) out.fill(0); // after the checks: a bad call changes nothing
     if (cols === 0) return;
-    checkIndices(k, idx, Math.floor(out.length / cols), 'out');
     for (let i = 0; i < idx.length; i++) {
       const d = idx[i] * cols;
       const s = i * cols;
@@ -97,13 +98,14 @@ export const layoutKernels: Pick<
     }
   },
 
-  scatterAddRowsScaled(out, src, scale, idx, cols) {
+  scatterAddRowsScaled(out, src, scale, idx, cols, zeroFirst = false) {
     const k = 'scatterAddRowsScaled';
     count(k, 'cols', cols);
     need(k, 'src', src.length, idx.length * cols);
     need(k, 'scale', scale.length, idx.length);
+    if (cols > 0) checkIndices(k, idx, Math.floor(out.length / cols), 'out');
+    if (zeroFirst) out.fill(0); // after the checks: a bad call changes nothing
     if (cols === 0) return;
-    checkIndices(k, idx, Math.floor(out.length / cols), 'out');
     for (let i = 0; i < idx.length; i++) {
       const d = idx[i] * cols;
       const s = i * cols;

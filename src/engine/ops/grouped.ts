@@ -54,7 +54,7 @@ export function groupedLinear(x: Tensor, w: Tensor, b: Tensor | null, offsets: I
     if (x.requiresGrad) K.gemmGrouped(false, false, dx, 1, g, O, W, I, 0, (gx = emptyF32(X.length)), I);
     // Experts with no rows have K = 0: the kernel writes beta * C = 0 for them.
     if (w.requiresGrad) K.gemmGrouped(true, false, dw, 1, g, O, X, I, 0, (gw = emptyF32(W.length)), I);
-    if (b?.requiresGrad) K.scatterAddRows((gb = new Float32Array(E * O)), g, groups!, O);
+    if (b?.requiresGrad) K.scatterAddRows((gb = emptyF32(E * O)), g, groups!, O, true);
     return b ? [gx, gw, gb] : [gx, gw];
   });
 }
