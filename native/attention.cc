@@ -43,6 +43,7 @@
 #include <limits>
 #include <vector>
 
+#include "simd512.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -80,25 +81,8 @@ inline V vmax(V a, V b) { return _mm512_max_ps(a, b); }
 inline V fillTail(V v, int n, float f) { return _mm512_mask_mov_ps(_mm512_set1_ps(f), tm(n), v); }
 inline float hmax(V v) { return _mm512_reduce_max_ps(v); }
 
-/** simd::exp on 16 lanes: e^x, ~1 ulp, 0 below -86.5 (and for -inf), NaN -> NaN. */
-inline V exp(V x) {
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, set1(-86.5f), _CMP_LT_OQ);
-  x = _mm512_max_ps(set1(-86.5f), _mm512_min_ps(set1(88.8f), x));
-  const V n = _mm512_roundscale_ps(mul(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  V r = _mm512_fnmadd_ps(n, set1(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, set1(-2.12194440e-4f), r);
-  V p = set1(1.9875691500e-4f);
-  p = fma(p, r, set1(1.3981999507e-3f));
-  p = fma(p, r, set1(8.3334519073e-3f));
-  p = fma(p, r, set1(4.1665795894e-2f));
-  p = fma(p, r, set1(1.6666665459e-1f));
-  p = fma(p, r, set1(5.0000001201e-1f));
-  p = fma(p, mul(r, r), r);
-  p = add(p, set1(1.0f));
-  // (2p) * 2^(n-1), as simd::exp (2^n for n = 128 is not a float)
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(126)), 23);
-  return _mm512_mask_mov_ps(mul(add(p, p), _mm512_castsi512_ps(e)), tiny, zero());
-}
+/** simd::exp on 16 lanes (simd512.h): e^x, ~1 ulp, 0 below -86.5 (and for -inf), NaN -> NaN. */
+inline V exp(V x) { return simd512::exp(x); }
 
 /** Sum of float lanes in double. */
 struct DSum {

@@ -55,7 +55,7 @@
 #include <thread>
 #include <vector>
 
-#include "gelu512.h"
+#include "simd512.h"
 #include "kernels.h"
 
 extern "C" int openblas_get_num_threads(void);

@@ -17,7 +17,7 @@
 #include <limits>
 #include <vector>
 
-#include "gelu512.h"
+#include "simd512.h"
 #include "simd.h"
 
 namespace pw {
@@ -438,7 +438,7 @@ void unaryRange(int op, float* out, const float* x, size_t n) {
     case 0: {
       size_t i = 0;
 #if defined(__AVX512F__)
-      // 16 lanes, bit for bit the 8-lane geluF (gelu512.h).
+      // 16 lanes, bit for bit the 8-lane geluF (simd512.h).
       for (; i + 16 <= n; i += 16) {
         prefetchAhead(x + i);
         _mm512_storeu_ps(out + i, simd512::gelu(_mm512_loadu_ps(x + i)));
@@ -465,7 +465,7 @@ void unaryBackwardRange(int op, float* d, const float* x, const float* g, size_t
     case 0: {
       size_t i = 0;
 #if defined(__AVX512F__)
-      // 16 lanes, bit for bit the 8-lane geluB (gelu512.h): the derivative's erf and exp are
+      // 16 lanes, bit for bit the 8-lane geluB (simd512.h): the derivative's erf and exp are
       // compute-bound, so twice the lanes is nearly twice the speed.
       for (; i + 16 <= m; i += 16) {
         prefetchAhead(x + i);

@@ -205,7 +205,7 @@ static inline F exp(F x) {
 }
 
 /** Eigen's erf on [-4, 4]: x·P(x²) / Q(x²), coefficients from the highest power down. The AVX-512
- *  GELU (gelu512.h) evaluates the same polynomials in the same order. */
+ *  functions (simd512.h) evaluate the same polynomials in the same order. */
 constexpr float kErfP[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f,  -2.10102402082508e-06f, -5.69250639462346e-05f,
                             -7.34990630326855e-04f, -2.95459980854025e-03f, -1.60960333262415e-02f};
 constexpr float kErfQ[5] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f, -7.37332916720468e-03f,

@@ -26,6 +26,15 @@ import {
   setPoolLimit,
 } from '../../src/engine/storage.js';
 
+/** Two steps to warm the pool, then three that must take all their memory from it. */
+function assertWarmStepsPooled(step: () => void): void {
+  step();
+  step();
+  const before = allocatedFloats();
+  for (let i = 0; i < 3; i++) step();
+  assert.equal(allocatedFloats() - before, 0, 'a warm step allocates nothing outside the pool');
+}
+
 describe('the buffer pool', () => {
   after(() => setPoolLimit(Number(process.env.PATHWISE_POOL_MB ?? TRAINING_POOL_MB)));
 
@@ -151,11 +160,7 @@ describe('the buffer pool', () => {
       loss.backward(undefined, { freeActivations: true });
       opt.step();
     };
-    step();
-    step();
-    const before = allocatedFloats();
-    for (let i = 0; i < 3; i++) step();
-    assert.equal(allocatedFloats() - before, 0, 'a warm step allocates nothing outside the pool');
+    assertWarmStepsPooled(step);
   });
 
   // The Switch layer reshapes its combined output back to the input's shape and gathers its gates
@@ -183,10 +188,6 @@ describe('the buffer pool', () => {
       E.add(E.sum(E.mul(layer.forward(x), up)), auxLoss(layer)!).backward(undefined, { freeActivations: true });
       opt.step();
     };
-    step();
-    step();
-    const before = allocatedFloats();
-    for (let i = 0; i < 3; i++) step();
-    assert.equal(allocatedFloats() - before, 0, 'a warm step allocates nothing outside the pool');
+    assertWarmStepsPooled(step);
   });
 });

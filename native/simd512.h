@@ -1,6 +1,7 @@
-// Exact GELU and its derivative on 16 AVX-512 lanes, for the kernels that apply them on AVX-512
-// builds: the fp32 `unary` and `unaryBackward` kernels (kernels.cc) and the int8 GEMM's epilogue
-// (int8.cc). Each mirrors its 8-lane AVX2 twin operation for operation, so the bits are the same.
+// simd.h's math functions on 16 AVX-512 lanes, for the kernels that use them on AVX-512 builds:
+// erf, exp, GELU and its derivative (kernels.cc's `unary` and `unaryBackward`, the int8 GEMM's
+// epilogue in int8.cc) and exp (attention.cc's softmax). Each mirrors its 8-lane AVX2 twin
+// operation for operation, so the bits are the same.
 #pragma once
 
 #include "simd.h"
