@@ -1205,9 +1205,11 @@ void unaryDropout(int op, float* y, uint8_t* mask, const float* x, size_t n, dou
 void unaryDropoutBackward(int op, float* dx, const float* saved, const float* dy, const uint8_t* mask, size_t n, double p) {
   const float scale = static_cast<float>(1.0 / (1.0 - p));
   parallelFor(n, 64, n, [&](size_t s, size_t e) {
-    // The block's dropout gradient goes to a buffer of its own: written into dx and read straight
-    // back, each load met the store it overlaps in the store buffer (dx need not be aligned), and
-    // the pair ran slower than the two kernels apart.
+    // GELU (the FFNs' activation) in one 16-lane loop that prefetches its streams: through the
+    // blocks below, whose dropout pass does not prefetch, 2M elements out of cache took 0.36 ns an
+    // element on 2 threads, slower than the two kernels apart (0.29); this loop, 0.26. The other
+    // activations take the blocks: each block's dropout gradient into a small buffer, then
+    // through the derivative while it is in L1.
     size_t b = s;
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
     if (op == 0) {
