@@ -186,7 +186,13 @@ class Pool {
     return *p;
   }
 
-  /** fn(t) for t in [0, n), t = 0 on the calling thread. Serial if another call holds the pool. */
+  /**
+   * fn(t) for t in [0, n), each t once, on the calling thread and the workers. The parts are
+   * claimed, not assigned: a worker that is slow to wake (an idle vCPU is halted, and waking it
+   * took up to a few hundred microseconds) finds its part already done by the caller, so a split
+   * kernel never takes much longer than on one thread. fn(t) depends on t alone, so which thread
+   * runs it does not change the result. Serial if another call holds the pool.
+   */
   void run(int n, const std::function<void(int)>& fn) {
     if (n <= 1) {
       fn(0);
@@ -197,6 +203,7 @@ class Pool {
       for (int t = 0; t < n; t++) fn(t);
       return;
     }
+    uint32_t g;
     {
       std::lock_guard<std::mutex> lk(mu_);
       while (static_cast<int>(workers_) < n - 1) {
@@ -204,12 +211,16 @@ class Pool {
       }
       job_ = &fn;
       njobs_ = n;
-      remaining_.store(n - 1, std::memory_order_relaxed);
-      gen_.fetch_add(1, std::memory_order_release);
+      remaining_.store(n, std::memory_order_relaxed);
+      g = static_cast<uint32_t>(gen_.fetch_add(1, std::memory_order_release) + 1);
+      claim_.store(static_cast<uint64_t>(g) << 32, std::memory_order_release);
     }
     cv_.notify_all();
     tlsInPool = true;
-    fn(0);
+    for (int t; (t = claim(g, n)) >= 0;) {
+      fn(t);
+      remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    }
     tlsInPool = false;
     const auto finished = [this] { return remaining_.load(std::memory_order_acquire) == 0; };
     if (!spinUntil(finished)) {
@@ -219,7 +230,17 @@ class Pool {
   }
 
  private:
-  void worker(int id) {
+  /** The next unclaimed part of generation g's n, or -1 when none is left (or g is over). */
+  int claim(uint32_t g, int n) {
+    uint64_t v = claim_.load(std::memory_order_acquire);
+    for (;;) {
+      if (static_cast<uint32_t>(v >> 32) != g || static_cast<int>(static_cast<uint32_t>(v)) >= n) return -1;
+      if (claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        return static_cast<int>(static_cast<uint32_t>(v));
+    }
+  }
+
+  void worker(int) {
     uint64_t seen = 0;
     const auto posted = [&] { return gen_.load(std::memory_order_acquire) != seen; };
     for (;;) {
@@ -235,14 +256,16 @@ class Pool {
         job = job_;
         njobs = njobs_;
       }
-      if (id >= njobs) continue;
+      // A claimed part of this generation keeps the caller waiting, so job is still alive.
       tlsInPool = true;
-      (*job)(id);
-      tlsInPool = false;
-      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lk(mu_);
-        done_.notify_one();
+      for (int t; (t = claim(static_cast<uint32_t>(seen), njobs)) >= 0;) {
+        (*job)(t);
+        if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+          std::lock_guard<std::mutex> lk(mu_);
+          done_.notify_one();
+        }
       }
+      tlsInPool = false;
     }
   }
 
@@ -254,6 +277,7 @@ class Pool {
   int njobs_ = 0;
   std::atomic<int> remaining_{0};
   std::atomic<uint64_t> gen_{0};
+  std::atomic<uint64_t> claim_{0};  // generation << 32 | the next part to claim
 };
 
 // The pool's size: every native kernel's threads, GEMMs included. OpenBLAS itself is kept
