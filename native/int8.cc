@@ -207,7 +207,8 @@ class Pool {
     {
       std::lock_guard<std::mutex> lk(mu_);
       while (static_cast<int>(workers_) < n - 1) {
-        std::thread(&Pool::worker, this, static_cast<int>(++workers_)).detach();
+        std::thread(&Pool::worker, this).detach();
+        ++workers_;
       }
       job_ = &fn;
       njobs_ = n;
@@ -240,7 +241,7 @@ class Pool {
     }
   }
 
-  void worker(int) {
+  void worker() {
     uint64_t seen = 0;
     const auto posted = [&] { return gen_.load(std::memory_order_acquire) != seen; };
     for (;;) {
