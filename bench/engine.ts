@@ -18,7 +18,7 @@
 //                                             median of --mt-rounds rounds
 //   gemm_gflops                               fp32 GEMM throughput at three shapes
 //
-//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 40 --mt-rounds 3 --base models/base --warm-ms 2000]
+//   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 40 --mt-rounds 5 --base models/base --warm-ms 2000]
 //   (each round first warms the step and its GEMMs for --warm-ms, and PyTorch as long: see warmFor)
 
 import { existsSync } from 'node:fs';
@@ -40,7 +40,7 @@ const opt = benchFlags({
   steps: { type: 'number', default: 20, integer: true, min: 1 },
   warmup: { type: 'number', default: 3, integer: true, min: 0 },
   'mt-steps': { type: 'number', default: 40, integer: true, min: 2 },
-  'mt-rounds': { type: 'number', default: 3, integer: true, min: 1 },
+  'mt-rounds': { type: 'number', default: 5, integer: true, min: 1 },
   base: { type: 'string', default: join(ROOT, 'models', 'base') },
   ...WARM_FLAG,
 });

@@ -1097,10 +1097,13 @@ test('native: GEMMs (single, batched, grouped) and GELU are bit-identical at 1 a
     return f();
   };
   try {
-    // Shapes that split by rows (M >= N), by columns (N > M), an odd remainder, and transposes.
+    // Shapes that split by rows (M >= N, or N > M >= 256 with a short K), by columns (N > M with
+    // few rows or a long K), an odd remainder, and transposes.
     for (const [M, N, K, ta, tb] of [
       [1030, 512, 300, false, true],
+      [300, 700, 256, false, true],
       [64, 3000, 200, true, false],
+      [256, 600, 1100, true, false],
       [517, 517, 129, true, true],
     ] as const) {
       const A = rand(M * K);
@@ -1373,6 +1376,10 @@ test('native: training kernels split between threads give bit for bit what one t
       b.setThreads(2);
       const two = c.run(NK!);
       assert.deepEqual(two, one, `${name}: 2 threads vs 1`);
+      // After 2 ms idle the pool's worker is asleep (it spins 0.1 ms): the calling thread then
+      // claims the part the worker has not woken for, and must give the same bits.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      assert.deepEqual(c.run(NK!), one, `${name}: 2 threads, the worker asleep at the call, vs 1`);
       const twin = c.run(T);
       twin.forEach((w, i) => {
         const got = one[i];
