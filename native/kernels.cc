@@ -350,16 +350,17 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   };
   // OpenBLAS runs single-threaded (see setPoolThreads); a large product is split between the
   // pool's threads instead, by rows of C, or by columns when C has fewer rows than columns and
-  // either few rows (under 256) or a long K. Each part re-packs the operand it shares, B for rows
-  // and A for columns, yet rows ran faster on 2 threads even where B is the larger of the two
-  // unless K is long: 544 x 768 x 256 took 0.60 ms by rows against 0.69 by columns,
-  // 768 x 1024 x 256 1.11 against 1.32, A^T B 256 x 1024 x 1024 1.64 against 1.90, but
-  // 256 x 1024 x 4096 7.2 against 6.5 and 128 x 1024 x 256 0.24 against 0.22. Every element is
-  // computed by one single-threaded sgemm over the whole K, in the same order whatever the
-  // split, so results do not depend on the thread count.
+  // either few rows (under 256) or a B of more than 2^20 elements. Each part re-packs the operand
+  // it shares, B for rows and A for columns, yet rows ran faster on 2 threads even where B is the
+  // larger of the two, as long as B is at most 4 MB: 544 x 768 x 256 took 0.60 ms by rows against
+  // 0.69 by columns, 768 x 1024 x 256 1.11 against 1.32, A^T B 256 x 1024 x 1024 1.64 against
+  // 1.90; but 256 x 1024 x 4096 7.2 against 6.5, 384 x 16384 x 256 9.8-10.5 against 9.4-9.6, and
+  // 128 x 1024 x 256 0.24 against 0.22. Every element is computed by one single-threaded sgemm
+  // over the whole K, in the same order whatever the split, so results do not depend on the
+  // thread count.
   const int threads = poolThreadCount();
   const double work = static_cast<double>(M) * N * K;
-  const bool byRows = M >= N || (M >= 256 && K <= 1024);
+  const bool byRows = M >= N || (M >= 256 && static_cast<double>(K) * N <= double(1 << 20));
   const int extent = byRows ? M : N;
   const int nt = work < kParallelGemm ? 1 : std::min(threads, extent / 16);
   if (nt <= 1) {

@@ -1097,13 +1097,13 @@ test('native: GEMMs (single, batched, grouped) and GELU are bit-identical at 1 a
     return f();
   };
   try {
-    // Shapes that split by rows (M >= N, or N > M >= 256 with a short K), by columns (N > M with
-    // few rows or a long K), an odd remainder, and transposes.
+    // Shapes that split by rows (M >= N, or N > M >= 256 with a B of at most 2^20 elements), by
+    // columns (N > M with few rows or a larger B), an odd remainder, and transposes.
     for (const [M, N, K, ta, tb] of [
       [1030, 512, 300, false, true],
       [300, 700, 256, false, true],
       [64, 3000, 200, true, false],
-      [256, 600, 1100, true, false],
+      [256, 1200, 1100, true, false],
       [517, 517, 129, true, true],
     ] as const) {
       const A = rand(M * K);
