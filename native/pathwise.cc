@@ -536,11 +536,8 @@ napi_value ScatterAddRows(napi_env env, napi_callback_info info) {
   a.need("src", src.len, msat(idx.len, cols));
   if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
   if (!a.ok()) return nullptr;
-  if (cols == 0) {
-    if (zeroFirst) std::fill(out.p, out.p + out.len, 0.0f);
-    return nullptr;
-  }
-  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols, out.len / cols, zeroFirst ? out.len : 0);
+  // cols = 0: no rows of out to add into; zeroFirst still zeroes all of out (the kernel's tail).
+  pw::scatterAddRows(out.p, src.p, idx.p, idx.len, cols, cols > 0 ? out.len / cols : 0, zeroFirst ? out.len : 0);
   return nullptr;
 }
 
@@ -554,11 +551,8 @@ napi_value ScatterAddRowsScaled(napi_env env, napi_callback_info info) {
   a.need("scale", scale.len, idx.len);
   if (cols > 0) checkIndices(a, idx, static_cast<int64_t>(out.len) / cols, "out");
   if (!a.ok()) return nullptr;
-  if (cols == 0) {
-    if (zeroFirst) std::fill(out.p, out.p + out.len, 0.0f);
-    return nullptr;
-  }
-  pw::scatterAddRowsScaled(out.p, src.p, scale.p, idx.p, idx.len, cols, out.len / cols, zeroFirst ? out.len : 0);
+  pw::scatterAddRowsScaled(out.p, src.p, scale.p, idx.p, idx.len, cols, cols > 0 ? out.len / cols : 0,
+                           zeroFirst ? out.len : 0);
   return nullptr;
 }
 

@@ -826,7 +826,8 @@ test('native parity: crossEntropy and backward (ignored rows, smoothing)', { ski
 });
 
 test('native parity: gatherRows and scatterAddRows (repeated indices)', { skip: skipNative }, () => {
-  for (const cols of COLS) {
+  // cols = 0 too: no rows to add into, yet zeroFirst must still zero all of out.
+  for (const cols of [0, ...COLS]) {
     const srcRows = 10;
     const idx = new Int32Array([3, 0, 9, 3, 3, 7, 0]);
     const build = () => {
