@@ -1002,6 +1002,34 @@ test('native parity: adamw over several steps', { skip: skipNative }, () => {
   }
 });
 
+// On AVX-512 builds AdamW runs 16 lanes at a time and the last 8 on the AVX2 path (native
+// kernels.cc, adamw): the same values in both places must give the same bits over several steps.
+test('native: adamw gives the same bits on 16-lane and 8-lane paths', { skip: skipNative }, () => {
+  const r = new Rng(6);
+  for (let trial = 0; trial < 500; trial++) {
+    const scale = trial % 4 === 0 ? 1e-6 : trial % 4 === 1 ? 30 : 1;
+    const state = [randn(r, 8), randn(r, 8, scale), randn(r, 8, 0.1), Float32Array.from(randn(r, 8, 0.01), Math.abs)];
+    if (trial === 0) state[1].set([0, -0, 1e-30, -1e-30, 1e20, -1e20, 3, -3]);
+    const [p, m, v] = [0, 2, 3].map((i) => {
+      const a = new Float32Array(24);
+      for (const o of [0, 8, 16]) a.set(state[i], o);
+      return a;
+    });
+    for (let t = 1; t <= 3; t++) {
+      const g = new Float32Array(24);
+      for (const o of [0, 8, 16]) g.set(t === 2 ? state[1].map((x) => -0.5 * x) : state[1], o);
+      NK!.adamw(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.1, 1 - 0.9 ** t, 1 - 0.999 ** t);
+    }
+    for (const [name, a] of [
+      ['p', p],
+      ['m', m],
+      ['v', v],
+    ] as const) {
+      assert.deepEqual(a.subarray(16), a.subarray(0, 8), `trial ${trial} ${name}`);
+    }
+  }
+});
+
 test('native parity: argmax and topk (ties, NaN)', { skip: skipNative }, () => {
   for (const cols of [1, 7, 33, 130, 1000]) {
     for (const k of [1, Math.min(3, cols), Math.min(64, cols), cols]) {
@@ -1083,6 +1111,45 @@ test('native: BLAS thread control round-trips', { skip: skipNative }, () => {
   assert.equal(b.threads(), 1);
   b.setThreads(before);
   assert.equal(b.threads(), before);
+});
+
+// A^T B into a C wider than tall, with beta = 0, runs as the transposed product B^T A and a
+// transpose (native/kernels.cc, gemm): it must give the bits of the direct call, which beta = 1 on
+// a zeroed C takes (0 + x = x), at 1 and 2 threads, into a C with spare columns (ldc > N) and
+// NaNs that beta = 0 must overwrite.
+test('native: A^T B into a wide C, run transposed, gives the direct bits', { skip: skipNative }, () => {
+  const b = loaded.blas!;
+  const before = b.threads();
+  const r = new Rng(22);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => r.normal());
+  try {
+    for (const [M, N, K] of [
+      [256, 1024, 1100],
+      [64, 3000, 200],
+      [100, 300, 5000],
+      [13, 2050, 301],
+      [256, 4100, 300], // C above 2^20 elements: the direct path on both sides
+    ]) {
+      const A = rand(K * M);
+      const B = rand(K * N);
+      const ldc = N + 5;
+      for (const t of [1, 2]) {
+        b.setThreads(t);
+        const viaT = new Float32Array(M * ldc).fill(Number.NaN);
+        NK!.gemm(true, false, M, N, K, 0.5, A, M, B, N, 0, viaT, ldc);
+        const direct = new Float32Array(M * ldc).fill(Number.NaN);
+        for (let i = 0; i < M; i++) direct.fill(0, i * ldc, i * ldc + N);
+        NK!.gemm(true, false, M, N, K, 0.5, A, M, B, N, 1, direct, ldc);
+        for (let i = 0; i < M; i++) {
+          const row = (c: Float32Array) => c.subarray(i * ldc, i * ldc + N);
+          assert.deepEqual(row(viaT), row(direct), `${M}x${N}x${K} threads=${t} row ${i}`);
+          assert.ok(viaT.subarray(i * ldc + N, (i + 1) * ldc).every(Number.isNaN), `${M}x${N}x${K} threads=${t}: spare columns of row ${i} written`);
+        }
+      }
+    }
+  } finally {
+    b.setThreads(before);
+  }
 });
 
 // One pool for all native work (docs/engine.md): OpenBLAS runs single-threaded, large GEMMs are
