@@ -184,6 +184,7 @@ inline F geluTanhB(F x, F dy) {
 // operations as on one, so the results are bit for bit those of one thread.
 constexpr size_t kParallelWork = 1u << 16;  // elements: below this, waking a thread costs more
 constexpr double kParallelGemm = 1 << 21;   // multiply-adds: below this, a GEMM runs on one thread
+constexpr int kSplitK = 1024;               // A^T B summed over at least this many rows: in two halves (gemm)
 
 /** fn(begin, end) over [0, n) in per-thread ranges whose starts are multiples of `align`. */
 template <class Fn>
@@ -346,22 +347,60 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   lda = std::max(lda, std::max(aCols, 1));
   ldb = std::max(ldb, std::max(bCols, 1));
   ldc = std::max(ldc, std::max(N, 1));
-  // A^T B with C wider than tall (a weight gradient X^T dY whose layer widens: fc1's, 256 x 1024
-  // over the batch's tokens) runs as the transposed product (dY^T X, taller than wide, split by
-  // rows) into a scratch matrix, then transposed into C. OpenBLAS ran that orientation faster,
-  // and both threads share the work without either re-packing all of X: 256 x 1024 x 4096 out of
-  // cache took 6.1-6.2 ms on 2 threads against 6.8-6.9 split by columns (11.4-11.5 against
-  // 11.9-12.3 on 1); 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84. The transpose pass costs
-  // M x N copies against M x N x K multiply-adds, so only while C is at most 2^20 elements (256 x
-  // 16384 x 614, the masked-LM head's shape, ran slower). Same bits: each element is the same
-  // products summed in the same order over K (test: kernels.test.ts), whatever the thread count.
-  if (transA && !transB && beta == 0.0f && M < N && static_cast<double>(M) * N <= double(1 << 20) &&
-      static_cast<double>(M) * N * K >= kParallelGemm) {
-    float* D = scratch(tlsF, static_cast<size_t>(M) * N);
-    gemm(true, false, N, M, K, alpha, B, ldb, A, lda, 0.0f, D, M);
-    parallelFor(static_cast<size_t>(N), 8, static_cast<size_t>(M) * N, [&](size_t j0, size_t j1) {
-      transposeStrided(C + j0, static_cast<size_t>(ldc), D + j0 * M, static_cast<size_t>(M), j1 - j0, static_cast<size_t>(M));
-    });
+  // A^T B with beta = 0 and a C of at most 2^20 elements: the weight gradients X^T dY, summed over
+  // a batch's tokens (K). Split by rows or columns, each thread re-packs the operand it shares in
+  // full (X or dY: 4 MB at 4096 tokens), which held 1024 x 256 x 4096 to 1.8x on 2 threads and
+  // 256 x 256 x 4096 to 1.7x. With K >= 1024 the sum runs as two fixed halves of K, one a thread,
+  // added at the end: 1.9-2.0x (1024 x 256 x 4096 out of cache: 5.9-6.3 ms on 2 threads against
+  // 6.3-6.5; 256 x 256 x 4096, 1.61-1.63 against 1.83-1.86). The halves do not depend on the
+  // thread count (on one thread they run one after the other), so neither do the bits.
+  // When C is wider than tall (fc1's gradient, 256 x 1024), each half runs as the transposed
+  // product (dY^T X, taller than wide) and C is its transpose: OpenBLAS ran that orientation
+  // faster (256 x 1024 x 4096 on 2 threads: 6.1-6.2 ms against 6.8-6.9 split by columns;
+  // 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84), and each element is the same products
+  // summed in the same order either way (test: kernels.test.ts). The transpose costs M x N
+  // copies against M x N x K multiply-adds, hence the 2^20 bound (256 x 16384 x 614, the
+  // masked-LM head's shape, ran slower transposed).
+  if (transA && !transB && beta == 0.0f && static_cast<double>(M) * N <= double(1 << 20) &&
+      static_cast<double>(M) * N * K >= kParallelGemm && (M < N || K >= kSplitK)) {
+    const size_t mn = static_cast<size_t>(M) * N;
+    const bool wide = M < N;
+    const bool split = K >= kSplitK;
+    const int K0 = split ? K / 2 : K;
+    // wide: D0 (and D1) are N x M; otherwise half 0 goes straight into C and half 1 into D1.
+    float* D0 = scratch(tlsF, (wide && split ? 2 : 1) * mn);
+    float* D1 = wide ? D0 + mn : D0;
+    const auto half = [&](int h) {
+      const int k0 = h ? K0 : 0, k1 = h ? K : K0;
+      const float* a = A + static_cast<size_t>(k0) * lda;
+      const float* b = B + static_cast<size_t>(k0) * ldb;
+      if (wide)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, M, k1 - k0, alpha, b, ldb, a, lda, 0.0f, h ? D1 : D0, M);
+      else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, k1 - k0, alpha, a, lda, b, ldb, 0.0f, h ? D1 : C, h ? N : ldc);
+    };
+    if (!split) {
+      gemm(true, false, N, M, K, alpha, B, ldb, A, lda, 0.0f, D0, M);  // taller than wide: by rows
+    } else if (poolThreadCount() >= 2) {
+      poolRun(2, [&](int t) { half(t); });
+    } else {
+      half(0);
+      half(1);
+    }
+    if (wide) {
+      if (split) parallelFor(mn, 64, mn, [&](size_t s, size_t e) { for (size_t i = s; i < e; i++) D0[i] += D1[i]; });
+      parallelFor(static_cast<size_t>(N), 8, mn, [&](size_t j0, size_t j1) {
+        transposeStrided(C + j0, static_cast<size_t>(ldc), D0 + j0 * M, static_cast<size_t>(M), j1 - j0, static_cast<size_t>(M));
+      });
+    } else {
+      parallelFor(static_cast<size_t>(M), 1, mn, [&](size_t i0, size_t i1) {
+        for (size_t i = i0; i < i1; i++) {
+          float* c = C + i * ldc;
+          const float* d = D1 + i * N;
+          for (int j = 0; j < N; j++) c[j] += d[j];
+        }
+      });
+    }
     return;
   }
   const auto part = [&](int m0, int m1, int n0, int n1) {

@@ -1113,37 +1113,50 @@ test('native: BLAS thread control round-trips', { skip: skipNative }, () => {
   assert.equal(b.threads(), before);
 });
 
-// A^T B into a C wider than tall, with beta = 0, runs as the transposed product B^T A and a
-// transpose (native/kernels.cc, gemm): it must give the bits of the direct call, which beta = 1 on
-// a zeroed C takes (0 + x = x), at 1 and 2 threads, into a C with spare columns (ldc > N) and
-// NaNs that beta = 0 must overwrite.
-test('native: A^T B into a wide C, run transposed, gives the direct bits', { skip: skipNative }, () => {
+// A^T B with beta = 0 into a C of at most 2^20 elements (the weight gradients) takes its own
+// paths in native/kernels.cc's gemm: over K >= 1024 rows, two fixed halves of K added at the
+// end; into a C wider than tall, the transposed product and a transpose. Their bits must be
+// those of the direct calls they stand for, which beta = 1 on a zeroed C takes (0 + x = x): the
+// whole product, or its two halves added in float32. At 1 and 2 threads, into a C with spare
+// columns (ldc > N) and NaNs that beta = 0 must overwrite.
+test('native: A^T B weight-gradient paths (halves of K, transposed) give the direct bits', { skip: skipNative }, () => {
   const b = loaded.blas!;
   const before = b.threads();
   const r = new Rng(22);
   const rand = (n: number) => Float32Array.from({ length: n }, () => r.normal());
   try {
     for (const [M, N, K] of [
-      [256, 1024, 1100],
-      [64, 3000, 200],
+      [256, 1024, 1100], // wide, halves
+      [300, 256, 1500], // tall, halves
+      [64, 3000, 200], // wide, whole
       [100, 300, 5000],
       [13, 2050, 301],
-      [256, 4100, 300], // C above 2^20 elements: the direct path on both sides
+      [40, 40, 5000], // below the parallel threshold: the direct path
+      [256, 4100, 1300], // C above 2^20 elements: the direct path
     ]) {
       const A = rand(K * M);
       const B = rand(K * N);
       const ldc = N + 5;
+      const direct = (k0: number, k1: number) => {
+        const C = new Float32Array(M * ldc).fill(Number.NaN);
+        for (let i = 0; i < M; i++) C.fill(0, i * ldc, i * ldc + N);
+        NK!.gemm(true, false, M, N, k1 - k0, 0.5, A.subarray(k0 * M), M, B.subarray(k0 * N), N, 1, C, ldc);
+        return C;
+      };
+      const halves = K >= 1024 && M * N <= 1 << 20 && M * N * K >= 1 << 21;
       for (const t of [1, 2]) {
         b.setThreads(t);
-        const viaT = new Float32Array(M * ldc).fill(Number.NaN);
-        NK!.gemm(true, false, M, N, K, 0.5, A, M, B, N, 0, viaT, ldc);
-        const direct = new Float32Array(M * ldc).fill(Number.NaN);
-        for (let i = 0; i < M; i++) direct.fill(0, i * ldc, i * ldc + N);
-        NK!.gemm(true, false, M, N, K, 0.5, A, M, B, N, 1, direct, ldc);
+        let want = direct(0, K);
+        if (halves) {
+          const [h0, h1] = [direct(0, K >> 1), direct(K >> 1, K)];
+          want = h0.map((x, i) => x + h1[i]);
+        }
+        const got = new Float32Array(M * ldc).fill(Number.NaN);
+        NK!.gemm(true, false, M, N, K, 0.5, A, M, B, N, 0, got, ldc);
         for (let i = 0; i < M; i++) {
           const row = (c: Float32Array) => c.subarray(i * ldc, i * ldc + N);
-          assert.deepEqual(row(viaT), row(direct), `${M}x${N}x${K} threads=${t} row ${i}`);
-          assert.ok(viaT.subarray(i * ldc + N, (i + 1) * ldc).every(Number.isNaN), `${M}x${N}x${K} threads=${t}: spare columns of row ${i} written`);
+          assert.deepEqual(row(got), row(want), `${M}x${N}x${K} threads=${t} row ${i}`);
+          assert.ok(got.subarray(i * ldc + N, (i + 1) * ldc).every(Number.isNaN), `${M}x${N}x${K} threads=${t}: spare columns of row ${i} written`);
         }
       }
     }
