@@ -358,11 +358,13 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   // product (dY^T X, taller than wide) and C is its transpose: OpenBLAS ran that orientation
   // faster (256 x 1024 x 4096 on 2 threads: 6.1-6.2 ms against 6.8-6.9 split by columns;
   // 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84), and each element is the same products
-  // summed in the same order either way (test: kernels.test.ts). The transpose costs M x N
-  // copies against M x N x K multiply-adds, hence the 2^20 bound (256 x 16384 x 614, the
-  // masked-LM head's shape, ran slower transposed).
+  // summed in the same order either way (test: kernels.test.ts). Below K = 1024 only where the
+  // product is shared between threads: on one (a Switch expert's gradient inside a grouped
+  // GEMM), 256 x 1024 x 512 ran slower transposed (1.56-1.58 ms against 1.50-1.53). The
+  // transpose costs M x N copies against M x N x K multiply-adds, hence the 2^20 bound
+  // (256 x 16384 x 614, the masked-LM head's shape, ran slower transposed).
   if (transA && !transB && beta == 0.0f && static_cast<double>(M) * N <= double(1 << 20) &&
-      static_cast<double>(M) * N * K >= kParallelGemm && (M < N || K >= kSplitK)) {
+      static_cast<double>(M) * N * K >= kParallelGemm && (K >= kSplitK || (M < N && poolThreadCount() >= 2))) {
     const size_t mn = static_cast<size_t>(M) * N;
     const bool wide = M < N;
     const bool split = K >= kSplitK;
