@@ -1309,12 +1309,13 @@ void unaryDropoutBackward(int op, float* dx, const float* saved, const float* dy
 // ------------------------------------------------------------------------------ optimizer
 void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, double beta1,
            double beta2, double eps, double weightDecay, double bc1, double bc2) {
-  const F decay = set1(static_cast<float>(1.0 - lr * weightDecay));
-  const F step = set1(static_cast<float>(lr / bc1));
-  const F ib2 = set1(static_cast<float>(1.0 / std::sqrt(bc2)));
-  const F b1 = set1(static_cast<float>(beta1)), ob1 = set1(static_cast<float>(1.0 - beta1));
-  const F b2 = set1(static_cast<float>(beta2)), ob2 = set1(static_cast<float>(1.0 - beta2));
-  const F ep = set1(static_cast<float>(eps));
+  // decay, step, 1/sqrt(bc2), beta1, 1 - beta1, beta2, 1 - beta2, eps: one rounding to float for both loops
+  const float c[8] = {static_cast<float>(1.0 - lr * weightDecay), static_cast<float>(lr / bc1),
+                      static_cast<float>(1.0 / std::sqrt(bc2)),  static_cast<float>(beta1),
+                      static_cast<float>(1.0 - beta1),           static_cast<float>(beta2),
+                      static_cast<float>(1.0 - beta2),           static_cast<float>(eps)};
+  const F decay = set1(c[0]), step = set1(c[1]), ib2 = set1(c[2]), b1 = set1(c[3]), ob1 = set1(c[4]), b2 = set1(c[5]),
+          ob2 = set1(c[6]), ep = set1(c[7]);
   auto body = [&](F pv, F gv, F mv, F vv, F* po, F* mo, F* vo) {
     mv = fma(b1, mv, mul(ob1, gv));
     vv = fma(b2, vv, mul(mul(ob2, gv), gv));
@@ -1332,12 +1333,9 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
     // alone 2.5-2.8 and 1.38-1.52, both 2.0-2.2 and 1.04-1.16. The same operations on each lane as
     // the 8-lane loop below (each IEEE-rounded), so the same bits.
     {
-      const __m512 decay16 = _mm512_set1_ps(static_cast<float>(1.0 - lr * weightDecay));
-      const __m512 step16 = _mm512_set1_ps(static_cast<float>(lr / bc1));
-      const __m512 ib216 = _mm512_set1_ps(static_cast<float>(1.0 / std::sqrt(bc2)));
-      const __m512 b116 = _mm512_set1_ps(static_cast<float>(beta1)), ob116 = _mm512_set1_ps(static_cast<float>(1.0 - beta1));
-      const __m512 b216 = _mm512_set1_ps(static_cast<float>(beta2)), ob216 = _mm512_set1_ps(static_cast<float>(1.0 - beta2));
-      const __m512 ep16 = _mm512_set1_ps(static_cast<float>(eps));
+      const __m512 decay16 = _mm512_set1_ps(c[0]), step16 = _mm512_set1_ps(c[1]), ib216 = _mm512_set1_ps(c[2]),
+                   b116 = _mm512_set1_ps(c[3]), ob116 = _mm512_set1_ps(c[4]), b216 = _mm512_set1_ps(c[5]),
+                   ob216 = _mm512_set1_ps(c[6]), ep16 = _mm512_set1_ps(c[7]);
       for (; i + 16 <= e; i += 16) {
         prefetchAhead(p + i);
         prefetchAhead(g + i);
