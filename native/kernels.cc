@@ -351,14 +351,15 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   // a batch's tokens (K). Split by rows or columns, each thread re-packs the operand it shares in
   // full (X or dY: 4 MB at 4096 tokens), which held 1024 x 256 x 4096 to 1.8x on 2 threads and
   // 256 x 256 x 4096 to 1.7x. With K >= 1024 the sum runs as two fixed halves of K, one a thread,
-  // added at the end: 1.9-2.0x (1024 x 256 x 4096 out of cache: 5.9-6.3 ms on 2 threads against
-  // 6.3-6.5; 256 x 256 x 4096, 1.61-1.63 against 1.83-1.86). The halves do not depend on the
+  // added at the end: 1.9-2.0x (1024 x 256 x 4096 out of cache: 5.8-6.3 ms on 2 threads against
+  // 6.3-6.5; 256 x 256 x 4096, 1.57-1.63 against 1.83-1.86). The halves do not depend on the
   // thread count (on one thread they run one after the other), so neither do the bits.
   // When C is wider than tall (fc1's gradient, 256 x 1024), each half runs as the transposed
   // product (dY^T X, taller than wide) and C is its transpose: OpenBLAS ran that orientation
-  // faster (256 x 1024 x 4096 on 2 threads: 6.1-6.2 ms against 6.8-6.9 split by columns;
-  // 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84), and each element is the same products
-  // summed in the same order either way (test: kernels.test.ts). Below K = 1024 only where the
+  // faster (256 x 1024 x 4096 on 2 threads, transposed without the halves: 6.1-6.2 ms against
+  // 6.8-6.9 split by columns, with them 5.9; 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84), and
+  // each element is the same products summed in the same order either way (test:
+  // kernels.test.ts). Below K = 1024 only where the
   // product is shared between threads: on one (a Switch expert's gradient inside a grouped
   // GEMM), 256 x 1024 x 512 ran slower transposed (1.56-1.58 ms against 1.50-1.53). The
   // transpose costs M x N copies against M x N x K multiply-adds, hence the 2^20 bound
