@@ -622,9 +622,25 @@ void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner
     });
     return;
   }
-  // Rows (o, k) in parallel: row r = o * n + k is a copy of a's row o.
+  // Rows (o, k) in parallel: row r = o * n + k is a copy of a's row o. On AVX-512, 16-lane loads
+  // and stores rather than memcpy: a bias broadcast into 4096 x 1024 (a GEMM's C before beta = 1)
+  // took 0.35-0.38 ms on 2 threads against 0.44-0.49 with glibc's memcpy of each 4 KB row (0.76-0.80
+  // against 0.84-0.86 on 1).
   parallelFor(outer * n, 1, outer * n * inner, [&](size_t r0, size_t r1) {
-    for (size_t r = r0; r < r1; r++) std::memcpy(out + r * inner, a + (r / n) * inner, inner * sizeof(float));
+    for (size_t r = r0; r < r1; r++) {
+      const float* src = a + (r / n) * inner;
+      float* dst = out + r * inner;
+#if defined(__AVX512F__)
+      size_t j = 0;
+      for (; j + 16 <= inner; j += 16) _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
+      if (j < inner) {
+        const __mmask16 m = static_cast<__mmask16>((1u << (inner - j)) - 1);
+        _mm512_mask_storeu_ps(dst + j, m, _mm512_maskz_loadu_ps(m, src + j));
+      }
+#else
+      std::memcpy(dst, src, inner * sizeof(float));
+#endif
+    }
   });
 }
 

@@ -676,6 +676,7 @@ test('native parity: sumAxis, expandAxis, transpose, sumSquares', { skip: skipNa
     [4, 0, 5],
     [2, 200, 3],
     [1, 1000, 1],
+    [2, 300, 130], // over the threading threshold, rows of 8 x 16 lanes and a masked tail of 2
   ];
   for (const [outer, n, inner] of shapes) {
     const build = () => {
