@@ -624,7 +624,7 @@ void expandAxis(float* out, const float* a, size_t outer, size_t n, size_t inner
   }
   // Rows (o, k) in parallel: row r = o * n + k is a copy of a's row o. On AVX-512, 16-lane loads
   // and stores rather than memcpy: a bias broadcast into 4096 x 1024 (a GEMM's C before beta = 1)
-  // took 0.35-0.38 ms on 2 threads against 0.44-0.49 with glibc's memcpy of each 4 KB row (0.76-0.80
+  // took 0.34-0.38 ms on 2 threads against 0.44-0.49 with glibc's memcpy of each 4 KB row (0.76-0.80
   // against 0.84-0.86 on 1).
   parallelFor(outer * n, 1, outer * n * inner, [&](size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r++) {
