@@ -1347,7 +1347,7 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
     // 16 lanes with the four input streams prefetched 2 KB ahead. On 8 lanes the division and
     // square root kept too few loads in flight for seven streams; with neither change, the 4.2M
     // word-embedding update took 2.4-3.7 ms on 1 thread and 1.7-2.0 on 2 (out of cache), 16 lanes
-    // alone 2.5-2.8 and 1.38-1.52, both 2.0-2.2 and 1.04-1.16. The same operations on each lane as
+    // alone 2.5-2.8 and 1.38-1.52, both 2.0-2.35 and 1.03-1.16. The same operations on each lane as
     // the 8-lane loop below (each IEEE-rounded), so the same bits.
     {
       const __m512 decay16 = _mm512_set1_ps(c[0]), step16 = _mm512_set1_ps(c[1]), ib216 = _mm512_set1_ps(c[2]),
