@@ -352,12 +352,12 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   // full (X or dY: 4 MB at 4096 tokens), which held 1024 x 256 x 4096 to 1.8x on 2 threads and
   // 256 x 256 x 4096 to 1.7x. With K >= 1024 the sum runs as two fixed halves of K, one a thread,
   // added at the end: 1.9-2.0x (1024 x 256 x 4096 out of cache: 5.8-6.3 ms on 2 threads against
-  // 6.3-6.5; 256 x 256 x 4096, 1.57-1.63 against 1.83-1.86). The halves do not depend on the
+  // 6.0-6.5; 256 x 256 x 4096, 1.57-1.63 against 1.83-1.86). The halves do not depend on the
   // thread count (on one thread they run one after the other), so neither do the bits.
   // When C is wider than tall (fc1's gradient, 256 x 1024), each half runs as the transposed
   // product (dY^T X, taller than wide) and C is its transpose: OpenBLAS ran that orientation
-  // faster (256 x 1024 x 4096 on 2 threads, transposed without the halves: 6.1-6.2 ms against
-  // 6.8-6.9 split by columns, with them 5.9; 256 x 1024 x 1024, 1.61-1.62 against 1.80-1.84), and
+  // faster (256 x 1024 x 4096 on 2 threads, transposed without the halves: 6.1-6.35 ms against
+  // 6.8-7.15 split by columns, with them 5.9; 256 x 1024 x 1024, 1.55-1.62 against 1.80-1.84), and
   // each element is the same products summed in the same order either way (test:
   // kernels.test.ts). Below K = 1024 only where the
   // product is shared between threads: on one (a Switch expert's gradient inside a grouped
@@ -1346,8 +1346,8 @@ void adamw(float* p, const float* g, float* m, float* v, size_t n, double lr, do
 #if defined(__AVX512F__)
     // 16 lanes with the four input streams prefetched 2 KB ahead. On 8 lanes the division and
     // square root kept too few loads in flight for seven streams; with neither change, the 4.2M
-    // word-embedding update took 2.4-3.7 ms on 1 thread and 1.7-2.0 on 2 (out of cache), 16 lanes
-    // alone 2.5-2.8 and 1.38-1.52, both 2.0-2.35 and 1.03-1.16. The same operations on each lane as
+    // word-embedding update took 2.4-3.7 ms on 1 thread and 1.74-2.03 on 2 (out of cache), 16 lanes
+    // alone 2.5-2.8 and 1.38-1.52, both 2.0-2.35 and 1.03-1.22. The same operations on each lane as
     // the 8-lane loop below (each IEEE-rounded), so the same bits.
     {
       const __m512 decay16 = _mm512_set1_ps(c[0]), step16 = _mm512_set1_ps(c[1]), ib216 = _mm512_set1_ps(c[2]),
