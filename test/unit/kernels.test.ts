@@ -1168,7 +1168,8 @@ test('native: A^T B weight-gradient paths (halves of K, transposed) give the dir
 
 // One pool for all native work (docs/engine.md): OpenBLAS runs single-threaded, large GEMMs are
 // split between the pool's threads by rows or columns of C, batches and groups item by item.
-// Every element is computed by one sgemm over the whole K, so the thread count cannot change a bit.
+// Every element is computed by one sgemm over the whole K (or, for the weight gradients tested
+// above, two halves fixed by K alone), so the thread count cannot change a bit.
 test('native: GEMMs (single, batched, grouped) and GELU are bit-identical at 1 and 2 threads', { skip: skipNative }, () => {
   const b = loaded.blas!;
   const before = b.threads();
