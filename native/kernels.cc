@@ -357,15 +357,16 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   // When C is wider than tall (fc1's gradient, 256 x 1024), each half runs as the transposed
   // product (dY^T X, taller than wide) and C is its transpose: OpenBLAS ran that orientation
   // faster (256 x 1024 x 4096 on 2 threads, transposed without the halves: 6.1-6.35 ms against
-  // 6.8-7.15 split by columns, with them 5.9; 256 x 1024 x 1024, 1.55-1.62 against 1.80-1.84), and
-  // each element is the same products summed in the same order either way (test:
-  // kernels.test.ts). Below K = 1024 only where the
-  // product is shared between threads: on one (a Switch expert's gradient inside a grouped
-  // GEMM), 256 x 1024 x 512 ran slower transposed (1.56-1.58 ms against 1.50-1.53). The
-  // transpose costs M x N copies against M x N x K multiply-adds, hence the 2^20 bound
-  // (256 x 16384 x 614, the masked-LM head's shape, ran slower transposed).
+  // 6.8-7.15 split by columns, with them 5.9; 256 x 1024 x 1024, 1.55-1.62 against 1.80-1.84),
+  // and each element is the same products summed in the same order either way (test:
+  // kernels.test.ts). Below K = 1024 only where the product is shared between threads: on one
+  // (a Switch expert's gradient inside a grouped GEMM), 256 x 1024 x 512 ran slower transposed
+  // (1.56-1.58 ms against 1.50-1.53). The transpose costs M x N copies against M x N x K
+  // multiply-adds, hence the 2^20 bound (256 x 16384 x 614, the masked-LM head's shape, ran
+  // slower transposed).
+  const int threads = poolThreadCount();
   if (transA && !transB && beta == 0.0f && static_cast<double>(M) * N <= double(1 << 20) &&
-      static_cast<double>(M) * N * K >= kParallelGemm && (K >= kSplitK || (M < N && poolThreadCount() >= 2))) {
+      static_cast<double>(M) * N * K >= kParallelGemm && (K >= kSplitK || (M < N && threads >= 2))) {
     const size_t mn = static_cast<size_t>(M) * N;
     const bool wide = M < N;
     const bool split = K >= kSplitK;
@@ -384,14 +385,14 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
     };
     if (!split) {
       gemm(true, false, N, M, K, alpha, B, ldb, A, lda, 0.0f, D0, M);  // taller than wide: by rows
-    } else if (poolThreadCount() >= 2) {
+    } else if (threads >= 2) {
       poolRun(2, [&](int t) { half(t); });
     } else {
       half(0);
       half(1);
     }
     if (wide) {
-      if (split) parallelFor(mn, 64, mn, [&](size_t s, size_t e) { for (size_t i = s; i < e; i++) D0[i] += D1[i]; });
+      if (split) axpby(D0, 1.0, D1, 1.0, mn);  // D0 + D1, each sum rounded once
       parallelFor(static_cast<size_t>(N), 8, mn, [&](size_t j0, size_t j1) {
         transposeStrided(C + j0, static_cast<size_t>(ldc), D0 + j0 * M, static_cast<size_t>(M), j1 - j0, static_cast<size_t>(M));
       });
@@ -423,7 +424,6 @@ void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const floa
   // 128 x 1024 x 256 0.24 against 0.22. Every element is computed by one single-threaded sgemm
   // over the whole K, in the same order whatever the split, so results do not depend on the
   // thread count.
-  const int threads = poolThreadCount();
   const double work = static_cast<double>(M) * N * K;
   const bool byRows = M >= N || (M >= 256 && static_cast<double>(K) * N <= double(1 << 20));
   const int extent = byRows ? M : N;

@@ -1132,7 +1132,7 @@ test('native: A^T B weight-gradient paths (halves of K, transposed) give the dir
       [64, 3000, 200], // wide, whole
       [100, 300, 5000],
       [13, 2050, 301],
-      [40, 40, 5000], // below the parallel threshold: the direct path
+      [40, 40, 1300], // K >= 1024 but below the parallel threshold: the direct path
       [256, 4100, 1300], // C above 2^20 elements: the direct path
     ]) {
       const A = rand(K * M);
