@@ -1061,11 +1061,12 @@ bool indexRuns(const int32_t* idx, size_t nidx, size_t outRows) {
 }
 
 /**
- * The split of a scatter-add, out[idx[i]] += f(src[i]), between the threads: fn(i0, i1, j0, j1)
- * adds rows [i0, i1) over columns [j0, j1), each in i order. Rows that land on the same row of out
- * must be added in order. When each row of out gets its rows from one run of idx (sorted, as the
- * experts' rows for their bias gradient, or all distinct, as a top-1 dispatch), the threads split
- * out's rows, and one thread adds a whole run. Otherwise (the word embedding's
+ * The split of a scatter-add, out[idx[i]] += f(src[i]), between the threads: fn(i0, i1, j0, j1, fresh)
+ * adds rows [i0, i1) over columns [j0, j1), each in i order; with `fresh`, the first row of each
+ * run of equal indices writes 0 + f(src[i]) (the sum onto the zeroed row, bit for bit) without
+ * reading out. Rows that land on the same row of out must be added in order. When each row of out
+ * gets its rows from one run of idx (sorted, as the experts' rows for their bias gradient, or all
+ * distinct, as a top-1 dispatch), the threads split out's rows, and one thread adds a whole run. Otherwise (the word embedding's
  * gradient) they split the columns, each thread adding every row's slice of its columns: reading
  * part of every row, which ran slower on 2 threads than on 1 out of cache (see sumAxis). Either
  * way each element gets its additions in i order, so the result does not depend on the split.
@@ -1078,31 +1079,38 @@ void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, 
     // threads writing rows all over out for a shuffled index (a top-1 dispatch's gradient): 2048 x
     // 256 took 0.12-0.14 ms on 2 threads against 0.06 on 1, the cores pulling each other's
     // neighbouring lines; split by out's rows it is 0.045 ms.
+    // Into a fresh out, each run's first row writes its row and only the rows no run reaches are
+    // zeroed: the Switch layer's combine (2048 x 256, top-1) had zeroed all of out and then read
+    // it back.
     parallelFor(outRows, 1, nidx * cols, [&](size_t o0, size_t o1) {
-      if (zero) std::memset(zero + o0 * cols, 0, (o1 - o0) * cols * sizeof(float));
+      std::vector<uint8_t> reached(zero ? o1 - o0 : 0, 0);
       size_t start = nidx;  // the first of the current stretch of consecutive rows that land here
       for (size_t i = 0; i < nidx; i++) {
         const size_t r = static_cast<size_t>(idx[i]);
         const bool mine = r >= o0 && r < o1;
+        if (mine && zero) reached[r - o0] = 1;
         if (mine && start == nidx) start = i;
         if (!mine && start != nidx) {
-          fn(start, i, size_t{0}, cols);
+          fn(start, i, size_t{0}, cols, zero != nullptr);
           start = nidx;
         }
       }
-      if (start != nidx) fn(start, nidx, size_t{0}, cols);
+      if (start != nidx) fn(start, nidx, size_t{0}, cols, zero != nullptr);
+      if (zero)
+        for (size_t r = o0; r < o1; r++)
+          if (!reached[r - o0]) std::memset(zero + r * cols, 0, cols * sizeof(float));
     });
     return;
   }
   // Zeroed first by rows, each thread a contiguous range. Zeroing each thread's columns of every
   // row instead ran slower on 2 threads than on 1: the word embedding's 16 MB gradient
-  // (16,384 x 256, 4,096 rows added) took 0.90 ms on 2 threads against 0.75 on 1; by rows, 0.58-0.71.
+  // (16,384 x 256, 4,096 rows added) took 0.90 ms on 2 threads against 0.75 on 1; by rows 0.58-0.71.
   if (zero)
     parallelFor(outRows, 1, outRows * cols, [&](size_t r0, size_t r1) {
       std::memset(zero + r0 * cols, 0, (r1 - r0) * cols * sizeof(float));
     });
   parallelFor(cols, 4 * W, std::max(nidx, outRows) * cols, [&](size_t j0, size_t j1) {
-    fn(size_t{0}, nidx, j0, j1);
+    fn(size_t{0}, nidx, j0, j1, false);
   });
 }
 
@@ -1116,10 +1124,14 @@ float* zeroTail(float* out, size_t outRows, size_t cols, size_t zeroLen) {
 }  // namespace
 
 void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nidx, size_t cols, size_t outRows, size_t zeroLen) {
-  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1, bool fresh) {
+    const F z = zero();
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
-      map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
+      if (fresh && (i == 0 || idx[i - 1] != idx[i]))
+        map1(o, src + i * cols + j0, j1 - j0, [z](F b) { return add(z, b); });  // 0 + b: -0 becomes +0, as on a zeroed row
+      else
+        map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
     }
   });
 }
@@ -1129,11 +1141,15 @@ void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nid
 // as in top-1 routing).
 void scatterAddRowsScaled(float* out, const float* src, const float* scale, const int32_t* idx, size_t nidx,
                           size_t cols, size_t outRows, size_t zeroLen) {
-  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+  scatterSplit(idx, nidx, cols, outRows, zeroTail(out, outRows, cols, zeroLen), [&](size_t i0, size_t i1, size_t j0, size_t j1, bool fresh) {
+    const F z = zero();
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
       const F s = set1(scale[i]);
-      map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
+      if (fresh && (i == 0 || idx[i - 1] != idx[i]))
+        map1(o, src + i * cols + j0, j1 - j0, [s, z](F b) { return fma(s, b, z); });  // onto 0, as on a zeroed row
+      else
+        map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
     }
   });
 }

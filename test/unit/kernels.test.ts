@@ -1386,6 +1386,22 @@ test('native: training kernels split between threads give bit for bit what one t
     },
     tol: 1e-4,
   };
+  // Each row once into half of out's rows (a top-1 dispatch with room to spare): on 2 threads each
+  // run's first row is written, not added onto a zeroed row, and the rows no run reaches are
+  // zeroed. Compared as bits, so 0 + (-0) must still give +0, as the zeroed row and the twin do.
+  const spread = Int32Array.from({ length: R }, (_, i) => ((i * 37) % R) * 2);
+  const signed = Float32Array.from(dy, (v, i) => (i % 5 === 0 ? -0 : v));
+  const scaleZ = Float32Array.from({ length: R }, (_, i) => (i % 7 === 0 ? 0 : i % 2 ? -0.5 : 1.5));
+  cases['scatter-adds into zeroed outputs, half of the rows reached'] = {
+    run: (k) => {
+      const a = new Float32Array(2 * R * C).fill(Number.NaN);
+      k.scatterAddRows(a, signed, spread, C, true);
+      const w = new Float32Array(2 * R * C).fill(Number.NaN);
+      k.scatterAddRowsScaled(w, signed, scaleZ, spread, C, true);
+      return [new Uint8Array(a.buffer), new Uint8Array(w.buffer)];
+    },
+    tol: 0,
+  };
   cases['scatterAddRowsScaled and its backward'] = {
     run: (k) => {
       const scale = Float32Array.from({ length: R }, (_, i) => Math.sin(i));
