@@ -1061,15 +1061,16 @@ bool indexRuns(const int32_t* idx, size_t nidx, size_t outRows) {
 }
 
 /**
- * The split of a scatter-add, out[idx[i]] += f(src[i]), between the threads: fn(i0, i1, j0, j1, fresh)
- * adds rows [i0, i1) over columns [j0, j1), each in i order; with `fresh`, the first row of each
- * run of equal indices writes 0 + f(src[i]) (the sum onto the zeroed row, bit for bit) without
- * reading out. Rows that land on the same row of out must be added in order. When each row of out
- * gets its rows from one run of idx (sorted, as the experts' rows for their bias gradient, or all
- * distinct, as a top-1 dispatch), the threads split out's rows, and one thread adds a whole run. Otherwise (the word embedding's
- * gradient) they split the columns, each thread adding every row's slice of its columns: reading
- * part of every row, which ran slower on 2 threads than on 1 out of cache (see sumAxis). Either
- * way each element gets its additions in i order, so the result does not depend on the split.
+ * The split of a scatter-add, out[idx[i]] += f(src[i]), between the threads: fn(i0, i1, j0, j1,
+ * fresh) adds rows [i0, i1) over columns [j0, j1), each in i order; with `fresh`, the first row of
+ * each run of equal indices writes 0 + f(src[i]) (the sum onto the zeroed row, bit for bit)
+ * without reading out. Rows that land on the same row of out must be added in order. When each row
+ * of out gets its rows from one run of idx (sorted, as the experts' rows for their bias gradient,
+ * or all distinct, as a top-1 dispatch), the threads split out's rows, and one thread adds a whole
+ * run. Otherwise (the word embedding's gradient) they split the columns, each thread adding every
+ * row's slice of its columns: reading part of every row, which ran slower on 2 threads than on 1
+ * out of cache (see sumAxis). Either way each element gets its additions in i order, so the result
+ * does not depend on the split.
  */
 template <class Fn>
 void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, float* zero, Fn fn) {
@@ -1104,7 +1105,7 @@ void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, 
   }
   // Zeroed first by rows, each thread a contiguous range. Zeroing each thread's columns of every
   // row instead ran slower on 2 threads than on 1: the word embedding's 16 MB gradient
-  // (16,384 x 256, 4,096 rows added) took 0.90 ms on 2 threads against 0.75 on 1; by rows 0.58-0.71.
+  // (16,384 x 256, 4,096 rows added) took 0.90 ms on 2 threads against 0.75 on 1; by rows, 0.58-0.71.
   if (zero)
     parallelFor(outRows, 1, outRows * cols, [&](size_t r0, size_t r1) {
       std::memset(zero + r0 * cols, 0, (r1 - r0) * cols * sizeof(float));
