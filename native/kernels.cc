@@ -1115,6 +1115,9 @@ void scatterSplit(const int32_t* idx, size_t nidx, size_t cols, size_t outRows, 
   });
 }
 
+/** Whether row i of a scatter-add starts a run of equal indices (with `fresh`, it writes its row). */
+inline bool startsRun(const int32_t* idx, size_t i) { return i == 0 || idx[i - 1] != idx[i]; }
+
 /** With zeroLen > 0, out[0, zeroLen) is zeroed first: each thread its own part (scatterSplit), the
  *  part past outRows whole rows here. */
 float* zeroTail(float* out, size_t outRows, size_t cols, size_t zeroLen) {
@@ -1129,7 +1132,7 @@ void scatterAddRows(float* out, const float* src, const int32_t* idx, size_t nid
     const F z = zero();
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
-      if (fresh && (i == 0 || idx[i - 1] != idx[i]))
+      if (fresh && startsRun(idx, i))
         map1(o, src + i * cols + j0, j1 - j0, [z](F b) { return add(z, b); });  // 0 + b: -0 becomes +0, as on a zeroed row
       else
         map2(o, o, src + i * cols + j0, j1 - j0, [](F a, F b) { return add(a, b); });
@@ -1147,7 +1150,7 @@ void scatterAddRowsScaled(float* out, const float* src, const float* scale, cons
     for (size_t i = i0; i < i1; i++) {
       float* o = out + static_cast<size_t>(idx[i]) * cols + j0;
       const F s = set1(scale[i]);
-      if (fresh && (i == 0 || idx[i - 1] != idx[i]))
+      if (fresh && startsRun(idx, i))
         map1(o, src + i * cols + j0, j1 - j0, [s, z](F b) { return fma(s, b, z); });  // onto 0, as on a zeroed row
       else
         map2(o, o, src + i * cols + j0, j1 - j0, [s](F a, F b) { return fma(s, b, a); });
