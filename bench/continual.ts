@@ -35,7 +35,7 @@
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 2400 --initial-steps 400 --parallel 1 --seeds 0,1,2
 //                              --patience 6 --eval-every 100 --stop-after 0 --budget 2400 --max-added 0.2 --lexical 1
-//                              --prior 1 --lora-rank 8]
+//                              --prior 1 --lora-rank 8 --lrs RATES]    (--lrs 5e-4,2e-3: the search's lrs; default none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -91,6 +91,7 @@ const opt = benchFlags({
   lexical: { type: 'string', default: '1', choices: ['0', '1'] },
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
   'lora-rank': { type: 'string', default: String(SEARCH.loraRank), choices: HPARAM_LISTS.loraRank.map(String) },
+  lrs: { type: 'string', default: '' },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
   results: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual') },
   work: { type: 'string', default: join(ROOT, 'runs', 'bench-continual') },
@@ -147,6 +148,8 @@ interface Setup {
    * results: 0, made before the updates existed.
    */
   loraRank: number;
+  /** The search's `lrs`: the rates its children of other tasks' paths take in turn; empty: the drawn rate. Absent in older results: []. */
+  lrs: number[];
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -203,6 +206,7 @@ function setupFromArgs(seed: number): Setup {
     maxAdded: opt['max-added'],
     prior: opt.prior === '1',
     loraRank: Number(opt['lora-rank']),
+    lrs: lrList(opt.lrs),
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -220,7 +224,18 @@ function withDefaults(setup: Setup): Setup {
     maxAdded: setup.maxAdded ?? 1,
     prior: setup.prior ?? false,
     loraRank: setup.loraRank ?? 0,
+    lrs: setup.lrs ?? [],
   };
+}
+
+/** --lrs: comma-separated rates, each on a path's lr list (hparams.ts); '' none. */
+function lrList(text: string): number[] {
+  if (text.trim() === '') return [];
+  return text.split(',').map((x) => {
+    const v = Number(x);
+    if (!(HPARAM_LISTS.lr as readonly number[]).includes(v)) throw new Error(`--lrs: "${x}" is not one of ${HPARAM_LISTS.lr.join(', ')}`);
+    return v;
+  });
 }
 
 /** A task's spec in this run: a sequence task's head gets the run's n-gram bag. */
@@ -384,6 +399,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       maxAdded: setup.maxAdded,
       naiveBayesPrior: setup.prior,
       loraRank: setup.loraRank as SearchConfig['loraRank'],
+      ...(setup.lrs.length > 0 ? { lrs: setup.lrs } : {}),
       log,
     },
   );
@@ -592,6 +608,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       (setup.loraRank > 0
         ? `A child of another task's path starts from loraRank ${setup.loraRank}: each frozen block it reuses gets a low-rank update of that rank (nn/lora.ts), the rank then mutated like the other hyperparameters, and a child of this task's candidates trains copies of its parent's updates. `
         : 'No low-rank updates (loraRank 0). ') +
+      (setup.lrs.length > 0 ? `Children of other tasks' paths take the learning rates ${setup.lrs.join(', ')} in turn (the search's lrs). ` : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical
         ? `Sequence tasks' heads (search, initial model and fine-tuning alike) add a hashed n-gram bag (${setup.lexical.buckets} buckets × ${setup.lexical.dim}, n ≤ ${setup.lexical.ngrams}) trained at ×${TRAIN.lexicalLrScale} the learning rate. `

@@ -82,7 +82,8 @@ function jsonObject(v: string): object | null {
 
 /**
  * The config that `flags` (named by configFlags) spell over `base` (a config file's object, or {}),
- * checked by `schema`. Numbers are read as numbers, a JSON object as that object; any other text
+ * checked by `schema`. Numbers are read as numbers, comma-separated numbers as a list of them
+ * (`--lrs 5e-4,2e-3`), a JSON object as that object; any other text
  * goes to the schema as text, which judges it. A bad flag is a UsageError naming the flag and its text; a bad key of `base` names the
  * key, after `source` (the file).
  */
@@ -99,7 +100,11 @@ export function configOfFlags<S extends z.ZodType>(
     const v = flags[flag];
     if (typeof v !== 'string') continue;
     text[key] = v;
-    raw[key] = DECIMAL.test(v) ? Number(v) : v === 'true' || v === 'false' ? v === 'true' : (jsonObject(v) ?? v);
+    raw[key] = DECIMAL.test(v)
+      ? Number(v)
+      : v === 'true' || v === 'false'
+        ? v === 'true'
+        : (jsonObject(v) ?? (v.includes(',') && v.split(',').every((x) => DECIMAL.test(x)) ? v.split(',').map(Number) : v));
   }
   const r = schema.safeParse(raw);
   if (r.success) return r.data;

@@ -171,6 +171,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   let stale = 0;
   let stopped: SearchResult['stopped'] = 'children';
   let useWorkers = opts.parallel > 1;
+  const lrs = opts.lrs ?? [];
+  let fromOthers = 0;
   let tokenizerJson: string | null = null;
   if (useWorkers) opts.log(`training up to ${opts.parallel} children at a time, each in a worker thread (OpenBLAS at 1 thread meanwhile)`);
 
@@ -227,6 +229,16 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
           );
         child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
       }
+      // The rate is the hyperparameter a new task's path is most sensitive to (docs/continual.md,
+      // "A first generation that spans the rate"), and a search of a few long children rarely
+      // mutates it: children of other tasks' paths take the search's rates in turn, after the
+      // draws, so the draws themselves are those of a search without them.
+      if (!parent.sameTask && lrs.length > 0) {
+        const lr = lrs[fromOthers % lrs.length];
+        if (lr !== child.path.hparams.lr) child.notes.push(`lr ${child.path.hparams.lr} -> ${lr} (the search's lrs)`);
+        child.path.hparams = { ...child.path.hparams, lr };
+      }
+      if (!parent.sameTask) fromOthers++;
       const train: TrainPathOptions = {
         steps: share,
         batchSize: opts.batchSize,

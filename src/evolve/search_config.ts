@@ -58,11 +58,22 @@ export const searchConfigSchema = z.strictObject({
     .describe(
       "the rank of the low-rank updates (LoRA) of a child whose parent is another task's path, in place of that path's own (hparams.ts: 0, 4, 8, 16 or 32; 0: none); a same-task child's is mutated from its parent's. Omitted: the parent path's",
     ),
+  lrs: z
+    .preprocess((v) => (typeof v === 'number' ? [v] : v), z.array(lrValue()).min(1))
+    .optional()
+    .describe(
+      "learning rates that the children of another task's path (the first round's) take in turn, in place of the one drawn from that path's (each on hparams.ts's lr list; several: a first generation that spans the rate). Omitted: the drawn rate",
+    ),
   naiveBayesPrior: z
     .boolean()
     .default(false)
     .describe("after the search, give a classification task's head a Naive Bayes prior counted on its training set, weighted on dev (train/fit_prior.ts)"),
 });
+
+/** One value of a path's lr list (hparams.ts). */
+function lrValue() {
+  return z.literal(HPARAM_LISTS.lr as unknown as [number, ...number[]]);
+}
 
 export type SearchConfig = z.output<typeof searchConfigSchema>;
 

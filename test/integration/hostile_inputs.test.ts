@@ -481,6 +481,11 @@ describe('hostile input through every command that reads it', () => {
         /task config file nosuch not found \(and "nosuch" is not a built-in task/,
       ],
       [
+        'add-task a learning rate off the list',
+        ['add-task', 'model', '--task', 'sent', '--lrs', '5e-4,3e-3'],
+        /--lrs must be one of 0\.0001, 0\.0002, 0\.0005, 0\.001, 0\.002, 0\.005, 0\.01, got "5e-4,3e-3"/,
+      ],
+      [
         'add-task a task already there',
         ['add-task', 'model', '--task', 'again.json'],
         /task "toy" is already in model/,

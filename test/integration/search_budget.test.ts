@@ -142,6 +142,31 @@ describe('the search: patience, a compute bound, generations', () => {
     }
   });
 
+  it("lrs: the children of other tasks' paths take the rates in turn, same-task children inherit theirs, and every draw is the search's without them", async () => {
+    const o = { children: 4, steps: 6, batchSize: 8, seed: 3, parallel: 2 };
+    const plain = await searchTask(build({}), sent, { builtin: 'sent' }, o);
+    const swept = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, lrs: [5e-4, 2e-3] });
+    const fromOthers = swept.candidates.filter((c) => !c.parent.startsWith('child '));
+    assert.ok(fromOthers.length >= 2, swept.candidates.map((c) => c.parent).join(', '));
+    assert.deepEqual(
+      fromOthers.map((c) => c.path.hparams.lr),
+      fromOthers.map((_, i) => [5e-4, 2e-3][i % 2]),
+    );
+    // A same-task child starts from its parent's rate, the swept one (then mutated with
+    // probability mu, as any child's hyperparameters are).
+    for (const c of swept.candidates.filter((x) => x.parent.startsWith('child '))) {
+      const parent = swept.candidates[Number(c.parent.slice(6))];
+      const moved = c.notes.some((n) => n.startsWith('lr '));
+      if (!moved) assert.equal(c.path.hparams.lr, parent.path.hparams.lr, c.notes.join('; '));
+    }
+    // The rate is set after the draws: the first round (drawn before any score exists) has the
+    // same parents, paths and other hyperparameters as the search without it; only the rates, and
+    // so the trained weights and the scores that later rounds' parent choices follow, differ.
+    const firstRound = (r: typeof plain) =>
+      r.candidates.slice(0, 2).map((c) => [c.parent, c.path.blocks, c.path.adapters, c.path.embeddings, { ...c.path.hparams, lr: 0 }]);
+    assert.deepEqual(firstRound(swept), firstRound(plain));
+  });
+
   it("naiveBayesPrior: the new head gets a prior weighted on dev, earlier tasks' logits do not move, and the folder keeps it", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-search-prior-'));
     try {
