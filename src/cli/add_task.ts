@@ -34,7 +34,7 @@ import { configFlags, configOfFlags, parseCommandLine, UsageError } from './args
 const SEARCH_FLAGS = configFlags(Object.keys(searchConfigSchema.shape));
 
 const USAGE = `usage: pathwise add-task <model folder> --task <task config .json | built-in task> ${[...SEARCH_FLAGS]
-  .map(([flag, key]) => `[--${flag} ${DEFAULT_SEARCH_CONFIG[key as keyof typeof DEFAULT_SEARCH_CONFIG]}]`)
+  .map(([flag, key]) => `[--${flag} ${DEFAULT_SEARCH_CONFIG[key as keyof typeof DEFAULT_SEARCH_CONFIG] ?? '…'}]`)
   .join(' ')}`;
 
 /** The search config the flags spell; a bad value is a UsageError naming the flag and its text. */

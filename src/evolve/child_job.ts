@@ -89,11 +89,17 @@ export async function runChildJob(job: ChildJob): Promise<ChildOutcome> {
   return { index: job.index, weights, dev, trainLoss: trained.finalLoss, steps: trained.steps };
 }
 
-/** Writes an outcome's trained weights into the store's components (copies). */
+/**
+ * Writes an outcome's trained weights into the store's components (copies), and leaves them in
+ * inference mode, as trainPath leaves the components it trains in process: built in training mode
+ * and never trained here, they would otherwise run their dropout in every forward pass that does
+ * not set the mode itself (a kept path's logits then differ from call to call).
+ */
 export function applyOutcome(store: ComponentStore, o: ChildOutcome): void {
   for (const [id, values] of Object.entries(o.weights)) {
     const c = store.get(id);
     if (c.locked) throw new Error(`child ${o.index}: component "${id}" is locked and must never be trained`);
     c.module.loadParameters(values);
+    c.module.eval();
   }
 }

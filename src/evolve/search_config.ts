@@ -39,7 +39,7 @@ export const searchConfigSchema = z.strictObject({
   base: z.number().gt(0).max(1).default(0.95).describe('size penalty in score = quality × base^(added / total parameters); 1: no penalty'),
   seed: seed().default(0).describe("seed of the search's draws (mixed with the task's name)"),
   batchSize: count().default(32).describe('examples per training step'),
-  evalExamples: count().default(1000).describe('cap on dev examples scored per child'),
+  evalExamples: count().default(1000).describe('cap on dev examples scored per child: a fixed sample across the split, not its first examples'),
   parallel: count()
     .default(1)
     .describe(
@@ -62,7 +62,7 @@ export const searchConfigSchema = z.strictObject({
     .preprocess((v) => (typeof v === 'number' ? [v] : v), z.array(lrValue()).min(1))
     .optional()
     .describe(
-      "learning rates that the children of another task's path (the first round's) take in turn, in place of the one drawn from that path's (each on hparams.ts's lr list; several: a first generation that spans the rate). Omitted: the drawn rate",
+      "learning rates that the children of other tasks' paths (the whole first round, and any later child drawn from another task) take in turn, in place of the one drawn from that path's (each on hparams.ts's lr list; comma-separated as a flag: 5e-4,2e-3, a first generation that spans the rate). Omitted: the drawn rate",
     ),
   naiveBayesPrior: z
     .boolean()

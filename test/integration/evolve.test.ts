@@ -944,6 +944,27 @@ describe('children trained in parallel (worker threads)', () => {
     assert.deepEqual(b.weights, a.weights, 'the kept path has the same weights');
   });
 
+  it('parallel = 2: components trained in workers come back in inference mode (the kept path gives the same logits call after call)', async () => {
+    // One round of two children, both in workers: nothing in this thread trains (or sets the mode of) the kept path.
+    const system = tinySystem();
+    await searchTask(system, pos, { builtin: 'pos' }, { children: 2, parallel: 2, steps: 10, batchSize: 8, seed: 4 });
+    const ids = pathComponents(system.task('pos').path);
+    assert.deepEqual(
+      ids.filter((id) => system.store.get(id).module.training),
+      [],
+      'components left in training mode',
+    );
+    const twice = [];
+    for (let i = 0; i < 2; i++)
+      twice.push(
+        await logitsOf(
+          () => system.encode('pos', pos.test, false),
+          (b) => system.logits('pos', b),
+        ),
+      );
+    assert.deepEqual(twice[1], twice[0], "the kept path's logits differ between two calls");
+  });
+
   it('refuses a bad parallel, naming it; so does `pathwise add-task --parallel` (exit 2)', async () => {
     for (const p of [0, 1.5]) {
       assert.throws(() => validateSearchOptions({ ...DEFAULT_SEARCH, parallel: p }), new RegExp(`^RangeError: parallel must be an integer >= 1, got ${p}$`));

@@ -12,7 +12,7 @@ import { Rng } from '../../src/engine/index.js';
 import { searchTask, trainPath } from '../../src/evolve/index.js';
 import { loadModel, saveModel, specOf } from '../../src/model/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
-import { subsample } from '../../src/tasks/task.js';
+import { sampleExamples, subsample } from '../../src/tasks/task.js';
 import { build } from '../mixed_models.js';
 
 const sent = subsample(loadBuiltinTask('sent'), { train: 400, dev: 60, test: 60 });
@@ -140,6 +140,20 @@ describe('the search: patience, a compute bound, generations', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('evalExamples: children are scored on a sample across the dev split, not on its first examples (a split in label order)', async () => {
+    const byLabel = { ...sent, dev: [...sent.dev].sort((a, b) => String(a.label).localeCompare(String(b.label))) };
+    // As many as the first label has: the split's first n examples are all of that label.
+    const n = byLabel.dev.filter((e) => e.label === byLabel.dev[0].label).length;
+    assert.ok(n >= 10 && n < byLabel.dev.length, `${n} of ${byLabel.dev.length}`);
+    const o = { children: 1, steps: 6, batchSize: 8, seed: 5, evalExamples: n };
+    const system = build({});
+    const res = await searchTask(system, byLabel, { builtin: 'sent' }, o);
+    const sample = sampleExamples(byLabel.dev, n, 5);
+    assert.equal(new Set(sample.map((e) => e.label)).size, 2, 'the sample holds both labels');
+    // The kept child's dev score is its score on that sample (no prior: nothing changes its logits after).
+    assert.deepEqual(res.best.dev, await system.taskPath('sent').evaluate(sample));
   });
 
   it("lrs: the children of other tasks' paths take the rates in turn, same-task children inherit theirs, and every draw is the search's without them", async () => {
