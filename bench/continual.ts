@@ -59,7 +59,7 @@ import {
 } from '../src/model/index.js';
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
-import { DEFAULT_SEARCH, searchTask, type SearchConfig } from '../src/evolve/index.js';
+import { DEFAULT_SEARCH, parseSearchConfig, searchTask, type SearchConfig } from '../src/evolve/index.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
@@ -232,14 +232,14 @@ function withDefaults(setup: Setup): Setup {
   };
 }
 
-/** --lrs: comma-separated rates, each on a path's lr list (hparams.ts); '' none. */
+/** --lrs: comma-separated rates, checked by the search's own schema before anything trains; '' none. */
 function lrList(text: string): number[] {
   if (text.trim() === '') return [];
-  return text.split(',').map((x) => {
-    const v = Number(x);
-    if (!(HPARAM_LISTS.lr as readonly number[]).includes(v)) throw new Error(`--lrs: "${x}" is not one of ${HPARAM_LISTS.lr.join(', ')}`);
-    return v;
-  });
+  try {
+    return parseSearchConfig({ lrs: text.split(',').map(Number) }).lrs ?? [];
+  } catch (e) {
+    throw new Error(`--lrs ${text}: ${(e as Error).message}`);
+  }
 }
 
 /** A task's spec in this run: a sequence task's head gets the run's n-gram bag. */

@@ -238,11 +238,10 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       // mutates it: children of other tasks' paths take the search's rates in turn, after the
       // draws, so the draws themselves are those of a search without them.
       if (!parent.sameTask && lrs.length > 0) {
-        const lr = lrs[fromOthers % lrs.length];
+        const lr = lrs[fromOthers++ % lrs.length];
         if (lr !== child.path.hparams.lr) child.notes.push(`lr ${child.path.hparams.lr} -> ${lr} (the search's lrs)`);
         child.path.hparams = { ...child.path.hparams, lr };
       }
-      if (!parent.sameTask) fromOthers++;
       const train: TrainPathOptions = {
         steps: share,
         batchSize: opts.batchSize,
