@@ -10,9 +10,10 @@
 //      - every task already in the system is scored on its test set, and the SHA-256 of all its
 //        test logits (raw float32 bytes) is taken: "before";
 //      - the task is added by searchTask: at most --children children of --steps steps each
-//        (with --patience, each until its dev score stops rising), --parallel of them trained at
-//        a time in worker threads, within --budget training steps in all (default: children ×
-//        steps), stopping after --stop-after generations without a better child;
+//        (with --patience, each until its dev score stops rising, its rate then decaying over
+//        --cooldown of its steps), --parallel of them trained at a time in worker threads,
+//        within --budget training steps in all (default: children × steps), stopping after
+//        --stop-after generations without a better child;
 //      - the new task is scored on test; parameters added (its own new components) and activated
 //        (one forward pass of its path) are counted; search wall time is measured;
 //      - the earlier tasks are scored and digested again: "after". Both digests must equal the one
@@ -34,7 +35,7 @@
 //      those files; one JSON line is printed last.
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 2400 --initial-steps 400 --parallel 2 --seeds 0,1,2
-//                              --patience 6 --eval-every 100 --stop-after 0 --budget 4800 --max-added 0.2 --lexical 1
+//                              --patience 6 --eval-every 100 --cooldown 0.2 --stop-after 0 --budget 4800 --max-added 0.2 --lexical 1
 //                              --prior 1 --lora-rank 8 --lrs 5e-4,2e-3 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
@@ -72,9 +73,10 @@ import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, mod
  * quarter the issue allows (docs/continual.md, "Patience long enough for dev's noise"). The first
  * two children train at once, one a core, at the rates 5e-4 and 2e-3 (`lrs`), within a bound of
  * 4,800 steps that fine-tuning gets too (docs/continual.md, "A first generation that spans the
- * rate").
+ * rate"). A child's rate holds at its peak until dev stalls, then decays over a fifth of its steps
+ * before it stops (docs/continual.md, "Where a child's rate decays").
  */
-const SEARCH = { ...DEFAULT_SEARCH, steps: 2400, budget: 4800, parallel: 2, patience: 6, evalEvery: 100, maxAdded: 0.2, loraRank: 8 };
+const SEARCH = { ...DEFAULT_SEARCH, steps: 2400, budget: 4800, parallel: 2, patience: 6, evalEvery: 100, cooldown: 0.2, maxAdded: 0.2, loraRank: 8 };
 /** The search's `lrs` (--lrs; '' none). */
 const LRS = '5e-4,2e-3';
 
@@ -89,6 +91,7 @@ const opt = benchFlags({
   seeds: { type: 'string', default: '0,1,2' },
   patience: { type: 'number', default: SEARCH.patience, integer: true, min: 0 },
   'eval-every': { type: 'number', default: SEARCH.evalEvery, integer: true, min: 1 },
+  cooldown: { type: 'number', default: SEARCH.cooldown, min: 0, max: 0.99 },
   'stop-after': { type: 'number', default: SEARCH.stopAfter, integer: true, min: 0 },
   budget: { type: 'number', default: SEARCH.budget, integer: true, min: 0 },
   'max-added': { type: 'number', default: SEARCH.maxAdded, above: 0, max: 1 },
@@ -141,6 +144,8 @@ interface Setup {
   /** The search's child patience, its evaluation interval, its generations without improvement, its step bound (search_config.ts); absent in older results: 0, 50, 0, 0. */
   patience: number;
   evalEvery: number;
+  /** The search's `cooldown` (search_config.ts); absent in older results: 0 (a child's rate decays over its steps from the start). */
+  cooldown: number;
   stopAfter: number;
   budget: number;
   /** The search's size cap (search_config.ts maxAdded); absent in older results: 1 (none). */
@@ -205,6 +210,7 @@ function setupFromArgs(seed: number): Setup {
     lexical: opt.lexical === '0' ? null : lexicalDefaultsSchema.parse({}),
     patience: opt.patience,
     evalEvery: opt['eval-every'],
+    cooldown: opt.cooldown,
     stopAfter: opt['stop-after'],
     budget: opt.budget,
     maxAdded: opt['max-added'],
@@ -223,6 +229,7 @@ function withDefaults(setup: Setup): Setup {
     lexical: setup.lexical ?? null,
     patience: setup.patience ?? 0,
     evalEvery: setup.evalEvery ?? 50,
+    cooldown: setup.cooldown ?? 0,
     stopAfter: setup.stopAfter ?? 0,
     budget: setup.budget ?? 0,
     maxAdded: setup.maxAdded ?? 1,
@@ -399,6 +406,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       ...(setup.lexical ? { lexical: setup.lexical, lexicalLrScale: TRAIN.lexicalLrScale! } : {}),
       patience: setup.patience,
       evalEvery: setup.evalEvery,
+      cooldown: setup.cooldown,
       stopAfter: setup.stopAfter,
       budget: setup.budget,
       maxAdded: setup.maxAdded,
@@ -606,7 +614,9 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
     `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): at most ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
       (setup.patience > 0
-        ? `A child is scored on dev every ${setup.evalEvery} steps and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `
+        ? setup.cooldown > 0
+          ? `A child is scored on dev every ${setup.evalEvery} steps; its rate holds at its peak after warm-up until ${setup.patience} evaluations pass without a better score, then decays linearly to 0 over ${setup.cooldown} of its steps (at the latest so as to end by its last step), and it stops at the decay's end, keeping its best weights. `
+          : `A child is scored on dev every ${setup.evalEvery} steps and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `
         : '') +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
       (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of the parameters its path activates (maxAdded). ` : '') +

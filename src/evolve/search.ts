@@ -11,7 +11,8 @@
 //                 add more than `maxAdded` of the parameters its path activates; a child of
 //                 another task's path then takes the next of the search's `lrs`, if any
 //     train the round's children's new components, concurrently: `steps` steps, or with
-//       `patience` until dev stops improving, keeping the best evaluation's weights  (train_path.ts);
+//       `patience` until dev stops improving, keeping the best evaluation's weights (with
+//       `cooldown`, the rate then decays to 0 before the child stops)  (train_path.ts);
 //       the round shares what is left of the bound, so the search never spends more than it
 //     score  <- dev quality × base^(added parameters / total parameters), for each child
 //   keep the best-scoring child: its path becomes the task's, its components are locked for
@@ -250,7 +251,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         weightDecay: opts.weightDecay,
         clipNorm: opts.clipNorm,
         lexicalLrScale: opts.lexicalLrScale,
-        ...(opts.patience > 0 ? { patience: opts.patience, evalEvery: opts.evalEvery } : {}),
+        ...(opts.patience > 0 ? { patience: opts.patience, evalEvery: opts.evalEvery, cooldown: opts.cooldown } : {}),
         seed: rng.nextU32(),
       };
       round.push({ index: c, parentName, child, train });

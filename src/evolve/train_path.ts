@@ -1,10 +1,13 @@
 // Training of one child path: `steps` steps, or, with `patience`, until its dev score stops rising
 // (μ2Net trains each child until validation stops improving): scored on dev every `evalEvery`
 // steps, stopped after `patience` evaluations without a better score, and handed back with the
-// weights of its best evaluation. Only the components created for the child are trained: their
-// parameters are the only ones given to the optimizer, and every other parameter of the path has
-// requiresGrad turned off for the duration, so it gets no gradient and no update of any kind (no
-// weight decay either: it is not in the optimizer at all). A locked component is refused outright.
+// weights of its best evaluation. With `cooldown`, a stalled dev does not stop the child at its
+// peak rate: the rate, held since the warm-up, decays to 0 first (warm-up, stable, decay), since a
+// linear decay over `steps` leaves a child that patience stops early mid-schedule. Only the
+// components created for the child are trained: their parameters are the only ones given to the
+// optimizer, and every other parameter of the path has requiresGrad turned off for the duration,
+// so it gets no gradient and no update of any kind (no weight decay either: it is not in the
+// optimizer at all). A locked component is refused outright.
 
 import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
 import type { TaskScore } from '../tasks/score.js';
@@ -29,6 +32,13 @@ export interface TrainPathOptions {
   evalEvery?: number;
   /** Dev evaluations without a better score before training stops (best weights kept); 0 or absent: train `steps` steps. */
   patience?: number;
+  /**
+   * With `patience`: the fraction of `steps` over which the rate decays to 0 once dev has stopped
+   * rising, the rate holding at its peak until then (warm-up, stable, decay), and starting the
+   * decay early enough to end by `steps`; the child stops at the decay's end. 0 or absent: the
+   * rate decays linearly over `steps` from the start, and patience stops the child where it is.
+   */
+  cooldown?: number;
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
   /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
@@ -67,13 +77,24 @@ export async function trainPath(
   let best: { dev: TaskScore; weights: Record<string, Float32Array>[] } | null = null;
   let sinceBest = 0;
   let taken = 0;
+  const cooldown = validate ? (o.cooldown ?? 0) : 0;
+  if (!(cooldown >= 0 && cooldown < 1)) throw new RangeError(`trainPath: cooldown must be in [0, 1), got ${cooldown}`);
+  const warm = Math.round(o.warmupRatio * o.steps);
+  // Cool-down: the decay's length, and the optimizer step it starts at (moved earlier when dev
+  // stops rising); the decay starts after the warm-up at the earliest.
+  const decaySteps = cooldown > 0 ? Math.max(1, Math.round(cooldown * o.steps)) : 0;
+  let decayFrom = Math.max(warm, o.steps - decaySteps);
+  let decaying = false;
   // Frozen components stay in inference mode (no dropout): they are fixed feature extractors,
   // and the features the child learns on are then exactly those it will see at prediction.
   model.eval();
   for (const c of trainable) c.module.train();
   const thaw = freeze(frozen);
   try {
-    const sched = lrSchedule({ kind: 'linear', warmupSteps: Math.round(o.warmupRatio * o.steps), totalSteps: o.steps });
+    const sched =
+      decaySteps > 0
+        ? (k: number) => (k < warm ? k / Math.max(1, warm) : Math.max(0, 1 - Math.max(0, k - decayFrom) / decaySteps))
+        : lrSchedule({ kind: 'linear', warmupSteps: warm, totalSteps: o.steps });
     const bag = model.head.bag && own.has(model.head.bag.table) ? new Set([...model.head.bag.parameters(), ...model.head.bagOut!.parameters()]) : null;
     const trainer = new Trainer(model, params, {
       lr: o.lr,
@@ -90,13 +111,21 @@ export async function trainPath(
       losses.push(m.loss);
       taken = step;
       o.onStep?.(m);
-      if (validate && (step % every === 0 || step === o.steps)) {
+      const decayEnd = decaySteps > 0 && step >= decayFrom + decaySteps;
+      if (validate && (step % every === 0 || step === o.steps || decayEnd)) {
         const score = await model.evaluate(dev);
         if (!best || score.score > best.dev.score) {
           best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
           sinceBest = 0;
-        } else if (++sinceBest >= o.patience!) break;
+        } else if (++sinceBest >= o.patience! && !decaying) {
+          if (decaySteps === 0) break;
+          // Dev has stopped rising at this rate: decay from here, and stop at the decay's end
+          // rather than now (a planned decay already under way goes on as it was).
+          decaying = true;
+          decayFrom = Math.max(warm, Math.min(decayFrom, step));
+        }
       }
+      if (decayEnd) break;
     }
     if (best) trainable.forEach((c, i) => c.module.loadParameters(best!.weights[i]));
   } finally {

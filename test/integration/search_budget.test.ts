@@ -42,6 +42,51 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.deepEqual(await model.evaluate(sent.dev), r.dev);
   });
 
+  it("cooldown: the rate holds until dev stops rising, then decays to 0 over its share of the steps, and the child stops at the decay's end", async () => {
+    const run = async (steps: number, patience: number) => {
+      const system = build({});
+      const spec = specOf(sent);
+      const head = system.store.create('head', { type: spec.type, dModel: 16, classes: 2, dropout: 0.1, initStd: 0.2, pooling: 'mean' }, sent.name, new Rng(1));
+      const model = system.pathModel(spec, { ...system.rootPath(sent.name), head: head.id }).eval();
+      const lrs: number[] = [];
+      const r = await trainPath(
+        model,
+        [head],
+        sent.train,
+        {
+          steps,
+          batchSize: 16,
+          lr: 3e-3,
+          warmupRatio: 0,
+          weightDecay: 0,
+          clipNorm: 1,
+          seed: 2,
+          patience,
+          evalEvery: 5,
+          cooldown: 0.1,
+          onStep: (m) => lrs.push(m.lr),
+        },
+        sent.dev,
+      );
+      assert.equal(lrs.length, r.steps);
+      assert.deepEqual(await model.evaluate(sent.dev), r.dev, "the weights held are the best evaluation's");
+      return { r, lrs };
+    };
+    // The rate's profile: the peak up to the decay's start, then 1 - i / decaySteps of it.
+    const profile = (n: number, from: number, decay: number) =>
+      Array.from({ length: n }, (_, j) => 3e-3 * (j < from ? 1 : Math.max(0, 1 - (j - from) / decay)) * 1);
+    // Dev stops rising long before the last step: the decay (200 steps) starts at that
+    // evaluation, and the child trains exactly 200 steps more.
+    const early = await run(2000, 2);
+    const from = early.r.steps - 200;
+    assert.ok(from > 0 && from < 1800 && from % 5 === 0, `decay from step ${from}`);
+    assert.deepEqual(early.lrs, profile(early.r.steps, from, 200));
+    // Dev never stalls for long enough (patience far beyond the run): the decay is the last 10%.
+    const late = await run(100, 1000);
+    assert.equal(late.r.steps, 100);
+    assert.deepEqual(late.lrs, profile(100, 90, 10));
+  });
+
   it('stops when the compute bound is spent, never past it, and reports the steps it spent', async () => {
     const system = build({});
     const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 5, steps: 20, budget: 30, batchSize: 8, seed: 1 });
