@@ -91,7 +91,7 @@ const opt = benchFlags({
   seeds: { type: 'string', default: '0,1,2' },
   patience: { type: 'number', default: SEARCH.patience, integer: true, min: 0 },
   'eval-every': { type: 'number', default: SEARCH.evalEvery, integer: true, min: 1 },
-  cooldown: { type: 'number', default: SEARCH.cooldown, min: 0, max: 0.99 },
+  cooldown: { type: 'number', default: SEARCH.cooldown },
   'stop-after': { type: 'number', default: SEARCH.stopAfter, integer: true, min: 0 },
   budget: { type: 'number', default: SEARCH.budget, integer: true, min: 0 },
   'max-added': { type: 'number', default: SEARCH.maxAdded, above: 0, max: 1 },
@@ -210,7 +210,7 @@ function setupFromArgs(seed: number): Setup {
     lexical: opt.lexical === '0' ? null : lexicalDefaultsSchema.parse({}),
     patience: opt.patience,
     evalEvery: opt['eval-every'],
-    cooldown: opt.cooldown,
+    cooldown: searchSetting('--cooldown', String(opt.cooldown), { cooldown: opt.cooldown }).cooldown,
     stopAfter: opt['stop-after'],
     budget: opt.budget,
     maxAdded: opt['max-added'],
@@ -239,15 +239,17 @@ function withDefaults(setup: Setup): Setup {
   };
 }
 
-/** --lrs: comma-separated rates, checked by the search's own schema before anything trains; '' none. */
-function lrList(text: string): number[] {
-  if (text.trim() === '') return [];
+/** A search setting given as a flag, checked by the search's own schema before anything trains. */
+function searchSetting(flag: string, text: string, value: Partial<SearchConfig>): SearchConfig {
   try {
-    return parseSearchConfig({ lrs: text.split(',').map(Number) }).lrs ?? [];
+    return parseSearchConfig(value);
   } catch (e) {
-    throw new Error(`--lrs ${text}: ${(e as Error).message}`);
+    throw new Error(`${flag} ${text}: ${(e as Error).message}`);
   }
 }
+
+/** --lrs: comma-separated rates, each on a path's lr list; '' none. */
+const lrList = (text: string): number[] => (text.trim() === '' ? [] : (searchSetting('--lrs', text, { lrs: text.split(',').map(Number) }).lrs ?? []));
 
 /** A task's spec in this run: a sequence task's head gets the run's n-gram bag. */
 const specIn = (setup: Setup, t: TaskData): TaskSpec => ({ ...specOf(t), ...(setup.lexical && t.type !== 'tagging' ? { lexical: setup.lexical } : {}) });
@@ -533,6 +535,17 @@ function metricNote(initial: InitialResult, steps: StepResult[]): string {
   return others.length ? `${main}, except ${others.map(([t, m]) => `${t} (${m})`).join(', ')}` : main;
 }
 
+/** How a child's training ends, for the report's setup section ('' without patience). */
+function stoppingRule(setup: Setup): string {
+  if (setup.patience === 0) return '';
+  const scored = `A child is scored on dev every ${setup.evalEvery} steps`;
+  if (setup.cooldown === 0) return `${scored} and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `;
+  return (
+    `${scored}; its rate holds at its peak after warm-up until ${setup.patience} evaluations pass without a better score, then decays linearly to 0 ` +
+    `over ${setup.cooldown} of its steps (at the latest so as to end by its last step), and it stops at the decay's end, keeping its best weights. `
+  );
+}
+
 function report(setup: Setup, initial: InitialResult, steps: StepResult[]): string {
   const toAdd = setup.order.slice(setup.initial);
   const complete = steps.length === toAdd.length;
@@ -613,11 +626,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     `- Base: \`${setup.base}\` (model.safetensors SHA-256 ${setup.baseDigest ?? 'not recorded'}). Task order: ${setup.order.join(', ')}; the first ${setup.initial} form the initial model.`,
     `- Initial model: ${setup.initialSteps} batches of ${setup.batchSize} per task (${initial.steps} steps, each one batch of one task, tasks drawn ∝ n^(1/2)), AdamW lr ${TRAIN.lr}, weight decay ${TRAIN.weightDecay}, 10% warm-up then linear decay, clip ${TRAIN.clipNorm}; the best of 6 dev evaluations kept (bench:multitask's settings).`,
     `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): at most ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
-      (setup.patience > 0
-        ? setup.cooldown > 0
-          ? `A child is scored on dev every ${setup.evalEvery} steps; its rate holds at its peak after warm-up until ${setup.patience} evaluations pass without a better score, then decays linearly to 0 over ${setup.cooldown} of its steps (at the latest so as to end by its last step), and it stops at the decay's end, keeping its best weights. `
-          : `A child is scored on dev every ${setup.evalEvery} steps and stops after ${setup.patience} evaluations without a better score, keeping its best weights. `
-        : '') +
+      stoppingRule(setup) +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
       (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of the parameters its path activates (maxAdded). ` : '') +
       (setup.loraRank > 0

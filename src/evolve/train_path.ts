@@ -9,7 +9,7 @@
 // so it gets no gradient and no update of any kind (no weight decay either: it is not in the
 // optimizer at all). A locked component is refused outright.
 
-import { Rng, lrSchedule, type Tensor } from '../engine/index.js';
+import { Rng, lrSchedule, warmupStableDecay, type Tensor } from '../engine/index.js';
 import type { TaskScore } from '../tasks/score.js';
 import type { Example } from '../tasks/task.js';
 import { BatchStream } from '../tasks/batches.js';
@@ -77,14 +77,13 @@ export async function trainPath(
   let best: { dev: TaskScore; weights: Record<string, Float32Array>[] } | null = null;
   let sinceBest = 0;
   let taken = 0;
-  const cooldown = validate ? (o.cooldown ?? 0) : 0;
+  const cooldown = o.cooldown ?? 0;
   if (!(cooldown >= 0 && cooldown < 1)) throw new RangeError(`trainPath: cooldown must be in [0, 1), got ${cooldown}`);
   const warm = Math.round(o.warmupRatio * o.steps);
-  // Cool-down: the decay's length, and the optimizer step it starts at (moved earlier when dev
-  // stops rising); the decay starts after the warm-up at the earliest.
-  const decaySteps = cooldown > 0 ? Math.max(1, Math.round(cooldown * o.steps)) : 0;
+  // Cool-down (only with evaluations to stall): the decay's length, and the optimizer step it
+  // starts at, brought forward when dev stops rising; never before the warm-up's end.
+  const decaySteps = validate && cooldown > 0 ? Math.max(1, Math.round(cooldown * o.steps)) : 0;
   let decayFrom = Math.max(warm, o.steps - decaySteps);
-  let decaying = false;
   // Frozen components stay in inference mode (no dropout): they are fixed feature extractors,
   // and the features the child learns on are then exactly those it will see at prediction.
   model.eval();
@@ -93,7 +92,7 @@ export async function trainPath(
   try {
     const sched =
       decaySteps > 0
-        ? (k: number) => (k < warm ? k / Math.max(1, warm) : Math.max(0, 1 - Math.max(0, k - decayFrom) / decaySteps))
+        ? warmupStableDecay({ warmupSteps: warm, decaySteps, decayFrom: () => decayFrom })
         : lrSchedule({ kind: 'linear', warmupSteps: warm, totalSteps: o.steps });
     const bag = model.head.bag && own.has(model.head.bag.table) ? new Set([...model.head.bag.parameters(), ...model.head.bagOut!.parameters()]) : null;
     const trainer = new Trainer(model, params, {
@@ -117,11 +116,10 @@ export async function trainPath(
         if (!best || score.score > best.dev.score) {
           best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
           sinceBest = 0;
-        } else if (++sinceBest >= o.patience! && !decaying) {
+        } else if (++sinceBest >= o.patience!) {
           if (decaySteps === 0) break;
           // Dev has stopped rising at this rate: decay from here, and stop at the decay's end
-          // rather than now (a planned decay already under way goes on as it was).
-          decaying = true;
+          // rather than now (a decay already under way, planned or brought forward, goes on as it was).
           decayFrom = Math.max(warm, Math.min(decayFrom, step));
         }
       }

@@ -1,8 +1,9 @@
 // Nothing numeric changed in the one-model rewrite (issue 14): the references in
 // test/fixtures/reference/ were written by the code before it (its README says how), and every
 // number here is compared with them bit for bit: a path system's logits, the same two add-task
-// searches run again (remade when the search's dev sample changed, issue 17), three short multi-task runs (dense, Switch, skills: each step's loss, the
-// trained parameters, test logits) and the quickstart's test scores at 20 steps.
+// searches run again (remade when the search's dev sample changed, issue 17), three short
+// multi-task runs (dense, Switch, skills: each step's loss, the trained parameters, test logits)
+// and the quickstart's test scores at 20 steps.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -74,7 +74,7 @@ describe('the search: patience, a compute bound, generations', () => {
     };
     // The rate's profile: the peak up to the decay's start, then 1 - i / decaySteps of it.
     const profile = (n: number, from: number, decay: number) =>
-      Array.from({ length: n }, (_, j) => 3e-3 * (j < from ? 1 : Math.max(0, 1 - (j - from) / decay)) * 1);
+      Array.from({ length: n }, (_, j) => 3e-3 * (j < from ? 1 : Math.max(0, 1 - (j - from) / decay)));
     // Dev stops rising long before the last step: the decay (200 steps) starts at that
     // evaluation, and the child trains exactly 200 steps more.
     const early = await run(2000, 2);

@@ -2,7 +2,7 @@
 
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamW, Tensor, clipGradNorm, lrSchedule, parameter } from '../../src/engine/index.js';
+import { AdamW, Tensor, clipGradNorm, lrSchedule, parameter, warmupStableDecay } from '../../src/engine/index.js';
 import { assertClose, describeEachBackend, fromFx, loadFixture, type FxTensor } from '../helpers.js';
 
 interface AdamCase {
@@ -74,4 +74,13 @@ it('lr schedules match the Hugging Face warmup schedules run by torch LambdaLR',
   const c = lrSchedule({ kind: 'cosine', warmupSteps: 0, totalSteps: 10, minRatio: 0.1 });
   assert.equal(c(10), 0.1);
   assert.throws(() => lrSchedule({ kind: 'linear', warmupSteps: 20, totalSteps: 10 }), /warmupSteps/);
+});
+
+it('warm-up, stable, decay: the peak until the decay start, read at every step, then 1 - i / decaySteps', () => {
+  let from = 8;
+  const f = warmupStableDecay({ warmupSteps: 4, decaySteps: 4, decayFrom: () => from });
+  assert.deepEqual([0, 2, 4, 7, 8, 9, 11, 12, 20].map(f), [0, 0.5, 1, 1, 1, 0.75, 0.25, 0, 0]);
+  from = 5; // brought forward while it runs
+  assert.deepEqual([4, 5, 6, 9].map(f), [1, 1, 0.75, 0]);
+  assert.throws(() => warmupStableDecay({ warmupSteps: 0, decaySteps: 0, decayFrom: () => 0 }), /decaySteps/);
 });
