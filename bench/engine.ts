@@ -16,6 +16,14 @@
 //                                             --mt-steps consecutive steps (the run's wall time
 //                                             over its steps, so what training takes), the
 //                                             median of --mt-rounds rounds
+//   gemm_gflop_per_step, gemm_bound_gflops    the arithmetic of those GEMMs (2 M N K summed over
+//                                             the calls), and their throughput when replayed
+//   fma_peak_gflops, ratio_ceiling_at_fma_peak
+//                                             the machine's fp32 ceiling (fused multiply-adds in
+//                                             registers on the pool's threads, blas.fmaPeak), and
+//                                             the ratio a step would reach if it were nothing but
+//                                             its GEMMs' arithmetic at that ceiling: no step that
+//                                             does these products can beat PyTorch by more
 //   gemm_gflops                               fp32 GEMM throughput at three shapes
 //
 //   npm run bench:engine [-- --rounds 5 --steps 20 --mt-steps 40 --mt-rounds 5 --base models/base --warm-ms 2000]
@@ -95,19 +103,34 @@ const GEMMS: readonly GemmName[] = ['gemm', 'gemmBatched', 'gemmGrouped'];
  * the step's GEMM work and nothing else (what the contents of reused buffers are by then does not
  * change the work a GEMM does).
  */
-function recordGemms(step: () => unknown): (() => void)[] {
+function recordGemms(step: () => unknown): { calls: (() => void)[]; flop: number } {
   const k = currentKernels();
   const calls: (() => void)[] = [];
+  let flop = 0;
   const wrapped: Record<string, unknown> = { ...k };
   for (const name of GEMMS) {
     const fn = k[name] as (...a: unknown[]) => void;
     wrapped[name] = (...args: unknown[]) => {
       calls.push(() => fn.apply(k, args));
+      flop += gemmFlop(name, args);
       fn.apply(k, args);
     };
   }
   withKernels(wrapped as unknown as Kernels, step);
-  return calls;
+  return { calls, flop };
+}
+
+/** The arithmetic of one GEMM call, 2 M N K per product (signatures in engine/kernels.ts). */
+function gemmFlop(name: GemmName, args: readonly unknown[]): number {
+  if (name === 'gemmGrouped') {
+    const g = args[2] as Int32Array;
+    let f = 0;
+    for (let i = 0; i < g.length; i += 6) f += 2 * g[i] * g[i + 1] * g[i + 2];
+    return f;
+  }
+  const [M, N, K_] = [args[2], args[3], args[4]] as number[];
+  const batch = name === 'gemmBatched' ? (args[16] as number) : 1;
+  return 2 * M * N * K_ * batch;
 }
 
 function timeGemms(calls: readonly (() => void)[]): number {
@@ -199,8 +222,8 @@ log(`engine benchmark: backend ${backendName()}, OpenBLAS threads ${blas.availab
 log(`block: ${JSON.stringify(CFG)}; ${ROUNDS} alternating rounds of ${WARMUP} warmup + ${STEPS} timed steps`);
 
 const step = makeStep();
-const gemmCalls = recordGemms(step);
-log(`one step makes ${gemmCalls.length} GEMM calls`);
+const { calls: gemmCalls, flop: gemmFlopPerStep } = recordGemms(step);
+log(`one step makes ${gemmCalls.length} GEMM calls, ${(gemmFlopPerStep / 1e9).toFixed(3)} GFLOP`);
 const { ref, missing: why } = torchReference('torch_engine.py', TORCH_ARGS);
 const threads = ref && { intra: ref.intra, blas: ref.blas };
 
@@ -246,6 +269,9 @@ const gemm = {
   '1024x1024x1024': +gemmGflops(1024, 1024, 1024).toFixed(1),
   '4096x256x1024': +gemmGflops(4096, 256, 1024).toFixed(1),
 };
+// The ceiling last, alone: three runs of about a second each, the median.
+const peaks = [0, 1, 2].map(() => blas.fmaPeak(1000));
+const peak = peaks.every((p) => p !== null) ? median(peaks as number[]) : null;
 const sps = median(ours);
 const gsps = median(bound);
 const tsps = threads ? median(theirs) : null;
@@ -257,6 +283,10 @@ console.log(
     gemm_bound_steps_per_s: +gsps.toFixed(3),
     bound_fraction: +(sps / gsps).toFixed(3),
     torch_vs_gemm_bound: tsps === null ? null : +(tsps / gsps).toFixed(3),
+    gemm_gflop_per_step: +(gemmFlopPerStep / 1e9).toFixed(3),
+    gemm_bound_gflops: +((gemmFlopPerStep * gsps) / 1e9).toFixed(1),
+    fma_peak_gflops: peak === null ? null : +peak.toFixed(1),
+    ratio_ceiling_at_fma_peak: peak === null || tsps === null ? null : +((peak * 1e9) / gemmFlopPerStep / tsps).toFixed(3),
     multitask_step_ms: mt1 === null || mt2 === null ? null : { '1': +mt1.toFixed(1), '2': +mt2.toFixed(1) },
     multitask_thread_speedup: mt1 === null || mt2 === null ? null : +(mt1 / mt2).toFixed(3),
     ...(typeof mt === 'string' ? { multitask_missing: mt } : {}),

@@ -323,6 +323,50 @@ constexpr ByteTable kBytes{};
 
 const char* simdPath() { return PW_AVX2 ? "avx2+fma" : "scalar"; }
 
+// ------------------------------------------------------------------------- FMA throughput
+// Twelve independent chains of fused multiply-adds held in registers: no loads, no stores, more
+// chains than an FMA unit's latency times its units on the CPUs we know (4 cycles x 2 units), so
+// the units never wait. What this reaches is the most fp32 arithmetic a core can do, the ceiling
+// that every GEMM approaches (bench:engine prints the step's GEMMs against it).
+double fmaChains(int64_t iters) {
+  constexpr int kChains = 12;
+#if defined(__AVX512F__)
+  __m512 acc[kChains];
+  const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < kChains; i++) acc[i] = _mm512_set1_ps(float(i));
+  for (int64_t n = 0; n < iters; n++)
+    for (int i = 0; i < kChains; i++) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+  __m512 sum = acc[0];
+  for (int i = 1; i < kChains; i++) sum = _mm512_add_ps(sum, acc[i]);
+  volatile float sink = _mm512_reduce_add_ps(sum);
+  (void)sink;
+  return double(iters) * kChains * 16 * 2;
+#elif PW_AVX2
+  __m256 acc[kChains];
+  const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < kChains; i++) acc[i] = _mm256_set1_ps(float(i));
+  for (int64_t n = 0; n < iters; n++)
+    for (int i = 0; i < kChains; i++) acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
+  __m256 sum = acc[0];
+  for (int i = 1; i < kChains; i++) sum = _mm256_add_ps(sum, acc[i]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  volatile float sink = lanes[0];
+  (void)sink;
+  return double(iters) * kChains * 8 * 2;
+#else
+  float acc[kChains];
+  for (int i = 0; i < kChains; i++) acc[i] = float(i);
+  for (int64_t n = 0; n < iters; n++)
+    for (int i = 0; i < kChains; i++) acc[i] = std::fma(acc[i], 0.999999f, 1e-7f);
+  float sum = 0;
+  for (int i = 0; i < kChains; i++) sum += acc[i];
+  volatile float sink = sum;
+  (void)sink;
+  return double(iters) * kChains * 2;
+#endif
+}
+
 // ------------------------------------------------------------------------------------ GEMM
 void gemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc) {

@@ -102,4 +102,8 @@ void attentionInference(float* ctx, const float* X, int batch, int T, int H, int
 /** Which SIMD path was compiled ("avx2+fma" or "scalar"). */
 const char* simdPath();
 
+/** Runs `iters` rounds of independent register-only FMA chains on the calling thread; returns the
+ *  floating-point operations done (a fused multiply-add counts two). */
+double fmaChains(int64_t iters);
+
 }  // namespace pw

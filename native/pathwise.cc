@@ -12,6 +12,9 @@
 #endif
 #include <napi.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -889,6 +892,45 @@ napi_value SimdPath(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/**
+ * fmaPeak(ms): the fp32 arithmetic the pool's threads do together, in GFLOP/s, when they do
+ * nothing else (fmaChains, run for about ms milliseconds). The work is cut into many small chunks
+ * that the threads claim, so a thread that starts late takes fewer and the figure is what the
+ * threads reach together, as a GEMM split between them would.
+ */
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  Args a(env, info, "fmaPeak", 1);
+  int64_t ms = a.count(0, "ms", 600000);
+  if (a.ok() && ms < 1) a.fail(true, "ms must be at least 1");
+  if (!a.ok()) return nullptr;
+  using Clock = std::chrono::steady_clock;
+  constexpr int64_t kIters = 1 << 16;  // one chunk: about 0.1-0.3 ms on a current core
+  const int threads = pw::poolThreadCount();
+  // Calibrate on this thread: how many chunks fill the time asked for at this thread count.
+  auto t0 = Clock::now();
+  int64_t calib = 0;
+  while (std::chrono::duration<double, std::milli>(Clock::now() - t0).count() < 20.0) {
+    pw::fmaChains(kIters);
+    calib++;
+  }
+  const double partMs = 20.0 / double(calib);
+  const int parts = int(std::max<double>(threads, std::min<double>(1e6, double(ms) * threads / partMs)));
+  // One pool job of `threads` parts (the pool starts a thread per part), each thread claiming
+  // chunks until none are left.
+  std::vector<double> flops(threads, 0.0);
+  std::atomic<int> next{0};
+  t0 = Clock::now();
+  pw::poolRun(threads, [&](int t) {
+    while (next.fetch_add(1, std::memory_order_relaxed) < parts) flops[t] += pw::fmaChains(kIters);
+  });
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  double total = 0;
+  for (double f : flops) total += f;
+  napi_value r;
+  napi_create_double(env, total / s / 1e9, &r);
+  return r;
+}
+
 struct Export {
   const char* name;
   napi_callback fn;
@@ -936,6 +978,7 @@ const Export kExports[] = {
     {"setBlasThreads", SetBlasThreads},
     {"blasConfig", BlasConfig},
     {"simdPath", SimdPath},
+    {"fmaPeak", FmaPeak},
 };
 
 // Tensor memory policy. Activations and gradients are large, short-lived malloc'd buffers

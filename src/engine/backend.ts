@@ -122,9 +122,11 @@ function chosenNative(): Kernels {
   return native.kernels;
 }
 
-export interface Blas extends BlasControl {
+export interface Blas extends Omit<BlasControl, 'fmaPeak'> {
   /** Whether OpenBLAS is loaded, i.e. the native addon is built and loads. */
   available(): boolean;
+  /** BlasControl.fmaPeak; null without the native addon (the TypeScript kernels have no such figure). */
+  fmaPeak(ms: number): number | null;
 }
 
 /**
@@ -140,6 +142,7 @@ export const blas: Blas = {
     const native = loadNativeKernels();
     return native.blas ? native.blas.config() : `none (${native.error})`;
   },
+  fmaPeak: (ms: number) => loadNativeKernels().blas?.fmaPeak(ms) ?? null,
 };
 
 export interface Int8Paths extends Int8Control {

@@ -15,6 +15,11 @@ export interface BlasControl {
   setThreads(n: number): void;
   /** OpenBLAS's build description (openblas_get_config). */
   config(): string;
+  /**
+   * The fp32 arithmetic, in GFLOP/s, that the pool's threads do together in about `ms`
+   * milliseconds of fused multiply-adds held in registers: the ceiling any GEMM approaches.
+   */
+  fmaPeak(ms: number): number;
 }
 
 /** The native int8 GEMM paths (kernels.ts, "int8"): which exist, which runs. */
@@ -126,7 +131,7 @@ function load(): NativeLoad {
   } catch (e) {
     return { kernels: null, error: `native addon ${path} failed to load: ${(e as Error).message}` };
   }
-  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'simdPath', 'int8Isas', 'int8Isa', 'setInt8Isa'].filter(
+  const missing = [...KERNEL_NAMES, 'blasThreads', 'setBlasThreads', 'blasConfig', 'fmaPeak', 'simdPath', 'int8Isas', 'int8Isa', 'setInt8Isa'].filter(
     (n) => typeof addon[n] !== 'function',
   );
   if (missing.length > 0) {
@@ -141,6 +146,7 @@ function load(): NativeLoad {
     threads: addon.blasThreads as () => number,
     setThreads: addon.setBlasThreads as (n: number) => void,
     config: addon.blasConfig as () => string,
+    fmaPeak: addon.fmaPeak as (ms: number) => number,
   };
   const simd = (addon.simdPath as () => string)();
   const int8: Int8Control = {
