@@ -98,6 +98,7 @@ const opt = benchFlags({
   lexical: { type: 'string', default: '1', choices: ['0', '1'] },
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
   'lora-rank': { type: 'string', default: String(SEARCH.loraRank), choices: HPARAM_LISTS.loraRank.map(String) },
+  'embedding-lora-rank': { type: 'number', default: SEARCH.embeddingLoraRank, integer: true, min: 0 },
   lrs: { type: 'string', default: LRS },
   'eval-examples': { type: 'number', default: 1000, integer: true, min: 1 },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
@@ -160,6 +161,8 @@ interface Setup {
   loraRank: number;
   /** The search's `lrs`: the rates its children of other tasks' paths take in turn; empty: the drawn rate. Absent in older results: []. */
   lrs: number[];
+  /** The search's `embeddingLoraRank` (nn/embedding_lora.ts); 0: none. Absent in older results: 0, made before the updates existed. */
+  embeddingLoraRank: number;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -217,6 +220,8 @@ function setupFromArgs(seed: number): Setup {
     prior: opt.prior === '1',
     loraRank: Number(opt['lora-rank']),
     lrs: lrList(opt.lrs),
+    embeddingLoraRank: searchSetting('--embedding-lora-rank', String(opt['embedding-lora-rank']), { embeddingLoraRank: opt['embedding-lora-rank'] })
+      .embeddingLoraRank,
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -236,6 +241,7 @@ function withDefaults(setup: Setup): Setup {
     prior: setup.prior ?? false,
     loraRank: setup.loraRank ?? 0,
     lrs: setup.lrs ?? [],
+    embeddingLoraRank: setup.embeddingLoraRank ?? 0,
   };
 }
 
@@ -415,6 +421,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       naiveBayesPrior: setup.prior,
       loraRank: setup.loraRank as SearchConfig['loraRank'],
       ...(setup.lrs.length > 0 ? { lrs: setup.lrs } : {}),
+      embeddingLoraRank: setup.embeddingLoraRank,
       log,
     },
   );
@@ -632,6 +639,9 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       (setup.loraRank > 0
         ? `A child of another task's path starts from loraRank ${setup.loraRank}: each frozen block it reuses gets a low-rank update of that rank (nn/lora.ts), the rank then mutated like the other hyperparameters, and a child of this task's candidates trains copies of its parent's updates. `
         : 'No low-rank updates (loraRank 0). ') +
+      (setup.embeddingLoraRank > 0
+        ? `A text child that reuses the embeddings frozen gets a rank-${setup.embeddingLoraRank} update of the word table (nn/embedding_lora.ts), and a child of this task's candidates trains a copy of its parent's. `
+        : '') +
       (setup.lrs.length > 0 ? `Children of other tasks' paths take the learning rates ${setup.lrs.join(', ')} in turn (the search's lrs). ` : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical

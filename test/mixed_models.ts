@@ -91,18 +91,20 @@ export function build(o: { cfg?: Partial<EncoderConfig>; sparse?: SparseConfig; 
     randomise(ad0);
     model.addTaskPath(clonedSpec, null, { ...path('cloned', [root.blocks[0], mid, root.blocks[2]], [ad0, null, null]), head: head(clonedSpec) });
     // Low-rank: the root's three blocks, the first and the last with a low-rank update of their
-    // own (nn/lora.ts; B is zero at init, so both factors are randomised), none on the middle one.
+    // own (nn/lora.ts; B is zero at init, so both factors are randomised), none on the middle one,
+    // and an update of the word embeddings (nn/embedding_lora.ts; A is zero at init, randomised).
     const lowSpec: TaskSpec = { name: 'lowrank', type: 'classification', labels: ['u', 'v', 'w'], pooling: 'mean' };
     const lora = () => {
       const id = store.create('lora', { dModel: cfg.dModel, ffn: cfg.ffn, rank: 2 }, 'lowrank', r).id;
       randomise(id);
       return id;
     };
-    model.addTaskPath(lowSpec, null, {
-      ...path('lowrank', [...root.blocks], [null, null, null]),
-      loras: [lora(), null, lora()],
-      head: head(lowSpec),
-    });
+    const loras = [lora(), null, lora()];
+    const lowHead = head(lowSpec);
+    // Drawn last, so that everything before it is what it was before the update existed.
+    const words = store.create('embedding_lora', { vocabSize: cfg.vocabSize, dModel: cfg.dModel, rank: 2 }, 'lowrank', r).id;
+    randomise(words);
+    model.addTaskPath(lowSpec, null, { ...path('lowrank', [...root.blocks], [null, null, null]), embeddingLora: words, loras, head: lowHead });
   }
   model.lockTasks();
   return model.eval();

@@ -3,7 +3,7 @@
 //
 // What is quantized, one rule: every weight matrix (linear layers of attention, FFNs, skills,
 // adapters and heads; the factors of low-rank updates; the stacked expert weights of Switch
-// layers; embedding tables and n-gram bags) except the Switch router, whose argmax decides each token's route: a flipped route costs
+// layers; embedding tables, n-gram bags and an embedding update's token table) except the Switch router, whose argmax decides each token's route: a flipped route costs
 // more than the router's few bytes save. Biases (the experts' stacked ones too) and LayerNorm
 // stay float32, as in PyTorch's quantize_dynamic. One scale per output channel: per row of a
 // linear weight, per column of an embedding table (engine/quantized.ts). A head's Naive Bayes
@@ -13,7 +13,7 @@
 
 import { quantizeParameter } from '../engine/index.js';
 import type { TaskModel } from '../model/index.js';
-import { Embeddings, NgramBag } from '../nn/index.js';
+import { EmbeddingLowRank, Embeddings, NgramBag } from '../nn/index.js';
 import { Experts, Router } from '../sparse/index.js';
 
 export interface QuantizeReport {
@@ -36,6 +36,8 @@ export function quantizeModel(m: TaskModel): QuantizeReport {
   const tables = new Set([
     ...modules.filter((x): x is Embeddings => x instanceof Embeddings).flatMap((e) => [e.word, e.position, e.type]),
     ...modules.filter((x): x is NgramBag => x instanceof NgramBag).map((b) => b.table),
+    // read by row like the word table it updates: a scale per column (per rank), as there
+    ...modules.filter((x): x is EmbeddingLowRank => x instanceof EmbeddingLowRank).map((u) => u.a),
   ]);
   const report: QuantizeReport = { quantized: [], int8Values: 0, floatValues: 0 };
   for (const [name, p] of m.namedParameters()) {

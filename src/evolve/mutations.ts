@@ -23,6 +23,13 @@
 //     every frozen block for a few percent of a block's parameters (docs/continual.md, "Low-rank
 //     updates").
 //
+//  5c. Embedding update: with the search's embeddingLoraRank > 0, a text child that reuses its
+//     embeddings frozen (not cloned) and runs no update of them gets a new low-rank update of the
+//     word table (nn/embedding_lora.ts; the identity at init). A same-task parent's own update is
+//     copied into the child, as its block updates are; another task's is a component like any
+//     other. Not in μ2Net: it lets a path move every word's vector for a few percent of the table
+//     (docs/continual.md, "Embeddings a path can adapt").
+//
 //  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
 //     skill blocks hold, drawn uniformly, is switched on or off in the path's skill set (never
 //     leaving a skill block with none of its skills active). A child of another task starts from
@@ -48,7 +55,7 @@ export interface Child {
 }
 
 /** The parent's slots with cloned ids substituted, and what was cloned. */
-export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm'> {
+export interface CloneResult extends Pick<Path, 'embeddings' | 'embeddingLora' | 'blocks' | 'adapters' | 'finalNorm'> {
   loras: (string | null)[];
   created: string[];
   notes: string[];
@@ -56,12 +63,13 @@ export interface CloneResult extends Pick<Path, 'embeddings' | 'blocks' | 'adapt
 
 /**
  * Layer cloning: each non-head component of `parent` becomes a trainable copy (owned by `owner`)
- * with probability `mu`, else is reused by reference. Visits embeddings, then for each block its
- * adapter, the block and its low-rank update, then the final norm. The head is left to the caller.
+ * with probability `mu`, else is reused by reference. Visits embeddings and their update, then for
+ * each block its adapter, the block and its low-rank update, then the final norm. The head is left
+ * to the caller.
  */
 export function cloneMutation(
   store: ComponentStore,
-  parent: Pick<Path, 'embeddings' | 'blocks' | 'adapters' | 'finalNorm' | 'loras'>,
+  parent: Pick<Path, 'embeddings' | 'embeddingLora' | 'blocks' | 'adapters' | 'finalNorm' | 'loras'>,
   mu: number,
   owner: string,
   rng: Rng,
@@ -76,6 +84,7 @@ export function cloneMutation(
     return c.id;
   };
   const embeddings = maybe(parent.embeddings);
+  const embeddingLora = parent.embeddingLora === undefined ? undefined : maybe(parent.embeddingLora);
   const adapters: (string | null)[] = [];
   const blocks: string[] = [];
   const loras: (string | null)[] = [];
@@ -87,7 +96,7 @@ export function cloneMutation(
     loras.push(l === null ? null : maybe(l));
   });
   const finalNorm = parent.finalNorm === null ? null : maybe(parent.finalNorm);
-  return { embeddings, blocks, adapters, loras, finalNorm, created, notes };
+  return { embeddings, ...(embeddingLora === undefined ? {} : { embeddingLora }), blocks, adapters, loras, finalNorm, created, notes };
 }
 
 export interface ParentRef {
@@ -96,8 +105,16 @@ export interface ParentRef {
   sameTask: boolean;
 }
 
+export interface ChildOptions {
+  /** Dropout of a new head. Default 0.1. */
+  headDropout?: number;
+  /** The rank of a new update of the word embeddings (step 5c); 0 (the default): none. */
+  embeddingLoraRank?: number;
+}
+
 /** Builds a child path for `task` from a parent (see the top of this file for the steps). */
-export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSpec, root: Root, rng: Rng, headDropout = 0.1): Child {
+export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSpec, root: Root, rng: Rng, o: ChildOptions = {}): Child {
+  const headDropout = o.headDropout ?? 0.1;
   const mu = parent.path.hparams.mu;
   const notes: string[] = [];
   const { hparams, changed } = mutateHParams(parent.path.hparams, mu, root.blocks.length, rng);
@@ -113,7 +130,13 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     loras.push(null);
   }
 
-  const cl = cloneMutation(store, { embeddings: parent.path.embeddings, blocks, adapters, loras, finalNorm: parent.path.finalNorm }, mu, task.name, rng);
+  const cl = cloneMutation(
+    store,
+    { embeddings: parent.path.embeddings, embeddingLora: parent.path.embeddingLora, blocks, adapters, loras, finalNorm: parent.path.finalNorm },
+    mu,
+    task.name,
+    rng,
+  );
   notes.push(...cl.notes);
   const created = [...cl.created];
   if (task.type === 'image_classification' && !readsImagesOf(store, cl.embeddings, task)) {
@@ -195,7 +218,30 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
     }
   }
 
+  let embeddingLora = cl.embeddingLora;
+  const textStem = store.stem(cl.embeddings).kind === 'embeddings';
+  if (!textStem && embeddingLora !== undefined) {
+    // an image stem has no word table to update: a copy made for this child goes
+    if (created.includes(embeddingLora)) {
+      store.remove(embeddingLora);
+      created.splice(created.indexOf(embeddingLora), 1);
+    }
+    embeddingLora = undefined;
+  } else if (parent.sameTask && embeddingLora !== undefined && !created.includes(embeddingLora) && store.get(embeddingLora).owner === task.name) {
+    const copy = store.clone(embeddingLora, task.name, rng.fork()).id;
+    notes.push(`embedding lora: copy of ${embeddingLora} -> ${copy}`);
+    created.push((embeddingLora = copy));
+  }
+  const rank = o.embeddingLoraRank ?? 0;
+  if (textStem && rank > 0 && embeddingLora === undefined && !cl.created.includes(cl.embeddings)) {
+    const emb = store.get(cl.embeddings, 'embeddings').config;
+    const u = store.create('embedding_lora', { vocabSize: emb.vocabSize, dModel: emb.dModel, rank }, task.name, rng.fork());
+    notes.push(`embedding lora ${u.id} (rank ${rank})`);
+    created.push((embeddingLora = u.id));
+  }
+
   const path: Path = { task: task.name, embeddings: cl.embeddings, blocks: cl.blocks, adapters: adapterIds, finalNorm: cl.finalNorm, head, hparams };
+  if (embeddingLora !== undefined) path.embeddingLora = embeddingLora;
   if (loraIds.some((l) => l !== null)) path.loras = loraIds;
   const skills = skillMutation(store, cl.blocks, parent.path.skills, mu, rng);
   if (skills) {

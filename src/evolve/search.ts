@@ -226,13 +226,14 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       // with the search's own low-rank rank when one is set.
       if (!parent.sameTask && opts.loraRank !== undefined)
         parent = { ...parent, path: { ...parent.path, hparams: { ...parent.path.hparams, loraRank: opts.loraRank } } };
-      let child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+      const childOpts = { headDropout: opts.headDropout, embeddingLoraRank: opts.embeddingLoraRank };
+      let child = makeChild(store, parent, spec, system.root, rng, childOpts);
       for (let redraw = 0; overCap(child.path); redraw++) {
         if (redraw === MAX_REDRAWS)
           throw new RangeError(
             `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of the parameters their path activates (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${activatedParameters(store, child.path).toLocaleString('en-US')}); raise maxAdded, or make the new head smaller (a smaller n-gram bag)`,
           );
-        child = makeChild(store, parent, spec, system.root, rng, opts.headDropout);
+        child = makeChild(store, parent, spec, system.root, rng, childOpts);
       }
       // The rate is the hyperparameter a new task's path is most sensitive to (docs/continual.md,
       // "A first generation that spans the rate"), and a search of a few long children rarely

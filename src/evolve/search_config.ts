@@ -66,6 +66,14 @@ export const searchConfigSchema = z.strictObject({
     .describe(
       "the rank of the low-rank updates (LoRA) of a child whose parent is another task's path, in place of that path's own (hparams.ts: 0, 4, 8, 16 or 32; 0: none); a same-task child's is mutated from its parent's. Omitted: the parent path's",
     ),
+  embeddingLoraRank: z
+    .int()
+    .min(0)
+    .max(256)
+    .default(0)
+    .describe(
+      "the rank of a low-rank update of the word embeddings that a text child gets when it reuses its embeddings frozen and runs none (nn/embedding_lora.ts); a same-task child trains a copy of its parent's. 0: none",
+    ),
   lrs: z
     .preprocess((v) => (typeof v === 'number' ? [v] : v), z.array(lrValue()).min(1))
     .optional()

@@ -1,5 +1,6 @@
 // The component store of a model: every module any task's path runs (embeddings, encoder blocks
-// — dense, Switch or skill —, final norms, residual adapters, low-rank updates of blocks, heads),
+// — dense, Switch or skill —, final norms, residual adapters, low-rank updates of blocks and of
+// the word embeddings, heads),
 // by id. Paths refer to components by id, so a component is shared by reference among all the
 // paths that use it: a multi-task model is a store whose tasks all run the same blocks, a μ2Net
 // model one whose tasks also run blocks cloned for them.
@@ -11,6 +12,7 @@
 
 import { Rng } from '../engine/index.js';
 import {
+  EmbeddingLowRank,
   Embeddings,
   EncoderBlock,
   ImageStem,
@@ -18,6 +20,7 @@ import {
   LowRankUpdate,
   Module,
   ResidualAdapter,
+  type EmbeddingLoraConfig,
   type EncoderConfig,
   type ImageStemConfig,
   type LoraConfig,
@@ -25,9 +28,9 @@ import {
 import { buildSparseFfn, type BlockSparse } from '../sparse/index.js';
 import { TaskHead, type HeadConfig } from '../tasks/heads.js';
 
-export type ComponentKind = 'embeddings' | 'image_stem' | 'block' | 'final_norm' | 'adapter' | 'lora' | 'head';
+export type ComponentKind = 'embeddings' | 'image_stem' | 'block' | 'final_norm' | 'adapter' | 'lora' | 'embedding_lora' | 'head';
 
-export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'lora', 'head'];
+export const COMPONENT_KINDS: readonly ComponentKind[] = ['embeddings', 'image_stem', 'block', 'final_norm', 'adapter', 'lora', 'embedding_lora', 'head'];
 
 /** The kinds that start a path: text tasks' embeddings, image tasks' stems. */
 export type StemKind = 'embeddings' | 'image_stem';
@@ -70,6 +73,8 @@ export interface KindMap {
   adapter: { config: AdapterComponentConfig; module: ResidualAdapter };
   /** A low-rank update of one block's projections (nn/lora.ts), run with the block it sits on. */
   lora: { config: LoraConfig; module: LowRankUpdate };
+  /** A low-rank update of the word-embedding table (nn/embedding_lora.ts), run with the embeddings it sits on. */
+  embedding_lora: { config: EmbeddingLoraConfig; module: EmbeddingLowRank };
   head: { config: HeadConfig; module: TaskHead };
 }
 
@@ -108,6 +113,7 @@ const PREFIX: Record<ComponentKind, string> = {
   final_norm: 'norm',
   adapter: 'ad',
   lora: 'lora',
+  embedding_lora: 'elora',
   head: 'head',
 };
 
@@ -138,6 +144,8 @@ export function buildModule<K extends ComponentKind>(kind: K, config: KindMap[K]
     }
     case 'lora':
       return new LowRankUpdate(config as LoraConfig, rng) as KindMap[K]['module'];
+    case 'embedding_lora':
+      return new EmbeddingLowRank(config as EmbeddingLoraConfig, rng) as KindMap[K]['module'];
     case 'head':
       return new TaskHead(config as HeadConfig, rng) as KindMap[K]['module'];
     default:

@@ -221,6 +221,10 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
       head: p.head as string,
       hparams,
     };
+    if (p.embeddingLora !== undefined) {
+      if (typeof p.embeddingLora !== 'string') fail(`${at}.path.embeddingLora must be a component id`);
+      path.embeddingLora = p.embeddingLora as string;
+    }
     if (p.loras !== undefined) {
       if (!Array.isArray(p.loras)) fail(`${at}.path.loras must be an array (one entry per block, null where none)`);
       path.loras = (p.loras as unknown[]).map((l) => (l ?? null) as string | null);
@@ -238,6 +242,7 @@ export function componentsModel(raw: Record<string, unknown>, src: ComponentsSou
           `${at}.path.embeddings: stem "${path.embeddings}" reads ${s.width}×${s.height}×${s.channels} images, the task's are ${spec.image.width}×${spec.image.height}×${spec.image.channels}`,
         );
     }
+    if (path.embeddingLora !== undefined) expectKind(path.embeddingLora, 'embedding_lora', `${at}.path.embeddingLora`);
     path.blocks.forEach((b, j) => expectKind(b, 'block', `${at}.path.blocks[${j}]`));
     path.adapters.forEach((a, j) => a !== null && expectKind(a, 'adapter', `${at}.path.adapters[${j}]`));
     path.loras?.forEach((l, j) => l !== null && expectKind(l, 'lora', `${at}.path.loras[${j}]`));
@@ -298,6 +303,7 @@ function isEncoderModel(m: TaskModel): boolean {
     const h = HPARAM_NAMES.map((k) => path.hparams[k]);
     if (
       path.embeddings !== want.embeddings ||
+      path.embeddingLora !== undefined ||
       !same(path.blocks, want.blocks) ||
       !same(path.adapters, want.adapters) ||
       (path.loras ?? []).some((l) => l !== null) ||

@@ -16,7 +16,7 @@ import { probability } from '../util/schema.js';
 import { featureMaps, stemGrid } from '../nn/image_stem.js';
 import { COMPONENT_ID, COMPONENT_KINDS, type ComponentKind } from './components.js';
 
-const { dModel, layerNormEps, initStd } = savedEncoderFields;
+const { dModel, layerNormEps, initStd, vocabSize } = savedEncoderFields;
 
 /** What each kind of component is built from (components.ts: KindMap). */
 export const componentConfigSchemas = {
@@ -99,6 +99,15 @@ export const componentConfigSchemas = {
       .int()
       .min(0)
       .max(1 << 17),
+    rank: z
+      .int()
+      .min(1)
+      .max(1 << 12),
+  }),
+  /** A low-rank update of the word-embedding table (nn/embedding_lora.ts). */
+  embedding_lora: z.strictObject({
+    vocabSize,
+    dModel,
     rank: z
       .int()
       .min(1)

@@ -1,7 +1,7 @@
 // One forward pass over inputs of many tasks (what a server batches together): each component
 // runs once over all the rows whose paths use it, and rows split only where their paths part.
 //
-//   embeddings      grouped by the path's embeddings component
+//   embeddings      grouped by the path's embeddings component and its update of them
 //   slot i          (adapter i, grouped by adapter) -> block i, grouped by (block, the path's
 //                   low-rank update of it, the skills of that block the path activates); a path
 //                   shorter than i has left the stack
@@ -214,7 +214,7 @@ function forward(
   };
   const segmentsOf = (g: number[]) => ({ segments: g.map(len) });
 
-  for (const g of groupBy(rows, (r) => paths[r].path.embeddings).values()) {
+  for (const g of groupBy(rows, (r) => `${paths[r].path.embeddings}\u0000${paths[r].path.embeddingLora ?? ''}`).values()) {
     const tp = paths[g[0]];
     const b = collate(
       g.map((r) => enc[r]),
@@ -227,7 +227,7 @@ function forward(
     const T = b.ids.shape[1];
     place(
       g,
-      tp.embeddings.forward(b.ids, b.typeIds),
+      tp.embeddings.forward(b.ids, b.typeIds, tp.embeddingLora),
       g.map((_, k) => k * T),
     );
   }

@@ -1,8 +1,10 @@
 // A path: the ordered list of components one task runs, plus its hyperparameters.
-//   embeddings -> for each used block i: (adapter i, if any) -> block i (with lora i) -> final norm -> head
+//   embeddings (with their low-rank update) -> for each used block i: (adapter i, if any) ->
+//   block i (with lora i) -> final norm -> head
 // `blocks` holds exactly the blocks the path runs (hparams.layers of them); `adapters[i]` is the
 // residual adapter inserted before blocks[i], or null; `loras[i]`, the low-rank update the path
-// adds to blocks[i]'s projections (nn/lora.ts), or null (absent: none anywhere); `skills`, the
+// adds to blocks[i]'s projections (nn/lora.ts), or null (absent: none anywhere); `embeddingLora`,
+// the update it adds to the word embeddings (nn/embedding_lora.ts; absent: none); `skills`, the
 // skills the path activates in its skill blocks (SkillNet's row of the skill table for the task).
 
 import { loraTargets } from '../nn/index.js';
@@ -13,6 +15,8 @@ import type { HParams } from './hparams.js';
 export interface Path {
   task: string;
   embeddings: string;
+  /** A low-rank update of the embeddings' word table; absent: none (every path made before them). */
+  embeddingLora?: string;
   blocks: string[];
   adapters: (string | null)[];
   /** Low-rank updates of the blocks, slot by slot; absent: none (every path made before them). */
@@ -35,6 +39,7 @@ export interface Root {
 /** The path's component ids in forward order (each once). */
 export function pathComponents(p: Path): string[] {
   const ids = [p.embeddings];
+  if (p.embeddingLora) ids.push(p.embeddingLora);
   p.blocks.forEach((b, i) => {
     const a = p.adapters[i];
     if (a) ids.push(a);
@@ -55,11 +60,15 @@ export function activatedParameters(store: ComponentStore, p: Path): number {
 /**
  * FLOPs per token of one forward pass of the path on inputs of `seqLen` tokens, counted as
  * `pathwise inspect` counts an encoder's (sparse/accounting.ts: the blocks with the path's skills,
- * each adapter's two projections, each low-rank update's two factors per projection; norms,
- * embeddings and the head left out).
+ * each adapter's two projections, each low-rank update's two factors per projection, the
+ * embeddings' update's projection; norms, embeddings and the head left out).
  */
 export function flopsPerToken(store: ComponentStore, p: Path, seqLen: number): number {
   let flops = 0;
+  if (p.embeddingLora) {
+    const c = store.get(p.embeddingLora, 'embedding_lora').config;
+    flops += 2 * c.rank * c.dModel;
+  }
   p.blocks.forEach((id, i) => {
     flops += blockAccount(store.get(id, 'block').module, i, p.skills ?? [], seqLen).flopsPerToken;
     const a = p.adapters[i];
@@ -81,9 +90,9 @@ export function addedParameters(store: ComponentStore, p: Path): number {
   return store.numParameters(pathComponents(p).filter((id) => store.get(id).owner === p.task));
 }
 
-/** "emb0 > blk1 > +ad7 > blk2+lora8 > norm3 > head9" (adapters marked with +, a block's low-rank update joined to it with +). */
+/** "emb0+elora10 > blk1 > +ad7 > blk2+lora8 > norm3 > head9" (adapters marked with +, a low-rank update joined to what it updates with +). */
 export function describePath(p: Path): string {
-  const parts = [p.embeddings];
+  const parts = [p.embeddingLora ? `${p.embeddings}+${p.embeddingLora}` : p.embeddings];
   p.blocks.forEach((b, i) => {
     const a = p.adapters[i];
     if (a) parts.push(`+${a}`);
@@ -106,6 +115,15 @@ export function checkPath(store: ComponentStore, p: Path, where: string): void {
       throw new RangeError(`${where}.${slot}: component "${id}" is a ${c.kind}, expected ${kinds.map((k) => `a ${k}`).join(' or ')}`);
   };
   need(p.embeddings, ['embeddings', 'image_stem'], 'embeddings');
+  if (p.embeddingLora !== undefined) {
+    need(p.embeddingLora, 'embedding_lora', 'embeddingLora');
+    const e = store.get(p.embeddings);
+    if (e.kind !== 'embeddings')
+      throw new RangeError(`${where}.embeddingLora: "${p.embeddingLora}" updates word embeddings, the path starts with ${e.kind} "${p.embeddings}"`);
+    const vocab = store.get(p.embeddingLora, 'embedding_lora').config.vocabSize;
+    if (vocab !== e.config.vocabSize)
+      throw new RangeError(`${where}.embeddingLora: "${p.embeddingLora}" has vocabSize ${vocab}, the embeddings "${p.embeddings}" ${e.config.vocabSize}`);
+  }
   if (p.blocks.length === 0) throw new RangeError(`${where}.blocks: a path needs at least one block`);
   if (p.blocks.length !== p.hparams.layers) throw new RangeError(`${where}.blocks: ${p.blocks.length} blocks but hparams.layers is ${p.hparams.layers}`);
   if (p.adapters.length !== p.blocks.length) throw new RangeError(`${where}.adapters: ${p.adapters.length} entries for ${p.blocks.length} blocks`);

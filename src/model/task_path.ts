@@ -1,7 +1,7 @@
 // One task's path as a model: THE forward pass of Pathwise's task models, and the loss, batch
 // encoding and predictions around it.
-//   embeddings -> for each block i of the path: (adapter i) -> block i (skills: the path's;
-//                 its low-rank update i) -> final norm -> head
+//   embeddings (with the path's update of them) -> for each block i of the path: (adapter i) ->
+//                 block i (skills: the path's; its low-rank update i) -> final norm -> head
 // An image task's path starts with its image stem instead of the embeddings (nn/image_stem.ts):
 // the rest is the same blocks, run the same way.
 // A multi-task model's task and a μ2Net path are both a TaskPath: the first runs the shared blocks
@@ -14,6 +14,7 @@ import { Tensor, inference, paddingMask } from '../engine/index.js';
 import {
   ImageStem,
   Module,
+  type EmbeddingLowRank,
   type EncoderBlock,
   type Embeddings,
   type LayerNorm,
@@ -42,6 +43,8 @@ export interface PredictOptions {
 export class TaskPath extends Module {
   /** A text task's embeddings, or an image task's stem. */
   readonly embeddings: Embeddings | ImageStem;
+  /** The path's low-rank update of the word embeddings (nn/embedding_lora.ts), or null. */
+  readonly embeddingLora: EmbeddingLowRank | null;
   readonly blocks: EncoderBlock[];
   readonly adapters: (ResidualAdapter | null)[];
   /** Each block's low-rank update (nn/lora.ts), or null. */
@@ -69,6 +72,7 @@ export class TaskPath extends Module {
       );
     }
     this.embeddings = this.child('embeddings', store.get(path.embeddings).module as Embeddings | ImageStem);
+    this.embeddingLora = path.embeddingLora ? this.child('embedding_lora', store.get(path.embeddingLora, 'embedding_lora').module) : null;
     this.adapters = path.adapters.map((id, i) => (id ? this.child(`adapters.${i}`, store.get(id, 'adapter').module) : null));
     this.blocks = path.blocks.map((id, i) => this.child(`blocks.${i}`, store.get(id, 'block').module));
     this.loras = path.blocks.map((_, i) => {
@@ -87,7 +91,7 @@ export class TaskPath extends Module {
     if (this.embeddings instanceof ImageStem) {
       if (!batch.patches) throw new Error(`task "${this.spec.name}": an image batch needs patches`);
       x = this.embeddings.forward(batch.patches);
-    } else x = this.embeddings.forward(batch.ids, batch.typeIds);
+    } else x = this.embeddings.forward(batch.ids, batch.typeIds, this.embeddingLora);
     for (let i = 0; i < this.blocks.length; i++) {
       const a = this.adapters[i];
       if (a) x = a.forward(x);
@@ -182,6 +186,7 @@ export class TaskPath extends Module {
     return [
       ...new Set<Module>([
         this.embeddings,
+        ...(this.embeddingLora ? [this.embeddingLora] : []),
         ...this.adapters.filter((a): a is ResidualAdapter => a !== null),
         ...this.blocks,
         ...this.loras.filter((l): l is LowRankUpdate => l !== null),

@@ -4,7 +4,7 @@
 
 import type { Tensor } from '../engine/index.js';
 import type { Tokenizer } from '../data/tokenizer/index.js';
-import { loraTargets, stemParameters, type EncoderConfig, type ImageStemConfig, type LoraConfig } from '../nn/index.js';
+import { loraTargets, stemParameters, type EmbeddingLoraConfig, type EncoderConfig, type ImageStemConfig, type LoraConfig } from '../nn/index.js';
 import { blockSparseOf, type BlockSparse, type SparseConfig } from '../sparse/index.js';
 import type { HeadConfig } from '../tasks/heads.js';
 import type { AdapterComponentConfig, BlockComponentConfig, ComponentKind, KindMap, NormConfig } from './components.js';
@@ -45,6 +45,10 @@ export function parameterCount(kind: ComponentKind, config: KindMap[ComponentKin
     }
     case 'lora':
       return loraTargets(config as LoraConfig).reduce((n, [, inF, outF]) => n + (config as LoraConfig).rank * (inF + outF), 0);
+    case 'embedding_lora': {
+      const c = config as EmbeddingLoraConfig;
+      return c.rank * (c.vocabSize + c.dModel);
+    }
     case 'head': {
       const c = config as HeadConfig;
       const outputs = c.type === 'regression' ? 1 : c.classes;

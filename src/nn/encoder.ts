@@ -8,6 +8,7 @@ import { LayerNorm } from './layer_norm.js';
 import { EncoderBlock } from './encoder_block.js';
 import { truncNormal } from './init.js';
 import type { FfnLike, RouteContext } from './ffn.js';
+import type { EmbeddingLowRank } from './embedding_lora.js';
 import { validateEncoderConfig, type EncoderConfig } from './encoder_config.js';
 
 // The config (type, defaults, bounds) is declared once, as a schema, in encoder_config.ts.
@@ -32,11 +33,12 @@ export class Embeddings extends Module {
     this.norm = cfg.normPlacement === 'post' ? this.child('norm', new LayerNorm(cfg.dModel, cfg.layerNormEps)) : null;
   }
 
-  /** ids, typeIds: int32 [B, T] -> [B, T, D]. */
-  forward(ids: Tensor, typeIds: Tensor | null): Tensor {
+  /** ids, typeIds: int32 [B, T] -> [B, T, D]; `update`, a path's low-rank update of the word table (nn/embedding_lora.ts). */
+  forward(ids: Tensor, typeIds: Tensor | null, update?: EmbeddingLowRank | null): Tensor {
     const T = ids.shape[1];
     if (T > this.cfg.maxPositions) throw new RangeError(`sequence length ${T} exceeds maxPositions ${this.cfg.maxPositions}`);
     let x = embedding(ids, this.word);
+    if (update) x = add(x, update.forward(ids));
     x = add(x, positionsOf(this.position, T)); // [T, D] broadcast over the batch
     x = add(x, embedding(typeIds ?? zerosLike(ids), this.type));
     if (this.norm) x = this.norm.forward(x);

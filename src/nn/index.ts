@@ -11,5 +11,6 @@ export * from './language_model.js';
 export * from './bert_import.js';
 export * from './adapter.js';
 export * from './lora.js';
+export * from './embedding_lora.js';
 export * from './ngram_bag.js';
 export * from './image_stem.js';

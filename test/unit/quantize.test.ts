@@ -69,8 +69,9 @@ describeEachBackend('int8 quantization', () => {
         }
         assert.ok(form, `${n} has an int8 form`);
         assert.deepEqual(p.f32, dequantizeForm(form), `${n} holds the dequantized values`);
-        // Embedding tables have a scale per column (output channel), the rest per row.
-        const table = /\.(word|position|type)\.weight$|\.bag\.table$/.test(n);
+        // Embedding tables (and an embedding update's token table) have a scale per column
+        // (output channel), the rest per row.
+        const table = /\.(word|position|type)\.weight$|\.bag\.table$|^components\.elora\d+\.a$/.test(n);
         assert.equal(form.axis, table ? 'column' : 'row', n);
         // Per channel, the largest magnitude maps to ±127 and the rounding error is at most half a step.
         const v = values.get(n)!;

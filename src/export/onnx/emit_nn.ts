@@ -10,6 +10,7 @@ import {
   featureMaps,
   stemGrid,
   type Activation,
+  type EmbeddingLowRank,
   type Embeddings,
   type ImageStem,
   type Linear,
@@ -169,8 +170,31 @@ export function emitAdapter(g: Graph, w: Weights, a: ResidualAdapter, x: string,
 }
 
 /** Token embeddings: word[input_ids] + position[0..T) + type[token_type_ids], then (post-LN models) a LayerNorm. */
-export function emitEmbeddings(g: Graph, w: Weights, e: Embeddings, ids: string, typeIds: string, name: string): string {
-  const word = g.op('Gather', [w.table(g, `${name}.word`, e.word), ids], `${name}.word_rows`);
+export function emitEmbeddings(
+  g: Graph,
+  w: Weights,
+  e: Embeddings,
+  ids: string,
+  typeIds: string,
+  name: string,
+  update: EmbeddingLowRank | null = null,
+): string {
+  const base = g.op('Gather', [w.table(g, `${name}.word`, e.word), ids], update ? `${name}.word_base` : `${name}.word_rows`);
+  // The path's update, in the engine's order (nn/embedding_lora.ts): word + (A[ids] · Bᵀ).
+  const word = update
+    ? g.op(
+        'Add',
+        [
+          base,
+          g.op(
+            'MatMul',
+            [g.op('Gather', [w.table(g, `${name}.lora_a`, update.a), ids], `${name}.lora_rows`), w.transposed(g, `${name}.lora_b`, update.b)],
+            `${name}.lora_up`,
+          ),
+        ],
+        `${name}.word_rows`,
+      )
+    : base;
   const T = g.op('Gather', [g.op('Shape', [ids], `${name}.ids_shape`), g.i64('one_index', [1], [])], `${name}.seq_len`, { axis: 0 });
   const positions = g.op('Range', [g.i64('zero_i64', [0], []), T, g.i64('one_i64', [1], [])], `${name}.positions`);
   const pos = g.op('Gather', [w.table(g, `${name}.position`, e.position), positions], `${name}.position_rows`);

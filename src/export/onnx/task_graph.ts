@@ -53,7 +53,7 @@ export function taskGraph(path: TaskPath, weights: Weights = new Weights()): Tas
     const ids = input('input_ids', 'int64', ['batch', 'sequence']);
     const attention = input('attention_mask', 'int64', ['batch', 'sequence']);
     const types = input('token_type_ids', 'int64', ['batch', 'sequence']);
-    x = emitEmbeddings(g, w, path.embeddings, ids, types, 'embeddings');
+    x = emitEmbeddings(g, w, path.embeddings, ids, types, 'embeddings', path.embeddingLora);
     // Additive key mask [batch, 1, 1, sequence]: 0 keeps a key, float32's lowest removes it.
     const pad = g.op('Equal', [attention, g.i64('zero_i64', [0], [])], 'padding');
     const additive = g.op('Where', [pad, g.scalar('lowest', -3.4028234663852886e38), g.scalar('zero', 0)], 'mask_additive');
