@@ -69,6 +69,7 @@ describe('model folder checks', () => {
       ['adapter', { dModel: 8, size: 5, layerNormEps: 1e-5, initStd: 0.02 }],
       ['lora', { dModel: 8, ffn: 12, rank: 3 }],
       ['lora', { dModel: 8, ffn: 0, rank: 2 }],
+      ['embedding_lora', { vocabSize: 50, dModel: 8, rank: 3 }],
       ['head', { type: 'classification', dModel: 8, classes: 7, dropout: 0.1, initStd: 0.02 }],
       ['head', { type: 'tagging', dModel: 8, classes: 7, dropout: 0.1, initStd: 0.02 }],
       ['head', { type: 'regression', dModel: 8, classes: 1, dropout: 0.1, initStd: 0.02 }],
