@@ -36,7 +36,7 @@
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 2400 --initial-steps 400 --parallel 2 --seeds 0,1,2
 //                              --patience 6 --eval-every 100 --cooldown 0.2 --stop-after 0 --budget 4800 --max-added 0.2 --lexical 1
-//                              --prior 1 --lora-rank 8 --lrs 5e-4,2e-3 --eval-examples 1000]   (--lrs '': none)
+//                              --prior 1 --lora-rank 8 --embedding-lora-rank 0 --lrs 5e-4,2e-3 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
