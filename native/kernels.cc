@@ -328,42 +328,34 @@ const char* simdPath() { return PW_AVX2 ? "avx2+fma" : "scalar"; }
 // chains than an FMA unit's latency times its units on the CPUs we know (4 cycles x 2 units), so
 // the units never wait. What this reaches is the most fp32 arithmetic a core can do, the ceiling
 // that every GEMM approaches (bench:engine prints the step's GEMMs against it).
-double fmaChains(int64_t iters) {
+template <int kLanes, class V, class Set, class Fma, class Add, class Lane0>
+double fmaChainsOf(int64_t iters, Set set, Fma fma, Add add, Lane0 lane0) {
   constexpr int kChains = 12;
+  V acc[kChains];
+  const V mul = set(0.999999f), inc = set(1e-7f);
+  for (int i = 0; i < kChains; i++) acc[i] = set(float(i));
+  for (int64_t n = 0; n < iters; n++)
+    for (int i = 0; i < kChains; i++) acc[i] = fma(acc[i], mul, inc);
+  V sum = acc[0];
+  for (int i = 1; i < kChains; i++) sum = add(sum, acc[i]);
+  volatile float sink = lane0(sum);  // the chains' results are used, so they are computed
+  (void)sink;
+  return double(iters) * kChains * kLanes * 2;
+}
+
+double fmaChains(int64_t iters) {
 #if defined(__AVX512F__)
-  __m512 acc[kChains];
-  const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
-  for (int i = 0; i < kChains; i++) acc[i] = _mm512_set1_ps(float(i));
-  for (int64_t n = 0; n < iters; n++)
-    for (int i = 0; i < kChains; i++) acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
-  __m512 sum = acc[0];
-  for (int i = 1; i < kChains; i++) sum = _mm512_add_ps(sum, acc[i]);
-  volatile float sink = _mm512_reduce_add_ps(sum);
-  (void)sink;
-  return double(iters) * kChains * 16 * 2;
+  return fmaChainsOf<16, __m512>(
+      iters, [](float x) { return _mm512_set1_ps(x); }, [](__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); },
+      [](__m512 a, __m512 b) { return _mm512_add_ps(a, b); }, [](__m512 a) { return _mm512_cvtss_f32(a); });
 #elif PW_AVX2
-  __m256 acc[kChains];
-  const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
-  for (int i = 0; i < kChains; i++) acc[i] = _mm256_set1_ps(float(i));
-  for (int64_t n = 0; n < iters; n++)
-    for (int i = 0; i < kChains; i++) acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
-  __m256 sum = acc[0];
-  for (int i = 1; i < kChains; i++) sum = _mm256_add_ps(sum, acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  volatile float sink = lanes[0];
-  (void)sink;
-  return double(iters) * kChains * 8 * 2;
+  return fmaChainsOf<8, __m256>(
+      iters, [](float x) { return _mm256_set1_ps(x); }, [](__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); },
+      [](__m256 a, __m256 b) { return _mm256_add_ps(a, b); }, [](__m256 a) { return _mm256_cvtss_f32(a); });
 #else
-  float acc[kChains];
-  for (int i = 0; i < kChains; i++) acc[i] = float(i);
-  for (int64_t n = 0; n < iters; n++)
-    for (int i = 0; i < kChains; i++) acc[i] = std::fma(acc[i], 0.999999f, 1e-7f);
-  float sum = 0;
-  for (int i = 0; i < kChains; i++) sum += acc[i];
-  volatile float sink = sum;
-  (void)sink;
-  return double(iters) * kChains * 2;
+  return fmaChainsOf<1, float>(
+      iters, [](float x) { return x; }, [](float a, float b, float c) { return std::fma(a, b, c); }, [](float a, float b) { return a + b; },
+      [](float a) { return a; });
 #endif
 }
 
