@@ -139,13 +139,26 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   );
   notes.push(...cl.notes);
   const created = [...cl.created];
+  /** Removes a component made for this child that the child will not run. */
+  const discard = (id: string) => {
+    if (!created.includes(id)) return;
+    store.remove(id);
+    created.splice(created.indexOf(id), 1);
+  };
+  /**
+   * A same-task parent's own component (not one just made for this child) goes on training in
+   * the child: copied, not reused frozen. Other ids are returned as they are.
+   */
+  const ownCopy = (id: string, what: string): string => {
+    if (!parent.sameTask || created.includes(id) || store.get(id).owner !== task.name) return id;
+    const copy = store.clone(id, task.name, rng.fork()).id;
+    created.push(copy);
+    notes.push(`${what}: copy of ${id} -> ${copy}`);
+    return copy;
+  };
   if (task.type === 'image_classification' && !readsImagesOf(store, cl.embeddings, task)) {
     const enc = store.get(root.embeddings, 'embeddings').config;
-    if (cl.created.includes(cl.embeddings)) {
-      // a clone of text embeddings the image task cannot use
-      store.remove(cl.embeddings);
-      created.splice(created.indexOf(cl.embeddings), 1);
-    }
+    discard(cl.embeddings); // a clone of text embeddings the image task cannot use
     const stem = store.create('image_stem', imageStemConfigFor(task, enc), task.name, rng.fork());
     cl.embeddings = stem.id;
     created.push(stem.id);
@@ -199,14 +212,9 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   // A same-task parent's own updates go on training in its child, as its head does: copied, not
   // reused frozen. They are small (a few percent of a block), and an update frozen after one
   // child's few hundred steps cannot adapt its block further down the lineage.
-  if (parent.sameTask) {
-    for (let i = 0; i < loraIds.length; i++) {
-      const id = loraIds[i];
-      if (id === null || created.includes(id) || store.get(id).owner !== task.name) continue;
-      loraIds[i] = store.clone(id, task.name, rng.fork()).id;
-      created.push(loraIds[i]!);
-      notes.push(`lora: copy of ${id} -> ${loraIds[i]}`);
-    }
+  for (let i = 0; i < loraIds.length; i++) {
+    const id = loraIds[i];
+    if (id !== null) loraIds[i] = ownCopy(id, 'lora');
   }
   if (hparams.loraRank > 0) {
     for (let i = 0; i < loraIds.length; i++) {
@@ -220,17 +228,12 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
 
   let embeddingLora = cl.embeddingLora;
   const textStem = store.stem(cl.embeddings).kind === 'embeddings';
-  if (!textStem && embeddingLora !== undefined) {
-    // an image stem has no word table to update: a copy made for this child goes
-    if (created.includes(embeddingLora)) {
-      store.remove(embeddingLora);
-      created.splice(created.indexOf(embeddingLora), 1);
+  if (embeddingLora !== undefined) {
+    if (textStem) embeddingLora = ownCopy(embeddingLora, 'embedding lora');
+    else {
+      discard(embeddingLora); // an image stem has no word table to update
+      embeddingLora = undefined;
     }
-    embeddingLora = undefined;
-  } else if (parent.sameTask && embeddingLora !== undefined && !created.includes(embeddingLora) && store.get(embeddingLora).owner === task.name) {
-    const copy = store.clone(embeddingLora, task.name, rng.fork()).id;
-    notes.push(`embedding lora: copy of ${embeddingLora} -> ${copy}`);
-    created.push((embeddingLora = copy));
   }
   const rank = o.embeddingLoraRank ?? 0;
   if (textStem && rank > 0 && embeddingLora === undefined && !cl.created.includes(cl.embeddings)) {
