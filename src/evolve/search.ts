@@ -8,7 +8,7 @@
 //                 the first child): another task's path, drawn uniformly at random among the
 //                 system's tasks (the root stack when the system has no task yet)
 //       child  <- makeChild(parent)                     (mutations.ts), drawn again while it would
-//                 add more than `maxAdded` of the parameters its path activates; a child of
+//                 add more than `maxAdded` of a fine-tuned copy of its path; a child of
 //                 another task's path then takes the next of the search's `lrs`, if any
 //     train the round's children's new components, concurrently: `steps` steps, or with
 //       `patience` until dev stops improving, keeping the best evaluation's weights (with
@@ -28,8 +28,11 @@
 // have to tune `base` to get it. A draw over the cap is not trained: the child is drawn again from
 // the same parent (its components become garbage, dropped with the discarded candidates), up to
 // MAX_REDRAWS times; if every draw is over, the search stops with an error naming the cap. The
-// cap counts the components the search creates (clones, adapters, stem, head with its n-gram bag),
-// not a Naive Bayes prior fitted after it.
+// cap counts the components the search creates (clones, adapters, stem, head with its n-gram bag)
+// and, with `naiveBayesPrior`, the numbers the prior fitted after the search will store: the prior
+// is counted on the training set alone, so its size is known before the first draw, and the cap
+// then bounds everything the task adds (the prior on both sides: a fine-tuned copy's head gets
+// one too). It is reserved whether or not dev then gives the prior a weight.
 //
 // Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
 // order to follow; a uniform draw gives every finished task's representation an equal chance to
@@ -55,6 +58,7 @@ import type { TaskScore } from '../tasks/score.js';
 import {
   activatedParameters,
   addedParameters,
+  copyParameters,
   describePath,
   pathComponents,
   type Path,
@@ -66,6 +70,7 @@ import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
 import { PRIOR_DEV_EXAMPLES, fitPriors, type PriorFit } from '../train/fit_prior.js';
+import { NaiveBayesPrior } from '../tasks/naive_bayes_prior.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
 import { DEFAULT_SEARCH_CONFIG, parseSearchConfig, type SearchConfig } from './search_config.js';
 
@@ -87,8 +92,10 @@ export interface Candidate {
   notes: string[];
   dev: TaskScore;
   added: number;
-  /** Parameters one forward pass of its path reads (what a fine-tuned copy would hold). */
+  /** Parameters one forward pass of its path reads. */
   activated: number;
+  /** Parameters a fine-tuned copy of its path would hold (model/path.ts copyParameters): what `maxAdded` is a fraction of. */
+  copy: number;
   total: number;
   score: number;
   /** How many children this candidate has had (for the 0.5^children acceptance). */
@@ -169,7 +176,9 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     );
     return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
   };
-  const overCap = (p: Path) => addedParameters(store, p) > opts.maxAdded * activatedParameters(store, p);
+  const reserved =
+    opts.naiveBayesPrior && (task.type === 'classification' || task.type === 'pair_classification') ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
+  const overCap = (p: Path) => addedParameters(store, p) + reserved > opts.maxAdded * (copyParameters(store, p) + reserved);
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
   let stepsSpent = 0;
   let generations = 0;
@@ -231,7 +240,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       for (let redraw = 0; overCap(child.path); redraw++) {
         if (redraw === MAX_REDRAWS)
           throw new RangeError(
-            `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of the parameters their path activates (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${activatedParameters(store, child.path).toLocaleString('en-US')}); raise maxAdded, or make the new head smaller (a smaller n-gram bag)`,
+            `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of a fine-tuned copy of their path (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${copyParameters(store, child.path).toLocaleString('en-US')}${reserved > 0 ? `, each side with the ${reserved.toLocaleString('en-US')} numbers of the Naive Bayes prior` : ''}); raise maxAdded, or make the new head smaller (a smaller n-gram bag${reserved > 0 ? ', or no prior' : ''})`,
           );
         child = makeChild(store, parent, spec, system.root, rng, childOpts);
       }
@@ -290,6 +299,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         dev: score,
         added,
         activated: activatedParameters(store, r.child.path),
+        copy: copyParameters(store, r.child.path),
         total,
         score: pathScore(score.score, added, total, opts.base),
         children: 0,

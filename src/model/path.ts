@@ -57,6 +57,17 @@ export function activatedParameters(store: ComponentStore, p: Path): number {
   return store.numParameters(pathComponents(p));
 }
 
+/** The kinds only a path has: what a fine-tuned copy trains in place of them is the weights they adapt. */
+const UPDATE_KINDS: ReadonlySet<ComponentKind> = new Set(['adapter', 'lora', 'embedding_lora']);
+
+/**
+ * Parameters a fine-tuned copy of the path would hold: those it activates, less its adapters and
+ * low-rank updates. The search's size cap is a fraction of this (search_config.ts, maxAdded).
+ */
+export function copyParameters(store: ComponentStore, p: Path): number {
+  return store.numParameters(pathComponents(p).filter((id) => !UPDATE_KINDS.has(store.get(id).kind)));
+}
+
 /**
  * FLOPs per token of one forward pass of the path on inputs of `seqLen` tokens, counted as
  * `pathwise inspect` counts an encoder's (sparse/accounting.ts: the blocks with the path's skills,

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/engine/index.js';
 import { searchTask, trainPath } from '../../src/evolve/index.js';
-import { loadModel, saveModel, specOf } from '../../src/model/index.js';
+import { loadModel, pathComponents, saveModel, specOf } from '../../src/model/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
 import { sampleExamples, subsample } from '../../src/tasks/task.js';
+import { NaiveBayesPrior } from '../../src/tasks/naive_bayes_prior.js';
 import { build } from '../mixed_models.js';
 
 const sent = subsample(loadBuiltinTask('sent'), { train: 400, dev: 60, test: 60 });
@@ -123,20 +124,47 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.equal(res.stepsSpent, 5 * res.candidates.length);
   });
 
-  it('maxAdded: no child adds more than that fraction of the parameters its path activates; a cap no child can meet is an error naming it', async () => {
+  it('maxAdded: no child adds more than that fraction of a fine-tuned copy of its path; a cap no child can meet is an error naming it', async () => {
     const o = { children: 6, steps: 5, batchSize: 8, seed: 4 };
     const free = await searchTask(build({}), sent, { builtin: 'sent' }, o);
-    const fractions = free.candidates.map((c) => c.added / c.activated);
+    const fractions = free.candidates.map((c) => c.added / c.copy);
     const [lo, hi] = [Math.min(...fractions), Math.max(...fractions)];
     assert.ok(hi > lo, `the uncapped children all add the same fraction (${lo}); the cap would test nothing`);
     const cap = (lo + hi) / 2;
-    const capped = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap });
+    const system = build({});
+    const capped = await searchTask(system, sent, { builtin: 'sent' }, { ...o, maxAdded: cap });
     assert.equal(capped.candidates.length, 6);
-    for (const c of capped.candidates) assert.ok(c.added <= cap * c.activated, `child ${c.index}: ${c.added} of ${c.activated} over the cap ${cap}`);
+    for (const c of capped.candidates) assert.ok(c.added <= cap * c.copy, `child ${c.index}: ${c.added} of ${c.copy} over the cap ${cap}`);
+    // A fine-tuned copy holds what the path activates but its adapters and low-rank updates.
+    const kept = capped.best.path;
+    const updates = pathComponents(kept).filter((id) => ['adapter', 'lora', 'embedding_lora'].includes(system.store.get(id).kind));
+    assert.ok(updates.length > 0, 'the kept path has no adapter or update: the subtraction is not tested');
+    assert.equal(capped.best.copy, capped.best.activated - system.store.numParameters(updates));
     await assert.rejects(
       searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: lo / 2 }),
-      /task "sent": 11 children drawn from .* each add more than maxAdded .* raise maxAdded/,
+      /task "sent": 11 children drawn from .* each add more than maxAdded .* of a fine-tuned copy of their path .* raise maxAdded/,
     );
+  });
+
+  it("maxAdded with naiveBayesPrior: the prior's stored numbers count on both sides of the cap, before any child is drawn", async () => {
+    const o = { children: 4, steps: 5, batchSize: 8, seed: 4 };
+    const P = NaiveBayesPrior.count(sent.train, sent.labels).size;
+    const free = await searchTask(build({}), sent, { builtin: 'sent' }, o);
+    const without = free.candidates.map((c) => c.added / c.copy);
+    const withPrior = free.candidates.map((c) => (c.added + P) / (c.copy + P));
+    // A cap every child meets on its components alone, and none with the prior beside them.
+    assert.ok(Math.max(...without) < Math.min(...withPrior), `no cap separates ${without} from ${withPrior}`);
+    const cap = (Math.max(...without) + Math.min(...withPrior)) / 2;
+    const plain = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap });
+    assert.equal(plain.candidates.length, 4);
+    await assert.rejects(
+      searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap, naiveBayesPrior: true }),
+      new RegExp(`each side with the ${P.toLocaleString('en-US')} numbers of the Naive Bayes prior.*or no prior`),
+    );
+    // With room for it, the kept path and its fitted prior stay within the cap together.
+    const roomy = Math.max(...withPrior);
+    const r = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: roomy, naiveBayesPrior: true });
+    for (const c of r.candidates) assert.ok(c.added + P <= roomy * (c.copy + P), `child ${c.index} over the cap`);
   });
 
   it('lexical: a searched path of a sequence task gets a head with an n-gram bag, saved and loaded alike', async () => {
