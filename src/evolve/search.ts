@@ -178,7 +178,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   };
   const reserved =
     opts.naiveBayesPrior && (task.type === 'classification' || task.type === 'pair_classification') ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
-  const overCap = (p: Path) => addedParameters(store, p) + reserved > opts.maxAdded * (copyParameters(store, p) + reserved);
+  // maxAdded 1 is no cap: a child that clones everything and adds updates besides would exceed a copy.
+  const overCap = (p: Path) => opts.maxAdded < 1 && addedParameters(store, p) + reserved > opts.maxAdded * (copyParameters(store, p) + reserved);
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
   let stepsSpent = 0;
   let generations = 0;
