@@ -36,7 +36,7 @@
 //
 //   npm run bench:continual [-- --base models/base --children 8 --steps 4800 --initial-steps 400 --parallel 1 --seeds 0,1,2
 //                              --patience 6 --eval-every 100 --cooldown 0.5 --stop-after 0 --budget 4800 --max-added 0.25 --lexical 1
-//                              --prior 1 --lora-rank 32 --embedding-lora-rank 4 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
+//                              --prior 1 --lora-rank 16 --embedding-lora-rank 8 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
@@ -71,8 +71,8 @@ import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, mod
  * noise (docs/continual.md, "Patience long enough for dev's noise"); a first child at 5e-4 (`lrs`)
  * that may take the whole bound of 4,800 steps, which fine-tuning gets too, later children of the
  * same task getting what it leaves; its rate held at its peak until dev stalls, then decayed over
- * half of its steps (docs/continual.md, "One long child"); rank-32 low-rank updates on the frozen
- * blocks and a rank-4 update of the word embeddings ("Embeddings a path can adapt"); and at most
+ * half of its steps (docs/continual.md, "One long child"); rank-16 low-rank updates on the frozen
+ * blocks and a rank-8 update of the word embeddings ("Embeddings a path can adapt"); and at most
  * the quarter of a fine-tuned copy the issue allows, the Naive Bayes prior counted in (`maxAdded`).
  * The child trains in process, OpenBLAS and the engine's pool on both cores, as fine-tuning does.
  */
@@ -85,8 +85,8 @@ const SEARCH = {
   evalEvery: 100,
   cooldown: 0.5,
   maxAdded: 0.25,
-  loraRank: 32,
-  embeddingLoraRank: 4,
+  loraRank: 16,
+  embeddingLoraRank: 8,
 };
 /** The search's `lrs` (--lrs; '' none). */
 const LRS = '5e-4';
