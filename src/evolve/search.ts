@@ -70,7 +70,7 @@ import { applyOutcome, childJob } from './child_job.js';
 import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
 import { PRIOR_DEV_EXAMPLES, fitPriors, type PriorFit } from '../train/fit_prior.js';
-import { NaiveBayesPrior } from '../tasks/naive_bayes_prior.js';
+import { NaiveBayesPrior, takesPrior } from '../tasks/naive_bayes_prior.js';
 import { trainPath, type TrainPathOptions } from './train_path.js';
 import { DEFAULT_SEARCH_CONFIG, parseSearchConfig, type SearchConfig } from './search_config.js';
 
@@ -176,8 +176,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     );
     return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
   };
-  const reserved =
-    opts.naiveBayesPrior && (task.type === 'classification' || task.type === 'pair_classification') ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
+  const reserved = opts.naiveBayesPrior && takesPrior(task.type) ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
   // maxAdded 1 is no cap: a child that clones everything and adds updates besides would exceed a copy.
   const overCap = (p: Path) => opts.maxAdded < 1 && addedParameters(store, p) + reserved > opts.maxAdded * (copyParameters(store, p) + reserved);
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;

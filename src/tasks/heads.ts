@@ -17,7 +17,7 @@
 import * as E from '../engine/index.js';
 import { Tensor, type Rng } from '../engine/index.js';
 import { Linear, Module, NgramBag, type BagInput } from '../nn/index.js';
-import { NaiveBayesPrior } from './naive_bayes_prior.js';
+import { NaiveBayesPrior, takesPrior } from './naive_bayes_prior.js';
 import type { LexicalConfig } from './ngrams.js';
 import type { TaskType } from './task.js';
 
@@ -91,7 +91,7 @@ export class TaskHead extends Module {
 
   /** Whether the head scores one label per example (classification, pair_classification): what a prior needs. */
   private get scoresLabels(): boolean {
-    return this.cfg.type === 'classification' || this.cfg.type === 'pair_classification';
+    return takesPrior(this.cfg.type);
   }
 
   /** Sets (or with null removes) the head's Naive Bayes prior; refuses one of another label count or a head it cannot join. */

@@ -24,7 +24,7 @@ import { Tensor } from '../engine/index.js';
 import type { Batch } from './encode.js';
 import { hashedNgrams } from './ngrams.js';
 import { lowerBound } from './word_hashing.js';
-import type { Example } from './task.js';
+import type { Example, TaskType } from './task.js';
 
 /**
  * Buckets the prior hashes words into. Storage is sparse, so buckets cost nothing; collisions do
@@ -32,6 +32,11 @@ import type { Example } from './task.js';
  * vocabulary baseline's). 2^22 · 45 classes (sense) still fits a key in an int32.
  */
 export const PRIOR_BUCKETS = 1 << 22;
+
+/** Whether a task of this type can have a prior: it scores one label per example (classification, pair_classification). */
+export function takesPrior(type: TaskType): boolean {
+  return type === 'classification' || type === 'pair_classification';
+}
 
 export class NaiveBayesPrior {
   constructor(

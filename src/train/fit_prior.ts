@@ -6,7 +6,7 @@
 // dev score reported for the chosen weight is the model's own.
 
 import type { TaskModel } from '../model/index.js';
-import { NaiveBayesPrior } from '../tasks/naive_bayes_prior.js';
+import { NaiveBayesPrior, takesPrior } from '../tasks/naive_bayes_prior.js';
 import { scorePredictions } from '../tasks/score.js';
 import { sampleExamples, type TaskData } from '../tasks/task.js';
 
@@ -37,7 +37,7 @@ export interface FitPriorOptions {
 export async function fitPriors(model: TaskModel, tasks: readonly TaskData[], o: FitPriorOptions): Promise<Record<string, PriorFit>> {
   const out: Record<string, PriorFit> = {};
   for (const t of tasks) {
-    if ((t.type !== 'classification' && t.type !== 'pair_classification') || t.train.length === 0 || t.dev.length === 0) continue;
+    if (!takesPrior(t.type) || t.train.length === 0 || t.dev.length === 0) continue;
     const headId = model.task(t.name).path.head;
     // A finished task's head is locked, and so is what it predicts: a prior would change it.
     if (model.store.get(headId).locked) throw new Error(`task "${t.name}" is finished (its head "${headId}" is locked): its prior cannot change`);
