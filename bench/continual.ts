@@ -21,12 +21,15 @@
 //      - plain fine-tuning: a fresh copy of the base plus a new head, all parameters trained on the
 //        task alone for the search's bound of training batches (μ2Net gives its baselines the
 //        search's compute), learning rate and schedule of bench:multitask, best of 6 dev
-//        evaluations kept, scored once on test.
+//        evaluations kept, scored once on test. It does not depend on the search's settings: kept in
+//        its own file (finetune-<task>.json, with what it depends on) and reused by any run that
+//        would make the same, and `--finetune-only` makes a seed's baselines in a second process
+//        (on the other core) while the first searches; a run that needs one being made waits for it.
 //      Sequence tasks' heads have a hashed n-gram bag (--lexical 0: none), and classification
 //      heads a Naive Bayes prior fitted on dev after training (--prior 0: none; its stored numbers
 //      count as added parameters), in the initial model, the search and fine-tuning alike.
 //   3. All of it once per seed (--seeds, default 0,1,2). Results: docs/results/continual/seed-<s>/
-//      {setup,initial,step-<k>-<task>}.json (--results), each written atomically as soon as it is
+//      {setup,initial,step-<k>-<task>,finetune-<task>}.json (--results), each written atomically as soon as it is
 //      measured, plus runs/bench-continual/seed-<s>/system/ (--work; the path system after the last
 //      finished step, a whole model folder, not kept in the repository), so an interrupted run can be
 //      reported (--report) and resumed (run the same command again). docs/results/continual.md
@@ -38,10 +41,11 @@
 //                              --patience 6 --eval-every 100 --cooldown 0.5 --stop-after 0 --budget 4800 --max-added 0.25 --lexical 1
 //                              --prior 1 --lora-rank 16 --embedding-lora-rank 8 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
+//   npm run bench:continual -- --finetune-only --seeds 0 (only the fine-tuning baselines, e.g. beside a run of the same seed)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --initial-steps 20 \
 //       --results /tmp/cont --work /tmp/cont-work --md /tmp/cont.md           (a quick check of the harness, not a result)
 
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Rng } from '../src/engine/index.js';
@@ -117,6 +121,7 @@ const opt = benchFlags({
   work: { type: 'string', default: join(ROOT, 'runs', 'bench-continual') },
   md: { type: 'string', default: join(ROOT, 'docs', 'results', 'continual.md') },
   report: { type: 'boolean' },
+  'finetune-only': { type: 'boolean' },
 });
 
 const REPORT_ONLY = opt.report;
@@ -346,7 +351,7 @@ function loadResults(setup: Setup): { initial: InitialResult | null; steps: Step
   return { initial, steps };
 }
 
-// ------------------------------------------------------------------------------ the run
+// ------------------------------------------------------------------------------ a seed, resumable
 
 function loadData(name: string, setup: Setup): TaskData {
   const t = loadBuiltinTask(name);
@@ -377,11 +382,7 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
   const names = setup.order.slice(0, setup.initial);
   const data = names.map((n) => loadData(n, setup));
   const pre = baseModel(setup);
-  const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, {
-    sparse: pre.sparse,
-    rng: new Rng(1),
-    maxLen: Math.min(128, pre.config.maxPositions),
-  });
+  const model = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: maxLenOf(pre) });
   for (const t of data) model.addTask(specIn(setup, t), { source: { builtin: t.name } });
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
@@ -452,14 +453,7 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   );
 
   // Plain fine-tuning of the base at the same number of training batches as the whole search.
-  const pre = baseModel(setup);
-  const ft = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: system.maxLen });
-  ft.addTask(specIn(setup, data));
-  const budget = boundOf(setup);
-  log(`  fine-tuning the base on ${name}: ${budget} steps`);
-  const tr = await train(ft, [data], budget, setup);
-  const ftTest = await measurePath(ft, data);
-  log(`  fine-tuning: ${ftTest.metric} ${ftTest.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
+  const finetuned = await finetune(setup, data);
 
   return {
     step: k,
@@ -480,19 +474,122 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       generations: res.generations,
       stopped: res.stopped,
     },
-    finetune: {
-      test: ftTest.score,
-      metric: ftTest.metric,
-      dev: tr.res.dev[name]?.score ?? NaN,
-      steps: tr.res.stepsPerTask[name],
-      parameters: ft.numParameters() + priorSize(ft, name),
-      seconds: tr.seconds,
-    },
+    finetune: finetuned,
     parametersBefore,
     parametersAfter: system.numParameters(),
     earlier,
   };
 }
+
+// ------------------------------------------------------------------------------ fine-tuning
+
+/**
+ * Everything a fine-tuning baseline depends on. It does not depend on the search's settings, so a
+ * baseline is kept in its own file (RUN/finetune-<task>.json) and reused by any run whose key is
+ * the same: a search tried with other settings (another --results folder, the files copied) does
+ * not redo hours of fine-tuning, and --finetune-only makes them ahead on another core.
+ */
+interface FinetuneKey {
+  baseDigest: string;
+  task: string;
+  seed: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  evalExamples: number;
+  lexical: LexicalConfig | null;
+  prior: boolean;
+  subsample: number;
+}
+
+type FinetuneResult = StepResult['finetune'];
+
+const finetuneFile = (task: string) => join(RUN, `finetune-${task}.json`);
+
+const finetuneKey = (setup: Setup, task: string): FinetuneKey => ({
+  baseDigest: setup.baseDigest,
+  task,
+  seed: setup.seed,
+  steps: boundOf(setup),
+  batchSize: setup.batchSize,
+  lr: setup.finetuneLr,
+  evalExamples: setup.evalExamples,
+  lexical: setup.lexical,
+  prior: setup.prior,
+  subsample: setup.subsample,
+});
+
+/** The sequence length every model of the run uses (the initial model's, hence its paths'). */
+const maxLenOf = (pre: ReturnType<typeof baseModel>) => Math.min(128, pre.config.maxPositions);
+
+/** Whether process `pid` is alive (signal 0 tests without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The fine-tuning baseline for `data`: read from its file when one with the same key exists,
+ * waited for while another process (--finetune-only, or a second run) is making it, else made
+ * here and saved. A `.pending` file holding the maker's pid marks one being made.
+ */
+async function finetune(setup: Setup, data: TaskData): Promise<FinetuneResult> {
+  const file = finetuneFile(data.name);
+  const pending = `${file}.pending`;
+  const key = finetuneKey(setup, data.name);
+  for (let waited = false; ; waited = true) {
+    if (existsSync(file)) {
+      const saved = readJson<{ key: FinetuneKey; result: FinetuneResult }>(file);
+      const diff = (Object.keys(key) as (keyof FinetuneKey)[]).filter((k) => JSON.stringify(saved.key[k]) !== JSON.stringify(key[k]));
+      if (diff.length)
+        throw new Error(
+          `${file}: this baseline was made with other settings (${diff.map((k) => `${k} ${JSON.stringify(saved.key[k])}, now ${JSON.stringify(key[k])}`).join('; ')}); delete it to make it again`,
+        );
+      log(`  fine-tuning ${data.name}: saved in ${file}: ${saved.result.metric} ${saved.result.test.toFixed(4)}`);
+      return saved.result;
+    }
+    const maker = existsSync(pending) ? Number(readFileSync(pending, 'utf8')) : 0;
+    if (!(maker > 0 && maker !== process.pid && alive(maker))) break;
+    if (!waited) log(`  fine-tuning ${data.name}: process ${maker} is making it (${pending}); waiting`);
+    await new Promise((r) => setTimeout(r, 30_000));
+  }
+  writeFileAtomic(pending, String(process.pid));
+  try {
+    const pre = baseModel(setup);
+    const ft = TaskModel.fromEncoder(pre.model.encoder, pre.tokenizer!, { sparse: pre.sparse, rng: new Rng(1), maxLen: maxLenOf(pre) });
+    ft.addTask(specIn(setup, data));
+    log(`  fine-tuning the base on ${data.name}: ${key.steps} steps`);
+    const tr = await train(ft, [data], key.steps, setup);
+    const test = await measurePath(ft, data);
+    log(`  fine-tuning: ${test.metric} ${test.score.toFixed(4)}, ${tr.seconds.toFixed(0)} s`);
+    const result: FinetuneResult = {
+      test: test.score,
+      metric: test.metric,
+      dev: tr.res.dev[data.name]?.score ?? NaN,
+      steps: tr.res.stepsPerTask[data.name],
+      parameters: ft.numParameters() + priorSize(ft, data.name),
+      seconds: tr.seconds,
+    };
+    writeJson(file, { key, result, threads: process.env.OPENBLAS_NUM_THREADS ?? null });
+    return result;
+  } finally {
+    rmSync(pending, { force: true });
+  }
+}
+
+/** --finetune-only: every added task's baseline for this seed, made and saved; no search, no setup.json. */
+async function finetuneOnly(setup: Setup): Promise<Record<string, number>> {
+  mkdirSync(RUN, { recursive: true });
+  const scores: Record<string, number> = {};
+  for (const name of setup.order.slice(setup.initial)) scores[name] = +(await finetune(setup, loadData(name, setup))).test.toFixed(4);
+  return scores;
+}
+
+// ------------------------------------------------------------------------------ the run
 
 async function run(setup: Setup): Promise<void> {
   mkdirSync(RUN, { recursive: true });
@@ -770,6 +867,18 @@ function combinedReport(runs: SeedRun[], fig: ReturnType<typeof figures>): strin
 }
 
 async function main(): Promise<void> {
+  if (opt['finetune-only']) {
+    if (REPORT_ONLY) throw new Error('--finetune-only and --report: give one');
+    const scores: Record<string, Record<string, number>> = {};
+    for (const seed of SEEDS) {
+      RUN = seedDir(seed);
+      SEED = seed;
+      log(`seed ${seed}: fine-tuning baselines in ${RUN}`);
+      scores[seed] = await finetuneOnly(setupFromArgs(seed));
+    }
+    process.stdout.write(JSON.stringify({ finetune: scores }) + '\n');
+    return;
+  }
   const runs: SeedRun[] = [];
   const seeds = REPORT_ONLY
     ? (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
