@@ -17,17 +17,18 @@
 //     before every used block that has none; existing adapters are components like any other.
 //  5b. Low-rank updates: with loraRank > 0, every used block the child reuses frozen (not one it
 //     has just cloned, which trains whole) and that has no update gets a new one (nn/lora.ts; the
-//     identity at init). A same-task parent's own updates are copied into the child, as its head
-//     is, so that they go on training down the lineage; another task's are components like any
-//     other (reused frozen, or cloned with probability μ). Not in μ2Net: they let a child adapt
+//     identity at init). The parent's updates are copied into the child, as a same-task parent's
+//     head is, so that they go on training: a block runs one update, and another task's reused
+//     frozen would leave the child nothing to train there (with loraRank 0 another task's are
+//     components like any other: reused frozen, or cloned with probability μ). Not in μ2Net: they let a child adapt
 //     every frozen block for a few percent of a block's parameters (docs/continual.md, "Low-rank
 //     updates").
 //
 //  5c. Embedding update: with the search's embeddingLoraRank > 0, a text child that reuses its
 //     embeddings frozen (not cloned) and runs no update of them gets a new low-rank update of the
-//     word table (nn/embedding_lora.ts; the identity at init). A same-task parent's own update is
-//     copied into the child, as its block updates are; another task's is a component like any
-//     other. Not in μ2Net: it lets a path move every word's vector for a few percent of the table
+//     word table (nn/embedding_lora.ts; the identity at init). The parent's update is copied into
+//     the child, as its block updates are (with embeddingLoraRank 0, another task's is a component
+//     like any other). Not in μ2Net: it lets a path move every word's vector for a few percent of the table
 //     (docs/continual.md, "Embeddings a path can adapt").
 //
 //  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
@@ -151,6 +152,11 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
    */
   const ownCopy = (id: string, what: string): string => {
     if (!parent.sameTask || created.includes(id) || store.get(id).owner !== task.name) return id;
+    return trainableCopy(id, what);
+  };
+  /** A trainable copy of any component not made for this child (which trains already). */
+  const trainableCopy = (id: string, what: string): string => {
+    if (created.includes(id)) return id;
     const copy = store.clone(id, task.name, rng.fork()).id;
     created.push(copy);
     notes.push(`${what}: copy of ${id} -> ${copy}`);
@@ -211,10 +217,13 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   const loraIds = cl.loras.slice();
   // A same-task parent's own updates go on training in its child, as its head does: copied, not
   // reused frozen. They are small (a few percent of a block), and an update frozen after one
-  // child's few hundred steps cannot adapt its block further down the lineage.
+  // child's few hundred steps cannot adapt its block further down the lineage. With loraRank > 0,
+  // another task's updates are copied too: a block can run one update, so one reused frozen would
+  // leave that block with nothing of this task's to train (sense drawn from spam's path trained
+  // only its head and adapters: dev 79.0, against 82.2 from pos's path, which had no updates).
   for (let i = 0; i < loraIds.length; i++) {
     const id = loraIds[i];
-    if (id !== null) loraIds[i] = ownCopy(id, 'lora');
+    if (id !== null) loraIds[i] = hparams.loraRank > 0 ? trainableCopy(id, 'lora') : ownCopy(id, 'lora');
   }
   if (hparams.loraRank > 0) {
     for (let i = 0; i < loraIds.length; i++) {
@@ -228,14 +237,16 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
 
   let embeddingLora = cl.embeddingLora;
   const textStem = store.stem(cl.embeddings).kind === 'embeddings';
+  const rank = o.embeddingLoraRank ?? 0;
   if (embeddingLora !== undefined) {
-    if (textStem) embeddingLora = ownCopy(embeddingLora, 'embedding lora');
+    // As with the blocks' updates: with embeddingLoraRank > 0 another task's update is copied,
+    // since the table can run only one.
+    if (textStem) embeddingLora = rank > 0 ? trainableCopy(embeddingLora, 'embedding lora') : ownCopy(embeddingLora, 'embedding lora');
     else {
       discard(embeddingLora); // an image stem has no word table to update
       embeddingLora = undefined;
     }
   }
-  const rank = o.embeddingLoraRank ?? 0;
   if (textStem && rank > 0 && embeddingLora === undefined && !cl.created.includes(cl.embeddings)) {
     const emb = store.get(cl.embeddings, 'embeddings').config;
     const u = store.create('embedding_lora', { vocabSize: emb.vocabSize, dModel: emb.dModel, rank }, task.name, rng.fork());

@@ -265,9 +265,18 @@ describe('low-rank update (LoRA)', () => {
       assert.ok(id !== from && same.created.includes(id!), `slot ${i}: a copy of ${from}`);
       assert.deepEqual(bytes(store.get(id!, 'lora').module.qkv.a), bytes(store.get(from, 'lora').module.qkv.a));
     });
-    // Another task's updates are not copied: at μ = 0 a child of this path, for another task, reuses them.
+    // Another task's updates are copied too (a block runs one update; one reused frozen would
+    // leave the new task nothing to train there): equal values, new ids, owned by the new task.
+    store.get(child.path.loras![0]!, 'lora').module.qkv.a.f32.fill(0.5);
     const other = makeChild(store, { path: child.path, sameTask: false }, { ...spec, name: 'u' }, root, new Rng(11));
-    assert.deepEqual(other.path.loras, child.path.loras);
+    other.path.loras!.forEach((id, i) => {
+      const from = child.path.loras![i]!;
+      assert.ok(id !== from && other.created.includes(id!) && store.get(id!).owner === 'u', `slot ${i}: a copy of ${from}`);
+      assert.deepEqual(bytes(store.get(id!, 'lora').module.qkv.a), bytes(store.get(from, 'lora').module.qkv.a));
+    });
+    // With loraRank 0 (updates off) another task's are components like any other: reused frozen at μ = 0.
+    const off = makeChild(store, { path: { ...child.path, hparams: { ...hp, loraRank: 0 } }, sameTask: false }, { ...spec, name: 'u' }, root, new Rng(11));
+    assert.deepEqual(off.path.loras, child.path.loras);
     // A child of that child, of the same task, at μ = 1: every component cloned, updates included;
     // the cloned blocks train whole, so none gets a new update on top of its copied one.
     const grand = makeChild(store, { path: { ...child.path, hparams: { ...hp, mu: 1 } }, sameTask: true }, spec, root, new Rng(8));
@@ -369,10 +378,15 @@ describe('low-rank update of the word embeddings', () => {
     const same = makeChild(store, { path: child.path, sameTask: true }, spec, root, new Rng(10), { embeddingLoraRank: 4 });
     assert.ok(same.path.embeddingLora !== id && same.created.includes(same.path.embeddingLora!));
     assert.deepEqual(bytes(store.get(same.path.embeddingLora!, 'embedding_lora').module.a), bytes(store.get(id, 'embedding_lora').module.a));
-    // Another task reuses it frozen at μ = 0 and gets no second one.
+    // Another task at μ = 0 trains a copy of it (the table runs one update), no second one.
     const other = makeChild(store, { path: child.path, sameTask: false }, { ...spec, name: 'u' }, root, new Rng(11), { embeddingLoraRank: 4 });
-    assert.equal(other.path.embeddingLora, id);
-    assert.ok(!other.created.includes(id));
+    assert.ok(other.path.embeddingLora !== id && other.created.includes(other.path.embeddingLora!));
+    assert.equal(store.get(other.path.embeddingLora!).owner, 'u');
+    assert.deepEqual(bytes(store.get(other.path.embeddingLora!, 'embedding_lora').module.a), bytes(store.get(id, 'embedding_lora').module.a));
+    // With embeddingLoraRank 0 (updates off), another task's is reused frozen.
+    const off = makeChild(store, { path: child.path, sameTask: false }, { ...spec, name: 'u' }, root, new Rng(11));
+    assert.equal(off.path.embeddingLora, id);
+    assert.ok(!off.created.includes(id));
     // Embeddings cloned (μ = 1): they train whole, so no update on top.
     const cloned = makeChild(store, { ...parent, path: { ...parent.path, hparams: { ...hp, mu: 1 } } }, spec, root, new Rng(9), { embeddingLoraRank: 4 });
     assert.ok(cloned.created.includes(cloned.path.embeddings));
