@@ -481,13 +481,22 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
   };
 }
 
+/** "name old, now new; ..." for each setting of `now` that `saved` holds otherwise ('' when none differs). */
+function settingsDiff<T extends object>(saved: T, now: T, skip: (keyof T)[] = []): string {
+  return (Object.keys(now) as (keyof T)[])
+    .filter((k) => !skip.includes(k) && JSON.stringify(saved[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${String(k)} ${JSON.stringify(saved[k])}, now ${JSON.stringify(now[k])}`)
+    .join('; ');
+}
+
 // ------------------------------------------------------------------------------ fine-tuning
 
 /**
  * Everything a fine-tuning baseline depends on. It does not depend on the search's settings, so a
  * baseline is kept in its own file (RUN/finetune-<task>.json) and reused by any run whose key is
- * the same: a search tried with other settings (another --results folder, the files copied) does
- * not redo hours of fine-tuning, and --finetune-only makes them ahead on another core.
+ * the same: a search tried with other settings (the seed's other files deleted, or the baselines
+ * copied to another --results folder) does not redo hours of fine-tuning, and --finetune-only
+ * makes them ahead on another core.
  */
 interface FinetuneKey {
   baseDigest: string;
@@ -544,11 +553,8 @@ async function finetune(setup: Setup, data: TaskData): Promise<FinetuneResult> {
   for (let waited = false; ; waited = true) {
     if (existsSync(file)) {
       const saved = readJson<{ key: FinetuneKey; result: FinetuneResult }>(file);
-      const diff = (Object.keys(key) as (keyof FinetuneKey)[]).filter((k) => JSON.stringify(saved.key[k]) !== JSON.stringify(key[k]));
-      if (diff.length)
-        throw new Error(
-          `${file}: this baseline was made with other settings (${diff.map((k) => `${k} ${JSON.stringify(saved.key[k])}, now ${JSON.stringify(key[k])}`).join('; ')}); delete it to make it again`,
-        );
+      const diff = settingsDiff(saved.key, key);
+      if (diff) throw new Error(`${file}: this baseline was made with other settings (${diff}); delete it to make it again`);
       log(`  fine-tuning ${data.name}: saved in ${file}: ${saved.result.metric} ${saved.result.test.toFixed(4)}`);
       return saved.result;
     }
@@ -596,11 +602,11 @@ async function run(setup: Setup): Promise<void> {
   const setupFile = join(RUN, 'setup.json');
   if (existsSync(setupFile)) {
     const old = withDefaults(readJson<Setup>(setupFile));
-    const diff = (Object.keys(setup) as (keyof Setup)[]).filter((k) => k !== 'threads' && JSON.stringify(old[k]) !== JSON.stringify(setup[k]));
-    if (diff.length) {
+    const diff = settingsDiff(old, setup, ['threads']);
+    if (diff) {
       throw new Error(
-        `${setupFile}: these results were made with other settings (${diff.map((k) => `${k} ${JSON.stringify(old[k])}, now ${JSON.stringify(setup[k])}`).join('; ')}); ` +
-          'give another --results folder, or delete this one to start over',
+        `${setupFile}: these results were made with other settings (${diff}); give another --results folder, or delete this seed's ` +
+          `setup.json, initial.json and step-*.json and ${join(WORK, `seed-${SEED}`)} to start over (its finetune-*.json are kept by what they depend on, and reused)`,
       );
     }
   } else writeJson(setupFile, setup);

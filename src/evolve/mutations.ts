@@ -20,16 +20,16 @@
 //     identity at init). The parent's updates are copied into the child, as a same-task parent's
 //     head is, so that they go on training: a block runs one update, and another task's reused
 //     frozen would leave the child nothing to train there (with loraRank 0 another task's are
-//     components like any other: reused frozen, or cloned with probability μ). Not in μ2Net: they let a child adapt
-//     every frozen block for a few percent of a block's parameters (docs/continual.md, "Low-rank
-//     updates").
+//     components like any other: reused frozen, or cloned with probability μ). Not in μ2Net:
+//     they let a child adapt every frozen block for a few percent of a block's parameters
+//     (docs/continual.md, "Low-rank updates").
 //
 //  5c. Embedding update: with the search's embeddingLoraRank > 0, a text child that reuses its
 //     embeddings frozen (not cloned) and runs no update of them gets a new low-rank update of the
 //     word table (nn/embedding_lora.ts; the identity at init). The parent's update is copied into
 //     the child, as its block updates are (with embeddingLoraRank 0, another task's is a component
-//     like any other). Not in μ2Net: it lets a path move every word's vector for a few percent of the table
-//     (docs/continual.md, "Embeddings a path can adapt").
+//     like any other). Not in μ2Net: it lets a path move every word's vector for a few percent of
+//     the table (docs/continual.md, "Embeddings a path can adapt").
 //
 //  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
 //     skill blocks hold, drawn uniformly, is switched on or off in the path's skill set (never
@@ -150,10 +150,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
    * A same-task parent's own component (not one just made for this child) goes on training in
    * the child: copied, not reused frozen. Other ids are returned as they are.
    */
-  const ownCopy = (id: string, what: string): string => {
-    if (!parent.sameTask || created.includes(id) || store.get(id).owner !== task.name) return id;
-    return trainableCopy(id, what);
-  };
+  const ownCopy = (id: string, what: string): string => (parent.sameTask && store.get(id).owner === task.name ? trainableCopy(id, what) : id);
   /** A trainable copy of any component not made for this child (which trains already). */
   const trainableCopy = (id: string, what: string): string => {
     if (created.includes(id)) return id;
