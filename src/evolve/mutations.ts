@@ -151,6 +151,12 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
    * the child: copied, not reused frozen. Other ids are returned as they are.
    */
   const ownCopy = (id: string, what: string): string => (parent.sameTask && store.get(id).owner === task.name ? trainableCopy(id, what) : id);
+  /**
+   * A parent's low-rank update (of a block or of the word table) in the child: with updates on
+   * (`on`), always a trainable copy, since what it updates runs one update and another task's
+   * reused frozen would leave the child nothing to train there; with them off, as ownCopy.
+   */
+  const updateCopy = (id: string, what: string, on: boolean): string => (on ? trainableCopy(id, what) : ownCopy(id, what));
   /** A trainable copy of any component not made for this child (which trains already). */
   const trainableCopy = (id: string, what: string): string => {
     if (created.includes(id)) return id;
@@ -220,7 +226,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   // only its head and adapters: dev 79.0, against 82.2 from pos's path, which had no updates).
   for (let i = 0; i < loraIds.length; i++) {
     const id = loraIds[i];
-    if (id !== null) loraIds[i] = hparams.loraRank > 0 ? trainableCopy(id, 'lora') : ownCopy(id, 'lora');
+    if (id !== null) loraIds[i] = updateCopy(id, 'lora', hparams.loraRank > 0);
   }
   if (hparams.loraRank > 0) {
     for (let i = 0; i < loraIds.length; i++) {
@@ -236,9 +242,7 @@ export function makeChild(store: ComponentStore, parent: ParentRef, task: TaskSp
   const textStem = store.stem(cl.embeddings).kind === 'embeddings';
   const rank = o.embeddingLoraRank ?? 0;
   if (embeddingLora !== undefined) {
-    // As with the blocks' updates: with embeddingLoraRank > 0 another task's update is copied,
-    // since the table can run only one.
-    if (textStem) embeddingLora = rank > 0 ? trainableCopy(embeddingLora, 'embedding lora') : ownCopy(embeddingLora, 'embedding lora');
+    if (textStem) embeddingLora = updateCopy(embeddingLora, 'embedding lora', rank > 0);
     else {
       discard(embeddingLora); // an image stem has no word table to update
       embeddingLora = undefined;
