@@ -22,7 +22,7 @@
 //        task alone for --finetune-steps batches, learning rate and schedule of bench:multitask,
 //        best of 6 dev evaluations kept, scored once on test. The search's bound is twice that:
 //        a child's step trains only its new components and costs about 0.6 of fine-tuning's, and
-//        the issue bounds the search's wall time at 2× fine-tuning's (docs/continual.md, "Twice
+//        the issue bounds the search's wall time at 2× fine-tuning's (docs/continual_probes.md, "Twice
 //        fine-tuning's steps"). It does not depend on the search's settings: kept in
 //        its own file (finetune-<task>.json, with what it depends on) and reused by any run that
 //        would make the same, and `--finetune-only` makes a seed's baselines in a second process
@@ -77,7 +77,7 @@ const FINETUNE_STEPS = 4800;
 /**
  * The search this benchmark judges (issue 17), where it differs from add-task's defaults: a child
  * trained until dev stops rising with a patience (6 evaluations 100 steps apart) longer than dev's
- * noise (docs/continual.md, "Patience long enough for dev's noise"); a first child at 5e-4 (`lrs`)
+ * noise (docs/continual_probes.md, "Patience long enough for dev's noise"); a first child at 5e-4 (`lrs`)
  * that may take the whole bound of 9,600 steps, twice fine-tuning's 4,800 (FINETUNE_STEPS; "Twice
  * fine-tuning's steps"), later children of the same task getting what it leaves; its rate held at
  * its peak until dev stalls, then decayed over half of its steps ("One long child"); rank-16
@@ -783,7 +783,7 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       (setup.finetuneSteps === budget
         ? " — the search's bound on training batches over all its children (μ2Net's baselines get the search's compute), so fine-tuning sees at least as many training examples as the search. "
         : `; the search's bound over all its children is ${budget} steps (${Number((budget / setup.finetuneSteps).toFixed(2))}× fine-tuning's), ` +
-          'and the search is judged by its wall time against fine-tuning\'s (docs/continual.md, "Twice fine-tuning\'s steps"). ') +
+          'and the search is judged by its wall time against fine-tuning\'s (docs/continual_probes.md, "Twice fine-tuning\'s steps"). ') +
       `Both select on dev: the search among its ${setup.children} children, fine-tuning among 6 evaluations during its run. Same optimizer settings as the initial model (lr ${setup.finetuneLr}). ` +
       "A child's step trains only the components created for it, so the two cost different wall time at equal steps; both times are in the table.",
     '- Parameters added: the parameters of the components created for the task (clones, adapters, low-rank updates, its head); activated: every parameter one forward pass of its path reads (embedding tables in full), as `pathwise tasks` counts them.',

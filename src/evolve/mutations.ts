@@ -22,14 +22,14 @@
 //     frozen would leave the child nothing to train there (with loraRank 0 another task's are
 //     components like any other: reused frozen, or cloned with probability μ). Not in μ2Net:
 //     they let a child adapt every frozen block for a few percent of a block's parameters
-//     (docs/continual.md, "Low-rank updates").
+//     (docs/continual_probes.md, "Low-rank updates").
 //
 //  5c. Embedding update: with the search's embeddingLoraRank > 0, a text child that reuses its
 //     embeddings frozen (not cloned) and runs no update of them gets a new low-rank update of the
 //     word table (nn/embedding_lora.ts; the identity at init). The parent's update is copied into
 //     the child, as its block updates are (with embeddingLoraRank 0, another task's is a component
 //     like any other). Not in μ2Net: it lets a path move every word's vector for a few percent of
-//     the table (docs/continual.md, "Embeddings a path can adapt").
+//     the table (docs/continual_probes.md, "Embeddings a path can adapt").
 //
 //  6. Skills (only where the child runs a skill block): with probability μ, one skill of those its
 //     skill blocks hold, drawn uniformly, is switched on or off in the path's skill set (never

@@ -244,7 +244,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
           );
         child = makeChild(store, parent, spec, system.root, rng, childOpts);
       }
-      // The rate is the hyperparameter a new task's path is most sensitive to (docs/continual.md,
+      // The rate is the hyperparameter a new task's path is most sensitive to (docs/continual_probes.md,
       // "A first generation that spans the rate"), and a search of a few long children rarely
       // mutates it: children of other tasks' paths take the search's rates in turn, after the
       // draws, so the draws themselves are those of a search without them.

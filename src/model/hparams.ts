@@ -56,7 +56,7 @@ export const HPARAM_LISTS = {
 
 /**
  * The low-rank updates' rank a path starts from, and what a path saved before they existed is
- * read with (its hparams have no loraRank): 0, none. Measured on sense (docs/continual.md,
+ * read with (its hparams have no loraRank): 0, none. Measured on sense (docs/continual_probes.md,
  * "Low-rank updates"): rank-8 updates of the four frozen blocks trained with a head in one run
  * came within 0.5 points of fine-tuning every parameter, but the search as it runs by default (8
  * children of 300 steps) gained nothing from them, so they are opt-in (the search's `loraRank`).
