@@ -22,8 +22,8 @@
 //        task alone for --finetune-steps batches, learning rate and schedule of bench:multitask,
 //        best of 6 dev evaluations kept, scored once on test. The search's bound is twice that:
 //        a child's step trains only its new components and costs about 0.6 of fine-tuning's, and
-//        the issue bounds the search's wall time at 2× fine-tuning's (docs/continual_probes.md, "Twice
-//        fine-tuning's steps"). It does not depend on the search's settings: kept in
+//        the issue bounds the search's wall time at 2× fine-tuning's (docs/continual_probes.md,
+//        "Twice fine-tuning's steps"). It does not depend on the search's settings: kept in
 //        its own file (finetune-<task>.json, with what it depends on) and reused by any run that
 //        would make the same, and `--finetune-only` makes a seed's baselines in a second process
 //        (on the other core) while the first searches; a run that needs one being made waits for it.
@@ -77,14 +77,14 @@ const FINETUNE_STEPS = 4800;
 /**
  * The search this benchmark judges (issue 17), where it differs from add-task's defaults: a child
  * trained until dev stops rising with a patience (6 evaluations 100 steps apart) longer than dev's
- * noise (docs/continual_probes.md, "Patience long enough for dev's noise"); a first child at 5e-4 (`lrs`)
- * that may take the whole bound of 9,600 steps, twice fine-tuning's 4,800 (FINETUNE_STEPS; "Twice
- * fine-tuning's steps"), later children of the same task getting what it leaves; its rate held at
- * its peak until dev stalls, then decayed over half of its steps ("One long child"); rank-16
- * low-rank updates on the frozen blocks and a rank-8 update of the word embeddings ("Embeddings a
- * path can adapt"); and at most the quarter of a fine-tuned copy the issue allows, the Naive Bayes
- * prior counted in (`maxAdded`).
- * The child trains in process, OpenBLAS and the engine's pool on both cores, as fine-tuning does.
+ * noise (docs/continual_probes.md, "Patience long enough for dev's noise"); a first child at 5e-4
+ * (`lrs`) that may take the whole bound of 9,600 steps, twice fine-tuning's 4,800 (FINETUNE_STEPS;
+ * "Twice fine-tuning's steps"), later children of the same task getting what it leaves; its rate
+ * held at its peak until dev stalls, then decayed over half of its steps ("One long child");
+ * rank-16 low-rank updates on the frozen blocks and a rank-8 update of the word embeddings
+ * ("Embeddings a path can adapt"); and at most the quarter of a fine-tuned copy the issue allows,
+ * the Naive Bayes prior counted in (`maxAdded`). The child trains in process, OpenBLAS and the
+ * engine's pool on both cores, as fine-tuning does.
  */
 const SEARCH = {
   ...DEFAULT_SEARCH,

@@ -244,10 +244,10 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
           );
         child = makeChild(store, parent, spec, system.root, rng, childOpts);
       }
-      // The rate is the hyperparameter a new task's path is most sensitive to (docs/continual_probes.md,
-      // "A first generation that spans the rate"), and a search of a few long children rarely
-      // mutates it: children of other tasks' paths take the search's rates in turn, after the
-      // draws, so the draws themselves are those of a search without them.
+      // The rate is the hyperparameter a new task's path is most sensitive to
+      // (docs/continual_probes.md, "A first generation that spans the rate"), and a search of a few
+      // long children rarely mutates it: children of other tasks' paths take the search's rates in
+      // turn, after the draws, so the draws themselves are those of a search without them.
       if (!parent.sameTask && lrs.length > 0) {
         const lr = lrs[fromOthers++ % lrs.length];
         if (lr !== child.path.hparams.lr) child.notes.push(`lr ${child.path.hparams.lr} -> ${lr} (the search's lrs)`);

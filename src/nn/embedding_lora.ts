@@ -4,10 +4,10 @@
 // adding one to a path leaves its function unchanged bit for bit until it trains (x + 0 is x in
 // float32).
 //
-// Why a path wants it (docs/continual_probes.md, "Embeddings a path can adapt"): a path that reuses the
-// base's embeddings frozen cannot move a word's vector, and cloning the table whole (16,384 x 256
-// = 4.2M parameters in our base) is more than a path may add. Every token gets `rank` numbers of
-// its own, and B maps them into the model's width: 16,384 x 8 + 256 x 8 = 133,120 parameters at
+// Why a path wants it (docs/continual_probes.md, "Embeddings a path can adapt"): a path that reuses
+// the base's embeddings frozen cannot move a word's vector, and cloning the table whole (16,384 x
+// 256 = 4.2M parameters in our base) is more than a path may add. Every token gets `rank` numbers
+// of its own, and B maps them into the model's width: 16,384 x 8 + 256 x 8 = 133,120 parameters at
 // rank 8.
 
 import { Tensor, embedding, linear, zeros, type Rng } from '../engine/index.js';

@@ -4,12 +4,12 @@
 // while W stays frozen. B starts at zero, so a fresh update is exactly the block: adding one to a
 // path leaves its function unchanged bit for bit until it trains (x + 0 is x in float32).
 //
-// Why a path wants it (docs/continual_probes.md, "Low-rank updates"): a child that reuses a frozen block
-// can otherwise adapt it only by cloning it whole (789,760 parameters in our base, 9% of a
-// fine-tuned copy) or through a residual adapter between blocks; rank 8 on all four projections
-// of a 256-wide block is 32,768 parameters and adapts every block at once. A Switch or skill
-// block's experts are left as they are (their FFN has no single fc1/fc2): its update covers
-// attention only (`ffn` 0).
+// Why a path wants it (docs/continual_probes.md, "Low-rank updates"): a child that reuses a frozen
+// block can otherwise adapt it only by cloning it whole (789,760 parameters in our base, 9% of a
+// fine-tuned copy) or through a residual adapter between blocks; rank 8 on all four projections of
+// a 256-wide block is 32,768 parameters and adapts every block at once. A Switch or skill block's
+// experts are left as they are (their FFN has no single fc1/fc2): its update covers attention only
+// (`ffn` 0).
 
 import { Tensor, add, linear, zeros, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
