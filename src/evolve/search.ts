@@ -3,9 +3,7 @@
 //   repeat until `children` children are made, the task's compute bound (`budget` training steps
 //   over all children) is spent, or `stopAfter` generations in a row found no better child:
 //     for each child of the round, in order:
-//       parent <- with `scoutSteps` and more than one task in the system, the first children (the
-//                 scouts, trained `scoutSteps` steps each): each task's path in turn; after them:
-//                 this task's candidates in order of decreasing score, each accepted with
+//       parent <- this task's candidates in order of decreasing score, each accepted with
 //                 probability 0.5^(children it already has); if none is accepted (always so for
 //                 the first child): another task's path, drawn uniformly at random among the
 //                 system's tasks (the root stack when the system has no task yet)
@@ -39,11 +37,7 @@
 // Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
 // order to follow; a uniform draw gives every finished task's representation an equal chance to
 // be the starting point, and the 0.5^children rule then keeps exploiting whatever this task's own
-// candidates have learned. A search of one or two long children lives or dies by that one draw
-// (sense from two paths of the same system, 1.6 points apart: docs/continual_probes.md, "Scouts"),
-// so `scoutSteps` buys the order instead: a short child from every task's path, scored on dev
-// like any child, and the ranked rule then sends the next child on from the best of them
-// (μ2Net's reference likewise ranks other tasks' paths before it draws at random).
+// candidates have learned.
 //
 // Rounds (μ2Net trains children in parallel where cores allow): a parent choice only needs the
 // scores of finished candidates, so a round's parents are all chosen from the candidates
@@ -193,8 +187,6 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   let useWorkers = opts.parallel > 1;
   const lrs = opts.lrs ?? [];
   let fromOthers = 0;
-  // With more than one task to start from, a first generation of short children ranks them.
-  const scouting = opts.scoutSteps > 0 && others.length > 1;
   let tokenizerJson: string | null = null;
   if (useWorkers) opts.log(`training up to ${opts.parallel} children at a time, each in a worker thread (OpenBLAS at 1 thread meanwhile)`);
 
@@ -215,27 +207,20 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     // The bound is never overspent: the round's children share what is left of it, each training
     // at most `steps` (its schedule then warms up and decays within its share).
     const left = budget - stepsSpent;
-    // Scouts: the first `others.length` children, one from each other task's path in turn.
-    const scout = scouting && c < others.length;
-    const end = Math.min(opts.children, scout ? others.length : Infinity, c + opts.parallel, c + left);
-    const share = Math.min(scout ? opts.scoutSteps : opts.steps, Math.floor(left / (end - c)));
+    const end = Math.min(opts.children, c + opts.parallel, c + left);
+    const share = Math.min(opts.steps, Math.floor(left / (end - c)));
     for (; c < end; c++) {
       let parent: ParentRef | null = null;
       let parentCand: Candidate | null = null;
-      if (!scout) {
-        for (const cand of ranked) {
-          if (rng.uniform() < 0.5 ** cand.children) {
-            parent = { path: cand.path, sameTask: true };
-            parentCand = cand;
-            break;
-          }
+      for (const cand of ranked) {
+        if (rng.uniform() < 0.5 ** cand.children) {
+          parent = { path: cand.path, sameTask: true };
+          parentCand = cand;
+          break;
         }
       }
       let parentName: string;
-      if (scout) {
-        parent = { path: others[c], sameTask: false };
-        parentName = `task:${others[c].task}`;
-      } else if (parent) parentName = `child ${parentCand!.index}`;
+      if (parent) parentName = `child ${parentCand!.index}`;
       else if (others.length > 0) {
         const p = others[rng.int(others.length)];
         parent = { path: p, sameTask: false };

@@ -36,13 +36,6 @@ export const searchConfigSchema = z.strictObject({
     .describe(
       "the task's compute bound: training steps over all its children, never exceeded (a round's children share what is left of it) (0: children × steps)",
     ),
-  scoutSteps: z
-    .int()
-    .min(0)
-    .default(0)
-    .describe(
-      "with more than one task in the system: the first generation is one child from each task's path, in the system's order, each trained this many steps; later children follow the ranked rule, so the next one continues the best of them (0: the first child's parent is drawn uniformly among the tasks' paths)",
-    ),
   maxAdded: z
     .number()
     .gt(0)

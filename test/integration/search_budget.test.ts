@@ -254,36 +254,6 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.deepEqual(firstRound(swept), firstRound(plain));
   });
 
-  it("scoutSteps: the first generation is one short child of each task's path, in the system's order; the next child continues the best of them", async () => {
-    for (const parallel of [1, 2]) {
-      const system = build({});
-      const tasks = [...system.tasks.values()].map((t) => t.path.task);
-      const o = { children: tasks.length + 2, steps: 12, batchSize: 8, seed: 6, scoutSteps: 4, parallel };
-      const r = await searchTask(system, sent, { builtin: 'sent' }, o);
-      const scouts = r.candidates.slice(0, tasks.length);
-      assert.deepEqual(
-        scouts.map((c) => c.parent),
-        tasks.map((t) => `task:${t}`),
-      );
-      assert.deepEqual(
-        scouts.map((c) => c.steps),
-        tasks.map(() => 4),
-      );
-      // Every scout has no children when the next one is chosen, so the ranked rule accepts the
-      // first it tries: the best scout (the earliest of equals).
-      const best = scouts.reduce((a, b) => (b.score > a.score ? b : a));
-      const next = r.candidates[tasks.length];
-      assert.equal(next.parent, `child ${best.index}`, `parallel ${parallel}`);
-      assert.equal(next.steps, 12);
-      assert.equal(r.stepsSpent, 4 * tasks.length + r.candidates.slice(tasks.length).reduce((n, c) => n + c.steps, 0));
-    }
-    // With one task in the system there is nothing to rank: the first child is that task's path's, trained the full steps.
-    const one = build({});
-    for (const name of [...one.tasks.keys()].slice(1)) one.tasks.delete(name);
-    const r1 = await searchTask(one, sent, { builtin: 'sent' }, { children: 1, steps: 6, batchSize: 8, seed: 6, scoutSteps: 4 });
-    assert.equal(r1.candidates[0].steps, 6);
-  });
-
   it("naiveBayesPrior: the new head gets a prior weighted on dev, earlier tasks' logits do not move, and the folder keeps it", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-search-prior-'));
     try {
