@@ -121,7 +121,6 @@ const opt = benchFlags({
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
   'lora-rank': { type: 'string', default: String(SEARCH.loraRank), choices: HPARAM_LISTS.loraRank.map(String) },
   'embedding-lora-rank': { type: 'number', default: SEARCH.embeddingLoraRank, integer: true, min: 0 },
-  ema: { type: 'number', default: SEARCH.ema, min: 0 },
   lrs: { type: 'string', default: LRS },
   'eval-examples': { type: 'number', default: 1000, integer: true, min: 1 },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
@@ -189,8 +188,6 @@ interface Setup {
   lrs: number[];
   /** The search's `embeddingLoraRank` (nn/embedding_lora.ts); 0: none. Absent in older results: 0, made before the updates existed. */
   embeddingLoraRank: number;
-  /** The search's `ema`: decay of the average of a child's weights that it is scored on and keeps; 0: none. Absent in older results: 0. */
-  ema: number;
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -251,7 +248,6 @@ function setupFromArgs(seed: number): Setup {
     lrs: lrList(opt.lrs),
     embeddingLoraRank: searchSetting('--embedding-lora-rank', String(opt['embedding-lora-rank']), { embeddingLoraRank: opt['embedding-lora-rank'] })
       .embeddingLoraRank,
-    ema: searchSetting('--ema', String(opt.ema), { ema: opt.ema }).ema,
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -274,7 +270,6 @@ function withDefaults(setup: Setup): Setup {
     loraRank: setup.loraRank ?? 0,
     lrs: setup.lrs ?? [],
     embeddingLoraRank: setup.embeddingLoraRank ?? 0,
-    ema: setup.ema ?? 0,
   };
 }
 
@@ -451,7 +446,6 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       loraRank: setup.loraRank as SearchConfig['loraRank'],
       ...(setup.lrs.length > 0 ? { lrs: setup.lrs } : {}),
       embeddingLoraRank: setup.embeddingLoraRank,
-      ema: setup.ema,
       log,
     },
   );
@@ -774,7 +768,6 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       (setup.embeddingLoraRank > 0
         ? `A text child that reuses the embeddings frozen gets a rank-${setup.embeddingLoraRank} update of the word table (nn/embedding_lora.ts), and a child trains a copy of its parent path's. `
         : '') +
-      (setup.ema > 0 ? `A child is scored on, and keeps, an exponential moving average of its trained weights (decay ${setup.ema}). ` : '') +
       (setup.lrs.length > 0 ? `Children of other tasks' paths take the learning rates ${setup.lrs.join(', ')} in turn (the search's lrs). ` : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical

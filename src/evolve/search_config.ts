@@ -23,14 +23,6 @@ export const searchConfigSchema = z.strictObject({
     .describe(
       "with `patience`: a child's rate holds at its peak after warm-up and decays linearly to 0 over this fraction of `steps` once dev has stopped rising (at the latest so as to end by `steps`); the child stops at the decay's end, keeping its best weights (0: the rate decays over `steps` from the start and patience stops the child where it is)",
     ),
-  ema: z
-    .number()
-    .min(0)
-    .lt(1)
-    .default(0)
-    .describe(
-      "decay of an exponential moving average of a child's trained weights, updated every step: dev scores the average and the child keeps it (0: none)",
-    ),
   evalEvery: count().default(50).describe("with `patience`: steps between a child's dev evaluations"),
   stopAfter: z
     .int()

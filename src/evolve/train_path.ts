@@ -3,10 +3,7 @@
 // steps, stopped after `patience` evaluations without a better score, and handed back with the
 // weights of its best evaluation. With `cooldown`, a stalled dev does not stop the child at its
 // peak rate: the rate, held since the warm-up, decays to 0 first (warm-up, stable, decay), since a
-// linear decay over `steps` leaves a child that patience stops early mid-schedule. With `ema`,
-// what is evaluated and kept is a moving average of the trained weights, which training itself
-// never sees (Polyak averaging: the average of a noisy trajectory sits nearer its basin's floor
-// than any one point of it). Only the
+// linear decay over `steps` leaves a child that patience stops early mid-schedule. Only the
 // components created for the child are trained: their parameters are the only ones given to the
 // optimizer, and every other parameter of the path has requiresGrad turned off for the duration,
 // so it gets no gradient and no update of any kind (no weight decay either: it is not in the
@@ -42,12 +39,6 @@ export interface TrainPathOptions {
    * rate decays linearly over `steps` from the start, and patience stops the child where it is.
    */
   cooldown?: number;
-  /**
-   * Decay of an exponential moving average of the trained weights (Polyak averaging), updated after
-   * every step: evaluations score the average, and the weights handed back are the average's (with
-   * patience, at its best evaluation). 0 or absent: none, the weights as trained.
-   */
-  ema?: number;
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
   /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
@@ -89,23 +80,6 @@ export async function trainPath(
   const cooldown = o.cooldown ?? 0;
   if (!(cooldown >= 0 && cooldown < 1)) throw new RangeError(`trainPath: cooldown must be in [0, 1), got ${cooldown}`);
   const warm = Math.round(o.warmupRatio * o.steps);
-  const ema = o.ema ?? 0;
-  if (!(ema >= 0 && ema < 1)) throw new RangeError(`trainPath: ema must be in [0, 1), got ${ema}`);
-  // The average, one buffer per trained parameter; `swap` exchanges it with the weights, so that
-  // evaluating (and keeping) the average between two swaps leaves training where it was.
-  const average = ema > 0 ? params.map((p) => p.f32.slice()) : null;
-  const swap = () => {
-    if (!average) return;
-    params.forEach((p, i) => {
-      const w = p.f32;
-      const a = average[i];
-      for (let j = 0; j < w.length; j++) {
-        const t = w[j];
-        w[j] = a[j];
-        a[j] = t;
-      }
-    });
-  };
   // Cool-down (only with evaluations to stall): the decay's length, and the optimizer step it
   // starts at, brought forward when dev stops rising; never before the warm-up's end.
   const decaySteps = validate && cooldown > 0 ? Math.max(1, Math.round(cooldown * o.steps)) : 0;
@@ -133,27 +107,16 @@ export async function trainPath(
       const rows = await stream.next();
       const loss = model.loss(await model.encode(rows));
       const m = trainer.step(loss);
-      if (average) {
-        // The decay ramps up over the first steps, so the average does not start weighed down by the initial weights.
-        const d = Math.min(ema, (1 + step) / (10 + step));
-        params.forEach((p, i) => {
-          const w = p.f32;
-          const a = average[i];
-          for (let j = 0; j < w.length; j++) a[j] += (1 - d) * (w[j] - a[j]);
-        });
-      }
       losses.push(m.loss);
       taken = step;
       o.onStep?.(m);
       const decayEnd = decaySteps > 0 && step >= decayFrom + decaySteps;
       if (validate && (step % every === 0 || step === o.steps || decayEnd)) {
-        swap();
         const score = await model.evaluate(dev);
-        const better = !best || score.score > best.dev.score;
-        if (better) best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
-        swap();
-        if (better) sinceBest = 0;
-        else if (++sinceBest >= o.patience!) {
+        if (!best || score.score > best.dev.score) {
+          best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
+          sinceBest = 0;
+        } else if (++sinceBest >= o.patience!) {
           if (decaySteps === 0) break;
           // Dev has stopped rising at this rate: decay from here, and stop at the decay's end
           // rather than now (a decay already under way, planned or brought forward, goes on as it was).
@@ -163,7 +126,6 @@ export async function trainPath(
       if (decayEnd) break;
     }
     if (best) trainable.forEach((c, i) => c.module.loadParameters(best!.weights[i]));
-    else swap();
   } finally {
     thaw();
     for (const c of trainable) c.module.eval();

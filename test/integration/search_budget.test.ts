@@ -88,57 +88,6 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.deepEqual(late.lrs, profile(100, 90, 10));
   });
 
-  it('ema: the child keeps the moving average of its trained weights; dev scores the average, which never leaks into training', async () => {
-    const child = () => {
-      const system = build({});
-      const spec = specOf(sent);
-      const head = system.store.create('head', { type: spec.type, dModel: 16, classes: 2, dropout: 0.1, initStd: 0.2, pooling: 'mean' }, sent.name, new Rng(1));
-      return { head, model: system.pathModel(spec, { ...system.rootPath(sent.name), head: head.id }).eval() };
-    };
-    const o = { steps: 30, batchSize: 16, lr: 3e-3, warmupRatio: 0, weightDecay: 0, clipNorm: 1, seed: 2 };
-    const decay = 0.9;
-    // The average, computed here from the weights after every step (as trained: onStep sees them
-    // between the optimizer's step and any evaluation).
-    const run = async (extra: object, evaluate: boolean) => {
-      const { head, model } = child();
-      const params = head.module.parameters();
-      const avg = params.map((p) => p.f32.slice());
-      let raw: Float32Array[] = [];
-      let step = 0;
-      const r = await trainPath(
-        model,
-        [head],
-        sent.train,
-        {
-          ...o,
-          ...extra,
-          onStep: () => {
-            step++;
-            const d = Math.min(decay, (1 + step) / (10 + step));
-            params.forEach((p, i) => {
-              for (let j = 0; j < p.size; j++) avg[i][j] += (1 - d) * (p.f32[j] - avg[i][j]);
-            });
-            raw = params.map((p) => p.f32.slice());
-          },
-        },
-        evaluate ? sent.dev : [],
-      );
-      return { r, model, held: params.map((p) => p.f32.slice()), avg, raw };
-    };
-    const plain = await run({}, false);
-    const averaged = await run({ ema: decay }, false);
-    assert.deepEqual(averaged.held, averaged.avg, 'the weights handed back are the average, bit for bit');
-    assert.notDeepEqual(averaged.held, averaged.raw);
-    assert.deepEqual(averaged.raw, plain.raw, 'training itself is the same with or without the average');
-    // Evaluated every 5 steps (patience never runs out): each evaluation swaps the average in and
-    // out again, so the trained weights follow the same path, and the child keeps the average of
-    // its best evaluation, whose dev score it reports.
-    const evaluated = await run({ ema: decay, patience: 100, evalEvery: 5 }, true);
-    assert.deepEqual(evaluated.raw, plain.raw);
-    assert.deepEqual(await evaluated.model.evaluate(sent.dev), evaluated.r.dev);
-    await assert.rejects(trainPath(child().model, [], sent.train, { ...o, ema: 1 }), /ema must be in \[0, 1\), got 1/);
-  });
-
   it('stops when the compute bound is spent, never past it, and reports the steps it spent', async () => {
     const system = build({});
     const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 5, steps: 20, budget: 30, batchSize: 8, seed: 1 });
