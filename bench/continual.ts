@@ -42,7 +42,7 @@
 //   npm run bench:continual [-- --base models/base --children 8 --steps 9600 --initial-steps 400 --parallel 1 --seeds 0,1,2
 //                              --patience 6 --eval-every 100 --cooldown 0.5 --stop-after 0 --budget 9600 --finetune-steps 4800
 //                              --max-added 0.25 --lexical 1
-//                              --prior 1 --lora-rank 16 --embedding-lora-rank 8 --frozen-mode eval --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
+//                              --prior 1 --lora-rank 16 --embedding-lora-rank 8 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --finetune-only --seeds 0 (only the fine-tuning baselines, e.g. beside a run of the same seed)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --finetune-steps 40 --initial-steps 20 \
@@ -121,7 +121,6 @@ const opt = benchFlags({
   prior: { type: 'string', default: '1', choices: ['0', '1'] },
   'lora-rank': { type: 'string', default: String(SEARCH.loraRank), choices: HPARAM_LISTS.loraRank.map(String) },
   'embedding-lora-rank': { type: 'number', default: SEARCH.embeddingLoraRank, integer: true, min: 0 },
-  'frozen-mode': { type: 'string', default: 'eval', choices: ['eval', 'train'] },
   lrs: { type: 'string', default: LRS },
   'eval-examples': { type: 'number', default: 1000, integer: true, min: 1 },
   subsample: { type: 'number', default: 0, integer: true, min: 0 },
@@ -189,8 +188,6 @@ interface Setup {
   lrs: number[];
   /** The search's `embeddingLoraRank` (nn/embedding_lora.ts); 0: none. Absent in older results: 0, made before the updates existed. */
   embeddingLoraRank: number;
-  /** The search's `frozenMode` (search_config.ts): how a child's frozen components run while it trains. Absent in older results: 'eval'. */
-  frozenMode: 'eval' | 'train';
   /** OPENBLAS_NUM_THREADS when the run started (null: OpenBLAS's default). Timing only: not compared on resume. */
   threads?: string | null;
 }
@@ -251,7 +248,6 @@ function setupFromArgs(seed: number): Setup {
     lrs: lrList(opt.lrs),
     embeddingLoraRank: searchSetting('--embedding-lora-rank', String(opt['embedding-lora-rank']), { embeddingLoraRank: opt['embedding-lora-rank'] })
       .embeddingLoraRank,
-    frozenMode: searchSetting('--frozen-mode', String(opt['frozen-mode']), { frozenMode: opt['frozen-mode'] }).frozenMode,
     threads: process.env.OPENBLAS_NUM_THREADS ?? null,
   };
 }
@@ -274,7 +270,6 @@ function withDefaults(setup: Setup): Setup {
     loraRank: setup.loraRank ?? 0,
     lrs: setup.lrs ?? [],
     embeddingLoraRank: setup.embeddingLoraRank ?? 0,
-    frozenMode: setup.frozenMode ?? 'eval',
   };
 }
 
@@ -451,7 +446,6 @@ async function runStep(setup: Setup, system: TaskModel, k: number, name: string,
       loraRank: setup.loraRank as SearchConfig['loraRank'],
       ...(setup.lrs.length > 0 ? { lrs: setup.lrs } : {}),
       embeddingLoraRank: setup.embeddingLoraRank,
-      frozenMode: setup.frozenMode,
       log,
     },
   );
@@ -774,7 +768,6 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
       (setup.embeddingLoraRank > 0
         ? `A text child that reuses the embeddings frozen gets a rank-${setup.embeddingLoraRank} update of the word table (nn/embedding_lora.ts), and a child trains a copy of its parent path's. `
         : '') +
-      (setup.frozenMode === 'train' ? "A child's frozen components run in training mode (dropout) while it trains. " : '') +
       (setup.lrs.length > 0 ? `Children of other tasks' paths take the learning rates ${setup.lrs.join(', ')} in turn (the search's lrs). ` : '') +
       `Steps spent per search: ${steps.map((s) => `${s.task} ${s.path.stepsSpent ?? '–'}${s.path.generations ? ` in ${s.path.generations} generations (stopped: ${s.path.stopped})` : ''}`).join(', ') || '–'}. ` +
       (setup.lexical

@@ -261,7 +261,6 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
         weightDecay: opts.weightDecay,
         clipNorm: opts.clipNorm,
         lexicalLrScale: opts.lexicalLrScale,
-        frozenMode: opts.frozenMode,
         ...(opts.patience > 0 ? { patience: opts.patience, evalEvery: opts.evalEvery, cooldown: opts.cooldown } : {}),
         seed: rng.nextU32(),
       };

@@ -23,12 +23,6 @@ export const searchConfigSchema = z.strictObject({
     .describe(
       "with `patience`: a child's rate holds at its peak after warm-up and decays linearly to 0 over this fraction of `steps` once dev has stopped rising (at the latest so as to end by `steps`); the child stops at the decay's end, keeping its best weights (0: the rate decays over `steps` from the start and patience stops the child where it is)",
     ),
-  frozenMode: z
-    .enum(['eval', 'train'])
-    .default('eval')
-    .describe(
-      "how a child's frozen components run while it trains: eval (inference mode, no dropout) or train (training mode, as fine-tuning runs them: dropout, and a Switch layer's training capacity and auxiliary losses); their weights never change",
-    ),
   evalEvery: count().default(50).describe("with `patience`: steps between a child's dev evaluations"),
   stopAfter: z
     .int()

@@ -39,13 +39,6 @@ export interface TrainPathOptions {
    * rate decays linearly over `steps` from the start, and patience stops the child where it is.
    */
   cooldown?: number;
-  /**
-   * How the path's frozen components run while the child trains: 'eval' (inference mode: no
-   * dropout, fixed features) or 'train' (training mode, as fine-tuning runs them: dropout, and a
-   * Switch layer's training capacity and auxiliary losses). Their weights never change either way.
-   * Default 'eval'.
-   */
-  frozenMode?: 'eval' | 'train';
   /** Batches' worth of examples grouped by length (tasks/batches.ts); 1 = plain shuffled batches. Default 16. */
   groupByLength?: number;
   /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
@@ -91,11 +84,9 @@ export async function trainPath(
   // starts at, brought forward when dev stops rising; never before the warm-up's end.
   const decaySteps = validate && cooldown > 0 ? Math.max(1, Math.round(cooldown * o.steps)) : 0;
   let decayFrom = Math.max(warm, o.steps - decaySteps);
-  // Frozen components run in inference mode by default (no dropout): fixed feature extractors,
-  // whose features the child then learns on exactly as it will see them at prediction. With
-  // frozenMode 'train' they run as fine-tuning runs them, their dropout regularising the child.
-  if (o.frozenMode === 'train') model.train();
-  else model.eval();
+  // Frozen components stay in inference mode (no dropout): they are fixed feature extractors,
+  // and the features the child learns on are then exactly those it will see at prediction.
+  model.eval();
   for (const c of trainable) c.module.train();
   const thaw = freeze(frozen);
   try {
@@ -137,7 +128,6 @@ export async function trainPath(
     if (best) trainable.forEach((c, i) => c.module.loadParameters(best!.weights[i]));
   } finally {
     thaw();
-    model.eval();
     for (const c of trainable) c.module.eval();
   }
   const tail = losses.slice(Math.floor(losses.length * 0.75));

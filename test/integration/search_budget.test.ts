@@ -88,54 +88,6 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.deepEqual(late.lrs, profile(100, 90, 10));
   });
 
-  it('frozenMode: the frozen components run in training mode (dropout) only when asked, never change, and the path ends in inference mode', async () => {
-    const run = async (frozenMode?: 'eval' | 'train') => {
-      const system = build({});
-      const spec = specOf(sent);
-      const head = system.store.create('head', { type: spec.type, dModel: 16, classes: 2, dropout: 0.1, initStd: 0.2, pooling: 'mean' }, sent.name, new Rng(1));
-      const path = { ...system.rootPath(sent.name), head: head.id };
-      const model = system.pathModel(spec, path).eval();
-      const frozen = [path.embeddings, ...path.blocks].map((id) => system.store.get(id).module);
-      const before = frozen.map((m) => m.parameters().map((p) => p.f32.slice()));
-      const modes = new Set<string>();
-      await trainPath(
-        model,
-        [head],
-        sent.train,
-        {
-          steps: 20,
-          batchSize: 16,
-          lr: 3e-3,
-          warmupRatio: 0,
-          weightDecay: 0,
-          clipNorm: 1,
-          seed: 2,
-          ...(frozenMode ? { frozenMode } : {}),
-          onStep: () => modes.add(`${frozen.map((m) => m.training).join()} head ${head.module.training}`),
-        },
-        [],
-      );
-      assert.deepEqual(
-        frozen.map((m) => m.parameters().map((p) => p.f32.slice())),
-        before,
-        'frozen weights are unchanged, bit for bit',
-      );
-      assert.ok(
-        [...frozen, head.module, model].every((m) => !m.training),
-        'the whole path is back in inference mode',
-      );
-      return { modes: [...modes], head: head.module.parameters().map((p) => p.f32.slice()) };
-    };
-    const byDefault = await run();
-    const evalMode = await run('eval');
-    const trainMode = await run('train');
-    assert.deepEqual(byDefault.modes, ['false,false,false,false head true']);
-    assert.deepEqual(trainMode.modes, ['true,true,true,true head true']);
-    assert.deepEqual(evalMode.head, byDefault.head, "'eval' is the default");
-    // The frozen blocks' dropout changes the features the head learns on.
-    assert.notDeepEqual(trainMode.head, byDefault.head);
-  });
-
   it('stops when the compute bound is spent, never past it, and reports the steps it spent', async () => {
     const system = build({});
     const res = await searchTask(system, sent, { builtin: 'sent' }, { children: 5, steps: 20, budget: 30, batchSize: 8, seed: 1 });
