@@ -34,7 +34,13 @@
 //      {setup,initial,step-<k>-<task>,finetune-<task>}.json (--results), each written atomically as soon as it is
 //      measured, plus runs/bench-continual/seed-<s>/system/ (--work; the path system after the last
 //      finished step, a whole model folder, not kept in the repository), so an interrupted run can be
-//      reported (--report) and resumed (run the same command again). docs/results/continual.md
+//      reported (--report) and resumed (run the same command again). Each step also writes
+//      system-<k>-<task>.safetensors beside its JSON: only what it added (about 6 MB) and the
+//      system's config. A checkout without the work folder (a seed takes longer than one working
+//      session here, and scratch folders do not outlive one) rebuilds the system from them: the
+//      initial model is made again and must reproduce initial.json's test digests (training is
+//      deterministic), each step's tensors are added, and each step's task must reproduce its
+//      test digest; a step resumed so gives the same result, bit for bit, as one run straight on. docs/results/continual.md
 //      (the summary over seeds, then each seed in full) and continual.json (the summary:
 //      min_path_minus_finetune, max_added_fraction, max_search_time_ratio, ...) are written from
 //      those files; one JSON line is printed last.
@@ -51,14 +57,16 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { Rng } from '../src/engine/index.js';
+import { Rng, readSafetensors, serializeSafetensors } from '../src/engine/index.js';
 import { BUILTIN_TASK_NAMES, loadBuiltinTask } from '../src/tasks/builtin/index.js';
 import {
   HPARAM_LISTS,
   TaskModel,
   activatedParameters,
   addedParameters,
+  componentsConfig,
   describePath,
+  folderFiles,
   loadModel,
   loadPretrained,
   saveModel,
@@ -68,7 +76,7 @@ import {
 import { subsample, type TaskData } from '../src/tasks/task.js';
 import { trainMultiTask, type MultiTaskOptions } from '../src/train/multitask.js';
 import { DEFAULT_SEARCH, parseSearchConfig, searchTask, type SearchConfig } from '../src/evolve/index.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
+import { writeDirAtomic, writeFileAtomic } from '../src/util/atomic.js';
 import { lexicalDefaultsSchema, type LexicalConfig } from '../src/tasks/ngrams.js';
 import { ROOT, benchFlags, benchSchedule, intList, log, meanSd, measurePath, modelDigest, type Measured } from './common.js';
 
@@ -133,7 +141,9 @@ const opt = benchFlags({
 
 const REPORT_ONLY = opt.report;
 // Each seed's JSON files are small and kept in the repository (a new checkout still reports them);
-// the path systems they come from are whole model folders and stay in the scratch folder.
+// the path systems they come from are whole model folders and stay in the scratch folder, and each
+// step also keeps what it added (system-<k>-<task>.safetensors), from which a checkout without the
+// scratch folder rebuilds the system and resumes (a seed's run is longer than one session's time).
 const RESULTS = opt.results;
 const WORK = opt.work;
 const OUT_MD = opt.md;
@@ -349,6 +359,48 @@ interface StepResult {
 }
 
 const stepFile = (k: number, task: string) => join(RUN, `step-${k}-${task}.json`);
+/** What step k stored, and the system's config after it (safetensors metadata "config"). */
+const checkpointFile = (k: number, task: string) => join(RUN, `system-${k}-${task}.safetensors`);
+
+/**
+ * Step k's checkpoint: the tensors the step added to the system (its new components' parameters
+ * and its head's prior, float32 as trained) and the whole system's config after it. Earlier tensors
+ * are not stored again: the step left them bit-identical (its step file's `earlier` digests say so).
+ */
+function writeCheckpoint(k: number, task: string, system: TaskModel, before: ReadonlySet<string>): void {
+  const added = system.namedState().filter(([name]) => !before.has(name));
+  const config = JSON.stringify(componentsConfig(system));
+  writeFileAtomic(checkpointFile(k, task), serializeSafetensors(new Map(added), { format: 'pt', producer: 'pathwise bench:continual', config }));
+}
+
+/**
+ * The system after the finished steps, rebuilt from the initial model (made again: `initial` must
+ * reproduce initial.json's digests) and the steps' checkpoints, each checked by its task's test
+ * digest. Stops at the first step without a checkpoint (results from before checkpoints): that step
+ * and the rest run again.
+ */
+async function rebuildSystem(setup: Setup, initial: InitialResult, steps: StepResult[]): Promise<TaskModel> {
+  const made = await runInitial(setup, initial);
+  let system = made.system;
+  const state = new Map(system.namedState());
+  const tokenizerJson = system.tokenizer.toJsonString();
+  for (const step of steps) {
+    const file = checkpointFile(step.step, step.task);
+    if (!existsSync(file)) break;
+    const saved = readSafetensors(file);
+    if (!saved.metadata.config) throw new Error(`${file}: no "config" in its metadata: not a bench:continual checkpoint`);
+    for (const [name, t] of saved.tensors) state.set(name, t);
+    writeDirAtomic(systemDir(), folderFiles(state, { config: JSON.parse(saved.metadata.config) as Record<string, unknown>, tokenizerJson }));
+    system = loadModel(systemDir());
+    const test = await measurePath(system, loadData(step.task, setup));
+    if (test.digest !== step.path.test.digest)
+      throw new Error(
+        `${file}: the rebuilt ${step.task} path's test logits differ from ${stepFile(step.step, step.task)}'s (digest ${test.digest}, saved ${step.path.test.digest})`,
+      );
+    log(`rebuilt step ${step.step} (${step.task}) from ${file}: test digest as saved`);
+  }
+  return system;
+}
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 const writeJson = (file: string, v: unknown) => writeFileAtomic(file, JSON.stringify(v, null, 1) + '\n');
 
@@ -390,7 +442,8 @@ async function train(model: TaskModel, tasks: TaskData[], steps: number, setup: 
   return { res, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: InitialResult }> {
+/** The initial model; with `saved` (rebuilding), made again and required to reproduce its digests, and initial.json left as it is. */
+async function runInitial(setup: Setup, saved: InitialResult | null = null): Promise<{ system: TaskModel; initial: InitialResult }> {
   const names = setup.order.slice(0, setup.initial);
   const data = names.map((n) => loadData(n, setup));
   const pre = baseModel(setup);
@@ -407,6 +460,16 @@ async function runInitial(setup: Setup): Promise<{ system: TaskModel; initial: I
   const converted: Record<string, Measured> = {};
   for (const t of data) converted[t.name] = await measurePath(system, t);
   const initial: InitialResult = { tasks: names, steps, stepsPerTask: res.stepsPerTask, seconds, dense, converted, parameters: system.numParameters() };
+  if (saved) {
+    // Training is deterministic (one seed, one thread count): anything else would change every later step's result.
+    const differ = names.filter((n) => saved.converted[n]?.digest !== converted[n].digest);
+    if (differ.length > 0)
+      throw new Error(
+        `${join(RUN, 'initial.json')}: the initial model made again gives other test logits for ${differ.join(', ')}; it cannot be rebuilt here, start the seed over`,
+      );
+    saveModel(systemDir(), system);
+    return { system, initial: saved };
+  }
   // The JSON first, then the system: a run killed in between redoes this stage on resume.
   writeJson(join(RUN, 'initial.json'), initial);
   saveModel(systemDir(), system);
@@ -628,6 +691,10 @@ async function run(setup: Setup): Promise<void> {
   let system: TaskModel | null = null;
   let initial = saved.initial;
   if (initial && existsSync(join(systemDir(), 'config.json'))) system = loadModel(systemDir());
+  else if (initial && saved.steps.length > 0 && existsSync(checkpointFile(saved.steps[0].step, saved.steps[0].task))) {
+    log(`${systemDir()} is missing: rebuilding it from the initial model and the steps' checkpoints in ${RUN}`);
+    system = await rebuildSystem(setup, initial, saved.steps);
+  }
   if (!system || !initial) ({ system, initial } = await runInitial(setup));
   else log(`resuming from ${systemDir()}: ${[...system.tasks.keys()].join(', ')}`);
 
@@ -643,8 +710,11 @@ async function run(setup: Setup): Promise<void> {
     }
     if (system.tasks.has(name))
       throw new Error(`${systemDir()} already holds "${name}" but ${stepFile(k, name)} is missing; delete ${RUN} and ${systemDir()} to start over`);
+    const before = new Set(system.namedState().map(([n]) => n));
     const r = await runStep(setup, system, k, name, original);
     original[name] = r.path.test.digest;
+    // The checkpoint before the step file: a step file always has its checkpoint beside it.
+    writeCheckpoint(k, name, system, before);
     writeJson(stepFile(k, name), r);
     saveModel(systemDir(), system);
   }
