@@ -1,7 +1,7 @@
 import { Tensor, dropout, selfAttention, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
-import { withLowRank, type LowRankUpdate } from './lora.js';
+import { projectWithLowRank, type LowRankUpdate } from './lora.js';
 
 /**
  * Which keys each position attends to: an additive mask (padding; x is [B, T, D]), or packed
@@ -44,8 +44,8 @@ export class MultiHeadSelfAttention extends Module {
    */
   forward(x: Tensor, mask: Attend = null, causal = false, update: LowRankUpdate | null = null): Tensor {
     const packed = mask !== null && !(mask instanceof Tensor);
-    const qkv = this.qkv.forward(x);
-    const ctx = selfAttention(update ? withLowRank(qkv, x, update.qkv) : qkv, {
+    const qkv = update ? projectWithLowRank(this.qkv, x, update.qkv) : this.qkv.forward(x);
+    const ctx = selfAttention(qkv, {
       heads: this.cfg.heads,
       mask: packed ? null : mask,
       segments: packed ? mask.segments : null,
@@ -54,7 +54,7 @@ export class MultiHeadSelfAttention extends Module {
       rng: this.rng,
       training: this.training,
     });
-    const out = this.out.forward(ctx);
-    return dropout(update ? withLowRank(out, ctx, update.out) : out, this.cfg.dropout, this.rng, this.training);
+    const out = update ? projectWithLowRank(this.out, ctx, update.out) : this.out.forward(ctx);
+    return dropout(out, this.cfg.dropout, this.rng, this.training);
   }
 }

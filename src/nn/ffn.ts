@@ -1,7 +1,7 @@
 import { Tensor, activationDropout, dropout, ffnI8, int8Applies, type Rng } from '../engine/index.js';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
-import { withLowRank, type LowRankUpdate } from './lora.js';
+import { projectWithLowRank, type LowRankUpdate } from './lora.js';
 
 export type Activation = 'gelu' | 'gelu_tanh' | 'relu';
 
@@ -49,9 +49,9 @@ export class FeedForward extends Module {
     if (fc1 && fc2) {
       // With a path's low-rank update the hidden layer must exist in float32 (the update adds to
       // it before the activation), so the fused int8 FFN below does not apply.
-      const pre = withLowRank(this.fc1.forward(x), x, fc1);
+      const pre = projectWithLowRank(this.fc1, x, fc1);
       const h = activationDropout(pre, this.cfg.activation, this.cfg.dropout, this.rng, this.training);
-      return dropout(withLowRank(this.fc2.forward(h), h, fc2), this.cfg.dropout, this.rng, this.training);
+      return dropout(projectWithLowRank(this.fc2, h, fc2), this.cfg.dropout, this.rng, this.training);
     }
     // Inference on int8 weights: the hidden layer goes from one int8 GEMM to the next quantized.
     if (!this.training && int8Applies(x, this.fc1.weight) && int8Applies(x, this.fc2.weight))

@@ -11,7 +11,8 @@
 // experts are left as they are (their FFN has no single fc1/fc2): its update covers attention only
 // (`ffn` 0).
 
-import { Tensor, add, linear, zeros, type Rng } from '../engine/index.js';
+import { Tensor, add, int8Applies, linear, linearLowRank, zeros, type Rng } from '../engine/index.js';
+import type { Linear } from './linear.js';
 import { Module } from './module.js';
 import { truncNormal } from './init.js';
 
@@ -70,7 +71,9 @@ export class LowRankUpdate extends Module {
   }
 }
 
-/** y + (x Aᵀ) Bᵀ: what a projection's update adds to its output y = x Wᵀ + b. */
-export function withLowRank(y: Tensor, x: Tensor, p: LowRankPair): Tensor {
-  return add(y, linear(linear(x, p.a), p.b));
+/** x Wᵀ + b + (x Aᵀ) Bᵀ: the projection `lin` with its update, in one op (engine linearLowRank). */
+export function projectWithLowRank(lin: Linear, x: Tensor, p: LowRankPair): Tensor {
+  // Inference on int8 weights keeps its GEMM, and the update adds to its output.
+  if (int8Applies(x, lin.weight)) return add(lin.forward(x), linear(linear(x, p.a), p.b));
+  return linearLowRank(x, lin.weight, lin.bias, p.a, p.b);
 }

@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.js';
 import { Rng, Tensor } from '../../src/engine/index.js';
-import { describeEachBackend } from '../helpers.js';
+import { assertClose, describeEachBackend } from '../helpers.js';
 
 function randT(shape: number[], rng: Rng, opts: { away?: number; positive?: boolean } = {}): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -55,7 +55,7 @@ function gradcheck(name: string, inputs: Tensor[], fn: (xs: Tensor[]) => Tensor 
   });
 }
 
-describeEachBackend('gradient checks', () => {
+describeEachBackend('gradient checks', (backend) => {
   const rng = new Rng(7);
   const R = (s: number[], o?: { away?: number; positive?: boolean }) => randT(s, rng, o);
   const int = (vals: number[], shape?: number[]) => E.intTensor(vals, shape);
@@ -77,6 +77,37 @@ describeEachBackend('gradient checks', () => {
   it('linear (with and without bias)', () => {
     gradcheck('linear', [R([2, 3, 4]), R([5, 4]), R([5])], ([x, w, b]) => E.linear(x, w, b));
     gradcheck('linear nobias', [R([3, 4]), R([2, 4])], ([x, w]) => E.linear(x, w));
+  });
+  it('linearLowRank (with and without bias)', () => {
+    gradcheck('linearLowRank', [R([2, 3, 4]), R([5, 4]), R([5]), R([2, 4]), R([5, 2])], ([x, w, b, a, bm]) => E.linearLowRank(x, w, b, a, bm));
+    gradcheck('linearLowRank nobias', [R([3, 4]), R([2, 4]), R([3, 4]), R([2, 3])], ([x, w, a, bm]) => E.linearLowRank(x, w, null, a, bm));
+  });
+  it('linearLowRank gives the floats of its composition, forward and backward, frozen weight or not', () => {
+    // Bit for bit where GEMM adds its product to C at the end (OpenBLAS); the TypeScript twin
+    // accumulates into C term by term, so there the sums round differently.
+    const same = (x: ArrayLike<number>, y: ArrayLike<number>, what: string) =>
+      backend === 'native' ? assert.deepEqual(x, y, what) : assertClose(x, y, what, { rtol: 1e-5, atol: 1e-5 });
+    // A frozen projection (weight and bias without gradients) under a trained update is how a path uses it.
+    for (const frozen of [true, false]) {
+      const make = () => {
+        const r = new Rng(5);
+        const w = randT([24, 16], r);
+        const b = randT([24], r);
+        if (frozen) w.requiresGrad = b.requiresGrad = false;
+        return { x: randT([3, 7, 16], r), w, b, a: randT([4, 16], r), bm: randT([24, 4], r) };
+      };
+      const p = make();
+      const q = make();
+      const g = Float32Array.from({ length: 3 * 7 * 24 }, (_, i) => Math.sin(i));
+      const fused = E.linearLowRank(p.x, p.w, p.b, p.a, p.bm);
+      const composed = E.add(E.linear(q.x, q.w, q.b), E.linear(E.linear(q.x, q.a), q.bm));
+      same(fused.data, composed.data, 'output');
+      fused.backward(g);
+      composed.backward(g);
+      for (const k of (frozen ? ['x', 'a', 'bm'] : ['x', 'a', 'bm', 'w', 'b']) as ('x' | 'a' | 'bm' | 'w' | 'b')[])
+        same(p[k].grad!, q[k].grad!, `${k} (frozen ${frozen})`);
+      if (frozen) assert.equal(p.w.grad, null);
+    }
   });
   for (const op of ['add', 'sub', 'mul', 'div'] as const) {
     const f = { add: E.add, sub: E.sub, mul: E.mul, div: E.div }[op];

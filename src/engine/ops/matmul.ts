@@ -6,7 +6,7 @@
 
 import { K } from '../backend.js';
 import { needsGrad, record } from '../autograd.js';
-import { emptyF32 } from '../storage.js';
+import { emptyF32, release } from '../storage.js';
 import { Tensor, shapeStr } from '../tensor.js';
 
 export interface MatmulOptions {
@@ -163,5 +163,59 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
     if (w.requiresGrad) K.gemm(true, false, O, I, R, 1, g, O, X, I, 0, (dW = emptyF32(W.length)), I);
     if (b?.requiresGrad) K.sumAxis((dB = emptyF32(O)), g, 1, R, O);
     return b ? [dX, dW, dB] : [dX, dW];
+  });
+}
+
+/**
+ * x Wᵀ + b + (x Aᵀ) Bᵀ, A [r, in], B [out, r]: a projection with a low-rank update (LoRA), the
+ * update's product accumulated into the output by the GEMM (beta = 1) and its input gradient into
+ * x's, where `add(linear(x, w, b), linear(linear(x, a), bm))` makes two more full-size passes and
+ * a second gradient for x to sum. Same products in the same order: the same floats as that
+ * composition. Training a path over frozen blocks spends about a quarter of its forward time on
+ * those passes (docs/continual_probes.md).
+ */
+export function linearLowRank(x: Tensor, w: Tensor, b: Tensor | null, a: Tensor, bm: Tensor): Tensor {
+  if (w.ndim !== 2) throw new RangeError(`linearLowRank: weight must be 2-D [out, in], got ${shapeStr(w.shape)}`);
+  const [O, I] = w.shape;
+  if (x.cols !== I) throw new RangeError(`linearLowRank: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
+  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearLowRank: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  if (a.ndim !== 2 || a.shape[1] !== I) throw new RangeError(`linearLowRank: A must be [rank, ${I}], got ${shapeStr(a.shape)}`);
+  const r = a.shape[0];
+  if (bm.ndim !== 2 || bm.shape[0] !== O || bm.shape[1] !== r) throw new RangeError(`linearLowRank: B must be [${O}, ${r}], got ${shapeStr(bm.shape)}`);
+  const R = x.rows;
+  const X = x.f32;
+  const W = w.f32;
+  const A = a.f32;
+  const Bm = bm.f32;
+  const Y = emptyF32(R * O);
+  if (b) K.expandAxis(Y, b.f32, 1, R, O);
+  K.gemm(false, true, R, O, I, 1, X, I, W, I, b ? 1 : 0, Y, O);
+  const H = emptyF32(R * r);
+  K.gemm(false, true, R, r, I, 1, X, I, A, I, 0, H, r);
+  K.gemm(false, true, R, O, r, 1, H, r, Bm, r, 1, Y, O);
+  const out = new Tensor(Y, [...x.shape.slice(0, -1), O]);
+  if (!needsGrad(x, w, b, a, bm)) return out;
+  const inputs = b ? [x, w, a, bm, b] : [x, w, a, bm];
+  return record(out, 'linearLowRank', inputs, (g) => {
+    let dX: Float32Array | null = null;
+    let dW: Float32Array | null = null;
+    let dA: Float32Array | null = null;
+    let dBm: Float32Array | null = null;
+    let dB: Float32Array | null = null;
+    if (x.requiresGrad || a.requiresGrad) {
+      // dH = g B, the update's gradient at its rank-r bottleneck.
+      const dH = emptyF32(R * r);
+      K.gemm(false, false, R, r, O, 1, g, O, Bm, r, 0, dH, r);
+      if (x.requiresGrad) {
+        K.gemm(false, false, R, I, O, 1, g, O, W, I, 0, (dX = emptyF32(X.length)), I);
+        K.gemm(false, false, R, I, r, 1, dH, r, A, I, 1, dX, I);
+      }
+      if (a.requiresGrad) K.gemm(true, false, r, I, R, 1, dH, r, X, I, 0, (dA = emptyF32(A.length)), I);
+      release(dH);
+    }
+    if (bm.requiresGrad) K.gemm(true, false, O, r, R, 1, g, O, H, r, 0, (dBm = emptyF32(Bm.length)), r);
+    if (w.requiresGrad) K.gemm(true, false, O, I, R, 1, g, O, X, I, 0, (dW = emptyF32(W.length)), I);
+    if (b?.requiresGrad) K.sumAxis((dB = emptyF32(O)), g, 1, R, O);
+    return b ? [dX, dW, dA, dBm, dB] : [dX, dW, dA, dBm];
   });
 }
