@@ -140,18 +140,31 @@ export function bmm(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
 }
 
 /** y = x Wᵀ + b with W [out, in] and b [out] (optional); x is [..., in]. */
-export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
-  if (w.ndim !== 2) throw new RangeError(`linear: weight must be 2-D [out, in], got ${shapeStr(w.shape)}`);
+/** [out, in] of a linear layer's weight, once x, w and b are checked to fit; `op` names the op in errors. */
+function linearShape(op: string, x: Tensor, w: Tensor, b: Tensor | null): [number, number] {
+  if (w.ndim !== 2) throw new RangeError(`${op}: weight must be 2-D [out, in], got ${shapeStr(w.shape)}`);
   const [O, I] = w.shape;
-  if (x.cols !== I) throw new RangeError(`linear: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
-  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linear: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  if (x.cols !== I) throw new RangeError(`${op}: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
+  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`${op}: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  return [O, I];
+}
+
+/** x Wᵀ + b as a new [rows, O] array. */
+function affine(x: Tensor, w: Tensor, b: Tensor | null, O: number, I: number): Float32Array {
   const R = x.rows;
-  const X = x.f32;
-  const W = w.f32;
   const Y = emptyF32(R * O);
   // The bias is broadcast into Y first so that the GEMM adds onto it (beta = 1): no extra pass.
   if (b) K.expandAxis(Y, b.f32, 1, R, O);
-  K.gemm(false, true, R, O, I, 1, X, I, W, I, b ? 1 : 0, Y, O);
+  K.gemm(false, true, R, O, I, 1, x.f32, I, w.f32, I, b ? 1 : 0, Y, O);
+  return Y;
+}
+
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
+  const [O, I] = linearShape('linear', x, w, b);
+  const R = x.rows;
+  const X = x.f32;
+  const W = w.f32;
+  const Y = affine(x, w, b, O, I);
   const out = new Tensor(Y, [...x.shape.slice(0, -1), O]);
   if (!needsGrad(x, w, b)) return out;
   const inputs = b ? [x, w, b] : [x, w];
@@ -175,10 +188,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
  * those passes (docs/continual_probes.md).
  */
 export function linearLowRank(x: Tensor, w: Tensor, b: Tensor | null, a: Tensor, bm: Tensor): Tensor {
-  if (w.ndim !== 2) throw new RangeError(`linearLowRank: weight must be 2-D [out, in], got ${shapeStr(w.shape)}`);
-  const [O, I] = w.shape;
-  if (x.cols !== I) throw new RangeError(`linearLowRank: input ${shapeStr(x.shape)} does not end in ${I} (weight ${shapeStr(w.shape)})`);
-  if (b && (b.ndim !== 1 || b.size !== O)) throw new RangeError(`linearLowRank: bias must be [${O}], got ${shapeStr(b.shape)}`);
+  const [O, I] = linearShape('linearLowRank', x, w, b);
   if (a.ndim !== 2 || a.shape[1] !== I) throw new RangeError(`linearLowRank: A must be [rank, ${I}], got ${shapeStr(a.shape)}`);
   const r = a.shape[0];
   if (bm.ndim !== 2 || bm.shape[0] !== O || bm.shape[1] !== r) throw new RangeError(`linearLowRank: B must be [${O}, ${r}], got ${shapeStr(bm.shape)}`);
@@ -187,9 +197,7 @@ export function linearLowRank(x: Tensor, w: Tensor, b: Tensor | null, a: Tensor,
   const W = w.f32;
   const A = a.f32;
   const Bm = bm.f32;
-  const Y = emptyF32(R * O);
-  if (b) K.expandAxis(Y, b.f32, 1, R, O);
-  K.gemm(false, true, R, O, I, 1, X, I, W, I, b ? 1 : 0, Y, O);
+  const Y = affine(x, w, b, O, I);
   const H = emptyF32(R * r);
   K.gemm(false, true, R, r, I, 1, X, I, A, I, 0, H, r);
   K.gemm(false, true, R, O, r, 1, H, r, Bm, r, 1, Y, O);
