@@ -375,29 +375,35 @@ function writeCheckpoint(k: number, task: string, system: TaskModel, before: Rea
 
 /**
  * The system after the finished steps, rebuilt from the initial model (made again: `initial` must
- * reproduce initial.json's digests) and the steps' checkpoints, each checked by its task's test
- * digest. Stops at the first step without a checkpoint (results from before checkpoints): that step
- * and the rest run again.
+ * reproduce initial.json's digests) and the steps' checkpoints: their tensors added to the initial
+ * model's, one folder written with the last one's config, and every step's task checked by its test
+ * digest (a later step leaves earlier tasks bit-identical, so the last system answers for all).
+ * Stops at the first step without a checkpoint (results from before checkpoints): that step and
+ * the rest run again.
  */
 async function rebuildSystem(setup: Setup, initial: InitialResult, steps: StepResult[]): Promise<TaskModel> {
-  const made = await runInitial(setup, initial);
-  let system = made.system;
-  const state = new Map(system.namedState());
-  const tokenizerJson = system.tokenizer.toJsonString();
-  for (const step of steps) {
+  const { system: made } = await runInitial(setup, initial);
+  const state = new Map(made.namedState());
+  const missing = steps.findIndex((s) => !existsSync(checkpointFile(s.step, s.task)));
+  const done = missing < 0 ? steps : steps.slice(0, missing);
+  let config: string | undefined;
+  for (const step of done) {
     const file = checkpointFile(step.step, step.task);
-    if (!existsSync(file)) break;
     const saved = readSafetensors(file);
     if (!saved.metadata.config) throw new Error(`${file}: no "config" in its metadata: not a bench:continual checkpoint`);
     for (const [name, t] of saved.tensors) state.set(name, t);
-    writeDirAtomic(systemDir(), folderFiles(state, { config: JSON.parse(saved.metadata.config) as Record<string, unknown>, tokenizerJson }));
-    system = loadModel(systemDir());
+    config = saved.metadata.config;
+  }
+  if (config === undefined) return made;
+  writeDirAtomic(systemDir(), folderFiles(state, { config: JSON.parse(config) as Record<string, unknown>, tokenizerJson: made.tokenizer.toJsonString() }));
+  const system = loadModel(systemDir());
+  for (const step of done) {
     const test = await measurePath(system, loadData(step.task, setup));
     if (test.digest !== step.path.test.digest)
       throw new Error(
-        `${file}: the rebuilt ${step.task} path's test logits differ from ${stepFile(step.step, step.task)}'s (digest ${test.digest}, saved ${step.path.test.digest})`,
+        `${checkpointFile(step.step, step.task)}: the rebuilt ${step.task} path's test logits differ from ${stepFile(step.step, step.task)}'s (digest ${test.digest}, saved ${step.path.test.digest})`,
       );
-    log(`rebuilt step ${step.step} (${step.task}) from ${file}: test digest as saved`);
+    log(`rebuilt step ${step.step} (${step.task}) from ${checkpointFile(step.step, step.task)}: test digest as saved`);
   }
   return system;
 }
@@ -452,8 +458,9 @@ async function runInitial(setup: Setup, saved: InitialResult | null = null): Pro
   const steps = setup.initialSteps * names.length;
   log(`initial model: ${names.join(', ')} from ${setup.base}, ${steps} steps`);
   const { res, seconds } = await train(model, data, steps, setup);
-  const dense: Record<string, Measured> = {};
-  for (const t of data) dense[t.name] = await measurePath(model, t);
+  // Rebuilding needs only the converted digests: the dense model's scores are initial.json's.
+  const dense: Record<string, Measured> = saved ? saved.dense : {};
+  if (!saved) for (const t of data) dense[t.name] = await measurePath(model, t);
   // The trained tasks are finished: locked, they become the system later tasks grow from.
   model.lockTasks();
   const system = model;
