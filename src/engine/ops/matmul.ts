@@ -185,8 +185,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
  * x's, where `add(linear(x, w, b), linear(linear(x, a), bm))` makes two more full-size passes and
  * a second gradient for x to sum. Same products in the same order: with OpenBLAS's GEMM, which
  * adds its product to C at the end, the same floats as that composition (the TypeScript twin
- * accumulates term by term, within rounding). A sense search over frozen blocks took 2,201 s with
- * the composition and 1,478 s with this op (docs/continual_probes.md).
+ * accumulates term by term, within rounding). A 9,600-step sense search over frozen blocks took 2,201 s with
+ * the composition and 1,478 s with this op (seed 1; the rate differed: docs/continual_probes.md).
  */
 export function linearLowRank(x: Tensor, w: Tensor, b: Tensor | null, a: Tensor, bm: Tensor): Tensor {
   const [O, I] = linearShape('linearLowRank', x, w, b);
