@@ -48,7 +48,7 @@
 //   npm run bench:continual [-- --base models/base --children 8 --steps 9600 --initial-steps 400 --parallel 1 --seeds 0,1,2
 //                              --patience 6 --eval-every 100 --cooldown 0.5 --stop-after 0 --budget 9600 --finetune-steps 4800
 //                              --max-added 0.25 --lexical 1
-//                              --prior 1 --lora-rank 16 --embedding-lora-rank 8 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
+//                              --prior 1 --lora-rank 32 --embedding-lora-rank 8 --lrs 5e-4 --eval-examples 1000]   (--lrs '': none)
 //   npm run bench:continual -- --report                 (rewrite the Markdown and JSON from saved results)
 //   npm run bench:continual -- --finetune-only --seeds 0 (only the fine-tuning baselines, e.g. beside a run of the same seed)
 //   npm run bench:continual -- --subsample 200 --children 2 --steps 20 --budget 0 --finetune-steps 40 --initial-steps 20 \
@@ -89,9 +89,10 @@ const FINETUNE_STEPS = 4800;
  * (`lrs`) that may take the whole bound of 9,600 steps, twice fine-tuning's 4,800 (FINETUNE_STEPS;
  * "Twice fine-tuning's steps"), later children of the same task getting what it leaves; its rate
  * held at its peak until dev stalls, then decayed over half of its steps ("One long child");
- * rank-16 low-rank updates on the frozen blocks and a rank-8 update of the word embeddings
- * ("Embeddings a path can adapt"); and at most the quarter of a fine-tuned copy the issue allows,
- * the Naive Bayes prior counted in (`maxAdded`). The child trains in process, OpenBLAS and the
+ * rank-32 low-rank updates on the frozen blocks ("Rank-32 block updates, the prior's room given to
+ * the network") and a rank-8 update of the word embeddings ("Embeddings a path can adapt"); and at
+ * most the quarter of a fine-tuned copy the issue allows (`maxAdded`), the Naive Bayes prior kept
+ * only where it fits under it beside the path. The child trains in process, OpenBLAS and the
  * engine's pool on both cores, as fine-tuning does.
  */
 const SEARCH = {
@@ -103,7 +104,7 @@ const SEARCH = {
   evalEvery: 100,
   cooldown: 0.5,
   maxAdded: 0.25,
-  loraRank: 16,
+  loraRank: 32,
   embeddingLoraRank: 8,
 };
 /** The search's `lrs` (--lrs; '' none). */
@@ -189,6 +190,12 @@ interface Setup {
   /** Classification heads get a Naive Bayes prior after training (search, initial model and fine-tuning alike); absent in older results: false. */
   prior: boolean;
   /**
+   * The size cap reserved the prior's stored numbers before the first draw, as the search did until
+   * 2026-12-07; false: the children may use the whole cap and the kept path gets its prior only
+   * where the two fit (search.ts). Absent in older results: true.
+   */
+  capReservesPrior: boolean;
+  /**
    * The search's `loraRank`: the rank of the low-rank updates its first children (those of other
    * tasks' paths) start from, then mutated like any hyperparameter; 0: none. Absent in older
    * results: 0, made before the updates existed.
@@ -254,6 +261,7 @@ function setupFromArgs(seed: number): Setup {
     finetuneSteps: opt['finetune-steps'],
     maxAdded: opt['max-added'],
     prior: opt.prior === '1',
+    capReservesPrior: false,
     loraRank: Number(opt['lora-rank']),
     lrs: lrList(opt.lrs),
     embeddingLoraRank: searchSetting('--embedding-lora-rank', String(opt['embedding-lora-rank']), { embeddingLoraRank: opt['embedding-lora-rank'] })
@@ -277,6 +285,7 @@ function withDefaults(setup: Setup): Setup {
     finetuneSteps: setup.finetuneSteps ?? boundOf({ ...setup, budget }),
     maxAdded: setup.maxAdded ?? 1,
     prior: setup.prior ?? false,
+    capReservesPrior: setup.capReservesPrior ?? true,
     loraRank: setup.loraRank ?? 0,
     lrs: setup.lrs ?? [],
     embeddingLoraRank: setup.embeddingLoraRank ?? 0,
@@ -838,7 +847,9 @@ function report(setup: Setup, initial: InitialResult, steps: StepResult[]): stri
     `- Search (\`searchTask\`, as \`pathwise add-task\` runs it): at most ${setup.children} children × ${setup.steps} steps, batch ${setup.batchSize}, each child scored on ≤ ${setup.evalExamples} dev examples by dev quality × ${setup.searchBase}^(added / total parameters); the best child's path is kept and locked. ` +
       stoppingRule(setup) +
       (setup.stopAfter > 0 ? `The search stops after ${setup.stopAfter} generations without a better child. ` : '') +
-      (setup.maxAdded < 1 ? `No child adds more than ${setup.maxAdded} of a fine-tuned copy of its path, its Naive Bayes prior counted in (maxAdded). ` : '') +
+      (setup.maxAdded < 1
+        ? `No child adds more than ${setup.maxAdded} of a fine-tuned copy of its path (maxAdded)${setup.prior ? ", and the kept path gets its Naive Bayes prior only where the two fit under that together (the prior's numbers on both sides)" : ''}. `
+        : '') +
       (setup.loraRank > 0
         ? `A child of another task's path starts from loraRank ${setup.loraRank}: each frozen block it reuses gets a low-rank update of that rank (nn/lora.ts), the rank then mutated like the other hyperparameters; a child trains copies of its parent path's updates, whichever task's it is. `
         : 'No low-rank updates (loraRank 0). ') +
@@ -964,6 +975,55 @@ function combinedReport(runs: SeedRun[], fig: ReturnType<typeof figures>): strin
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
+interface Baseline {
+  seed: number;
+  task: string;
+  result: FinetuneResult;
+}
+
+/**
+ * --report where no seed has searched yet under the settings its folder holds (only --finetune-only's
+ * baselines, e.g. after the defaults changed and the seeds' searches were removed): a page that says
+ * so and lists the baselines, and a summary with no figures, so neither is left describing files
+ * that are gone.
+ */
+function baselinesOnlyReport(baselines: Baseline[]): void {
+  const md = [
+    '# Continual learning: adding tasks one at a time with μ2Net paths',
+    '',
+    'Produced by `npm run bench:continual -- --report` (`bench/continual.ts`) from the JSON files in `docs/results/continual/seed-<s>/`; `continual.json` beside this page holds the summary.',
+    '',
+    '**No seed has added a task under the benchmark\'s current settings yet**: only fine-tuning baselines are saved (run `npm run bench:continual` to start; docs/continual.md, "The benchmark", says how a seed is run and resumed, and "What it measured" where the earlier runs\' results are kept).',
+    '',
+    '## Fine-tuning baselines',
+    '',
+    'Each trains a fresh copy of the base and a new head on the task alone; test score in %, the steps and wall time of its run.',
+    '',
+    '| seed | task | test | dev | steps | parameters | time |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+    ...baselines.map(
+      (b) =>
+        `| ${b.seed} | ${b.task} | ${(100 * b.result.test).toFixed(2)} | ${(100 * b.result.dev).toFixed(1)} | ${b.result.steps} | ${b.result.parameters.toLocaleString('en-US')} | ${Math.round(b.result.seconds).toLocaleString('en-US')} s |`,
+    ),
+    '',
+  ].join('\n');
+  const summary = {
+    seeds: [],
+    tasks: [],
+    min_path_minus_finetune: null,
+    max_added_fraction: null,
+    max_search_time_ratio: null,
+    earlier_identical: null,
+    checks: 0,
+    complete: false,
+  };
+  mkdirSync(dirname(OUT_MD), { recursive: true });
+  writeFileAtomic(OUT_MD, md);
+  writeFileAtomic(OUT_MD.replace(/\.md$/, '.json'), JSON.stringify(summary, null, 1) + '\n');
+  log(`wrote ${OUT_MD} and its JSON: fine-tuning baselines only`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
 async function main(): Promise<void> {
   if (opt['finetune-only']) {
     if (REPORT_ONLY) throw new Error('--finetune-only and --report: give one');
@@ -978,6 +1038,7 @@ async function main(): Promise<void> {
     return;
   }
   const runs: SeedRun[] = [];
+  const baselines: Baseline[] = [];
   const seeds = REPORT_ONLY
     ? (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
         .map((d) => /^seed-(\d+)$/.exec(d)?.[1])
@@ -996,6 +1057,10 @@ async function main(): Promise<void> {
         // A folder that --finetune-only made holds baselines and no search yet: nothing to report.
         if (!readdirSync(RUN).some((n) => n.startsWith('finetune-'))) throw new Error(`no results in ${RUN} (no setup.json)`);
         log(`seed ${seed}: fine-tuning baselines only (no setup.json: no search yet), left out`);
+        for (const n of readdirSync(RUN).sort()) {
+          const m = /^finetune-(.+)\.json$/.exec(n);
+          if (m) baselines.push({ seed, task: m[1], result: readJson<{ result: FinetuneResult }>(join(RUN, n)).result });
+        }
         continue;
       }
       setup = withDefaults(readJson<Setup>(f));
@@ -1007,7 +1072,11 @@ async function main(): Promise<void> {
     const { initial, steps } = loadResults(setup);
     if (initial) runs.push({ seed, setup, initial, steps });
   }
-  if (runs.length === 0) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+  if (runs.length === 0) {
+    if (!REPORT_ONLY || baselines.length === 0) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+    baselinesOnlyReport(baselines);
+    return;
+  }
   const fig = figures(runs);
   mkdirSync(dirname(OUT_MD), { recursive: true });
   writeFileAtomic(OUT_MD, combinedReport(runs, fig));

@@ -28,11 +28,13 @@
 // have to tune `base` to get it. A draw over the cap is not trained: the child is drawn again from
 // the same parent (its components become garbage, dropped with the discarded candidates), up to
 // MAX_REDRAWS times; if every draw is over, the search stops with an error naming the cap. The
-// cap counts the components the search creates (clones, adapters, stem, head with its n-gram bag)
-// and, with `naiveBayesPrior`, the numbers the prior fitted after the search will store: the prior
-// is counted on the training set alone, so its size is known before the first draw, and the cap
-// then bounds everything the task adds (the prior on both sides: a fine-tuned copy's head gets
-// one too). It is reserved whether or not dev then gives the prior a weight.
+// cap counts the components the search creates (clones, adapters, stem, head with its n-gram bag).
+// With `naiveBayesPrior` the cap bounds the prior too, which is fitted after the search: the kept
+// path gets one only if the path and the prior's stored numbers fit under the cap together (the
+// prior on both sides: a fine-tuned copy's head gets one too). The children are not made to leave
+// it room: the network decides a path's quality and the prior rarely does (dev mostly gives it a
+// weight of 0 or 0.1 on an added task), so the cap's room goes to the network first
+// (docs/continual_probes.md, "The prior's room for the network").
 //
 // Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
 // order to follow; a uniform draw gives every finished task's representation an equal chance to
@@ -116,7 +118,7 @@ export interface SearchResult {
   generations: number;
   /** Why the search stopped: all children made, the compute bound spent, or `stopAfter` generations without a better child. */
   stopped: 'children' | 'budget' | 'no improvement';
-  /** With naiveBayesPrior, a classification task's fitted prior (weight 0: none). */
+  /** With naiveBayesPrior, a classification task's fitted prior (weight 0: none); absent where the prior and the kept path would exceed maxAdded together. */
   prior?: PriorFit;
 }
 
@@ -176,9 +178,8 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     );
     return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
   };
-  const reserved = opts.naiveBayesPrior && takesPrior(task.type) ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
   // maxAdded 1 is no cap: a child that clones everything and adds updates besides would exceed a copy.
-  const overCap = (p: Path) => opts.maxAdded < 1 && addedParameters(store, p) + reserved > opts.maxAdded * (copyParameters(store, p) + reserved);
+  const overCap = (p: Path, extra = 0) => opts.maxAdded < 1 && addedParameters(store, p) + extra > opts.maxAdded * (copyParameters(store, p) + extra);
   const budget = opts.budget > 0 ? opts.budget : opts.children * opts.steps;
   let stepsSpent = 0;
   let generations = 0;
@@ -240,7 +241,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       for (let redraw = 0; overCap(child.path); redraw++) {
         if (redraw === MAX_REDRAWS)
           throw new RangeError(
-            `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of a fine-tuned copy of their path (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${copyParameters(store, child.path).toLocaleString('en-US')}${reserved > 0 ? `, each side with the ${reserved.toLocaleString('en-US')} numbers of the Naive Bayes prior` : ''}); raise maxAdded, or make the new head smaller (a smaller n-gram bag${reserved > 0 ? ', or no prior' : ''})`,
+            `task "${task.name}": ${MAX_REDRAWS + 1} children drawn from ${parentName} each add more than maxAdded ${opts.maxAdded} of a fine-tuned copy of their path (the last: ${addedParameters(store, child.path).toLocaleString('en-US')} of ${copyParameters(store, child.path).toLocaleString('en-US')}); raise maxAdded, or make the new head smaller (a smaller n-gram bag)`,
           );
         child = makeChild(store, parent, spec, system.root, rng, childOpts);
       }
@@ -317,9 +318,14 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
   system.addTaskPath(spec, source, best.path);
   // The prior is the new head's alone (counted on this task's data), set before the head is locked.
-  const prior = opts.naiveBayesPrior
-    ? (await fitPriors(system, [task], { devExamples: PRIOR_DEV_EXAMPLES, seed: opts.seed, log: opts.log }))[task.name]
-    : undefined;
+  const priorSize = opts.naiveBayesPrior && takesPrior(task.type) ? NaiveBayesPrior.count(task.train, task.labels).size : 0;
+  const priorFits = !overCap(best.path, priorSize);
+  if (priorSize > 0 && !priorFits)
+    opts.log(
+      `${task.name}: no Naive Bayes prior: its ${priorSize.toLocaleString('en-US')} numbers and the path's ${best.added.toLocaleString('en-US')} parameters exceed maxAdded ${opts.maxAdded} of a fine-tuned copy with its prior`,
+    );
+  const prior =
+    priorSize > 0 && priorFits ? (await fitPriors(system, [task], { devExamples: PRIOR_DEV_EXAMPLES, seed: opts.seed, log: opts.log }))[task.name] : undefined;
   store.lock(pathComponents(best.path));
   const dropped = system.collectGarbage().filter((id) => !existing.has(id));
   opts.log(

@@ -42,7 +42,7 @@ export const searchConfigSchema = z.strictObject({
     .max(1)
     .default(1)
     .describe(
-      "the most a child may add, as a fraction of a fine-tuned copy of its path (the parameters it activates less its adapters and low-rank updates), with `naiveBayesPrior` the prior's stored numbers counted on both sides; a draw over it is drawn again, up to 10 times (1: no cap)",
+      "the most a child may add, as a fraction of a fine-tuned copy of its path (the parameters it activates less its adapters and low-rank updates); a draw over it is drawn again, up to 10 times. With `naiveBayesPrior` the kept path gets its prior only where the two fit under it together, the prior's stored numbers counted on both sides (1: no cap)",
     ),
   base: z.number().gt(0).max(1).default(0.95).describe('size penalty in score = quality × base^(added / total parameters); 1: no penalty'),
   seed: seed().default(0).describe("seed of the search's draws (mixed with the task's name)"),

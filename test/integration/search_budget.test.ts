@@ -146,7 +146,7 @@ describe('the search: patience, a compute bound, generations', () => {
     );
   });
 
-  it("maxAdded with naiveBayesPrior: the prior's stored numbers count on both sides of the cap, before any child is drawn", async () => {
+  it('maxAdded with naiveBayesPrior: the children may use the whole cap; the kept path gets its prior only where the two fit under it together', async () => {
     const o = { children: 4, steps: 5, batchSize: 8, seed: 4 };
     const P = NaiveBayesPrior.count(sent.train, sent.labels).size;
     const free = await searchTask(build({}), sent, { builtin: 'sent' }, o);
@@ -156,15 +156,21 @@ describe('the search: patience, a compute bound, generations', () => {
     assert.ok(Math.max(...without) < Math.min(...withPrior), `no cap separates ${without} from ${withPrior}`);
     const cap = (Math.max(...without) + Math.min(...withPrior)) / 2;
     const plain = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap });
-    assert.equal(plain.candidates.length, 4);
-    await assert.rejects(
-      searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: cap, naiveBayesPrior: true }),
-      new RegExp(`each side with the ${P.toLocaleString('en-US')} numbers of the Naive Bayes prior.*or no prior`),
+    const tight = build({});
+    const r = await searchTask(tight, sent, { builtin: 'sent' }, { ...o, maxAdded: cap, naiveBayesPrior: true });
+    // The prior reserves nothing: the same children are drawn and trained as without it ...
+    assert.deepEqual(
+      r.candidates.map((c) => [c.added, c.dev.score, c.trainLoss]),
+      plain.candidates.map((c) => [c.added, c.dev.score, c.trainLoss]),
     );
-    // With room for it, the kept path and its fitted prior stay within the cap together.
+    // ... and the kept path, which has no room left for it, gets none.
+    assert.equal(r.prior, undefined);
+    assert.equal(tight.taskPath('sent').head.prior, null);
+    // With room for it, the prior is fitted, and the kept path and its prior stay within the cap together.
     const roomy = Math.max(...withPrior);
-    const r = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: roomy, naiveBayesPrior: true });
-    for (const c of r.candidates) assert.ok(c.added + P <= roomy * (c.copy + P), `child ${c.index} over the cap`);
+    const fits = await searchTask(build({}), sent, { builtin: 'sent' }, { ...o, maxAdded: roomy, naiveBayesPrior: true });
+    assert.ok(fits.prior !== undefined, 'a prior that fits was not fitted');
+    assert.ok(fits.best.added + P <= roomy * (fits.best.copy + P), 'the kept path and its prior exceed the cap');
   });
 
   it('lexical: a searched path of a sequence task gets a head with an n-gram bag, saved and loaded alike', async () => {
