@@ -34,7 +34,7 @@
 // prior on both sides: a fine-tuned copy's head gets one too). The children are not made to leave
 // it room: the network decides a path's quality and the prior rarely does (dev mostly gives it a
 // weight of 0 or 0.1 on an added task), so the cap's room goes to the network first
-// (docs/continual_probes.md, "The prior's room for the network").
+// (docs/continual_probes.md, "Rank-32 block updates, the prior's room given to the network").
 //
 // Why the fallback draws uniformly: a new task has no score on other tasks' paths, so there is no
 // order to follow; a uniform draw gives every finished task's representation an equal chance to
