@@ -40,15 +40,27 @@ type FlagValue<S extends FlagSpec> = S extends { type: 'number' }
 export type FlagValues<T extends Record<string, FlagSpec>> = { [K in keyof T]: FlagValue<T[K]> };
 
 /**
- * A bench's flags, each declared with its default and kind in `spec`, read from process.argv by
- * node:util parseArgs in strict mode: an unknown flag, a positional argument, a flag without its
- * value, a bad number or a value not among `choices` throws an error naming the flag, before the
- * bench does any work (call it first).
+ * A bench's flags, each declared with its default and kind in `spec`, read from `args` (the
+ * command line's) by node:util parseArgs in strict mode: an unknown flag, a positional argument, a
+ * flag without its value, a bad number or a value not among `choices` throws an error naming the
+ * flag, before the bench does any work (call it first). `--help` (`-h`) prints the bench's header
+ * comment (its documentation: what it measures, how to run it) and its flags, then exits.
  */
-export function benchFlags<const T extends Record<string, FlagSpec>>(spec: T): FlagValues<T> {
+export function benchFlags<const T extends Record<string, FlagSpec>>(spec: T, args: string[] = process.argv.slice(2)): FlagValues<T> {
+  if (args.includes('--help') || args.includes('-h')) {
+    const script = process.argv[1];
+    process.stdout.write(`${script && existsSync(script) ? headerComment(readFileSync(script, 'utf8')) : ''}\n${flagUsage(spec)}\n`);
+    process.exit(0);
+  }
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
-  const { values } = parseArgs({ options, strict: true, allowPositionals: false });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+  } catch (e) {
+    // parseArgs's own message names the flag; its stack trace says nothing more to a user.
+    throw new Error(`${(e as Error).message} (--help lists the flags)`);
+  }
   const out: Record<string, string | number | boolean | undefined> = {};
   for (const [name, s] of Object.entries(spec)) {
     const raw = values[name];
@@ -59,7 +71,7 @@ export function benchFlags<const T extends Record<string, FlagSpec>>(spec: T): F
       out[name] = raw;
     } else {
       const v = Number(raw);
-      const bounds = [s.min !== undefined && `>= ${s.min}`, s.above !== undefined && `> ${s.above}`, s.max !== undefined && `<= ${s.max}`].filter(Boolean);
+      const bounds = boundsOf(s);
       const ok =
         raw.trim() !== '' &&
         Number.isFinite(v) &&
@@ -75,6 +87,36 @@ export function benchFlags<const T extends Record<string, FlagSpec>>(spec: T): F
     }
   }
   return out as FlagValues<T>;
+}
+
+/** A number flag's bounds, as its error and its usage line say them. */
+const boundsOf = (s: Extract<FlagSpec, { type: 'number' }>): string[] =>
+  [s.min !== undefined && `>= ${s.min}`, s.above !== undefined && `> ${s.above}`, s.max !== undefined && `<= ${s.max}`].filter((b): b is string => b !== false);
+
+/** The leading `//` comment of a bench's source (compiled JS keeps it), without the slashes. */
+export function headerComment(source: string): string {
+  const lines: string[] = [];
+  for (const line of source.split('\n')) {
+    if (!line.startsWith('//')) break;
+    lines.push(line.replace(/^\/\/ ?/, ''));
+  }
+  return lines.join('\n').trimEnd();
+}
+
+/** One line per flag: its name, its kind and bounds or choices, its default. */
+export function flagUsage(spec: Record<string, FlagSpec>): string {
+  const rows = Object.entries(spec).map(([name, s]) => {
+    let kind: string;
+    if (s.type === 'boolean') kind = 'switch';
+    else if (s.type === 'string') kind = s.choices ? s.choices.join('|') : 'text';
+    else {
+      const bounds = boundsOf(s);
+      kind = `${s.integer ? 'integer' : 'number'}${bounds.length ? ` ${bounds.join(', ')}` : ''}`;
+    }
+    const def = s.type !== 'boolean' && s.default !== undefined ? `  (default ${s.default === '' ? "''" : s.default})` : '';
+    return `  --${name.padEnd(20)} ${kind}${def}`;
+  });
+  return `flags:\n${rows.join('\n')}`;
 }
 
 /** A list flag's integers (`--seeds 0,1,2`): each an integer >= `min`, else an error naming the flag. */
