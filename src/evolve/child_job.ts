@@ -11,7 +11,7 @@ import type { Example } from '../tasks/task.js';
 import { parameterCopies, restoreComponents, snapshotComponents, weightBuffers, type ComponentSnapshot } from './component_snapshot.js';
 import type { Child } from './mutations.js';
 import { TaskPath, pathComponents, type ComponentStore, type Path, type TaskSpec } from '../model/index.js';
-import { trainPath, type TrainPathOptions } from './train_path.js';
+import { trainPath, type EvalProgress, type TrainPathOptions } from './train_path.js';
 
 export interface ChildJob {
   /** The child's index in the search (for messages). */
@@ -76,13 +76,13 @@ export function outcomeBuffers(o: ChildOutcome): ArrayBuffer[] {
   return weightBuffers(Object.values(o.weights));
 }
 
-/** Rebuilds the child, trains and scores it: what a worker thread runs. */
-export async function runChildJob(job: ChildJob): Promise<ChildOutcome> {
+/** Rebuilds the child, trains and scores it: what a worker thread runs (`onEval`: its dev evaluations as they come). */
+export async function runChildJob(job: ChildJob, onEval?: (e: EvalProgress) => void): Promise<ChildOutcome> {
   const store = restoreComponents(job.components);
   const tokenizer = Tokenizer.fromJson(job.tokenizerJson, `<tokenizer of child ${job.index}>`);
   const model = new TaskPath(store, job.path, job.spec, tokenizer, job.maxLen).eval();
   const trainable = job.trainable.map((id) => store.get(id));
-  const trained = await trainPath(model, trainable, job.train, job.options, job.dev);
+  const trained = await trainPath(model, trainable, job.train, { ...job.options, ...(onEval ? { onEval } : {}) }, job.dev);
   const dev = trained.dev!;
   const weights: ChildOutcome['weights'] = {};
   for (const c of trainable) weights[c.id] = parameterCopies(c.module);

@@ -73,7 +73,7 @@ import { makeChild, type Child, type ParentRef } from './mutations.js';
 import { trainInWorkers, WorkersUnavailable } from './train_in_workers.js';
 import { PRIOR_DEV_EXAMPLES, fitPriors, type PriorFit } from '../train/fit_prior.js';
 import { NaiveBayesPrior, takesPrior } from '../tasks/naive_bayes_prior.js';
-import { trainPath, type TrainPathOptions } from './train_path.js';
+import { trainPath, type EvalProgress, type TrainPathOptions } from './train_path.js';
 import { DEFAULT_SEARCH_CONFIG, parseSearchConfig, type SearchConfig } from './search_config.js';
 
 /** The search's settings (search_config.ts declares them, with their defaults and bounds), and a log. */
@@ -167,13 +167,18 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
   const dev = sampleExamples(task.dev, opts.evalExamples, opts.seed);
   const candidates: Candidate[] = [];
 
-  const trainHere = async (child: Child, train: TrainPathOptions) => {
+  // A child trains for up to hours: each of its dev evaluations is reported as it comes.
+  const onEval = (index: number, e: EvalProgress) =>
+    opts.log(
+      `child ${index}: step ${e.step}/${e.steps}, dev ${e.dev.metric} ${e.dev.score.toFixed(4)} (best ${e.best.score.toFixed(4)} at step ${e.bestStep})${e.decaying ? ', rate decaying' : ''}`,
+    );
+  const trainHere = async (index: number, child: Child, train: TrainPathOptions) => {
     const model = system.pathModel(spec, child.path).eval();
     const trained = await trainPath(
       model,
       child.created.map((id) => store.get(id)),
       task.train,
-      train,
+      { ...train, onEval: (e) => onEval(index, e) },
       dev,
     );
     return { dev: trained.dev!, trainLoss: trained.finalLoss, steps: trained.steps };
@@ -273,7 +278,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
       tokenizerJson ??= system.tokenizer.toJsonString();
       const jobs = round.map((r) => childJob(store, r.index, r.child, spec, tokenizerJson!, system.maxLen, task.train, dev, r.train));
       try {
-        const outcomes = await trainInWorkers(jobs);
+        const outcomes = await trainInWorkers(jobs, onEval);
         for (const o of outcomes) applyOutcome(store, o);
         results = outcomes;
       } catch (e) {
@@ -284,7 +289,7 @@ export async function searchTask(system: TaskModel, task: TaskData, source: Task
     }
     if (!results) {
       results = [];
-      for (const r of round) results.push(await trainHere(r.child, r.train));
+      for (const r of round) results.push(await trainHere(r.index, r.child, r.train));
     }
 
     round.forEach((r, i) => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { backendName, blas } from '../engine/index.js';
 import { jobBuffers, type ChildJob, type ChildOutcome } from './child_job.js';
+import type { EvalProgress } from './train_path.js';
 import type { WorkerInput, WorkerReply } from './worker.js';
 
 /** Worker threads cannot train here (no compiled worker script, or no native kernels in a worker); train in process instead. */
@@ -34,9 +35,10 @@ export async function withBlasThreads<T>(threads: number, fn: () => Promise<T>):
  * Trains and scores every job in its own worker thread, all at once, with OpenBLAS at one thread.
  * Throws WorkersUnavailable when a worker cannot run the main thread's kernels (nothing is then
  * applied anywhere), and an Error naming the child when a child's training fails. The jobs'
- * weight buffers are transferred to the workers, so the jobs cannot be used again.
+ * weight buffers are transferred to the workers, so the jobs cannot be used again. `onEval` hears
+ * each child's dev evaluations as its worker posts them.
  */
-export async function trainInWorkers(jobs: readonly ChildJob[]): Promise<ChildOutcome[]> {
+export async function trainInWorkers(jobs: readonly ChildJob[], onEval?: (index: number, e: EvalProgress) => void): Promise<ChildOutcome[]> {
   const script = fileURLToPath(WORKER_SCRIPT);
   if (!existsSync(script)) throw new WorkersUnavailable(`no worker script at ${script} (parallel training runs from the compiled dist/ layout)`);
   const backend = backendName();
@@ -50,6 +52,7 @@ export async function trainInWorkers(jobs: readonly ChildJob[]): Promise<ChildOu
         let replied = false;
         worker.on('message', (m: WorkerReply) => {
           if (m.kind === 'started') return started();
+          if (m.kind === 'eval') return onEval?.(job.index, m.progress);
           replied = true;
           if (m.kind === 'done') resolve(m.outcome);
           else if (m.kind === 'unavailable') reject(new WorkersUnavailable(m.reason));

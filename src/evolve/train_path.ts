@@ -43,6 +43,21 @@ export interface TrainPathOptions {
   groupByLength?: number;
   /** Called after every optimizer step (in the thread that trains: not carried into child jobs' workers). */
   onStep?: (m: StepMetrics) => void;
+  /** Called after every dev evaluation (in the thread that trains; a worker posts it to the main thread). */
+  onEval?: (e: EvalProgress) => void;
+}
+
+/** Where a child stands at one of its dev evaluations: what a search reports while a child trains. */
+export interface EvalProgress {
+  step: number;
+  /** The child's step bound. */
+  steps: number;
+  dev: TaskScore;
+  /** The best evaluation so far (this one included) and its step: the weights the child will keep. */
+  best: TaskScore;
+  bestStep: number;
+  /** The rate's decay has begun (dev stalled, or the planned decay reached): the child stops at its end. */
+  decaying: boolean;
 }
 
 export interface TrainPathResult {
@@ -74,7 +89,7 @@ export async function trainPath(
   const validate = (o.patience ?? 0) > 0 && dev.length > 0;
   const every = o.evalEvery ?? 50;
   if (validate && !(Number.isInteger(every) && every >= 1)) throw new RangeError(`trainPath: evalEvery must be an integer >= 1, got ${every}`);
-  let best: { dev: TaskScore; weights: Record<string, Float32Array>[] } | null = null;
+  let best: { dev: TaskScore; step: number; weights: Record<string, Float32Array>[] } | null = null;
   let sinceBest = 0;
   let taken = 0;
   const cooldown = o.cooldown ?? 0;
@@ -113,15 +128,18 @@ export async function trainPath(
       const decayEnd = decaySteps > 0 && step >= decayFrom + decaySteps;
       if (validate && (step % every === 0 || step === o.steps || decayEnd)) {
         const score = await model.evaluate(dev);
+        let stalled = false;
         if (!best || score.score > best.dev.score) {
-          best = { dev: score, weights: trainable.map((c) => parameterCopies(c.module)) };
+          best = { dev: score, step, weights: trainable.map((c) => parameterCopies(c.module)) };
           sinceBest = 0;
         } else if (++sinceBest >= o.patience!) {
-          if (decaySteps === 0) break;
+          stalled = decaySteps === 0;
           // Dev has stopped rising at this rate: decay from here, and stop at the decay's end
           // rather than now (a decay already under way, planned or brought forward, goes on as it was).
-          decayFrom = Math.max(warm, Math.min(decayFrom, step));
+          if (!stalled) decayFrom = Math.max(warm, Math.min(decayFrom, step));
         }
+        o.onEval?.({ step, steps: o.steps, dev: score, best: best.dev, bestStep: best.step, decaying: decaySteps > 0 && step >= decayFrom });
+        if (stalled) break;
       }
       if (decayEnd) break;
     }

@@ -39,6 +39,7 @@ import {
   searchTask,
   trainPath,
   validateSearchOptions,
+  type EvalProgress,
   type TrainPathOptions,
 } from '../../src/evolve/index.js';
 import {
@@ -1008,6 +1009,36 @@ describe('children trained in parallel (worker threads)', () => {
     assert.deepEqual(worker.dev, here.dev);
     assert.ok(Object.is(worker.trainLoss, here.loss), `train loss: worker ${worker.trainLoss}, in process ${here.loss}`);
     assert.notEqual(otherSeed.trainLoss, here.loss);
+  });
+
+  it("a child's dev evaluations reach the main thread from its worker, the same as in process", async () => {
+    const system = tinySystem();
+    const child = posChild(system);
+    const withEvals: TrainPathOptions = { ...train, patience: 100, evalEvery: 4 };
+    const heard: [number, EvalProgress][] = [];
+    const [outcome] = await trainInWorkers([childJob(system.store, 3, child, specOf(pos), tok, system.maxLen, pos.train, pos.dev, withEvals)], (i, e) =>
+      heard.push([i, e]),
+    );
+    const here: EvalProgress[] = [];
+    await withBlasThreads(1, async () => {
+      const model = new TaskPath(system.store, child.path, specOf(pos), system.tokenizer, system.maxLen).eval();
+      await trainPath(
+        model,
+        child.created.map((id) => system.store.get(id)),
+        pos.train,
+        { ...withEvals, onEval: (e) => here.push(e) },
+        pos.dev,
+      );
+    });
+    assert.deepEqual(
+      here.map((e) => e.step),
+      [4, 8, 12],
+    );
+    assert.deepEqual(
+      heard,
+      here.map((e) => [3, e]),
+    );
+    assert.deepEqual(outcome.dev, here.reduce((a, b) => (b.dev.score > a.dev.score ? b : a)).dev);
   });
 
   it('a child whose training fails in a worker thread fails the round, naming the child; the other worker is stopped, OpenBLAS threads restored', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Rng } from '../../src/engine/index.js';
-import { searchTask, trainPath } from '../../src/evolve/index.js';
+import { searchTask, trainPath, type EvalProgress } from '../../src/evolve/index.js';
 import { loadModel, pathComponents, saveModel, specOf } from '../../src/model/index.js';
 import { loadBuiltinTask } from '../../src/tasks/builtin/index.js';
 import { sampleExamples, subsample } from '../../src/tasks/task.js';
@@ -30,14 +30,40 @@ describe('the search: patience, a compute bound, generations', () => {
     );
     const path = { ...system.rootPath(sent.name), head: head.id };
     const model = system.pathModel({ ...spec, lexical: { buckets: 251, dim: 4, ngrams: 2 } }, path).eval();
+    const evals: EvalProgress[] = [];
     const r = await trainPath(
       model,
       [head],
       sent.train,
-      { steps: 2000, batchSize: 16, lr: 3e-3, warmupRatio: 0, weightDecay: 0, clipNorm: 1, seed: 2, patience: 2, evalEvery: 5, lexicalLrScale: 20 },
+      {
+        steps: 2000,
+        batchSize: 16,
+        lr: 3e-3,
+        warmupRatio: 0,
+        weightDecay: 0,
+        clipNorm: 1,
+        seed: 2,
+        patience: 2,
+        evalEvery: 5,
+        lexicalLrScale: 20,
+        onEval: (e) => evals.push(e),
+      },
       sent.dev,
     );
     assert.ok(r.steps < 2000 && r.steps % 5 === 0, `stopped at step ${r.steps}`);
+    // Every evaluation was reported, the one that stopped the child last; each names the best so
+    // far and its step, and the last two did not beat it (patience 2).
+    assert.deepEqual(
+      evals.map((e) => e.step),
+      Array.from({ length: r.steps / 5 }, (_, i) => 5 * (i + 1)),
+    );
+    let best = evals[0];
+    for (const e of evals) {
+      if (e.dev.score > best.dev.score) best = e;
+      assert.deepEqual([e.steps, e.best, e.bestStep, e.decaying], [2000, best.dev, best.step, false]);
+    }
+    assert.equal(best.step, r.steps - 10);
+    assert.deepEqual(r.dev, best.dev);
     assert.ok(r.dev !== null);
     // The weights it holds are its best evaluation's: scoring them again gives that score exactly.
     assert.deepEqual(await model.evaluate(sent.dev), r.dev);
@@ -50,6 +76,7 @@ describe('the search: patience, a compute bound, generations', () => {
       const head = system.store.create('head', { type: spec.type, dModel: 16, classes: 2, dropout: 0.1, initStd: 0.2, pooling: 'mean' }, sent.name, new Rng(1));
       const model = system.pathModel(spec, { ...system.rootPath(sent.name), head: head.id }).eval();
       const lrs: number[] = [];
+      const evals: EvalProgress[] = [];
       const r = await trainPath(
         model,
         [head],
@@ -66,10 +93,15 @@ describe('the search: patience, a compute bound, generations', () => {
           evalEvery: 5,
           cooldown: 0.1,
           onStep: (m) => lrs.push(m.lr),
+          onEval: (e) => evals.push(e),
         },
         sent.dev,
       );
       assert.equal(lrs.length, r.steps);
+      // Evaluations report the decay from the one that starts it (or reaches the planned start) on.
+      const from = r.steps - Math.round(0.1 * steps);
+      for (const e of evals) assert.equal(e.decaying, e.step >= from, `step ${e.step}: decay from ${from}`);
+      assert.equal(evals.at(-1)!.step, r.steps);
       assert.deepEqual(await model.evaluate(sent.dev), r.dev, "the weights held are the best evaluation's");
       return { r, lrs };
     };
@@ -86,6 +118,30 @@ describe('the search: patience, a compute bound, generations', () => {
     const late = await run(100, 1000);
     assert.equal(late.r.steps, 100);
     assert.deepEqual(late.lrs, profile(100, 90, 10));
+  });
+
+  it("reports each child's dev evaluations as they come, trained in process or in worker threads", async () => {
+    for (const parallel of [1, 2]) {
+      const lines: string[] = [];
+      const res = await searchTask(
+        build({}),
+        sent,
+        { builtin: 'sent' },
+        { children: 2, steps: 10, patience: 50, evalEvery: 5, batchSize: 8, seed: 1, parallel, log: (l) => lines.push(l) },
+      );
+      // Two workers' lines interleave; each child's own come in order (the sort is stable).
+      const evals = lines.filter((l) => /^child \d+: step/.test(l)).sort((a, b) => parseInt(a.slice(6), 10) - parseInt(b.slice(6), 10));
+      assert.deepEqual(
+        evals.map((l) => l.slice(0, l.indexOf(', dev'))),
+        ['child 0: step 5/10', 'child 0: step 10/10', 'child 1: step 5/10', 'child 1: step 10/10'],
+        `parallel ${parallel}`,
+      );
+      // Each child's last line names the best evaluation: the dev score the search then ranks it by.
+      for (const c of res.candidates) {
+        const last = evals.filter((l) => l.startsWith(`child ${c.index}:`)).at(-1)!;
+        assert.match(last, new RegExp(`\\(best ${c.dev.score.toFixed(4)} at step (5|10)\\)$`), `parallel ${parallel}`);
+      }
+    }
   });
 
   it('stops when the compute bound is spent, never past it, and reports the steps it spent', async () => {
