@@ -17,6 +17,8 @@ import { NaiveBayesPrior } from '../../src/tasks/naive_bayes_prior.js';
 import { build } from '../mixed_models.js';
 
 const sent = subsample(loadBuiltinTask('sent'), { train: 400, dev: 60, test: 60 });
+/** How the trainPath tests train a new head on sent, evaluating dev every 5 steps. */
+const HEAD_TRAINING = { batchSize: 16, lr: 3e-3, warmupRatio: 0, weightDecay: 0, clipNorm: 1, seed: 2, evalEvery: 5 };
 
 describe('the search: patience, a compute bound, generations', () => {
   it('patience: a child stops after its dev score stops rising, at an evaluation, holding the weights of its best one', async () => {
@@ -35,19 +37,7 @@ describe('the search: patience, a compute bound, generations', () => {
       model,
       [head],
       sent.train,
-      {
-        steps: 2000,
-        batchSize: 16,
-        lr: 3e-3,
-        warmupRatio: 0,
-        weightDecay: 0,
-        clipNorm: 1,
-        seed: 2,
-        patience: 2,
-        evalEvery: 5,
-        lexicalLrScale: 20,
-        onEval: (e) => evals.push(e),
-      },
+      { ...HEAD_TRAINING, steps: 2000, patience: 2, lexicalLrScale: 20, onEval: (e) => evals.push(e) },
       sent.dev,
     );
     assert.ok(r.steps < 2000 && r.steps % 5 === 0, `stopped at step ${r.steps}`);
@@ -82,15 +72,9 @@ describe('the search: patience, a compute bound, generations', () => {
         [head],
         sent.train,
         {
+          ...HEAD_TRAINING,
           steps,
-          batchSize: 16,
-          lr: 3e-3,
-          warmupRatio: 0,
-          weightDecay: 0,
-          clipNorm: 1,
-          seed: 2,
           patience,
-          evalEvery: 5,
           cooldown: 0.1,
           onStep: (m) => lrs.push(m.lr),
           onEval: (e) => evals.push(e),
