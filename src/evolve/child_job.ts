@@ -82,7 +82,7 @@ export async function runChildJob(job: ChildJob, onEval?: (e: EvalProgress) => v
   const tokenizer = Tokenizer.fromJson(job.tokenizerJson, `<tokenizer of child ${job.index}>`);
   const model = new TaskPath(store, job.path, job.spec, tokenizer, job.maxLen).eval();
   const trainable = job.trainable.map((id) => store.get(id));
-  const trained = await trainPath(model, trainable, job.train, { ...job.options, ...(onEval ? { onEval } : {}) }, job.dev);
+  const trained = await trainPath(model, trainable, job.train, { ...job.options, onEval }, job.dev);
   const dev = trained.dev!;
   const weights: ChildOutcome['weights'] = {};
   for (const c of trainable) weights[c.id] = parameterCopies(c.module);

@@ -133,10 +133,11 @@ export async function trainPath(
           best = { dev: score, step, weights: trainable.map((c) => parameterCopies(c.module)) };
           sinceBest = 0;
         } else if (++sinceBest >= o.patience!) {
-          stalled = decaySteps === 0;
-          // Dev has stopped rising at this rate: decay from here, and stop at the decay's end
-          // rather than now (a decay already under way, planned or brought forward, goes on as it was).
-          if (!stalled) decayFrom = Math.max(warm, Math.min(decayFrom, step));
+          // Dev has stopped rising at this rate: without a cool-down the child stops here; with one
+          // it decays from here and stops at the decay's end (a decay already under way, planned
+          // or brought forward, goes on as it was).
+          if (decaySteps === 0) stalled = true;
+          else decayFrom = Math.max(warm, Math.min(decayFrom, step));
         }
         o.onEval?.({ step, steps: o.steps, dev: score, best: best.dev, bestStep: best.step, decaying: decaySteps > 0 && step >= decayFrom });
         if (stalled) break;
