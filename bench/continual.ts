@@ -893,13 +893,16 @@ interface SeedRun {
 /**
  * The figures over seeds, per added task (in order): the path's and fine-tuning's test scores, their
  * difference in points, parameters added and their share of a fine-tuned copy, search time over
- * fine-tuning time; and the three the acceptance reads. Only tasks every seed has added count.
+ * fine-tuning time; and the three the acceptance reads. Each task over the seeds that have added it
+ * (its `seeds`): a run in progress is reported as far as it has gone, and `complete` says whether
+ * every seed has added every task.
  */
 function figures(runs: SeedRun[]) {
   const order = runs[0].setup.order.slice(runs[0].setup.initial);
-  const done = order.filter((t) => runs.every((r) => r.steps.some((s) => s.task === t)));
+  const done = order.filter((t) => runs.some((r) => r.steps.some((s) => s.task === t)));
   const tasks = done.map((task) => {
-    const of = runs.map((r) => r.steps.find((s) => s.task === task)!);
+    const by = runs.filter((r) => r.steps.some((s) => s.task === task));
+    const of = by.map((r) => r.steps.find((s) => s.task === task)!);
     const path = meanSd(of.map((s) => s.path.test.score));
     const ft = meanSd(of.map((s) => s.finetune.test));
     const diff = meanSd(of.map((s) => 100 * (s.path.test.score - s.finetune.test)));
@@ -908,6 +911,7 @@ function figures(runs: SeedRun[]) {
     const ratio = meanSd(of.map((s) => s.path.searchSeconds / s.finetune.seconds));
     return {
       task,
+      seeds: by.map((r) => r.seed),
       metric: of[0].path.test.metric,
       path: { mean: +path.mean.toFixed(4), sd: +path.sd.toFixed(4), scores: of.map((s) => +f4(s.path.test.score)) },
       finetune: { mean: +ft.mean.toFixed(4), sd: +ft.sd.toFixed(4), scores: of.map((s) => +f4(s.finetune.test)) },
@@ -921,7 +925,7 @@ function figures(runs: SeedRun[]) {
   const checks = runs.flatMap((r) => r.steps.flatMap((s) => Object.values(s.earlier)));
   return {
     seeds: runs.map((r) => r.seed),
-    complete: done.length === order.length,
+    complete: order.every((t) => runs.every((r) => r.steps.some((s) => s.task === t))),
     tasks,
     // The acceptance's three: the worst task's mean difference in points, the largest share of a
     // fine-tuned copy any seed's path added, the largest mean search-to-fine-tuning time ratio.
@@ -935,7 +939,7 @@ function figures(runs: SeedRun[]) {
 }
 
 function combinedReport(runs: SeedRun[], fig: ReturnType<typeof figures>): string {
-  const cell = (x: { mean: number; sd: number }) => (runs.length > 1 ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean));
+  const cell = (x: { mean: number; sd: number }, n: number) => (n > 1 ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean));
   const lines = [
     '# Continual learning: adding tasks one at a time with μ2Net paths',
     '',
@@ -946,18 +950,18 @@ function combinedReport(runs: SeedRun[], fig: ReturnType<typeof figures>): strin
     ...(fig.complete
       ? []
       : [
-          '**Incomplete:** not every seed has added every task yet (run the same command again to resume); the summary covers the tasks all seeds have added.',
+          `**Incomplete:** not every seed has added every task yet (run the same command again to resume); the summary gives each task over the seeds that have added it (its seeds column), so a figure over fewer than ${runs.length} seeds is not yet the acceptance's.`,
           '',
         ]),
     '## Summary: each added task over the seeds',
     '',
-    'Test scores in %, mean ± standard deviation over the seeds; path − fine-tuning in points; parameters added: the mean; share of a fine-tuned copy: the largest over the seeds; time: search wall time over fine-tuning wall time, the mean.',
+    'Test scores in %, mean ± standard deviation over the seeds that have added the task; path − fine-tuning in points; parameters added: the mean; share of a fine-tuned copy: the largest over the seeds; time: search wall time over fine-tuning wall time, the mean.',
     '',
-    '| task | μ2Net path | fine-tuning | path − fine-tuning | parameters added | share of a fine-tuned copy | search time / fine-tuning time |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| task | seeds | μ2Net path | fine-tuning | path − fine-tuning | parameters added | share of a fine-tuned copy | search time / fine-tuning time |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     ...fig.tasks.map(
       (t) =>
-        `| ${t.task} | ${cell(t.path)} | ${cell(t.finetune)} | ${t.path_minus_finetune.mean.toFixed(1)}${runs.length > 1 ? ` ± ${t.path_minus_finetune.sd.toFixed(1)}` : ''} | ${num(t.added.mean)} | ${pct(t.added_fraction_max)}% | ${t.search_time_ratio.mean.toFixed(2)} |`,
+        `| ${t.task} | ${t.seeds.join(', ')} | ${cell(t.path, t.seeds.length)} | ${cell(t.finetune, t.seeds.length)} | ${t.path_minus_finetune.mean.toFixed(1)}${t.seeds.length > 1 ? ` ± ${t.path_minus_finetune.sd.toFixed(1)}` : ''} | ${num(t.added.mean)} | ${pct(t.added_fraction_max)}% | ${t.search_time_ratio.mean.toFixed(2)} |`,
     ),
     '',
     `- Worst task, path − fine-tuning (mean): ${fig.min_path_minus_finetune === null ? '–' : `${fig.min_path_minus_finetune.toFixed(2)} points`} (the acceptance asks ≥ −0.5).`,
@@ -1037,43 +1041,43 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ finetune: scores }) + '\n');
     return;
   }
+  // Run the seeds asked for (unless only reporting), then report every seed in the results folder:
+  // a run of one seed beside another's must not write a page that leaves the other out.
+  if (!REPORT_ONLY)
+    for (const seed of SEEDS) {
+      RUN = seedDir(seed);
+      SEED = seed;
+      log(`seed ${seed}: results in ${RUN}`);
+      await run(setupFromArgs(seed));
+    }
   const runs: SeedRun[] = [];
   const baselines: Baseline[] = [];
-  const seeds = REPORT_ONLY
-    ? (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
-        .map((d) => /^seed-(\d+)$/.exec(d)?.[1])
-        .filter((x): x is string => x !== undefined)
-        .map(Number)
-        .sort((a, b) => a - b)
-    : SEEDS;
+  const seeds = (existsSync(RESULTS) ? readdirSync(RESULTS) : [])
+    .map((d) => /^seed-(\d+)$/.exec(d)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
   if (seeds.length === 0) throw new Error(`no results in ${RESULTS} (no seed-<s>/ folder); run the benchmark first, or give --results DIR`);
   for (const seed of seeds) {
     RUN = seedDir(seed);
     SEED = seed;
-    let setup: Setup;
-    if (REPORT_ONLY) {
-      const f = join(RUN, 'setup.json');
-      if (!existsSync(f)) {
-        // A folder that --finetune-only made holds baselines and no search yet: nothing to report.
-        if (!readdirSync(RUN).some((n) => n.startsWith('finetune-'))) throw new Error(`no results in ${RUN} (no setup.json)`);
-        log(`seed ${seed}: fine-tuning baselines only (no setup.json: no search yet), left out`);
-        for (const n of readdirSync(RUN).sort()) {
-          const m = /^finetune-(.+)\.json$/.exec(n);
-          if (m) baselines.push({ seed, task: m[1], result: readJson<{ result: FinetuneResult }>(join(RUN, n)).result });
-        }
-        continue;
+    const f = join(RUN, 'setup.json');
+    if (!existsSync(f)) {
+      // A folder that --finetune-only made holds baselines and no search yet: nothing to report.
+      if (!readdirSync(RUN).some((n) => n.startsWith('finetune-'))) throw new Error(`no results in ${RUN} (no setup.json)`);
+      log(`seed ${seed}: fine-tuning baselines only (no setup.json: no search yet), left out`);
+      for (const n of readdirSync(RUN).sort()) {
+        const m = /^finetune-(.+)\.json$/.exec(n);
+        if (m) baselines.push({ seed, task: m[1], result: readJson<{ result: FinetuneResult }>(join(RUN, n)).result });
       }
-      setup = withDefaults(readJson<Setup>(f));
-    } else {
-      setup = setupFromArgs(seed);
-      log(`seed ${seed}: results in ${RUN}`);
-      await run(setup);
+      continue;
     }
+    const setup = withDefaults(readJson<Setup>(f));
     const { initial, steps } = loadResults(setup);
     if (initial) runs.push({ seed, setup, initial, steps });
   }
   if (runs.length === 0) {
-    if (!REPORT_ONLY || baselines.length === 0) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
+    if (baselines.length === 0) throw new Error(`${RESULTS}: no initial.json yet; nothing to report`);
     baselinesOnlyReport(baselines);
     return;
   }
@@ -1086,7 +1090,10 @@ async function main(): Promise<void> {
     JSON.stringify({
       seeds: fig.seeds,
       added: Object.fromEntries(
-        fig.tasks.map((t) => [t.task, { path: t.path.mean, finetune: t.finetune.mean, added: t.added.mean, search_time_ratio: t.search_time_ratio.mean }]),
+        fig.tasks.map((t) => [
+          t.task,
+          { seeds: t.seeds, path: t.path.mean, finetune: t.finetune.mean, added: t.added.mean, search_time_ratio: t.search_time_ratio.mean },
+        ]),
       ),
       min_path_minus_finetune: fig.min_path_minus_finetune,
       max_added_fraction: fig.max_added_fraction,
