@@ -899,10 +899,10 @@ interface SeedRun {
  */
 function figures(runs: SeedRun[]) {
   const order = runs[0].setup.order.slice(runs[0].setup.initial);
-  const done = order.filter((t) => runs.some((r) => r.steps.some((s) => s.task === t)));
-  const tasks = done.map((task) => {
-    const by = runs.filter((r) => r.steps.some((s) => s.task === task));
-    const of = by.map((r) => r.steps.find((s) => s.task === task)!);
+  const tasks = order.flatMap((task) => {
+    const by = runs.flatMap((r) => r.steps.filter((s) => s.task === task).map((step) => ({ seed: r.seed, step })));
+    if (by.length === 0) return [];
+    const of = by.map((b) => b.step);
     const path = meanSd(of.map((s) => s.path.test.score));
     const ft = meanSd(of.map((s) => s.finetune.test));
     const diff = meanSd(of.map((s) => 100 * (s.path.test.score - s.finetune.test)));
@@ -911,7 +911,7 @@ function figures(runs: SeedRun[]) {
     const ratio = meanSd(of.map((s) => s.path.searchSeconds / s.finetune.seconds));
     return {
       task,
-      seeds: by.map((r) => r.seed),
+      seeds: by.map((b) => b.seed),
       metric: of[0].path.test.metric,
       path: { mean: +path.mean.toFixed(4), sd: +path.sd.toFixed(4), scores: of.map((s) => +f4(s.path.test.score)) },
       finetune: { mean: +ft.mean.toFixed(4), sd: +ft.sd.toFixed(4), scores: of.map((s) => +f4(s.finetune.test)) },
