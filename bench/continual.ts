@@ -925,7 +925,7 @@ function figures(runs: SeedRun[]) {
   const checks = runs.flatMap((r) => r.steps.flatMap((s) => Object.values(s.earlier)));
   return {
     seeds: runs.map((r) => r.seed),
-    complete: order.every((t) => runs.every((r) => r.steps.some((s) => s.task === t))),
+    complete: tasks.length === order.length && tasks.every((t) => t.seeds.length === runs.length),
     tasks,
     // The acceptance's three: the worst task's mean difference in points, the largest share of a
     // fine-tuned copy any seed's path added, the largest mean search-to-fine-tuning time ratio.
@@ -1064,15 +1064,23 @@ async function main(): Promise<void> {
     const f = join(RUN, 'setup.json');
     if (!existsSync(f)) {
       // A folder that --finetune-only made holds baselines and no search yet: nothing to report.
-      if (!readdirSync(RUN).some((n) => n.startsWith('finetune-'))) throw new Error(`no results in ${RUN} (no setup.json)`);
+      const made = readdirSync(RUN)
+        .map((n) => /^finetune-(.+)\.json$/.exec(n))
+        .filter((m) => m !== null)
+        .sort((a, b) => a[0].localeCompare(b[0]));
+      if (made.length === 0) throw new Error(`no results in ${RUN} (no setup.json)`);
       log(`seed ${seed}: fine-tuning baselines only (no setup.json: no search yet), left out`);
-      for (const n of readdirSync(RUN).sort()) {
-        const m = /^finetune-(.+)\.json$/.exec(n);
-        if (m) baselines.push({ seed, task: m[1], result: readJson<{ result: FinetuneResult }>(join(RUN, n)).result });
-      }
+      for (const m of made) baselines.push({ seed, task: m[1], result: readJson<{ result: FinetuneResult }>(join(RUN, m[0])).result });
       continue;
     }
     const setup = withDefaults(readJson<Setup>(f));
+    // One report pools one setup: a seed made with other settings (another --order, rank, bound)
+    // would be averaged in silently, and the tasks are read from the first seed's order.
+    const other = runs.length > 0 ? settingsDiff(runs[0].setup, setup, ['seed', 'threads']) : '';
+    if (other)
+      throw new Error(
+        `${f}: made with other settings than seed ${runs[0].seed}'s (${other}); one report pools one setup, give the other its own --results folder`,
+      );
     const { initial, steps } = loadResults(setup);
     if (initial) runs.push({ seed, setup, initial, steps });
   }
